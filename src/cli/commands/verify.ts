@@ -1,0 +1,17 @@
+/** `qnb verify [SET|FILE]` — re-hash files against their manifests. */
+import type { CommandContext } from '../io.js';
+import { managerFor, printJson } from '../context.js';
+import { renderVerify } from '../render/text.js';
+import { EXIT } from '../exit-codes.js';
+
+export async function runVerify(ctx: CommandContext, selector: string | undefined): Promise<number> {
+  const { manager, done } = managerFor(ctx);
+  try {
+    const result = await manager.verify(selector);
+    if (ctx.json) printJson(ctx, result);
+    else for (const l of renderVerify(result)) ctx.out(l);
+    return result.ok ? EXIT.OK : EXIT.VERIFY_FAILED;
+  } finally {
+    await done();
+  }
+}

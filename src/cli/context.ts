@@ -1,0 +1,46 @@
+/**
+ * Builds a command's context: loads configuration (flags > env > file > defaults) and gives
+ * output helpers that redact secrets, plus the manager wired to the CLI's reporter.
+ */
+import { loadConfig } from '../config/load.js';
+import { createRedactor } from '../config/redact.js';
+import { type BackupManager, createBackupManager } from '../core/manager.js';
+import type { CliIO, CommandContext, GlobalOptions } from './io.js';
+import { createCliReporter } from './render/progress.js';
+
+/** Loads config for a command; throws ConfigError before anything is touched. */
+export function createContext(io: CliIO, global: GlobalOptions, flags: Record<string, unknown> = {}): CommandContext {
+  const loaded = loadConfig({
+    configFile: global.config,
+    env: io.env,
+    cwd: io.cwd,
+    flags: { '--backup-dir': global.backupDir, '--qdrant-url': global.qdrantUrl, ...flags },
+  });
+  const redact = createRedactor(loaded.secrets);
+  return {
+    io,
+    loaded,
+    redact,
+    json: Boolean(global.json),
+    out: (line = '') => io.stdout.write(`${redact(line)}\n`),
+    err: (line = '') => io.stderr.write(`${redact(line)}\n`),
+  };
+}
+
+/** A manager whose events are rendered on stderr (bars on a TTY; warnings only with --json). */
+export function managerFor(ctx: CommandContext): { manager: BackupManager; done(): Promise<void> } {
+  const reporter = createCliReporter(ctx.err, { tty: ctx.io.isTTY && !ctx.json, quiet: ctx.json, stream: ctx.io.stderr });
+  const manager = createBackupManager(ctx.loaded.config, { onEvent: (e) => reporter.emit(e), signal: ctx.io.signal });
+  return {
+    manager,
+    async done() {
+      reporter.stop();
+      await manager.close();
+    },
+  };
+}
+
+/** Writes a result as JSON on stdout (secrets redacted). */
+export function printJson(ctx: CommandContext, value: unknown): void {
+  ctx.io.stdout.write(`${ctx.redact(JSON.stringify(value, null, 2))}\n`);
+}

@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+/**
+ * qnb's command line. `runCli` parses arguments and runs one command, returning its exit
+ * status; the bottom of this file is the one place that calls process.exit.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from '@commander-js/extra-typings';
+import { QnbError, toQnbError } from '../core/errors.js';
+import { QNB_VERSION } from '../core/version.js';
+import { runBackupQdrant } from './commands/backup-qdrant.js';
+import { runList } from './commands/list.js';
+import { runRestoreQdrant } from './commands/restore-qdrant.js';
+import { runVerify } from './commands/verify.js';
+import { createContext } from './context.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import type { CliIO, GlobalOptions } from './io.js';
+import { createRedactor } from '../config/redact.js';
+
+function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
+  const program = new Command('qnb')
+    .description('Back up, restore and verify Qdrant collections and Neo4j databases')
+    .version(QNB_VERSION)
+    .option('--json', 'print results as JSON')
+    .option('--config <file>', 'config file (default: ./qnb.config.json or .yaml)')
+    .option('--backup-dir <dir>', 'backups folder (env QNB_BACKUP_DIR, default ./backups)')
+    .option('--qdrant-url <url>', 'Qdrant URL (env QDRANT_URL, default http://localhost:6333)')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError('(run qnb --help for usage)');
+  const global = () => program.opts() as GlobalOptions;
+
+  program
+    .command('backup-qdrant')
+    .description('snapshot Qdrant collections and download them into backups/qdrant/')
+    .addOption(new Option('-c, --collection <name...>', 'collection to back up (repeatable; default: all)'))
+    .option('--full', 'full-storage snapshot (all collections and aliases) instead of one per collection')
+    .option('--keep-server-snapshots', 'leave the snapshots on the Qdrant server after downloading')
+    .action((opts) => setResult(runBackupQdrant(createContext(io, global()), opts)));
+
+  program
+    .command('list')
+    .description('list backups grouped by target, newest first')
+    .action(() => setResult(runList(createContext(io, global()))));
+
+  program
+    .command('restore-qdrant')
+    .description('upload a snapshot into Qdrant and verify the restored points')
+    .argument('[file]', 'snapshot file (path or name in backups/qdrant/)')
+    .option('--latest', 'restore the newest valid backup')
+    .option('-c, --collection <name>', 'which collection’s backup to restore')
+    .option('--as <name>', 'restore under a new collection name')
+    .option('-y, --yes', 'allow overwriting an existing collection (a safety snapshot is taken first)')
+    .option('--force', 'restore a file without a valid manifest entry, or across Qdrant versions')
+    .action((file, opts) => setResult(runRestoreQdrant(createContext(io, global()), file, opts)));
+
+  program
+    .command('verify')
+    .description('re-hash backup files against their manifests')
+    .argument('[target]', 'a backup set id or a backup file (default: everything)')
+    .action((target) => setResult(runVerify(createContext(io, global()), target)));
+
+  return program;
+}
+
+/** Runs qnb with `argv` (without node and script) and returns the exit status. */
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  let result: Promise<number> | undefined;
+  const program = buildProgram(io, (p) => {
+    result = p;
+  });
+  const json = argv.includes('--json');
+  let redact = (s: string) => s;
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    if (!result) {
+      program.outputHelp();
+      return EXIT.USAGE;
+    }
+    return await result;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? EXIT.OK : EXIT.USAGE;
+    }
+    const e = toQnbError(err, io.signal);
+    try {
+      redact = createRedactor(secretsFromEnv(io.env));
+    } catch {
+      // keep identity
+    }
+    if (json) {
+      io.stdout.write(`${redact(JSON.stringify({ ok: false, error: { code: e.code, message: e.message, hint: e.hint } }))}\n`);
+    } else {
+      io.stderr.write(`${redact(`✘ ${e.message}${e.hint ? ` — ${e.hint}` : ''}`)}\n`);
+    }
+    if (e.code === 'E_INTERNAL' && !(err instanceof QnbError) && err instanceof Error && err.stack) {
+      io.stderr.write(`${redact(`qnb bug — please report it with this trace:\n${err.stack}`)}\n`);
+    }
+    return exitCodeFor(e.code);
+  }
+}
+
+/** Secrets known from the environment, for redacting errors raised before config loaded. */
+function secretsFromEnv(env: NodeJS.ProcessEnv): string[] {
+  return [env.QDRANT_API_KEY, env.NEO4J_PASSWORD].filter((s): s is string => !!s);
+}
+
+function isMain(): boolean {
+  try {
+    return realpathSync(process.argv[1] ?? '') === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) process.exit(EXIT.INTERRUPTED);
+    process.stderr.write(`\n${sig}: stopping safely (press again to quit at once)…\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const io: CliIO = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    isTTY: Boolean(process.stderr.isTTY),
+    env: process.env,
+    cwd: process.cwd(),
+    signal: controller.signal,
+  };
+  runCli(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+      // let stdout drain, then exit even if a socket or timer is still open
+      setImmediate(() => process.exit(code));
+    },
+    (err) => {
+      process.stderr.write(`qnb bug: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.exit(EXIT.FAILED);
+    },
+  );
+}

@@ -1,0 +1,18 @@
+/** Small formatting helpers shared by the text renderers. */
+import { relative, isAbsolute } from 'node:path';
+
+/** `1650.3 MB`, as in the seed (bytes / 1024²). */
+export function mb(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** `134,068`. */
+export function thousands(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** A path shown relative to cwd when it lies below it (`backups/qdrant/…`), else absolute. */
+export function shownPath(abs: string, cwd: string): string {
+  const rel = relative(cwd, abs);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs;
+}

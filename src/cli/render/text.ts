@@ -1,0 +1,113 @@
+/**
+ * Text output in the seed's layouts (`=== Backup Results ===`, `=== Available Backups ===`).
+ */
+import { basename } from 'node:path';
+import type { BackupResult } from '../../core/manager.js';
+import type { ArtifactRecord } from '../../core/manifest.js';
+import type { RepoArtifact, RepoScan } from '../../core/repository.js';
+import { displayTime, formatDuration } from '../../core/time.js';
+import type { VerifyResult } from '../../core/verify.js';
+import type { QdrantRestoreReport } from '../../targets/qdrant/qdrant-restore.js';
+import { mb, shownPath, thousands } from './format.js';
+
+function pointsText(a: ArtifactRecord): string | undefined {
+  const c = a.counts;
+  if (typeof c.points === 'number') return thousands(c.points);
+  if (typeof c.pointsMin === 'number' && typeof c.pointsMax === 'number') return `${thousands(c.pointsMin)}–${thousands(c.pointsMax)} (changed during backup)`;
+  return undefined;
+}
+
+/** Lines of one successful artifact, seed style. */
+function artifactLines(a: ArtifactRecord, abs: string, cwd: string): string[] {
+  const lines: string[] = [];
+  if (a.target === 'qdrant') {
+    lines.push(`✅ Qdrant (${a.kind === 'qdrant-full' ? 'full storage' : a.name})`);
+    lines.push(`   Snapshot: ${String(a.details?.snapshotName ?? '')}`);
+    lines.push(`   Local: ${shownPath(abs, cwd)}`);
+    lines.push(`   Size: ${mb(a.bytes)}`);
+    const pts = pointsText(a);
+    if (pts) lines.push(`   Points: ${pts}`);
+    lines.push(`   Checksum: ${a.checksumSource === 'server' ? 'sha256 matches the server' : 'sha256 by qnb (server reported none)'}`);
+  } else {
+    lines.push(`✅ Neo4j (${a.name})`);
+    lines.push(`   Dump: ${basename(a.file)}`);
+    lines.push(`   Size: ${mb(a.bytes)}`);
+    if (typeof a.counts.nodes === 'number') lines.push(`   Nodes: ${thousands(a.counts.nodes)}`);
+    if (typeof a.counts.relationships === 'number') lines.push(`   Relationships: ${thousands(a.counts.relationships)}`);
+  }
+  return lines;
+}
+
+/** `=== Backup Results ===` for a finished set. */
+export function renderBackup(r: BackupResult, resolve: (rel: string) => string, cwd: string): string[] {
+  const lines = ['=== Backup Results ===', ''];
+  for (const a of r.artifacts.filter((x) => x.status === 'ok')) lines.push(...artifactLines(a, resolve(a.file), cwd), '');
+  for (const e of r.errors) {
+    lines.push(`❌ ${e.target === 'qdrant' ? 'Qdrant' : 'Neo4j'} (${e.name})`, `   Error: ${e.message}`, '');
+  }
+  if (r.artifacts.length === 0 && r.errors.length === 0) lines.push('(nothing to back up)', '');
+  lines.push(`Set: ${r.setId} — ${r.status} in ${formatDuration(r.durationMs)}`);
+  return lines;
+}
+
+function statusText(e: RepoArtifact): string {
+  if (!e.valid) return `✘ NOT VALID: ${e.problem}`;
+  const v = e.artifact.verification;
+  if (v?.ok) return `✔ verified ${displayTime(new Date(v.at))}`;
+  return e.artifact.checksumSource === 'server' ? '✔ sha256 matches server' : '✔ sha256 recorded (server gave none)';
+}
+
+function entryLines(e: RepoArtifact): string[] {
+  const a = e.artifact;
+  const bits = [mb(a.bytes), displayTime(e.createdAt)];
+  const pts = pointsText(a);
+  if (pts) bits.push(`${pts} points`);
+  if (typeof a.counts.nodes === 'number') bits.push(`${thousands(a.counts.nodes)} nodes, ${thousands(a.counts.relationships ?? 0)} relationships`);
+  if (e.set.reason === 'pre-restore') bits.push('safety backup');
+  return [`  • ${basename(a.file)}`, `    ${bits.join(' - ')} - ${statusText(e)}`];
+}
+
+/** `=== Available Backups ===`, newest first, grouped by target. */
+export function renderList(scan: RepoScan): string[] {
+  const lines = ['=== Available Backups ===', ''];
+  const groups: [string, RepoArtifact[]][] = [
+    ['Qdrant Snapshots:', scan.artifacts.filter((a) => a.artifact.target === 'qdrant')],
+    ['Neo4j Dumps:', scan.artifacts.filter((a) => a.artifact.target === 'neo4j')],
+  ];
+  for (const [title, entries] of groups) {
+    lines.push(title);
+    if (entries.length === 0) lines.push('  (none)');
+    for (const e of entries) lines.push(...entryLines(e));
+    lines.push('');
+  }
+  if (scan.unknownFiles.length) {
+    lines.push('Not backups (no manifest entry; never restored without --force):');
+    for (const f of scan.unknownFiles) lines.push(`  • ${f}`);
+    lines.push('');
+  }
+  for (const b of scan.badManifests) lines.push(`⚠ ${b.file}: ${b.problem}`);
+  while (lines.at(-1) === '') lines.pop();
+  return lines;
+}
+
+/** Restore report. */
+export function renderRestore(r: { report: QdrantRestoreReport; safetySetId?: string; artifact: ArtifactRecord }): string[] {
+  const rep = r.report;
+  const lines = ['=== Restore Results ===', '', `✅ Qdrant (${rep.collection})`, `   From: ${rep.from}`];
+  lines.push(`   Points: ${thousands(rep.points)} (manifest: ${rep.expectedPoints}) ✔`);
+  if (rep.sampleChecked) lines.push(`   Sampled points: ${rep.sampleChecked} identical ✔`);
+  if (rep.aliases.applied.length) lines.push(`   Aliases: ${rep.aliases.applied.join(', ')}`);
+  if (rep.aliases.skipped.length) lines.push(`   Aliases not moved (restored under a new name): ${rep.aliases.skipped.join(', ')}`);
+  if (r.safetySetId) lines.push(`   Safety backup of the overwritten collection: set ${r.safetySetId}`);
+  lines.push(`   Time: ${formatDuration(rep.durationMs)}`);
+  return lines;
+}
+
+/** Verify report. */
+export function renderVerify(r: VerifyResult): string[] {
+  const lines = ['=== Verify Results ===', ''];
+  for (const i of r.items) lines.push(i.ok ? `✅ ${i.file}` : `❌ ${i.file}: ${i.detail}`);
+  if (r.items.length === 0) lines.push('(no backups to verify)');
+  lines.push('', r.ok ? `All ${r.items.length} file(s) match their manifests.` : `${r.items.filter((i) => !i.ok).length} of ${r.items.length} file(s) FAILED verification.`);
+  return lines;
+}

@@ -1,0 +1,154 @@
+/**
+ * The shape of qnb's configuration and how each key is named in each layer
+ * (config file path, environment variable, command-line flag).
+ */
+
+/** Qdrant connection and backup settings. */
+export interface QdrantConfig {
+  /** Base URL of the Qdrant REST API. @default 'http://localhost:6333' */
+  url: string;
+  /** API key sent as the `api-key` header (manage key for restore). Secret. */
+  apiKey: string | undefined;
+  /** Collections to back up; empty = every collection on the server. @default [] */
+  collections: string[];
+  /** Keep the snapshot on the Qdrant server after downloading it. @default false */
+  keepServerSnapshots: boolean;
+}
+
+/** Neo4j connection settings (used by the Neo4j half of qnb). */
+export interface Neo4jConfig {
+  /** Bolt URI. @default 'bolt://localhost:7687' */
+  uri: string;
+  /** @default 'neo4j' */
+  user: string;
+  /** Secret. */
+  password: string | undefined;
+  /** @default 'neo4j' */
+  database: string;
+  /** @default 'dump' */
+  mode: 'dump' | 'export';
+  /** Docker container running Neo4j; unset = local install. */
+  container: string | undefined;
+  /** NEO4J_HOME of a local install. */
+  home: string | undefined;
+}
+
+/** The whole, validated, frozen configuration. */
+export interface QnbConfig {
+  /** Folder holding `qdrant/`, `neo4j/` and `sets/`. @default './backups' (resolved to absolute) */
+  backupDir: string;
+  /** Backups kept per target by retention. @default 5 */
+  keepLast: number;
+  qdrant: QdrantConfig;
+  neo4j: Neo4jConfig;
+}
+
+/** Where a value came from, for error messages and `doctor`. */
+export type ConfigSource = 'default' | 'file' | 'env' | 'flag';
+
+/** One settable key: its path in the config object and its names in each layer. */
+export interface KeySpec {
+  path: string;
+  env?: string;
+  flag?: string;
+  secret?: boolean;
+  /** Parses a raw string (env/flag) or value (file); throws a message on bad input. */
+  parse: (raw: unknown) => unknown;
+  /** How to fix a bad value, shown after the error. */
+  fix: string;
+}
+
+function str(raw: unknown): string {
+  if (typeof raw !== 'string' || raw.trim() === '') throw new Error('must be a non-empty string');
+  return raw.trim();
+}
+
+function httpUrl(raw: unknown): string {
+  const s = str(raw);
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new Error(`"${s}" is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`"${s}" is not an http(s) URL`);
+  return s.replace(/\/+$/, '');
+}
+
+function boltUrl(raw: unknown): string {
+  const s = str(raw);
+  const m = /^(bolt|neo4j)(\+s|\+ssc)?:\/\/[^/\s]+/.exec(s);
+  if (!m) throw new Error(`"${s}" is not a bolt:// or neo4j:// URI`);
+  return s;
+}
+
+function positiveInt(raw: unknown): number {
+  const n = typeof raw === 'number' ? raw : Number(str(raw));
+  if (!Number.isInteger(n) || n < 1) throw new Error(`"${String(raw)}" is not a whole number ≥ 1`);
+  return n;
+}
+
+function bool(raw: unknown): boolean {
+  if (typeof raw === 'boolean') return raw;
+  const s = str(raw).toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+  if (['0', 'false', 'no', 'off'].includes(s)) return false;
+  throw new Error(`"${s}" is not true or false`);
+}
+
+const COLLECTION_NAME = /^[^<>:"/\\|?*\0]{1,255}$/;
+
+function collections(raw: unknown): string[] {
+  const list = Array.isArray(raw) ? raw.map(String) : str(raw).split(',');
+  const names = list.map((s) => s.trim()).filter((s) => s !== '' && s !== '*' && s.toLowerCase() !== 'all');
+  for (const n of names) {
+    if (!COLLECTION_NAME.test(n)) throw new Error(`"${n}" is not a valid Qdrant collection name`);
+  }
+  return [...new Set(names)];
+}
+
+function mode(raw: unknown): 'dump' | 'export' {
+  const s = str(raw);
+  if (s !== 'dump' && s !== 'export') throw new Error(`"${s}" is neither dump nor export`);
+  return s;
+}
+
+function secret(raw: unknown): string {
+  if (typeof raw !== 'string' || raw === '') throw new Error('must be a non-empty string');
+  return raw;
+}
+
+/** Every key qnb reads, in one table: the single place that names env vars and flags. */
+export const KEYS: readonly KeySpec[] = [
+  { path: 'backupDir', env: 'QNB_BACKUP_DIR', flag: '--backup-dir', parse: str, fix: 'set it to a folder path, e.g. ./backups' },
+  { path: 'keepLast', env: 'QNB_KEEP_LAST', flag: '--keep-last', parse: positiveInt, fix: 'use a whole number ≥ 1, e.g. 5' },
+  { path: 'qdrant.url', env: 'QDRANT_URL', flag: '--qdrant-url', parse: httpUrl, fix: 'use a URL like http://localhost:6333' },
+  { path: 'qdrant.apiKey', env: 'QDRANT_API_KEY', secret: true, parse: secret, fix: 'set the API key, or unset it when Qdrant has no key' },
+  { path: 'qdrant.collections', env: 'QDRANT_COLLECTIONS', parse: collections, fix: 'use a comma-separated list of collection names, or leave it unset for all' },
+  { path: 'qdrant.keepServerSnapshots', env: 'QNB_KEEP_SERVER_SNAPSHOTS', parse: bool, fix: 'use true or false' },
+  { path: 'neo4j.uri', env: 'NEO4J_URI', parse: boltUrl, fix: 'use a URI like bolt://localhost:7687' },
+  { path: 'neo4j.user', env: 'NEO4J_USER', parse: str, fix: 'set the Neo4j user name, e.g. neo4j' },
+  { path: 'neo4j.password', env: 'NEO4J_PASSWORD', secret: true, parse: secret, fix: 'set the Neo4j password' },
+  { path: 'neo4j.database', env: 'NEO4J_DATABASE', parse: str, fix: 'set the database name, e.g. neo4j' },
+  { path: 'neo4j.mode', env: 'NEO4J_MODE', parse: mode, fix: 'use dump or export' },
+  { path: 'neo4j.container', env: 'NEO4J_CONTAINER', parse: str, fix: 'set the Docker container name, or unset it for a local install' },
+  { path: 'neo4j.home', env: 'NEO4J_HOME', parse: str, fix: 'set it to the Neo4j installation folder' },
+];
+
+/** Defaults, before any layer. */
+export function defaultConfig(): QnbConfig {
+  return {
+    backupDir: './backups',
+    keepLast: 5,
+    qdrant: { url: 'http://localhost:6333', apiKey: undefined, collections: [], keepServerSnapshots: false },
+    neo4j: {
+      uri: 'bolt://localhost:7687',
+      user: 'neo4j',
+      password: undefined,
+      database: 'neo4j',
+      mode: 'dump',
+      container: undefined,
+      home: undefined,
+    },
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * One qnb run at a time per backups folder (guarantee 5). The lock file records PID, host,
+ * process start time and command, so a lock left by a dead process on this host is recovered
+ * (restic's lock_file.go). Locks from another host are never broken automatically.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { ioError, LockedError } from './errors.js';
+import { FILE_MODE } from './fs-safe.js';
+
+/** Name of the lock file inside the backups folder. */
+export const LOCK_FILE = '.qnb.lock';
+
+/** What a lock file holds. */
+export interface LockInfo {
+  pid: number;
+  host: string;
+  /** Process start time from /proc (clock ticks since boot), to detect PID reuse. */
+  procStart: string | null;
+  startedAt: string;
+  command: string;
+  token: string;
+}
+
+/** A held lock. */
+export interface Lock {
+  info: LockInfo;
+  /** Removes the lock if it is still ours. Idempotent. */
+  release(): Promise<void>;
+}
+
+/** Start time of a process from /proc/<pid>/stat (field 22), or null where /proc is unavailable. */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the command name (field 2) may contain spaces; fields after the last ')' are fixed.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** True when the process that wrote `info` is still running on this host. */
+export function isLockHolderAlive(info: LockInfo): boolean {
+  try {
+    process.kill(info.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+  }
+  const start = processStartTime(info.pid);
+  // same PID but another start time: the PID was reused by an unrelated process.
+  return !(info.procStart && start && start !== info.procStart);
+}
+
+async function readLock(path: string): Promise<LockInfo | null> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as LockInfo;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    // unreadable or half-written lock: treat as held by an unknown process with no PID.
+    return { pid: 0, host: '?', procStart: null, startedAt: '?', command: '?', token: '?' };
+  }
+}
+
+function describe(info: LockInfo): string {
+  return `${info.command} (PID ${info.pid} on ${info.host}, since ${info.startedAt})`;
+}
+
+/**
+ * Takes the lock for `command`, recovering a stale lock of a dead process on this host.
+ * Throws LockedError naming the holder when another live run has it.
+ */
+export async function acquireLock(dir: string, command: string): Promise<Lock> {
+  const path = join(dir, LOCK_FILE);
+  const info: LockInfo = {
+    pid: process.pid,
+    host: hostname(),
+    procStart: processStartTime(process.pid),
+    startedAt: new Date().toISOString(),
+    command,
+    token: randomBytes(8).toString('hex'),
+  };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fh = await open(path, 'wx', FILE_MODE);
+      try {
+        await fh.writeFile(JSON.stringify(info));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      return { info, release: () => releaseLock(path, info.token) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(err as NodeJS.ErrnoException, path);
+    }
+    const holder = await readLock(path);
+    if (!holder) continue;
+    if (holder.host !== info.host || holder.pid === 0 || isLockHolderAlive(holder)) {
+      throw new LockedError(
+        `backups folder is locked by ${describe(holder)}`,
+        holder.host === info.host
+          ? 'wait for that run to finish'
+          : `if no qnb runs on ${holder.host}, remove ${path}`,
+      );
+    }
+    await breakStaleLock(path, holder);
+  }
+  throw new LockedError('could not take the backups folder lock', 'another qnb run is starting; try again');
+}
+
+/** Moves a stale lock aside atomically; if another process replaced it meanwhile, puts it back. */
+async function breakStaleLock(path: string, stale: LockInfo): Promise<void> {
+  const aside = `${path}.stale-${process.pid}-${randomBytes(3).toString('hex')}`;
+  try {
+    await rename(path, aside);
+  } catch {
+    return; // someone else broke it first
+  }
+  const moved = await readLock(aside);
+  if (moved && moved.token !== stale.token) {
+    await rename(aside, path).catch(() => {});
+    return;
+  }
+  await rm(aside, { force: true });
+}
+
+async function releaseLock(path: string, token: string): Promise<void> {
+  const current = await readLock(path);
+  if (current && current.token === token) await rm(path, { force: true });
+}

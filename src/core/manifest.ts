@@ -1,0 +1,165 @@
+/**
+ * The backup-set manifest: one JSON file per qnb run in `sets/<id>.json`. The format is
+ * described for humans in docs/manifest.md; bump MANIFEST_VERSION on any incompatible change.
+ */
+import { z } from 'zod';
+
+/** Current manifest format version. */
+export const MANIFEST_VERSION = 1;
+
+/** Which store an artifact belongs to. */
+export type TargetKind = 'qdrant' | 'neo4j';
+
+/** What kind of file an artifact is. */
+export type ArtifactKind = 'qdrant-collection' | 'qdrant-full' | 'neo4j-dump' | 'neo4j-export';
+
+/** Set status: `running` only while a live process writes it. */
+export type SetStatus = 'running' | 'ok' | 'partial' | 'failed' | 'interrupted';
+
+/** Artifact status: `pending` = renamed into place but the run has not confirmed it yet. */
+export type ArtifactStatus = 'pending' | 'ok';
+
+/** Counts recorded at backup time. `pointsMin/Max` differ when the collection changed during the snapshot. */
+export interface ArtifactCounts {
+  points?: number;
+  pointsMin?: number;
+  pointsMax?: number;
+  nodes?: number;
+  relationships?: number;
+}
+
+/** A point (or node) sampled at backup time, to compare after a restore. */
+export interface SampleRecord {
+  id: string | number;
+  /** sha256 of the canonical JSON of the record's vectors and payload. */
+  hash: string;
+}
+
+/** Result of the last re-hash or restore drill of an artifact. */
+export interface VerificationRecord {
+  at: string;
+  ok: boolean;
+  deep: boolean;
+  detail?: string;
+}
+
+/** One file written by a backup run. */
+export interface ArtifactRecord {
+  target: TargetKind;
+  kind: ArtifactKind;
+  /** Collection or database name (`*` for a full-storage snapshot). */
+  name: string;
+  /** Path relative to the backups folder, with forward slashes. */
+  file: string;
+  status: ArtifactStatus;
+  bytes: number;
+  sha256: string;
+  /** Checksum the server reported; null when the server reported none. */
+  serverChecksum: string | null;
+  /** `server`: our sha256 equals the server's checksum; `self`: no server checksum, our hash only. */
+  checksumSource: 'server' | 'self';
+  serverVersion: string;
+  counts: ArtifactCounts;
+  sample?: SampleRecord[];
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  /** Target-specific details (Qdrant: snapshot name, collection config, aliases). */
+  details?: Record<string, unknown>;
+  verification?: VerificationRecord;
+}
+
+/** One backup run. */
+export interface SetManifest {
+  format: 'qnb-set';
+  version: number;
+  id: string;
+  command: string;
+  /** Why the set exists: a normal run, or a safety backup before a restore. */
+  reason: 'backup' | 'pre-restore';
+  status: SetStatus;
+  host: string;
+  pid: number;
+  qnbVersion: string;
+  startedAt: string;
+  finishedAt?: string;
+  artifacts: ArtifactRecord[];
+  errors: { target: TargetKind; name: string; code: string; message: string }[];
+}
+
+const artifactSchema = z.object({
+  target: z.enum(['qdrant', 'neo4j']),
+  kind: z.enum(['qdrant-collection', 'qdrant-full', 'neo4j-dump', 'neo4j-export']),
+  name: z.string().min(1),
+  file: z.string().min(1),
+  status: z.enum(['pending', 'ok']),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  serverChecksum: z.string().nullable(),
+  checksumSource: z.enum(['server', 'self']),
+  serverVersion: z.string(),
+  counts: z.record(z.string(), z.number()),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  durationMs: z.number(),
+});
+
+const setSchema = z.object({
+  format: z.literal('qnb-set'),
+  version: z.number().int().positive(),
+  id: z.string().min(1),
+  status: z.enum(['running', 'ok', 'partial', 'failed', 'interrupted']),
+  startedAt: z.string(),
+  artifacts: z.array(z.unknown()),
+});
+
+/**
+ * Parses a manifest file's JSON. Returns an error string for files that are not manifests or
+ * come from a newer qnb. Artifacts that fail validation are dropped (and so never valid).
+ */
+export function parseManifest(json: string): SetManifest | string {
+  let data: unknown;
+  try {
+    data = JSON.parse(json);
+  } catch {
+    return 'not valid JSON';
+  }
+  const head = setSchema.safeParse(data);
+  if (!head.success) return 'not a qnb set manifest';
+  if (head.data.version > MANIFEST_VERSION) return `manifest version ${head.data.version} is newer than this qnb`;
+  const set = data as SetManifest;
+  set.artifacts = set.artifacts.filter((a) => artifactSchema.safeParse(a).success);
+  set.errors ??= [];
+  return set;
+}
+
+/** True when an artifact's manifest entry is complete: the run confirmed it and hashes are recorded. */
+export function isCompleteArtifact(a: ArtifactRecord): boolean {
+  return a.status === 'ok' && /^[0-9a-f]{64}$/.test(a.sha256) && a.bytes >= 0;
+}
+
+/** A new manifest for a run that is starting. */
+export function newSetManifest(init: {
+  id: string;
+  command: string;
+  reason?: SetManifest['reason'];
+  host: string;
+  pid: number;
+  qnbVersion: string;
+  now: Date;
+}): SetManifest {
+  return {
+    format: 'qnb-set',
+    version: MANIFEST_VERSION,
+    id: init.id,
+    command: init.command,
+    reason: init.reason ?? 'backup',
+    status: 'running',
+    host: init.host,
+    pid: init.pid,
+    qnbVersion: init.qnbVersion,
+    startedAt: init.now.toISOString(),
+    artifacts: [],
+    errors: [],
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * The local backups folder: `qdrant/`, `neo4j/` and `sets/<id>.json` manifests.
+ * Every artifact file is referenced by a manifest; a file without a complete manifest entry is
+ * never a valid backup. Temporary files carry TEMP_PREFIX and are removed by the next run.
+ */
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ioError, NotFoundError } from './errors.js';
+import { ensureDir, TEMP_PREFIX, writeFileAtomic } from './fs-safe.js';
+import { LOCK_FILE } from './lock.js';
+import { type ArtifactRecord, isCompleteArtifact, parseManifest, type SetManifest, type TargetKind } from './manifest.js';
+import { fileStamp } from './time.js';
+
+/** Sub-folders of the backups folder. */
+export const TARGET_DIRS: Record<TargetKind, string> = { qdrant: 'qdrant', neo4j: 'neo4j' };
+const SETS_DIR = 'sets';
+
+/** An artifact as found in the repository, with its validity. */
+export interface RepoArtifact {
+  set: SetManifest;
+  artifact: ArtifactRecord;
+  /** Absolute path of the file. */
+  path: string;
+  createdAt: Date;
+  /** True when the manifest entry is complete and the file exists with the recorded size. */
+  valid: boolean;
+  /** Why it is not valid. */
+  problem?: string;
+}
+
+/** Everything in the backups folder. */
+export interface RepoScan {
+  sets: SetManifest[];
+  /** Newest first. */
+  artifacts: RepoArtifact[];
+  /** Files in qdrant/ or neo4j/ that no manifest references (relative paths). */
+  unknownFiles: string[];
+  /** Files in sets/ that are not readable manifests. */
+  badManifests: { file: string; problem: string }[];
+}
+
+/** What cleanupLeftovers removed. */
+export interface CleanupReport {
+  removedTemp: string[];
+  interruptedSets: string[];
+  removedPending: string[];
+}
+
+/** The backups folder. */
+export interface Repository {
+  readonly root: string;
+  /** Creates the folder layout (0700). Idempotent. */
+  init(): Promise<void>;
+  /** Absolute path of a relative artifact path. */
+  resolve(rel: string): string;
+  /** A new, unused relative path such as `qdrant/<name>-backup-YYYYMMDD-HHMMSS.snapshot`. */
+  allocateFile(target: TargetKind, name: string, now: Date, ext: string): Promise<string>;
+  /** A new set id `YYYYMMDD-HHMMSS-xxxx`. */
+  newSetId(now: Date): string;
+  /** Writes a manifest atomically. */
+  saveSet(set: SetManifest): Promise<void>;
+  /** Reads one manifest; NotFoundError when missing. */
+  loadSet(id: string): Promise<SetManifest>;
+  /** Reads all manifests and checks every artifact file. */
+  scan(): Promise<RepoScan>;
+  /** Removes temp files and pending files of interrupted runs. Call only while holding the lock. */
+  cleanupLeftovers(currentSetId?: string): Promise<CleanupReport>;
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw ioError(err as NodeJS.ErrnoException, dir);
+  }
+}
+
+async function fileSize(path: string): Promise<number | undefined> {
+  try {
+    const s = await stat(path);
+    return s.isFile() ? s.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Opens the backups folder at `root` (nothing is created until init()). */
+export function createRepository(root: string): Repository {
+  const resolvePath = (rel: string) => join(root, ...rel.split('/'));
+  const setPath = (id: string) => join(root, SETS_DIR, `${id}.json`);
+
+  async function readSets(): Promise<{ sets: SetManifest[]; bad: RepoScan['badManifests'] }> {
+    const sets: SetManifest[] = [];
+    const bad: RepoScan['badManifests'] = [];
+    const names = (await listDir(join(root, SETS_DIR))).filter((n) => n.endsWith('.json') && !n.startsWith(TEMP_PREFIX));
+    const texts = await Promise.all(names.map((n) => readFile(join(root, SETS_DIR, n), 'utf8').catch(() => '')));
+    names.forEach((name, i) => {
+      const parsed = parseManifest(texts[i]!);
+      if (typeof parsed === 'string') bad.push({ file: `${SETS_DIR}/${name}`, problem: parsed });
+      else sets.push(parsed);
+    });
+    return { sets, bad };
+  }
+
+  return {
+    root,
+    resolve: resolvePath,
+
+    async init() {
+      await ensureDir(root);
+      for (const d of [...Object.values(TARGET_DIRS), SETS_DIR]) await ensureDir(join(root, d));
+    },
+
+    async allocateFile(target, name, now, ext) {
+      const base = `${TARGET_DIRS[target]}/${name}-${fileStamp(now)}`;
+      for (let i = 1; ; i++) {
+        const rel = i === 1 ? `${base}${ext}` : `${base}-${i}${ext}`;
+        if ((await fileSize(resolvePath(rel))) === undefined) return rel;
+      }
+    },
+
+    newSetId(now) {
+      return `${fileStamp(now)}-${randomBytes(2).toString('hex')}`;
+    },
+
+    async saveSet(set) {
+      await writeFileAtomic(setPath(set.id), `${JSON.stringify(set, null, 2)}\n`);
+    },
+
+    async loadSet(id) {
+      let text: string;
+      try {
+        text = await readFile(setPath(id), 'utf8');
+      } catch {
+        throw new NotFoundError(`backup set ${id} not found`, 'run `qnb list` to see the backup sets');
+      }
+      const parsed = parseManifest(text);
+      if (typeof parsed === 'string') throw new NotFoundError(`backup set ${id}: ${parsed}`);
+      return parsed;
+    },
+
+    async scan() {
+      const { sets, bad } = await readSets();
+      const referenced = new Set<string>();
+      const artifacts: RepoArtifact[] = [];
+      const sizes = new Map<string, number | undefined>();
+      for (const set of sets) for (const a of set.artifacts) referenced.add(a.file);
+      await Promise.all([...referenced].map(async (rel) => sizes.set(rel, await fileSize(resolvePath(rel)))));
+      for (const set of sets) {
+        for (const a of set.artifacts) {
+          const size = sizes.get(a.file);
+          let problem: string | undefined;
+          if (!isCompleteArtifact(a)) problem = 'incomplete (the run that wrote it did not finish)';
+          else if (size === undefined) problem = 'file missing';
+          else if (size !== a.bytes) problem = `size ${size} differs from manifest ${a.bytes}`;
+          else if (a.verification && !a.verification.ok) problem = `failed verification: ${a.verification.detail ?? ''}`;
+          artifacts.push({
+            set,
+            artifact: a,
+            path: resolvePath(a.file),
+            createdAt: new Date(a.finishedAt || set.startedAt),
+            valid: problem === undefined,
+            ...(problem ? { problem } : {}),
+          });
+        }
+      }
+      artifacts.sort((x, y) => y.createdAt.getTime() - x.createdAt.getTime() || y.artifact.file.localeCompare(x.artifact.file));
+      const unknownFiles: string[] = [];
+      for (const dir of Object.values(TARGET_DIRS)) {
+        for (const n of await listDir(join(root, dir))) {
+          const rel = `${dir}/${n}`;
+          if (!referenced.has(rel) && !n.startsWith(TEMP_PREFIX)) unknownFiles.push(rel);
+        }
+      }
+      for (const n of await listDir(root)) {
+        if (![...Object.values(TARGET_DIRS), SETS_DIR, LOCK_FILE].includes(n) && !n.startsWith(TEMP_PREFIX)) unknownFiles.push(n);
+      }
+      return { sets, artifacts, unknownFiles: unknownFiles.sort(), badManifests: bad };
+    },
+
+    async cleanupLeftovers(currentSetId) {
+      const report: CleanupReport = { removedTemp: [], interruptedSets: [], removedPending: [] };
+      for (const dir of [...Object.values(TARGET_DIRS), SETS_DIR]) {
+        for (const n of await listDir(join(root, dir))) {
+          if (!n.startsWith(TEMP_PREFIX)) continue;
+          await rm(join(root, dir, n), { force: true });
+          report.removedTemp.push(`${dir}/${n}`);
+        }
+      }
+      const { sets } = await readSets();
+      for (const set of sets) {
+        if (set.status !== 'running' || set.id === currentSetId) continue;
+        for (const a of set.artifacts.filter((x) => x.status !== 'ok')) {
+          await rm(resolvePath(a.file), { force: true });
+          report.removedPending.push(a.file);
+        }
+        set.artifacts = set.artifacts.filter((x) => x.status === 'ok');
+        set.status = 'interrupted';
+        set.finishedAt ??= new Date().toISOString();
+        await writeFileAtomic(setPath(set.id), `${JSON.stringify(set, null, 2)}\n`);
+        report.interruptedSets.push(set.id);
+      }
+      return report;
+    },
+  };
+}

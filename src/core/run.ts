@@ -1,0 +1,72 @@
+/**
+ * The frame every writing command runs in: take the lock, prepare the folder, clean leftovers
+ * of interrupted runs, then run the body; the lock is released whatever happens.
+ * Also the ArtifactSink that moves finished files into place and keeps the manifest current.
+ */
+import { hostname } from 'node:os';
+import { rm } from 'node:fs/promises';
+import type { ArtifactSink } from '../targets/target.js';
+import { joinCleanupError } from './errors.js';
+import type { Reporter } from './events.js';
+import { commitFile, tempPathFor } from './fs-safe.js';
+import { acquireLock } from './lock.js';
+import { newSetManifest, type SetManifest } from './manifest.js';
+import type { Repository } from './repository.js';
+import { QNB_VERSION } from './version.js';
+
+/** Runs `body` holding the repository lock, after cleaning leftovers of interrupted runs. */
+export async function withRepositoryLock<T>(repo: Repository, command: string, reporter: Reporter, body: () => Promise<T>): Promise<T> {
+  await repo.init();
+  const lock = await acquireLock(repo.root, command);
+  let result: T;
+  try {
+    const cleaned = await repo.cleanupLeftovers();
+    for (const f of [...cleaned.removedTemp, ...cleaned.removedPending]) {
+      reporter.emit({ type: 'step', message: `removed leftover of an interrupted run: ${f}` });
+    }
+    for (const id of cleaned.interruptedSets) reporter.emit({ type: 'warning', message: `backup set ${id} was interrupted; marked as such` });
+    result = await body();
+  } catch (err) {
+    await lock.release().catch((e) => joinCleanupError(err, e));
+    throw err;
+  }
+  await lock.release();
+  return result;
+}
+
+/** Starts a new set manifest (status `running`) and saves it. */
+export async function startSet(repo: Repository, command: string, now: Date, reason: SetManifest['reason'] = 'backup'): Promise<SetManifest> {
+  const set = newSetManifest({ id: repo.newSetId(now), command, reason, host: hostname(), pid: process.pid, qnbVersion: QNB_VERSION, now });
+  await repo.saveSet(set);
+  return set;
+}
+
+/** Finishes a set: status from its artifacts and errors, unless given. */
+export async function finishSet(repo: Repository, set: SetManifest, now: Date, status?: SetManifest['status']): Promise<void> {
+  set.status = status ?? (set.errors.length === 0 ? 'ok' : set.artifacts.some((a) => a.status === 'ok') ? 'partial' : 'failed');
+  set.finishedAt = now.toISOString();
+  await repo.saveSet(set);
+}
+
+/** The sink that writes artifacts of `set` into `repo`. */
+export function createSetSink(repo: Repository, set: SetManifest, now: () => Date): ArtifactSink {
+  return {
+    async reserve(target, baseName, ext) {
+      const rel = await repo.allocateFile(target, baseName, now(), ext);
+      return { rel, tempPath: tempPathFor(repo.resolve(rel)) };
+    },
+    async commit(record, tempPath) {
+      // pending first: if qnb dies between rename and the final save, the next run removes the file
+      const entry: typeof record = { ...record, status: 'pending' };
+      set.artifacts.push(entry);
+      await repo.saveSet(set);
+      await commitFile(tempPath, repo.resolve(record.file));
+      entry.status = 'ok';
+      record.status = 'ok';
+      await repo.saveSet(set);
+    },
+    async discard(tempPath) {
+      await rm(tempPath, { force: true }).catch(() => {});
+    },
+  };
+}

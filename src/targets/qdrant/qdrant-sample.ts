@@ -1,0 +1,36 @@
+/**
+ * Canonical hashes of points, recorded at backup time and compared after a restore.
+ */
+import { createHash } from 'node:crypto';
+import type { SampleRecord } from '../../core/manifest.js';
+import type { QdrantPoint } from './qdrant-api.js';
+
+/** JSON with object keys sorted at every level, so equal values hash equally. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/** sha256 of a point's vectors and payload. */
+export function pointHash(p: QdrantPoint): string {
+  return createHash('sha256')
+    .update(canonicalJson({ vector: p.vector ?? null, payload: p.payload ?? null }))
+    .digest('hex');
+}
+
+/** Sample records for a list of points. */
+export function samplePoints(points: QdrantPoint[]): SampleRecord[] {
+  return points.map((p) => ({ id: p.id, hash: pointHash(p) }));
+}
+
+/** Ids of sampled points whose hash differs or which are missing in `actual`. */
+export function compareSample(expected: SampleRecord[], actual: QdrantPoint[]): string[] {
+  const byId = new Map(actual.map((p) => [String(p.id), pointHash(p)]));
+  return expected.filter((s) => byId.get(String(s.id)) !== s.hash).map((s) => String(s.id));
+}
