@@ -9,7 +9,11 @@ import type { CliIO, CommandContext, GlobalOptions } from './io.js';
 import { createCliReporter } from './render/progress.js';
 
 /** Loads config for a command; throws ConfigError before anything is touched. */
-export function createContext(io: CliIO, global: GlobalOptions, flags: Record<string, unknown> = {}): CommandContext {
+export function createContext(
+  io: CliIO,
+  global: GlobalOptions,
+  flags: Record<string, unknown> = {},
+): CommandContext {
   const loaded = loadConfig({
     configFile: global.config,
     env: io.env,
@@ -29,8 +33,15 @@ export function createContext(io: CliIO, global: GlobalOptions, flags: Record<st
 
 /** A manager whose events are rendered on stderr (bars on a TTY; warnings only with --json). */
 export function managerFor(ctx: CommandContext): { manager: BackupManager; done(): Promise<void> } {
-  const reporter = createCliReporter(ctx.err, { tty: ctx.io.isTTY && !ctx.json, quiet: ctx.json, stream: ctx.io.stderr });
-  const manager = createBackupManager(ctx.loaded.config, { onEvent: (e) => reporter.emit(e), signal: ctx.io.signal });
+  const reporter = createCliReporter(ctx.err, {
+    tty: ctx.io.isTTY && !ctx.json,
+    quiet: ctx.json,
+    stream: ctx.io.stderr,
+  });
+  const manager = createBackupManager(ctx.loaded.config, {
+    onEvent: (e) => reporter.emit(e),
+    signal: ctx.io.signal,
+  });
   return {
     manager,
     async done() {

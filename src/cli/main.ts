@@ -6,6 +6,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from '@commander-js/extra-typings';
+import { createRedactor } from '../config/redact.js';
 import { QnbError, toQnbError } from '../core/errors.js';
 import { QNB_VERSION } from '../core/version.js';
 import { runBackupQdrant } from './commands/backup-qdrant.js';
@@ -15,7 +16,6 @@ import { runVerify } from './commands/verify.js';
 import { createContext } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import type { CliIO, GlobalOptions } from './io.js';
-import { createRedactor } from '../config/redact.js';
 
 function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
   const program = new Command('qnb')
@@ -80,7 +80,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     return await result;
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? EXIT.OK : EXIT.USAGE;
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version'
+        ? EXIT.OK
+        : EXIT.USAGE;
     }
     const e = toQnbError(err, io.signal);
     try {
@@ -89,7 +91,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       // keep identity
     }
     if (json) {
-      io.stdout.write(`${redact(JSON.stringify({ ok: false, error: { code: e.code, message: e.message, hint: e.hint } }))}\n`);
+      io.stdout.write(
+        `${redact(JSON.stringify({ ok: false, error: { code: e.code, message: e.message, hint: e.hint } }))}\n`,
+      );
     } else {
       io.stderr.write(`${redact(`✘ ${e.message}${e.hint ? ` — ${e.hint}` : ''}`)}\n`);
     }

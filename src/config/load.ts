@@ -62,9 +62,15 @@ const fileSchema = z
   })
   .strict();
 
-function readConfigFile(opts: LoadConfigOptions): { data: Record<string, unknown>; file: string | undefined } {
+function readConfigFile(opts: LoadConfigOptions): {
+  data: Record<string, unknown>;
+  file: string | undefined;
+} {
   const cwd = opts.cwd ?? process.cwd();
-  const loaders = { '.yaml': (_: string, c: string) => parseYaml(c), '.yml': (_: string, c: string) => parseYaml(c) };
+  const loaders = {
+    '.yaml': (_: string, c: string) => parseYaml(c),
+    '.yml': (_: string, c: string) => parseYaml(c),
+  };
   let found: { config: unknown; filepath: string } | null;
   try {
     if (opts.configFile) {
@@ -72,7 +78,10 @@ function readConfigFile(opts: LoadConfigOptions): { data: Record<string, unknown
       try {
         readFileSync(file);
       } catch {
-        throw new ConfigError(`--config ${opts.configFile}: file not found`, 'pass the path of an existing qnb.config.json or .yaml');
+        throw new ConfigError(
+          `--config ${opts.configFile}: file not found`,
+          'pass the path of an existing qnb.config.json or .yaml',
+        );
       }
       found = lilconfigSync('qnb', { loaders }).load(file);
     } else {
@@ -81,7 +90,10 @@ function readConfigFile(opts: LoadConfigOptions): { data: Record<string, unknown
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const where = opts.configFile ?? 'qnb.config';
-    throw new ConfigError(`${where}: cannot parse: ${(err as Error).message.split('\n')[0]}`, 'fix the JSON/YAML syntax');
+    throw new ConfigError(
+      `${where}: cannot parse: ${(err as Error).message.split('\n')[0]}`,
+      'fix the JSON/YAML syntax',
+    );
   }
   if (!found) return { data: {}, file: undefined };
   const parsed = fileSchema.safeParse(found.config ?? {});
@@ -130,7 +142,10 @@ function envValue(env: NodeJS.ProcessEnv, name: string): { raw: string; name: st
   try {
     return { raw: readFileSync(file, 'utf8').replace(/\r?\n$/, ''), name: `${name}_FILE` };
   } catch {
-    throw new ConfigError(`${name}_FILE: cannot read ${file}`, 'point it at a readable file holding the secret');
+    throw new ConfigError(
+      `${name}_FILE: cannot read ${file}`,
+      'point it at a readable file holding the secret',
+    );
   }
 }
 

@@ -120,18 +120,63 @@ function secret(raw: unknown): string {
 
 /** Every key qnb reads, in one table: the single place that names env vars and flags. */
 export const KEYS: readonly KeySpec[] = [
-  { path: 'backupDir', env: 'QNB_BACKUP_DIR', flag: '--backup-dir', parse: str, fix: 'set it to a folder path, e.g. ./backups' },
-  { path: 'keepLast', env: 'QNB_KEEP_LAST', flag: '--keep-last', parse: positiveInt, fix: 'use a whole number ≥ 1, e.g. 5' },
-  { path: 'qdrant.url', env: 'QDRANT_URL', flag: '--qdrant-url', parse: httpUrl, fix: 'use a URL like http://localhost:6333' },
-  { path: 'qdrant.apiKey', env: 'QDRANT_API_KEY', secret: true, parse: secret, fix: 'set the API key, or unset it when Qdrant has no key' },
-  { path: 'qdrant.collections', env: 'QDRANT_COLLECTIONS', parse: collections, fix: 'use a comma-separated list of collection names, or leave it unset for all' },
-  { path: 'qdrant.keepServerSnapshots', env: 'QNB_KEEP_SERVER_SNAPSHOTS', parse: bool, fix: 'use true or false' },
+  {
+    path: 'backupDir',
+    env: 'QNB_BACKUP_DIR',
+    flag: '--backup-dir',
+    parse: str,
+    fix: 'set it to a folder path, e.g. ./backups',
+  },
+  {
+    path: 'keepLast',
+    env: 'QNB_KEEP_LAST',
+    flag: '--keep-last',
+    parse: positiveInt,
+    fix: 'use a whole number ≥ 1, e.g. 5',
+  },
+  {
+    path: 'qdrant.url',
+    env: 'QDRANT_URL',
+    flag: '--qdrant-url',
+    parse: httpUrl,
+    fix: 'use a URL like http://localhost:6333',
+  },
+  {
+    path: 'qdrant.apiKey',
+    env: 'QDRANT_API_KEY',
+    secret: true,
+    parse: secret,
+    fix: 'set the API key, or unset it when Qdrant has no key',
+  },
+  {
+    path: 'qdrant.collections',
+    env: 'QDRANT_COLLECTIONS',
+    parse: collections,
+    fix: 'use a comma-separated list of collection names, or leave it unset for all',
+  },
+  {
+    path: 'qdrant.keepServerSnapshots',
+    env: 'QNB_KEEP_SERVER_SNAPSHOTS',
+    parse: bool,
+    fix: 'use true or false',
+  },
   { path: 'neo4j.uri', env: 'NEO4J_URI', parse: boltUrl, fix: 'use a URI like bolt://localhost:7687' },
   { path: 'neo4j.user', env: 'NEO4J_USER', parse: str, fix: 'set the Neo4j user name, e.g. neo4j' },
-  { path: 'neo4j.password', env: 'NEO4J_PASSWORD', secret: true, parse: secret, fix: 'set the Neo4j password' },
+  {
+    path: 'neo4j.password',
+    env: 'NEO4J_PASSWORD',
+    secret: true,
+    parse: secret,
+    fix: 'set the Neo4j password',
+  },
   { path: 'neo4j.database', env: 'NEO4J_DATABASE', parse: str, fix: 'set the database name, e.g. neo4j' },
   { path: 'neo4j.mode', env: 'NEO4J_MODE', parse: mode, fix: 'use dump or export' },
-  { path: 'neo4j.container', env: 'NEO4J_CONTAINER', parse: str, fix: 'set the Docker container name, or unset it for a local install' },
+  {
+    path: 'neo4j.container',
+    env: 'NEO4J_CONTAINER',
+    parse: str,
+    fix: 'set the Docker container name, or unset it for a local install',
+  },
   { path: 'neo4j.home', env: 'NEO4J_HOME', parse: str, fix: 'set it to the Neo4j installation folder' },
 ];
 

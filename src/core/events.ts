@@ -8,9 +8,28 @@ import type { TargetKind } from './manifest.js';
 export type QnbEvent =
   | { type: 'step'; target?: TargetKind; name?: string; message: string }
   | { type: 'warning'; target?: TargetKind; name?: string; message: string }
-  | { type: 'transfer-start'; direction: 'download' | 'upload'; target: TargetKind; name: string; file: string; totalBytes?: number }
-  | { type: 'transfer-progress'; direction: 'download' | 'upload'; name: string; bytes: number; totalBytes?: number }
-  | { type: 'transfer-end'; direction: 'download' | 'upload'; name: string; bytes: number; durationMs: number };
+  | {
+      type: 'transfer-start';
+      direction: 'download' | 'upload';
+      target: TargetKind;
+      name: string;
+      file: string;
+      totalBytes?: number;
+    }
+  | {
+      type: 'transfer-progress';
+      direction: 'download' | 'upload';
+      name: string;
+      bytes: number;
+      totalBytes?: number;
+    }
+  | {
+      type: 'transfer-end';
+      direction: 'download' | 'upload';
+      name: string;
+      bytes: number;
+      durationMs: number;
+    };
 
 /** Receives events; must not throw. */
 export interface Reporter {

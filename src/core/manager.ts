@@ -12,9 +12,9 @@ import { isAbort, NotFoundError, toQnbError } from './errors.js';
 import { type QnbEvent, type Reporter, reporterFrom, silentReporter } from './events.js';
 import type { ArtifactRecord, SetManifest } from './manifest.js';
 import { createRepository, type RepoScan, type Repository } from './repository.js';
-import { restoreQdrant, type RestoreQdrantOptions } from './restore.js';
+import { type RestoreQdrantOptions, restoreQdrant } from './restore.js';
 import { createSetSink, finishSet, startSet, withRepositoryLock } from './run.js';
-import { verifyArtifacts, type VerifyResult } from './verify.js';
+import { type VerifyResult, verifyArtifacts } from './verify.js';
 
 /** Options of createBackupManager. */
 export interface BackupManagerOptions {
@@ -53,13 +53,18 @@ export interface BackupManager {
   readonly repository: Repository;
   backupQdrant(opts?: BackupQdrantOptions): Promise<BackupResult>;
   list(): Promise<RepoScan>;
-  restoreQdrant(opts: RestoreQdrantOptions): Promise<{ report: QdrantRestoreReport; safetySetId?: string; artifact: ArtifactRecord }>;
+  restoreQdrant(
+    opts: RestoreQdrantOptions,
+  ): Promise<{ report: QdrantRestoreReport; safetySetId?: string; artifact: ArtifactRecord }>;
   verify(selector?: string): Promise<VerifyResult>;
   close(): Promise<void>;
 }
 
 /** Creates a backup manager for one configuration. */
-export function createBackupManager(config: Readonly<QnbConfig>, options: BackupManagerOptions = {}): BackupManager {
+export function createBackupManager(
+  config: Readonly<QnbConfig>,
+  options: BackupManagerOptions = {},
+): BackupManager {
   const reporter: Reporter = options.onEvent ? reporterFrom(options.onEvent) : silentReporter;
   const now = options.now ?? (() => new Date());
   const repository = createRepository(config.backupDir);
@@ -76,8 +81,15 @@ export function createBackupManager(config: Readonly<QnbConfig>, options: Backup
     return withRepositoryLock(repository, 'backup-qdrant', reporter, async () => {
       // preflight: nothing is written until the server answers and the collections exist
       const version = await q.version();
-      const scopes = opts.full ? [null] : await resolveCollections(q, opts.collections ?? config.qdrant.collections);
-      if (scopes.length === 0) reporter.emit({ type: 'warning', target: 'qdrant', message: 'Qdrant has no collections; nothing to back up' });
+      const scopes = opts.full
+        ? [null]
+        : await resolveCollections(q, opts.collections ?? config.qdrant.collections);
+      if (scopes.length === 0)
+        reporter.emit({
+          type: 'warning',
+          target: 'qdrant',
+          message: 'Qdrant has no collections; nothing to back up',
+        });
       const set = await startSet(repository, opts.full ? 'backup-qdrant --full' : 'backup-qdrant', now());
       const sink = createSetSink(repository, set, now);
       const keep = opts.keepServerSnapshots ?? config.qdrant.keepServerSnapshots;
@@ -94,7 +106,13 @@ export function createBackupManager(config: Readonly<QnbConfig>, options: Backup
         }
       }
       await finishSet(repository, set, now());
-      return { setId: set.id, status: set.status, artifacts: set.artifacts, errors: set.errors, durationMs: Date.now() - started };
+      return {
+        setId: set.id,
+        status: set.status,
+        artifacts: set.artifacts,
+        errors: set.errors,
+        durationMs: Date.now() - started,
+      };
     });
   }
 
@@ -105,9 +123,13 @@ export function createBackupManager(config: Readonly<QnbConfig>, options: Backup
     list: () => repository.scan(),
     restoreQdrant: (opts) =>
       withRepositoryLock(repository, 'restore-qdrant', reporter, () =>
-        restoreQdrant({ api: qdrant(), repository, ctx, keepServerSnapshots: config.qdrant.keepServerSnapshots }, opts),
+        restoreQdrant(
+          { api: qdrant(), repository, ctx, keepServerSnapshots: config.qdrant.keepServerSnapshots },
+          opts,
+        ),
       ),
-    verify: (selector) => withRepositoryLock(repository, 'verify', reporter, () => verifyArtifacts(repository, selector, ctx)),
+    verify: (selector) =>
+      withRepositoryLock(repository, 'verify', reporter, () => verifyArtifacts(repository, selector, ctx)),
     async close() {
       if (api && !options.qdrantApi) await api.close();
     },

@@ -126,7 +126,8 @@ export function parseManifest(json: string): SetManifest | string {
   }
   const head = setSchema.safeParse(data);
   if (!head.success) return 'not a qnb set manifest';
-  if (head.data.version > MANIFEST_VERSION) return `manifest version ${head.data.version} is newer than this qnb`;
+  if (head.data.version > MANIFEST_VERSION)
+    return `manifest version ${head.data.version} is newer than this qnb`;
   const set = data as SetManifest;
   set.artifacts = set.artifacts.filter((a) => artifactSchema.safeParse(a).success);
   set.errors ??= [];

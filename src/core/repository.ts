@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import { ioError, NotFoundError } from './errors.js';
 import { ensureDir, TEMP_PREFIX, writeFileAtomic } from './fs-safe.js';
 import { LOCK_FILE } from './lock.js';
-import { type ArtifactRecord, isCompleteArtifact, parseManifest, type SetManifest, type TargetKind } from './manifest.js';
+import {
+  type ArtifactRecord,
+  isCompleteArtifact,
+  parseManifest,
+  type SetManifest,
+  type TargetKind,
+} from './manifest.js';
 import { fileStamp } from './time.js';
 
 /** Sub-folders of the backups folder. */
@@ -94,8 +100,12 @@ export function createRepository(root: string): Repository {
   async function readSets(): Promise<{ sets: SetManifest[]; bad: RepoScan['badManifests'] }> {
     const sets: SetManifest[] = [];
     const bad: RepoScan['badManifests'] = [];
-    const names = (await listDir(join(root, SETS_DIR))).filter((n) => n.endsWith('.json') && !n.startsWith(TEMP_PREFIX));
-    const texts = await Promise.all(names.map((n) => readFile(join(root, SETS_DIR, n), 'utf8').catch(() => '')));
+    const names = (await listDir(join(root, SETS_DIR))).filter(
+      (n) => n.endsWith('.json') && !n.startsWith(TEMP_PREFIX),
+    );
+    const texts = await Promise.all(
+      names.map((n) => readFile(join(root, SETS_DIR, n), 'utf8').catch(() => '')),
+    );
     names.forEach((name, i) => {
       const parsed = parseManifest(texts[i]!);
       if (typeof parsed === 'string') bad.push({ file: `${SETS_DIR}/${name}`, problem: parsed });
@@ -155,7 +165,8 @@ export function createRepository(root: string): Repository {
           if (!isCompleteArtifact(a)) problem = 'incomplete (the run that wrote it did not finish)';
           else if (size === undefined) problem = 'file missing';
           else if (size !== a.bytes) problem = `size ${size} differs from manifest ${a.bytes}`;
-          else if (a.verification && !a.verification.ok) problem = `failed verification: ${a.verification.detail ?? ''}`;
+          else if (a.verification && !a.verification.ok)
+            problem = `failed verification: ${a.verification.detail ?? ''}`;
           artifacts.push({
             set,
             artifact: a,
@@ -166,7 +177,10 @@ export function createRepository(root: string): Repository {
           });
         }
       }
-      artifacts.sort((x, y) => y.createdAt.getTime() - x.createdAt.getTime() || y.artifact.file.localeCompare(x.artifact.file));
+      artifacts.sort(
+        (x, y) =>
+          y.createdAt.getTime() - x.createdAt.getTime() || y.artifact.file.localeCompare(x.artifact.file),
+      );
       const unknownFiles: string[] = [];
       for (const dir of Object.values(TARGET_DIRS)) {
         for (const n of await listDir(join(root, dir))) {
@@ -175,7 +189,8 @@ export function createRepository(root: string): Repository {
         }
       }
       for (const n of await listDir(root)) {
-        if (![...Object.values(TARGET_DIRS), SETS_DIR, LOCK_FILE].includes(n) && !n.startsWith(TEMP_PREFIX)) unknownFiles.push(n);
+        if (![...Object.values(TARGET_DIRS), SETS_DIR, LOCK_FILE].includes(n) && !n.startsWith(TEMP_PREFIX))
+          unknownFiles.push(n);
       }
       return { sets, artifacts, unknownFiles: unknownFiles.sort(), badManifests: bad };
     },

@@ -42,27 +42,39 @@ interface RestoreDeps {
   keepServerSnapshots: boolean;
 }
 
-async function pickArtifact(repo: Repository, opts: RestoreQdrantOptions): Promise<{ artifact: ArtifactRecord; path: string; trusted: boolean }> {
+async function pickArtifact(
+  repo: Repository,
+  opts: RestoreQdrantOptions,
+): Promise<{ artifact: ArtifactRecord; path: string; trusted: boolean }> {
   const scan = await repo.scan();
   const qdrantOnly = (xs: RepoArtifact[]) => xs.filter((a) => a.artifact.target === 'qdrant');
   if (opts.file) {
     const found = qdrantOnly(findByFile(scan, opts.file, opts.cwd ?? process.cwd()));
     const hit = found.find((a) => a.valid) ?? found[0];
-    if (hit && hit.valid) return { artifact: hit.artifact, path: hit.path, trusted: true };
+    if (hit?.valid) return { artifact: hit.artifact, path: hit.path, trusted: true };
     const path = hit?.path ?? resolve(opts.cwd ?? process.cwd(), opts.file);
     if (!hit && !(await stat(path).catch(() => undefined))?.isFile()) {
       throw new NotFoundError(`${opts.file}: no such backup file`, 'run `qnb list` to see the backups');
     }
     const why = hit ? `its manifest entry is not valid (${hit.problem})` : 'it is not in any backup manifest';
     if (!opts.force) {
-      throw new QnbError('E_REFUSED', `${opts.file}: refusing to restore: ${why}, so qnb cannot prove it is complete`, {
-        hint: 'pass --force (and --collection NAME) to restore it anyway',
-      });
+      throw new QnbError(
+        'E_REFUSED',
+        `${opts.file}: refusing to restore: ${why}, so qnb cannot prove it is complete`,
+        {
+          hint: 'pass --force (and --collection NAME) to restore it anyway',
+        },
+      );
     }
     return { artifact: await untrustedArtifact(path, opts), path, trusted: false };
   }
-  if (!opts.latest) throw new QnbError('E_USAGE', 'restore-qdrant: name a snapshot FILE or pass --latest', { hint: 'run `qnb list` to see the backups' });
-  const candidates = qdrantOnly(scan.artifacts).filter((a) => a.valid && a.artifact.kind === 'qdrant-collection');
+  if (!opts.latest)
+    throw new QnbError('E_USAGE', 'restore-qdrant: name a snapshot FILE or pass --latest', {
+      hint: 'run `qnb list` to see the backups',
+    });
+  const candidates = qdrantOnly(scan.artifacts).filter(
+    (a) => a.valid && a.artifact.kind === 'qdrant-collection',
+  );
   const pool = opts.collection ? candidates.filter((a) => a.artifact.name === opts.collection) : candidates;
   const names = [...new Set(pool.map((a) => a.artifact.name))];
   if (pool.length === 0) {
@@ -72,23 +84,43 @@ async function pickArtifact(repo: Repository, opts: RestoreQdrantOptions): Promi
     );
   }
   if (names.length > 1) {
-    throw new QnbError('E_USAGE', `restore-qdrant --latest: backups of several collections exist (${names.join(', ')})`, {
-      hint: 'pick one with --collection NAME',
-    });
+    throw new QnbError(
+      'E_USAGE',
+      `restore-qdrant --latest: backups of several collections exist (${names.join(', ')})`,
+      {
+        hint: 'pick one with --collection NAME',
+      },
+    );
   }
   return { artifact: pool[0]!.artifact, path: pool[0]!.path, trusted: true };
 }
 
 async function untrustedArtifact(path: string, opts: RestoreQdrantOptions): Promise<ArtifactRecord> {
   const size = await stat(path).catch(() => undefined);
-  if (!size?.isFile()) throw new NotFoundError(`${opts.file}: no such file`, 'run `qnb list` to see the backups');
+  if (!size?.isFile())
+    throw new NotFoundError(`${opts.file}: no such file`, 'run `qnb list` to see the backups');
   const name = opts.collection ?? /^(.*)-backup-\d{8}-\d{6}(?:-\d+)?\.snapshot$/.exec(basename(path))?.[1];
-  if (!name) throw new QnbError('E_USAGE', `${opts.file}: cannot tell which collection it holds`, { hint: 'pass --collection NAME' });
+  if (!name)
+    throw new QnbError('E_USAGE', `${opts.file}: cannot tell which collection it holds`, {
+      hint: 'pass --collection NAME',
+    });
   const { sha256, bytes } = await hashFile(path);
   const now = new Date().toISOString();
   return {
-    target: 'qdrant', kind: 'qdrant-collection', name, file: basename(path), status: 'ok', bytes, sha256,
-    serverChecksum: null, checksumSource: 'self', serverVersion: '', counts: {}, startedAt: now, finishedAt: now, durationMs: 0,
+    target: 'qdrant',
+    kind: 'qdrant-collection',
+    name,
+    file: basename(path),
+    status: 'ok',
+    bytes,
+    sha256,
+    serverChecksum: null,
+    checksumSource: 'self',
+    serverVersion: '',
+    counts: {},
+    startedAt: now,
+    finishedAt: now,
+    durationMs: 0,
   };
 }
 
@@ -100,21 +132,36 @@ export async function restoreQdrant(
   const { api, repository, ctx } = deps;
   const { artifact, path, trusted } = await pickArtifact(repository, opts);
   if (artifact.kind === 'qdrant-full') {
-    throw new QnbError('E_UNSUPPORTED', `${artifact.file} is a full-storage snapshot; Qdrant has no API to restore one`, {
-      hint: `start Qdrant with --storage-snapshot ${path}`,
-    });
+    throw new QnbError(
+      'E_UNSUPPORTED',
+      `${artifact.file} is a full-storage snapshot; Qdrant has no API to restore one`,
+      {
+        hint: `start Qdrant with --storage-snapshot ${path}`,
+      },
+    );
   }
   const target = opts.as ?? artifact.name;
   if (trusted) {
-    ctx.reporter.emit({ type: 'step', target: 'qdrant', name: target, message: `checking ${artifact.file} against its manifest` });
+    ctx.reporter.emit({
+      type: 'step',
+      target: 'qdrant',
+      name: target,
+      message: `checking ${artifact.file} against its manifest`,
+    });
     const local = await hashFile(path, { signal: ctx.signal });
     if (local.sha256 !== artifact.sha256 || local.bytes !== artifact.bytes) {
-      throw new VerificationError(`${artifact.file}: file is corrupt (sha256 or size differs from the manifest); nothing was restored`, 'restore an older backup: `qnb list`');
+      throw new VerificationError(
+        `${artifact.file}: file is corrupt (sha256 or size differs from the manifest); nothing was restored`,
+        'restore an older backup: `qnb list`',
+      );
     }
   }
   const serverVersion = await api.version();
-  const incompatible = artifact.serverVersion ? restoreIncompatibility(artifact.serverVersion, serverVersion) : undefined;
-  if (incompatible && !opts.force) throw new QnbError('E_REFUSED', `qdrant: ${incompatible}`, { hint: 'pass --force to try anyway' });
+  const incompatible = artifact.serverVersion
+    ? restoreIncompatibility(artifact.serverVersion, serverVersion)
+    : undefined;
+  if (incompatible && !opts.force)
+    throw new QnbError('E_REFUSED', `qdrant: ${incompatible}`, { hint: 'pass --force to try anyway' });
   if (incompatible) ctx.reporter.emit({ type: 'warning', target: 'qdrant', message: incompatible });
   const exists = await api.collectionExists(target);
   if (exists && !opts.yes) {
@@ -124,22 +171,41 @@ export async function restoreQdrant(
   }
   let safetySetId: string | undefined;
   if (exists) safetySetId = await safetyBackup(deps, target, serverVersion);
-  ctx.reporter.emit({ type: 'step', target: 'qdrant', name: target, message: `restoring ${artifact.file} into "${target}"` });
-  const report = await restoreQdrantCollection(api, artifact, path, ctx, { as: target, targetExists: exists });
+  ctx.reporter.emit({
+    type: 'step',
+    target: 'qdrant',
+    name: target,
+    message: `restoring ${artifact.file} into "${target}"`,
+  });
+  const report = await restoreQdrantCollection(api, artifact, path, ctx, {
+    as: target,
+    targetExists: exists,
+  });
   return { report, artifact, ...(safetySetId ? { safetySetId } : {}) };
 }
 
 async function safetyBackup(deps: RestoreDeps, collection: string, version: string): Promise<string> {
   const { repository, ctx } = deps;
-  ctx.reporter.emit({ type: 'step', target: 'qdrant', name: collection, message: `safety snapshot of "${collection}" before overwriting it` });
+  ctx.reporter.emit({
+    type: 'step',
+    target: 'qdrant',
+    name: collection,
+    message: `safety snapshot of "${collection}" before overwriting it`,
+  });
   const set = await startSet(repository, 'restore-qdrant (safety backup)', ctx.now(), 'pre-restore');
   try {
-    await backupQdrantScope(deps.api, collection, version, createSetSink(repository, set, ctx.now), ctx, { keepServerSnapshot: deps.keepServerSnapshots });
+    await backupQdrantScope(deps.api, collection, version, createSetSink(repository, set, ctx.now), ctx, {
+      keepServerSnapshot: deps.keepServerSnapshots,
+    });
   } catch (err) {
     const e = toQnbError(err, ctx.signal);
     set.errors.push({ target: 'qdrant', name: collection, code: e.code, message: e.message });
     await finishSet(repository, set, ctx.now(), 'failed');
-    throw new QnbError(e.code, `safety snapshot of "${collection}" failed, so nothing was restored: ${e.message}`, { hint: e.hint, cause: e });
+    throw new QnbError(
+      e.code,
+      `safety snapshot of "${collection}" failed, so nothing was restored: ${e.message}`,
+      { hint: e.hint, cause: e },
+    );
   }
   await finishSet(repository, set, ctx.now());
   return set.id;

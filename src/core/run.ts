@@ -3,8 +3,9 @@
  * of interrupted runs, then run the body; the lock is released whatever happens.
  * Also the ArtifactSink that moves finished files into place and keeps the manifest current.
  */
-import { hostname } from 'node:os';
+
 import { rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { ArtifactSink } from '../targets/target.js';
 import { joinCleanupError } from './errors.js';
 import type { Reporter } from './events.js';
@@ -15,7 +16,12 @@ import type { Repository } from './repository.js';
 import { QNB_VERSION } from './version.js';
 
 /** Runs `body` holding the repository lock, after cleaning leftovers of interrupted runs. */
-export async function withRepositoryLock<T>(repo: Repository, command: string, reporter: Reporter, body: () => Promise<T>): Promise<T> {
+export async function withRepositoryLock<T>(
+  repo: Repository,
+  command: string,
+  reporter: Reporter,
+  body: () => Promise<T>,
+): Promise<T> {
   await repo.init();
   const lock = await acquireLock(repo.root, command);
   let result: T;
@@ -24,7 +30,8 @@ export async function withRepositoryLock<T>(repo: Repository, command: string, r
     for (const f of [...cleaned.removedTemp, ...cleaned.removedPending]) {
       reporter.emit({ type: 'step', message: `removed leftover of an interrupted run: ${f}` });
     }
-    for (const id of cleaned.interruptedSets) reporter.emit({ type: 'warning', message: `backup set ${id} was interrupted; marked as such` });
+    for (const id of cleaned.interruptedSets)
+      reporter.emit({ type: 'warning', message: `backup set ${id} was interrupted; marked as such` });
     result = await body();
   } catch (err) {
     await lock.release().catch((e) => joinCleanupError(err, e));
@@ -35,15 +42,35 @@ export async function withRepositoryLock<T>(repo: Repository, command: string, r
 }
 
 /** Starts a new set manifest (status `running`) and saves it. */
-export async function startSet(repo: Repository, command: string, now: Date, reason: SetManifest['reason'] = 'backup'): Promise<SetManifest> {
-  const set = newSetManifest({ id: repo.newSetId(now), command, reason, host: hostname(), pid: process.pid, qnbVersion: QNB_VERSION, now });
+export async function startSet(
+  repo: Repository,
+  command: string,
+  now: Date,
+  reason: SetManifest['reason'] = 'backup',
+): Promise<SetManifest> {
+  const set = newSetManifest({
+    id: repo.newSetId(now),
+    command,
+    reason,
+    host: hostname(),
+    pid: process.pid,
+    qnbVersion: QNB_VERSION,
+    now,
+  });
   await repo.saveSet(set);
   return set;
 }
 
 /** Finishes a set: status from its artifacts and errors, unless given. */
-export async function finishSet(repo: Repository, set: SetManifest, now: Date, status?: SetManifest['status']): Promise<void> {
-  set.status = status ?? (set.errors.length === 0 ? 'ok' : set.artifacts.some((a) => a.status === 'ok') ? 'partial' : 'failed');
+export async function finishSet(
+  repo: Repository,
+  set: SetManifest,
+  now: Date,
+  status?: SetManifest['status'],
+): Promise<void> {
+  set.status =
+    status ??
+    (set.errors.length === 0 ? 'ok' : set.artifacts.some((a) => a.status === 'ok') ? 'partial' : 'failed');
   set.finishedAt = now.toISOString();
   await repo.saveSet(set);
 }

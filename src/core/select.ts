@@ -9,7 +9,10 @@ export function findByFile(scan: RepoScan, arg: string, cwd: string): RepoArtifa
   const abs = resolve(cwd, arg);
   const norm = arg.replace(/\\/g, '/');
   return scan.artifacts.filter(
-    (a) => a.path === abs || a.artifact.file === norm || (!norm.includes('/') && basename(a.artifact.file) === norm),
+    (a) =>
+      a.path === abs ||
+      a.artifact.file === norm ||
+      (!norm.includes('/') && basename(a.artifact.file) === norm),
   );
 }
 

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { Transform, type Readable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { ioError, QnbError } from './errors.js';
@@ -17,7 +17,10 @@ export interface StreamResult {
 }
 
 /** A pass-through that hashes and counts, reporting progress at most every `everyMs`. */
-export function hashingCounter(onProgress?: (bytes: number) => void, everyMs = 200): Transform & { result(): StreamResult } {
+export function hashingCounter(
+  onProgress?: (bytes: number) => void,
+  everyMs = 200,
+): Transform & { result(): StreamResult } {
   const hash = createHash('sha256');
   let bytes = 0;
   let last = 0;
@@ -52,9 +55,13 @@ export function decoderFor(encoding: string): Transform {
     case 'deflate':
       return createInflate();
     default:
-      throw new QnbError('E_SERVER', `the server sent the snapshot with Content-Encoding "${encoding}", which qnb cannot decode`, {
-        hint: 'disable compression for snapshot downloads on the proxy in front of Qdrant',
-      });
+      throw new QnbError(
+        'E_SERVER',
+        `the server sent the snapshot with Content-Encoding "${encoding}", which qnb cannot decode`,
+        {
+          hint: 'disable compression for snapshot downloads on the proxy in front of Qdrant',
+        },
+      );
   }
 }
 
@@ -87,11 +94,16 @@ export async function hashFile(
 ): Promise<StreamResult> {
   const counter = hashingCounter(opts.onProgress);
   try {
-    await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), counter, async (src) => {
-      for await (const _ of src) {
-        // drain
-      }
-    }, { signal: opts.signal });
+    await pipeline(
+      createReadStream(path, { highWaterMark: 1 << 20 }),
+      counter,
+      async (src) => {
+        for await (const _ of src) {
+          // drain
+        }
+      },
+      { signal: opts.signal },
+    );
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.syscall) throw ioError(e, path);

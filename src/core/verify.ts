@@ -24,7 +24,11 @@ export interface VerifyResult {
 }
 
 /** Re-hashes the selected artifacts (all when no selector) and records the results in their manifests. */
-export async function verifyArtifacts(repo: Repository, selector: string | undefined, ctx: TargetContext): Promise<VerifyResult> {
+export async function verifyArtifacts(
+  repo: Repository,
+  selector: string | undefined,
+  ctx: TargetContext,
+): Promise<VerifyResult> {
   const scan = await repo.scan();
   let chosen: RepoArtifact[];
   if (!selector) chosen = scan.artifacts.filter((a) => a.artifact.status === 'ok');
@@ -32,7 +36,10 @@ export async function verifyArtifacts(repo: Repository, selector: string | undef
     chosen = findBySet(scan, selector);
     if (chosen.length === 0) chosen = findByFile(scan, selector, process.cwd());
     if (chosen.length === 0) {
-      throw new NotFoundError(`${selector}: not a backup set id or a file in any backup manifest`, 'run `qnb list` to see the backups');
+      throw new NotFoundError(
+        `${selector}: not a backup set id or a file in any backup manifest`,
+        'run `qnb list` to see the backups',
+      );
     }
   }
   const items: VerifyItem[] = [];
@@ -42,18 +49,30 @@ export async function verifyArtifacts(repo: Repository, selector: string | undef
     let detail: string | undefined;
     if (a.artifact.status !== 'ok') detail = 'incomplete manifest entry (interrupted run)';
     else {
-      ctx.reporter.emit({ type: 'step', target: a.artifact.target, name: a.artifact.name, message: `verifying ${a.artifact.file}` });
+      ctx.reporter.emit({
+        type: 'step',
+        target: a.artifact.target,
+        name: a.artifact.name,
+        message: `verifying ${a.artifact.file}`,
+      });
       try {
         const got = await hashFile(a.path, { signal: ctx.signal });
-        if (got.bytes !== a.artifact.bytes) detail = `size ${got.bytes} differs from the manifest's ${a.artifact.bytes}`;
-        else if (got.sha256 !== a.artifact.sha256) detail = 'sha256 differs from the manifest (file is corrupt)';
+        if (got.bytes !== a.artifact.bytes)
+          detail = `size ${got.bytes} differs from the manifest's ${a.artifact.bytes}`;
+        else if (got.sha256 !== a.artifact.sha256)
+          detail = 'sha256 differs from the manifest (file is corrupt)';
       } catch (err) {
         if (ctx.signal?.aborted) throw err;
         detail = err instanceof NotFoundError ? 'file missing' : (err as Error).message;
       }
     }
     items.push({ ...base, ok: !detail, ...(detail ? { detail } : {}) });
-    a.artifact.verification = { at: ctx.now().toISOString(), ok: !detail, deep: false, ...(detail ? { detail } : {}) };
+    a.artifact.verification = {
+      at: ctx.now().toISOString(),
+      ok: !detail,
+      deep: false,
+      ...(detail ? { detail } : {}),
+    };
     touched.add(a.set.id);
   }
   for (const set of scan.sets.filter((s) => touched.has(s.id))) await repo.saveSet(set);

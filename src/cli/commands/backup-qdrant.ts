@@ -1,7 +1,8 @@
 /** `qnb backup-qdrant [--collection C]… [--full] [--keep-server-snapshots]` */
+
+import { managerFor, printJson } from '../context.js';
 import { exitCodeForSet } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
-import { managerFor, printJson } from '../context.js';
 import { renderBackup } from '../render/text.js';
 
 /** Options of backup-qdrant. */
@@ -20,7 +21,8 @@ export async function runBackupQdrant(ctx: CommandContext, flags: BackupQdrantFl
       ...(flags.keepServerSnapshots ? { keepServerSnapshots: true } : {}),
     });
     if (ctx.json) printJson(ctx, { ok: result.status === 'ok', ...result });
-    else for (const l of renderBackup(result, (rel) => manager.repository.resolve(rel), ctx.io.cwd)) ctx.out(l);
+    else
+      for (const l of renderBackup(result, (rel) => manager.repository.resolve(rel), ctx.io.cwd)) ctx.out(l);
     return exitCodeForSet(result.status);
   } finally {
     await done();

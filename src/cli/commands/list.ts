@@ -1,8 +1,9 @@
 /** `qnb list` — backups grouped by target, newest first, seed layout. */
-import type { CommandContext } from '../io.js';
+
 import { managerFor, printJson } from '../context.js';
-import { renderList } from '../render/text.js';
 import { EXIT } from '../exit-codes.js';
+import type { CommandContext } from '../io.js';
+import { renderList } from '../render/text.js';
 
 export async function runList(ctx: CommandContext): Promise<number> {
   const { manager, done } = managerFor(ctx);

@@ -1,8 +1,9 @@
 /** `qnb restore-qdrant [FILE|--latest] [--collection C] [--as NEW] [--yes] [--force]` */
-import type { CommandContext } from '../io.js';
+
 import { managerFor, printJson } from '../context.js';
-import { renderRestore } from '../render/text.js';
 import { EXIT } from '../exit-codes.js';
+import type { CommandContext } from '../io.js';
+import { renderRestore } from '../render/text.js';
 
 /** Options of restore-qdrant. */
 export interface RestoreQdrantFlags {
@@ -13,7 +14,11 @@ export interface RestoreQdrantFlags {
   force?: boolean;
 }
 
-export async function runRestoreQdrant(ctx: CommandContext, file: string | undefined, flags: RestoreQdrantFlags): Promise<number> {
+export async function runRestoreQdrant(
+  ctx: CommandContext,
+  file: string | undefined,
+  flags: RestoreQdrantFlags,
+): Promise<number> {
   const { manager, done } = managerFor(ctx);
   try {
     const result = await manager.restoreQdrant({ ...flags, ...(file ? { file } : {}), cwd: ctx.io.cwd });

@@ -1,8 +1,9 @@
 /** `qnb verify [SET|FILE]` — re-hash files against their manifests. */
-import type { CommandContext } from '../io.js';
+
 import { managerFor, printJson } from '../context.js';
-import { renderVerify } from '../render/text.js';
 import { EXIT } from '../exit-codes.js';
+import type { CommandContext } from '../io.js';
+import { renderVerify } from '../render/text.js';
 
 export async function runVerify(ctx: CommandContext, selector: string | undefined): Promise<number> {
   const { manager, done } = managerFor(ctx);

@@ -1,5 +1,5 @@
 /** Small formatting helpers shared by the text renderers. */
-import { relative, isAbsolute } from 'node:path';
+import { isAbsolute, relative } from 'node:path';
 
 /** `1650.3 MB`, as in the seed (bytes / 1024²). */
 export function mb(bytes: number): string {

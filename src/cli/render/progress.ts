@@ -33,7 +33,12 @@ export function createCliReporter(
         case 'transfer-start':
           if (opts.tty) {
             bar = new cliProgress.SingleBar(
-              { format: `${e.direction} ${e.name} [{bar}] {percentage}% | {done} of {all}`, hideCursor: true, clearOnComplete: true, stream: opts.stream },
+              {
+                format: `${e.direction} ${e.name} [{bar}] {percentage}% | {done} of {all}`,
+                hideCursor: true,
+                clearOnComplete: true,
+                stream: opts.stream,
+              },
               cliProgress.Presets.shades_classic,
             );
             bar.start(e.totalBytes ?? 0, 0, { done: mb(0), all: e.totalBytes ? mb(e.totalBytes) : '?' });

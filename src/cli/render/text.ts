@@ -13,7 +13,8 @@ import { mb, shownPath, thousands } from './format.js';
 function pointsText(a: ArtifactRecord): string | undefined {
   const c = a.counts;
   if (typeof c.points === 'number') return thousands(c.points);
-  if (typeof c.pointsMin === 'number' && typeof c.pointsMax === 'number') return `${thousands(c.pointsMin)}–${thousands(c.pointsMax)} (changed during backup)`;
+  if (typeof c.pointsMin === 'number' && typeof c.pointsMax === 'number')
+    return `${thousands(c.pointsMin)}–${thousands(c.pointsMax)} (changed during backup)`;
   return undefined;
 }
 
@@ -27,13 +28,16 @@ function artifactLines(a: ArtifactRecord, abs: string, cwd: string): string[] {
     lines.push(`   Size: ${mb(a.bytes)}`);
     const pts = pointsText(a);
     if (pts) lines.push(`   Points: ${pts}`);
-    lines.push(`   Checksum: ${a.checksumSource === 'server' ? 'sha256 matches the server' : 'sha256 by qnb (server reported none)'}`);
+    lines.push(
+      `   Checksum: ${a.checksumSource === 'server' ? 'sha256 matches the server' : 'sha256 by qnb (server reported none)'}`,
+    );
   } else {
     lines.push(`✅ Neo4j (${a.name})`);
     lines.push(`   Dump: ${basename(a.file)}`);
     lines.push(`   Size: ${mb(a.bytes)}`);
     if (typeof a.counts.nodes === 'number') lines.push(`   Nodes: ${thousands(a.counts.nodes)}`);
-    if (typeof a.counts.relationships === 'number') lines.push(`   Relationships: ${thousands(a.counts.relationships)}`);
+    if (typeof a.counts.relationships === 'number')
+      lines.push(`   Relationships: ${thousands(a.counts.relationships)}`);
   }
   return lines;
 }
@@ -41,7 +45,8 @@ function artifactLines(a: ArtifactRecord, abs: string, cwd: string): string[] {
 /** `=== Backup Results ===` for a finished set. */
 export function renderBackup(r: BackupResult, resolve: (rel: string) => string, cwd: string): string[] {
   const lines = ['=== Backup Results ===', ''];
-  for (const a of r.artifacts.filter((x) => x.status === 'ok')) lines.push(...artifactLines(a, resolve(a.file), cwd), '');
+  for (const a of r.artifacts.filter((x) => x.status === 'ok'))
+    lines.push(...artifactLines(a, resolve(a.file), cwd), '');
   for (const e of r.errors) {
     lines.push(`❌ ${e.target === 'qdrant' ? 'Qdrant' : 'Neo4j'} (${e.name})`, `   Error: ${e.message}`, '');
   }
@@ -54,7 +59,9 @@ function statusText(e: RepoArtifact): string {
   if (!e.valid) return `✘ NOT VALID: ${e.problem}`;
   const v = e.artifact.verification;
   if (v?.ok) return `✔ verified ${displayTime(new Date(v.at))}`;
-  return e.artifact.checksumSource === 'server' ? '✔ sha256 matches server' : '✔ sha256 recorded (server gave none)';
+  return e.artifact.checksumSource === 'server'
+    ? '✔ sha256 matches server'
+    : '✔ sha256 recorded (server gave none)';
 }
 
 function entryLines(e: RepoArtifact): string[] {
@@ -62,7 +69,8 @@ function entryLines(e: RepoArtifact): string[] {
   const bits = [mb(a.bytes), displayTime(e.createdAt)];
   const pts = pointsText(a);
   if (pts) bits.push(`${pts} points`);
-  if (typeof a.counts.nodes === 'number') bits.push(`${thousands(a.counts.nodes)} nodes, ${thousands(a.counts.relationships ?? 0)} relationships`);
+  if (typeof a.counts.nodes === 'number')
+    bits.push(`${thousands(a.counts.nodes)} nodes, ${thousands(a.counts.relationships ?? 0)} relationships`);
   if (e.set.reason === 'pre-restore') bits.push('safety backup');
   return [`  • ${basename(a.file)}`, `    ${bits.join(' - ')} - ${statusText(e)}`];
 }
@@ -91,13 +99,18 @@ export function renderList(scan: RepoScan): string[] {
 }
 
 /** Restore report. */
-export function renderRestore(r: { report: QdrantRestoreReport; safetySetId?: string; artifact: ArtifactRecord }): string[] {
+export function renderRestore(r: {
+  report: QdrantRestoreReport;
+  safetySetId?: string;
+  artifact: ArtifactRecord;
+}): string[] {
   const rep = r.report;
   const lines = ['=== Restore Results ===', '', `✅ Qdrant (${rep.collection})`, `   From: ${rep.from}`];
   lines.push(`   Points: ${thousands(rep.points)} (manifest: ${rep.expectedPoints}) ✔`);
   if (rep.sampleChecked) lines.push(`   Sampled points: ${rep.sampleChecked} identical ✔`);
   if (rep.aliases.applied.length) lines.push(`   Aliases: ${rep.aliases.applied.join(', ')}`);
-  if (rep.aliases.skipped.length) lines.push(`   Aliases not moved (restored under a new name): ${rep.aliases.skipped.join(', ')}`);
+  if (rep.aliases.skipped.length)
+    lines.push(`   Aliases not moved (restored under a new name): ${rep.aliases.skipped.join(', ')}`);
   if (r.safetySetId) lines.push(`   Safety backup of the overwritten collection: set ${r.safetySetId}`);
   lines.push(`   Time: ${formatDuration(rep.durationMs)}`);
   return lines;
@@ -108,6 +121,11 @@ export function renderVerify(r: VerifyResult): string[] {
   const lines = ['=== Verify Results ===', ''];
   for (const i of r.items) lines.push(i.ok ? `✅ ${i.file}` : `❌ ${i.file}: ${i.detail}`);
   if (r.items.length === 0) lines.push('(no backups to verify)');
-  lines.push('', r.ok ? `All ${r.items.length} file(s) match their manifests.` : `${r.items.filter((i) => !i.ok).length} of ${r.items.length} file(s) FAILED verification.`);
+  lines.push(
+    '',
+    r.ok
+      ? `All ${r.items.length} file(s) match their manifests.`
+      : `${r.items.filter((i) => !i.ok).length} of ${r.items.length} file(s) FAILED verification.`,
+  );
   return lines;
 }

@@ -74,7 +74,11 @@ export interface QdrantApi {
   /** Idempotent: a missing snapshot is not an error. */
   deleteSnapshot(collection: string | null, snapshot: string): Promise<void>;
   /** `GET …/snapshots/{name}` with `Accept-Encoding: identity`, streamed. */
-  downloadSnapshot(collection: string | null, snapshot: string, opts?: CallOptions): Promise<SnapshotDownload>;
+  downloadSnapshot(
+    collection: string | null,
+    snapshot: string,
+    opts?: CallOptions,
+  ): Promise<SnapshotDownload>;
   /** Multipart upload (`snapshot` field) with `priority=snapshot`, `wait=true` and the checksum. */
   uploadSnapshot(
     collection: string,
@@ -109,7 +113,12 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     client ??= import('@qdrant/js-client-rest').then(
       ({ QdrantClient }) =>
         // api key as a plain header: the client's own apiKey option prints a warning on http.
-        new QdrantClient({ url: baseUrl, headers: authHeaders, checkCompatibility: false, timeout: opts.controlTimeoutMs ?? 600_000 }),
+        new QdrantClient({
+          url: baseUrl,
+          headers: authHeaders,
+          checkCompatibility: false,
+          timeout: opts.controlTimeoutMs ?? 600_000,
+        }),
     );
     return client;
   };
@@ -122,7 +131,9 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
       const e = err as { status?: number; data?: unknown; name?: string };
       if (typeof e.status === 'number') throw httpError(baseUrl, op, e.status, e.data);
       if (e.name === 'QdrantClientTimeoutError') {
-        throw new QnbError('E_CONNECT', `qdrant ${baseUrl}: ${op}: no answer within the timeout`, { retryable: true });
+        throw new QnbError('E_CONNECT', `qdrant ${baseUrl}: ${op}: no answer within the timeout`, {
+          retryable: true,
+        });
       }
       throw connectError(baseUrl, op, err);
     }
@@ -159,7 +170,9 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     try {
       return (JSON.parse(text) as { result: T }).result;
     } catch {
-      throw new QnbError('E_SERVER', `qdrant ${baseUrl}: ${op}: the answer is not JSON`, { hint: 'is QDRANT_URL a Qdrant server?' });
+      throw new QnbError('E_SERVER', `qdrant ${baseUrl}: ${op}: the answer is not JSON`, {
+        hint: 'is QDRANT_URL a Qdrant server?',
+      });
     }
   }
 
@@ -167,17 +180,29 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     baseUrl,
     version: () => control('read server version', async (c) => String((await c.versionInfo()).version)),
     listCollections: () =>
-      control('list collections', async (c) => (await c.getCollections()).collections.map((x: { name: string }) => x.name)),
+      control('list collections', async (c) =>
+        (await c.getCollections()).collections.map((x: { name: string }) => x.name),
+      ),
     getCollection: (name) => control(`read collection "${name}"`, (c) => c.getCollection(name)),
-    collectionExists: (name) => control(`check collection "${name}"`, async (c) => Boolean((await c.collectionExists(name)).exists)),
+    collectionExists: (name) =>
+      control(`check collection "${name}"`, async (c) => Boolean((await c.collectionExists(name)).exists)),
     listAliases: (name) =>
-      control('list aliases', async (c) => (name === undefined ? await c.getAliases() : await c.getCollectionAliases(name)).aliases),
+      control(
+        'list aliases',
+        async (c) => (name === undefined ? await c.getAliases() : await c.getCollectionAliases(name)).aliases,
+      ),
     updateAliases: (actions) => control('update aliases', (c) => c.updateCollectionAliases({ actions })),
-    countExact: (name) => control(`count points of "${name}"`, async (c) => Number((await c.count(name, { exact: true })).count)),
+    countExact: (name) =>
+      control(`count points of "${name}"`, async (c) => Number((await c.count(name, { exact: true })).count)),
     scroll: (name, limit) =>
-      control(`read points of "${name}"`, async (c) => (await c.scroll(name, { limit, with_payload: true, with_vector: true })).points),
+      control(
+        `read points of "${name}"`,
+        async (c) => (await c.scroll(name, { limit, with_payload: true, with_vector: true })).points,
+      ),
     retrieve: (name, ids) =>
-      control(`read points of "${name}"`, (c) => c.retrieve(name, { ids, with_payload: true, with_vector: true })),
+      control(`read points of "${name}"`, (c) =>
+        c.retrieve(name, { ids, with_payload: true, with_vector: true }),
+      ),
     deleteCollection: (name) => control(`delete collection "${name}"`, (c) => c.deleteCollection(name)),
 
     async createSnapshot(collection, callOpts = {}) {
@@ -194,10 +219,15 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
 
     async deleteSnapshot(collection, snapshot) {
       const op = `delete snapshot ${snapshot}`;
-      const res = await raw(op, 'DELETE', `${snapPath(collection)}/${encodeURIComponent(snapshot)}?wait=true`);
+      const res = await raw(
+        op,
+        'DELETE',
+        `${snapPath(collection)}/${encodeURIComponent(snapshot)}?wait=true`,
+      );
       const text = await res.body.text();
       if (res.statusCode === 404) return;
-      if (res.statusCode !== 200 && res.statusCode !== 202) throw httpError(baseUrl, op, res.statusCode, text);
+      if (res.statusCode !== 200 && res.statusCode !== 202)
+        throw httpError(baseUrl, op, res.statusCode, text);
     },
 
     async downloadSnapshot(collection, snapshot, callOpts = {}) {
@@ -230,19 +260,28 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
         yield tail;
       }
       const query = `wait=true&priority=snapshot&checksum=${file.sha256}`;
-      const res = await raw(op, 'POST', `/collections/${encodeURIComponent(collection)}/snapshots/upload?${query}`, {
-        headers: {
-          'content-type': `multipart/form-data; boundary=${boundary}`,
-          'content-length': String(head.length + file.size + tail.length),
+      const res = await raw(
+        op,
+        'POST',
+        `/collections/${encodeURIComponent(collection)}/snapshots/upload?${query}`,
+        {
+          headers: {
+            'content-type': `multipart/form-data; boundary=${boundary}`,
+            'content-length': String(head.length + file.size + tail.length),
+          },
+          body: Readable.from(parts()),
+          signal: callOpts.signal,
         },
-        body: Readable.from(parts()),
-        signal: callOpts.signal,
-      });
+      );
       const result = await jsonResult<boolean>(op, res);
       if (result === 'accepted') {
-        throw new QnbError('E_SERVER', `qdrant ${baseUrl}: ${op}: the server answered 202 (accepted) to wait=true`, {
-          hint: 'the restore may still be running on the server; check the collection before retrying',
-        });
+        throw new QnbError(
+          'E_SERVER',
+          `qdrant ${baseUrl}: ${op}: the server answered 202 (accepted) to wait=true`,
+          {
+            hint: 'the restore may still be running on the server; check the collection before retrying',
+          },
+        );
       }
     },
 

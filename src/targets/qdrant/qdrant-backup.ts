@@ -4,7 +4,13 @@
  * disk with sha256 inline; check size and checksum; delete the server copy; commit.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InterruptedError, NotFoundError, QnbError, throwIfAborted, VerificationError } from '../../core/errors.js';
+import {
+  InterruptedError,
+  NotFoundError,
+  QnbError,
+  throwIfAborted,
+  VerificationError,
+} from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import { streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, TargetContext } from '../target.js';
@@ -42,7 +48,11 @@ export async function createSnapshotOnce(
   try {
     const res = await api.createSnapshot(scope, { signal: ctx.signal });
     if (res !== 'accepted') return res;
-    ctx.reporter.emit({ type: 'warning', target: 'qdrant', message: `snapshot of ${label(scope)} accepted (202); waiting for it` });
+    ctx.reporter.emit({
+      type: 'warning',
+      target: 'qdrant',
+      message: `snapshot of ${label(scope)} accepted (202); waiting for it`,
+    });
   } catch (err) {
     throwIfAborted(ctx.signal);
     if (!(err instanceof QnbError) || err.code !== 'E_CONNECT') throw err;
@@ -71,10 +81,14 @@ export async function createSnapshotOnce(
     });
   }
   const reason = lastError instanceof Error ? `: ${lastError.message}` : '';
-  throw new QnbError('E_SERVER', `qdrant ${api.baseUrl}: snapshot of ${label(scope)} did not appear on the server${reason}`, {
-    hint: 'check the Qdrant server log; no second snapshot was created',
-    retryable: true,
-  });
+  throw new QnbError(
+    'E_SERVER',
+    `qdrant ${api.baseUrl}: snapshot of ${label(scope)} did not appear on the server${reason}`,
+    {
+      hint: 'check the Qdrant server log; no second snapshot was created',
+      retryable: true,
+    },
+  );
 }
 
 /** Downloads a snapshot into a reserved temp file and checks size and checksum. */
@@ -97,11 +111,25 @@ async function download(
       message: `server compressed the download (${dl.contentEncoding}) although qnb asked for identity; decoding it`,
     });
   }
-  ctx.reporter.emit({ type: 'transfer-start', direction: 'download', target: 'qdrant', name, file, totalBytes: snap.size });
+  ctx.reporter.emit({
+    type: 'transfer-start',
+    direction: 'download',
+    target: 'qdrant',
+    name,
+    file,
+    totalBytes: snap.size,
+  });
   const res = await streamToFile(dl.body, tempPath, {
     signal: ctx.signal,
     encoding: dl.contentEncoding,
-    onProgress: (bytes) => ctx.reporter.emit({ type: 'transfer-progress', direction: 'download', name, bytes, totalBytes: snap.size }),
+    onProgress: (bytes) =>
+      ctx.reporter.emit({
+        type: 'transfer-progress',
+        direction: 'download',
+        name,
+        bytes,
+        totalBytes: snap.size,
+      }),
   });
   const durationMs = Date.now() - started;
   ctx.reporter.emit({ type: 'transfer-end', direction: 'download', name, bytes: res.bytes, durationMs });
@@ -152,19 +180,38 @@ export async function backupQdrantScope(
 ): Promise<ArtifactRecord> {
   const startedAt = ctx.now();
   const name = scope ?? '*';
-  ctx.reporter.emit({ type: 'step', target: 'qdrant', name, message: `snapshot of ${label(scope)}: creating` });
-  const before = scope === null ? await describeFull(api) : await describeCollection(api, scope, opts.sampleSize ?? 3);
+  ctx.reporter.emit({
+    type: 'step',
+    target: 'qdrant',
+    name,
+    message: `snapshot of ${label(scope)}: creating`,
+  });
+  const before =
+    scope === null ? await describeFull(api) : await describeCollection(api, scope, opts.sampleSize ?? 3);
   const snap = await createSnapshotOnce(api, scope, ctx, opts);
-  const reserved = await sink.reserve('qdrant', scope === null ? 'full-snapshot-backup' : `${scope}-backup`, '.snapshot');
+  const reserved = await sink.reserve(
+    'qdrant',
+    scope === null ? 'full-snapshot-backup' : `${scope}-backup`,
+    '.snapshot',
+  );
   let committed = false;
   try {
     const got = await download(api, scope, snap, reserved.tempPath, reserved.rel, ctx);
     const after = scope === null ? undefined : await api.countExact(scope);
     const points = 'points' in before ? before.points : undefined;
     const counts =
-      points === undefined ? {} : after === undefined || after === points ? { points } : { pointsMin: Math.min(points, after), pointsMax: Math.max(points, after) };
+      points === undefined
+        ? {}
+        : after === undefined || after === points
+          ? { points }
+          : { pointsMin: Math.min(points, after), pointsMax: Math.max(points, after) };
     if (after !== undefined && after !== points) {
-      ctx.reporter.emit({ type: 'warning', target: 'qdrant', name, message: `points changed during the snapshot (${points} → ${after})` });
+      ctx.reporter.emit({
+        type: 'warning',
+        target: 'qdrant',
+        name,
+        message: `points changed during the snapshot (${points} → ${after})`,
+      });
     }
     if (!snap.checksum) {
       ctx.reporter.emit({
@@ -190,7 +237,13 @@ export async function backupQdrantScope(
       startedAt: startedAt.toISOString(),
       finishedAt: ctx.now().toISOString(),
       durationMs: ctx.now().getTime() - startedAt.getTime(),
-      details: { snapshotName: snap.name, serverUrl: api.baseUrl, ...before, sample: undefined, points: undefined },
+      details: {
+        snapshotName: snap.name,
+        serverUrl: api.baseUrl,
+        ...before,
+        sample: undefined,
+        points: undefined,
+      },
     };
     await sink.commit(record, reserved.tempPath);
     committed = true;
@@ -199,7 +252,12 @@ export async function backupQdrantScope(
     if (!committed) await sink.discard(reserved.tempPath);
     if (!opts.keepServerSnapshot) {
       await api.deleteSnapshot(scope, snap.name).catch((err: Error) =>
-        ctx.reporter.emit({ type: 'warning', target: 'qdrant', name, message: `could not delete ${snap.name} on the server: ${err.message}` }),
+        ctx.reporter.emit({
+          type: 'warning',
+          target: 'qdrant',
+          name,
+          message: `could not delete ${snap.name} on the server: ${err.message}`,
+        }),
       );
     }
   }

@@ -24,7 +24,11 @@ const NETWORK_CODES = new Set([
 
 /** The network error code of an error or of any error in its cause chain. */
 export function networkCode(err: unknown): string | undefined {
-  for (let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
+  for (
+    let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0;
+    e && i < 5;
+    e = e.cause as typeof e, i++
+  ) {
     if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return e.code;
   }
   return undefined;
@@ -77,6 +81,8 @@ export function connectError(baseUrl: string, op: string, err: unknown): QnbErro
   return new QnbError('E_CONNECT', `qdrant ${baseUrl}: ${op}: cannot reach the server (${code})`, {
     cause: err,
     retryable: !tls,
-    hint: tls ? 'check the server certificate, or NODE_EXTRA_CA_CERTS for a private CA' : 'is Qdrant running? check QDRANT_URL',
+    hint: tls
+      ? 'check the server certificate, or NODE_EXTRA_CA_CERTS for a private CA'
+      : 'is Qdrant running? check QDRANT_URL',
   });
 }

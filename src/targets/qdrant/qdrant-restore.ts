@@ -32,22 +32,35 @@ export interface QdrantRestoreReport {
 }
 
 /** Refuses restores that Qdrant would silently get wrong. */
-export function checkShardingRestorable(artifact: ArtifactRecord, target: string, targetExists: boolean): void {
+export function checkShardingRestorable(
+  artifact: ArtifactRecord,
+  target: string,
+  targetExists: boolean,
+): void {
   const config = (artifact.details?.config ?? {}) as { params?: { sharding_method?: string } };
   if (config.params?.sharding_method === 'custom' && (target !== artifact.name || !targetExists)) {
-    throw new QnbError('E_UNSUPPORTED', `qdrant: "${artifact.name}" uses custom sharding; restored as "${target}" it would come back empty`, {
-      hint: `create "${target}" with the same shard keys first, then restore into it`,
-    });
+    throw new QnbError(
+      'E_UNSUPPORTED',
+      `qdrant: "${artifact.name}" uses custom sharding; restored as "${target}" it would come back empty`,
+      {
+        hint: `create "${target}" with the same shard keys first, then restore into it`,
+      },
+    );
   }
 }
 
 function expectedRange(a: ArtifactRecord): [number, number] | undefined {
   if (typeof a.counts.points === 'number') return [a.counts.points, a.counts.points];
-  if (typeof a.counts.pointsMin === 'number' && typeof a.counts.pointsMax === 'number') return [a.counts.pointsMin, a.counts.pointsMax];
+  if (typeof a.counts.pointsMin === 'number' && typeof a.counts.pointsMax === 'number')
+    return [a.counts.pointsMin, a.counts.pointsMax];
   return undefined;
 }
 
-async function reapplyAliases(api: QdrantApi, target: string, recorded: AliasDescription[]): Promise<string[]> {
+async function reapplyAliases(
+  api: QdrantApi,
+  target: string,
+  recorded: AliasDescription[],
+): Promise<string[]> {
   if (recorded.length === 0) return [];
   const current = new Map((await api.listAliases()).map((a) => [a.alias_name, a.collection_name]));
   const actions: AliasAction[] = [];
@@ -73,21 +86,47 @@ export async function restoreQdrantCollection(
   const target = opts.as ?? artifact.name;
   checkShardingRestorable(artifact, target, opts.targetExists);
   const uploadName = `qnb-restore-${randomBytes(6).toString('hex')}.snapshot`;
-  ctx.reporter.emit({ type: 'transfer-start', direction: 'upload', target: 'qdrant', name: target, file: artifact.file, totalBytes: artifact.bytes });
+  ctx.reporter.emit({
+    type: 'transfer-start',
+    direction: 'upload',
+    target: 'qdrant',
+    name: target,
+    file: artifact.file,
+    totalBytes: artifact.bytes,
+  });
   const counter = hashingCounter((bytes) =>
-    ctx.reporter.emit({ type: 'transfer-progress', direction: 'upload', name: target, bytes, totalBytes: artifact.bytes }),
+    ctx.reporter.emit({
+      type: 'transfer-progress',
+      direction: 'upload',
+      name: target,
+      bytes,
+      totalBytes: artifact.bytes,
+    }),
   );
   try {
     const stream = createReadStream(filePath, { highWaterMark: 1 << 20 }).pipe(counter);
-    await api.uploadSnapshot(target, { fileName: uploadName, size: artifact.bytes, stream, sha256: artifact.sha256 }, { signal: ctx.signal });
+    await api.uploadSnapshot(
+      target,
+      { fileName: uploadName, size: artifact.bytes, stream, sha256: artifact.sha256 },
+      { signal: ctx.signal },
+    );
   } finally {
     // Qdrant keeps uploaded files in snapshots/<collection>/ (qdrant#10207): remove ours.
     await api.deleteSnapshot(target, uploadName).catch(() => {});
   }
   const sent = counter.result();
-  ctx.reporter.emit({ type: 'transfer-end', direction: 'upload', name: target, bytes: sent.bytes, durationMs: Date.now() - started });
+  ctx.reporter.emit({
+    type: 'transfer-end',
+    direction: 'upload',
+    name: target,
+    bytes: sent.bytes,
+    durationMs: Date.now() - started,
+  });
   if (sent.sha256 !== artifact.sha256) {
-    throw new VerificationError(`${artifact.file}: the file changed while it was uploaded`, 'run `qnb verify` on it');
+    throw new VerificationError(
+      `${artifact.file}: the file changed while it was uploaded`,
+      'run `qnb verify` on it',
+    );
   }
 
   const recordedAliases = (artifact.details?.aliases ?? []) as AliasDescription[];
@@ -97,7 +136,11 @@ export async function restoreQdrantCollection(
 
   const points = await api.countExact(target);
   const range = expectedRange(artifact);
-  const expectedPoints = range ? (range[0] === range[1] ? `${range[0]}` : `${range[0]}–${range[1]}`) : 'unknown';
+  const expectedPoints = range
+    ? range[0] === range[1]
+      ? `${range[0]}`
+      : `${range[0]}–${range[1]}`
+    : 'unknown';
   if (range && (points < range[0] || points > range[1])) {
     throw new VerificationError(
       `qdrant "${target}": restored ${points} points, the manifest recorded ${expectedPoints}`,
@@ -106,11 +149,28 @@ export async function restoreQdrantCollection(
   }
   const sample = artifact.sample ?? [];
   if (sample.length) {
-    const bad = compareSample(sample, await api.retrieve(target, sample.map((s) => s.id)));
+    const bad = compareSample(
+      sample,
+      await api.retrieve(
+        target,
+        sample.map((s) => s.id),
+      ),
+    );
     const changing = range !== undefined && range[0] !== range[1];
     if (bad.length && !changing) {
-      throw new VerificationError(`qdrant "${target}": sampled points differ after restore: ids ${bad.join(', ')}`, 'the snapshot does not hold what was recorded');
+      throw new VerificationError(
+        `qdrant "${target}": sampled points differ after restore: ids ${bad.join(', ')}`,
+        'the snapshot does not hold what was recorded',
+      );
     }
   }
-  return { collection: target, from: artifact.file, expectedPoints, points, aliases, sampleChecked: sample.length, durationMs: Date.now() - started };
+  return {
+    collection: target,
+    from: artifact.file,
+    expectedPoints,
+    points,
+    aliases,
+    sampleChecked: sample.length,
+    durationMs: Date.now() - started,
+  };
 }

@@ -1,0 +1,66 @@
+/**
+ * Runs the built qnb CLI (dist/cli/main.js) as a real subprocess.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** Path of the built CLI. */
+export const QNB_BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+/** Result of a finished qnb run. */
+export interface QnbRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Environment for qnb in tests: nothing inherited that could point at real servers. */
+export function qnbEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LANG: 'C.UTF-8',
+    TZ: process.env.TZ,
+  };
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+/** Starts qnb; resolves when it exits. */
+export function startQnb(
+  args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv },
+): { child: ChildProcess; done: Promise<QnbRun> } {
+  const child = spawn(process.execPath, [QNB_BIN, ...args], {
+    cwd: opts.cwd,
+    env: opts.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+  });
+  const done = new Promise<QnbRun>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+/** Runs qnb to completion (with a safety timeout). */
+export async function runQnb(
+  args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<QnbRun> {
+  const { child, done } = startQnb(args, opts);
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+  try {
+    return await done;
+  } finally {
+    clearTimeout(timer);
+  }
+}

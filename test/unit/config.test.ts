@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { loadConfig } from '../../src/config/load.js';
+import { redact } from '../../src/config/redact.js';
+import { ConfigError } from '../../src/core/errors.js';
+import { tempDir } from '../helpers/tmp.js';
+
+describe('config layers: defaults < file < env < flags', () => {
+  test('defaults when nothing is set', async (t) => {
+    const cwd = await tempDir(t);
+    const { config, sources } = loadConfig({ env: {}, cwd });
+    assert.equal(config.qdrant.url, 'http://localhost:6333');
+    assert.equal(config.neo4j.uri, 'bolt://localhost:7687');
+    assert.equal(config.keepLast, 5);
+    assert.equal(config.backupDir, join(cwd, 'backups'));
+    assert.deepEqual(config.qdrant.collections, []);
+    assert.equal(sources['qdrant.url'], 'default');
+  });
+
+  test('file < env < flag, each source recorded', async (t) => {
+    const cwd = await tempDir(t);
+    await writeFile(
+      join(cwd, 'qnb.config.yaml'),
+      'qdrant:\n  url: http://file:1\n  collections: [a, b]\nkeepLast: 7\nbackupDir: fromfile\n',
+    );
+    const fileOnly = loadConfig({ env: {}, cwd });
+    assert.equal(fileOnly.config.qdrant.url, 'http://file:1');
+    assert.deepEqual(fileOnly.config.qdrant.collections, ['a', 'b']);
+    assert.equal(fileOnly.config.keepLast, 7);
+    assert.equal(fileOnly.config.backupDir, join(cwd, 'fromfile'));
+    const withEnv = loadConfig({ env: { QDRANT_URL: 'http://env:2', QNB_KEEP_LAST: '9' }, cwd });
+    assert.equal(withEnv.config.qdrant.url, 'http://env:2');
+    assert.equal(withEnv.sources['qdrant.url'], 'env');
+    assert.equal(withEnv.config.keepLast, 9);
+    const withFlag = loadConfig({
+      env: { QDRANT_URL: 'http://env:2' },
+      cwd,
+      flags: { '--qdrant-url': 'http://flag:3' },
+    });
+    assert.equal(withFlag.config.qdrant.url, 'http://flag:3');
+    assert.equal(withFlag.sources['qdrant.url'], 'flag');
+    assert.ok(Object.isFrozen(withFlag.config.qdrant));
+  });
+
+  test('explicit --config JSON file; missing file is a ConfigError', async (t) => {
+    const cwd = await tempDir(t);
+    await writeFile(join(cwd, 'my.json'), JSON.stringify({ neo4j: { database: 'graph', mode: 'export' } }));
+    const { config, file } = loadConfig({ env: {}, cwd, configFile: 'my.json' });
+    assert.equal(config.neo4j.database, 'graph');
+    assert.equal(config.neo4j.mode, 'export');
+    assert.equal(file, join(cwd, 'my.json'));
+    assert.throws(
+      () => loadConfig({ env: {}, cwd, configFile: 'nope.json' }),
+      (e: ConfigError) => /--config nope\.json: file not found/.test(e.message),
+    );
+  });
+
+  test('secrets from *_FILE variables', async (t) => {
+    const cwd = await tempDir(t);
+    await writeFile(join(cwd, 'key'), 's3cret-key\n');
+    const { config, secrets } = loadConfig({ env: { QDRANT_API_KEY_FILE: join(cwd, 'key') }, cwd });
+    assert.equal(config.qdrant.apiKey, 's3cret-key');
+    assert.deepEqual(secrets, ['s3cret-key']);
+  });
+});
+
+describe('invalid configuration names the key and the fix', () => {
+  const cases: [string, NodeJS.ProcessEnv, RegExp, RegExp][] = [
+    ['bad URL', { QDRANT_URL: 'localhost:6333' }, /^QDRANT_URL: /, /http:\/\/localhost:6333/],
+    ['ftp URL', { QDRANT_URL: 'ftp://x' }, /^QDRANT_URL: "ftp:\/\/x" is not an http\(s\) URL/, /URL/],
+    ['keep-last zero', { QNB_KEEP_LAST: '0' }, /^QNB_KEEP_LAST: /, /whole number/],
+    ['keep-last text', { QNB_KEEP_LAST: 'five' }, /^QNB_KEEP_LAST: /, /whole number/],
+    ['neo4j mode', { NEO4J_MODE: 'backup' }, /^NEO4J_MODE: /, /dump or export/],
+    ['bolt uri', { NEO4J_URI: 'http://localhost:7474' }, /^NEO4J_URI: /, /bolt:\/\//],
+    [
+      'collection name',
+      { QDRANT_COLLECTIONS: 'ok,bad/name' },
+      /^QDRANT_COLLECTIONS: "bad\/name"/,
+      /comma-separated/,
+    ],
+  ];
+  for (const [name, env, msg, hint] of cases) {
+    test(name, async (t) => {
+      const cwd = await tempDir(t);
+      assert.throws(
+        () => loadConfig({ env, cwd }),
+        (e: unknown) => e instanceof ConfigError && msg.test(e.message) && hint.test(e.hint ?? ''),
+      );
+    });
+  }
+
+  test('unknown key in the config file', async (t) => {
+    const cwd = await tempDir(t);
+    await writeFile(join(cwd, 'qnb.config.json'), JSON.stringify({ qdrant: { ulr: 'http://x' } }));
+    assert.throws(
+      () => loadConfig({ env: {}, cwd }),
+      (e: ConfigError) => /unknown or misplaced key "qdrant\.ulr"/.test(e.message),
+    );
+  });
+
+  test('broken YAML', async (t) => {
+    const cwd = await tempDir(t);
+    await writeFile(join(cwd, 'qnb.config.yaml'), 'qdrant: [unclosed\n');
+    assert.throws(
+      () => loadConfig({ env: {}, cwd }),
+      (e: ConfigError) => /cannot parse/.test(e.message),
+    );
+  });
+
+  test('a bad flag value names the flag', async (t) => {
+    const cwd = await tempDir(t);
+    assert.throws(
+      () => loadConfig({ env: {}, cwd, flags: { '--keep-last': '-1' } }),
+      (e: ConfigError) => /^--keep-last: /.test(e.message),
+    );
+  });
+});
+
+describe('redact', () => {
+  test('removes secrets and URL passwords', () => {
+    assert.equal(redact('key=abc123 and abc123', ['abc123']), 'key=*** and ***');
+    assert.equal(redact('bolt://neo4j:pw@host:7687', []), 'bolt://neo4j:***@host:7687');
+    assert.equal(redact('nothing here', ['secret']), 'nothing here');
+  });
+});

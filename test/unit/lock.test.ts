@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { LockedError } from '../../src/core/errors.js';
+import { acquireLock, LOCK_FILE, type LockInfo, processStartTime } from '../../src/core/lock.js';
+import { tempDir } from '../helpers/tmp.js';
+
+function deadPid(): number {
+  // a process that has exited: its PID is free (and very unlikely to be reused within the test)
+  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+  return Number(r.stdout.toString());
+}
+
+test('lock records pid, host and time; a second acquire is refused naming the holder', async (t) => {
+  const dir = await tempDir(t);
+  const lock = await acquireLock(dir, 'backup-qdrant');
+  const info = JSON.parse(await readFile(join(dir, LOCK_FILE), 'utf8')) as LockInfo;
+  assert.equal(info.pid, process.pid);
+  assert.equal(info.host, hostname());
+  assert.equal(info.command, 'backup-qdrant');
+  assert.ok(!Number.isNaN(Date.parse(info.startedAt)));
+  await assert.rejects(
+    acquireLock(dir, 'verify'),
+    (e: unknown) => e instanceof LockedError && /backup-qdrant \(PID \d+ on /.test(e.message),
+  );
+  await lock.release();
+  const again = await acquireLock(dir, 'verify');
+  await again.release();
+});
+
+test('a stale lock of a dead process on this host is recovered', async (t) => {
+  const dir = await tempDir(t);
+  const stale: LockInfo = {
+    pid: deadPid(),
+    host: hostname(),
+    procStart: null,
+    startedAt: new Date(0).toISOString(),
+    command: 'watch',
+    token: 'old',
+  };
+  await writeFile(join(dir, LOCK_FILE), JSON.stringify(stale));
+  const lock = await acquireLock(dir, 'backup-qdrant');
+  assert.equal(lock.info.command, 'backup-qdrant');
+  await lock.release();
+});
+
+test('a reused PID (live process with another start time) is treated as stale', async (t) => {
+  const dir = await tempDir(t);
+  const reused: LockInfo = {
+    pid: process.pid,
+    host: hostname(),
+    procStart: 'not-my-start-time',
+    startedAt: '',
+    command: 'x',
+    token: 't',
+  };
+  if (processStartTime(process.pid) === null) return t.skip('no /proc on this system');
+  await writeFile(join(dir, LOCK_FILE), JSON.stringify(reused));
+  const lock = await acquireLock(dir, 'backup-qdrant');
+  await lock.release();
+});
+
+test('a lock from another host is never broken automatically', async (t) => {
+  const dir = await tempDir(t);
+  const other: LockInfo = {
+    pid: 1,
+    host: 'some-other-host',
+    procStart: null,
+    startedAt: '',
+    command: 'backup-all',
+    token: 't',
+  };
+  await writeFile(join(dir, LOCK_FILE), JSON.stringify(other));
+  await assert.rejects(
+    acquireLock(dir, 'verify'),
+    (e: unknown) => e instanceof LockedError && /some-other-host/.test(e.hint ?? e.message),
+  );
+});
+
+test('release removes only our own lock', async (t) => {
+  const dir = await tempDir(t);
+  const lock = await acquireLock(dir, 'a');
+  const foreign: LockInfo = { ...lock.info, token: 'someone-else' };
+  await writeFile(join(dir, LOCK_FILE), JSON.stringify(foreign));
+  await lock.release();
+  assert.match(await readFile(join(dir, LOCK_FILE), 'utf8'), /someone-else/);
+});

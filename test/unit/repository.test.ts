@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { commitFile, tempPathFor, writeFileAtomic } from '../../src/core/fs-safe.js';
+import type { ArtifactRecord } from '../../src/core/manifest.js';
+import { parseManifest } from '../../src/core/manifest.js';
+import { createRepository } from '../../src/core/repository.js';
+import { createSetSink, finishSet, startSet } from '../../src/core/run.js';
+import { tempDir } from '../helpers/tmp.js';
+
+function record(file: string, data: string, over: Partial<ArtifactRecord> = {}): ArtifactRecord {
+  const now = new Date().toISOString();
+  return {
+    target: 'qdrant',
+    kind: 'qdrant-collection',
+    name: 'docs',
+    file,
+    status: 'pending',
+    bytes: Buffer.byteLength(data),
+    sha256: createHash('sha256').update(data).digest('hex'),
+    serverChecksum: null,
+    checksumSource: 'self',
+    serverVersion: '1.19.0',
+    counts: { points: 3 },
+    startedAt: now,
+    finishedAt: now,
+    durationMs: 1,
+    ...over,
+  };
+}
+
+async function writeArtifact(
+  repo: ReturnType<typeof createRepository>,
+  set: Awaited<ReturnType<typeof startSet>>,
+  data: string,
+) {
+  const sink = createSetSink(repo, set, () => new Date());
+  const reserved = await sink.reserve('qdrant', 'docs-backup', '.snapshot');
+  await writeFile(reserved.tempPath, data);
+  const rec = record(reserved.rel, data);
+  await sink.commit(rec, reserved.tempPath);
+  return rec;
+}
+
+test('layout: folders 0700, files 0600, seed file names', async (t) => {
+  const root = join(await tempDir(t), 'backups');
+  const repo = createRepository(root);
+  await repo.init();
+  for (const d of ['', 'qdrant', 'neo4j', 'sets'])
+    assert.equal((await stat(join(root, d))).mode & 0o777, 0o700, d);
+  const set = await startSet(repo, 'test', new Date());
+  const rec = await writeArtifact(repo, set, 'snapshot-bytes');
+  assert.match(rec.file, /^qdrant\/docs-backup-\d{8}-\d{6}\.snapshot$/);
+  assert.equal((await stat(repo.resolve(rec.file))).mode & 0o777, 0o600);
+  assert.equal((await stat(join(root, 'sets', `${set.id}.json`))).mode & 0o777, 0o600);
+  const scan = await repo.scan();
+  assert.equal(scan.artifacts.length, 1);
+  assert.equal(scan.artifacts[0]!.valid, true);
+});
+
+test('two files in the same second get distinct names', async (t) => {
+  const repo = createRepository(join(await tempDir(t), 'b'));
+  await repo.init();
+  const set = await startSet(repo, 'test', new Date());
+  const a = await writeArtifact(repo, set, 'one');
+  const b = await writeArtifact(repo, set, 'two');
+  assert.notEqual(a.file, b.file);
+});
+
+test('only complete manifest entries with matching files are valid', async (t) => {
+  const repo = createRepository(join(await tempDir(t), 'b'));
+  await repo.init();
+  const set = await startSet(repo, 'test', new Date());
+  const good = await writeArtifact(repo, set, 'good');
+  const truncated = await writeArtifact(repo, set, 'will be truncated');
+  await writeFile(repo.resolve(truncated.file), 'will be');
+  const gone = await writeArtifact(repo, set, 'will vanish');
+  await (await import('node:fs/promises')).rm(repo.resolve(gone.file));
+  set.artifacts.push(record('qdrant/pending.snapshot', 'x', { status: 'pending' }));
+  await writeFile(repo.resolve('qdrant/pending.snapshot'), 'x');
+  await writeFile(repo.resolve('qdrant/stray.snapshot'), 'not ours');
+  await repo.saveSet(set);
+  const scan = await repo.scan();
+  const byFile = new Map(scan.artifacts.map((a) => [a.artifact.file, a]));
+  assert.equal(byFile.get(good.file)!.valid, true);
+  assert.match(byFile.get(truncated.file)!.problem!, /size/);
+  assert.equal(byFile.get(gone.file)!.problem, 'file missing');
+  assert.match(byFile.get('qdrant/pending.snapshot')!.problem!, /incomplete/);
+  assert.deepEqual(scan.unknownFiles, ['qdrant/stray.snapshot']);
+});
+
+test('cleanupLeftovers removes temp files and pending files of interrupted runs, and touches nothing else', async (t) => {
+  const repo = createRepository(join(await tempDir(t), 'b'));
+  await repo.init();
+  const old = await startSet(repo, 'old', new Date());
+  const kept = await writeArtifact(repo, old, 'kept');
+  // an interrupted run: set still "running", one file renamed into place but never confirmed
+  old.artifacts.push(record('qdrant/half.snapshot', 'half', { status: 'pending' }));
+  await writeFile(repo.resolve('qdrant/half.snapshot'), 'half');
+  await repo.saveSet(old);
+  const tmp = tempPathFor(repo.resolve('qdrant/next.snapshot'));
+  await writeFile(tmp, 'partial download');
+  await writeFile(repo.resolve('qdrant/user-file.snapshot'), 'user');
+  const report = await repo.cleanupLeftovers();
+  assert.equal(report.removedTemp.length, 1);
+  assert.deepEqual(report.removedPending, ['qdrant/half.snapshot']);
+  assert.deepEqual(report.interruptedSets, [old.id]);
+  const files = (await readdir(repo.resolve('qdrant'))).sort();
+  assert.deepEqual(files, [kept.file.split('/')[1], 'user-file.snapshot'].sort());
+  const reloaded = await repo.loadSet(old.id);
+  assert.equal(reloaded.status, 'interrupted');
+  assert.deepEqual(
+    reloaded.artifacts.map((a) => a.file),
+    [kept.file],
+  );
+});
+
+test('finishSet derives ok / partial / failed', async (t) => {
+  const repo = createRepository(join(await tempDir(t), 'b'));
+  await repo.init();
+  const s1 = await startSet(repo, 'x', new Date());
+  await writeArtifact(repo, s1, 'a');
+  await finishSet(repo, s1, new Date());
+  assert.equal(s1.status, 'ok');
+  s1.errors.push({ target: 'qdrant', name: 'b', code: 'E_SERVER', message: 'boom' });
+  await finishSet(repo, s1, new Date());
+  assert.equal(s1.status, 'partial');
+  const s2 = await startSet(repo, 'y', new Date());
+  s2.errors.push({ target: 'qdrant', name: 'b', code: 'E_SERVER', message: 'boom' });
+  await finishSet(repo, s2, new Date());
+  assert.equal(s2.status, 'failed');
+});
+
+test('commitFile never replaces an existing backup', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'final'), 'old');
+  await writeFile(join(dir, 'tmp'), 'new');
+  await assert.rejects(commitFile(join(dir, 'tmp'), join(dir, 'final')));
+  assert.equal(await (await import('node:fs/promises')).readFile(join(dir, 'final'), 'utf8'), 'old');
+});
+
+test('writeFileAtomic leaves no temp file and writes 0600', async (t) => {
+  const dir = await tempDir(t);
+  await writeFileAtomic(join(dir, 'a.json'), '{}');
+  assert.deepEqual(await readdir(dir), ['a.json']);
+  assert.equal((await stat(join(dir, 'a.json'))).mode & 0o777, 0o600);
+});
+
+test('manifests from a newer qnb or with broken entries are not trusted', () => {
+  assert.match(
+    String(
+      parseManifest(
+        JSON.stringify({
+          format: 'qnb-set',
+          version: 99,
+          id: 'x',
+          status: 'ok',
+          startedAt: '',
+          artifacts: [],
+        }),
+      ),
+    ),
+    /newer/,
+  );
+  assert.equal(parseManifest('{'), 'not valid JSON');
+  const m = parseManifest(
+    JSON.stringify({
+      format: 'qnb-set',
+      version: 1,
+      id: 'x',
+      status: 'ok',
+      startedAt: '',
+      artifacts: [{ file: 'q', sha256: 'nope' }],
+    }),
+  );
+  assert.ok(typeof m !== 'string' && m.artifacts.length === 0);
+});
