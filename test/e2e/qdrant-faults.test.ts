@@ -1,0 +1,113 @@
+/**
+ * Guarantee 7 (and 1): every server fault gives a clear error and a non-zero exit, leaves no
+ * file that looks valid, and leaves earlier backups untouched. Faults that a careful client
+ * survives (slow, null checksum, compression, 202, a dropped connection) still give a valid backup.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { FaultKind, FaultOp } from '../servers/qdrant/index.js';
+import { createQnbWorld, hasStackTrace, type QnbWorld } from '../helpers/qnb-world.js';
+
+async function withPreviousBackup(t: Parameters<typeof createQnbWorld>[0]): Promise<{ world: QnbWorld; before: Record<string, string>; valid: string[] }> {
+  const world = await createQnbWorld(t);
+  const first = await world.qnb(['backup-qdrant', '--collection', 'papers']);
+  assert.equal(first.code, 0, first.stderr);
+  const before = await world.snapshotOfDisk();
+  const valid = (await world.listed()).filter((b) => b.valid).map((b) => b.file);
+  assert.equal(valid.length, 1);
+  return { world, before, valid };
+}
+
+/** Files of `before` that are still there byte for byte. */
+function untouched(before: Record<string, string>, after: Record<string, string>): boolean {
+  return Object.entries(before).every(([f, h]) => f.startsWith('sets/') || after[f] === h);
+}
+
+const failing: [string, FaultOp, FaultKind, RegExp][] = [
+  ['HTTP 500 on create', 'create-snapshot', { kind: 'status', status: 500, message: 'boom' }, /HTTP 500: boom/],
+  ['server disk full', 'create-snapshot', { kind: 'disk-full' }, /disk is full/],
+  ['connection reset mid-download', 'download-snapshot', { kind: 'reset', afterBytes: 2000 }, /download|socket|closed|reach|reset/i],
+  ['body shorter than Content-Length', 'download-snapshot', { kind: 'truncate', afterBytes: 3000 }, /download|closed|bytes|length/i],
+  ['wrong checksum', 'create-snapshot', { kind: 'wrong-checksum' }, /does not match the server's checksum/],
+  ['HTTP 500 on download', 'download-snapshot', { kind: 'status', status: 500 }, /HTTP 500/],
+];
+
+describe('faults that must fail the backup cleanly', () => {
+  for (const [name, op, fault, message] of failing) {
+    test(name, async (t) => {
+      const { world, before, valid } = await withPreviousBackup(t);
+      world.server.inject({ op, fault, times: Number.POSITIVE_INFINITY });
+      const run = await world.qnb(['backup-qdrant', '--collection', 'papers']);
+      assert.equal(run.code, 1, `${run.stdout}\n${run.stderr}`);
+      assert.match(run.stdout, /❌ Qdrant \(papers\)\n {3}Error: .+/);
+      assert.match(run.stdout, message);
+      assert.ok(!hasStackTrace(run), run.stderr);
+      world.server.clearFaults();
+      const after = await world.snapshotOfDisk();
+      assert.ok(untouched(before, after), 'earlier backup files unchanged');
+      assert.deepEqual(Object.keys(after).filter((f) => f.includes('.qnb-tmp-')), [], 'no temp file left');
+      assert.deepEqual((await world.listed()).filter((b) => b.valid).map((b) => b.file), valid, 'nothing new listed as valid');
+      const verify = await world.qnb(['verify']);
+      assert.equal(verify.code, 0, verify.stdout);
+    });
+  }
+});
+
+describe('faults a careful client survives', () => {
+  const surviving: [string, FaultOp, FaultKind, RegExp | null][] = [
+    ['slow responses', 'download-snapshot', { kind: 'slow', delayMs: 400 }, null],
+    ['null checksum', 'create-snapshot', { kind: 'null-checksum' }, /reported no checksum/],
+    ['compressed body despite identity', 'download-snapshot', { kind: 'compress' }, /compressed the download/],
+    ['202 accepted for wait=true', 'create-snapshot', { kind: 'accepted' }, /accepted \(202\)/],
+    ['connection dropped after the snapshot was made', 'create-snapshot', { kind: 'drop-after-commit' }, /connection lost/],
+  ];
+  for (const [name, op, fault, warning] of surviving) {
+    test(name, async (t) => {
+      const world = await createQnbWorld(t);
+      world.server.inject({ op, fault });
+      const run = await world.qnb(['backup-qdrant', '--collection', 'papers']);
+      assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+      if (warning) assert.match(run.stderr, warning);
+      const creates = world.server.requests.filter((r) => r.method === 'POST' && /\/collections\/papers\/snapshots$/.test(r.path));
+      assert.equal(creates.length, 1, 'exactly one snapshot was created');
+      const listed = await world.listed();
+      assert.equal(listed.filter((b) => b.valid).length, 1);
+      assert.equal((await world.qnb(['verify'])).code, 0);
+      // and it really restores
+      await world.client.deleteCollection('papers');
+      const restore = await world.qnb(['restore-qdrant', '--latest', '--collection', 'papers']);
+      assert.equal(restore.code, 0, restore.stderr);
+      assert.equal((await world.client.count('papers', { exact: true })).count, 10);
+    });
+  }
+});
+
+describe('faults during restore', () => {
+  test('upload fails: clear error, uploaded copy removed, backup still valid', async (t) => {
+    const { world } = await withPreviousBackup(t);
+    await world.client.deleteCollection('papers');
+    world.server.inject({ op: 'upload-snapshot', fault: { kind: 'status', status: 500, message: 'recovery failed' } });
+    const run = await world.qnb(['restore-qdrant', '--latest', '--collection', 'papers']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^✘ .*upload snapshot to "papers": HTTP 500: recovery failed/m);
+    assert.ok(!hasStackTrace(run));
+    assert.equal((await world.listed()).filter((b) => b.valid).length, 1);
+  });
+
+  test('corrupt local file: refused before anything is touched (exit 4)', async (t) => {
+    const { world, valid } = await withPreviousBackup(t);
+    const { open } = await import('node:fs/promises');
+    const fh = await open(`${world.backupDir}/${valid[0]}`, 'r+');
+    await fh.write(Buffer.from('XXXX'), 0, 4, 700);
+    await fh.close();
+    const requestsBefore = world.server.requests.length;
+    const run = await world.qnb(['restore-qdrant', '--latest', '--collection', 'papers', '--yes']);
+    assert.equal(run.code, 4, run.stderr);
+    assert.match(run.stderr, /file is corrupt/);
+    const mutating = world.server.requests.slice(requestsBefore).filter((r) => r.method !== 'GET');
+    assert.deepEqual(mutating, [], 'no request changed the server');
+    const verify = await world.qnb(['verify']);
+    assert.equal(verify.code, 4);
+    assert.match(verify.stdout, new RegExp(`❌ ${valid[0]!.replace(/[.]/g, '\\.')}: sha256 differs`));
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * Shared server environment, per-request context and the route type.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ActiveFaults, FaultRegistry } from './faults.js';
+import { sendAccepted, sendOk } from './http-util.js';
+import type { Store } from './store.js';
+import type { FaultOp, RecoveryRecord } from './types.js';
+
+/** Server-wide state handed to every handler. */
+export interface Env {
+  store: Store;
+  faults: FaultRegistry;
+  dataDir: string;
+  snapshotsDir: string;
+  /** Temp dir for snapshot creation, uploads and downloads (like storage/tmp). */
+  tmpDir: string;
+  peerId: number;
+  version: string;
+  /** Test-only padding bytes per collection. */
+  padding: Map<string, number>;
+  recoveries: RecoveryRecord[];
+  /** Run work after the response (wait=false / accepted); stop() waits for it. */
+  background(work: Promise<unknown>): void;
+}
+
+/** One request being handled. */
+export interface Ctx {
+  env: Env;
+  req: IncomingMessage;
+  res: ServerResponse;
+  method: string;
+  path: string;
+  params: Record<string, string>;
+  query: Record<string, string>;
+  /** performance.now() at arrival. */
+  start: number;
+  faults: ActiveFaults;
+}
+
+/** A route: method + path template (`{param}` segments), fault op, whether it needs manage access. */
+export interface Route {
+  method: string;
+  pattern: string;
+  op: FaultOp;
+  write: boolean;
+  handler: (ctx: Ctx) => Promise<void>;
+}
+
+/** Destroy the client connection without answering (reset / drop-after-commit). */
+export function dropConnection(ctx: Ctx, hard = true): void {
+  const socket = ctx.res.socket ?? ctx.req.socket;
+  if (!socket) return;
+  if (hard && typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
+  else socket.destroy();
+}
+
+/**
+ * Finish a mutating operation like Qdrant's `time_or_accept`: with wait=false (or the `accepted`
+ * fault) answer 202 at once and keep working; otherwise answer when done, unless the
+ * `drop-after-commit` fault says to drop the connection after the work.
+ */
+export async function finishMutation<T>(
+  ctx: Ctx,
+  wait: boolean,
+  work: () => Promise<T>,
+  toResult: (value: T) => unknown = (v) => v,
+): Promise<void> {
+  const main = ctx.faults.main;
+  if (!wait || main?.kind === 'accepted') {
+    ctx.env.background(work());
+    sendAccepted(ctx.res, ctx.start);
+    return;
+  }
+  const value = await work();
+  if (main?.kind === 'drop-after-commit') {
+    dropConnection(ctx);
+    return;
+  }
+  sendOk(ctx.res, ctx.start, toResult(value));
+}

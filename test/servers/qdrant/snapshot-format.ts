@@ -1,0 +1,206 @@
+/**
+ * The snapshot file format: a plain (uncompressed) POSIX tar, built and read with tar-stream,
+ * always streamed (padding and nested snapshots are never held in memory).
+ *
+ * Collection snapshot entries: `version.info`, `config.json` (CollectionConfig),
+ * `collection.json` (name, peer, shard keys, points_count), `payload_index.json`,
+ * `shard_key_mapping.json` (custom sharding only), `points.jsonl` (one point per line, exact),
+ * optional `padding.bin` (test-only pseudo-random bytes).
+ * Full snapshot entries: every collection snapshot file plus `config.json`
+ * `{"collections_mapping":{…},"collections_aliases":{…}}`.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import { badInput } from './http-util.js';
+import { parseId } from './points.js';
+import type { StoredPoint } from './types.js';
+
+type Json = Record<string, unknown>;
+
+/** Marker in collection.json. */
+export const FORMAT = 'qnb-qdrant-test-server/1';
+
+/** What a collection snapshot holds. */
+export interface SnapshotContent {
+  collection: string;
+  config: Json;
+  shardKeys: (string | number)[];
+  points: StoredPoint[];
+}
+
+/** Result of writing a file: size and sha256 hex, computed inline. */
+export interface Written {
+  size: number;
+  sha256: string;
+}
+
+async function packTo(dest: string, fill: (pack: tar.Pack) => Promise<void>): Promise<Written> {
+  const pack = tar.pack();
+  const hash = createHash('sha256');
+  let size = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const done = pipeline(pack, counter, createWriteStream(dest, { mode: 0o644 }));
+  try {
+    await fill(pack);
+    pack.finalize();
+  } catch (e) {
+    pack.destroy(e as Error);
+  }
+  await done;
+  return { size, sha256: hash.digest('hex') };
+}
+
+function bufferEntry(pack: tar.Pack, name: string, data: Buffer | string): Promise<void> {
+  const buf = typeof data === 'string' ? Buffer.from(data) : data;
+  return new Promise((resolve, reject) => {
+    pack.entry({ name, size: buf.length, mode: 0o644, mtime: new Date() }, buf, (err) =>
+      err ? reject(err) : resolve(),
+    );
+  });
+}
+
+async function streamEntry(pack: tar.Pack, name: string, size: number, source: AsyncIterable<Buffer>) {
+  let entry!: { write(chunk: Buffer): boolean; end(): unknown; once(ev: 'drain', fn: () => void): unknown };
+  const finished = new Promise<void>((resolve, reject) => {
+    entry = pack.entry({ name, size, mode: 0o644, mtime: new Date() }, (err) =>
+      err ? reject(err) : resolve(),
+    ) as unknown as typeof entry;
+  });
+  finished.catch(() => {});
+  for await (const chunk of source) {
+    if (!entry.write(chunk))
+      await Promise.race([new Promise((r) => entry.once('drain', () => r(null))), finished]);
+  }
+  entry.end();
+  await finished;
+}
+
+async function* randomChunks(total: number): AsyncGenerator<Buffer> {
+  let left = total;
+  while (left > 0) {
+    const n = Math.min(left, 256 * 1024);
+    yield randomBytes(n);
+    left -= n;
+  }
+}
+
+/** Write a collection snapshot tar to `dest`. */
+export async function writeCollectionSnapshot(
+  dest: string,
+  content: SnapshotContent,
+  meta: { peerId: number; version: string; padding: number },
+): Promise<Written> {
+  return packTo(dest, async (pack) => {
+    const { config, points, shardKeys } = content;
+    const info = {
+      format: FORMAT,
+      collection: content.collection,
+      peer_id: meta.peerId,
+      server_version: meta.version,
+      created_at: new Date().toISOString(),
+      sharding_method: (config.params as Json).sharding_method ?? 'auto',
+      shard_keys: shardKeys,
+      points_count: points.length,
+    };
+    await bufferEntry(pack, 'version.info', '0.4.2');
+    await bufferEntry(pack, 'config.json', JSON.stringify(config, null, 2));
+    await bufferEntry(pack, 'collection.json', JSON.stringify(info, null, 2));
+    await bufferEntry(pack, 'payload_index.json', '{}');
+    if (info.sharding_method === 'custom') {
+      const mapping = Object.fromEntries(shardKeys.map((k, i) => [String(k), [i + 1]]));
+      await bufferEntry(pack, 'shard_key_mapping.json', JSON.stringify(mapping));
+    }
+    const lines = Buffer.from(points.map((p) => `${JSON.stringify(p)}\n`).join(''));
+    await bufferEntry(pack, 'points.jsonl', lines);
+    if (meta.padding > 0) await streamEntry(pack, 'padding.bin', meta.padding, randomChunks(meta.padding));
+  });
+}
+
+/** Write a full-storage snapshot: the given collection snapshot files plus config.json. */
+export async function writeFullSnapshot(
+  dest: string,
+  files: { name: string; path: string; collection: string }[],
+  aliases: Record<string, string>,
+): Promise<Written> {
+  return packTo(dest, async (pack) => {
+    for (const f of files) {
+      const { size } = await stat(f.path);
+      await streamEntry(pack, f.name, size, createReadStream(f.path, { highWaterMark: 256 * 1024 }));
+    }
+    const config = {
+      collections_mapping: Object.fromEntries(files.map((f) => [f.collection, f.name])),
+      collections_aliases: aliases,
+    };
+    await bufferEntry(pack, 'config.json', JSON.stringify(config));
+  });
+}
+
+async function collect(entry: AsyncIterable<Buffer>, limit = 1024 * 1024 * 1024): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of entry) {
+    size += c.length;
+    if (size > limit) throw badInput('snapshot entry too large');
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Read a collection snapshot file; 400 if it is not a valid snapshot of this server. */
+export async function readCollectionSnapshot(path: string): Promise<SnapshotContent> {
+  const extract = tar.extract();
+  const source = createReadStream(path);
+  source.on('error', (e) => extract.destroy(e));
+  source.pipe(extract);
+  const files = new Map<string, Buffer>();
+  try {
+    for await (const entry of extract) {
+      const name = entry.header.name.replace(/^\.\//, '');
+      if (['config.json', 'collection.json', 'points.jsonl'].includes(name))
+        files.set(name, await collect(entry as AsyncIterable<Buffer>));
+      else for await (const _ of entry) void _;
+    }
+  } catch (e) {
+    source.destroy();
+    throw badInput(`Invalid snapshot archive: failed to iterate over archive (${(e as Error).message})`);
+  }
+  for (const need of ['config.json', 'collection.json', 'points.jsonl']) {
+    if (!files.has(need)) throw badInput(`Invalid snapshot archive: missing ${need}`);
+  }
+  let info: Json;
+  let config: Json;
+  const points: StoredPoint[] = [];
+  try {
+    info = JSON.parse(files.get('collection.json')!.toString('utf8'));
+    config = JSON.parse(files.get('config.json')!.toString('utf8'));
+    for (const line of files.get('points.jsonl')!.toString('utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      const p = JSON.parse(line) as StoredPoint;
+      points.push({ ...p, id: parseId(p.id) });
+    }
+  } catch (e) {
+    throw badInput(`Invalid snapshot archive: ${(e as Error).message}`);
+  }
+  if (info.format !== FORMAT) throw badInput('Invalid snapshot archive: not a qnb test server snapshot');
+  if (info.points_count !== points.length) {
+    throw badInput(
+      `Invalid snapshot archive: expected ${String(info.points_count)} points, found ${points.length}`,
+    );
+  }
+  return {
+    collection: String(info.collection),
+    config,
+    shardKeys: (info.shard_keys as (string | number)[]) ?? [],
+    points,
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * Public types of the Qdrant test server (see `index.ts`). Kept stable: qnb's tests depend on them.
+ */
+
+/** Options of {@link startQdrantTestServer}. */
+export interface QdrantTestServerOptions {
+  /** TCP port; 0 (default) picks a free port. */
+  port?: number;
+  /** Bind address; default 127.0.0.1 (loopback only). */
+  host?: string;
+  /** Manage (read-write) API key, like `service.api_key`. */
+  apiKey?: string;
+  /** Read-only API key, like `service.read_only_api_key`. */
+  readOnlyApiKey?: string;
+  /** Version reported by `GET /`; default '1.19.0'. */
+  version?: string;
+  /** Where snapshots, uploads and temp files live; default: a fresh mkdtemp dir removed by stop(). */
+  dataDir?: string;
+  /** Peer id used in snapshot names; default: random. */
+  peerId?: number;
+  /**
+   * Extra (not in the original brief): called once per finished or aborted response with the
+   * status, headers and (for JSON/text) the body bytes. Used by the tests to validate every
+   * response against the OpenAPI spec.
+   */
+  onResponse?: (record: ResponseRecord) => void;
+}
+
+/** Operation names that faults can target. `any` matches every operation. */
+export type FaultOp =
+  | 'root'
+  | 'list-collections'
+  | 'get-collection'
+  | 'aliases'
+  | 'count'
+  | 'scroll'
+  | 'create-snapshot'
+  | 'list-snapshots'
+  | 'download-snapshot'
+  | 'delete-snapshot'
+  | 'upload-snapshot'
+  | 'recover-snapshot'
+  | 'create-full-snapshot'
+  | 'download-full-snapshot'
+  // extra operations (beyond the brief)
+  | 'list-full-snapshots'
+  | 'delete-full-snapshot'
+  | 'create-collection'
+  | 'delete-collection'
+  | 'upsert'
+  | 'retrieve'
+  | 'cluster'
+  | 'any';
+
+/** What an injected fault does. */
+export type FaultKind =
+  | { kind: 'status'; status: number; message?: string }
+  | { kind: 'slow'; delayMs: number }
+  | { kind: 'reset'; afterBytes?: number }
+  | { kind: 'wrong-checksum' }
+  | { kind: 'null-checksum' }
+  | { kind: 'truncate'; afterBytes: number }
+  | { kind: 'compress' }
+  | { kind: 'accepted' }
+  | { kind: 'disk-full' }
+  | { kind: 'drop-after-commit' };
+
+/** A fault to inject: which operation (and optionally which collection), how often, what. */
+export interface Fault {
+  op: FaultOp;
+  collection?: string;
+  /** How many matching requests it affects; default 1; Infinity allowed. */
+  times?: number;
+  fault: FaultKind;
+}
+
+/** One request seen by the server, in arrival order. `status` is 0 if the connection was dropped. */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string | undefined>;
+  status: number;
+}
+
+/** One response as sent on the wire (body captured for JSON and text only). */
+export interface ResponseRecord {
+  method: string;
+  path: string;
+  status: number;
+  headers: Record<string, string | undefined>;
+  /** Body bytes for JSON/text responses; undefined for binary downloads. */
+  body?: Buffer;
+  /** True if the socket was destroyed before the response finished. */
+  aborted: boolean;
+}
+
+/** A recovery request (upload or recover), recorded so tests can assert what the client sent. */
+export interface RecoveryRecord {
+  source: 'upload' | 'recover';
+  collection: string;
+  /** `priority` as sent (null when absent). */
+  priority: string | null;
+  /** `checksum` as sent (null when absent). */
+  checksum: string | null;
+  wait: boolean;
+  /** upload: the multipart file name; recover: the location URL. */
+  location: string;
+}
+
+/** A point as stored, for direct assertions. */
+export interface StoredPoint {
+  id: number | string;
+  vector: Record<string, number[] | number[][] | { indices: number[]; values: number[] }>;
+  payload: Record<string, unknown>;
+  shard_key?: string | number;
+}
+
+/** A running test server. */
+export interface QdrantTestServer {
+  url: string;
+  port: number;
+  dataDir: string;
+  snapshotsDir: string;
+  version: string;
+  /** Add a fault; faults are consumed in injection order. */
+  inject(fault: Fault): void;
+  clearFaults(): void;
+  /** Every request, in order. */
+  requests: RecordedRequest[];
+  /** Extra: every upload/recover request with its priority/checksum. */
+  recoveries: RecoveryRecord[];
+  /** Test-only: add a `padding.bin` entry of `bytes` pseudo-random bytes to this collection's snapshots. */
+  setSnapshotPadding(collection: string, bytes: number): void;
+  /** direct state access for assertions, bypassing HTTP */
+  collections(): string[];
+  /** Extra: copies of the stored points of a collection, in Qdrant's id order. */
+  points(collection: string): StoredPoint[];
+  /** Extra: alias name -> collection name. */
+  aliases(): Record<string, string>;
+  /** Closes the server, destroys open sockets, removes a mkdtemp dataDir. */
+  stop(): Promise<void>;
+}
