@@ -119,18 +119,36 @@ async function download(
     file,
     totalBytes: snap.size,
   });
-  const res = await streamToFile(dl.body, tempPath, {
-    signal: ctx.signal,
-    encoding: dl.contentEncoding,
-    onProgress: (bytes) =>
-      ctx.reporter.emit({
-        type: 'transfer-progress',
-        direction: 'download',
-        name,
-        bytes,
-        totalBytes: snap.size,
-      }),
-  });
+  let received = 0;
+  let res: { bytes: number; sha256: string };
+  try {
+    res = await streamToFile(dl.body, tempPath, {
+      signal: ctx.signal,
+      encoding: dl.contentEncoding,
+      onProgress: (bytes) => {
+        received = bytes;
+        ctx.reporter.emit({
+          type: 'transfer-progress',
+          direction: 'download',
+          name,
+          bytes,
+          totalBytes: snap.size,
+        });
+      },
+    });
+  } catch (err) {
+    if (err instanceof QnbError || ctx.signal?.aborted) throw err;
+    const why = (err as Error).message;
+    throw new QnbError(
+      'E_CONNECT',
+      `qdrant ${api.baseUrl}: download of ${snap.name} broke off after ${received} of ${snap.size} bytes (${why})`,
+      {
+        hint: 'the server or network dropped the transfer; run the backup again',
+        retryable: true,
+        cause: err,
+      },
+    );
+  }
   const durationMs = Date.now() - started;
   ctx.reporter.emit({ type: 'transfer-end', direction: 'download', name, bytes: res.bytes, durationMs });
   if (snap.size > 0 && res.bytes !== snap.size) {
