@@ -76,7 +76,9 @@ export function httpError(baseUrl: string, op: string, status: number, body: unk
 
 /** A QnbError for a network failure (refused, reset, DNS, TLS). */
 export function connectError(baseUrl: string, op: string, err: unknown): QnbError {
-  const code = networkCode(err) ?? (err as Error)?.message ?? 'network error';
+  let inner = err as { message?: string; cause?: unknown } | undefined;
+  while (inner?.cause && typeof inner.cause === 'object') inner = inner.cause as typeof inner;
+  const code = networkCode(err) ?? inner?.message ?? 'network error';
   const tls = /CERT|TLS/.test(code);
   return new QnbError('E_CONNECT', `qdrant ${baseUrl}: ${op}: cannot reach the server (${code})`, {
     cause: err,

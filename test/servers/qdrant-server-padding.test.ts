@@ -1,0 +1,94 @@
+/**
+ * Large snapshots: padding makes a snapshot big; creating, downloading and uploading it is
+ * streamed end to end (RSS stays small) and the padding never changes the recovered points.
+ * Size: QNB_QDRANT_PADDING_MB (default 256; set 2048 for the 2 GB check).
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, openAsBlob } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream } from 'node:stream/web';
+import { after, test } from 'node:test';
+import { call, ValidatedServers } from './qdrant/testing.js';
+
+const servers = new ValidatedServers();
+const MB = 1024 * 1024;
+const paddingMb = Number(process.env.QNB_QDRANT_PADDING_MB ?? 256);
+
+after(async () => {
+  await servers.stopAll();
+  assert.deepEqual(servers.violations, []);
+});
+
+async function hashFile(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(path)) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+test(`a ${paddingMb} MB snapshot is streamed everywhere and recovers the same points`, { timeout: 600_000 }, async () => {
+  const work = await mkdtemp(join(tmpdir(), 'qdrant-padding-'));
+  const server = await servers.start();
+  try {
+    await call(server, 'PUT', '/collections/big', { vectors: { size: 8, distance: 'Euclid' } });
+    const points = Array.from({ length: 500 }, (_, i) => ({
+      id: i,
+      vector: Array.from({ length: 8 }, (_, j) => i + j / 10),
+      payload: { i },
+    }));
+    await call(server, 'PUT', '/collections/big/points?wait=true', { points });
+    server.setSnapshotPadding('big', paddingMb * MB);
+
+    global.gc?.();
+    const base = process.memoryUsage().rss;
+    let peak = base;
+    const timer = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 10);
+    try {
+      const created = await call(server, 'POST', '/collections/big/snapshots?wait=true');
+      const desc = created.json.result as { name: string; size: number; checksum: string };
+      assert.ok(desc.size > paddingMb * MB);
+
+      const res = await fetch(`${server.url}/collections/big/snapshots/${desc.name}`, {
+        headers: { 'accept-encoding': 'identity' },
+      });
+      assert.equal(res.headers.get('content-length'), String(desc.size));
+      const hash = createHash('sha256');
+      const file = join(work, 'big.snapshot');
+      await pipeline(
+        Readable.fromWeb(res.body as ReadableStream),
+        new Transform({
+          transform(chunk: Buffer, _e, cb) {
+            hash.update(chunk);
+            cb(null, chunk);
+          },
+        }),
+        createWriteStream(file),
+      );
+      assert.equal(hash.digest('hex'), desc.checksum);
+      assert.equal((await stat(file)).size, desc.size);
+
+      const form = new FormData();
+      form.append('snapshot', await openAsBlob(file), 'big-restore.snapshot');
+      const up = await fetch(`${server.url}/collections/copy/snapshots/upload?priority=snapshot&checksum=${desc.checksum}`, {
+        method: 'POST',
+        body: form,
+      });
+      assert.equal(up.status, 200);
+      await up.text();
+      assert.equal(await hashFile(join(server.snapshotsDir, 'copy', 'big-restore.snapshot')), desc.checksum);
+    } finally {
+      clearInterval(timer);
+    }
+    assert.deepEqual(server.points('copy'), server.points('big'));
+    const grew = (peak - base) / MB;
+    assert.ok(grew < 150, `RSS grew ${grew.toFixed(0)} MB for a ${paddingMb} MB snapshot`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+});
