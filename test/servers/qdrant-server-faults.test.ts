@@ -24,14 +24,21 @@ after(async () => {
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const snapshotUrl = () => `${server.url}/collections/col/snapshots/${snapshot.name}`;
 const listSnapshots = async () =>
-  (await call(server, 'GET', '/collections/col/snapshots')).json.result as { name: string; checksum?: string | null }[];
+  (await call(server, 'GET', '/collections/col/snapshots')).json.result as {
+    name: string;
+    checksum?: string | null;
+  }[];
 const count = () => call(server, 'POST', '/collections/col/points/count', { exact: true });
 
 beforeEach(async () => {
   server = await servers.start();
   await call(server, 'PUT', '/collections/col', { vectors: { size: 2, distance: 'Dot' } });
   await call(server, 'PUT', '/collections/other', { vectors: { size: 2, distance: 'Dot' } });
-  const points = Array.from({ length: 2000 }, (_, i) => ({ id: i, vector: [i, -i], payload: { text: `p${i}` } }));
+  const points = Array.from({ length: 2000 }, (_, i) => ({
+    id: i,
+    vector: [i, -i],
+    payload: { text: `p${i}` },
+  }));
   await call(server, 'PUT', '/collections/col/points?wait=true', { points });
   snapshot = (await call(server, 'POST', '/collections/col/snapshots')).json.result as typeof snapshot;
   file = await readFile(join(server.snapshotsDir, 'col', snapshot.name));
@@ -40,7 +47,12 @@ beforeEach(async () => {
 
 describe('fault kinds', () => {
   test('status: Qdrant error envelope, only for the given op/collection, `times` respected', async () => {
-    server.inject({ op: 'count', collection: 'col', times: 2, fault: { kind: 'status', status: 503, message: 'x' } });
+    server.inject({
+      op: 'count',
+      collection: 'col',
+      times: 2,
+      fault: { kind: 'status', status: 503, message: 'x' },
+    });
     const other = await call(server, 'POST', '/collections/other/points/count', {});
     assert.equal(other.status, 200, 'other collection unaffected');
     for (let i = 0; i < 2; i++) {
@@ -145,7 +157,8 @@ describe('fault kinds', () => {
     const r = await call(server, 'POST', '/collections/col/snapshots?wait=true');
     assert.equal(r.status, 202);
     assert.deepEqual(Object.keys(r.json).sort(), ['status', 'time']);
-    for (let i = 0; i < 100 && (await listSnapshots()).length < 2; i++) await new Promise((res) => setTimeout(res, 20));
+    for (let i = 0; i < 100 && (await listSnapshots()).length < 2; i++)
+      await new Promise((res) => setTimeout(res, 20));
     assert.equal((await listSnapshots()).length, 2);
     assert.equal((await call(server, 'POST', '/collections/col/snapshots?wait=true')).status, 200);
   });
@@ -155,7 +168,9 @@ describe('fault kinds', () => {
     server.inject({ op: 'create-snapshot', fault: { kind: 'disk-full' } });
     const r = await call(server, 'POST', '/collections/col/snapshots');
     assert.equal(r.status, 500);
-    assert.deepEqual(r.json.status, { error: 'Service internal error: No space left on device (os error 28)' });
+    assert.deepEqual(r.json.status, {
+      error: 'Service internal error: No space left on device (os error 28)',
+    });
     assert.equal((await listSnapshots()).length, 1);
     server.inject({ op: 'upload-snapshot', fault: { kind: 'disk-full' } });
     const form = new FormData();
@@ -175,9 +190,14 @@ describe('fault kinds', () => {
     server.inject({ op: 'upload-snapshot', fault: { kind: 'drop-after-commit' } });
     const form = new FormData();
     form.append('snapshot', new Blob([file]), 'up.snapshot');
-    await assert.rejects(fetch(`${server.url}/collections/up/snapshots/upload`, { method: 'POST', body: form }));
+    await assert.rejects(
+      fetch(`${server.url}/collections/up/snapshots/upload`, { method: 'POST', body: form }),
+    );
     assert.equal(server.points('up').length, 2000, 'recovered anyway');
-    const again = await fetch(`${server.url}/collections/up2/snapshots/upload`, { method: 'POST', body: form });
+    const again = await fetch(`${server.url}/collections/up2/snapshots/upload`, {
+      method: 'POST',
+      body: form,
+    });
     assert.equal(again.status, 200);
     await again.text();
   });
@@ -186,7 +206,9 @@ describe('fault kinds', () => {
     server.inject({ op: 'upload-snapshot', fault: { kind: 'reset', afterBytes: 50_000 } });
     const form = new FormData();
     form.append('snapshot', new Blob([file]), 'up.snapshot');
-    await assert.rejects(fetch(`${server.url}/collections/up/snapshots/upload`, { method: 'POST', body: form }));
+    await assert.rejects(
+      fetch(`${server.url}/collections/up/snapshots/upload`, { method: 'POST', body: form }),
+    );
     assert.deepEqual(server.collections(), ['col', 'other']);
     server.inject({ op: 'count', times: Infinity, fault: { kind: 'status', status: 500 } });
     for (let i = 0; i < 5; i++) assert.equal((await count()).status, 500);

@@ -44,7 +44,10 @@ async function seed(server: QdrantTestServer, name: string): Promise<void> {
     wait: true,
     points: [
       { id: 7, vector: { text: [1, 2, 3, 4], image: [0.5, 0.25, 0.125] }, payload: { title: 'seven', n: 7 } },
-      { id: UUID2, vector: { text: [0.1, 0.2, 0.3, 0.4], keywords: { indices: [9, 2], values: [0.5, 1.5] } } },
+      {
+        id: UUID2,
+        vector: { text: [0.1, 0.2, 0.3, 0.4], keywords: { indices: [9, 2], values: [0.5, 1.5] } },
+      },
       { id: 1, vector: { image: [1, 0, 0] }, payload: { nested: { a: [1, 2, { b: null }] }, s: 'ü' } },
       { id: UUID1, vector: { text: [0, 0, 0, 1], image: [3, 2, 1] }, payload: { tags: ['x', 'y'] } },
       { id: 100, vector: { keywords: { indices: [1], values: [0.3] } }, payload: {} },
@@ -78,7 +81,11 @@ describe('service endpoints', () => {
   test('GET /, /cluster, /healthz', async () => {
     const server = await servers.start({ version: '1.19.3' });
     const root = await call(server, 'GET', '/');
-    assert.deepEqual(root.json, { title: 'qdrant - vector search engine', version: '1.19.3', commit: 'qnb-test-server' });
+    assert.deepEqual(root.json, {
+      title: 'qdrant - vector search engine',
+      version: '1.19.3',
+      commit: 'qnb-test-server',
+    });
     const cluster = await call(server, 'GET', '/cluster');
     assert.deepEqual(cluster.json.result, { status: 'disabled' });
     assert.equal((await call(server, 'GET', '/healthz')).text, 'healthz check passed');
@@ -107,7 +114,11 @@ describe('official @qdrant/js-client-rest works unchanged', () => {
       [1, 7, 100],
     );
     assert.equal(page1.next_page_offset, UUID1);
-    const page2 = await client.scroll('docs', { limit: 3, offset: page1.next_page_offset, with_vector: true });
+    const page2 = await client.scroll('docs', {
+      limit: 3,
+      offset: page1.next_page_offset,
+      with_vector: true,
+    });
     assert.deepEqual(
       page2.points.map((p) => p.id),
       [UUID1, UUID2],
@@ -123,9 +134,16 @@ describe('official @qdrant/js-client-rest works unchanged', () => {
     );
     assert.deepEqual(got[0]!.vector, { image: [0.5, 0.25, 0.125] });
     assert.deepEqual(got[0]!.payload, { title: 'seven', n: 7 });
-    const text = (await client.retrieve('docs', { ids: [7], with_vector: true }))[0]!.vector as Record<string, number[]>;
+    const text = (await client.retrieve('docs', { ids: [7], with_vector: true }))[0]!.vector as Record<
+      string,
+      number[]
+    >;
     const norm = Math.sqrt(30);
-    assert.deepEqual(text.text, [1, 2, 3, 4].map((x) => Math.fround(x / norm)), 'Cosine vectors are normalised');
+    assert.deepEqual(
+      text.text,
+      [1, 2, 3, 4].map((x) => Math.fround(x / norm)),
+      'Cosine vectors are normalised',
+    );
 
     await client.updateCollectionAliases({
       actions: [
@@ -139,7 +157,9 @@ describe('official @qdrant/js-client-rest works unchanged', () => {
         { delete_alias: { alias_name: 'current' } },
       ],
     });
-    assert.deepEqual(await client.getAliases(), { aliases: [{ alias_name: 'older', collection_name: 'docs' }] });
+    assert.deepEqual(await client.getAliases(), {
+      aliases: [{ alias_name: 'older', collection_name: 'docs' }],
+    });
     assert.deepEqual(await client.getCollectionAliases('docs'), {
       aliases: [{ alias_name: 'older', collection_name: 'docs' }],
     });
@@ -185,7 +205,15 @@ describe('official @qdrant/js-client-rest works unchanged', () => {
     await client.createCollection('plain', { vectors: { size: 2, distance: 'Euclid' }, shard_number: 2 });
     await client.upsert('plain', {
       wait: true,
-      batch: { ids: [3, 1, 2], vectors: [[1, 1], [0.1, 0.2], [5, 6]], payloads: [{ a: 3 }, null, { a: 2 }] },
+      batch: {
+        ids: [3, 1, 2],
+        vectors: [
+          [1, 1],
+          [0.1, 0.2],
+          [5, 6],
+        ],
+        payloads: [{ a: 3 }, null, { a: 2 }],
+      },
     });
     const all = await client.scroll('plain', { with_vector: true });
     assert.deepEqual(all.points, [
@@ -194,7 +222,9 @@ describe('official @qdrant/js-client-rest works unchanged', () => {
       { id: 3, payload: { a: 3 }, vector: [1, 1] },
     ]);
     assert.equal((await client.getCollection('plain')).config.params.shard_number, 2);
-    await client.updateCollectionAliases({ actions: [{ create_alias: { collection_name: 'plain', alias_name: 'p' } }] });
+    await client.updateCollectionAliases({
+      actions: [{ create_alias: { collection_name: 'plain', alias_name: 'p' } }],
+    });
 
     const full = await client.createFullSnapshot({ wait: true });
     assert.match(full.name, /^full-snapshot-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}\.snapshot$/);
@@ -233,12 +263,18 @@ describe('snapshot roundtrip over HTTP', () => {
     const form = new FormData();
     form.append('snapshot', await openAsBlob(file), 'qnb-restore-1.snapshot');
     const q = new URLSearchParams({ wait: 'true', priority: 'snapshot', checksum: desc.checksum });
-    const up = await fetch(`${server.url}/collections/kb/snapshots/upload?${q}`, { method: 'POST', body: form });
+    const up = await fetch(`${server.url}/collections/kb/snapshots/upload?${q}`, {
+      method: 'POST',
+      body: form,
+    });
     assert.equal(up.status, 200);
     assert.deepEqual(((await up.json()) as { result: unknown }).result, true);
 
     assert.deepEqual(server.points('kb'), before);
-    const scrolled = await call(server, 'POST', '/collections/kb/points/scroll', { with_vector: true, limit: 100 });
+    const scrolled = await call(server, 'POST', '/collections/kb/points/scroll', {
+      with_vector: true,
+      limit: 100,
+    });
     const points = (scrolled.json.result as { points: { id: unknown }[] }).points;
     assert.deepEqual(
       points.map((p) => p.id),
@@ -269,7 +305,10 @@ describe('snapshot roundtrip over HTTP', () => {
     const post = async (query: string, filename = 'x.snapshot') => {
       const form = new FormData();
       form.append('snapshot', await openAsBlob(file), filename);
-      const res = await fetch(`${server.url}/collections/c2/snapshots/upload?${query}`, { method: 'POST', body: form });
+      const res = await fetch(`${server.url}/collections/c2/snapshots/upload?${query}`, {
+        method: 'POST',
+        body: form,
+      });
       return { status: res.status, body: (await res.json()) as { status: { error?: string } } };
     };
     const mismatch = await post(`checksum=${'a'.repeat(64)}`);
@@ -290,7 +329,8 @@ describe('snapshot roundtrip over HTTP', () => {
     await seed(server, 'src');
     const outside = join(work, 'outside.snapshot');
     await writeFile(outside, 'not a snapshot');
-    const put = (name: string, body: unknown) => call(server, 'PUT', `/collections/${name}/snapshots/recover`, body);
+    const put = (name: string, body: unknown) =>
+      call(server, 'PUT', `/collections/${name}/snapshots/recover`, body);
     assert.equal((await put('t', { location: `file://${outside}` })).status, 403);
     assert.equal((await put('t', { location: `file://${server.snapshotsDir}/nope.snapshot` })).status, 400);
     assert.equal((await put('t', { location: 'file:///x', checksum: 'zz' })).status, 422);
@@ -305,7 +345,11 @@ describe('snapshot roundtrip over HTTP', () => {
     const wrong = await put('t', { location: url, checksum: 'b'.repeat(64) });
     assert.equal(wrong.status, 400);
     assert.match((wrong.json.status as { error: string }).error, /^Wrong input: Snapshot checksum mismatch/);
-    const good = await put('t', { location: url, checksum: desc.checksum.toUpperCase(), priority: 'snapshot' });
+    const good = await put('t', {
+      location: url,
+      checksum: desc.checksum.toUpperCase(),
+      priority: 'snapshot',
+    });
     assert.equal(good.status, 200);
     assert.deepEqual(server.points('t'), server.points('src'));
   });
@@ -330,7 +374,10 @@ describe('snapshot roundtrip over HTTP', () => {
   test('custom sharding restored under a new name comes back empty (#10135)', async () => {
     const server = await servers.start();
     const c = (method: string, path: string, body?: unknown) => call(server, method, path, body);
-    await c('PUT', '/collections/tenants', { vectors: { size: 2, distance: 'Dot' }, sharding_method: 'custom' });
+    await c('PUT', '/collections/tenants', {
+      vectors: { size: 2, distance: 'Dot' },
+      sharding_method: 'custom',
+    });
     await c('PUT', '/collections/tenants/shards', { shard_key: 'eu' });
     const up = await c('PUT', '/collections/tenants/points?wait=true', {
       shard_key: 'eu',
@@ -340,13 +387,21 @@ describe('snapshot roundtrip over HTTP', () => {
     const desc = (await c('POST', '/collections/tenants/snapshots')).json.result as { name: string };
     const location = `file://${join(server.snapshotsDir, 'tenants', desc.name)}`;
     assert.equal((await c('PUT', '/collections/copy/snapshots/recover', { location })).status, 200);
-    assert.equal(((await c('POST', '/collections/copy/points/count', {})).json.result as { count: number }).count, 0);
-    await c('PUT', '/collections/copy2', { vectors: { size: 2, distance: 'Dot' }, sharding_method: 'custom' });
+    assert.equal(
+      ((await c('POST', '/collections/copy/points/count', {})).json.result as { count: number }).count,
+      0,
+    );
+    await c('PUT', '/collections/copy2', {
+      vectors: { size: 2, distance: 'Dot' },
+      sharding_method: 'custom',
+    });
     await c('PUT', '/collections/copy2/shards', { shard_key: 'eu' });
     assert.equal((await c('PUT', '/collections/copy2/snapshots/recover', { location })).status, 200);
     assert.deepEqual(server.points('copy2'), server.points('tenants'));
     const cluster = (await c('GET', '/collections/copy2/cluster')).json.result as { local_shards: unknown[] };
-    assert.deepEqual(cluster.local_shards, [{ shard_id: 1, shard_key: 'eu', points_count: 1, state: 'Active' }]);
+    assert.deepEqual(cluster.local_shards, [
+      { shard_id: 1, shard_key: 'eu', points_count: 1, state: 'Active' },
+    ]);
   });
 });
 
@@ -354,7 +409,10 @@ describe('downloads', () => {
   test('gzip when the client advertises it, identity otherwise, byte ranges', async () => {
     const server = await servers.start();
     await seed(server, 'z');
-    const desc = (await call(server, 'POST', '/collections/z/snapshots')).json.result as { name: string; size: number };
+    const desc = (await call(server, 'POST', '/collections/z/snapshots')).json.result as {
+      name: string;
+      size: number;
+    };
     const url = `${server.url}/collections/z/snapshots/${desc.name}`;
     const file = await readFile(join(server.snapshotsDir, 'z', desc.name));
     const gz = await raw(url, { headers: { 'accept-encoding': 'gzip, deflate, br' } });
@@ -401,20 +459,30 @@ describe('errors use Qdrant envelopes and status codes', () => {
     const err = (r: { json: Record<string, unknown> }) => (r.json.status as { error: string }).error;
     const missing = await call(server, 'GET', '/collections/nope');
     assert.equal(missing.status, 404);
-    assert.equal(err(missing), 'Not found: Collection `nope` doesn\'t exist!');
+    assert.equal(err(missing), "Not found: Collection `nope` doesn't exist!");
     assert.equal((await call(server, 'POST', '/collections/nope/snapshots')).status, 404);
     assert.equal((await call(server, 'GET', '/collections/nope/snapshots')).status, 404);
     await call(server, 'PUT', '/collections/e', { vectors: { size: 3, distance: 'Cosine' } });
     const dup = await call(server, 'PUT', '/collections/e', { vectors: { size: 3, distance: 'Cosine' } });
     assert.equal(dup.status, 409);
     assert.equal(err(dup), 'Wrong input: Collection `e` already exists!');
-    assert.equal((await call(server, 'PUT', '/collections/f', { vectors: { size: 0, distance: 'Cosine' } })).status, 422);
-    assert.equal((await call(server, 'PUT', '/collections/f', { vectors: { size: 3, distance: 'Cos' } })).status, 400);
+    assert.equal(
+      (await call(server, 'PUT', '/collections/f', { vectors: { size: 0, distance: 'Cosine' } })).status,
+      422,
+    );
+    assert.equal(
+      (await call(server, 'PUT', '/collections/f', { vectors: { size: 3, distance: 'Cos' } })).status,
+      400,
+    );
     assert.equal((await call(server, 'PUT', '/collections/a%3Fb', {})).status, 422);
-    const dim = await call(server, 'PUT', '/collections/e/points?wait=true', { points: [{ id: 1, vector: [1, 2] }] });
+    const dim = await call(server, 'PUT', '/collections/e/points?wait=true', {
+      points: [{ id: 1, vector: [1, 2] }],
+    });
     assert.equal(dim.status, 400);
     assert.equal(err(dim), 'Wrong input: Vector dimension error: expected dim: 3, got 2');
-    const badId = await call(server, 'PUT', '/collections/e/points', { points: [{ id: 'x', vector: [1, 2, 3] }] });
+    const badId = await call(server, 'PUT', '/collections/e/points', {
+      points: [{ id: 'x', vector: [1, 2, 3] }],
+    });
     assert.equal(badId.status, 400);
     assert.equal((await call(server, 'GET', '/collections/e/points/5')).status, 404);
     assert.equal((await call(server, 'DELETE', '/collections/e/snapshots/none.snapshot')).status, 404);
@@ -439,7 +507,9 @@ describe('auth', () => {
     const wrong = await call(server, 'GET', '/collections', undefined, { 'api-key': 'nope' });
     assert.equal(wrong.status, 401);
     assert.equal(wrong.text, 'Invalid API key or JWT');
-    const bearer = await call(server, 'GET', '/collections', undefined, { authorization: 'Bearer manage-key' });
+    const bearer = await call(server, 'GET', '/collections', undefined, {
+      authorization: 'Bearer manage-key',
+    });
     assert.equal(bearer.status, 200);
 
     await call(server, 'PUT', '/collections/s', { vectors: { size: 2, distance: 'Dot' } }, rw);
@@ -457,16 +527,29 @@ describe('auth', () => {
 
     const denied = await call(server, 'POST', '/collections/s/snapshots', undefined, ro);
     assert.equal(denied.status, 403);
-    assert.equal((denied.json.status as { error: string }).error, 'Forbidden: Global manage access is required');
+    assert.equal(
+      (denied.json.status as { error: string }).error,
+      'Forbidden: Global manage access is required',
+    );
     assert.equal((await call(server, 'PUT', '/collections/s/points', { points: [] }, ro)).status, 403);
     assert.equal((await call(server, 'DELETE', '/collections/s', undefined, ro)).status, 403);
-    assert.equal((await call(server, 'PUT', '/collections/s/snapshots/recover', { location: 'file:///x' }, ro)).status, 403);
+    assert.equal(
+      (await call(server, 'PUT', '/collections/s/snapshots/recover', { location: 'file:///x' }, ro)).status,
+      403,
+    );
     const form = new FormData();
     form.append('snapshot', new Blob([Buffer.alloc(1000)]), 'x.snapshot');
-    const up = await fetch(`${server.url}/collections/s/snapshots/upload`, { method: 'POST', body: form, headers: ro });
+    const up = await fetch(`${server.url}/collections/s/snapshots/upload`, {
+      method: 'POST',
+      body: form,
+      headers: ro,
+    });
     assert.equal(up.status, 403);
     await up.text();
-    const upNoKey = await fetch(`${server.url}/collections/s/snapshots/upload`, { method: 'POST', body: form });
+    const upNoKey = await fetch(`${server.url}/collections/s/snapshots/upload`, {
+      method: 'POST',
+      body: form,
+    });
     assert.equal(upNoKey.status, 401);
     await upNoKey.text();
 

@@ -4,9 +4,9 @@
  * advertises it (never for `identity` only, never for ranges), plus download faults
  * (slow, reset, truncate, compress).
  */
-import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { type Ctx, dropConnection } from './context.js';
@@ -118,7 +118,7 @@ export async function serveFile(ctx: Ctx, path: string, name: string): Promise<v
         return cut(ctx, main?.kind === 'reset');
       }
       sent += chunk.length;
-      if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      if (!res.write(chunk)) await drained(res);
     }
   } finally {
     file?.destroy();
@@ -126,6 +126,19 @@ export async function serveFile(ctx: Ctx, path: string, name: string): Promise<v
   }
   if (cutAfter >= 0) return cut(ctx, main?.kind === 'reset');
   if (!closed) res.end();
+}
+
+/** Wait for 'drain' or 'close', removing both listeners afterwards. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 /** End the body early: `reset` = RST the connection, `truncate` = close it gracefully (FIN). */

@@ -2,6 +2,9 @@
  * Test support: start servers whose every response is validated against the OpenAPI spec, and
  * raw HTTP helpers that show bytes exactly as sent (no automatic decompression).
  */
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { request } from 'node:http';
 import { OpenApiValidator } from './openapi-validate.js';
 import { startQdrantTestServer } from './server.js';
@@ -87,4 +90,50 @@ export async function call(
     // plain text
   }
   return { status: res.status, json, text };
+}
+
+/**
+ * Upload a file as multipart/form-data (part `snapshot`) streamed from disk with node:http.
+ * (Node 20's fetch + FormData(openAsBlob) holds about the whole file in memory.)
+ */
+export async function uploadFile(
+  url: string,
+  path: string,
+  filename: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
+  const boundary = `----qnb${randomUUID()}`;
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="snapshot"; filename="${filename}"\r\n` +
+      'Content-Type: application/octet-stream\r\n\r\n',
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const size = (await stat(path)).size;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          ...headers,
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+          'content-length': head.length + size + tail.length,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.write(head);
+    const file = createReadStream(path);
+    file.on('error', reject);
+    file.on('end', () => req.end(tail));
+    file.pipe(req, { end: false });
+  });
 }

@@ -26,7 +26,13 @@ export interface QdrantTestServerOptions {
   onResponse?: (record: ResponseRecord) => void;
 }
 
-/** Operation names that faults can target. `any` matches every operation. */
+/**
+ * Operation names that faults can target. `any` matches every operation.
+ * Mapping: root = `GET /`, `/healthz`, `/livez`, `/readyz`; get-collection = `GET /collections/{c}`,
+ * `…/exists`, `GET …/shards`; aliases = all three alias routes; create-collection also covers
+ * `PUT …/shards`; retrieve = `POST …/points` and `GET …/points/{id}`; cluster = `GET /cluster`,
+ * `GET …/{c}/cluster`. A fault only hits operations it can apply to (e.g. `truncate` only downloads).
+ */
 export type FaultOp =
   | 'root'
   | 'list-collections'
@@ -54,15 +60,25 @@ export type FaultOp =
 
 /** What an injected fault does. */
 export type FaultKind =
+  /** any op: answer `status` with Qdrant's JSON error envelope (401: plain text), nothing done */
   | { kind: 'status'; status: number; message?: string }
+  /** any op: delay before answering (and between 64 KiB chunks of downloads); combines with one other fault */
   | { kind: 'slow'; delayMs: number }
+  /** any op: RST the connection; downloads after `afterBytes` of body, uploads after `afterBytes` of request body */
   | { kind: 'reset'; afterBytes?: number }
+  /** create/list (collection or full) snapshots: report a wrong checksum (the `.checksum` file stays right) */
   | { kind: 'wrong-checksum' }
+  /** create/list (collection or full) snapshots: report `checksum: null` */
   | { kind: 'null-checksum' }
+  /** downloads: full Content-Length, body ends after `afterBytes`, connection closed (FIN) */
   | { kind: 'truncate'; afterBytes: number }
+  /** downloads: gzip the body even if the client asked for identity */
   | { kind: 'compress' }
+  /** create/delete/upload/recover/full snapshot ops: 202 accepted at once even for wait=true, work in background */
   | { kind: 'accepted' }
+  /** any op: 500 "Service internal error: No space left on device (os error 28)", nothing done */
   | { kind: 'disk-full' }
+  /** mutating ops: do the work, then destroy the connection instead of answering */
   | { kind: 'drop-after-commit' };
 
 /** A fault to inject: which operation (and optionally which collection), how often, what. */
@@ -74,7 +90,10 @@ export interface Fault {
   fault: FaultKind;
 }
 
-/** One request seen by the server, in arrival order. `status` is 0 if the connection was dropped. */
+/**
+ * One request seen by the server, in arrival order. `status` is filled in when the response is
+ * done; it stays 0 if the connection was dropped before a status line was sent.
+ */
 export interface RecordedRequest {
   method: string;
   path: string;
