@@ -2,10 +2,12 @@
  * Test support: start servers whose every response is validated against the OpenAPI spec, and
  * raw HTTP helpers that show bytes exactly as sent (no automatic decompression).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { request } from 'node:http';
+import { QdrantClient } from '@qdrant/js-client-rest';
+import tar from 'tar-stream';
 import { OpenApiValidator } from './openapi-validate.js';
 import { startQdrantTestServer } from './server.js';
 import type { QdrantTestServer, QdrantTestServerOptions, ResponseRecord } from './types.js';
@@ -136,4 +138,55 @@ export async function uploadFile(
     file.on('end', () => req.end(tail));
     file.pipe(req, { end: false });
   });
+}
+
+/** sha256 hex of a buffer. */
+export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+export const UUID1 = '550e8400-e29b-41d4-a716-446655440000';
+export const UUID2 = 'f0e1d2c3-b4a5-4697-8899-aabbccddeeff';
+
+/** A collection with named dense vectors + a sparse vector, 5 points with payloads. */
+export async function seed(server: QdrantTestServer, name: string): Promise<void> {
+  const client = new QdrantClient({ url: server.url, checkCompatibility: false });
+  await client.createCollection(name, {
+    vectors: { text: { size: 4, distance: 'Cosine' }, image: { size: 3, distance: 'Dot' } },
+    sparse_vectors: { keywords: {} },
+  });
+  await client.upsert(name, {
+    wait: true,
+    points: [
+      { id: 7, vector: { text: [1, 2, 3, 4], image: [0.5, 0.25, 0.125] }, payload: { title: 'seven', n: 7 } },
+      {
+        id: UUID2,
+        vector: { text: [0.1, 0.2, 0.3, 0.4], keywords: { indices: [9, 2], values: [0.5, 1.5] } },
+      },
+      { id: 1, vector: { image: [1, 0, 0] }, payload: { nested: { a: [1, 2, { b: null }] }, s: 'ü' } },
+      { id: UUID1, vector: { text: [0, 0, 0, 1], image: [3, 2, 1] }, payload: { tags: ['x', 'y'] } },
+      { id: 100, vector: { keywords: { indices: [1], values: [0.3] } }, payload: {} },
+    ],
+  });
+}
+
+/** Download a snapshot with Accept-Encoding: identity; asserts 200 and no Content-Encoding. */
+export async function downloadSnapshot(server: QdrantTestServer, path: string): Promise<Buffer> {
+  const res = await fetch(`${server.url}${path}`, { headers: { 'accept-encoding': 'identity' } });
+  if (res.status !== 200) throw new Error(`download ${path}: HTTP ${res.status}`);
+  if (res.headers.get('content-encoding') !== null) throw new Error('unexpected Content-Encoding');
+  return Buffer.from(await res.arrayBuffer());
+}
+
+/** All entries of a tar held in memory (small test snapshots only). */
+export async function tarEntries(buf: Buffer): Promise<Map<string, Buffer>> {
+  const extract = tar.extract();
+  const out = new Map<string, Buffer>();
+  const done = (async () => {
+    for await (const entry of extract) {
+      const chunks: Buffer[] = [];
+      for await (const c of entry as AsyncIterable<Buffer>) chunks.push(c);
+      out.set(entry.header.name, Buffer.concat(chunks));
+    }
+  })();
+  extract.end(buf);
+  await done;
+  return out;
 }
