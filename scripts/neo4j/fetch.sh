@@ -64,6 +64,8 @@ for jar in "neo4j-$VERSION.jar" "neo4j-dbms-$VERSION.jar" "neo4j-command-line-$V
 done
 
 printf 'version=%s\njars=%s\nfetched=%s\n' "$VERSION" "$(ls "$TMP"/*.jar | wc -l)" "$(date -u +%FT%TZ)" >"$TMP/.qnb-complete"
+chmod 0755 "$TMP"
+chmod 0644 "$TMP"/*.jar "$TMP/.qnb-complete"
 rm -rf "$LIB_DIR"
 mv "$TMP" "$LIB_DIR"
 trap - EXIT
