@@ -4,7 +4,7 @@
  * restore and verify (guarantee 6).
  */
 import { stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { basename } from 'node:path';
 import type { QdrantApi } from '../targets/qdrant/qdrant-api.js';
 import { backupQdrantScope } from '../targets/qdrant/qdrant-backup.js';
 import { type QdrantRestoreReport, restoreQdrantCollection } from '../targets/qdrant/qdrant-restore.js';
@@ -12,9 +12,9 @@ import { restoreIncompatibility } from '../targets/qdrant/qdrant-version.js';
 import type { TargetContext } from '../targets/target.js';
 import { NotFoundError, QnbError, toQnbError, VerificationError } from './errors.js';
 import type { ArtifactRecord } from './manifest.js';
-import type { RepoArtifact, Repository } from './repository.js';
+import { pickArtifact } from './pick.js';
+import type { Repository } from './repository.js';
 import { createSetSink, finishSet, startSet } from './run.js';
-import { findByFile } from './select.js';
 import { hashFile } from './transfer.js';
 
 /** Options of restore-qdrant. */
@@ -40,59 +40,6 @@ interface RestoreDeps {
   repository: Repository;
   ctx: TargetContext;
   keepServerSnapshots: boolean;
-}
-
-async function pickArtifact(
-  repo: Repository,
-  opts: RestoreQdrantOptions,
-): Promise<{ artifact: ArtifactRecord; path: string; trusted: boolean }> {
-  const scan = await repo.scan();
-  const qdrantOnly = (xs: RepoArtifact[]) => xs.filter((a) => a.artifact.target === 'qdrant');
-  if (opts.file) {
-    const found = qdrantOnly(findByFile(scan, opts.file, opts.cwd ?? process.cwd()));
-    const hit = found.find((a) => a.valid) ?? found[0];
-    if (hit?.valid) return { artifact: hit.artifact, path: hit.path, trusted: true };
-    const path = hit?.path ?? resolve(opts.cwd ?? process.cwd(), opts.file);
-    if (!hit && !(await stat(path).catch(() => undefined))?.isFile()) {
-      throw new NotFoundError(`${opts.file}: no such backup file`, 'run `qnb list` to see the backups');
-    }
-    const why = hit ? `its manifest entry is not valid (${hit.problem})` : 'it is not in any backup manifest';
-    if (!opts.force) {
-      throw new QnbError(
-        'E_REFUSED',
-        `${opts.file}: refusing to restore: ${why}, so qnb cannot prove it is complete`,
-        {
-          hint: 'pass --force (and --collection NAME) to restore it anyway',
-        },
-      );
-    }
-    return { artifact: await untrustedArtifact(path, opts), path, trusted: false };
-  }
-  if (!opts.latest)
-    throw new QnbError('E_USAGE', 'restore-qdrant: name a snapshot FILE or pass --latest', {
-      hint: 'run `qnb list` to see the backups',
-    });
-  const candidates = qdrantOnly(scan.artifacts).filter(
-    (a) => a.valid && a.artifact.kind === 'qdrant-collection',
-  );
-  const pool = opts.collection ? candidates.filter((a) => a.artifact.name === opts.collection) : candidates;
-  const names = [...new Set(pool.map((a) => a.artifact.name))];
-  if (pool.length === 0) {
-    throw new NotFoundError(
-      `no valid Qdrant backup${opts.collection ? ` of collection "${opts.collection}"` : ''} in ${repo.root}`,
-      'run `qnb backup-qdrant` first, or `qnb list` to see what is there',
-    );
-  }
-  if (names.length > 1) {
-    throw new QnbError(
-      'E_USAGE',
-      `restore-qdrant --latest: backups of several collections exist (${names.join(', ')})`,
-      {
-        hint: 'pick one with --collection NAME',
-      },
-    );
-  }
-  return { artifact: pool[0]!.artifact, path: pool[0]!.path, trusted: true };
 }
 
 async function untrustedArtifact(path: string, opts: RestoreQdrantOptions): Promise<ArtifactRecord> {
@@ -130,7 +77,17 @@ export async function restoreQdrant(
   opts: RestoreQdrantOptions,
 ): Promise<{ report: QdrantRestoreReport; safetySetId?: string; artifact: ArtifactRecord }> {
   const { api, repository, ctx } = deps;
-  const { artifact, path, trusted } = await pickArtifact(repository, opts);
+  const { artifact, path, trusted } = await pickArtifact(
+    repository,
+    { ...opts, ...(opts.collection ? { name: opts.collection } : {}) },
+    {
+      target: 'qdrant',
+      kinds: ['qdrant-collection', 'qdrant-full'],
+      command: 'restore-qdrant',
+      nameFlag: '--collection',
+      untrusted: (p) => untrustedArtifact(p, opts),
+    },
+  );
   if (artifact.kind === 'qdrant-full') {
     throw new QnbError(
       'E_UNSUPPORTED',

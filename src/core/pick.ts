@@ -1,0 +1,90 @@
+/**
+ * Picks the artifact a restore works on: a named file (which must have a valid manifest entry
+ * unless --force) or the newest valid backup of a target.
+ */
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { NotFoundError, QnbError } from './errors.js';
+import type { ArtifactKind, ArtifactRecord, TargetKind } from './manifest.js';
+import type { Repository } from './repository.js';
+import { findByFile } from './select.js';
+
+/** What the user asked for. */
+export interface PickOptions {
+  file?: string;
+  latest?: boolean;
+  /** Restrict --latest to this collection/database. */
+  name?: string;
+  force?: boolean;
+  cwd?: string;
+}
+
+/** What kind of artifact a command restores. */
+export interface PickSpec {
+  target: TargetKind;
+  kinds: ArtifactKind[];
+  command: string;
+  /** `--collection` or `--database`, for messages. */
+  nameFlag: string;
+  /** Builds a record for a file outside any manifest (only with --force). */
+  untrusted(path: string): Promise<ArtifactRecord>;
+}
+
+/** The chosen artifact; `trusted` is false for a --force'd file outside any valid manifest entry. */
+export interface Picked {
+  artifact: ArtifactRecord;
+  path: string;
+  trusted: boolean;
+}
+
+/** Picks the artifact or throws one clear error. */
+export async function pickArtifact(repo: Repository, opts: PickOptions, spec: PickSpec): Promise<Picked> {
+  const scan = await repo.scan();
+  const ours = scan.artifacts.filter((a) => a.artifact.target === spec.target);
+  const cwd = opts.cwd ?? process.cwd();
+  if (opts.file) {
+    const found = findByFile({ ...scan, artifacts: ours }, opts.file, cwd);
+    const hit = found.find((a) => a.valid) ?? found[0];
+    if (hit?.valid) return { artifact: hit.artifact, path: hit.path, trusted: true };
+    const path = hit?.path ?? resolve(cwd, opts.file);
+    if (!hit && !(await stat(path).catch(() => undefined))?.isFile()) {
+      throw new NotFoundError(`${opts.file}: no such backup file`, 'run `qnb list` to see the backups');
+    }
+    const why = hit ? `its manifest entry is not valid (${hit.problem})` : 'it is not in any backup manifest';
+    if (!opts.force) {
+      throw new QnbError(
+        'E_REFUSED',
+        `${opts.file}: refusing to restore: ${why}, so qnb cannot prove it is complete`,
+        {
+          hint: `pass --force (and ${spec.nameFlag} NAME) to restore it anyway`,
+        },
+      );
+    }
+    return { artifact: await spec.untrusted(path), path, trusted: false };
+  }
+  if (!opts.latest) {
+    throw new QnbError('E_USAGE', `${spec.command}: name a backup FILE or pass --latest`, {
+      hint: 'run `qnb list` to see the backups',
+    });
+  }
+  const candidates = ours.filter((a) => a.valid && spec.kinds.includes(a.artifact.kind));
+  const pool = opts.name ? candidates.filter((a) => a.artifact.name === opts.name) : candidates;
+  if (pool.length === 0) {
+    const what = spec.target === 'qdrant' ? 'Qdrant backup' : 'Neo4j backup';
+    throw new NotFoundError(
+      `no valid ${what}${opts.name ? ` of "${opts.name}"` : ''} in ${repo.root}`,
+      'run `qnb list` to see what is there',
+    );
+  }
+  const names = [...new Set(pool.map((a) => a.artifact.name))];
+  if (names.length > 1) {
+    throw new QnbError(
+      'E_USAGE',
+      `${spec.command} --latest: backups of several exist (${names.join(', ')})`,
+      {
+        hint: `pick one with ${spec.nameFlag} NAME`,
+      },
+    );
+  }
+  return { artifact: pool[0]!.artifact, path: pool[0]!.path, trusted: true };
+}

@@ -1,0 +1,171 @@
+/**
+ * Backs up Neo4j with `neo4j-admin database dump` (Community needs the server stopped):
+ * record version and exact counts over Bolt, write the "stopped" marker, stop cleanly, stream
+ * the dump to disk with sha256 inline, and — whatever happens — start Neo4j again, wait for
+ * Bolt and report the downtime (guarantee 3).
+ */
+import { joinCleanupError, throwIfAborted } from '../../core/errors.js';
+import type { ArtifactRecord } from '../../core/manifest.js';
+import { streamToFile } from '../../core/transfer.js';
+import type { ArtifactSink, TargetContext } from '../target.js';
+import { type BoltOptions, openBolt, waitForBolt } from './neo4j-bolt.js';
+import { clearStoppedMarker, writeStoppedMarker } from './neo4j-marker.js';
+import type { Neo4jRuntime } from './neo4j-runtime.js';
+
+/** Settings of one Neo4j backup. */
+export interface Neo4jBackupOptions {
+  bolt: BoltOptions;
+  backupDir: string;
+  /** Records sampled per kind (nodes, relationships). @default 3 */
+  sampleSize?: number;
+  /** How long to wait for Bolt after starting. @default 180000 */
+  startTimeoutMs?: number;
+}
+
+/** What stop → work → start cost. */
+export interface Downtime {
+  ms: number;
+  restarted: boolean;
+}
+
+/**
+ * Stops Neo4j, runs `work`, and always starts it again (if it was running) and waits for Bolt,
+ * even when `work` throws or the signal fires. The marker covers a crash in between.
+ */
+export async function withNeo4jStopped<T>(
+  runtime: Neo4jRuntime,
+  opts: Neo4jBackupOptions,
+  ctx: TargetContext,
+  work: () => Promise<T>,
+): Promise<{ result: T; downtime: Downtime }> {
+  const wasRunning = await runtime.isRunning();
+  await writeStoppedMarker(opts.backupDir, runtime.spec, wasRunning);
+  const stoppedAt = Date.now();
+  let result: T | undefined;
+  let failure: unknown;
+  try {
+    if (wasRunning) {
+      ctx.reporter.emit({ type: 'step', target: 'neo4j', message: `stopping Neo4j (${runtime.describe()})` });
+      await runtime.stop();
+    }
+    result = await work();
+  } catch (err) {
+    failure = err;
+  }
+  // whatever happened above: start Neo4j again (SIGINT does not cut this short)
+  if (wasRunning) {
+    try {
+      ctx.reporter.emit({ type: 'step', target: 'neo4j', message: 'starting Neo4j again' });
+      await runtime.start();
+      await waitForBolt(opts.bolt, opts.startTimeoutMs ?? 180_000);
+      ctx.reporter.emit({
+        type: 'step',
+        target: 'neo4j',
+        message: `Neo4j is back; downtime ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s`,
+      });
+    } catch (err) {
+      // the marker stays, so the next qnb run (or doctor) tries again
+      throw failure ? joinCleanupError(failure, err) : err;
+    }
+  }
+  await clearStoppedMarker(opts.backupDir);
+  if (failure) throw failure;
+  return { result: result as T, downtime: { ms: Date.now() - stoppedAt, restarted: wasRunning } };
+}
+
+/** Reads version, counts and a sample over Bolt (the server must be running). */
+export async function describeGraph(bolt: BoltOptions, sampleSize: number) {
+  const client = await openBolt(bolt);
+  try {
+    return {
+      version: await client.version(),
+      counts: await client.counts(),
+      sample: await client.sample(sampleSize),
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+/** Dumps the database into the sink. Returns the committed record. */
+export async function backupNeo4jDump(
+  runtime: Neo4jRuntime,
+  sink: ArtifactSink,
+  ctx: TargetContext,
+  opts: Neo4jBackupOptions,
+): Promise<ArtifactRecord> {
+  const db = opts.bolt.database;
+  const startedAt = ctx.now();
+  await runtime.preflight();
+  const graph = await describeGraph(opts.bolt, opts.sampleSize ?? 3);
+  throwIfAborted(ctx.signal);
+  const reserved = await sink.reserve('neo4j', db, '.dump');
+  let committed = false;
+  try {
+    const { result: got, downtime } = await withNeo4jStopped(runtime, opts, ctx, async () => {
+      const admin = runtime.admin(['database', 'dump', db, '--to-stdout']);
+      const onAbort = () => admin.kill();
+      ctx.signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        ctx.reporter.emit({
+          type: 'transfer-start',
+          direction: 'download',
+          target: 'neo4j',
+          name: db,
+          file: reserved.rel,
+        });
+        const t0 = Date.now();
+        const [res] = await Promise.all([
+          streamToFile(admin.stdout, reserved.tempPath, {
+            signal: ctx.signal,
+            onProgress: (bytes) =>
+              ctx.reporter.emit({ type: 'transfer-progress', direction: 'download', name: db, bytes }),
+          }),
+          admin.done,
+        ]);
+        ctx.reporter.emit({
+          type: 'transfer-end',
+          direction: 'download',
+          name: db,
+          bytes: res.bytes,
+          durationMs: Date.now() - t0,
+        });
+        return res;
+      } catch (err) {
+        admin.kill();
+        await admin.done.catch(() => {});
+        throw err;
+      } finally {
+        ctx.signal?.removeEventListener('abort', onAbort);
+      }
+    });
+    const record: ArtifactRecord = {
+      target: 'neo4j',
+      kind: 'neo4j-dump',
+      name: db,
+      file: reserved.rel,
+      status: 'pending',
+      bytes: got.bytes,
+      sha256: got.sha256,
+      serverChecksum: null,
+      checksumSource: 'self',
+      serverVersion: graph.version,
+      counts: { nodes: graph.counts.nodes, relationships: graph.counts.relationships },
+      sample: graph.sample,
+      startedAt: startedAt.toISOString(),
+      finishedAt: ctx.now().toISOString(),
+      durationMs: ctx.now().getTime() - startedAt.getTime(),
+      details: {
+        mode: 'dump',
+        runtime: runtime.spec,
+        downtimeMs: downtime.ms,
+        uri: opts.bolt.uri.replace(/\/\/[^@/]*@/, '//'),
+      },
+    };
+    await sink.commit(record, reserved.tempPath);
+    committed = true;
+    return record;
+  } finally {
+    if (!committed) await sink.discard(reserved.tempPath);
+  }
+}
