@@ -41,7 +41,11 @@ export interface RetentionEntry {
   createdAt: Date;
   /** Complete manifest entry and the file is as recorded. Invalid entries are never removed. */
   valid: boolean;
-  /** Why the entry must be kept whatever the policy says, e.g. `pre-command backup (qnb run)`. */
+  /**
+   * Why the entry must be kept whatever the policy says, e.g. `pre-command backup (qnb run)`; becomes
+   * the decision's reason (an empty string still protects, with reason `protected`). Still counts
+   * towards the policy when valid.
+   */
   protected?: string;
 }
 
@@ -215,9 +219,9 @@ export function planRetention(
   for (const e of sorted) {
     const t = e.createdAt.getTime();
     if (!e.valid || Number.isNaN(t) || t > nowMs) continue;
-    let list = counted.get(e.group);
-    if (!list) counted.set(e.group, (list = []));
-    list.push(e);
+    const list = counted.get(e.group);
+    if (list) list.push(e);
+    else counted.set(e.group, [e]);
   }
 
   // Policy reasons (restic's buckets: each rule walks the group newest first on its own).
