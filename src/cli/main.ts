@@ -9,8 +9,11 @@ import { Command, CommanderError, Option } from '@commander-js/extra-typings';
 import { createRedactor } from '../config/redact.js';
 import { QnbError, toQnbError } from '../core/errors.js';
 import { QNB_VERSION } from '../core/version.js';
+import { runBackupAll } from './commands/backup-all.js';
+import { runBackupNeo4j } from './commands/backup-neo4j.js';
 import { runBackupQdrant } from './commands/backup-qdrant.js';
 import { runList } from './commands/list.js';
+import { runRestoreNeo4j } from './commands/restore-neo4j.js';
 import { runRestoreQdrant } from './commands/restore-qdrant.js';
 import { runVerify } from './commands/verify.js';
 import { createContext } from './context.js';
@@ -37,6 +40,35 @@ function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
     .option('--full', 'full-storage snapshot (all collections and aliases) instead of one per collection')
     .option('--keep-server-snapshots', 'leave the snapshots on the Qdrant server after downloading')
     .action((opts) => setResult(runBackupQdrant(createContext(io, global()), opts)));
+
+  program
+    .command('backup-neo4j')
+    .description(
+      'dump the Neo4j database into backups/neo4j/ (Community: stops Neo4j and always starts it again)',
+    )
+    .addOption(
+      new Option('--mode <mode>', 'dump (offline, neo4j-admin) or export (online, not yet)').choices([
+        'dump',
+        'export',
+      ] as const),
+    )
+    .action((opts) => setResult(runBackupNeo4j(createContext(io, global(), { '--neo4j-mode': opts.mode }))));
+
+  program
+    .command('backup-all')
+    .description('back up every Qdrant collection and the Neo4j database as one backup set')
+    .option('--skip-neo4j', 'leave Neo4j out')
+    .option('--skip-qdrant', 'leave Qdrant out')
+    .action((opts) => setResult(runBackupAll(createContext(io, global()), opts)));
+
+  program
+    .command('restore-neo4j')
+    .description('load a Neo4j dump (stop, neo4j-admin load, start) and verify node and relationship counts')
+    .argument('[file]', 'dump file (path or name in backups/neo4j/)')
+    .option('--latest', 'restore the newest valid dump')
+    .option('-y, --yes', 'allow overwriting a database that holds data (a safety dump is taken first)')
+    .option('--force', 'restore a file without a valid manifest entry, or a dump from a newer Neo4j')
+    .action((file, opts) => setResult(runRestoreNeo4j(createContext(io, global()), file, opts)));
 
   program
     .command('list')

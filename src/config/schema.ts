@@ -170,7 +170,7 @@ export const KEYS: readonly KeySpec[] = [
     fix: 'set the Neo4j password',
   },
   { path: 'neo4j.database', env: 'NEO4J_DATABASE', parse: str, fix: 'set the database name, e.g. neo4j' },
-  { path: 'neo4j.mode', env: 'NEO4J_MODE', parse: mode, fix: 'use dump or export' },
+  { path: 'neo4j.mode', env: 'NEO4J_MODE', flag: '--neo4j-mode', parse: mode, fix: 'use dump or export' },
   {
     path: 'neo4j.container',
     env: 'NEO4J_CONTAINER',

@@ -4,15 +4,26 @@
  * Results are typed; nothing here prints.
  */
 import type { QnbConfig } from '../config/schema.js';
+import { backupNeo4jDump, type Neo4jBackupOptions } from '../targets/neo4j/neo4j-backup.js';
+import { waitForBolt } from '../targets/neo4j/neo4j-bolt.js';
+import { clearStoppedMarker, orphanedStoppedMarker } from '../targets/neo4j/neo4j-marker.js';
+import type { Neo4jRestoreReport } from '../targets/neo4j/neo4j-restore.js';
+import {
+  createDockerRuntime,
+  createLocalRuntime,
+  type Neo4jRuntime,
+  type RuntimeSpec,
+} from '../targets/neo4j/neo4j-runtime.js';
 import { createQdrantApi, type QdrantApi } from '../targets/qdrant/qdrant-api.js';
 import { backupQdrantScope } from '../targets/qdrant/qdrant-backup.js';
 import type { QdrantRestoreReport } from '../targets/qdrant/qdrant-restore.js';
 import type { TargetContext } from '../targets/target.js';
-import { isAbort, NotFoundError, toQnbError } from './errors.js';
+import { ConfigError, isAbort, NotFoundError, QnbError, toQnbError } from './errors.js';
 import { type QnbEvent, type Reporter, reporterFrom, silentReporter } from './events.js';
 import type { ArtifactRecord, SetManifest } from './manifest.js';
 import { createRepository, type RepoScan, type Repository } from './repository.js';
 import { type RestoreQdrantOptions, restoreQdrant } from './restore.js';
+import { type RestoreNeo4jOptions, restoreNeo4j } from './restore-neo4j.js';
 import { createSetSink, finishSet, startSet, withRepositoryLock } from './run.js';
 import { type VerifyResult, verifyArtifacts } from './verify.js';
 
@@ -57,7 +68,22 @@ export interface BackupManager {
     opts: RestoreQdrantOptions,
   ): Promise<{ report: QdrantRestoreReport; safetySetId?: string; artifact: ArtifactRecord }>;
   verify(selector?: string): Promise<VerifyResult>;
+  /** Dumps the Neo4j database (stops and restarts it on Community). */
+  backupNeo4j(): Promise<BackupResult>;
+  restoreNeo4j(
+    opts: RestoreNeo4jOptions,
+  ): Promise<{ report: Neo4jRestoreReport; safetySetId?: string; artifact: ArtifactRecord }>;
+  /** Every configured Qdrant collection and the Neo4j database in one set. */
+  backupAll(opts?: BackupAllOptions): Promise<BackupResult>;
   close(): Promise<void>;
+}
+
+/** Options of backupAll. */
+export interface BackupAllOptions {
+  /** Leave Neo4j out (e.g. when only Qdrant runs on this machine). */
+  skipNeo4j?: boolean;
+  /** Leave Qdrant out. */
+  skipQdrant?: boolean;
 }
 
 /** Creates a backup manager for one configuration. */
@@ -74,62 +100,168 @@ export function createBackupManager(
     return api;
   };
   const ctx: TargetContext = { reporter, signal: options.signal, now };
+  const neo4jOpts: Neo4jBackupOptions = {
+    bolt: {
+      uri: config.neo4j.uri,
+      user: config.neo4j.user,
+      password: config.neo4j.password,
+      database: config.neo4j.database,
+    },
+    backupDir: config.backupDir,
+  };
 
-  async function backupQdrant(opts: BackupQdrantOptions = {}): Promise<BackupResult> {
+  function runtimeFor(spec?: RuntimeSpec): Neo4jRuntime {
+    if (spec)
+      return spec.kind === 'docker' ? createDockerRuntime(spec.container) : createLocalRuntime(spec.home);
+    if (config.neo4j.mode === 'export') {
+      throw new QnbError('E_UNSUPPORTED', 'neo4j: NEO4J_MODE=export (online export) is not implemented yet', {
+        hint: 'use NEO4J_MODE=dump',
+      });
+    }
+    if (config.neo4j.container) return createDockerRuntime(config.neo4j.container);
+    if (config.neo4j.home) return createLocalRuntime(config.neo4j.home);
+    throw new ConfigError(
+      'neo4j: neither NEO4J_CONTAINER nor NEO4J_HOME is set',
+      'set NEO4J_CONTAINER to the Docker container name, or NEO4J_HOME to the local install',
+    );
+  }
+
+  /** Guarantee 3 after a crash: a marker left by a dead qnb means Neo4j may still be stopped. */
+  async function recoverStoppedNeo4j(): Promise<void> {
+    const marker = await orphanedStoppedMarker(config.backupDir);
+    if (!marker) return;
+    if (marker.wasRunning) {
+      const runtime = runtimeFor(marker.runtime);
+      reporter.emit({
+        type: 'warning',
+        target: 'neo4j',
+        message: `Neo4j (${runtime.describe()}) was left stopped by an interrupted qnb run (PID ${marker.pid}); starting it again`,
+      });
+      await runtime.start();
+      await waitForBolt(neo4jOpts.bolt, 180_000);
+    }
+    await clearStoppedMarker(config.backupDir);
+  }
+
+  const locked = <T>(command: string, body: () => Promise<T>) =>
+    withRepositoryLock(repository, command, reporter, async () => {
+      await recoverStoppedNeo4j();
+      return body();
+    });
+
+  async function runSet(
+    command: string,
+    steps: {
+      target: 'qdrant' | 'neo4j';
+      name: string;
+      run: (sink: ReturnType<typeof createSetSink>) => Promise<unknown>;
+    }[],
+  ): Promise<BackupResult> {
     const started = Date.now();
-    const q = qdrant();
-    return withRepositoryLock(repository, 'backup-qdrant', reporter, async () => {
-      // preflight: nothing is written until the server answers and the collections exist
-      const version = await q.version();
-      const scopes = opts.full
-        ? [null]
-        : await resolveCollections(q, opts.collections ?? config.qdrant.collections);
-      if (scopes.length === 0)
-        reporter.emit({
-          type: 'warning',
-          target: 'qdrant',
-          message: 'Qdrant has no collections; nothing to back up',
+    const set = await startSet(repository, command, now());
+    const sink = createSetSink(repository, set, now);
+    for (const step of steps) {
+      try {
+        await step.run(sink);
+      } catch (err) {
+        const e = toQnbError(err, options.signal);
+        set.errors.push({
+          target: step.target,
+          name: step.name,
+          code: e.code,
+          message: e.hint ? `${e.message} — ${e.hint}` : e.message,
         });
-      const set = await startSet(repository, opts.full ? 'backup-qdrant --full' : 'backup-qdrant', now());
-      const sink = createSetSink(repository, set, now);
-      const keep = opts.keepServerSnapshots ?? config.qdrant.keepServerSnapshots;
-      for (const scope of scopes) {
-        try {
-          await backupQdrantScope(q, scope, version, sink, ctx, { keepServerSnapshot: keep });
-        } catch (err) {
-          const e = toQnbError(err, options.signal);
-          set.errors.push({ target: 'qdrant', name: scope ?? '*', code: e.code, message: e.message });
-          if (isAbort(err, options.signal)) {
-            await finishSet(repository, set, now(), 'interrupted');
-            throw e;
-          }
+        if (isAbort(err, options.signal)) {
+          await finishSet(repository, set, now(), 'interrupted');
+          throw e;
         }
       }
-      await finishSet(repository, set, now());
-      return {
-        setId: set.id,
-        status: set.status,
-        artifacts: set.artifacts,
-        errors: set.errors,
-        durationMs: Date.now() - started,
-      };
-    });
+    }
+    await finishSet(repository, set, now());
+    return {
+      setId: set.id,
+      status: set.status,
+      artifacts: set.artifacts,
+      errors: set.errors,
+      durationMs: Date.now() - started,
+    };
   }
+
+  async function qdrantSteps(opts: BackupQdrantOptions) {
+    const q = qdrant();
+    // preflight: nothing is written until the server answers and the collections exist
+    const version = await q.version();
+    const scopes = opts.full
+      ? [null]
+      : await resolveCollections(q, opts.collections ?? config.qdrant.collections);
+    if (scopes.length === 0)
+      reporter.emit({
+        type: 'warning',
+        target: 'qdrant',
+        message: 'Qdrant has no collections; nothing to back up',
+      });
+    const keep = opts.keepServerSnapshots ?? config.qdrant.keepServerSnapshots;
+    return scopes.map((scope) => ({
+      target: 'qdrant' as const,
+      name: scope ?? '*',
+      run: (sink: ReturnType<typeof createSetSink>) =>
+        backupQdrantScope(q, scope, version, sink, ctx, { keepServerSnapshot: keep }),
+    }));
+  }
+
+  const neo4jStep = () => ({
+    target: 'neo4j' as const,
+    name: config.neo4j.database,
+    run: (sink: ReturnType<typeof createSetSink>) => backupNeo4jDump(runtimeFor(), sink, ctx, neo4jOpts),
+  });
+
+  const backupQdrant = (opts: BackupQdrantOptions = {}) =>
+    locked('backup-qdrant', async () =>
+      runSet(opts.full ? 'backup-qdrant --full' : 'backup-qdrant', await qdrantSteps(opts)),
+    );
+
+  const backupNeo4j = () =>
+    locked('backup-neo4j', async () => {
+      runtimeFor(); // configuration errors before a set is written
+      return runSet('backup-neo4j', [neo4jStep()]);
+    });
+
+  const backupAll = (opts: BackupAllOptions = {}) =>
+    locked('backup-all', async () => {
+      const steps: Parameters<typeof runSet>[1] = [];
+      if (!opts.skipQdrant) {
+        try {
+          steps.push(...(await qdrantSteps({})));
+        } catch (err) {
+          // Qdrant down must not stop the Neo4j backup: record the failure in the set
+          const e = toQnbError(err, options.signal);
+          if (isAbort(err, options.signal)) throw e;
+          steps.push({ target: 'qdrant', name: 'qdrant', run: async () => Promise.reject(e) });
+        }
+      }
+      if (!opts.skipNeo4j) steps.push(neo4jStep());
+      return runSet('backup-all', steps);
+    });
 
   return {
     config,
     repository,
     backupQdrant,
+    backupNeo4j,
+    backupAll,
     list: () => repository.scan(),
+    restoreNeo4j: (opts) =>
+      locked('restore-neo4j', () =>
+        restoreNeo4j({ repository, runtime: runtimeFor(), ctx, opts: neo4jOpts }, opts),
+      ),
     restoreQdrant: (opts) =>
-      withRepositoryLock(repository, 'restore-qdrant', reporter, () =>
+      locked('restore-qdrant', () =>
         restoreQdrant(
           { api: qdrant(), repository, ctx, keepServerSnapshots: config.qdrant.keepServerSnapshots },
           opts,
         ),
       ),
-    verify: (selector) =>
-      withRepositoryLock(repository, 'verify', reporter, () => verifyArtifacts(repository, selector, ctx)),
+    verify: (selector) => locked('verify', () => verifyArtifacts(repository, selector, ctx)),
     async close() {
       if (api && !options.qdrantApi) await api.close();
     },

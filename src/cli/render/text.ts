@@ -7,6 +7,7 @@ import type { ArtifactRecord } from '../../core/manifest.js';
 import type { RepoArtifact, RepoScan } from '../../core/repository.js';
 import { displayTime, formatDuration } from '../../core/time.js';
 import type { VerifyResult } from '../../core/verify.js';
+import type { Neo4jRestoreReport } from '../../targets/neo4j/neo4j-restore.js';
 import type { QdrantRestoreReport } from '../../targets/qdrant/qdrant-restore.js';
 import { mb, shownPath, thousands } from './format.js';
 
@@ -38,6 +39,9 @@ function artifactLines(a: ArtifactRecord, abs: string, cwd: string): string[] {
     if (typeof a.counts.nodes === 'number') lines.push(`   Nodes: ${thousands(a.counts.nodes)}`);
     if (typeof a.counts.relationships === 'number')
       lines.push(`   Relationships: ${thousands(a.counts.relationships)}`);
+    const downtime = a.details?.downtimeMs;
+    if (typeof downtime === 'number')
+      lines.push(`   Downtime: ${formatDuration(downtime)} (Neo4j stopped for the dump)`);
   }
   return lines;
 }
@@ -114,6 +118,23 @@ export function renderRestore(r: {
   if (r.safetySetId) lines.push(`   Safety backup of the overwritten collection: set ${r.safetySetId}`);
   lines.push(`   Time: ${formatDuration(rep.durationMs)}`);
   return lines;
+}
+
+/** Neo4j restore report. */
+export function renderNeo4jRestore(r: { report: Neo4jRestoreReport; safetySetId?: string }): string[] {
+  const rep = r.report;
+  const exp = (n: number | undefined) => (n === undefined ? 'not recorded' : thousands(n));
+  return [
+    '=== Restore Results ===',
+    '',
+    `✅ Neo4j (${rep.database})`,
+    `   From: ${rep.from}`,
+    `   Nodes: ${thousands(rep.nodes)} (manifest: ${exp(rep.expected.nodes)}) ✔`,
+    `   Relationships: ${thousands(rep.relationships)} (manifest: ${exp(rep.expected.relationships)}) ✔`,
+    ...(rep.sampleChecked ? [`   Sampled records: ${rep.sampleChecked} identical ✔`] : []),
+    ...(r.safetySetId ? [`   Safety dump of the overwritten database: set ${r.safetySetId}`] : []),
+    `   Downtime: ${formatDuration(rep.downtimeMs)}`,
+  ];
 }
 
 /** Verify report. */

@@ -1,0 +1,27 @@
+/** `qnb backup-all` — every configured Qdrant collection and the Neo4j database in one set. */
+import { managerFor, printJson } from '../context.js';
+import { exitCodeForSet } from '../exit-codes.js';
+import type { CommandContext } from '../io.js';
+import { renderBackup } from '../render/text.js';
+
+/** Options of backup-all. */
+export interface BackupAllFlags {
+  skipNeo4j?: boolean;
+  skipQdrant?: boolean;
+}
+
+export async function runBackupAll(ctx: CommandContext, flags: BackupAllFlags): Promise<number> {
+  const { manager, done } = managerFor(ctx);
+  try {
+    const result = await manager.backupAll({
+      skipNeo4j: Boolean(flags.skipNeo4j),
+      skipQdrant: Boolean(flags.skipQdrant),
+    });
+    if (ctx.json) printJson(ctx, { ok: result.status === 'ok', ...result });
+    else
+      for (const l of renderBackup(result, (rel) => manager.repository.resolve(rel), ctx.io.cwd)) ctx.out(l);
+    return exitCodeForSet(result.status);
+  } finally {
+    await done();
+  }
+}

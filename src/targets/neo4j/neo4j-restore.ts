@@ -1,0 +1,124 @@
+/**
+ * Loads a dump into Neo4j: stop, `neo4j-admin database load --from-stdin
+ * --overwrite-destination=true`, start, wait for Bolt, verify exact counts and sampled records.
+ * If the load fails and a safety dump exists, that dump is loaded back before starting.
+ */
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { QnbError, VerificationError } from '../../core/errors.js';
+import type { ArtifactRecord } from '../../core/manifest.js';
+import { hashingCounter } from '../../core/transfer.js';
+import type { TargetContext } from '../target.js';
+import { type Neo4jBackupOptions, withNeo4jStopped } from './neo4j-backup.js';
+import { openBolt } from './neo4j-bolt.js';
+import type { Neo4jRuntime } from './neo4j-runtime.js';
+
+/** What a Neo4j restore did and found. */
+export interface Neo4jRestoreReport {
+  database: string;
+  from: string;
+  nodes: number;
+  relationships: number;
+  expected: { nodes?: number; relationships?: number };
+  sampleChecked: number;
+  downtimeMs: number;
+  durationMs: number;
+  /** Set when the load failed and the safety dump was loaded back. */
+  rolledBack?: boolean;
+}
+
+/** Streams a dump file into `neo4j-admin database load --from-stdin`. */
+async function loadDump(
+  runtime: Neo4jRuntime,
+  db: string,
+  path: string,
+  ctx: TargetContext,
+  label: string,
+): Promise<void> {
+  const admin = runtime.admin(['database', 'load', db, '--from-stdin', '--overwrite-destination=true'], {
+    stdin: true,
+  });
+  ctx.reporter.emit({ type: 'transfer-start', direction: 'upload', target: 'neo4j', name: db, file: label });
+  const t0 = Date.now();
+  const counter = hashingCounter((bytes) =>
+    ctx.reporter.emit({ type: 'transfer-progress', direction: 'upload', name: db, bytes }),
+  );
+  try {
+    await Promise.all([
+      pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), counter, admin.stdin),
+      admin.done,
+    ]);
+  } catch (err) {
+    admin.kill();
+    await admin.done.catch(() => {});
+    throw err;
+  }
+  ctx.reporter.emit({
+    type: 'transfer-end',
+    direction: 'upload',
+    name: db,
+    bytes: counter.result().bytes,
+    durationMs: Date.now() - t0,
+  });
+}
+
+/** Restores `artifact` (file at `path`) into the database; `safetyPath` is loaded back if the load fails. */
+export async function restoreNeo4jDump(
+  runtime: Neo4jRuntime,
+  artifact: ArtifactRecord,
+  path: string,
+  ctx: TargetContext,
+  opts: Neo4jBackupOptions & { safetyPath?: string },
+): Promise<Neo4jRestoreReport> {
+  const started = Date.now();
+  const db = opts.bolt.database;
+  let rolledBack = false;
+  const { downtime } = await withNeo4jStopped(runtime, opts, ctx, async () => {
+    try {
+      await loadDump(runtime, db, path, ctx, artifact.file);
+    } catch (err) {
+      if (!opts.safetyPath) throw err;
+      ctx.reporter.emit({
+        type: 'warning',
+        target: 'neo4j',
+        name: db,
+        message: `load failed; loading the safety dump back: ${(err as Error).message}`,
+      });
+      await loadDump(runtime, db, opts.safetyPath, ctx, 'safety dump');
+      rolledBack = true;
+      throw new QnbError(
+        'E_SERVER',
+        `neo4j "${db}": loading ${artifact.file} failed; the database was put back from the safety dump: ${(err as Error).message}`,
+      );
+    }
+  });
+  const bolt = await openBolt(opts.bolt);
+  try {
+    const counts = await bolt.counts();
+    const expected = { nodes: artifact.counts.nodes, relationships: artifact.counts.relationships };
+    const countsKnown = expected.nodes !== undefined && expected.relationships !== undefined;
+    if (countsKnown && (counts.nodes !== expected.nodes || counts.relationships !== expected.relationships)) {
+      throw new VerificationError(
+        `neo4j "${db}": restored ${counts.nodes} nodes / ${counts.relationships} relationships, the manifest recorded ${expected.nodes} / ${expected.relationships}`,
+        'the dump does not hold what was recorded; try an older backup',
+      );
+    }
+    const sample = artifact.sample ?? [];
+    const bad = sample.length ? await bolt.compareSample(sample) : [];
+    if (bad.length)
+      throw new VerificationError(`neo4j "${db}": sampled records differ after restore: ${bad.join(', ')}`);
+    return {
+      database: db,
+      from: artifact.file,
+      nodes: counts.nodes,
+      relationships: counts.relationships,
+      expected,
+      sampleChecked: sample.length,
+      downtimeMs: downtime.ms,
+      durationMs: Date.now() - started,
+      ...(rolledBack ? { rolledBack } : {}),
+    };
+  } finally {
+    await bolt.close();
+  }
+}
