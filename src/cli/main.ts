@@ -13,6 +13,7 @@ import { runBackupAll } from './commands/backup-all.js';
 import { runBackupNeo4j } from './commands/backup-neo4j.js';
 import { runBackupQdrant } from './commands/backup-qdrant.js';
 import { runList } from './commands/list.js';
+import { runPrune } from './commands/prune.js';
 import { runRestoreNeo4j } from './commands/restore-neo4j.js';
 import { runRestoreQdrant } from './commands/restore-qdrant.js';
 import { runVerify } from './commands/verify.js';
@@ -59,7 +60,27 @@ function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
     .description('back up every Qdrant collection and the Neo4j database as one backup set')
     .option('--skip-neo4j', 'leave Neo4j out')
     .option('--skip-qdrant', 'leave Qdrant out')
-    .action((opts) => setResult(runBackupAll(createContext(io, global()), opts)));
+    .option(
+      '--keep-last <n>',
+      'backups kept per target after a successful set (env QNB_KEEP_LAST, default 5)',
+    )
+    .option('--no-cleanup', 'do not run retention after the backup')
+    .action((opts) =>
+      setResult(runBackupAll(createContext(io, global(), { '--keep-last': opts.keepLast }), opts)),
+    );
+
+  program
+    .command('prune')
+    .description('delete old backups by policy; never a target’s newest valid backup, never unknown files')
+    .option('--keep-last <n>', 'keep the N newest backups per target (default: QNB_KEEP_LAST or 5)')
+    .option('--keep-daily <n>', 'keep the newest backup of each of the last N days')
+    .option('--keep-weekly <n>', 'keep the newest backup of each of the last N weeks')
+    .option('--keep-monthly <n>', 'keep the newest backup of each of the last N months')
+    .option('--gfs', 'grandfather-father-son defaults: 5 daily, 4 weekly, 3 monthly')
+    .option('--dry-run', 'show what would be deleted, delete nothing')
+    .action((opts) =>
+      setResult(runPrune(createContext(io, global(), { '--keep-last': opts.keepLast }), opts)),
+    );
 
   program
     .command('restore-neo4j')

@@ -21,6 +21,7 @@ import type { TargetContext } from '../targets/target.js';
 import { ConfigError, isAbort, NotFoundError, QnbError, toQnbError } from './errors.js';
 import { type QnbEvent, type Reporter, reporterFrom, silentReporter } from './events.js';
 import type { ArtifactRecord, SetManifest } from './manifest.js';
+import { type PruneOptions, type PruneResult, pruneRepository } from './prune.js';
 import { createRepository, type RepoScan, type Repository } from './repository.js';
 import { type RestoreQdrantOptions, restoreQdrant } from './restore.js';
 import { type RestoreNeo4jOptions, restoreNeo4j } from './restore-neo4j.js';
@@ -46,6 +47,8 @@ export interface BackupResult {
   artifacts: ArtifactRecord[];
   errors: SetManifest['errors'];
   durationMs: number;
+  /** What retention did after the set (backupAll), or why it did not run. */
+  retention?: PruneResult | { skipped: string };
 }
 
 /** Options of backupQdrant. */
@@ -75,6 +78,8 @@ export interface BackupManager {
   ): Promise<{ report: Neo4jRestoreReport; safetySetId?: string; artifact: ArtifactRecord }>;
   /** Every configured Qdrant collection and the Neo4j database in one set. */
   backupAll(opts?: BackupAllOptions): Promise<BackupResult>;
+  /** Retention: deletes what the policy does not keep (never a target's newest valid backup). */
+  prune(opts: PruneOptions): Promise<PruneResult>;
   close(): Promise<void>;
 }
 
@@ -84,6 +89,10 @@ export interface BackupAllOptions {
   skipNeo4j?: boolean;
   /** Leave Qdrant out. */
   skipQdrant?: boolean;
+  /** Run retention after a fully successful set. @default true */
+  cleanupOld?: boolean;
+  /** Backups kept per target by that retention. @default config.keepLast */
+  keepLast?: number;
 }
 
 /** Creates a backup manager for one configuration. */
@@ -240,7 +249,15 @@ export function createBackupManager(
         }
       }
       if (!opts.skipNeo4j) steps.push(neo4jStep());
-      return runSet('backup-all', steps);
+      const result = await runSet('backup-all', steps);
+      if (opts.cleanupOld === false) return result;
+      // guarantee 4: retention only after a set whose every artifact was verified and committed
+      if (result.status !== 'ok')
+        return { ...result, retention: { skipped: `the backup set is ${result.status}` } };
+      const retention = await pruneRepository(repository, ctx, {
+        policy: { keepLast: opts.keepLast ?? config.keepLast },
+      });
+      return { ...result, retention };
     });
 
   return {
@@ -250,6 +267,8 @@ export function createBackupManager(
     backupNeo4j,
     backupAll,
     list: () => repository.scan(),
+    prune: (opts) =>
+      locked(opts.dryRun ? 'prune --dry-run' : 'prune', () => pruneRepository(repository, ctx, opts)),
     restoreNeo4j: (opts) =>
       locked('restore-neo4j', () =>
         restoreNeo4j({ repository, runtime: runtimeFor(), ctx, opts: neo4jOpts }, opts),

@@ -76,7 +76,7 @@ export interface SetManifest {
   id: string;
   command: string;
   /** Why the set exists: a normal run, or a safety backup before a restore. */
-  reason: 'backup' | 'pre-restore';
+  reason: 'backup' | 'pre-restore' | 'pre-command';
   status: SetStatus;
   host: string;
   pid: number;
@@ -85,6 +85,8 @@ export interface SetManifest {
   finishedAt?: string;
   artifacts: ArtifactRecord[];
   errors: { target: TargetKind; name: string; code: string; message: string }[];
+  /** Artifacts removed by retention (their entries leave `artifacts` before the file is deleted). */
+  pruned?: { file: string; at: string }[];
 }
 
 const artifactSchema = z.object({

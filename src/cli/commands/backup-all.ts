@@ -8,6 +8,8 @@ import { renderBackup } from '../render/text.js';
 export interface BackupAllFlags {
   skipNeo4j?: boolean;
   skipQdrant?: boolean;
+  /** commander's `--no-cleanup` */
+  cleanup?: boolean;
 }
 
 export async function runBackupAll(ctx: CommandContext, flags: BackupAllFlags): Promise<number> {

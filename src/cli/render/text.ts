@@ -4,6 +4,7 @@
 import { basename } from 'node:path';
 import type { BackupResult } from '../../core/manager.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
+import type { PruneResult } from '../../core/prune.js';
 import type { RepoArtifact, RepoScan } from '../../core/repository.js';
 import { displayTime, formatDuration } from '../../core/time.js';
 import type { VerifyResult } from '../../core/verify.js';
@@ -56,6 +57,11 @@ export function renderBackup(r: BackupResult, resolve: (rel: string) => string, 
   }
   if (r.artifacts.length === 0 && r.errors.length === 0) lines.push('(nothing to back up)', '');
   lines.push(`Set: ${r.setId} — ${r.status} in ${formatDuration(r.durationMs)}`);
+  if (r.retention && 'skipped' in r.retention) lines.push(`Retention skipped: ${r.retention.skipped}`);
+  else if (r.retention)
+    lines.push(
+      `Retention: removed ${r.retention.removed.length} old backup(s), ${mb(r.retention.freedBytes)}`,
+    );
   return lines;
 }
 
@@ -117,6 +123,27 @@ export function renderRestore(r: {
     lines.push(`   Aliases not moved (restored under a new name): ${rep.aliases.skipped.join(', ')}`);
   if (r.safetySetId) lines.push(`   Safety backup of the overwritten collection: set ${r.safetySetId}`);
   lines.push(`   Time: ${formatDuration(rep.durationMs)}`);
+  return lines;
+}
+
+/** Prune report. */
+export function renderPrune(r: PruneResult, policy: string): string[] {
+  const lines = [`=== Retention (${policy})${r.dryRun ? ' — dry run, nothing deleted' : ''} ===`, ''];
+  for (const d of r.decisions) {
+    const name = basename(d.id);
+    lines.push(
+      d.action === 'keep'
+        ? `  keep    ${name}  (${d.reasons.join(', ')})`
+        : `  ${r.dryRun ? 'would remove' : 'removed'} ${name}  (${mb(d.bytes)})`,
+    );
+  }
+  if (r.decisions.length === 0) lines.push('  (no backups)');
+  const count = r.dryRun ? r.decisions.filter((d) => d.action === 'remove').length : r.removed.length;
+  const bytes = r.dryRun
+    ? r.decisions.filter((d) => d.action === 'remove').reduce((s, d) => s + d.bytes, 0)
+    : r.freedBytes;
+  lines.push('', `${r.dryRun ? 'Would remove' : 'Removed'} ${count} backup(s), ${mb(bytes)}.`);
+  if (r.unknownFiles.length) lines.push(`Not touched (not written by qnb): ${r.unknownFiles.join(', ')}`);
   return lines;
 }
 

@@ -1,0 +1,172 @@
+/**
+ * Neo4j end to end on a real Neo4j 5.26 Community local install with the real neo4j-admin,
+ * driven through the real qnb binary: backup → wreck → restore → same graph (canonical hash),
+ * guarantee 3 (never left stopped: failing dump, SIGINT, SIGTERM, SIGKILL + next run),
+ * and bad input.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { qnbEnv, type QnbRun, runQnb, startQnb } from '../helpers/cli.js';
+import { IN_CI } from '../helpers/components.js';
+import { graphHash, seedTypedGraph, wreckGraph } from '../helpers/neo4j-data.js';
+import { hasStackTrace } from '../helpers/qnb-world.js';
+import { tempDir } from '../helpers/tmp.js';
+import { createNeo4jHome, type Neo4jHome, neo4jAvailable } from '../servers/neo4j/harness.js';
+
+const avail = await neo4jAvailable();
+if (!avail.ok && IN_CI) throw new Error(`Neo4j (Java + Maven) is required in CI: ${avail.hint}`);
+const skip = avail.ok ? false : `Neo4j missing — ${avail.hint}`;
+
+describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, () => {
+  const password = `pw-${randomBytes(6).toString('hex')}`;
+  let n: Neo4jHome;
+  let cwd: string;
+  let env: NodeJS.ProcessEnv;
+  let original: Awaited<ReturnType<typeof graphHash>>;
+  const qnb = (args: string[], extra: Record<string, string> = {}) => runQnb(args, { cwd, env: { ...env, ...extra }, timeoutMs: 600_000 });
+  const bolt = () => graphHash(n.boltUrl, password);
+  const isUp = async () => (await n.neo4j(['status'])).code === 0;
+  const listed = async () => {
+    const r = await qnb(['list', '--json']);
+    return (JSON.parse(r.stdout) as { backups: { file: string; valid: boolean; target: string; reason: string }[] }).backups.filter((b) => b.target === 'neo4j');
+  };
+
+  before(async () => {
+    n = await createNeo4jHome({ password });
+    await n.start();
+    await seedTypedGraph(n.boltUrl, password);
+    original = await bolt();
+    cwd = await mkdtemp(join(tmpdir(), 'qnb-neo4j-e2e-'));
+    env = qnbEnv({ NEO4J_HOME: n.home, NEO4J_URI: n.boltUrl, NEO4J_PASSWORD: password, JAVA_HOME: process.env.JAVA_HOME });
+  });
+  after(async () => {
+    await n?.remove();
+    if (cwd) await rm(cwd, { recursive: true, force: true });
+  });
+
+  test('backup-neo4j: seed output, Neo4j running again, downtime reported', async () => {
+    const run = await qnb(['backup-neo4j']);
+    assert.equal(run.code, 0, run.stderr + run.stdout);
+    assert.match(run.stdout, /✅ Neo4j \(neo4j\)\n {3}Dump: neo4j-\d{8}-\d{6}\.dump\n {3}Size: \d+\.\d MB\n {3}Nodes: \d+\n {3}Relationships: \d+/);
+    assert.match(run.stdout, new RegExp(`Nodes: ${original.nodes}\\b`));
+    assert.match(run.stdout, /Downtime: .+ s/);
+    assert.ok(await isUp(), 'Neo4j runs after the backup');
+    assert.ok(!existsSync(join(cwd, 'backups', '.qnb-neo4j-stopped.json')));
+    assert.deepEqual((await listed()).map((b) => b.valid), [true]);
+    assert.ok(!(run.stdout + run.stderr).includes(password));
+    assert.equal((await qnb(['verify'])).code, 0);
+  });
+
+  test('wreck → restore without --yes refuses → with --yes the exact graph is back, with a safety dump', async () => {
+    await wreckGraph(n.boltUrl, password);
+    const wrecked = await bolt();
+    assert.notEqual(wrecked.hash, original.hash);
+    const refused = await qnb(['restore-neo4j', '--latest']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /would be overwritten — re-run with --yes/);
+    assert.equal((await bolt()).hash, wrecked.hash, 'refusal touched nothing');
+    const run = await qnb(['restore-neo4j', '--latest', '--yes']);
+    assert.equal(run.code, 0, run.stderr + run.stdout);
+    assert.match(run.stdout, /Nodes: [\d,]+ \(manifest: [\d,]+\) ✔/);
+    const restored = await bolt();
+    assert.equal(restored.hash, original.hash, 'same nodes, relationships, properties, index and constraint');
+    assert.ok(restored.schema.some((s) => s.startsWith('paper_uid')), 'constraint restored');
+    const safety = (await listed()).filter((b) => b.reason === 'pre-restore');
+    assert.equal(safety.length, 1, 'safety dump of the wrecked database');
+    assert.ok(safety[0]!.valid);
+  });
+
+  test('a failing dump (full disk) still starts Neo4j again and leaves nothing valid', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to mount a small tmpfs');
+    const small = await tempDir(t, 'qnb-full-');
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=96k,mode=0700', 'tmpfs', small]);
+    t.after(() => execFileSync('umount', ['-l', small]));
+    const run = await runQnb(['backup-neo4j', '--backup-dir', small], { cwd, env, timeoutMs: 600_000 });
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stdout, /no space left on device/);
+    assert.ok(!hasStackTrace(run));
+    assert.ok(await isUp(), 'Neo4j was started again');
+    assert.equal((await bolt()).hash, original.hash);
+    const files = await readdir(join(small, 'neo4j'));
+    assert.deepEqual(files, [], 'no partial dump left');
+  });
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    test(`${signal} while Neo4j is stopped: Neo4j is started again, nothing valid is left`, async () => {
+      const before = (await listed()).length;
+      const proc = startQnb(['backup-neo4j'], { cwd, env });
+      const marker = join(cwd, 'backups', '.qnb-neo4j-stopped.json');
+      const deadline = Date.now() + 120_000;
+      while (!existsSync(marker) && Date.now() < deadline) await sleep(20);
+      assert.ok(existsSync(marker), 'qnb got to the point of stopping Neo4j');
+      await sleep(300);
+      proc.child.kill(signal);
+      const run: QnbRun = await proc.done;
+      assert.equal(run.code, 130, run.stderr);
+      assert.ok(await isUp(), 'Neo4j runs again');
+      assert.ok(!existsSync(marker));
+      assert.equal((await listed()).length, before, 'no new entry');
+      assert.equal((await bolt()).hash, original.hash);
+    });
+  }
+
+  test('SIGKILL while Neo4j is stopped: the next qnb run starts it again', async () => {
+    const proc = startQnb(['backup-neo4j'], { cwd, env });
+    const marker = join(cwd, 'backups', '.qnb-neo4j-stopped.json');
+    const deadline = Date.now() + 120_000;
+    while (!existsSync(marker) && Date.now() < deadline) await sleep(20);
+    proc.child.kill('SIGKILL');
+    await proc.done;
+    // the `neo4j stop` qnb started goes on without it
+    const stopDeadline = Date.now() + 120_000;
+    while ((await isUp()) && Date.now() < stopDeadline) await sleep(500);
+    assert.equal(await isUp(), false, 'Neo4j was left stopped by the killed qnb');
+    const next = await qnb(['verify']);
+    assert.match(next.stderr, /left stopped by an interrupted qnb run/);
+    assert.ok(await isUp(), 'the next run started Neo4j');
+    assert.ok(!existsSync(marker));
+    assert.equal((await bolt()).hash, original.hash);
+  });
+
+  test('bad input: wrong password, wrong Bolt URL, missing NEO4J_HOME — one line, non-zero, data intact', async () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ NEO4J_PASSWORD: 'wrong-password' }, /authentication failed for user "neo4j" — check NEO4J_USER and NEO4J_PASSWORD/],
+      [{ NEO4J_URI: 'bolt://127.0.0.1:1' }, /cannot reach the server over Bolt — is Neo4j running\? check NEO4J_URI/],
+      [{ NEO4J_HOME: join(cwd, 'no-such-home') }, /NEO4J_HOME .*no-such-home: no bin\/neo4j-admin there/],
+    ];
+    for (const [extra, message] of cases) {
+      const run = await qnb(['backup-neo4j'], extra);
+      assert.equal(run.code, 1, run.stdout + run.stderr);
+      assert.match(run.stdout + run.stderr, message);
+      assert.ok(!hasStackTrace(run));
+      assert.ok(!(run.stdout + run.stderr).includes('wrong-password'));
+    }
+    assert.ok(await isUp());
+    assert.equal((await bolt()).hash, original.hash);
+  });
+
+  test('corrupt and truncated dumps: refused, or rolled back from the safety dump', async () => {
+    const valid = (await listed()).filter((b) => b.valid && b.reason === 'backup');
+    const file = join(cwd, 'backups', valid[0]!.file);
+    const fh = await open(file, 'r+');
+    await fh.write(Buffer.from('garbage!'), 0, 8, 200);
+    await fh.close();
+    const corrupt = await qnb(['restore-neo4j', file, '--yes']);
+    assert.equal(corrupt.code, 4, corrupt.stderr);
+    assert.match(corrupt.stderr, /file is corrupt .* nothing was restored/);
+    assert.equal((await bolt()).hash, original.hash);
+    // forced: neo4j-admin load fails, qnb loads the safety dump back
+    const forced = await qnb(['restore-neo4j', file, '--yes', '--force']);
+    assert.equal(forced.code, 1, forced.stdout + forced.stderr);
+    assert.match(forced.stderr, /put back from the safety dump/);
+    assert.ok(await isUp());
+    assert.equal((await bolt()).hash, original.hash, 'the database keeps its data');
+  });
+});
