@@ -93,6 +93,10 @@ export interface BackupAllOptions {
   cleanupOld?: boolean;
   /** Backups kept per target by that retention. @default config.keepLast */
   keepLast?: number;
+  /** `pre-command` for the backup `qnb run` takes before a risky command. @default 'backup' */
+  reason?: 'backup' | 'pre-command';
+  /** Recorded as the set's command. @default 'backup-all' */
+  command?: string;
 }
 
 /** Creates a backup manager for one configuration. */
@@ -160,6 +164,7 @@ export function createBackupManager(
 
   async function runSet(
     command: string,
+    reason: SetManifest['reason'],
     steps: {
       target: 'qdrant' | 'neo4j';
       name: string;
@@ -167,7 +172,7 @@ export function createBackupManager(
     }[],
   ): Promise<BackupResult> {
     const started = Date.now();
-    const set = await startSet(repository, command, now());
+    const set = await startSet(repository, command, now(), reason);
     const sink = createSetSink(repository, set, now);
     for (const step of steps) {
       try {
@@ -226,18 +231,18 @@ export function createBackupManager(
 
   const backupQdrant = (opts: BackupQdrantOptions = {}) =>
     locked('backup-qdrant', async () =>
-      runSet(opts.full ? 'backup-qdrant --full' : 'backup-qdrant', await qdrantSteps(opts)),
+      runSet(opts.full ? 'backup-qdrant --full' : 'backup-qdrant', 'backup', await qdrantSteps(opts)),
     );
 
   const backupNeo4j = () =>
     locked('backup-neo4j', async () => {
       runtimeFor(); // configuration errors before a set is written
-      return runSet('backup-neo4j', [neo4jStep()]);
+      return runSet('backup-neo4j', 'backup', [neo4jStep()]);
     });
 
   const backupAll = (opts: BackupAllOptions = {}) =>
     locked('backup-all', async () => {
-      const steps: Parameters<typeof runSet>[1] = [];
+      const steps: Parameters<typeof runSet>[2] = [];
       if (!opts.skipQdrant) {
         try {
           steps.push(...(await qdrantSteps({})));
@@ -249,7 +254,7 @@ export function createBackupManager(
         }
       }
       if (!opts.skipNeo4j) steps.push(neo4jStep());
-      const result = await runSet('backup-all', steps);
+      const result = await runSet(opts.command ?? 'backup-all', opts.reason ?? 'backup', steps);
       if (opts.cleanupOld === false) return result;
       // guarantee 4: retention only after a set whose every artifact was verified and committed
       if (result.status !== 'ok')
