@@ -86,7 +86,7 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     if (process.getuid?.() !== 0) return t.skip('needs root to mount a small tmpfs');
     const small = await tempDir(t, 'qnb-full-');
     const { execFileSync } = await import('node:child_process');
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=96k,mode=0700', 'tmpfs', small]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12k,mode=0700', 'tmpfs', small]);
     t.after(() => execFileSync('umount', ['-l', small]));
     const run = await runQnb(['backup-neo4j', '--backup-dir', small], { cwd, env, timeoutMs: 600_000 });
     assert.equal(run.code, 1, run.stdout + run.stderr);
