@@ -12,6 +12,8 @@ export const EXIT = {
   PARTIAL: 3,
   VERIFY_FAILED: 4,
   LOCKED: 5,
+  /** `qnb status`: a target is stale, its last run failed, or its size or counts dropped sharply. */
+  UNHEALTHY: 6,
   INTERRUPTED: 130,
 } as const;
 

@@ -59,6 +59,25 @@ const fileSchema = z
       })
       .strict()
       .optional(),
+    automation: z
+      .object({
+        cron: z.unknown().optional(),
+        timeZone: z.unknown().optional(),
+        debounce: z.unknown().optional(),
+        cooldown: z.unknown().optional(),
+        maxAge: z.unknown().optional(),
+        crontab: z.unknown().optional(),
+      })
+      .strict()
+      .optional(),
+    monitor: z
+      .object({
+        pingUrl: z.unknown().optional(),
+        webhookUrl: z.unknown().optional(),
+        prometheusFile: z.unknown().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -103,7 +122,7 @@ function readConfigFile(opts: LoadConfigOptions): {
     const at = [...issue.path.map(String), ...keys].join('.');
     throw new ConfigError(
       `${found.filepath}: unknown or misplaced key "${at}"`,
-      'known keys: backupDir, keepLast, qdrant.{url,apiKey,collections,keepServerSnapshots}, neo4j.{uri,user,password,database,mode,container,home}',
+      'known keys: backupDir, keepLast, qdrant.{url,apiKey,collections,keepServerSnapshots}, neo4j.{uri,user,password,database,mode,container,home}, automation.{cron,timeZone,debounce,cooldown,maxAge,crontab}, monitor.{pingUrl,webhookUrl,prometheusFile}',
     );
   }
   return { data: parsed.data as Record<string, unknown>, file: found.filepath };
@@ -174,7 +193,12 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
     }
   }
   config.backupDir = resolve(opts.cwd ?? process.cwd(), config.backupDir);
-  const secrets = [config.qdrant.apiKey, config.neo4j.password].filter((s): s is string => !!s);
+  const secrets = [
+    config.qdrant.apiKey,
+    config.neo4j.password,
+    config.monitor.pingUrl,
+    config.monitor.webhookUrl,
+  ].filter((s): s is string => !!s);
   return {
     config: deepFreeze(config),
     sources: Object.freeze(sources),

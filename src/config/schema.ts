@@ -3,6 +3,8 @@
  * (config file path, environment variable, command-line flag).
  */
 
+import { parseDuration } from '../core/time.js';
+
 /** Qdrant connection and backup settings. */
 export interface QdrantConfig {
   /** Base URL of the Qdrant REST API. @default 'http://localhost:6333' */
@@ -33,6 +35,32 @@ export interface Neo4jConfig {
   home: string | undefined;
 }
 
+/** Automation: `schedule`, `install-cron`, `watch` and `status`. */
+export interface AutomationConfig {
+  /** Cron expression of `schedule` and `install-cron` (`schedule` also takes 6 fields with seconds). @default '0 2 * * *' */
+  cron: string;
+  /** IANA time zone of `schedule`; unset = the local zone. */
+  timeZone: string | undefined;
+  /** `watch`: quiet time that ends a burst of changes, in ms (config: a duration like `30s`). @default 30000 */
+  debounce: number;
+  /** `watch`: least time between two backups, in ms (config: a duration like `1h`). @default 3600000 */
+  cooldown: number;
+  /** `status`: a target whose last good backup is older is stale, in ms (config: `26h`). @default 93600000 */
+  maxAge: number;
+  /** The crontab program `install-cron` runs (`-l` to read, `-` to write). @default 'crontab' */
+  crontab: string;
+}
+
+/** Monitoring hooks called around every backup-all (docs/automation.md). */
+export interface MonitorConfig {
+  /** Healthchecks-style URL: GET `URL/start`, `URL` on success, `URL/fail` on failure. Secret. */
+  pingUrl: string | undefined;
+  /** Receives a POST with a JSON summary after every run. Secret. */
+  webhookUrl: string | undefined;
+  /** Prometheus textfile (node_exporter textfile collector), rewritten atomically after every run. */
+  prometheusFile: string | undefined;
+}
+
 /** The whole, validated, frozen configuration. */
 export interface QnbConfig {
   /** Folder holding `qdrant/`, `neo4j/` and `sets/`. @default './backups' (resolved to absolute) */
@@ -41,6 +69,8 @@ export interface QnbConfig {
   keepLast: number;
   qdrant: QdrantConfig;
   neo4j: Neo4jConfig;
+  automation: AutomationConfig;
+  monitor: MonitorConfig;
 }
 
 /** Where a value came from, for error messages and `doctor`. */
@@ -57,7 +87,6 @@ export interface KeySpec {
   /** How to fix a bad value, shown after the error. */
   fix: string;
 }
-
 function str(raw: unknown): string {
   if (typeof raw !== 'string' || raw.trim() === '') throw new Error('must be a non-empty string');
   return raw.trim();
@@ -116,6 +145,36 @@ function mode(raw: unknown): 'dump' | 'export' {
 function secret(raw: unknown): string {
   if (typeof raw !== 'string' || raw === '') throw new Error('must be a non-empty string');
   return raw;
+}
+
+function duration(raw: unknown): number {
+  const s = str(raw);
+  const ms = parseDuration(s);
+  if (ms === undefined || ms <= 0) throw new Error(`"${s}" is not a duration`);
+  return ms;
+}
+
+function timeZone(raw: unknown): string {
+  const s = str(raw);
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: s });
+  } catch {
+    throw new Error(`"${s}" is not a time zone`);
+  }
+  return s;
+}
+
+/** A URL that may hold a token: errors never echo it. */
+function secretUrl(raw: unknown): string {
+  const s = secret(raw).trim();
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new Error('is not a URL');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('is not an http(s) URL');
+  return s.replace(/\/+$/, '');
 }
 
 /** Every key qnb reads, in one table: the single place that names env vars and flags. */
@@ -178,6 +237,67 @@ export const KEYS: readonly KeySpec[] = [
     fix: 'set the Docker container name, or unset it for a local install',
   },
   { path: 'neo4j.home', env: 'NEO4J_HOME', parse: str, fix: 'set it to the Neo4j installation folder' },
+  {
+    path: 'automation.cron',
+    env: 'QNB_CRON',
+    flag: '--cron',
+    parse: str,
+    fix: 'use a cron expression like "0 2 * * *" (minute hour day month weekday)',
+  },
+  {
+    path: 'automation.timeZone',
+    env: 'QNB_TZ',
+    flag: '--tz',
+    parse: timeZone,
+    fix: 'use an IANA time zone like Europe/Berlin, or leave it unset for local time',
+  },
+  {
+    path: 'automation.debounce',
+    env: 'QNB_WATCH_DEBOUNCE',
+    flag: '--debounce',
+    parse: duration,
+    fix: 'use a duration like 30s, 2m or 500ms',
+  },
+  {
+    path: 'automation.cooldown',
+    env: 'QNB_WATCH_COOLDOWN',
+    flag: '--cooldown',
+    parse: duration,
+    fix: 'use a duration like 1h, 30m or 1h30m',
+  },
+  {
+    path: 'automation.maxAge',
+    env: 'QNB_MAX_AGE',
+    flag: '--max-age',
+    parse: duration,
+    fix: 'use a duration like 26h, 2d or 90m',
+  },
+  {
+    path: 'automation.crontab',
+    env: 'QNB_CRONTAB',
+    parse: str,
+    fix: 'set it to the crontab program, e.g. /usr/bin/crontab',
+  },
+  {
+    path: 'monitor.pingUrl',
+    env: 'QNB_PING_URL',
+    secret: true,
+    parse: secretUrl,
+    fix: 'use a URL like https://hc-ping.com/<uuid>',
+  },
+  {
+    path: 'monitor.webhookUrl',
+    env: 'QNB_WEBHOOK_URL',
+    secret: true,
+    parse: secretUrl,
+    fix: 'use an http(s) URL that accepts a JSON POST',
+  },
+  {
+    path: 'monitor.prometheusFile',
+    env: 'QNB_PROMETHEUS_FILE',
+    parse: str,
+    fix: 'set it to a .prom file in the node_exporter textfile folder',
+  },
 ];
 
 /** Defaults, before any layer. */
@@ -195,5 +315,14 @@ export function defaultConfig(): QnbConfig {
       container: undefined,
       home: undefined,
     },
+    automation: {
+      cron: '0 2 * * *',
+      timeZone: undefined,
+      debounce: 30_000,
+      cooldown: 3_600_000,
+      maxAge: 26 * 3_600_000,
+      crontab: 'crontab',
+    },
+    monitor: { pingUrl: undefined, webhookUrl: undefined, prometheusFile: undefined },
   };
 }

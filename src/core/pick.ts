@@ -4,10 +4,12 @@
  */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { NotFoundError, QnbError } from './errors.js';
+import type { TargetContext } from '../targets/target.js';
+import { NotFoundError, QnbError, VerificationError } from './errors.js';
 import type { ArtifactKind, ArtifactRecord, TargetKind } from './manifest.js';
 import type { Repository } from './repository.js';
 import { findByFile } from './select.js';
+import { hashFile } from './transfer.js';
 
 /** What the user asked for. */
 export interface PickOptions {
@@ -87,4 +89,39 @@ export async function pickArtifact(repo: Repository, opts: PickOptions, spec: Pi
     );
   }
   return { artifact: pool[0]!.artifact, path: pool[0]!.path, trusted: true };
+}
+
+/**
+ * Re-hashes a trusted artifact's file against its manifest. A mismatch stops the restore before
+ * anything is touched — unless `force`, which goes on with the file as it is (warning, and the
+ * record's hash replaced by the file's, so the server-side checksum check matches what is sent).
+ */
+export async function checkPickedFile(
+  picked: Picked,
+  ctx: TargetContext,
+  force: boolean | undefined,
+): Promise<Picked> {
+  if (!picked.trusted) return picked;
+  const { artifact, path } = picked;
+  ctx.reporter.emit({
+    type: 'step',
+    target: artifact.target,
+    name: artifact.name,
+    message: `checking ${artifact.file} against its manifest`,
+  });
+  const local = await hashFile(path, { signal: ctx.signal });
+  if (local.sha256 === artifact.sha256 && local.bytes === artifact.bytes) return picked;
+  if (!force) {
+    throw new VerificationError(
+      `${artifact.file}: file is corrupt (sha256 or size differs from the manifest); nothing was restored`,
+      'restore an older backup: `qnb list`',
+    );
+  }
+  ctx.reporter.emit({
+    type: 'warning',
+    target: artifact.target,
+    name: artifact.name,
+    message: `${artifact.file} differs from its manifest; restoring it anyway (--force)`,
+  });
+  return { path, trusted: false, artifact: { ...artifact, sha256: local.sha256, bytes: local.bytes } };
 }

@@ -11,9 +11,9 @@ import { type Neo4jRestoreReport, restoreNeo4jDump } from '../targets/neo4j/neo4
 import type { Neo4jRuntime } from '../targets/neo4j/neo4j-runtime.js';
 import { parseVersion } from '../targets/qdrant/qdrant-version.js';
 import type { TargetContext } from '../targets/target.js';
-import { NotFoundError, QnbError, toQnbError, VerificationError } from './errors.js';
+import { NotFoundError, QnbError, toQnbError } from './errors.js';
 import type { ArtifactRecord } from './manifest.js';
-import { pickArtifact } from './pick.js';
+import { checkPickedFile, pickArtifact } from './pick.js';
 import type { Repository } from './repository.js';
 import { createSetSink, finishSet, startSet } from './run.js';
 import { hashFile } from './transfer.js';
@@ -68,13 +68,14 @@ export async function restoreNeo4j(
 ): Promise<{ report: Neo4jRestoreReport; safetySetId?: string; artifact: ArtifactRecord }> {
   const { repository, runtime, ctx } = deps;
   const db = deps.opts.bolt.database;
-  const { artifact, path, trusted } = await pickArtifact(repository, opts, {
+  const picked = await pickArtifact(repository, opts, {
     target: 'neo4j',
     kinds: ['neo4j-dump'],
     command: 'restore-neo4j',
     nameFlag: '--database',
     untrusted: (p) => untrusted(p, db),
   });
+  const { artifact, path } = await checkPickedFile(picked, ctx, opts.force);
   if (artifact.name !== db) {
     throw new QnbError(
       'E_USAGE',
@@ -83,15 +84,6 @@ export async function restoreNeo4j(
         hint: 'Community serves one database; set NEO4J_DATABASE to match',
       },
     );
-  }
-  if (trusted) {
-    const local = await hashFile(path, { signal: ctx.signal });
-    if (local.sha256 !== artifact.sha256 || local.bytes !== artifact.bytes) {
-      throw new VerificationError(
-        `${artifact.file}: file is corrupt (sha256 or size differs from the manifest); nothing was restored`,
-        'restore an older backup: `qnb list`',
-      );
-    }
   }
   await runtime.preflight();
   const current = await describeGraph(deps.opts.bolt, 0);

@@ -10,9 +10,9 @@ import { backupQdrantScope } from '../targets/qdrant/qdrant-backup.js';
 import { type QdrantRestoreReport, restoreQdrantCollection } from '../targets/qdrant/qdrant-restore.js';
 import { restoreIncompatibility } from '../targets/qdrant/qdrant-version.js';
 import type { TargetContext } from '../targets/target.js';
-import { NotFoundError, QnbError, toQnbError, VerificationError } from './errors.js';
+import { NotFoundError, QnbError, toQnbError } from './errors.js';
 import type { ArtifactRecord } from './manifest.js';
-import { pickArtifact } from './pick.js';
+import { checkPickedFile, pickArtifact } from './pick.js';
 import type { Repository } from './repository.js';
 import { createSetSink, finishSet, startSet } from './run.js';
 import { hashFile } from './transfer.js';
@@ -77,7 +77,7 @@ export async function restoreQdrant(
   opts: RestoreQdrantOptions,
 ): Promise<{ report: QdrantRestoreReport; safetySetId?: string; artifact: ArtifactRecord }> {
   const { api, repository, ctx } = deps;
-  const { artifact, path, trusted } = await pickArtifact(
+  const picked = await pickArtifact(
     repository,
     { ...opts, ...(opts.collection ? { name: opts.collection } : {}) },
     {
@@ -88,6 +88,7 @@ export async function restoreQdrant(
       untrusted: (p) => untrustedArtifact(p, opts),
     },
   );
+  const { artifact, path } = await checkPickedFile(picked, ctx, opts.force);
   if (artifact.kind === 'qdrant-full') {
     throw new QnbError(
       'E_UNSUPPORTED',
@@ -98,21 +99,6 @@ export async function restoreQdrant(
     );
   }
   const target = opts.as ?? artifact.name;
-  if (trusted) {
-    ctx.reporter.emit({
-      type: 'step',
-      target: 'qdrant',
-      name: target,
-      message: `checking ${artifact.file} against its manifest`,
-    });
-    const local = await hashFile(path, { signal: ctx.signal });
-    if (local.sha256 !== artifact.sha256 || local.bytes !== artifact.bytes) {
-      throw new VerificationError(
-        `${artifact.file}: file is corrupt (sha256 or size differs from the manifest); nothing was restored`,
-        'restore an older backup: `qnb list`',
-      );
-    }
-  }
   const serverVersion = await api.version();
   const incompatible = artifact.serverVersion
     ? restoreIncompatibility(artifact.serverVersion, serverVersion)

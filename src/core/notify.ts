@@ -1,0 +1,270 @@
+/**
+ * Monitoring hooks around a backup run: healthchecks-style pings (`URL/start`, `URL`,
+ * `URL/fail`), a webhook that receives a JSON summary, and a Prometheus textfile with the last
+ * good backup of every target. A hook that fails never changes the backup's outcome: it becomes a
+ * warning, and URLs (which often hold a token) are shown by their origin only.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import type { MonitorConfig } from '../config/schema.js';
+import { LockedError, QnbError, toQnbError } from './errors.js';
+import type { Reporter } from './events.js';
+import { acquireLock } from './lock.js';
+import type { BackupResult } from './manager.js';
+import type { Repository } from './repository.js';
+import { computeStatus, type StatusReport } from './status.js';
+
+/** What the hooks need besides the configuration. */
+export interface MonitorOptions {
+  /** Warnings about hooks that failed. */
+  reporter: Reporter;
+  /** The backups folder (lock probe and Prometheus textfile). */
+  repository: Repository;
+  /** Applied to every body sent (webhook). */
+  redact?: (text: string) => string;
+  /** Per request. @default 10000 */
+  timeoutMs?: number;
+  now?: () => Date;
+}
+
+/** What a run is, for the webhook. */
+export interface RunInfo {
+  /** e.g. `backup-all`, `backup-all (schedule)`, `run: make reindex`. */
+  command: string;
+}
+
+/** Body of the webhook POST. */
+export interface WebhookBody {
+  event: 'backup';
+  status: BackupResult['status'] | 'error';
+  ok: boolean;
+  setId: string | null;
+  command: string;
+  host: string;
+  durationMs: number;
+  artifacts: { target: string; name: string; file: string; bytes: number; counts: Record<string, number> }[];
+  errors: { target?: string; name?: string; code: string; message: string }[];
+  /** One line for chat webhooks (Slack, Mattermost). */
+  text: string;
+}
+
+/** `https://hc-ping.com/…`: a URL without its path, query or user info. */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname.length > 1 || u.search ? '/…' : ''}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+async function send(
+  url: string,
+  init: { method: 'GET' | 'POST'; body?: string },
+  timeoutMs: number,
+): Promise<void> {
+  const res = await fetch(url, {
+    method: init.method,
+    ...(init.body !== undefined ? { body: init.body, headers: { 'content-type': 'application/json' } } : {}),
+    signal: AbortSignal.timeout(timeoutMs),
+    redirect: 'follow',
+  });
+  await res.arrayBuffer().catch(() => undefined);
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+}
+
+function reason(err: unknown): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string } };
+  if (e?.name === 'TimeoutError') return 'timed out';
+  return e?.cause?.code ?? e?.message ?? String(err);
+}
+
+/** Label value escaping of the Prometheus text format. */
+const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+/** The Prometheus textfile for a status report and the run that just ended. */
+export function prometheusText(
+  report: StatusReport,
+  run: { ok: boolean; durationMs: number; at: Date },
+): string {
+  const families: [string, string, (t: StatusReport['targets'][number]) => number | undefined][] = [
+    [
+      'qnb_last_success_timestamp_seconds',
+      'Unix time of the newest valid backup of the target.',
+      (t) => (t.lastGood ? Date.parse(t.lastGood.createdAt) / 1000 : undefined),
+    ],
+    ['qnb_last_duration_seconds', 'Duration of that backup.', (t) => t.lastGood && t.lastGood.durationMs / 1000],
+    ['qnb_last_bytes', 'Size of that backup in bytes.', (t) => t.lastGood?.bytes],
+    ['qnb_last_points', 'Qdrant points in that backup.', (t) => t.lastGood?.counts.points ?? t.lastGood?.counts.pointsMax],
+    ['qnb_last_nodes', 'Neo4j nodes in that backup.', (t) => t.lastGood?.counts.nodes],
+    ['qnb_last_relationships', 'Neo4j relationships in that backup.', (t) => t.lastGood?.counts.relationships],
+    ['qnb_target_healthy', '1 when qnb status finds nothing wrong with the target.', (t) => (t.healthy ? 1 : 0)],
+  ];
+  const lines: string[] = [];
+  for (const [name, help, value] of families) {
+    const rows = report.targets
+      .map((t) => [t, value(t)] as const)
+      .filter((r): r is [StatusReport['targets'][number], number] => typeof r[1] === 'number');
+    if (rows.length === 0) continue;
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+    for (const [t, v] of rows) lines.push(`${name}{target="${esc(t.target)}",name="${esc(t.name)}"} ${v}`);
+  }
+  lines.push(
+    '# HELP qnb_last_run_timestamp_seconds Unix time the last backup run ended.',
+    '# TYPE qnb_last_run_timestamp_seconds gauge',
+    `qnb_last_run_timestamp_seconds ${run.at.getTime() / 1000}`,
+    '# HELP qnb_last_run_success 1 when the last backup run produced an ok set.',
+    '# TYPE qnb_last_run_success gauge',
+    `qnb_last_run_success ${run.ok ? 1 : 0}`,
+    '# HELP qnb_last_run_duration_seconds Duration of the last backup run.',
+    '# TYPE qnb_last_run_duration_seconds gauge',
+    `qnb_last_run_duration_seconds ${run.durationMs / 1000}`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Writes `text` to `path` atomically. The temporary name does not end in `.prom`, so the
+ * node_exporter textfile collector never reads a half-written file; mode 0644 so it can read it.
+ */
+export async function writeTextfileAtomic(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const fh = await open(tmp, 'wx', 0o644);
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => {});
+    throw err;
+  }
+}
+
+/** Hooks of one configuration. */
+export interface Monitor {
+  /** True when any hook is configured. */
+  readonly active: boolean;
+  /**
+   * Runs `backup` between the start and finish hooks and returns its result (or rethrows its
+   * error). A run refused because another qnb holds the lock sends nothing: the holder reports.
+   */
+  around(info: RunInfo, backup: () => Promise<BackupResult>): Promise<BackupResult>;
+}
+
+/** Creates the monitoring hooks of `config`. */
+export function createMonitor(config: Readonly<MonitorConfig>, opts: MonitorOptions): Monitor {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const now = opts.now ?? (() => new Date());
+  const redact = opts.redact ?? ((s: string) => s);
+  const warn = (message: string) => opts.reporter.emit({ type: 'warning', message });
+
+  async function ping(suffix: '/start' | '' | '/fail'): Promise<void> {
+    if (!config.pingUrl) return;
+    try {
+      await send(`${config.pingUrl}${suffix}`, { method: 'GET' }, timeoutMs);
+    } catch (err) {
+      warn(`ping ${describeUrl(config.pingUrl)}${suffix} failed (${reason(err)}); the backup is not affected`);
+    }
+  }
+
+  async function webhook(body: WebhookBody): Promise<void> {
+    if (!config.webhookUrl) return;
+    try {
+      await send(config.webhookUrl, { method: 'POST', body: redact(JSON.stringify(body)) }, timeoutMs);
+    } catch (err) {
+      warn(`webhook ${describeUrl(config.webhookUrl)} failed (${reason(err)}); the backup is not affected`);
+    }
+  }
+
+  async function textfile(ok: boolean, durationMs: number): Promise<void> {
+    if (!config.prometheusFile) return;
+    try {
+      const report = computeStatus(await opts.repository.scan(), { now: now(), maxAgeMs: Number.POSITIVE_INFINITY });
+      await writeTextfileAtomic(config.prometheusFile, prometheusText(report, { ok, durationMs, at: now() }));
+    } catch (err) {
+      warn(`Prometheus textfile ${config.prometheusFile}: ${reason(err)}; the backup is not affected`);
+    }
+  }
+
+  /** Fails fast, before `/start` is sent, when another run holds the lock. */
+  async function probeLock(command: string): Promise<void> {
+    await opts.repository.init();
+    const lock = await acquireLock(opts.repository.root, command);
+    await lock.release();
+  }
+
+  const active = Boolean(config.pingUrl || config.webhookUrl || config.prometheusFile);
+  return {
+    active,
+    async around(info, backup) {
+      if (!active) return backup();
+      await probeLock(info.command);
+      const started = Date.now();
+      await ping('/start');
+      let result: BackupResult;
+      try {
+        result = await backup();
+      } catch (err) {
+        if (err instanceof LockedError) throw err;
+        const e = err instanceof QnbError ? err : toQnbError(err);
+        const durationMs = Date.now() - started;
+        await Promise.all([
+          ping('/fail'),
+          webhook({
+            event: 'backup',
+            status: e.code === 'E_INTERRUPTED' ? 'interrupted' : 'error',
+            ok: false,
+            setId: null,
+            command: info.command,
+            host: hostname(),
+            durationMs,
+            artifacts: [],
+            errors: [{ code: e.code, message: e.message }],
+            text: `qnb ${info.command} on ${hostname()}: ${e.message}`,
+          }),
+          textfile(false, durationMs),
+        ]);
+        throw err;
+      }
+      const ok = result.status === 'ok';
+      await Promise.all([
+        ping(ok ? '' : '/fail'),
+        webhook(webhookBody(info, result)),
+        textfile(ok, result.durationMs),
+      ]);
+      return result;
+    },
+  };
+}
+
+function webhookBody(info: RunInfo, r: BackupResult): WebhookBody {
+  const artifacts = r.artifacts
+    .filter((a) => a.status === 'ok')
+    .map((a) => ({
+      target: a.target,
+      name: a.name,
+      file: a.file,
+      bytes: a.bytes,
+      counts: a.counts as Record<string, number>,
+    }));
+  const failed = r.errors.map((e) => `${e.target} ${e.name}`).join(', ');
+  return {
+    event: 'backup',
+    status: r.status,
+    ok: r.status === 'ok',
+    setId: r.setId,
+    command: info.command,
+    host: hostname(),
+    durationMs: r.durationMs,
+    artifacts,
+    errors: r.errors,
+    text: `qnb ${info.command} on ${hostname()}: set ${r.setId} ${r.status} (${artifacts.length} backup(s)${failed ? `; failed: ${failed}` : ''})`,
+  };
+}
