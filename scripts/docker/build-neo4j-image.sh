@@ -19,7 +19,7 @@ log() { echo "build-neo4j-image: $*" >&2; }
 
 # Everything that goes into the image decides its hash.
 BUILD_HASH="$(cat "$HERE/build-neo4j-image.sh" "$HERE/build-rootfs.sh" "$HERE/neo4j-entrypoint.sh" \
-  "$NEO4J_SCRIPTS/make-home.sh" "$NEO4J_SCRIPTS/neo4j" "$NEO4J_SCRIPTS/neo4j-admin" \
+  "$NEO4J_SCRIPTS/make-home.sh" "$NEO4J_SCRIPTS/fetch.sh" "$NEO4J_SCRIPTS/neo4j" "$NEO4J_SCRIPTS/neo4j-admin" \
   "$NEO4J_SCRIPTS/pom.xml" <(echo "$VERSION") | sha256sum | cut -c1-16)"
 
 existing="$("$DOCKER" image inspect -f '{{index .Config.Labels "qnb.build"}}' "$IMAGE" 2>/dev/null || true)"
@@ -29,6 +29,7 @@ if [ "$existing" = "$BUILD_HASH" ] && [ -z "${QNB_REBUILD:-}" ]; then
   exit 0
 fi
 
+old_id="$("$DOCKER" image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
 start=$SECONDS
 ROOTFS_TAR="$("$HERE/build-rootfs.sh")"
 NEO4J_VERSION="$VERSION" "$NEO4J_SCRIPTS/fetch.sh" >/dev/null
@@ -74,4 +75,8 @@ tar -C "$ROOT" --numeric-owner -c . | "$DOCKER" import \
   --change 'CMD ["neo4j"]' \
   - "$IMAGE" >/dev/null
 log "built $IMAGE in $((SECONDS - start)) s"
+# The previous build is now untagged: remove it unless a container still uses it.
+if [ -n "$old_id" ]; then
+  "$DOCKER" image rm "$old_id" >/dev/null 2>&1 || true
+fi
 echo "$IMAGE"

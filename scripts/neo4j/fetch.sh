@@ -63,11 +63,11 @@ for jar in "neo4j-$VERSION.jar" "neo4j-dbms-$VERSION.jar" "neo4j-command-line-$V
   fi
 done
 
-printf 'version=%s\njars=%s\nfetched=%s\n' "$VERSION" "$(ls "$TMP"/*.jar | wc -l)" "$(date -u +%FT%TZ)" >"$TMP/.qnb-complete"
+printf 'version=%s\njars=%s\nfetched=%s\n' "$VERSION" "$(find "$TMP" -maxdepth 1 -name "*.jar" | wc -l)" "$(date -u +%FT%TZ)" >"$TMP/.qnb-complete"
 chmod 0755 "$TMP"
 chmod 0644 "$TMP"/*.jar "$TMP/.qnb-complete"
 rm -rf "$LIB_DIR"
 mv "$TMP" "$LIB_DIR"
 trap - EXIT
-log "$(ls "$LIB_DIR"/*.jar | wc -l) jars in $LIB_DIR"
+log "$(find "$LIB_DIR" -maxdepth 1 -name "*.jar" | wc -l) jars in $LIB_DIR"
 echo "$LIB_DIR"

@@ -52,7 +52,7 @@ chmod 700 "$NHOME/data"
 install -m 0755 "$HERE/neo4j" "$NHOME/bin/neo4j"
 install -m 0755 "$HERE/neo4j-admin" "$NHOME/bin/neo4j-admin"
 if [ -n "${QNB_NEO4J_COPY_LIB:-}" ]; then
-  rm -rf "$NHOME/lib"
+  rm -rf "${NHOME:?}/lib"
   cp -r "$LIB_DIR" "$NHOME/lib"
 else
   ln -sfn "$LIB_DIR" "$NHOME/lib"
