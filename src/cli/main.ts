@@ -111,9 +111,95 @@ function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
     .command('verify')
     .description('re-hash backup files against their manifests')
     .argument('[target]', 'a backup set id or a backup file (default: everything)')
-    .action((target) => setResult(runVerify(createContext(io, global()), target)));
+    .option(
+      '--deep',
+      'restore drill: restore into a scratch collection / scratch Neo4j and compare counts and sampled records',
+    )
+    .action((target, opts) => setResult(runVerify(createContext(io, global()), target, opts)));
 
+  registerAutomation(program, io, global, setResult);
   return program;
+}
+
+/** schedule, install-cron, watch, run, status (loaded on use, so other commands start fast). */
+function registerAutomation(
+  program: Command,
+  io: CliIO,
+  global: () => GlobalOptions,
+  setResult: (p: Promise<number>) => void,
+) {
+  const ctx = (flags: Record<string, unknown> = {}) => createContext(io, global(), flags);
+  program
+    .command('schedule')
+    .description('long-running scheduler: backup-all on a cron schedule (default daily 02:00), for a service')
+    .option(
+      '--cron <expr>',
+      'cron expression, 5 fields or 6 with seconds (env QNB_CRON, default "0 2 * * *")',
+    )
+    .option('--tz <zone>', 'IANA time zone of the schedule (env QNB_TZ, default: local)')
+    .option('--skip-neo4j', 'leave Neo4j out')
+    .option('--skip-qdrant', 'leave Qdrant out')
+    .action((opts) =>
+      setResult(
+        import('./commands/schedule.js').then((m) =>
+          m.runSchedule(ctx({ '--cron': opts.cron, '--tz': opts.tz }), opts),
+        ),
+      ),
+    );
+
+  program
+    .command('install-cron')
+    .description('install the crontab line that runs qnb backup-all (or print a systemd timer)')
+    .option('--cron <expr>', 'cron expression (env QNB_CRON, default "0 2 * * *")')
+    .option('--log <file>', 'log file the cron job appends to (default /tmp/qnb-backup.log)')
+    .option('--print', 'only print the crontab line')
+    .option('--systemd', 'print a qnb-backup.service + qnb-backup.timer pair instead')
+    .option('--skip-neo4j', 'leave Neo4j out')
+    .option('--skip-qdrant', 'leave Qdrant out')
+    .action((opts) =>
+      setResult(
+        import('./commands/install-cron.js').then((m) =>
+          m.runInstallCron(ctx({ '--cron': opts.cron }), opts),
+        ),
+      ),
+    );
+
+  program
+    .command('watch')
+    .description('back up when a file (e.g. zotero.sqlite) changes, at most once per cooldown')
+    .argument('<path>', 'file to watch')
+    .option(
+      '--debounce <duration>',
+      'quiet time that ends a burst of changes (env QNB_WATCH_DEBOUNCE, default 30s)',
+    )
+    .option('--cooldown <duration>', 'least time between two backups (env QNB_WATCH_COOLDOWN, default 1h)')
+    .option('--skip-neo4j', 'leave Neo4j out')
+    .option('--skip-qdrant', 'leave Qdrant out')
+    .action((path, opts) =>
+      setResult(
+        import('./commands/watch.js').then((m) =>
+          m.runWatch(ctx({ '--debounce': opts.debounce, '--cooldown': opts.cooldown }), path, opts),
+        ),
+      ),
+    );
+
+  program
+    .command('run')
+    .description('back up, then run a risky command only if the backup is ok: qnb run -- CMD ARGS…')
+    .argument('<command...>', 'the command and its arguments, after --')
+    .option('--skip-neo4j', 'leave Neo4j out')
+    .option('--skip-qdrant', 'leave Qdrant out')
+    .action((command, opts) =>
+      setResult(import('./commands/run.js').then((m) => m.runRun(ctx(), command, opts))),
+    );
+
+  program
+    .command('status')
+    .description('last good backup per target, age and size trend; exit 6 when stale, failing or shrunk')
+    .option('--max-age <duration>', 'older last good backups are stale (env QNB_MAX_AGE, default 26h)')
+    .action((opts) =>
+      setResult(import('./commands/status.js').then((m) => m.runStatus(ctx({ '--max-age': opts.maxAge })))),
+    );
 }
 
 /** Runs qnb with `argv` (without node and script) and returns the exit status. */

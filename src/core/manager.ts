@@ -70,7 +70,8 @@ export interface BackupManager {
   restoreQdrant(
     opts: RestoreQdrantOptions,
   ): Promise<{ report: QdrantRestoreReport; safetySetId?: string; artifact: ArtifactRecord }>;
-  verify(selector?: string): Promise<VerifyResult>;
+  /** Re-hashes files; with `deep`, also restores each into a scratch collection / scratch Neo4j and compares. */
+  verify(selector?: string, opts?: { deep?: boolean }): Promise<VerifyResult>;
   /** Dumps the Neo4j database (stops and restarts it on Community). */
   backupNeo4j(): Promise<BackupResult>;
   restoreNeo4j(
@@ -285,7 +286,17 @@ export function createBackupManager(
           opts,
         ),
       ),
-    verify: (selector) => locked('verify', () => verifyArtifacts(repository, selector, ctx)),
+    verify: (selector, opts = {}) =>
+      locked(opts.deep ? 'verify --deep' : 'verify', () =>
+        verifyArtifacts(
+          repository,
+          selector,
+          ctx,
+          opts.deep
+            ? { qdrant, neo4j: () => ({ spec: runtimeFor().spec, database: config.neo4j.database }), ctx }
+            : undefined,
+        ),
+      ),
     async close() {
       if (api && !options.qdrantApi) await api.close();
     },

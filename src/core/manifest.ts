@@ -40,6 +40,8 @@ export interface VerificationRecord {
   at: string;
   ok: boolean;
   deep: boolean;
+  /** How long the restore drill took. */
+  durationMs?: number;
   detail?: string;
 }
 

@@ -76,9 +76,9 @@ async function send(
 }
 
 function reason(err: unknown): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string } };
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e?.name === 'TimeoutError') return 'timed out';
-  return e?.cause?.code ?? e?.message ?? String(err);
+  return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
 }
 
 /** Label value escaping of the Prometheus text format. */
@@ -95,12 +95,28 @@ export function prometheusText(
       'Unix time of the newest valid backup of the target.',
       (t) => (t.lastGood ? Date.parse(t.lastGood.createdAt) / 1000 : undefined),
     ],
-    ['qnb_last_duration_seconds', 'Duration of that backup.', (t) => t.lastGood && t.lastGood.durationMs / 1000],
+    [
+      'qnb_last_duration_seconds',
+      'Duration of that backup.',
+      (t) => t.lastGood && t.lastGood.durationMs / 1000,
+    ],
     ['qnb_last_bytes', 'Size of that backup in bytes.', (t) => t.lastGood?.bytes],
-    ['qnb_last_points', 'Qdrant points in that backup.', (t) => t.lastGood?.counts.points ?? t.lastGood?.counts.pointsMax],
+    [
+      'qnb_last_points',
+      'Qdrant points in that backup.',
+      (t) => t.lastGood?.counts.points ?? t.lastGood?.counts.pointsMax,
+    ],
     ['qnb_last_nodes', 'Neo4j nodes in that backup.', (t) => t.lastGood?.counts.nodes],
-    ['qnb_last_relationships', 'Neo4j relationships in that backup.', (t) => t.lastGood?.counts.relationships],
-    ['qnb_target_healthy', '1 when qnb status finds nothing wrong with the target.', (t) => (t.healthy ? 1 : 0)],
+    [
+      'qnb_last_relationships',
+      'Neo4j relationships in that backup.',
+      (t) => t.lastGood?.counts.relationships,
+    ],
+    [
+      'qnb_target_healthy',
+      '1 when qnb status finds nothing wrong with the target.',
+      (t) => (t.healthy ? 1 : 0),
+    ],
   ];
   const lines: string[] = [];
   for (const [name, help, value] of families) {
@@ -170,7 +186,9 @@ export function createMonitor(config: Readonly<MonitorConfig>, opts: MonitorOpti
     try {
       await send(`${config.pingUrl}${suffix}`, { method: 'GET' }, timeoutMs);
     } catch (err) {
-      warn(`ping ${describeUrl(config.pingUrl)}${suffix} failed (${reason(err)}); the backup is not affected`);
+      warn(
+        `ping ${describeUrl(config.pingUrl)}${suffix} failed (${reason(err)}); the backup is not affected`,
+      );
     }
   }
 
@@ -186,7 +204,10 @@ export function createMonitor(config: Readonly<MonitorConfig>, opts: MonitorOpti
   async function textfile(ok: boolean, durationMs: number): Promise<void> {
     if (!config.prometheusFile) return;
     try {
-      const report = computeStatus(await opts.repository.scan(), { now: now(), maxAgeMs: Number.POSITIVE_INFINITY });
+      const report = computeStatus(await opts.repository.scan(), {
+        now: now(),
+        maxAgeMs: Number.POSITIVE_INFINITY,
+      });
       await writeTextfileAtomic(config.prometheusFile, prometheusText(report, { ok, durationMs, at: now() }));
     } catch (err) {
       warn(`Prometheus textfile ${config.prometheusFile}: ${reason(err)}; the backup is not affected`);

@@ -82,17 +82,25 @@ function median(values: number[]): number | undefined {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+const size = (b: number) => (b < 1048576 ? `${Math.round(b)} bytes` : `${(b / 1048576).toFixed(1)} MB`);
+
 function countOf(c: ArtifactCounts, name: (typeof COUNT_NAMES)[number]): number | undefined {
   if (name === 'points') return c.points ?? c.pointsMax;
   return c[name];
 }
 
 const isRegular = (set: SetManifest) => set.reason !== 'pre-restore';
-const label = (t: { target: string; name: string }) =>
-  `${t.target === 'qdrant' ? 'Qdrant' : 'Neo4j'} (${t.name === '*' ? 'full storage' : t.name})`;
+
+/** `Qdrant (papers)`, `Neo4j (neo4j)`, `Qdrant (full storage)`. */
+export function targetLabel(t: { target: string; name: string }): string {
+  return `${t.target === 'qdrant' ? 'Qdrant' : 'Neo4j'} (${t.name === '*' ? 'full storage' : t.name})`;
+}
 
 /** The newest finished run that touched each target: ok, or the error it recorded. */
-function lastRuns(sets: SetManifest[], known: Set<string>): Map<string, NonNullable<TargetStatus['lastRun']>> {
+function lastRuns(
+  sets: SetManifest[],
+  known: Set<string>,
+): Map<string, NonNullable<TargetStatus['lastRun']>> {
   const out = new Map<string, NonNullable<TargetStatus['lastRun']>>();
   const ordered = sets
     .filter((s) => isRegular(s) && s.status !== 'running')
@@ -121,7 +129,7 @@ function dropProblems(last: RepoArtifact, previous: RepoArtifact[], ratio: numbe
   if (med !== undefined && med > 0 && last.artifact.bytes < ratio * med) {
     problems.push({
       code: 'size-drop',
-      message: `size dropped sharply: ${last.artifact.bytes} bytes vs a median of ${Math.round(med)} over the previous ${previous.length} backup(s)`,
+      message: `size dropped sharply: ${size(last.artifact.bytes)} vs a median of ${size(med)} over the previous ${previous.length} backup(s)`,
     });
   }
   for (const name of COUNT_NAMES) {
@@ -175,7 +183,7 @@ export function computeStatus(scan: RepoScan, opts: StatusOptions): StatusReport
     const lastRun = runs.get(k);
     const problems: StatusProblem[] = [];
     let lastGood: LastGoodBackup | undefined;
-    if (!last) problems.push({ code: 'never', message: `${label(t)}: no valid backup` });
+    if (!last) problems.push({ code: 'never', message: 'no valid backup' });
     else {
       const ageMs = nowMs - last.createdAt.getTime();
       lastGood = {
@@ -190,15 +198,14 @@ export function computeStatus(scan: RepoScan, opts: StatusOptions): StatusReport
       if (ageMs > opts.maxAgeMs)
         problems.push({
           code: 'stale',
-          message: `${label(t)}: stale — last good backup ${formatDuration(ageMs)} ago (${displayTime(last.createdAt)}), max age ${formatDuration(opts.maxAgeMs)}`,
+          message: `stale — last good backup ${formatDuration(ageMs)} ago (${displayTime(last.createdAt)}), max age ${formatDuration(opts.maxAgeMs)}`,
         });
-      for (const p of dropProblems(last, previous, ratio))
-        problems.push({ code: p.code, message: `${label(t)}: ${p.message}` });
+      problems.push(...dropProblems(last, previous, ratio));
     }
     if (lastRun && !lastRun.ok)
       problems.push({
         code: 'failing',
-        message: `${label(t)}: last run failed (set ${lastRun.setId}): ${lastRun.error ?? 'error'}`,
+        message: `last run failed (set ${lastRun.setId}): ${lastRun.error ?? 'error'}`,
       });
     const med = median(previous.map((p) => p.artifact.bytes));
     const trend: TargetStatus['trend'] = {
@@ -220,7 +227,9 @@ export function computeStatus(scan: RepoScan, opts: StatusOptions): StatusReport
       validBackups: list.length,
     });
   }
-  targets.sort((a, b) => (a.target === b.target ? a.name.localeCompare(b.name) : a.target === 'qdrant' ? -1 : 1));
+  targets.sort((a, b) =>
+    a.target === b.target ? a.name.localeCompare(b.name) : a.target === 'qdrant' ? -1 : 1,
+  );
   const problems: StatusProblem[] =
     targets.length === 0 ? [{ code: 'never', message: 'no backups yet — run `qnb backup-all`' }] : [];
   return {

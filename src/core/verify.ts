@@ -2,6 +2,7 @@
  * `qnb verify`: re-hash artifact files against their manifests and record the result.
  */
 import type { TargetContext } from '../targets/target.js';
+import { type DrillDeps, drillArtifact } from './drill.js';
 import { NotFoundError } from './errors.js';
 import type { RepoArtifact, Repository } from './repository.js';
 import { findByFile, findBySet } from './select.js';
@@ -14,7 +15,11 @@ export interface VerifyItem {
   name: string;
   setId: string;
   ok: boolean;
+  /** True when a restore drill ran (verify --deep). */
+  deep: boolean;
   detail?: string;
+  /** Why no drill ran for this artifact. */
+  note?: string;
 }
 
 /** Result of verify. */
@@ -28,6 +33,7 @@ export async function verifyArtifacts(
   repo: Repository,
   selector: string | undefined,
   ctx: TargetContext,
+  drill?: DrillDeps,
 ): Promise<VerifyResult> {
   const scan = await repo.scan();
   let chosen: RepoArtifact[];
@@ -66,11 +72,21 @@ export async function verifyArtifacts(
         detail = err instanceof NotFoundError ? 'file missing' : (err as Error).message;
       }
     }
-    items.push({ ...base, ok: !detail, ...(detail ? { detail } : {}) });
+    let deep = false;
+    let note: string | undefined;
+    const started = Date.now();
+    if (!detail && drill) {
+      const outcome = await drillArtifact(a.artifact, a.path, drill);
+      deep = !outcome.skipped;
+      detail = outcome.detail;
+      note = outcome.skipped;
+    }
+    items.push({ ...base, ok: !detail, deep, ...(detail ? { detail } : {}), ...(note ? { note } : {}) });
     a.artifact.verification = {
       at: ctx.now().toISOString(),
       ok: !detail,
-      deep: false,
+      deep,
+      ...(deep ? { durationMs: Date.now() - started } : {}),
       ...(detail ? { detail } : {}),
     };
     touched.add(a.set.id);

@@ -27,9 +27,16 @@ const HINT = 'use 5 fields "minute hour day month weekday", e.g. "0 2 * * *" (da
  */
 export function parseScheduleCron(expr: string, source: CronSource, timeZone?: string): Cron {
   try {
-    return new Cron(expr.trim(), { paused: true, mode: '5-or-6-parts', ...(timeZone ? { timezone: timeZone } : {}) });
+    return new Cron(expr.trim(), {
+      paused: true,
+      mode: '5-or-6-parts',
+      ...(timeZone ? { timezone: timeZone } : {}),
+    });
   } catch (err) {
-    throw new ConfigError(`${source} "${expr}": ${cronMessage(err)}`, `${HINT}; a sixth leading field sets seconds`);
+    throw new ConfigError(
+      `${source} "${expr}": ${cronMessage(err)}`,
+      `${HINT}; a sixth leading field sets seconds`,
+    );
   }
 }
 
@@ -62,7 +69,8 @@ const FIELDS: FieldSpec[] = [
 
 function value(text: string, f: FieldSpec): number {
   const named = f.names?.indexOf(text.toUpperCase()) ?? -1;
-  const n = named >= 0 ? named + (f.name === 'month' ? 1 : 0) : /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  const n =
+    named >= 0 ? named + (f.name === 'month' ? 1 : 0) : /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isInteger(n) || n < f.min || n > f.max)
     throw new Error(`${f.name}: "${text}" is not a value from ${f.min} to ${f.max}`);
   return n;

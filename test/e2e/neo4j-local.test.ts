@@ -16,7 +16,6 @@ import { qnbEnv, type QnbRun, runQnb, startQnb } from '../helpers/cli.js';
 import { IN_CI } from '../helpers/components.js';
 import { graphHash, seedTypedGraph, wreckGraph } from '../helpers/neo4j-data.js';
 import { hasStackTrace } from '../helpers/qnb-world.js';
-import { tempDir } from '../helpers/tmp.js';
 import { createNeo4jHome, type Neo4jHome, neo4jAvailable } from '../servers/neo4j/harness.js';
 
 const avail = await neo4jAvailable();
@@ -84,10 +83,13 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
 
   test('a failing dump (full disk) still starts Neo4j again and leaves nothing valid', async (t) => {
     if (process.getuid?.() !== 0) return t.skip('needs root to mount a small tmpfs');
-    const small = await tempDir(t, 'qnb-full-');
+    const small = await mkdtemp(join(tmpdir(), 'qnb-full-'));
     const { execFileSync } = await import('node:child_process');
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12k,mode=0700', 'tmpfs', small]);
-    t.after(() => execFileSync('umount', ['-l', small]));
+    t.after(async () => {
+      execFileSync('umount', ['-l', small]);
+      await rm(small, { recursive: true, force: true });
+    });
     const run = await runQnb(['backup-neo4j', '--backup-dir', small], { cwd, env, timeoutMs: 600_000 });
     assert.equal(run.code, 1, run.stdout + run.stderr);
     assert.match(run.stdout, /no space left on device/);

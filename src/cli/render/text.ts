@@ -6,6 +6,7 @@ import type { BackupResult } from '../../core/manager.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { PruneResult } from '../../core/prune.js';
 import type { RepoArtifact, RepoScan } from '../../core/repository.js';
+import { type StatusReport, targetLabel } from '../../core/status.js';
 import { displayTime, formatDuration } from '../../core/time.js';
 import type { VerifyResult } from '../../core/verify.js';
 import type { Neo4jRestoreReport } from '../../targets/neo4j/neo4j-restore.js';
@@ -68,7 +69,7 @@ export function renderBackup(r: BackupResult, resolve: (rel: string) => string, 
 function statusText(e: RepoArtifact): string {
   if (!e.valid) return `✘ NOT VALID: ${e.problem}`;
   const v = e.artifact.verification;
-  if (v?.ok) return `✔ verified ${displayTime(new Date(v.at))}`;
+  if (v?.ok) return `✔ verified${v.deep ? ' by restore drill' : ''} ${displayTime(new Date(v.at))}`;
   return e.artifact.checksumSource === 'server'
     ? '✔ sha256 matches server'
     : '✔ sha256 recorded (server gave none)';
@@ -167,13 +168,59 @@ export function renderNeo4jRestore(r: { report: Neo4jRestoreReport; safetySetId?
 /** Verify report. */
 export function renderVerify(r: VerifyResult): string[] {
   const lines = ['=== Verify Results ===', ''];
-  for (const i of r.items) lines.push(i.ok ? `✅ ${i.file}` : `❌ ${i.file}: ${i.detail}`);
+  for (const i of r.items) {
+    const how = i.deep ? ' (sha256 + restore drill)' : i.note ? ` (sha256; ${i.note})` : '';
+    lines.push(i.ok ? `✅ ${i.file}${how}` : `❌ ${i.file}: ${i.detail}`);
+  }
   if (r.items.length === 0) lines.push('(no backups to verify)');
   lines.push(
     '',
     r.ok
       ? `All ${r.items.length} file(s) match their manifests.`
       : `${r.items.filter((i) => !i.ok).length} of ${r.items.length} file(s) FAILED verification.`,
+  );
+  return lines;
+}
+
+/** `=== Backup Status ===`: one block per target, then one line per problem naming its target. */
+export function renderStatus(r: StatusReport): string[] {
+  const lines = ['=== Backup Status ===', ''];
+  for (const t of r.targets) {
+    lines.push(`${t.healthy ? '✅' : '❌'} ${targetLabel(t)}`);
+    const g = t.lastGood;
+    if (g) {
+      lines.push(
+        `   Last good backup: ${displayTime(new Date(g.createdAt))} (${formatDuration(g.ageMs)} ago)`,
+        `   File: ${basename(g.file)}`,
+      );
+      const trend = t.trend.bytes.length > 1 ? ` — trend ${t.trend.bytes.map((b) => mb(b)).join(' → ')}` : '';
+      const pct =
+        t.trend.changePct === undefined
+          ? ''
+          : ` (${t.trend.changePct >= 0 ? '+' : ''}${t.trend.changePct}% vs median of previous ${t.trend.bytes.length - 1})`;
+      lines.push(`   Size: ${mb(g.bytes)}${trend}${pct}`);
+      const c = g.counts;
+      const points = c.points ?? c.pointsMax;
+      if (typeof points === 'number') lines.push(`   Points: ${thousands(points)}`);
+      if (typeof c.nodes === 'number') lines.push(`   Nodes: ${thousands(c.nodes)}`);
+      if (typeof c.relationships === 'number') lines.push(`   Relationships: ${thousands(c.relationships)}`);
+    }
+    lines.push(`   Valid backups: ${t.validBackups}`);
+    if (t.lastRun)
+      lines.push(
+        `   Last run: ${t.lastRun.ok ? 'ok' : 'FAILED'} (set ${t.lastRun.setId}, ${displayTime(new Date(t.lastRun.at))})`,
+      );
+    for (const p of t.problems) lines.push(`   ✘ ${p.message}`);
+    lines.push('');
+  }
+  const bad = r.targets.filter((t) => !t.healthy);
+  for (const p of r.problems) lines.push(`✘ ${p.message}`);
+  for (const t of bad) for (const p of t.problems) lines.push(`✘ ${targetLabel(t)}: ${p.message}`);
+  if (r.targets.length === 0) return lines;
+  lines.push(
+    r.healthy
+      ? `Healthy: all ${r.targets.length} target(s) (max age ${formatDuration(r.maxAgeMs)}).`
+      : `Unhealthy: ${bad.length} of ${r.targets.length} target(s) need attention (max age ${formatDuration(r.maxAgeMs)}).`,
   );
   return lines;
 }

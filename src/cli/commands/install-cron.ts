@@ -1,0 +1,109 @@
+/**
+ * `qnb install-cron [--cron EXPR] [--log FILE] [--print] [--systemd] [--skip-neo4j] [--skip-qdrant]`
+ * — installs (idempotently) the crontab line that runs `qnb backup-all` from this folder with a
+ * log, `--print` only prints it, `--systemd` prints a service + timer pair instead.
+ */
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KEYS } from '../../config/schema.js';
+import { cronToOnCalendar, parseCrontabCron } from '../../schedule/cron.js';
+import { keySource } from '../../schedule/cron-source.js';
+import {
+  cronLine,
+  type JobSpec,
+  mergeCrontab,
+  readCrontab,
+  systemdUnits,
+  writeCrontab,
+} from '../../schedule/install-cron.js';
+import { printJson } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import type { CommandContext } from '../io.js';
+
+/** Options of install-cron. */
+export interface InstallCronFlags {
+  log?: string;
+  systemd?: boolean;
+  print?: boolean;
+  skipNeo4j?: boolean;
+  skipQdrant?: boolean;
+}
+
+/** The seed's log location, renamed for qnb. */
+export const DEFAULT_CRON_LOG = '/tmp/qnb-backup.log';
+
+/** What cron or systemd runs: absolute node, absolute qnb script, this folder, this config. */
+function jobFor(ctx: CommandContext, flags: InstallCronFlags): JobSpec {
+  const { loaded } = ctx;
+  const script = realpathSync(fileURLToPath(new URL('../main.js', import.meta.url)));
+  const args = ['backup-all'];
+  if (loaded.file) args.push('--config', loaded.file);
+  if (loaded.sources.backupDir === 'flag') args.push('--backup-dir', loaded.config.backupDir);
+  if (loaded.sources['qdrant.url'] === 'flag') args.push('--qdrant-url', loaded.config.qdrant.url);
+  if (flags.skipNeo4j) args.push('--skip-neo4j');
+  if (flags.skipQdrant) args.push('--skip-qdrant');
+  return { node: process.execPath, script, cwd: ctx.io.cwd, args };
+}
+
+/** Settings that come from the environment, which cron and systemd do not pass on. */
+function envOnly(ctx: CommandContext): string[] {
+  return KEYS.filter((k) => ctx.loaded.sources[k.path] === 'env' && !k.path.startsWith('automation.')).map(
+    (k) => k.env!,
+  );
+}
+
+export async function runInstallCron(ctx: CommandContext, flags: InstallCronFlags): Promise<number> {
+  const { automation } = ctx.loaded.config;
+  const expr = automation.cron.trim();
+  const source = keySource(ctx.loaded, 'automation.cron');
+  const job = jobFor(ctx, flags);
+  const fromEnv = envOnly(ctx);
+  const envWarning = fromEnv.length
+    ? `⚠ ${fromEnv.join(', ')} ${fromEnv.length > 1 ? 'come' : 'comes'} from your environment, which ${flags.systemd ? 'systemd' : 'cron'} does not have: put ${fromEnv.length > 1 ? 'them' : 'it'} in qnb.config.yaml (secrets: a *_FILE variable or EnvironmentFile)`
+    : undefined;
+
+  if (flags.systemd) {
+    const onCalendar = cronToOnCalendar(expr, source);
+    const units = systemdUnits(job, onCalendar, expr, flags.log ? resolve(ctx.io.cwd, flags.log) : undefined);
+    if (ctx.json) printJson(ctx, { ok: true, onCalendar, ...units });
+    else {
+      ctx.out('# ~/.config/systemd/user/qnb-backup.service');
+      ctx.out(units.service);
+      ctx.out('# ~/.config/systemd/user/qnb-backup.timer');
+      ctx.out(units.timer);
+      ctx.out('# then: systemctl --user daemon-reload && systemctl --user enable --now qnb-backup.timer');
+      ctx.out('#       (and once: loginctl enable-linger $USER, so it runs while you are logged out)');
+    }
+    if (envWarning) ctx.err(envWarning);
+    return EXIT.OK;
+  }
+
+  parseCrontabCron(expr, source);
+  const log = resolve(ctx.io.cwd, flags.log ?? DEFAULT_CRON_LOG);
+  const line = cronLine(expr, job, log);
+  if (flags.print) {
+    if (ctx.json) printJson(ctx, { ok: true, line, installed: false });
+    else ctx.out(line);
+    if (envWarning) ctx.err(envWarning);
+    return EXIT.OK;
+  }
+  const existing = await readCrontab(automation.crontab);
+  const merged = mergeCrontab(existing, line);
+  const changed = merged.text !== existing;
+  if (changed) await writeCrontab(automation.crontab, merged.text);
+  if (ctx.json) printJson(ctx, { ok: true, line, installed: true, changed, replaced: merged.replaced, log });
+  else {
+    ctx.out(
+      !changed
+        ? 'The crontab already holds this qnb line (unchanged):'
+        : merged.replaced
+          ? 'Replaced the previous qnb line in your crontab:'
+          : 'Added to your crontab:',
+    );
+    ctx.out(`  ${line}`);
+    ctx.out(`Check it with: crontab -l    Follow the log: tail -f ${log}`);
+  }
+  if (envWarning) ctx.err(envWarning);
+  return EXIT.OK;
+}

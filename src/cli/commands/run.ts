@@ -1,0 +1,72 @@
+/**
+ * `qnb run [--skip-neo4j] [--skip-qdrant] -- CMD ARGS…` — back up (backup-all, reason
+ * `pre-command`), then run a risky command (index rebuild, migration) only if the backup set is
+ * `ok`, and exit with the command's status. qnb's own output goes to stderr so the command's
+ * stdout stays its own. Retention keeps the newest pre-command backup whatever the policy says.
+ */
+import { QnbError } from '../../core/errors.js';
+import { runCommand } from '../../schedule/guarded-run.js';
+import { createBackupJob } from '../../schedule/job.js';
+import { exitCodeForSet } from '../exit-codes.js';
+import type { CommandContext } from '../io.js';
+import { createCliReporter } from '../render/progress.js';
+import { renderBackup } from '../render/text.js';
+
+/** Options of run. */
+export interface RunFlags {
+  skipNeo4j?: boolean;
+  skipQdrant?: boolean;
+}
+
+export async function runRun(ctx: CommandContext, argv: string[], flags: RunFlags): Promise<number> {
+  const [cmd, ...args] = argv;
+  if (!cmd)
+    throw new QnbError('E_USAGE', 'run: no command given', {
+      hint: 'qnb run -- CMD ARGS…, e.g. qnb run -- make reindex',
+    });
+  const reporter = createCliReporter(ctx.err, {
+    tty: ctx.io.isTTY && !ctx.json,
+    quiet: ctx.json,
+    stream: ctx.io.stderr,
+  });
+  const job = createBackupJob(ctx.loaded.config, {
+    onEvent: (e) => reporter.emit(e),
+    signal: ctx.io.signal,
+    redact: ctx.redact,
+    cwd: ctx.io.cwd,
+  });
+  let result: Awaited<ReturnType<typeof job.run>>;
+  try {
+    result = await job.run({
+      command: `run: ${cmd}`,
+      reason: 'pre-command',
+      skipNeo4j: flags.skipNeo4j,
+      skipQdrant: flags.skipQdrant,
+    });
+  } finally {
+    reporter.stop();
+    await job.close();
+  }
+  // stdout belongs to the command: the backup report goes to stderr
+  if (ctx.json) ctx.err(JSON.stringify({ ok: result.status === 'ok', ...result }));
+  else
+    for (const l of renderBackup(result, (rel) => job.manager.repository.resolve(rel), ctx.io.cwd))
+      ctx.err(l);
+  if (result.status !== 'ok') {
+    const first = result.errors[0];
+    const why = first ? `: ${first.target} (${first.name}): ${first.message}` : '';
+    ctx.err(`✘ backup set ${result.setId} is ${result.status}${why} — not running ${cmd}`);
+    return exitCodeForSet(result.status);
+  }
+  ctx.err(`• backup set ${result.setId} ok — running ${cmd}`);
+  const outcome = await runCommand(cmd, args, {
+    cwd: ctx.io.cwd,
+    env: ctx.io.env,
+    stdout: ctx.io.stdout,
+    stderr: ctx.io.stderr,
+    signal: ctx.io.signal,
+  });
+  if (outcome.kind === 'not-started') ctx.err(`✘ run: ${outcome.message}`);
+  else if (outcome.kind === 'signaled') ctx.err(`• ${cmd} was ended by ${outcome.signal}`);
+  return outcome.code;
+}

@@ -1,0 +1,112 @@
+/**
+ * `qnb schedule [--cron EXPR] [--tz ZONE] [--skip-neo4j] [--skip-qdrant]` — a long-running
+ * scheduler for a service or a container. Every tick runs the backup-all pipeline (with
+ * retention and the monitoring hooks). Overrun-safe: while a backup runs — ours, or another qnb's
+ * holding the lock — a tick is skipped and logged. SIGINT/SIGTERM stop it: the running backup is
+ * interrupted through the signal (its leftovers cleaned), then it exits 130; when idle, 0.
+ */
+import { Cron } from 'croner';
+import { toQnbError } from '../../core/errors.js';
+import { displayTime, formatDuration } from '../../core/time.js';
+import { parseScheduleCron } from '../../schedule/cron.js';
+import { keySource } from '../../schedule/cron-source.js';
+import { createBackupJob, timestamped } from '../../schedule/job.js';
+import { EXIT } from '../exit-codes.js';
+import type { CommandContext } from '../io.js';
+import { createCliReporter } from '../render/progress.js';
+import { renderBackup } from '../render/text.js';
+
+/** Options of schedule. */
+export interface ScheduleFlags {
+  skipNeo4j?: boolean;
+  skipQdrant?: boolean;
+}
+
+/** Resolves when `signal` fires. */
+export function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+export async function runSchedule(ctx: CommandContext, flags: ScheduleFlags): Promise<number> {
+  const { automation } = ctx.loaded.config;
+  const expr = automation.cron.trim();
+  // a bad expression is a configuration error before anything runs
+  parseScheduleCron(expr, keySource(ctx.loaded, 'automation.cron'), automation.timeZone);
+  const log = timestamped(ctx.out);
+  const reporter = createCliReporter(timestamped(ctx.err), {
+    tty: false,
+    quiet: ctx.json,
+    stream: ctx.io.stderr,
+  });
+  const job = createBackupJob(ctx.loaded.config, {
+    onEvent: (e) => reporter.emit(e),
+    signal: ctx.io.signal,
+    redact: ctx.redact,
+    cwd: ctx.io.cwd,
+  });
+  const zone = automation.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+  let running: Promise<void> | undefined;
+  let runStarted = 0;
+  let runs = 0;
+  let interrupted = false;
+
+  async function once(n: number): Promise<void> {
+    log(`run ${n}: backup-all started`);
+    try {
+      const r = await job.run({
+        command: 'backup-all (schedule)',
+        skipNeo4j: flags.skipNeo4j,
+        skipQdrant: flags.skipQdrant,
+      });
+      if (ctx.json) ctx.out(JSON.stringify({ at: new Date().toISOString(), run: n, ...r }));
+      else for (const l of renderBackup(r, (rel) => job.manager.repository.resolve(rel), ctx.io.cwd)) log(l);
+      log(`run ${n}: ${r.status} — set ${r.setId} in ${formatDuration(r.durationMs)}`);
+    } catch (err) {
+      const e = toQnbError(err, ctx.io.signal);
+      if (e.code === 'E_LOCKED') log(`run ${n}: skipped — ${e.message}`);
+      else if (e.code === 'E_INTERRUPTED') {
+        interrupted = true;
+        log(`run ${n}: interrupted`);
+      } else log(`run ${n}: failed — ${e.message}${e.hint ? ` — ${e.hint}` : ''}`);
+    }
+  }
+
+  const cron = new Cron(
+    expr,
+    { mode: '5-or-6-parts', ...(automation.timeZone ? { timezone: zone } : {}) },
+    () => {
+      if (ctx.io.signal.aborted) return;
+      if (running) {
+        log(
+          `skipped: the previous run is still going (started ${formatDuration(Date.now() - runStarted)} ago)`,
+        );
+        return;
+      }
+      runStarted = Date.now();
+      running = once(++runs).finally(() => {
+        running = undefined;
+        const next = cron.nextRun();
+        if (next && !ctx.io.signal.aborted) log(`next run: ${displayTime(next)}`);
+      });
+    },
+  );
+  const first = cron.nextRun();
+  log(
+    `qnb schedule: "${expr}" (${zone}), backup-all${flags.skipNeo4j ? ' --skip-neo4j' : ''}${flags.skipQdrant ? ' --skip-qdrant' : ''}; next run ${first ? displayTime(first) : 'never'}; stop with Ctrl-C or SIGTERM`,
+  );
+  try {
+    await aborted(ctx.io.signal);
+    cron.stop();
+    log(running ? 'stopping: interrupting the running backup…' : 'stopping: no backup running');
+    await running;
+  } finally {
+    cron.stop();
+    reporter.stop();
+    await job.close();
+  }
+  log(`stopped after ${runs} run(s)`);
+  return interrupted ? EXIT.INTERRUPTED : EXIT.OK;
+}

@@ -1,0 +1,111 @@
+/**
+ * `qnb watch PATH [--debounce 30s] [--cooldown 1h] [--skip-neo4j] [--skip-qdrant]` — backs up
+ * when a file (the seed's `zotero.sqlite`) changes: bursts merge, at most one backup per
+ * cooldown, a change during the cooldown or during a backup is kept for one backup after it, and
+ * a file replaced by rename is still seen. SIGINT/SIGTERM stop it (130 if a backup was cut short).
+ */
+import { stat } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { NotFoundError, toQnbError } from '../../core/errors.js';
+import { formatDuration } from '../../core/time.js';
+import { createBackupJob, timestamped } from '../../schedule/job.js';
+import { type AttemptOutcome, createChangeGate, watchFile } from '../../schedule/watch.js';
+import { EXIT } from '../exit-codes.js';
+import type { CommandContext } from '../io.js';
+import { createCliReporter } from '../render/progress.js';
+import { renderBackup } from '../render/text.js';
+import { aborted } from './schedule.js';
+
+/** Options of watch. */
+export interface WatchFlags {
+  skipNeo4j?: boolean;
+  skipQdrant?: boolean;
+}
+
+async function isDir(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+export async function runWatch(ctx: CommandContext, path: string, flags: WatchFlags): Promise<number> {
+  const { cooldown } = ctx.loaded.config.automation;
+  // chokidar drops a second change of a file within 50 ms: a longer debounce makes sure the
+  // backup starts after any change it dropped
+  const debounce = Math.max(ctx.loaded.config.automation.debounce, 100);
+  const file = resolve(ctx.io.cwd, path);
+  if (await isDir(file))
+    throw new NotFoundError(
+      `watch ${path}: is a folder`,
+      'pass the file to watch, e.g. ~/Zotero/zotero.sqlite',
+    );
+  if (!(await isDir(dirname(file))))
+    throw new NotFoundError(`watch ${path}: folder ${dirname(file)} does not exist`, 'check the path');
+  const log = timestamped(ctx.out);
+  const reporter = createCliReporter(timestamped(ctx.err), {
+    tty: false,
+    quiet: ctx.json,
+    stream: ctx.io.stderr,
+  });
+  const job = createBackupJob(ctx.loaded.config, {
+    onEvent: (e) => reporter.emit(e),
+    signal: ctx.io.signal,
+    redact: ctx.redact,
+    cwd: ctx.io.cwd,
+  });
+  let runs = 0;
+  let interrupted = false;
+
+  async function backup(): Promise<AttemptOutcome> {
+    const n = ++runs;
+    log(`backup ${n}: ${basename(file)} changed — backup-all started`);
+    try {
+      const r = await job.run({
+        command: `backup-all (watch ${basename(file)})`,
+        skipNeo4j: flags.skipNeo4j,
+        skipQdrant: flags.skipQdrant,
+      });
+      if (ctx.json) ctx.out(JSON.stringify({ at: new Date().toISOString(), run: n, ...r }));
+      else for (const l of renderBackup(r, (rel) => job.manager.repository.resolve(rel), ctx.io.cwd)) log(l);
+      log(`backup ${n}: ${r.status} — set ${r.setId} in ${formatDuration(r.durationMs)}`);
+      return 'done';
+    } catch (err) {
+      const e = toQnbError(err, ctx.io.signal);
+      if (e.code === 'E_LOCKED') {
+        runs--;
+        log(`backup ${n}: skipped — ${e.message}`);
+        return 'retry';
+      }
+      if (e.code === 'E_INTERRUPTED') interrupted = true;
+      log(`backup ${n}: ${e.code === 'E_INTERRUPTED' ? 'interrupted' : `failed — ${e.message}`}`);
+      return 'done';
+    }
+  }
+
+  const gate = createChangeGate({ debounceMs: debounce, cooldownMs: cooldown, run: backup, log });
+  let watcher: Awaited<ReturnType<typeof watchFile>> | undefined;
+  try {
+    watcher = await watchFile(file, {
+      onChange: () => gate.poke(),
+      onRemove: () => log(`${basename(file)} was removed; waiting for it to come back`),
+      onError: (e) => log(`watch error: ${e.message}`),
+    });
+    const exists = await stat(file).then(
+      () => true,
+      () => false,
+    );
+    log(
+      `watching ${file}${exists ? '' : ' (does not exist yet)'} — debounce ${formatDuration(debounce)}, cooldown ${formatDuration(cooldown)}; stop with Ctrl-C or SIGTERM`,
+    );
+    await aborted(ctx.io.signal);
+    log(gate.busy ? 'stopping: interrupting the running backup…' : 'stopping: no backup running');
+  } finally {
+    await watcher?.close();
+    await gate.close();
+    reporter.stop();
+    await job.close();
+  }
+  log(`stopped after ${runs} backup(s)`);
+  return interrupted ? EXIT.INTERRUPTED : EXIT.OK;
+}

@@ -1,0 +1,222 @@
+/**
+ * A scratch Neo4j of the same version as the live one, for restore drills (`verify --deep`):
+ * never the live database. Local install: a temporary NEO4J_HOME that borrows the live install's
+ * `bin/` and `lib/` and has its own data, conf and Bolt port, with authentication off.
+ * Docker: a temporary volume and containers of the live container's image.
+ */
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { QnbError } from '../../core/errors.js';
+import type { BoltOptions } from './neo4j-bolt.js';
+import { type RuntimeSpec, runCommand } from './neo4j-runtime.js';
+
+/** A throwaway Neo4j. */
+export interface ScratchNeo4j {
+  /** Loads a dump file into the scratch database. */
+  load(path: string): Promise<void>;
+  /** `neo4j-admin database check`; rejects with its output when the store is inconsistent. */
+  check(): Promise<void>;
+  /** Starts the scratch server; resolves with how to reach it over Bolt (auth off). */
+  start(): Promise<BoltOptions>;
+  /** Stops and deletes everything it made. Never throws. */
+  remove(): Promise<void>;
+}
+
+/** A free loopback port. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs a command with a file on stdin; rejects with stderr's tail on a non-zero exit. */
+function runWithStdin(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  file: string | undefined,
+  what: string,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: [file ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const keep = (d: Buffer) => {
+      out = (out + d).slice(-6000);
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    if (file) pipeline(createReadStream(file), child.stdin!).catch(() => {});
+    child.on('error', (err) => reject(new QnbError('E_IO', `${what}: ${err.message}`)));
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else {
+        const tail = out.trim().split('\n').filter(Boolean).slice(-3).join(' | ');
+        reject(new QnbError('E_VERIFY', `${what}: neo4j-admin exited ${code}: ${tail}`));
+      }
+    });
+  });
+}
+
+function localScratch(liveHome: string, database: string): ScratchNeo4j {
+  let home: string | undefined;
+  let env: NodeJS.ProcessEnv = {};
+  let port = 0;
+  const ensureHome = async () => {
+    if (home) return home;
+    home = await mkdtemp(join(tmpdir(), 'qnb-verify-neo4j-'));
+    port = await freePort();
+    for (const d of ['conf', 'data', 'logs', 'run', 'plugins', 'import'])
+      await mkdir(join(home, d), { recursive: true });
+    await symlink(join(liveHome, 'bin'), join(home, 'bin'));
+    await symlink(join(liveHome, 'lib'), join(home, 'lib'));
+    await writeFile(
+      join(home, 'conf', 'neo4j.conf'),
+      [
+        'server.default_listen_address=127.0.0.1',
+        `server.bolt.listen_address=127.0.0.1:${port}`,
+        `server.bolt.advertised_address=127.0.0.1:${port}`,
+        'server.http.enabled=false',
+        'server.https.enabled=false',
+        'dbms.security.auth_enabled=false',
+        'dbms.usage_report.enabled=false',
+        'server.memory.heap.initial_size=256m',
+        'server.memory.heap.max_size=512m',
+        'server.memory.pagecache.size=64m',
+        `initial.dbms.default_database=${database}`,
+        '',
+      ].join('\n'),
+    );
+    env = { ...process.env, NEO4J_HOME: home, NEO4J_CONF: join(home, 'conf') };
+    return home;
+  };
+  const bin = (name: string) => join(liveHome, 'bin', name);
+  return {
+    async load(path) {
+      await ensureHome();
+      await runWithStdin(
+        bin('neo4j-admin'),
+        ['database', 'load', database, '--from-stdin', '--overwrite-destination=true'],
+        env,
+        path,
+        'drill: load',
+      );
+    },
+    async check() {
+      await ensureHome();
+      await runWithStdin(
+        bin('neo4j-admin'),
+        ['database', 'check', database],
+        env,
+        undefined,
+        'drill: consistency check',
+      );
+    },
+    async start() {
+      await ensureHome();
+      const r = await runCommand(bin('neo4j'), ['start'], 'drill: scratch neo4j', {
+        timeoutMs: 300_000,
+      }).catch((e) => e);
+      if (!r || r.code !== 0)
+        throw new QnbError(
+          'E_SERVER',
+          `drill: the scratch Neo4j did not start: ${(r?.stderr ?? String(r)).trim().split('\n').pop()}`,
+        );
+      return { uri: `bolt://127.0.0.1:${port}`, user: 'neo4j', password: undefined, database };
+    },
+    async remove() {
+      if (!home) return;
+      await runCommand(bin('neo4j'), ['stop'], 'drill: scratch neo4j', { timeoutMs: 300_000 }).catch(
+        () => {},
+      );
+      await rm(home, { recursive: true, force: true }).catch(() => {});
+    },
+  };
+}
+
+function dockerScratch(container: string, database: string, docker = 'docker'): ScratchNeo4j {
+  const id = `qnb-verify-${randomBytes(4).toString('hex')}`;
+  let image = '';
+  let started = false;
+  const getImage = async () => {
+    if (image) return image;
+    const r = await runCommand(docker, ['inspect', '--format', '{{.Config.Image}}', container], 'drill');
+    if (r.code !== 0) throw new QnbError('E_NOT_FOUND', `Container not found: ${container}`);
+    image = r.stdout.trim();
+    return image;
+  };
+  const admin = async (args: string[], file: string | undefined, what: string) => {
+    const img = await getImage();
+    await runWithStdin(
+      docker,
+      [
+        'run',
+        '--rm',
+        ...(file ? ['-i'] : []),
+        '--network',
+        'none',
+        '-v',
+        `${id}:/data`,
+        img,
+        'neo4j-admin',
+        ...args,
+      ],
+      process.env,
+      file,
+      what,
+    );
+  };
+  return {
+    load: (path) =>
+      admin(
+        ['database', 'load', database, '--from-stdin', '--overwrite-destination=true'],
+        path,
+        'drill: load',
+      ),
+    check: () => admin(['database', 'check', database], undefined, 'drill: consistency check'),
+    async start() {
+      const img = await getImage();
+      const port = await freePort();
+      const env = [
+        'NEO4J_AUTH=none',
+        `NEO4J_server_bolt_listen__address=127.0.0.1:${port}`,
+        `NEO4J_server_bolt_advertised__address=127.0.0.1:${port}`,
+        'NEO4J_server_http_enabled=false',
+        'NEO4J_server_https_enabled=false',
+        `NEO4J_initial_dbms_default__database=${database}`,
+      ].flatMap((e) => ['-e', e]);
+      const r = await runCommand(
+        docker,
+        ['run', '-d', '--name', id, '--network', 'host', '-v', `${id}:/data`, ...env, img],
+        'drill',
+      );
+      if (r.code !== 0)
+        throw new QnbError(
+          'E_SERVER',
+          `drill: the scratch container did not start: ${r.stderr.trim().split('\n').pop()}`,
+        );
+      started = true;
+      return { uri: `bolt://127.0.0.1:${port}`, user: 'neo4j', password: undefined, database };
+    },
+    async remove() {
+      if (started) await runCommand(docker, ['rm', '-f', id], 'drill').catch(() => {});
+      await runCommand(docker, ['volume', 'rm', '-f', id], 'drill').catch(() => {});
+    },
+  };
+}
+
+/** A scratch Neo4j beside the live one described by `spec`. */
+export function createScratchNeo4j(spec: RuntimeSpec, database: string): ScratchNeo4j {
+  return spec.kind === 'docker' ? dockerScratch(spec.container, database) : localScratch(spec.home, database);
+}
