@@ -62,6 +62,14 @@ describe('Neo4j in a Docker container through the CLI', { skip, timeout: 40 * 60
     assert.equal((await graphHash(c.boltUrl, password)).hash, original.hash);
   });
 
+  test('verify --deep drills the dump in throwaway containers; the live container is untouched', async () => {
+    const run = await qnb(['verify', '--deep']);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /\(sha256 \+ restore drill\)/);
+    assert.ok(await c.isRunning());
+    assert.equal((await graphHash(c.boltUrl, password)).hash, original.hash);
+  });
+
   test('SIGTERM while the container is stopped: it is started again', async () => {
     const proc = startQnb(['backup-neo4j'], { cwd, env });
     const marker = join(cwd, 'backups', '.qnb-neo4j-stopped.json');

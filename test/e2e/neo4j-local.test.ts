@@ -154,6 +154,35 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     assert.equal((await bolt()).hash, original.hash);
   });
 
+  test('verify --deep: restore drill in a scratch Neo4j; the live database is not touched', async () => {
+    const liveBefore = await bolt();
+    const run = await qnb(['verify', '--deep']);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /✅ neo4j\/neo4j-\d{8}-\d{6}\.dump \(sha256 \+ restore drill\)/);
+    assert.match(run.stderr, /drill: neo4j-admin database check/);
+    assert.ok(await isUp());
+    assert.equal((await bolt()).hash, liveBefore.hash);
+    const list = await qnb(['list']);
+    assert.match(list.stdout, /verified by restore drill/);
+    // a manifest that claims another node count: the drill names the difference (exit 4)
+    const { readdir: rd, readFile: rf, writeFile: wf } = await import('node:fs/promises');
+    const setsDir = join(cwd, 'backups', 'sets');
+    for (const f of await rd(setsDir)) {
+      const set = JSON.parse(await rf(join(setsDir, f), 'utf8'));
+      const dump = set.artifacts.find((a: { kind: string }) => a.kind === 'neo4j-dump');
+      if (!dump || set.reason !== 'backup') continue;
+      dump.counts.nodes += 5;
+      await wf(join(setsDir, f), JSON.stringify(set));
+      const bad = await qnb(['verify', '--deep', set.id]);
+      assert.equal(bad.code, 4, bad.stdout + bad.stderr);
+      assert.match(bad.stdout, /restored \d+ nodes \/ \d+ relationships, manifest \d+ \/ \d+/);
+      dump.counts.nodes -= 5;
+      await wf(join(setsDir, f), JSON.stringify(set));
+      break;
+    }
+    assert.equal((await bolt()).hash, liveBefore.hash);
+  });
+
   test('corrupt and truncated dumps: refused, or rolled back from the safety dump', async () => {
     const valid = (await listed()).filter((b) => b.valid && b.reason === 'backup');
     const file = join(cwd, 'backups', valid[0]!.file);

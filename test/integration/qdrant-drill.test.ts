@@ -1,0 +1,54 @@
+/**
+ * verify --deep for Qdrant: each snapshot is restored into a scratch collection, compared with
+ * the manifest (exact count, sampled points), and the scratch collection is always deleted.
+ */
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadConfig } from '../../src/config/load.js';
+import { createBackupManager } from '../../src/core/manager.js';
+import { startQdrantTestServer } from '../servers/qdrant/index.js';
+import { clientFor, dumpCollection, seedCollections } from '../helpers/qdrant-data.js';
+import { tempDir } from '../helpers/tmp.js';
+
+test('restore drill passes, records a deep verification, leaves no scratch collection and the live data alone', async (t) => {
+  const server = await startQdrantTestServer();
+  t.after(() => server.stop());
+  const cwd = await tempDir(t);
+  const client = clientFor(server.url);
+  await seedCollections(client);
+  const { config } = loadConfig({ env: { QDRANT_URL: server.url }, cwd });
+  const manager = createBackupManager(config);
+  t.after(() => manager.close());
+  const backup = await manager.backupQdrant();
+  const live = await dumpCollection(client, 'papers');
+
+  const ok = await manager.verify(undefined, { deep: true });
+  assert.equal(ok.ok, true, JSON.stringify(ok.items));
+  assert.deepEqual(ok.items.map((i) => i.deep), [true, true]);
+  assert.deepEqual(server.collections().sort(), ['chunks', 'papers'], 'scratch collections deleted');
+  assert.deepEqual(await dumpCollection(client, 'papers'), live);
+  const scan = await manager.list();
+  for (const a of scan.artifacts) assert.equal(a.artifact.verification?.deep, true);
+
+  // the manifest claims one more point than the snapshot holds: the drill must say so
+  const setFile = join(config.backupDir, 'sets', `${backup.setId}.json`);
+  const set = JSON.parse(await readFile(setFile, 'utf8'));
+  const papers = set.artifacts.find((a: { name: string }) => a.name === 'papers');
+  papers.counts.points += 1;
+  await writeFile(setFile, JSON.stringify(set));
+  const bad = await manager.verify(backup.setId, { deep: true });
+  assert.equal(bad.ok, false);
+  const item = bad.items.find((i) => i.name === 'papers')!;
+  assert.match(item.detail ?? '', /restored 40 points, the manifest recorded 41/);
+  assert.deepEqual(server.collections().sort(), ['chunks', 'papers'], 'scratch deleted after a failed drill too');
+
+  // a sampled point that differs
+  papers.counts.points -= 1;
+  papers.sample[0].hash = '0'.repeat(64);
+  await writeFile(setFile, JSON.stringify(set));
+  const sampled = await manager.verify(papers.file, { deep: true });
+  assert.equal(sampled.ok, false);
+  assert.match(sampled.items[0]!.detail ?? '', /sampled points differ after restore: ids/);
+});
