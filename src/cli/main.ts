@@ -14,6 +14,7 @@ import { runBackupNeo4j } from './commands/backup-neo4j.js';
 import { runBackupQdrant } from './commands/backup-qdrant.js';
 import { runList } from './commands/list.js';
 import { runPrune } from './commands/prune.js';
+import { runRestore } from './commands/restore.js';
 import { runRestoreNeo4j } from './commands/restore-neo4j.js';
 import { runRestoreQdrant } from './commands/restore-qdrant.js';
 import { runVerify } from './commands/verify.js';
@@ -90,6 +91,17 @@ function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
     .option('-y, --yes', 'allow overwriting a database that holds data (a safety dump is taken first)')
     .option('--force', 'restore a file without a valid manifest entry, or a dump from a newer Neo4j')
     .action((file, opts) => setResult(runRestoreNeo4j(createContext(io, global()), file, opts)));
+
+  program
+    .command('restore')
+    .description(
+      'restore a whole backup set: every Qdrant collection and the Neo4j database to the same point',
+    )
+    .argument('[set]', 'backup set id (see `qnb list --json`)')
+    .option('--latest', 'the newest complete backup set')
+    .option('-y, --yes', 'allow overwriting (a safety backup set of the current state is taken first)')
+    .option('--force', 'restore files that differ from their manifest, or across versions')
+    .action((set, opts) => setResult(runRestore(createContext(io, global()), set, opts)));
 
   program
     .command('list')

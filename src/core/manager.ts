@@ -25,6 +25,7 @@ import { type PruneOptions, type PruneResult, pruneRepository } from './prune.js
 import { createRepository, type RepoScan, type Repository } from './repository.js';
 import { type RestoreQdrantOptions, restoreQdrant } from './restore.js';
 import { type RestoreNeo4jOptions, restoreNeo4j } from './restore-neo4j.js';
+import { type RestoreSetOptions, type RestoreSetResult, restoreSet } from './restore-set.js';
 import { createSetSink, finishSet, startSet, withRepositoryLock } from './run.js';
 import { type VerifyResult, verifyArtifacts } from './verify.js';
 
@@ -79,6 +80,8 @@ export interface BackupManager {
   ): Promise<{ report: Neo4jRestoreReport; safetySetId?: string; artifact: ArtifactRecord }>;
   /** Every configured Qdrant collection and the Neo4j database in one set. */
   backupAll(opts?: BackupAllOptions): Promise<BackupResult>;
+  /** Restores every store of one backup set to the same point (safety set first). */
+  restoreSet(opts: RestoreSetOptions): Promise<RestoreSetResult>;
   /** Retention: deletes what the policy does not keep (never a target's newest valid backup). */
   prune(opts: PruneOptions): Promise<PruneResult>;
   close(): Promise<void>;
@@ -273,6 +276,20 @@ export function createBackupManager(
     backupNeo4j,
     backupAll,
     list: () => repository.scan(),
+    restoreSet: (opts) =>
+      locked('restore', () =>
+        restoreSet(
+          {
+            repository,
+            ctx,
+            qdrant,
+            neo4j: () => runtimeFor(),
+            neo4jOpts,
+            keepServerSnapshots: config.qdrant.keepServerSnapshots,
+          },
+          opts,
+        ),
+      ),
     prune: (opts) =>
       locked(opts.dryRun ? 'prune --dry-run' : 'prune', () => pruneRepository(repository, ctx, opts)),
     restoreNeo4j: (opts) =>

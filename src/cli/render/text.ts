@@ -6,6 +6,7 @@ import type { BackupResult } from '../../core/manager.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { PruneResult } from '../../core/prune.js';
 import type { RepoArtifact, RepoScan } from '../../core/repository.js';
+import type { RestoreSetResult } from '../../core/restore-set.js';
 import { type StatusReport, targetLabel } from '../../core/status.js';
 import { displayTime, formatDuration } from '../../core/time.js';
 import type { VerifyResult } from '../../core/verify.js';
@@ -222,5 +223,27 @@ export function renderStatus(r: StatusReport): string[] {
       ? `Healthy: all ${r.targets.length} target(s) (max age ${formatDuration(r.maxAgeMs)}).`
       : `Unhealthy: ${bad.length} of ${r.targets.length} target(s) need attention (max age ${formatDuration(r.maxAgeMs)}).`,
   );
+  return lines;
+}
+
+/** restore SET report: one line per store, and the way back when a step failed. */
+export function renderRestoreSet(r: RestoreSetResult): string[] {
+  const lines = [`=== Restore of set ${r.setId} ===`, ''];
+  const icon = { restored: '✅', failed: '❌', untouched: '⏸' } as const;
+  for (const s of r.steps) {
+    const what = s.target === 'qdrant' ? `Qdrant (${s.name})` : `Neo4j (${s.name})`;
+    const state =
+      s.state === 'restored'
+        ? 'restored and verified'
+        : s.state === 'failed'
+          ? `FAILED: ${s.detail}`
+          : 'not restored (left as it was)';
+    lines.push(`${icon[s.state]} ${what}: ${state}`, `   from ${s.file}`);
+  }
+  if (r.safetySetId) lines.push('', `Safety backup of the previous state: set ${r.safetySetId}`);
+  if (!r.ok) {
+    lines.push('', 'The stores are NOT at the same point now.');
+    if (r.safetySetId) lines.push(`To go back to where you were: qnb restore ${r.safetySetId} --yes`);
+  }
   return lines;
 }
