@@ -12,6 +12,7 @@ import { QNB_VERSION } from '../core/version.js';
 import { runBackupAll } from './commands/backup-all.js';
 import { runBackupNeo4j } from './commands/backup-neo4j.js';
 import { runBackupQdrant } from './commands/backup-qdrant.js';
+import { runDoctorCommand } from './commands/doctor.js';
 import { runList } from './commands/list.js';
 import { runPrune } from './commands/prune.js';
 import { runRestore } from './commands/restore.js';
@@ -102,6 +103,15 @@ function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
     .option('-y, --yes', 'allow overwriting (a safety backup set of the current state is taken first)')
     .option('--force', 'restore files that differ from their manifest, or across versions')
     .action((set, opts) => setResult(runRestore(createContext(io, global()), set, opts)));
+
+  program
+    .command('doctor')
+    .description(
+      'check every prerequisite (Qdrant, API key, Neo4j, container, neo4j-admin, disk, lock) and say what to do',
+    )
+    .option('--skip-neo4j', 'do not check Neo4j')
+    .option('--skip-qdrant', 'do not check Qdrant')
+    .action((opts) => setResult(runDoctorCommand(createContext(io, global()), opts)));
 
   program
     .command('list')

@@ -78,6 +78,21 @@ const fileSchema = z
       })
       .strict()
       .optional(),
+    s3: z
+      .object({
+        endpoint: z.unknown().optional(),
+        region: z.unknown().optional(),
+        forcePathStyle: z.unknown().optional(),
+        accessKeyId: z.unknown().optional(),
+        secretAccessKey: z.unknown().optional(),
+        sessionToken: z.unknown().optional(),
+        profile: z.unknown().optional(),
+        partSizeMb: z.unknown().optional(),
+        concurrency: z.unknown().optional(),
+      })
+      .strict()
+      .optional(),
+    copy: z.object({ to: z.unknown().optional() }).strict().optional(),
   })
   .strict();
 
@@ -122,7 +137,7 @@ function readConfigFile(opts: LoadConfigOptions): {
     const at = [...issue.path.map(String), ...keys].join('.');
     throw new ConfigError(
       `${found.filepath}: unknown or misplaced key "${at}"`,
-      'known keys: backupDir, keepLast, qdrant.{url,apiKey,collections,keepServerSnapshots}, neo4j.{uri,user,password,database,mode,container,home}, automation.{cron,timeZone,debounce,cooldown,maxAge,crontab}, monitor.{pingUrl,webhookUrl,prometheusFile}',
+      'known keys: backupDir, keepLast, qdrant.{url,apiKey,collections,keepServerSnapshots}, neo4j.{uri,user,password,database,mode,container,home}, automation.{cron,timeZone,debounce,cooldown,maxAge,crontab}, monitor.{pingUrl,webhookUrl,prometheusFile}, s3.{endpoint,region,forcePathStyle,accessKeyId,secretAccessKey,sessionToken,profile,partSizeMb,concurrency}, copy.to',
     );
   }
   return { data: parsed.data as Record<string, unknown>, file: found.filepath };
@@ -198,6 +213,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
     config.neo4j.password,
     config.monitor.pingUrl,
     config.monitor.webhookUrl,
+    config.s3.accessKeyId,
+    config.s3.secretAccessKey,
+    config.s3.sessionToken,
   ].filter((s): s is string => !!s);
   return {
     config: deepFreeze(config),

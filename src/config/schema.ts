@@ -61,6 +61,34 @@ export interface MonitorConfig {
   prometheusFile: string | undefined;
 }
 
+/** S3-compatible storage for off-site copies (`qnb copy --to s3://bucket/prefix`). */
+export interface S3Config {
+  /** Endpoint of an S3-compatible server (Ceph, versitygw, MinIO, R2 …); unset = AWS. */
+  endpoint: string | undefined;
+  /** @default 'us-east-1' */
+  region: string;
+  /** Path-style URLs; unset = on when `endpoint` is set. */
+  forcePathStyle: boolean | undefined;
+  /** Secret. */
+  accessKeyId: string | undefined;
+  /** Secret. */
+  secretAccessKey: string | undefined;
+  /** Secret. */
+  sessionToken: string | undefined;
+  /** AWS profile (~/.aws/credentials) used when no keys are set. */
+  profile: string | undefined;
+  /** Multipart part size in MiB (≥ 5); memory ≈ (concurrency + 1) × part size. @default 8 */
+  partSizeMb: number;
+  /** Parts uploaded at once. @default 4 */
+  concurrency: number;
+}
+
+/** Off-site copies. */
+export interface CopyConfig {
+  /** Default target of `qnb copy`: a folder or `s3://bucket/prefix`. */
+  to: string | undefined;
+}
+
 /** The whole, validated, frozen configuration. */
 export interface QnbConfig {
   /** Folder holding `qdrant/`, `neo4j/` and `sets/`. @default './backups' (resolved to absolute) */
@@ -71,6 +99,8 @@ export interface QnbConfig {
   neo4j: Neo4jConfig;
   automation: AutomationConfig;
   monitor: MonitorConfig;
+  s3: S3Config;
+  copy: CopyConfig;
 }
 
 /** Where a value came from, for error messages and `doctor`. */
@@ -162,6 +192,12 @@ function timeZone(raw: unknown): string {
     throw new Error(`"${s}" is not a time zone`);
   }
   return s;
+}
+
+function partSizeMb(raw: unknown): number {
+  const n = positiveInt(raw);
+  if (n < 5 || n > 5120) throw new Error(`"${String(raw)}" is not between 5 and 5120`);
+  return n;
 }
 
 /** A URL that may hold a token: errors never echo it. */
@@ -298,6 +334,49 @@ export const KEYS: readonly KeySpec[] = [
     parse: str,
     fix: 'set it to a .prom file in the node_exporter textfile folder',
   },
+  { path: 'copy.to', env: 'QNB_COPY_TO', parse: str, fix: 'use a folder path or s3://bucket/prefix' },
+  {
+    path: 's3.endpoint',
+    env: 'QNB_S3_ENDPOINT',
+    parse: httpUrl,
+    fix: 'use the S3 server URL, e.g. http://127.0.0.1:7070, or unset it for AWS',
+  },
+  { path: 's3.region', env: 'QNB_S3_REGION', parse: str, fix: 'use a region name, e.g. us-east-1' },
+  { path: 's3.forcePathStyle', env: 'QNB_S3_PATH_STYLE', parse: bool, fix: 'use true or false' },
+  {
+    path: 's3.accessKeyId',
+    env: 'AWS_ACCESS_KEY_ID',
+    secret: true,
+    parse: secret,
+    fix: 'set the S3 access key id',
+  },
+  {
+    path: 's3.secretAccessKey',
+    env: 'AWS_SECRET_ACCESS_KEY',
+    secret: true,
+    parse: secret,
+    fix: 'set the S3 secret access key',
+  },
+  {
+    path: 's3.sessionToken',
+    env: 'AWS_SESSION_TOKEN',
+    secret: true,
+    parse: secret,
+    fix: 'set the session token of temporary credentials, or unset it',
+  },
+  { path: 's3.profile', env: 'AWS_PROFILE', parse: str, fix: 'set a profile name from ~/.aws/credentials' },
+  {
+    path: 's3.partSizeMb',
+    env: 'QNB_S3_PART_SIZE_MB',
+    parse: partSizeMb,
+    fix: 'use a whole number of MiB ≥ 5, e.g. 8',
+  },
+  {
+    path: 's3.concurrency',
+    env: 'QNB_S3_CONCURRENCY',
+    parse: positiveInt,
+    fix: 'use a whole number ≥ 1, e.g. 4',
+  },
 ];
 
 /** Defaults, before any layer. */
@@ -324,5 +403,17 @@ export function defaultConfig(): QnbConfig {
       crontab: 'crontab',
     },
     monitor: { pingUrl: undefined, webhookUrl: undefined, prometheusFile: undefined },
+    s3: {
+      endpoint: undefined,
+      region: 'us-east-1',
+      forcePathStyle: undefined,
+      accessKeyId: undefined,
+      secretAccessKey: undefined,
+      sessionToken: undefined,
+      profile: undefined,
+      partSizeMb: 8,
+      concurrency: 4,
+    },
+    copy: { to: undefined },
   };
 }

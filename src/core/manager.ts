@@ -18,6 +18,7 @@ import { createQdrantApi, type QdrantApi } from '../targets/qdrant/qdrant-api.js
 import { backupQdrantScope } from '../targets/qdrant/qdrant-backup.js';
 import type { QdrantRestoreReport } from '../targets/qdrant/qdrant-restore.js';
 import type { TargetContext } from '../targets/target.js';
+import { type DoctorCheck, runDoctor } from './doctor.js';
 import { ConfigError, isAbort, NotFoundError, QnbError, toQnbError } from './errors.js';
 import { type QnbEvent, type Reporter, reporterFrom, silentReporter } from './events.js';
 import type { ArtifactRecord, SetManifest } from './manifest.js';
@@ -80,6 +81,8 @@ export interface BackupManager {
   ): Promise<{ report: Neo4jRestoreReport; safetySetId?: string; artifact: ArtifactRecord }>;
   /** Every configured Qdrant collection and the Neo4j database in one set. */
   backupAll(opts?: BackupAllOptions): Promise<BackupResult>;
+  /** Checks every prerequisite; starts a Neo4j a crashed qnb left stopped. */
+  doctor(opts?: { neo4j?: boolean; qdrant?: boolean }): Promise<DoctorCheck[]>;
   /** Restores every store of one backup set to the same point (safety set first). */
   restoreSet(opts: RestoreSetOptions): Promise<RestoreSetResult>;
   /** Retention: deletes what the policy does not keep (never a target's newest valid backup). */
@@ -144,20 +147,19 @@ export function createBackupManager(
   }
 
   /** Guarantee 3 after a crash: a marker left by a dead qnb means Neo4j may still be stopped. */
-  async function recoverStoppedNeo4j(): Promise<void> {
+  async function recoverStoppedNeo4j(): Promise<string | undefined> {
     const marker = await orphanedStoppedMarker(config.backupDir);
-    if (!marker) return;
+    if (!marker) return undefined;
+    let message: string | undefined;
     if (marker.wasRunning) {
       const runtime = runtimeFor(marker.runtime);
-      reporter.emit({
-        type: 'warning',
-        target: 'neo4j',
-        message: `Neo4j (${runtime.describe()}) was left stopped by an interrupted qnb run (PID ${marker.pid}); starting it again`,
-      });
+      message = `Neo4j (${runtime.describe()}) was left stopped by an interrupted qnb run (PID ${marker.pid}); starting it again`;
+      reporter.emit({ type: 'warning', target: 'neo4j', message });
       await runtime.start();
       await waitForBolt(neo4jOpts.bolt, 180_000);
     }
     await clearStoppedMarker(config.backupDir);
+    return message;
   }
 
   const locked = <T>(command: string, body: () => Promise<T>) =>
@@ -276,6 +278,11 @@ export function createBackupManager(
     backupNeo4j,
     backupAll,
     list: () => repository.scan(),
+    doctor: (opts = {}) =>
+      runDoctor(
+        { config, repository, qdrant, neo4j: () => runtimeFor(), recoverNeo4j: recoverStoppedNeo4j },
+        { neo4j: opts.neo4j !== false, qdrant: opts.qdrant !== false },
+      ),
     restoreSet: (opts) =>
       locked('restore', () =>
         restoreSet(

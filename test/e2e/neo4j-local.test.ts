@@ -137,6 +137,23 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     assert.equal((await bolt()).hash, original.hash);
   });
 
+  test('SIGKILL while Neo4j is stopped: `qnb doctor` starts it again and reports it', async () => {
+    const proc = startQnb(['backup-neo4j'], { cwd, env });
+    const marker = join(cwd, 'backups', '.qnb-neo4j-stopped.json');
+    const deadline = Date.now() + 120_000;
+    while (!existsSync(marker) && Date.now() < deadline) await sleep(20);
+    proc.child.kill('SIGKILL');
+    await proc.done;
+    const stopDeadline = Date.now() + 120_000;
+    while ((await isUp()) && Date.now() < stopDeadline) await sleep(500);
+    assert.equal(await isUp(), false);
+    const doctor = await qnb(['doctor', '--skip-qdrant']);
+    assert.equal(doctor.code, 0, doctor.stdout + doctor.stderr);
+    assert.match(doctor.stdout, /⚠ neo4j: left stopped by a crashed qnb — .*starting it again/);
+    assert.match(doctor.stdout, /✔ neo4j: Bolt and credentials/);
+    assert.ok(await isUp());
+  });
+
   test('bad input: wrong password, wrong Bolt URL, missing NEO4J_HOME — one line, non-zero, data intact', async () => {
     const cases: [Record<string, string>, RegExp][] = [
       [{ NEO4J_PASSWORD: 'wrong-password' }, /authentication failed for user "neo4j" — check NEO4J_USER and NEO4J_PASSWORD/],

@@ -2,6 +2,7 @@
  * Text output in the seed's layouts (`=== Backup Results ===`, `=== Available Backups ===`).
  */
 import { basename } from 'node:path';
+import type { DoctorCheck } from '../../core/doctor.js';
 import type { BackupResult } from '../../core/manager.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { PruneResult } from '../../core/prune.js';
@@ -245,5 +246,17 @@ export function renderRestoreSet(r: RestoreSetResult): string[] {
     lines.push('', 'The stores are NOT at the same point now.');
     if (r.safetySetId) lines.push(`To go back to where you were: qnb restore ${r.safetySetId} --yes`);
   }
+  return lines;
+}
+
+/** doctor: one line per check, ✔ / ✘ / ⚠, with the fix after a dash. */
+export function renderDoctor(checks: DoctorCheck[]): string[] {
+  const lines = ['=== qnb doctor ===', ''];
+  for (const c of checks) {
+    const icon = !c.ok ? '✘' : c.warning ? '⚠' : '✔';
+    lines.push(`${icon} ${c.area}: ${c.name} — ${c.detail}${!c.ok && c.fix ? ` — fix: ${c.fix}` : ''}`);
+  }
+  const bad = checks.filter((c) => !c.ok).length;
+  lines.push('', bad ? `${bad} problem(s) found.` : 'Everything qnb needs is in place.');
   return lines;
 }

@@ -74,7 +74,8 @@ export function createDirBackend(config: DirBackendConfig): CopyBackend {
     kind: 'dir',
     location: root,
     storesSha256: false,
-    verification: 'sha256 of the bytes written, checked before the fsynced temporary file is renamed into place',
+    verification:
+      'sha256 of the bytes written, checked before the fsynced temporary file is renamed into place',
   };
 
   async function checkRoot(): Promise<void> {

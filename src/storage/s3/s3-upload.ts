@@ -1,0 +1,219 @@
+/**
+ * Streaming upload with bounded memory and proof at every step:
+ * - qnb hashes the whole stream (sha256) while reading it and compares with the promised hash
+ *   before it completes the upload, so wrong local bytes never become an object;
+ * - every request carries Content-MD5 (which every S3 server checks, answering BadDigest) and
+ *   x-amz-checksum-sha256 (checked by servers that implement flexible checksums; others ignore it);
+ * - a multipart upload is invisible until CompleteMultipartUpload, so an interrupted upload leaves
+ *   no object; on failure or abort qnb aborts the upload, and leftovers of a killed process are
+ *   aborted by the next put of the same key.
+ * Memory: at most (concurrency + 1) × part size of buffers.
+ */
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { InterruptedError, QnbError } from '../../core/errors.js';
+import { checkStreamed } from '../backend.js';
+
+type Sdk = typeof import('@aws-sdk/client-s3');
+
+/** Metadata key holding the object's sha256 (hex), read back by stat(). */
+export const SHA256_META = 'qnb-sha256';
+
+/** One upload. */
+export interface UploadSpec {
+  sdk: Sdk;
+  client: S3Client;
+  bucket: string;
+  /** Full object key (with prefix). */
+  key: string;
+  /** Key for messages (without prefix). */
+  shownKey: string;
+  body: Readable;
+  size: number;
+  sha256: string;
+  partSize: number;
+  concurrency: number;
+  signal?: AbortSignal;
+  onProgress?: (bytes: number) => void;
+}
+
+const md5 = (b: Buffer) => createHash('md5').update(b).digest('base64');
+const sha256b64 = (b: Buffer) => createHash('sha256').update(b).digest('base64');
+
+/** Yields the stream in buffers of exactly `size` bytes (the last may be shorter), hashing as it reads. */
+async function* partsOf(
+  body: Readable,
+  size: number,
+  onBytes: (chunk: Buffer) => void,
+): AsyncGenerator<Buffer> {
+  let buf = Buffer.allocUnsafe(size);
+  let fill = 0;
+  for await (const raw of body) {
+    const chunk = raw as Buffer;
+    onBytes(chunk);
+    let off = 0;
+    while (off < chunk.length) {
+      const n = Math.min(size - fill, chunk.length - off);
+      chunk.copy(buf, fill, off, off + n);
+      fill += n;
+      off += n;
+      if (fill === size) {
+        yield buf;
+        buf = Buffer.allocUnsafe(size);
+        fill = 0;
+      }
+    }
+  }
+  if (fill > 0) yield buf.subarray(0, fill);
+}
+
+/** Uploads a stream; resolves when the object is complete and verified. */
+export async function uploadObject(spec: UploadSpec): Promise<void> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let lastReport = 0;
+  const onBytes = (chunk: Buffer) => {
+    hash.update(chunk);
+    bytes += chunk.length;
+    const now = Date.now();
+    if (spec.onProgress && now - lastReport >= 200) {
+      lastReport = now;
+      spec.onProgress(bytes);
+    }
+  };
+  const where = `copy ${spec.shownKey}`;
+  const finalCheck = () => {
+    spec.onProgress?.(bytes);
+    checkStreamed(where, { bytes, sha256: hash.digest('hex') }, spec);
+  };
+  if (spec.size <= spec.partSize) {
+    // one request; read it whole (≤ one part) so the hash is checked before anything is sent
+    const parts: Buffer[] = [];
+    for await (const p of partsOf(spec.body, Math.max(spec.size, 1), onBytes)) parts.push(p);
+    const data = Buffer.concat(parts);
+    finalCheck();
+    await spec.client.send(
+      new spec.sdk.PutObjectCommand({
+        Bucket: spec.bucket,
+        Key: spec.key,
+        Body: data,
+        ContentLength: data.length,
+        ContentMD5: md5(data),
+        ChecksumSHA256: sha256b64(data),
+        Metadata: { [SHA256_META]: spec.sha256 },
+      }),
+      { abortSignal: spec.signal },
+    );
+    return;
+  }
+  await multipart(spec, onBytes, finalCheck);
+}
+
+async function multipart(
+  spec: UploadSpec,
+  onBytes: (c: Buffer) => void,
+  finalCheck: () => void,
+): Promise<void> {
+  const { sdk, client, bucket, key } = spec;
+  const created = await client.send(
+    new sdk.CreateMultipartUploadCommand({
+      Bucket: bucket,
+      Key: key,
+      ChecksumAlgorithm: 'SHA256',
+      Metadata: { [SHA256_META]: spec.sha256 },
+    }),
+    { abortSignal: spec.signal },
+  );
+  const uploadId = created.UploadId;
+  if (!uploadId)
+    throw new QnbError('E_SERVER', `${key}: the server started a multipart upload without an id`);
+  // parts in flight stop together: on the caller's abort, or when one of them fails
+  const inner = new AbortController();
+  const onAbort = () => inner.abort();
+  spec.signal?.addEventListener('abort', onAbort, { once: true });
+  const done: { PartNumber: number; ETag: string; ChecksumSHA256: string }[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  try {
+    let n = 0;
+    for await (const part of partsOf(spec.body, spec.partSize, onBytes)) {
+      const partNumber = ++n;
+      const checksum = sha256b64(part);
+      const p = client
+        .send(
+          new sdk.UploadPartCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumber: partNumber,
+            Body: part,
+            ContentLength: part.length,
+            ContentMD5: md5(part),
+            ChecksumSHA256: checksum,
+          }),
+          { abortSignal: inner.signal },
+        )
+        .then((r) => {
+          done.push({
+            PartNumber: partNumber,
+            ETag: r.ETag ?? '',
+            ChecksumSHA256: r.ChecksumSHA256 ?? checksum,
+          });
+        })
+        .catch((err) => {
+          failure ??= err;
+          inner.abort();
+        })
+        .finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      if (inFlight.size >= spec.concurrency) await Promise.race(inFlight);
+      if (failure || inner.signal.aborted) break;
+    }
+    await Promise.all(inFlight);
+    if (failure) throw failure;
+    spec.signal?.throwIfAborted();
+    finalCheck();
+    done.sort((a, b) => a.PartNumber - b.PartNumber);
+    await client.send(
+      new sdk.CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: done },
+      }),
+      { abortSignal: spec.signal },
+    );
+  } catch (err) {
+    inner.abort();
+    spec.body.destroy();
+    await Promise.allSettled(inFlight);
+    // best effort, without the caller's signal: an interrupted copy must not leave parts behind
+    await client
+      .send(new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
+      .catch(() => {});
+    if (spec.signal?.aborted) throw new InterruptedError();
+    throw err;
+  } finally {
+    spec.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Aborts unfinished multipart uploads of exactly `key` (leftovers of a killed process). */
+export async function abortLeftoverUploads(
+  sdk: Sdk,
+  client: S3Client,
+  bucket: string,
+  key: string,
+): Promise<number> {
+  const r = await client.send(new sdk.ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
+  let n = 0;
+  for (const u of r.Uploads ?? []) {
+    if (u.Key !== key || !u.UploadId) continue;
+    await client
+      .send(new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: u.UploadId }))
+      .catch(() => {});
+    n++;
+  }
+  return n;
+}
