@@ -17,12 +17,17 @@ import {
 import { createQdrantApi, type QdrantApi } from '../targets/qdrant/qdrant-api.js';
 import { backupQdrantScope } from '../targets/qdrant/qdrant-backup.js';
 import type { QdrantRestoreReport } from '../targets/qdrant/qdrant-restore.js';
+import type { CopyBackend } from '../storage/backend.js';
 import type { TargetContext } from '../targets/target.js';
+import { type CopyOptions, type CopyReport, copySets } from './copy.js';
 import { type DoctorCheck, runDoctor } from './doctor.js';
 import { ConfigError, isAbort, NotFoundError, QnbError, toQnbError } from './errors.js';
 import { type QnbEvent, type Reporter, reporterFrom, silentReporter } from './events.js';
 import type { ArtifactRecord, SetManifest } from './manifest.js';
 import { type PruneOptions, type PruneResult, pruneRepository } from './prune.js';
+import { type FetchResult, fetchArtifact } from './remote-fetch.js';
+import { pruneRemote } from './remote-prune.js';
+import { displayBase, scanRemote } from './remote-scan.js';
 import { createRepository, type RepoScan, type Repository } from './repository.js';
 import { type RestoreQdrantOptions, restoreQdrant } from './restore.js';
 import { type RestoreNeo4jOptions, restoreNeo4j } from './restore-neo4j.js';
@@ -87,6 +92,22 @@ export interface BackupManager {
   restoreSet(opts: RestoreSetOptions): Promise<RestoreSetResult>;
   /** Retention: deletes what the policy does not keep (never a target's newest valid backup). */
   prune(opts: PruneOptions): Promise<PruneResult>;
+  /** Copies the sets a copy target lacks: artifacts first (each verified), each set's manifest last. */
+  copy(to: CopyBackend, opts?: CopyOptions): Promise<CopyReport>;
+  /** The backups on a copy target, judged like local ones (`list --remote`). */
+  listRemote(from: CopyBackend): Promise<RepoScan>;
+  /** Retention on a copy target, same planner and guarantees as `prune`. */
+  pruneRemote(target: CopyBackend, opts: PruneOptions): Promise<PruneResult>;
+  /** Brings a snapshot back from a copy target (verified) into the backups folder, then restores it. */
+  restoreQdrantFrom(
+    from: CopyBackend,
+    opts: RestoreQdrantOptions,
+  ): Promise<Awaited<ReturnType<BackupManager['restoreQdrant']>> & { fetch: FetchResult }>;
+  /** Brings a dump back from a copy target (verified) into the backups folder, then restores it. */
+  restoreNeo4jFrom(
+    from: CopyBackend,
+    opts: RestoreNeo4jOptions,
+  ): Promise<Awaited<ReturnType<BackupManager['restoreNeo4j']>> & { fetch: FetchResult }>;
   close(): Promise<void>;
 }
 
@@ -321,6 +342,38 @@ export function createBackupManager(
             : undefined,
         ),
       ),
+    copy: (to, opts = {}) =>
+      locked(opts.dryRun ? 'copy --dry-run' : 'copy', () => copySets(repository, to, ctx, opts)),
+    listRemote: (from) => scanRemote(from, displayBase(from), options.signal),
+    pruneRemote: (target, opts) =>
+      locked(opts.dryRun ? 'prune --remote --dry-run' : 'prune --remote', () =>
+        pruneRemote(target, displayBase(target), ctx, opts),
+      ),
+    restoreQdrantFrom: (from, opts) =>
+      locked('restore-qdrant --from', async () => {
+        const fetch = await fetchArtifact(repository, from, displayBase(from), {
+          target: 'qdrant',
+          kinds: ['qdrant-collection'],
+          nameFlag: '--collection',
+          command: 'restore-qdrant',
+          ...(opts.file ? { file: opts.file } : { latest: opts.latest, name: opts.collection }),
+        }, ctx);
+        const deps = { api: qdrant(), repository, ctx, keepServerSnapshots: config.qdrant.keepServerSnapshots };
+        return { ...(await restoreQdrant(deps, { ...opts, file: fetch.file, latest: false })), fetch };
+      }),
+    restoreNeo4jFrom: (from, opts) =>
+      locked('restore-neo4j --from', async () => {
+        const runtime = runtimeFor();
+        const fetch = await fetchArtifact(repository, from, displayBase(from), {
+          target: 'neo4j',
+          kinds: ['neo4j-dump'],
+          nameFlag: '--database',
+          command: 'restore-neo4j',
+          ...(opts.file ? { file: opts.file } : { latest: opts.latest, name: config.neo4j.database }),
+        }, ctx);
+        const deps = { repository, runtime, ctx, opts: neo4jOpts };
+        return { ...(await restoreNeo4j(deps, { ...opts, file: fetch.file, latest: false })), fetch };
+      }),
     async close() {
       if (api && !options.qdrantApi) await api.close();
     },

@@ -3,7 +3,7 @@
  * unless --force) or the newest valid backup of a target.
  */
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { TargetContext } from '../targets/target.js';
 import { NotFoundError, QnbError, VerificationError } from './errors.js';
 import type { ArtifactKind, ArtifactRecord, TargetKind } from './manifest.js';
@@ -124,4 +124,33 @@ export async function checkPickedFile(
     message: `${artifact.file} differs from its manifest; restoring it anyway (--force)`,
   });
   return { path, trusted: false, artifact: { ...artifact, sha256: local.sha256, bytes: local.bytes } };
+}
+
+/** A record for a file outside any manifest (only used with --force): our own hash, no counts. */
+export async function untrustedRecord(
+  path: string,
+  target: ArtifactRecord['target'],
+  kind: ArtifactRecord['kind'],
+  name: string,
+): Promise<ArtifactRecord> {
+  const s = await stat(path).catch(() => undefined);
+  if (!s?.isFile()) throw new NotFoundError(`${path}: no such file`, 'run `qnb list` to see the backups');
+  const { sha256, bytes } = await hashFile(path);
+  const now = new Date().toISOString();
+  return {
+    target,
+    kind,
+    name,
+    file: basename(path),
+    status: 'ok',
+    bytes,
+    sha256,
+    serverChecksum: null,
+    checksumSource: 'self',
+    serverVersion: '',
+    counts: {},
+    startedAt: now,
+    finishedAt: now,
+    durationMs: 0,
+  };
 }

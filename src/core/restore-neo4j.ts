@@ -1,22 +1,14 @@
-/**
- * restore-neo4j: pick the dump, prove the file is intact, refuse a dump from a newer Neo4j,
- * refuse to overwrite a non-empty database without --yes, take a safety dump first, then load
- * and verify (guarantee 6).
- */
-import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
 import type { Neo4jBackupOptions } from '../targets/neo4j/neo4j-backup.js';
 import { backupNeo4jDump, describeGraph } from '../targets/neo4j/neo4j-backup.js';
 import { type Neo4jRestoreReport, restoreNeo4jDump } from '../targets/neo4j/neo4j-restore.js';
 import type { Neo4jRuntime } from '../targets/neo4j/neo4j-runtime.js';
 import { parseVersion } from '../targets/qdrant/qdrant-version.js';
 import type { TargetContext } from '../targets/target.js';
-import { NotFoundError, QnbError, toQnbError } from './errors.js';
+import { QnbError, toQnbError } from './errors.js';
 import type { ArtifactRecord } from './manifest.js';
-import { checkPickedFile, pickArtifact } from './pick.js';
+import { checkPickedFile, pickArtifact, untrustedRecord } from './pick.js';
 import type { Repository } from './repository.js';
 import { createSetSink, finishSet, startSet } from './run.js';
-import { hashFile } from './transfer.js';
 
 /** Options of restore-neo4j. */
 export interface RestoreNeo4jOptions {
@@ -38,29 +30,6 @@ export function isNewerVersion(a: string, b: string): boolean {
   return false;
 }
 
-async function untrusted(path: string, database: string): Promise<ArtifactRecord> {
-  const s = await stat(path).catch(() => undefined);
-  if (!s?.isFile()) throw new NotFoundError(`${path}: no such file`);
-  const { sha256, bytes } = await hashFile(path);
-  const now = new Date().toISOString();
-  return {
-    target: 'neo4j',
-    kind: 'neo4j-dump',
-    name: database,
-    file: basename(path),
-    status: 'ok',
-    bytes,
-    sha256,
-    serverChecksum: null,
-    checksumSource: 'self',
-    serverVersion: '',
-    counts: {},
-    startedAt: now,
-    finishedAt: now,
-    durationMs: 0,
-  };
-}
-
 /** Restores the Neo4j database from a dump. */
 export async function restoreNeo4j(
   deps: { repository: Repository; runtime: Neo4jRuntime; ctx: TargetContext; opts: Neo4jBackupOptions },
@@ -73,7 +42,7 @@ export async function restoreNeo4j(
     kinds: ['neo4j-dump'],
     command: 'restore-neo4j',
     nameFlag: '--database',
-    untrusted: (p) => untrusted(p, db),
+    untrusted: (p) => untrustedRecord(p, 'neo4j', 'neo4j-dump', db),
   });
   const { artifact, path } = await checkPickedFile(picked, ctx, opts.force);
   if (artifact.name !== db) {

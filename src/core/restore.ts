@@ -1,21 +1,14 @@
-/**
- * restore-qdrant: pick the artifact, prove the file is intact, check the server can take it,
- * refuse to overwrite without --yes, take a safety backup of what would be overwritten, then
- * restore and verify (guarantee 6).
- */
-import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { QdrantApi } from '../targets/qdrant/qdrant-api.js';
 import { backupQdrantScope } from '../targets/qdrant/qdrant-backup.js';
 import { type QdrantRestoreReport, restoreQdrantCollection } from '../targets/qdrant/qdrant-restore.js';
 import { restoreIncompatibility } from '../targets/qdrant/qdrant-version.js';
 import type { TargetContext } from '../targets/target.js';
-import { NotFoundError, QnbError, toQnbError } from './errors.js';
+import { QnbError, toQnbError } from './errors.js';
 import type { ArtifactRecord } from './manifest.js';
-import { checkPickedFile, pickArtifact } from './pick.js';
+import { checkPickedFile, pickArtifact, untrustedRecord } from './pick.js';
 import type { Repository } from './repository.js';
 import { createSetSink, finishSet, startSet } from './run.js';
-import { hashFile } from './transfer.js';
 
 /** Options of restore-qdrant. */
 export interface RestoreQdrantOptions {
@@ -43,32 +36,13 @@ interface RestoreDeps {
 }
 
 async function untrustedArtifact(path: string, opts: RestoreQdrantOptions): Promise<ArtifactRecord> {
-  const size = await stat(path).catch(() => undefined);
-  if (!size?.isFile())
-    throw new NotFoundError(`${opts.file}: no such file`, 'run `qnb list` to see the backups');
   const name = opts.collection ?? /^(.*)-backup-\d{8}-\d{6}(?:-\d+)?\.snapshot$/.exec(basename(path))?.[1];
-  if (!name)
+  if (!name) {
     throw new QnbError('E_USAGE', `${opts.file}: cannot tell which collection it holds`, {
       hint: 'pass --collection NAME',
     });
-  const { sha256, bytes } = await hashFile(path);
-  const now = new Date().toISOString();
-  return {
-    target: 'qdrant',
-    kind: 'qdrant-collection',
-    name,
-    file: basename(path),
-    status: 'ok',
-    bytes,
-    sha256,
-    serverChecksum: null,
-    checksumSource: 'self',
-    serverVersion: '',
-    counts: {},
-    startedAt: now,
-    finishedAt: now,
-    durationMs: 0,
-  };
+  }
+  return untrustedRecord(path, 'qdrant', 'qdrant-collection', name);
 }
 
 /** Restores one Qdrant collection from a backup. */

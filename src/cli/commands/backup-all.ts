@@ -18,6 +18,8 @@ export async function runBackupAll(ctx: CommandContext, flags: BackupAllFlags): 
     const result = await manager.backupAll({
       skipNeo4j: Boolean(flags.skipNeo4j),
       skipQdrant: Boolean(flags.skipQdrant),
+      cleanupOld: flags.cleanup !== false,
+      keepLast: ctx.loaded.config.keepLast,
     });
     if (ctx.json) printJson(ctx, { ok: result.status === 'ok', ...result });
     else

@@ -1,0 +1,157 @@
+/**
+ * `restore-… --from TARGET`: brings one artifact from a copy target back into the local backups
+ * folder, verified, so the normal restore (which re-checks it against its manifest) runs on it.
+ * The file streams to a temporary name, its sha256 must equal the target's manifest, then it is
+ * recorded in the local set of the same id (created from the target's manifest when missing) and
+ * renamed into place — the same pending → rename → ok steps as a backup (run.ts).
+ */
+import { rm } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { CopyBackend } from '../storage/backend.js';
+import type { TargetContext } from '../targets/target.js';
+import { NotFoundError, QnbError, VerificationError } from './errors.js';
+import { tempPathFor } from './fs-safe.js';
+import type { ArtifactKind, SetManifest, TargetKind } from './manifest.js';
+import { scanRemote } from './remote-scan.js';
+import type { RepoArtifact, Repository } from './repository.js';
+import { createSetSink } from './run.js';
+import { hashFile, streamToFile } from './transfer.js';
+
+/** Which artifact to bring back. */
+export interface FetchSelection {
+  target: TargetKind;
+  kinds: ArtifactKind[];
+  /** A file name or path as the target lists it. */
+  file?: string;
+  /** The newest valid backup (of `name`). */
+  latest?: boolean;
+  name?: string;
+  /** `--collection` / `--database`, for messages. */
+  nameFlag: string;
+  command: string;
+}
+
+/** What fetch did: the artifact's path relative to the backups folder. */
+export interface FetchResult {
+  file: string;
+  setId: string;
+  /** False when the local backups folder already held the same verified file. */
+  fetched: boolean;
+  bytes: number;
+}
+
+function pick(artifacts: RepoArtifact[], sel: FetchSelection, where: string): RepoArtifact {
+  const ours = artifacts.filter(
+    (a) => a.artifact.target === sel.target && sel.kinds.includes(a.artifact.kind),
+  );
+  if (sel.file) {
+    const norm = sel.file.replace(/\\/g, '/');
+    const hits = ours.filter((a) => a.artifact.file === norm || basename(a.artifact.file) === basename(norm));
+    const hit = hits.find((a) => a.valid) ?? hits[0];
+    if (!hit) throw new NotFoundError(`${sel.file}: not on ${where}`, `run \`qnb list --remote ${where}\``);
+    if (!hit.valid)
+      throw new QnbError('E_REFUSED', `${sel.file} on ${where} is not a valid copy (${hit.problem})`, {
+        hint: 'pick another copy: `qnb list --remote TARGET`',
+      });
+    return hit;
+  }
+  if (!sel.latest)
+    throw new QnbError('E_USAGE', `${sel.command} --from: name a backup FILE or pass --latest`, {
+      hint: `run \`qnb list --remote ${where}\``,
+    });
+  const pool = ours.filter((a) => a.valid && (!sel.name || a.artifact.name === sel.name));
+  if (pool.length === 0)
+    throw new NotFoundError(
+      `no valid ${sel.target === 'qdrant' ? 'Qdrant' : 'Neo4j'} backup${sel.name ? ` of "${sel.name}"` : ''} on ${where}`,
+      `run \`qnb list --remote ${where}\``,
+    );
+  const names = [...new Set(pool.map((a) => a.artifact.name))];
+  if (names.length > 1)
+    throw new QnbError('E_USAGE', `${sel.command} --latest: backups of several exist (${names.join(', ')})`, {
+      hint: `pick one with ${sel.nameFlag} NAME`,
+    });
+  return pool[0]!;
+}
+
+/** Brings the selected artifact into the local repository. Call while holding the repository lock. */
+export async function fetchArtifact(
+  repo: Repository,
+  backend: CopyBackend,
+  base: string,
+  sel: FetchSelection,
+  ctx: TargetContext,
+): Promise<FetchResult> {
+  const remote = await scanRemote(backend, base, ctx.signal);
+  const chosen = pick(remote.artifacts, sel, base);
+  const a = chosen.artifact;
+  const local = (await repo.scan()).artifacts.find(
+    (x) => x.valid && x.artifact.file === a.file && x.artifact.sha256 === a.sha256,
+  );
+  if (local) return { file: a.file, setId: local.set.id, fetched: false, bytes: a.bytes };
+
+  const finalPath = repo.resolve(a.file);
+  const existing = await hashFile(finalPath).catch(() => undefined);
+  if (existing && existing.sha256 !== a.sha256)
+    throw new QnbError('E_REFUSED', `${finalPath} exists and is not the copy's ${a.file}; not replaced`, {
+      hint: 'move that file away, then run the restore again',
+    });
+  const tmp = tempPathFor(finalPath);
+  const started = Date.now();
+  ctx.reporter.emit({
+    type: 'transfer-start',
+    direction: 'download',
+    target: a.target,
+    name: a.name,
+    file: a.file,
+    totalBytes: a.bytes,
+  });
+  try {
+    const got = await streamToFile(await backend.get(a.file, ctx.signal ? { signal: ctx.signal } : {}), tmp, {
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      onProgress: (n) =>
+        ctx.reporter.emit({
+          type: 'transfer-progress',
+          direction: 'download',
+          name: a.name,
+          bytes: n,
+          totalBytes: a.bytes,
+        }),
+    });
+    if (got.bytes !== a.bytes || got.sha256 !== a.sha256)
+      throw new VerificationError(
+        `${chosen.path}: the copy is corrupt (${got.bytes !== a.bytes ? `${got.bytes} bytes, manifest ${a.bytes}` : 'sha256 differs from its manifest'}); nothing was restored`,
+        'restore an older copy: `qnb list --remote TARGET`',
+      );
+    ctx.reporter.emit({
+      type: 'transfer-end',
+      direction: 'download',
+      name: a.name,
+      bytes: got.bytes,
+      durationMs: Date.now() - started,
+    });
+    if (existing) {
+      await rm(tmp, { force: true });
+    }
+    const set = await localSetFor(repo, chosen.set);
+    set.pruned = set.pruned?.filter((p) => p.file !== a.file);
+    set.artifacts = set.artifacts.filter((x) => x.file !== a.file);
+    if (existing) {
+      set.artifacts.push({ ...a, status: 'ok' });
+      await repo.saveSet(set);
+    } else await createSetSink(repo, set, ctx.now).commit({ ...a }, tmp);
+    return { file: a.file, setId: set.id, fetched: true, bytes: a.bytes };
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => {});
+    throw err;
+  }
+}
+
+/** The local manifest of the copy's set, or a new one made from the copy's (without artifacts). */
+async function localSetFor(repo: Repository, remoteSet: SetManifest): Promise<SetManifest> {
+  try {
+    return await repo.loadSet(remoteSet.id);
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err;
+    return { ...remoteSet, artifacts: [], pruned: [] };
+  }
+}
