@@ -1,0 +1,38 @@
+/**
+ * `qnb backup-all` through the CLI: one set, seed output, retention only after a complete set,
+ * `--keep-last`, `--no-cleanup`, and a partial set (exit 3) when a store fails.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createQnbWorld } from '../helpers/qnb-world.js';
+
+test('backup-all: retention by --keep-last, --no-cleanup, partial sets keep everything', async (t) => {
+  const world = await createQnbWorld(t);
+  for (let i = 0; i < 3; i++) {
+    const r = await world.qnb(['backup-all', '--skip-neo4j', '--keep-last', '2']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /=== Backup Results ===\n\n✅ Qdrant \(chunks\)/);
+    assert.match(r.stdout, /Retention: removed \d+ old backup\(s\)/);
+    await new Promise((res) => setTimeout(res, 1100)); // distinct file names per second
+  }
+  let listed = await world.listed();
+  assert.equal(listed.filter((b) => b.name === 'papers').length, 2);
+  const kept = await world.qnb(['backup-all', '--skip-neo4j', '--keep-last', '2', '--no-cleanup']);
+  assert.equal(kept.code, 0);
+  listed = await world.listed();
+  assert.equal(listed.filter((b) => b.name === 'papers').length, 3, '--no-cleanup kept all');
+
+  // Neo4j not configured: Qdrant is backed up, the set is partial, retention does not run
+  const partial = await world.qnb(['backup-all', '--keep-last', '1']);
+  assert.equal(partial.code, 3, partial.stdout + partial.stderr);
+  assert.match(partial.stdout, /❌ Neo4j \(neo4j\)\n {3}Error: neo4j: neither NEO4J_CONTAINER nor NEO4J_HOME is set — set NEO4J_CONTAINER/);
+  assert.match(partial.stdout, /Retention skipped: the backup set is partial/);
+  listed = await world.listed();
+  assert.equal(listed.filter((b) => b.name === 'papers').length, 4, 'nothing pruned after a partial set');
+
+  // Qdrant down: Neo4j would still be tried; here both fail → failed (exit 1)
+  await world.server.stop();
+  const failed = await world.qnb(['backup-all']);
+  assert.equal(failed.code, 1);
+  assert.match(failed.stdout, /❌ Qdrant \(qdrant\)\n {3}Error: .*cannot reach the server/);
+});
