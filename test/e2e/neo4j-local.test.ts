@@ -62,6 +62,32 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     assert.equal((await qnb(['verify'])).code, 0);
   });
 
+  test('the password never appears in any process command line during a backup', async () => {
+    const { readdir: rd, readFile: rf } = await import('node:fs/promises');
+    const proc = startQnb(['backup-neo4j'], { cwd, env });
+    let finished = false;
+    let seen = 0;
+    const leaks: string[] = [];
+    const done = proc.done.then((r) => {
+      finished = true;
+      return r;
+    });
+    while (!finished) {
+      for (const pid of await rd('/proc').catch(() => [] as string[])) {
+        if (!/^\d+$/.test(pid)) continue;
+        const cmd = await rf(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+        if (!cmd) continue;
+        seen++;
+        if (cmd.includes(password)) leaks.push(cmd.replace(/\0/g, ' '));
+      }
+      await sleep(25);
+    }
+    const run = await done;
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.ok(seen > 100, 'the scan saw the child processes');
+    assert.deepEqual(leaks, []);
+  });
+
   test('wreck → restore without --yes refuses → with --yes the exact graph is back, with a safety dump', async () => {
     await wreckGraph(n.boltUrl, password);
     const wrecked = await bolt();
