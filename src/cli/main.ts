@@ -23,6 +23,9 @@ import { createContext } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import type { CliIO, GlobalOptions } from './io.js';
 
+/** Off-site copy commands, loaded on use (they may load the S3 SDK). */
+const offsite = () => import('./commands/copy.js');
+
 function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
   const program = new Command('qnb')
     .description('Back up, restore and verify Qdrant collections and Neo4j databases')
@@ -67,9 +70,18 @@ function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
       'backups kept per target after a successful set (env QNB_KEEP_LAST, default 5)',
     )
     .option('--no-cleanup', 'do not run retention after the backup')
-    .action((opts) =>
-      setResult(runBackupAll(createContext(io, global(), { '--keep-last': opts.keepLast }), opts)),
-    );
+    .option(
+      '--copy-to <target>',
+      'then copy the set to a folder or s3://bucket/prefix (retention only after)',
+    )
+    .action((opts) => {
+      const c = createContext(io, global(), { '--keep-last': opts.keepLast });
+      setResult(
+        opts.copyTo
+          ? offsite().then((m) => m.runBackupAllCopy(c, opts, opts.copyTo!))
+          : runBackupAll(c, opts),
+      );
+    });
 
   program
     .command('prune')
@@ -80,9 +92,13 @@ function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
     .option('--keep-monthly <n>', 'keep the newest backup of each of the last N months')
     .option('--gfs', 'grandfather-father-son defaults: 5 daily, 4 weekly, 3 monthly')
     .option('--dry-run', 'show what would be deleted, delete nothing')
-    .action((opts) =>
-      setResult(runPrune(createContext(io, global(), { '--keep-last': opts.keepLast }), opts)),
-    );
+    .option('--remote <target>', 'prune a copy target (folder or s3://bucket/prefix) instead')
+    .action((opts) => {
+      const c = createContext(io, global(), { '--keep-last': opts.keepLast });
+      setResult(
+        opts.remote ? offsite().then((m) => m.runPruneRemote(c, opts.remote!, opts)) : runPrune(c, opts),
+      );
+    });
 
   program
     .command('restore-neo4j')
@@ -91,7 +107,15 @@ function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
     .option('--latest', 'restore the newest valid dump')
     .option('-y, --yes', 'allow overwriting a database that holds data (a safety dump is taken first)')
     .option('--force', 'restore a file without a valid manifest entry, or a dump from a newer Neo4j')
-    .action((file, opts) => setResult(runRestoreNeo4j(createContext(io, global()), file, opts)));
+    .option('--from <target>', 'fetch the dump from a copy target (folder or s3://bucket/prefix) first')
+    .action((file, opts) => {
+      const c = createContext(io, global());
+      setResult(
+        opts.from
+          ? offsite().then((m) => m.runRestoreNeo4jFrom(c, opts.from!, file, opts))
+          : runRestoreNeo4j(c, file, opts),
+      );
+    });
 
   program
     .command('restore')
@@ -116,7 +140,18 @@ function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
   program
     .command('list')
     .description('list backups grouped by target, newest first')
-    .action(() => setResult(runList(createContext(io, global()))));
+    .option('--remote <target>', 'list the copies on a folder or s3://bucket/prefix instead')
+    .action((opts) => {
+      const c = createContext(io, global());
+      setResult(opts.remote ? offsite().then((m) => m.runListRemote(c, opts.remote!)) : runList(c));
+    });
+
+  program
+    .command('copy')
+    .description('copy backup sets that are not there yet to a folder or S3, verified by sha256')
+    .option('--to <target>', 'a folder (external drive) or s3://bucket/prefix (env QNB_COPY_TO)')
+    .option('--dry-run', 'show what would be sent, send nothing')
+    .action((opts) => setResult(offsite().then((m) => m.runCopy(createContext(io, global()), opts))));
 
   program
     .command('restore-qdrant')
@@ -127,7 +162,15 @@ function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
     .option('--as <name>', 'restore under a new collection name')
     .option('-y, --yes', 'allow overwriting an existing collection (a safety snapshot is taken first)')
     .option('--force', 'restore a file without a valid manifest entry, or across Qdrant versions')
-    .action((file, opts) => setResult(runRestoreQdrant(createContext(io, global()), file, opts)));
+    .option('--from <target>', 'fetch the snapshot from a copy target (folder or s3://bucket/prefix) first')
+    .action((file, opts) => {
+      const c = createContext(io, global());
+      setResult(
+        opts.from
+          ? offsite().then((m) => m.runRestoreQdrantFrom(c, opts.from!, file, opts))
+          : runRestoreQdrant(c, file, opts),
+      );
+    });
 
   program
     .command('verify')
@@ -267,7 +310,13 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
 
 /** Secrets known from the environment, for redacting errors raised before config loaded. */
 function secretsFromEnv(env: NodeJS.ProcessEnv): string[] {
-  return [env.QDRANT_API_KEY, env.NEO4J_PASSWORD].filter((s): s is string => !!s);
+  return [
+    env.QDRANT_API_KEY,
+    env.NEO4J_PASSWORD,
+    env.AWS_ACCESS_KEY_ID,
+    env.AWS_SECRET_ACCESS_KEY,
+    env.AWS_SESSION_TOKEN,
+  ].filter((s): s is string => !!s);
 }
 
 function isMain(): boolean {

@@ -166,7 +166,7 @@ async function copySet(
       if (!same) {
         const e = new QnbError(
           'E_REFUSED',
-          `${a.artifact.file} exists on the copy target with other content; not overwritten`,
+          `${a.artifact.file} exists on ${backend.name} with other content; not overwritten`,
           {
             hint: 'another qnb may copy to the same place: give each machine its own folder or s3 prefix',
           },

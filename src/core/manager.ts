@@ -4,6 +4,7 @@
  * Results are typed; nothing here prints.
  */
 import type { QnbConfig } from '../config/schema.js';
+import type { CopyBackend } from '../storage/backend.js';
 import { backupNeo4jDump, type Neo4jBackupOptions } from '../targets/neo4j/neo4j-backup.js';
 import { waitForBolt } from '../targets/neo4j/neo4j-bolt.js';
 import { clearStoppedMarker, orphanedStoppedMarker } from '../targets/neo4j/neo4j-marker.js';
@@ -17,7 +18,6 @@ import {
 import { createQdrantApi, type QdrantApi } from '../targets/qdrant/qdrant-api.js';
 import { backupQdrantScope } from '../targets/qdrant/qdrant-backup.js';
 import type { QdrantRestoreReport } from '../targets/qdrant/qdrant-restore.js';
-import type { CopyBackend } from '../storage/backend.js';
 import type { TargetContext } from '../targets/target.js';
 import { type CopyOptions, type CopyReport, copySets } from './copy.js';
 import { type DoctorCheck, runDoctor } from './doctor.js';
@@ -351,26 +351,43 @@ export function createBackupManager(
       ),
     restoreQdrantFrom: (from, opts) =>
       locked('restore-qdrant --from', async () => {
-        const fetch = await fetchArtifact(repository, from, displayBase(from), {
-          target: 'qdrant',
-          kinds: ['qdrant-collection'],
-          nameFlag: '--collection',
-          command: 'restore-qdrant',
-          ...(opts.file ? { file: opts.file } : { latest: opts.latest, name: opts.collection }),
-        }, ctx);
-        const deps = { api: qdrant(), repository, ctx, keepServerSnapshots: config.qdrant.keepServerSnapshots };
+        const fetch = await fetchArtifact(
+          repository,
+          from,
+          displayBase(from),
+          {
+            target: 'qdrant',
+            kinds: ['qdrant-collection'],
+            nameFlag: '--collection',
+            command: 'restore-qdrant',
+            ...(opts.file ? { file: opts.file } : { latest: opts.latest, name: opts.collection }),
+          },
+          ctx,
+        );
+        const deps = {
+          api: qdrant(),
+          repository,
+          ctx,
+          keepServerSnapshots: config.qdrant.keepServerSnapshots,
+        };
         return { ...(await restoreQdrant(deps, { ...opts, file: fetch.file, latest: false })), fetch };
       }),
     restoreNeo4jFrom: (from, opts) =>
       locked('restore-neo4j --from', async () => {
         const runtime = runtimeFor();
-        const fetch = await fetchArtifact(repository, from, displayBase(from), {
-          target: 'neo4j',
-          kinds: ['neo4j-dump'],
-          nameFlag: '--database',
-          command: 'restore-neo4j',
-          ...(opts.file ? { file: opts.file } : { latest: opts.latest, name: config.neo4j.database }),
-        }, ctx);
+        const fetch = await fetchArtifact(
+          repository,
+          from,
+          displayBase(from),
+          {
+            target: 'neo4j',
+            kinds: ['neo4j-dump'],
+            nameFlag: '--database',
+            command: 'restore-neo4j',
+            ...(opts.file ? { file: opts.file } : { latest: opts.latest, name: config.neo4j.database }),
+          },
+          ctx,
+        );
         const deps = { repository, runtime, ctx, opts: neo4jOpts };
         return { ...(await restoreNeo4j(deps, { ...opts, file: fetch.file, latest: false })), fetch };
       }),

@@ -23,7 +23,8 @@ export type S3Settings = Partial<Omit<S3BackendConfig, 'bucket' | 'prefix'>>;
 /** Parses what the user typed after `--to`, `--remote` or `--from`. */
 export function parseCopyTarget(raw: string, cwd: string): CopyTarget {
   const s = raw.trim();
-  if (s === '') throw new QnbError('E_USAGE', 'empty copy target', { hint: 'use a folder or s3://bucket/prefix' });
+  if (s === '')
+    throw new QnbError('E_USAGE', 'empty copy target', { hint: 'use a folder or s3://bucket/prefix' });
   if (s.startsWith('s3://')) return { kind: 's3', ...parseS3Url(s) };
   if (s.startsWith('memory://')) return { kind: 'memory', name: s };
   if (s.startsWith('file://')) return { kind: 'dir', root: fileURLToPath(s) };
@@ -45,8 +46,8 @@ export async function openCopyBackend(target: CopyTarget, s3: S3Settings = {}): 
       return createDirBackend({ root: target.root });
     case 'memory': {
       // one store per name for the life of the process, so a test can copy, then list
-      let b = memoryBackends.get(target.name);
-      if (!b) memoryBackends.set(target.name, (b = createMemoryBackend(target.name)));
+      const b = memoryBackends.get(target.name) ?? createMemoryBackend(target.name);
+      memoryBackends.set(target.name, b);
       return b;
     }
     case 's3': {

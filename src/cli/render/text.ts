@@ -2,6 +2,7 @@
  * Text output in the seed's layouts (`=== Backup Results ===`, `=== Available Backups ===`).
  */
 import { basename } from 'node:path';
+import type { CopyReport } from '../../core/copy.js';
 import type { DoctorCheck } from '../../core/doctor.js';
 import type { BackupResult } from '../../core/manager.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
@@ -258,5 +259,41 @@ export function renderDoctor(checks: DoctorCheck[]): string[] {
   }
   const bad = checks.filter((c) => !c.ok).length;
   lines.push('', bad ? `${bad} problem(s) found.` : 'Everything qnb needs is in place.');
+  return lines;
+}
+
+/** `=== Copy to TARGET ===`: one line per set, then the totals and how copies are verified. */
+export function renderCopy(r: CopyReport): string[] {
+  const lines = [`=== Copy to ${r.target}${r.dryRun ? ' — dry run, nothing sent' : ''} ===`, ''];
+  for (const s of r.sets) {
+    const size = mb(s.artifacts.reduce((n, a) => n + a.bytes, 0));
+    if (s.action === 'present') lines.push(`= ${s.id}: already there`);
+    else if (s.action === 'copied') {
+      const sent = s.artifacts.filter((a) => a.action === 'sent').length;
+      lines.push(`✅ ${s.id}: copied ${sent} file(s) (${size}), manifest last`);
+    } else if (s.action === 'would-copy') {
+      lines.push(`→ ${s.id}: would copy`);
+      for (const a of s.artifacts)
+        lines.push(
+          `   ${a.action === 'present' ? 'already there' : 'would send'}: ${a.file} (${mb(a.bytes)})`,
+        );
+    } else if (s.action === 'failed')
+      lines.push(`❌ ${s.id}: ${s.error?.message ?? 'failed'}${s.error?.hint ? ` — ${s.error.hint}` : ''}`);
+    else lines.push(`… ${s.id}: not tried (the copy stopped at an earlier error)`);
+  }
+  if (r.sets.length === 0) lines.push('(no valid backups to copy)');
+  const verb = r.dryRun ? 'Would send' : 'Sent';
+  const wouldBytes = r.sets
+    .flatMap((s) => s.artifacts)
+    .filter((a) => a.action === 'would-send')
+    .reduce((n, a) => n + a.bytes, 0);
+  const files = r.dryRun
+    ? r.sets.flatMap((s) => s.artifacts).filter((a) => a.action === 'would-send').length
+    : r.sentFiles;
+  lines.push(
+    '',
+    `${verb} ${files} file(s), ${mb(r.dryRun ? wouldBytes : r.sentBytes)} in ${formatDuration(r.durationMs)}.`,
+  );
+  lines.push(`Verified by: ${r.verification}.`);
   return lines;
 }

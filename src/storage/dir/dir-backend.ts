@@ -5,8 +5,8 @@
  * The root must already exist: an unmounted drive must not silently become a folder on the system disk.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { constants, createWriteStream } from 'node:fs';
+import { access, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -91,6 +91,18 @@ export function createDirBackend(config: DirBackendConfig): CopyBackend {
     if (!s.isDirectory()) throw new QnbError('E_USAGE', `copy target ${root}: not a folder`);
   }
 
+  /** mkdir -p, with the real reason when it fails (on a read-only mount Node reports ENOENT). */
+  async function makeDir(dir: string): Promise<void> {
+    try {
+      await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await checkRoot();
+      await access(root, constants.W_OK);
+      throw err;
+    }
+  }
+
   /** Removes temp files an interrupted put of the same name left beside it. */
   async function removeStaleTemps(dir: string, name: string): Promise<void> {
     const names = await readdir(dir).catch(() => [] as string[]);
@@ -106,7 +118,7 @@ export function createDirBackend(config: DirBackendConfig): CopyBackend {
     const name = final.slice(dir.length + 1);
     const tmp = join(dir, `${TEMP_PREFIX}${randomBytes(4).toString('hex')}-${name}`);
     try {
-      await mkdir(dir, { recursive: true, mode: DIR_MODE });
+      await makeDir(dir);
       await removeStaleTemps(dir, name);
       const counter = hashingCounter(opts.onProgress);
       const out = createWriteStream(tmp, { flags: 'wx', mode: FILE_MODE, flush: true });
@@ -138,8 +150,9 @@ export function createDirBackend(config: DirBackendConfig): CopyBackend {
       const s = await stat(path);
       return s.isFile() ? { key, size: s.size, modified: s.mtime } : undefined;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw dirError(err, root, path);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw dirError(err, root, path);
+      await checkRoot();
+      return undefined;
     }
   }
 

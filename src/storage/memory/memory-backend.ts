@@ -36,13 +36,13 @@ export function createMemoryBackend(name = 'memory://'): MemoryBackend {
           hash.update(chunk as Buffer);
           bytes += (chunk as Buffer).length;
           chunks.push(chunk as Buffer);
+          opts.onProgress?.(bytes);
         }
       } catch (err) {
         body.destroy();
         if (isAbort(err, opts.signal)) throw new InterruptedError();
         throw err;
       }
-      opts.onProgress?.(bytes);
       checkStreamed(`copy ${key} to ${name}`, { bytes, sha256: hash.digest('hex') }, opts);
       objects.set(key, { data: Buffer.concat(chunks), sha256: opts.sha256, modified: new Date() });
       return { key, size: opts.size, sha256: opts.sha256 };

@@ -66,7 +66,13 @@ function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3BackendConfig
   /** One ListObjectsV2 tells a missing bucket and rejected keys apart (HEAD answers have no body). */
   const checkBucket = () => {
     bucketChecked ??= client
-      .send(new sdk.ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1, ...(prefix ? { Prefix: `${prefix}/` } : {}) }))
+      .send(
+        new sdk.ListObjectsV2Command({
+          Bucket: bucket,
+          MaxKeys: 1,
+          ...(prefix ? { Prefix: `${prefix}/` } : {}),
+        }),
+      )
       .then(
         () => {},
         (e) => {
@@ -119,7 +125,7 @@ function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3BackendConfig
           client,
           bucket,
           key: fullKey,
-          shownKey: key,
+          shownKey: `${key} to ${location}`,
           body,
           size: opts.size,
           sha256: opts.sha256,
@@ -151,8 +157,10 @@ function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3BackendConfig
         });
         return r.Body as Readable;
       } catch (e) {
-        if ((e as { name?: string }).name === 'NoSuchKey' || (isNotFound(e) && (await checkBucket(), true)))
+        if (isNotFound(e)) {
+          await checkBucket();
           throw new NotFoundError(`${location}: ${key} not found`);
+        }
         throw err(e, `get ${key}`, opts.signal);
       }
     },
@@ -199,7 +207,10 @@ function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3BackendConfig
     async incompleteUploads() {
       try {
         const r = await client.send(
-          new sdk.ListMultipartUploadsCommand({ Bucket: bucket, ...(prefix ? { Prefix: `${prefix}/` } : {}) }),
+          new sdk.ListMultipartUploadsCommand({
+            Bucket: bucket,
+            ...(prefix ? { Prefix: `${prefix}/` } : {}),
+          }),
         );
         return (r.Uploads ?? []).map((u) => u.Key ?? '').sort();
       } catch (e) {

@@ -1,0 +1,253 @@
+/**
+ * Off-site copies on the command line:
+ *   qnb copy [--to DIR|s3://bucket/prefix] [--dry-run]
+ *   qnb list --remote TARGET · qnb prune --remote TARGET … · qnb restore-qdrant|restore-neo4j … --from TARGET
+ *   qnb backup-all --copy-to TARGET   (backup → copy → retention, retention only when both succeeded)
+ * Loaded on use, so other commands never load the S3 SDK.
+ */
+import type { QnbConfig } from '../../config/schema.js';
+import { ConfigError } from '../../core/errors.js';
+import type { BackupManager } from '../../core/manager.js';
+import { describePolicy, type RetentionPolicy } from '../../core/retention.js';
+import type { CopyBackend } from '../../storage/backend.js';
+import { openCopyBackend, parseCopyTarget, type S3Settings } from '../../storage/registry.js';
+import { managerFor, printJson } from '../context.js';
+import { EXIT, exitCodeFor, exitCodeForSet } from '../exit-codes.js';
+import type { CommandContext } from '../io.js';
+import {
+  renderBackup,
+  renderCopy,
+  renderList,
+  renderNeo4jRestore,
+  renderPrune,
+  renderRestore,
+} from '../render/text.js';
+import type { BackupAllFlags } from './backup-all.js';
+import type { PruneFlags } from './prune.js';
+import type { RestoreNeo4jFlags } from './restore-neo4j.js';
+import type { RestoreQdrantFlags } from './restore-qdrant.js';
+
+/** The S3 part of the configuration, as the backend takes it. */
+export function s3SettingsFrom(config: Readonly<QnbConfig>): S3Settings {
+  const s = config.s3;
+  return {
+    endpoint: s.endpoint,
+    region: s.region,
+    forcePathStyle: s.forcePathStyle,
+    accessKeyId: s.accessKeyId,
+    secretAccessKey: s.secretAccessKey,
+    sessionToken: s.sessionToken,
+    profile: s.profile,
+    partSize: s.partSizeMb * 1024 * 1024,
+    concurrency: s.concurrency,
+  };
+}
+
+/** Opens the target named by a flag (or QNB_COPY_TO for `copy`). */
+export async function openTarget(
+  ctx: CommandContext,
+  raw: string | undefined,
+  flag: string,
+): Promise<CopyBackend> {
+  const value = raw ?? ctx.loaded.config.copy.to;
+  if (!value)
+    throw new ConfigError(
+      `${flag}: no copy target given`,
+      `pass ${flag} DIR or ${flag} s3://bucket/prefix, or set QNB_COPY_TO`,
+    );
+  return openCopyBackend(parseCopyTarget(value, ctx.io.cwd), s3SettingsFrom(ctx.loaded.config));
+}
+
+async function withTarget<T>(
+  ctx: CommandContext,
+  raw: string | undefined,
+  flag: string,
+  body: (manager: BackupManager, backend: CopyBackend) => Promise<T>,
+): Promise<T> {
+  const backend = await openTarget(ctx, raw, flag);
+  const { manager, done } = managerFor(ctx);
+  try {
+    return await body(manager, backend);
+  } finally {
+    await backend.close();
+    await done();
+  }
+}
+
+/** Prints the copy report; returns its exit status. */
+function reportCopy(
+  ctx: CommandContext,
+  report: Awaited<ReturnType<BackupManager['copy']>>,
+  print: (l: string) => void,
+) {
+  for (const l of renderCopy(report)) print(l);
+  const failed = report.sets.find((s) => s.action === 'failed');
+  if (!failed?.error) return EXIT.OK;
+  ctx.err(`✘ ${failed.error.message}${failed.error.hint ? ` — ${failed.error.hint}` : ''}`);
+  return exitCodeFor(failed.error.code);
+}
+
+/** `qnb copy [--to TARGET] [--dry-run]` */
+export async function runCopy(
+  ctx: CommandContext,
+  flags: { to?: string; dryRun?: boolean },
+): Promise<number> {
+  return withTarget(ctx, flags.to, '--to', async (manager, backend) => {
+    const report = await manager.copy(backend, { dryRun: Boolean(flags.dryRun) });
+    if (ctx.json) {
+      printJson(ctx, report);
+      const failed = report.sets.find((s) => s.action === 'failed');
+      return failed?.error ? exitCodeFor(failed.error.code) : EXIT.OK;
+    }
+    return reportCopy(ctx, report, (l) => ctx.out(l));
+  });
+}
+
+/** `qnb list --remote TARGET` */
+export async function runListRemote(ctx: CommandContext, remote: string): Promise<number> {
+  return withTarget(ctx, remote, '--remote', async (manager, backend) => {
+    const scan = await manager.listRemote(backend);
+    if (ctx.json) {
+      printJson(ctx, {
+        ok: true,
+        target: backend.name,
+        backups: scan.artifacts.map((a) => ({
+          target: a.artifact.target,
+          kind: a.artifact.kind,
+          name: a.artifact.name,
+          file: a.artifact.file,
+          path: a.path,
+          bytes: a.artifact.bytes,
+          createdAt: a.createdAt.toISOString(),
+          counts: a.artifact.counts,
+          sha256: a.artifact.sha256,
+          setId: a.set.id,
+          reason: a.set.reason,
+          valid: a.valid,
+          ...(a.problem ? { problem: a.problem } : {}),
+        })),
+        unknownFiles: scan.unknownFiles,
+        badManifests: scan.badManifests,
+      });
+    } else {
+      const lines = renderList(scan);
+      lines[0] = `=== Backups on ${backend.name} ===`;
+      for (const l of lines) ctx.out(l);
+    }
+    return EXIT.OK;
+  });
+}
+
+function count(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0)
+    throw new ConfigError(`${flag}: "${raw}" is not a whole number ≥ 0`, `e.g. ${flag} 4`);
+  return n;
+}
+
+/** `qnb prune --remote TARGET [--keep-last N] [--keep-daily …] [--gfs] [--dry-run]` */
+export async function runPruneRemote(
+  ctx: CommandContext,
+  remote: string,
+  flags: PruneFlags,
+): Promise<number> {
+  const gfs = flags.gfs ? { keepDaily: 5, keepWeekly: 4, keepMonthly: 3 } : {};
+  const policy: RetentionPolicy = {
+    keepLast: ctx.loaded.config.keepLast,
+    ...gfs,
+    ...(flags.keepDaily !== undefined ? { keepDaily: count('--keep-daily', flags.keepDaily) } : {}),
+    ...(flags.keepWeekly !== undefined ? { keepWeekly: count('--keep-weekly', flags.keepWeekly) } : {}),
+    ...(flags.keepMonthly !== undefined ? { keepMonthly: count('--keep-monthly', flags.keepMonthly) } : {}),
+  };
+  return withTarget(ctx, remote, '--remote', async (manager, backend) => {
+    const result = await manager.pruneRemote(backend, { policy, dryRun: Boolean(flags.dryRun) });
+    if (ctx.json) printJson(ctx, { ok: true, target: backend.name, policy, ...result });
+    else for (const l of renderPrune(result, `${describePolicy(policy)} on ${backend.name}`)) ctx.out(l);
+    return EXIT.OK;
+  });
+}
+
+const fetchedLine = (f: { file: string; fetched: boolean }, from: string) =>
+  f.fetched
+    ? `   Fetched: ${f.file} from ${from} (sha256 verified against the copy's manifest)`
+    : `   Fetched: nothing (${f.file} was already in the backups folder, same sha256)`;
+
+/** `qnb restore-qdrant [FILE|--latest] --from TARGET …` */
+export async function runRestoreQdrantFrom(
+  ctx: CommandContext,
+  from: string,
+  file: string | undefined,
+  flags: RestoreQdrantFlags,
+): Promise<number> {
+  return withTarget(ctx, from, '--from', async (manager, backend) => {
+    const result = await manager.restoreQdrantFrom(backend, {
+      ...flags,
+      ...(file ? { file } : {}),
+      cwd: ctx.io.cwd,
+    });
+    if (ctx.json) printJson(ctx, { ok: true, ...result });
+    else for (const l of [...renderRestore(result), fetchedLine(result.fetch, backend.name)]) ctx.out(l);
+    return EXIT.OK;
+  });
+}
+
+/** `qnb restore-neo4j [FILE|--latest] --from TARGET …` */
+export async function runRestoreNeo4jFrom(
+  ctx: CommandContext,
+  from: string,
+  file: string | undefined,
+  flags: RestoreNeo4jFlags,
+): Promise<number> {
+  return withTarget(ctx, from, '--from', async (manager, backend) => {
+    const result = await manager.restoreNeo4jFrom(backend, {
+      ...flags,
+      ...(file ? { file } : {}),
+      cwd: ctx.io.cwd,
+    });
+    if (ctx.json) printJson(ctx, { ok: true, ...result });
+    else for (const l of [...renderNeo4jRestore(result), fetchedLine(result.fetch, backend.name)]) ctx.out(l);
+    return EXIT.OK;
+  });
+}
+
+/**
+ * `qnb backup-all --copy-to TARGET`: back up, copy, then retention — retention only after the set
+ * verified and its copy succeeded, so nothing is pruned locally that never left the machine.
+ */
+export async function runBackupAllCopy(
+  ctx: CommandContext,
+  flags: BackupAllFlags,
+  copyTo: string,
+): Promise<number> {
+  return withTarget(ctx, copyTo, '--copy-to', async (manager, backend) => {
+    const result = await manager.backupAll({
+      skipNeo4j: Boolean(flags.skipNeo4j),
+      skipQdrant: Boolean(flags.skipQdrant),
+      cleanupOld: false,
+    });
+    const backupLines = renderBackup(result, (rel) => manager.repository.resolve(rel), ctx.io.cwd);
+    if (result.status !== 'ok') {
+      if (ctx.json)
+        printJson(ctx, { ok: false, ...result, copy: { skipped: `the backup set is ${result.status}` } });
+      else for (const l of [...backupLines, `Copy skipped: the backup set is ${result.status}`]) ctx.out(l);
+      return exitCodeForSet(result.status);
+    }
+    const copy = await manager.copy(backend, { sets: [result.setId] });
+    const copyFailed = copy.sets.find((s) => s.action === 'failed');
+    const retention =
+      flags.cleanup === false
+        ? undefined
+        : copyFailed
+          ? { skipped: `the copy to ${backend.name} failed` }
+          : await manager.prune({ policy: { keepLast: ctx.loaded.config.keepLast } });
+    const full = { ...result, ...(retention ? { retention } : {}) };
+    if (ctx.json) {
+      printJson(ctx, { ok: !copyFailed, ...full, copy });
+      return copyFailed?.error ? exitCodeFor(copyFailed.error.code) : EXIT.OK;
+    }
+    for (const l of renderBackup(full, (rel) => manager.repository.resolve(rel), ctx.io.cwd)) ctx.out(l);
+    ctx.out('');
+    return reportCopy(ctx, copy, (l) => ctx.out(l));
+  });
+}

@@ -1,0 +1,285 @@
+/**
+ * Off-site copies end to end through the real qnb binary, to a folder and to a real S3 server:
+ * backup → copy (dry run, real, again: nothing sent) → list --remote → local backups deleted →
+ * restore-qdrant --from brings the collection back, verified. Plus prune --remote, backup-all
+ * --copy-to, a corrupt local file, a corrupt copy, and bad input (one clear line, no secrets).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { IN_CI } from '../helpers/components.js';
+import { dumpCollection } from '../helpers/qdrant-data.js';
+import { createQnbWorld, errorLines, hasStackTrace, type QnbWorld } from '../helpers/qnb-world.js';
+import { S3_KIND, type S3TestServer, s3ServerAvailable, startS3TestServer } from '../servers/s3/s3-server.js';
+
+const avail = s3ServerAvailable();
+if (!avail.ok && IN_CI) throw new Error(`an S3 server (${S3_KIND}) is required in CI: ${avail.hint}`);
+
+let server: Promise<S3TestServer> | undefined;
+const s3 = () => {
+  server ??= startS3TestServer();
+  return server;
+};
+after(async () => {
+  if (server) await (await server).stop();
+});
+let buckets = 0;
+
+interface Target {
+  kind: 'dir' | 's3';
+  /** What to pass after --to / --remote / --from. */
+  arg: string;
+  env: Record<string, string>;
+  /** Relative keys of every object on the target. */
+  keys(): Promise<string[]>;
+}
+
+async function dirTarget(world: QnbWorld): Promise<Target> {
+  const root = join(world.cwd, 'usb-drive');
+  await mkdir(root);
+  const keys = async () =>
+    (await readdir(root, { recursive: true, withFileTypes: true }))
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath ?? '', e.name).slice(root.length + 1))
+      .sort();
+  return { kind: 'dir', arg: 'usb-drive', env: {}, keys };
+}
+
+async function s3Target(): Promise<Target> {
+  const srv = await s3();
+  const bucket = `qnb-e2e-${process.pid}-${++buckets}`;
+  await srv.createBucket(bucket);
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const keys = async () => {
+    const c = await srv.client();
+    try {
+      const r = await c.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'lab/' }));
+      return (r.Contents ?? []).map((o) => o.Key!.slice('lab/'.length)).sort();
+    } finally {
+      c.destroy();
+    }
+  };
+  return { kind: 's3', arg: `s3://${bucket}/lab`, env: srv.env(), keys };
+}
+
+const skipS3 = avail.ok ? false : `S3 server missing — ${avail.hint}`;
+
+for (const kind of ['dir', 's3'] as const) {
+  describe(`copy to ${kind}`, { skip: kind === 's3' ? skipS3 : false, timeout: 300_000 }, () => {
+    test('backup → copy → local copy deleted → restore --from brings the collection back', async (t) => {
+      const world = await createQnbWorld(t, { papers: 30, chunks: 40 });
+      const target = kind === 'dir' ? await dirTarget(world) : await s3Target();
+      const qnb = (args: string[]) => world.qnb(args, target.env);
+      assert.equal((await qnb(['backup-qdrant'])).code, 0);
+      const local = await world.listed();
+      assert.equal(local.length, 2);
+
+      const dry = await qnb(['copy', '--to', target.arg, '--dry-run']);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /would send: qdrant\/papers-backup-\d{8}-\d{6}\.snapshot/);
+      assert.deepEqual(await target.keys(), [], 'a dry run sends nothing');
+
+      const run = await qnb(['copy', '--to', target.arg]);
+      assert.equal(run.code, 0, run.stderr + run.stdout);
+      assert.match(run.stdout, /✅ \d{8}-\d{6}-[0-9a-f]{4}: copied 2 file\(s\)/);
+      assert.match(run.stdout, /Verified by: sha256/);
+      const keys = await target.keys();
+      assert.equal(keys.filter((k) => k.startsWith('qdrant/')).length, 2);
+      assert.equal(keys.filter((k) => k.startsWith('sets/')).length, 1);
+
+      const again = await qnb(['copy', '--to', target.arg, '--json']);
+      assert.equal(again.code, 0);
+      const report = JSON.parse(again.stdout) as { sentFiles: number; sets: { action: string }[] };
+      assert.equal(report.sentFiles, 0, 'a second run sends nothing');
+      assert.deepEqual(
+        report.sets.map((s) => s.action),
+        ['present'],
+      );
+
+      const listed = await qnb(['list', '--remote', target.arg, '--json']);
+      assert.equal(listed.code, 0, listed.stderr);
+      const remote = (
+        JSON.parse(listed.stdout) as { backups: { file: string; valid: boolean; sha256: string }[] }
+      ).backups;
+      assert.deepEqual(
+        remote.map((b) => [b.file, b.valid, b.sha256]).sort(),
+        local.map((b) => [b.file, b.valid, b.sha256]).sort(),
+      );
+
+      const before = await dumpCollection(world.client, 'papers');
+      await rm(world.backupDir, { recursive: true, force: true });
+      await world.client.deleteCollection('papers');
+      const restored = await qnb([
+        'restore-qdrant',
+        '--from',
+        target.arg,
+        '--latest',
+        '--collection',
+        'papers',
+      ]);
+      assert.equal(restored.code, 0, restored.stderr + restored.stdout);
+      assert.match(restored.stdout, /Points: 30 \(manifest: 30\) ✔/);
+      assert.match(restored.stdout, /Fetched: qdrant\/papers-backup-.* \(sha256 verified/);
+      assert.deepEqual(await dumpCollection(world.client, 'papers'), before);
+      const back = await world.listed();
+      assert.equal(back.length, 1, 'the fetched snapshot is a valid local backup again');
+      assert.ok(back[0]!.valid);
+      assert.ok(!(restored.stdout + restored.stderr).includes(target.env.AWS_SECRET_ACCESS_KEY ?? '\u0000'));
+    });
+
+    test('prune --remote: same planner, newest kept, unknown objects untouched', async (t) => {
+      const world = await createQnbWorld(t, { papers: 5, chunks: 5 });
+      const target = kind === 'dir' ? await dirTarget(world) : await s3Target();
+      const qnb = (args: string[]) => world.qnb(args, target.env);
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await qnb(['backup-qdrant', '-c', 'papers'])).code, 0);
+        await new Promise((r) => setTimeout(r, 1100)); // distinct file names (seconds)
+      }
+      assert.equal((await qnb(['copy', '--to', target.arg])).code, 0);
+      if (kind === 'dir') await writeFile(join(world.cwd, 'usb-drive', 'qdrant', 'notes.txt'), 'mine');
+      const dry = await qnb(['prune', '--remote', target.arg, '--keep-last', '1', '--dry-run']);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /Would remove 2 backup\(s\)/);
+      assert.equal((await target.keys()).filter((k) => k.endsWith('.snapshot')).length, 3);
+      const run = await qnb(['prune', '--remote', target.arg, '--keep-last', '1']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /Removed 2 backup\(s\)/);
+      const keys = await target.keys();
+      assert.equal(keys.filter((k) => k.endsWith('.snapshot')).length, 1);
+      assert.equal(
+        keys.filter((k) => k.startsWith('sets/')).length,
+        3,
+        'manifests stay, with `pruned` entries',
+      );
+      if (kind === 'dir') assert.ok(keys.includes('qdrant/notes.txt'), 'unknown files are never touched');
+      const listed = JSON.parse((await qnb(['list', '--remote', target.arg, '--json'])).stdout) as {
+        backups: { valid: boolean }[];
+      };
+      assert.deepEqual(
+        listed.backups.map((b) => b.valid),
+        [true],
+      );
+      const local = await world.listed();
+      assert.equal(local.length, 3, 'local backups untouched');
+    });
+
+    test('backup-all --copy-to: backup, copy, then retention', async (t) => {
+      const world = await createQnbWorld(t, { papers: 5, chunks: 5 });
+      const target = kind === 'dir' ? await dirTarget(world) : await s3Target();
+      const run = await world.qnb(['backup-all', '--skip-neo4j', '--copy-to', target.arg], target.env);
+      assert.equal(run.code, 0, run.stderr + run.stdout);
+      assert.match(run.stdout, /=== Backup Results ===/);
+      assert.match(run.stdout, /✅ .*: copied 2 file\(s\)/);
+      assert.match(run.stdout, /Retention: removed 0 old backup\(s\)/);
+      assert.equal((await target.keys()).filter((k) => k.startsWith('sets/')).length, 1);
+    });
+
+    test('a corrupt local file fails its set clearly; other sets are copied; the copy never looks complete', async (t) => {
+      const world = await createQnbWorld(t, { papers: 5, chunks: 5 });
+      const target = kind === 'dir' ? await dirTarget(world) : await s3Target();
+      const qnb = (args: string[]) => world.qnb(args, target.env);
+      assert.equal((await qnb(['backup-qdrant', '-c', 'papers'])).code, 0);
+      await new Promise((r) => setTimeout(r, 1100));
+      assert.equal((await qnb(['backup-qdrant', '-c', 'chunks'])).code, 0);
+      const papers = (await world.listed()).find((b) => b.name === 'papers')!;
+      const path = join(world.backupDir, papers.file);
+      const bytes = await readFile(path);
+      bytes[bytes.length >> 1]! ^= 0xff; // same size, other bytes
+      await writeFile(path, bytes);
+      const run = await qnb(['copy', '--to', target.arg]);
+      assert.equal(run.code, 4, run.stderr + run.stdout);
+      assert.match(run.stdout, /✅ .*: copied 1 file/);
+      assert.deepEqual(errorLines(run).length, 1);
+      assert.match(
+        errorLines(run)[0]!,
+        /sha256 of the bytes read differs from the manifest; nothing stored — the source file is corrupt: run `qnb verify`/,
+      );
+      assert.ok(!hasStackTrace(run));
+      const keys = await target.keys();
+      assert.ok(!keys.includes(papers.file), 'the corrupt file was not stored');
+      assert.equal(keys.filter((k) => k.startsWith('sets/')).length, 1, 'only the good set has a manifest');
+    });
+  });
+}
+
+describe('copy: bad input gives one clear line and a non-zero exit', { timeout: 300_000 }, () => {
+  test('folder targets: missing folder, read-only folder, unknown scheme', async (t) => {
+    const world = await createQnbWorld(t, { papers: 5, chunks: 5 });
+    assert.equal((await world.qnb(['backup-qdrant', '-c', 'papers'])).code, 0);
+    const missing = await world.qnb(['copy', '--to', '/nonexistent/usb']);
+    assert.equal(missing.code, 1);
+    assert.deepEqual(errorLines(missing), [
+      '✘ copy target /nonexistent/usb: folder does not exist — create it (mkdir) or mount the drive; qnb never creates the target folder itself',
+    ]);
+    const scheme = await world.qnb(['copy', '--to', 'ftp://host/x']);
+    assert.equal(scheme.code, 2);
+    assert.match(errorLines(scheme)[0]!, /ftp:\/\/ copy targets are not supported/);
+    if (process.getuid?.() === 0) {
+      const ro = await mkdtemp(join(tmpdir(), 'qnb-ro-'));
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', ro]);
+      t.after(async () => {
+        execFileSync('umount', ['-l', ro]);
+        await rm(ro, { recursive: true, force: true });
+      });
+      const run = await world.qnb(['copy', '--to', ro]);
+      assert.equal(run.code, 1, run.stdout + run.stderr);
+      assert.deepEqual(errorLines(run), [
+        `✘ copy target ${ro}: read-only file system — mount the drive read-write, or choose another --to folder`,
+      ]);
+      assert.ok(!hasStackTrace(run));
+    }
+  });
+
+  test('S3: unknown bucket, wrong keys, unreachable endpoint, no credentials', {
+    skip: skipS3,
+  }, async (t) => {
+    const world = await createQnbWorld(t, { papers: 5, chunks: 5 });
+    const srv = await s3();
+    assert.equal((await world.qnb(['backup-qdrant', '-c', 'papers'])).code, 0);
+    const nobucket = await world.qnb(['copy', '--to', 's3://qnb-no-such-bucket/x'], srv.env());
+    assert.equal(nobucket.code, 1);
+    assert.deepEqual(errorLines(nobucket), [
+      '✘ s3://qnb-no-such-bucket: bucket not found — create the bucket first, or fix the bucket name in s3://BUCKET/prefix (and QNB_S3_ENDPOINT)',
+    ]);
+    const bucket = `qnb-e2e-${process.pid}-${++buckets}`;
+    await srv.createBucket(bucket);
+    const wrongSecret = 'sk-wrong-9f8e7d6c5b4a';
+    const wrong = await world.qnb(['copy', '--to', `s3://${bucket}/x`], {
+      ...srv.env(),
+      AWS_SECRET_ACCESS_KEY: wrongSecret,
+    });
+    assert.equal(wrong.code, 1);
+    assert.equal(errorLines(wrong).length, 1);
+    assert.match(
+      errorLines(wrong)[0]!,
+      /credentials rejected \(SignatureDoesNotMatch\) — check AWS_ACCESS_KEY_ID/,
+    );
+    assert.ok(!(wrong.stdout + wrong.stderr).includes(wrongSecret));
+    assert.ok(!(wrong.stdout + wrong.stderr).includes(srv.accessKey), 'the access key is redacted too');
+    const { freePort } = await import('../servers/s3/s3-server.js');
+    const port = await freePort();
+    const down = await world.qnb(['copy', '--to', `s3://${bucket}/x`], {
+      ...srv.env(),
+      QNB_S3_ENDPOINT: `http://127.0.0.1:${port}`,
+    });
+    assert.equal(down.code, 1);
+    assert.equal(errorLines(down).length, 1);
+    assert.match(
+      errorLines(down)[0]!,
+      /cannot reach the server \(ECONNREFUSED\) — is the S3 server running\? check QNB_S3_ENDPOINT/,
+    );
+    const nocreds = await world.qnb(['copy', '--to', `s3://${bucket}/x`], { QNB_S3_ENDPOINT: srv.endpoint });
+    assert.equal(nocreds.code, 2);
+    assert.match(
+      errorLines(nocreds)[0]!,
+      /no S3 credentials — set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/,
+    );
+    for (const r of [nobucket, wrong, down, nocreds]) {
+      assert.ok(!hasStackTrace(r));
+      assert.ok(!r.stderr.includes('NodeVersionSupportWarning'), 'no SDK nag on stderr');
+    }
+  });
+});
