@@ -43,10 +43,13 @@ export function runCommand(
   cmd: string,
   args: string[],
   what: string,
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.env ? { env: opts.env } : {}),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -113,7 +116,7 @@ export function createLocalRuntime(home: string): Neo4jRuntime {
   const bin = (name: string) => join(home, 'bin', name);
   const env = { ...process.env, NEO4J_HOME: home, NEO4J_CONF: process.env.NEO4J_CONF ?? join(home, 'conf') };
   const what = `neo4j (NEO4J_HOME=${home})`;
-  const neo4j = async (cmd: string) => runCommand(bin('neo4j'), [cmd], what, { timeoutMs: 300_000 });
+  const neo4j = async (cmd: string) => runCommand(bin('neo4j'), [cmd], what, { timeoutMs: 300_000, env });
   return {
     spec: { kind: 'local', home },
     describe: () => `local install at ${home}`,

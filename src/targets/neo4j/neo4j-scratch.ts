@@ -125,8 +125,10 @@ function localScratch(liveHome: string, database: string): ScratchNeo4j {
     },
     async start() {
       await ensureHome();
+      // env names the scratch home explicitly: the caller's NEO4J_HOME is the LIVE install
       const r = await runCommand(bin('neo4j'), ['start'], 'drill: scratch neo4j', {
         timeoutMs: 300_000,
+        env,
       }).catch((e) => e);
       if (!r || r.code !== 0)
         throw new QnbError(
@@ -137,7 +139,7 @@ function localScratch(liveHome: string, database: string): ScratchNeo4j {
     },
     async remove() {
       if (!home) return;
-      await runCommand(bin('neo4j'), ['stop'], 'drill: scratch neo4j', { timeoutMs: 300_000 }).catch(
+      await runCommand(bin('neo4j'), ['stop'], 'drill: scratch neo4j', { timeoutMs: 300_000, env }).catch(
         () => {},
       );
       await rm(home, { recursive: true, force: true }).catch(() => {});
