@@ -126,7 +126,15 @@ function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
     .option('--latest', 'the newest complete backup set')
     .option('-y, --yes', 'allow overwriting (a safety backup set of the current state is taken first)')
     .option('--force', 'restore files that differ from their manifest, or across versions')
-    .action((set, opts) => setResult(runRestore(createContext(io, global()), set, opts)));
+    .option('--from <target>', 'fetch the set from a copy target (folder or s3://bucket/prefix) first')
+    .action((set, opts) => {
+      const c = createContext(io, global());
+      setResult(
+        opts.from
+          ? offsite().then((m) => m.runRestoreSetFrom(c, opts.from!, set, opts))
+          : runRestore(c, set, opts),
+      );
+    });
 
   program
     .command('doctor')

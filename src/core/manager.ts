@@ -25,7 +25,7 @@ import { ConfigError, isAbort, NotFoundError, QnbError, toQnbError } from './err
 import { type QnbEvent, type Reporter, reporterFrom, silentReporter } from './events.js';
 import type { ArtifactRecord, SetManifest } from './manifest.js';
 import { type PruneOptions, type PruneResult, pruneRepository } from './prune.js';
-import { type FetchResult, fetchArtifact } from './remote-fetch.js';
+import { type FetchResult, fetchArtifact, fetchSet } from './remote-fetch.js';
 import { pruneRemote } from './remote-prune.js';
 import { displayBase, scanRemote } from './remote-scan.js';
 import { createRepository, type RepoScan, type Repository } from './repository.js';
@@ -103,6 +103,11 @@ export interface BackupManager {
     from: CopyBackend,
     opts: RestoreQdrantOptions,
   ): Promise<Awaited<ReturnType<BackupManager['restoreQdrant']>> & { fetch: FetchResult }>;
+  /** Brings a whole set back from a copy target (each file verified), then restores it like `restoreSet`. */
+  restoreSetFrom(
+    from: CopyBackend,
+    opts: RestoreSetOptions,
+  ): Promise<RestoreSetResult & { fetched: FetchResult[] }>;
   /** Brings a dump back from a copy target (verified) into the backups folder, then restores it. */
   restoreNeo4jFrom(
     from: CopyBackend,
@@ -304,6 +309,20 @@ export function createBackupManager(
         { config, repository, qdrant, neo4j: () => runtimeFor(), recoverNeo4j: recoverStoppedNeo4j },
         { neo4j: opts.neo4j !== false, qdrant: opts.qdrant !== false },
       ),
+    restoreSetFrom: (from, opts) =>
+      locked('restore --from', async () => {
+        const got = await fetchSet(repository, from, displayBase(from), opts, ctx);
+        const deps = {
+          repository,
+          ctx,
+          qdrant,
+          neo4j: () => runtimeFor(),
+          neo4jOpts,
+          keepServerSnapshots: config.qdrant.keepServerSnapshots,
+        };
+        const result = await restoreSet(deps, { ...opts, setId: got.setId, latest: false });
+        return { ...result, fetched: got.files };
+      }),
     restoreSet: (opts) =>
       locked('restore', () =>
         restoreSet(

@@ -82,7 +82,57 @@ export async function fetchArtifact(
   ctx: TargetContext,
 ): Promise<FetchResult> {
   const remote = await scanRemote(backend, base, ctx.signal);
-  const chosen = pick(remote.artifacts, sel, base);
+  return fetchChosen(repo, backend, pick(remote.artifacts, sel, base), ctx);
+}
+
+/**
+ * Brings every valid artifact of one set (by id, or the newest complete `backup` set) into the
+ * local repository, for `restore SET --from`. Returns the set id and what was fetched.
+ */
+export async function fetchSet(
+  repo: Repository,
+  backend: CopyBackend,
+  base: string,
+  sel: { setId?: string; latest?: boolean },
+  ctx: TargetContext,
+): Promise<{ setId: string; files: FetchResult[] }> {
+  const remote = await scanRemote(backend, base, ctx.signal);
+  const validOf = (id: string) => remote.artifacts.filter((a) => a.set.id === id && a.valid);
+  let set: SetManifest | undefined;
+  if (sel.setId) {
+    set = remote.sets.find((s) => s.id === sel.setId);
+    if (!set)
+      throw new NotFoundError(
+        `backup set ${sel.setId} not found on ${base}`,
+        `run \`qnb list --remote ${base} --json\``,
+      );
+  } else if (sel.latest) {
+    const sets = remote.sets
+      .filter((s) => s.reason === 'backup' && s.status === 'ok' && validOf(s.id).length > 0)
+      .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+    const both = (s: SetManifest) =>
+      ['qdrant', 'neo4j'].every((t) => validOf(s.id).some((a) => a.artifact.target === t));
+    set = sets.find(both) ?? sets[0];
+    if (!set) throw new NotFoundError(`no complete backup set on ${base}`, 'run `qnb copy` first');
+  } else {
+    throw new QnbError('E_USAGE', 'restore --from: name a backup SET id or pass --latest', {
+      hint: `run \`qnb list --remote ${base} --json\` to see set ids`,
+    });
+  }
+  const chosen = validOf(set.id);
+  if (chosen.length === 0) throw new NotFoundError(`backup set ${set.id} on ${base} holds no valid copy`);
+  const files: FetchResult[] = [];
+  for (const a of chosen) files.push(await fetchChosen(repo, backend, a, ctx));
+  return { setId: set.id, files };
+}
+
+/** Downloads one chosen copy (unless the same file is already local), verified, into the repository. */
+async function fetchChosen(
+  repo: Repository,
+  backend: CopyBackend,
+  chosen: RepoArtifact,
+  ctx: TargetContext,
+): Promise<FetchResult> {
   const a = chosen.artifact;
   const local = (await repo.scan()).artifacts.find(
     (x) => x.valid && x.artifact.file === a.file && x.artifact.sha256 === a.sha256,

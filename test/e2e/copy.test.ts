@@ -205,6 +205,41 @@ for (const kind of ['dir', 's3'] as const) {
   });
 }
 
+describe('copy: damaged copies', { timeout: 300_000 }, () => {
+  test('restore --from refuses a corrupt copy; copy never overwrites other bytes under the same name', async (t) => {
+    const world = await createQnbWorld(t, { papers: 5, chunks: 5 });
+    const target = await dirTarget(world);
+    assert.equal((await world.qnb(['backup-qdrant', '-c', 'papers'])).code, 0);
+    assert.equal((await world.qnb(['copy', '--to', target.arg])).code, 0);
+    const [entry] = await world.listed();
+    const remotePath = join(world.cwd, 'usb-drive', entry!.file);
+    const bytes = await readFile(remotePath);
+    bytes[100]! ^= 0xff;
+    await writeFile(remotePath, bytes);
+    await rm(world.backupDir, { recursive: true, force: true });
+    const before = await dumpCollection(world.client, 'papers');
+    const run = await world.qnb(['restore-qdrant', '--from', target.arg, '--latest', '-c', 'papers', '--yes']);
+    assert.equal(run.code, 4, run.stdout + run.stderr);
+    assert.deepEqual(errorLines(run).length, 1);
+    assert.match(errorLines(run)[0]!, /the copy is corrupt \(sha256 differs from its manifest\); nothing was restored/);
+    assert.deepEqual(await dumpCollection(world.client, 'papers'), before, 'the collection was not touched');
+    assert.deepEqual(
+      (await readdir(join(world.backupDir, 'qdrant'))).filter((f) => f.endsWith('.snapshot')),
+      [],
+      'no partial download left',
+    );
+
+    // a new local backup whose name is taken on the target by other bytes (another machine's)
+    assert.equal((await world.qnb(['backup-qdrant', '-c', 'papers'])).code, 0);
+    const [fresh] = await world.listed();
+    await writeFile(join(world.cwd, 'usb-drive', fresh!.file), 'another machine wrote this');
+    const copy = await world.qnb(['copy', '--to', target.arg]);
+    assert.equal(copy.code, 2, copy.stdout + copy.stderr);
+    assert.match(errorLines(copy)[0]!, /exists on .*usb-drive with other content; not overwritten — another qnb may copy/);
+    assert.equal(await readFile(join(world.cwd, 'usb-drive', fresh!.file), 'utf8'), 'another machine wrote this');
+  });
+});
+
 describe('copy: bad input gives one clear line and a non-zero exit', { timeout: 300_000 }, () => {
   test('folder targets: missing folder, read-only folder, unknown scheme', async (t) => {
     const world = await createQnbWorld(t, { papers: 5, chunks: 5 });

@@ -21,9 +21,11 @@ import {
   renderNeo4jRestore,
   renderPrune,
   renderRestore,
+  renderRestoreSet,
 } from '../render/text.js';
 import type { BackupAllFlags } from './backup-all.js';
 import type { PruneFlags } from './prune.js';
+import type { RestoreFlags } from './restore.js';
 import type { RestoreNeo4jFlags } from './restore-neo4j.js';
 import type { RestoreQdrantFlags } from './restore-qdrant.js';
 
@@ -208,6 +210,24 @@ export async function runRestoreNeo4jFrom(
     if (ctx.json) printJson(ctx, { ok: true, ...result });
     else for (const l of [...renderNeo4jRestore(result), fetchedLine(result.fetch, backend.name)]) ctx.out(l);
     return EXIT.OK;
+  });
+}
+
+/** `qnb restore [SET|--latest] --from TARGET [--yes] [--force]` */
+export async function runRestoreSetFrom(
+  ctx: CommandContext,
+  from: string,
+  setId: string | undefined,
+  flags: RestoreFlags,
+): Promise<number> {
+  return withTarget(ctx, from, '--from', async (manager, backend) => {
+    const result = await manager.restoreSetFrom(backend, { ...flags, ...(setId ? { setId } : {}) });
+    if (ctx.json) printJson(ctx, result);
+    else {
+      for (const l of renderRestoreSet(result)) ctx.out(l);
+      for (const f of result.fetched) ctx.out(fetchedLine(f, backend.name));
+    }
+    return result.ok ? EXIT.OK : EXIT.FAILED;
   });
 }
 
