@@ -38,11 +38,17 @@ export interface BackupJobOptions {
   cwd: string;
 }
 
-/** Creates the job for a configuration. */
-export function createBackupJob(config: Readonly<QnbConfig>, opts: BackupJobOptions): BackupJob {
-  const manager = createBackupManager(config, { onEvent: opts.onEvent, signal: opts.signal });
+/**
+ * The monitoring hooks of `config` for a manager's backups folder. `qnb backup-all` wraps its
+ * run in `monitor.around(…)` the same way the jobs here do.
+ */
+export function monitorFor(
+  config: Readonly<QnbConfig>,
+  manager: BackupManager,
+  opts: Pick<BackupJobOptions, 'onEvent' | 'redact' | 'cwd'>,
+): Monitor {
   const file = config.monitor.prometheusFile;
-  const monitor = createMonitor(
+  return createMonitor(
     { ...config.monitor, prometheusFile: file && !isAbsolute(file) ? resolve(opts.cwd, file) : file },
     {
       reporter: { emit: opts.onEvent },
@@ -50,6 +56,12 @@ export function createBackupJob(config: Readonly<QnbConfig>, opts: BackupJobOpti
       ...(opts.redact ? { redact: opts.redact } : {}),
     },
   );
+}
+
+/** Creates the job for a configuration. */
+export function createBackupJob(config: Readonly<QnbConfig>, opts: BackupJobOptions): BackupJob {
+  const manager = createBackupManager(config, { onEvent: opts.onEvent, signal: opts.signal });
+  const monitor = monitorFor(config, manager, opts);
   return {
     manager,
     monitor,

@@ -7,8 +7,8 @@ import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { SetManifest } from '../../src/core/manifest.js';
 import type { QnbRun } from '../helpers/cli.js';
 
@@ -51,7 +51,8 @@ export function follow(t: TestContext, proc: { child: ChildProcess; done: Promis
       const global = new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`);
       while ((text.match(global)?.length ?? 0) < (opts.times ?? 1)) {
         if (exited) throw new Error(`qnb exited before ${re}:\n${text}`);
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${re} ×${opts.times ?? 1}:\n${text}`);
+        if (Date.now() > deadline)
+          throw new Error(`timed out waiting for ${re} ×${opts.times ?? 1}:\n${text}`);
         await sleep(25);
       }
     },
@@ -70,13 +71,19 @@ export function follow(t: TestContext, proc: { child: ChildProcess; done: Promis
 /** Every set manifest in the backups folder, oldest first. */
 export async function readSets(backupDir: string): Promise<SetManifest[]> {
   const dir = join(backupDir, 'sets');
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
-  const sets = await Promise.all(names.map(async (n) => JSON.parse(await readFile(join(dir, n), 'utf8')) as SetManifest));
+  const names = (await readdir(dir).catch(() => [] as string[])).filter(
+    (n) => n.endsWith('.json') && !n.startsWith('.'),
+  );
+  const sets = await Promise.all(
+    names.map(async (n) => JSON.parse(await readFile(join(dir, n), 'utf8')) as SetManifest),
+  );
   return sets.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
 }
 
 /** A local HTTP receiver on 127.0.0.1 that records every request. */
-export async function startReceiver(t: TestContext): Promise<{ url: string; hits: { method: string; path: string; body: string }[] }> {
+export async function startReceiver(
+  t: TestContext,
+): Promise<{ url: string; hits: { method: string; path: string; body: string }[]; close(): Promise<void> }> {
   const hits: { method: string; path: string; body: string }[] = [];
   const server = createServer((req, res) => {
     let body = '';
@@ -90,16 +97,24 @@ export async function startReceiver(t: TestContext): Promise<{ url: string; hits
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  t.after(() => {
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
     server.closeAllConnections();
-    return new Promise((r) => server.close(r));
-  });
+    await new Promise((r) => server.close(r));
+  };
+  t.after(close);
   const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}`, hits };
+  return { url: `http://127.0.0.1:${port}`, hits, close };
 }
 
 /** Waits until `pred` holds, or throws after `timeoutMs`. */
-export async function until(pred: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+export async function until(
+  pred: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await pred())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

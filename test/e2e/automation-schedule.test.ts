@@ -4,6 +4,8 @@
  * line is installed idempotently through a crontab program (a fake one: cron may be absent).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -21,11 +23,18 @@ describe('qnb schedule', () => {
     const run = await proc.stop('SIGTERM');
     assert.ok(run.code === 0 || run.code === 130, `exit ${run.code}\n${proc.output()}`);
     assert.match(proc.output(), /stopped after \d+ run\(s\)/);
-    assert.match(proc.output(), /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] run 1: backup-all started$/m, 'timestamped plain lines');
+    assert.match(
+      proc.output(),
+      /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] run 1: backup-all started$/m,
+      'timestamped plain lines',
+    );
     const sets = await readSets(world.backupDir);
     const ok = sets.filter((s) => s.status === 'ok');
     assert.ok(ok.length >= 2, `${ok.length} ok sets`);
-    assert.ok(sets.every((s) => s.status !== 'running'), 'no set left running');
+    assert.ok(
+      sets.every((s) => s.status !== 'running'),
+      'no set left running',
+    );
     assert.ok(ok.every((s) => s.command === 'backup-all (schedule)'));
     assert.deepEqual(new Set(ok[0]!.artifacts.map((a) => a.name)), new Set(['papers', 'chunks']));
     assert.ok(!(await readdir(world.backupDir)).includes('.qnb.lock'), 'lock released');
@@ -35,7 +44,12 @@ describe('qnb schedule', () => {
   test('overrun: while a slow backup runs, ticks are skipped and logged; runs never overlap', async (t) => {
     const world = await createQnbWorld(t);
     world.server.setSnapshotPadding('papers', 2 * 1024 * 1024);
-    world.server.inject({ op: 'download-snapshot', collection: 'papers', fault: { kind: 'slow', delayMs: 100 }, times: 1 });
+    world.server.inject({
+      op: 'download-snapshot',
+      collection: 'papers',
+      fault: { kind: 'slow', delayMs: 100 },
+      times: 1,
+    });
     const proc = follow(t, world.start(['schedule', '--cron', '* * * * * *', '--skip-neo4j']));
     await proc.waitFor(/run 1: backup-all started/);
     await proc.waitFor(/skipped: the previous run is still going/, { times: 2, timeoutMs: 20_000 });
@@ -50,14 +64,20 @@ describe('qnb schedule', () => {
     for (let i = 1; i < sets.length; i++) {
       assert.ok(sets[i - 1]!.finishedAt! <= sets[i]!.startedAt, `set ${i - 1} ended before set ${i} began`);
     }
-    const durations = sets[0]!.finishedAt ? Date.parse(sets[0]!.finishedAt) - Date.parse(sets[0]!.startedAt) : 0;
+    const durations = sets[0]!.finishedAt
+      ? Date.parse(sets[0]!.finishedAt) - Date.parse(sets[0]!.startedAt)
+      : 0;
     assert.ok(durations > 2000, `the first run was slow (${durations} ms)`);
   });
 
   test('SIGINT during a running backup interrupts it and exits 130, leaving nothing half-done', async (t) => {
     const world = await createQnbWorld(t);
     world.server.setSnapshotPadding('papers', 8 * 1024 * 1024);
-    world.server.inject({ op: 'download-snapshot', fault: { kind: 'slow', delayMs: 100 }, times: Number.POSITIVE_INFINITY });
+    world.server.inject({
+      op: 'download-snapshot',
+      fault: { kind: 'slow', delayMs: 100 },
+      times: Number.POSITIVE_INFINITY,
+    });
     const proc = follow(t, world.start(['schedule', '--cron', '* * * * * *', '--skip-neo4j']));
     await proc.waitFor(/download papers/);
     const run = await proc.stop('SIGINT');
@@ -70,7 +90,11 @@ describe('qnb schedule', () => {
       ['interrupted'],
     );
     const names = await readdir(join(world.backupDir, 'qdrant'));
-    assert.deepEqual(names.filter((n) => n.startsWith('.qnb-tmp-')), [], 'temp file removed');
+    assert.deepEqual(
+      names.filter((n) => n.startsWith('.qnb-tmp-')),
+      [],
+      'temp file removed',
+    );
   });
 
   test('an invalid cron expression is one config error line and exit 2', async (t) => {
@@ -139,16 +163,27 @@ describe('qnb install-cron', () => {
 
   test('the installed line really runs a backup (cron executes it with /bin/sh)', async (t) => {
     const world = await createQnbWorld(t);
-    await writeFile(join(world.cwd, 'qnb.config.json'), JSON.stringify({ qdrant: { url: world.server.url } }));
-    const printed = await world.qnb(['install-cron', '--print', '--skip-neo4j', '--log', 'cron.log'], { QDRANT_URL: undefined });
+    await writeFile(
+      join(world.cwd, 'qnb.config.json'),
+      JSON.stringify({ qdrant: { url: world.server.url } }),
+    );
+    const printed = await world.qnb(['install-cron', '--print', '--skip-neo4j', '--log', 'cron.log'], {
+      QDRANT_URL: undefined,
+    });
     assert.equal(printed.code, 0, printed.stderr);
     assert.equal(printed.stderr, '', 'the config file holds everything: no environment warning');
     const line = printed.stdout.trim();
     assert.match(line, /--config \S+qnb\.config\.json/);
     const command = line.replace(/^(\S+\s+){5}/, '').replace(/ # qnb-backup$/, '');
-    const { spawnSync } = await import('node:child_process');
-    const r = spawnSync('/bin/sh', ['-c', command], { cwd: '/', env: { PATH: '/usr/bin:/bin', HOME: world.cwd } });
-    assert.equal(r.status, 0, String(r.stderr));
+    // async: the Qdrant test server lives in this process and must keep answering
+    const sh = spawn('/bin/sh', ['-c', command], {
+      cwd: '/',
+      env: { PATH: '/usr/bin:/bin', HOME: world.cwd },
+    });
+    const timer = setTimeout(() => sh.kill('SIGKILL'), 60_000);
+    const [code] = (await once(sh, 'close')) as [number | null];
+    clearTimeout(timer);
+    assert.equal(code, 0);
     const log = await readFile(join(world.cwd, 'cron.log'), 'utf8');
     assert.match(log, /=== Backup Results ===/);
     assert.equal((await readSets(world.backupDir)).filter((s) => s.status === 'ok').length, 1);
@@ -159,7 +194,10 @@ describe('qnb install-cron', () => {
     const run = await world.qnb(['install-cron', '--systemd', '--cron', '0 3 * * 0']);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^# ~\/\.config\/systemd\/user\/qnb-backup\.service\n\[Unit\]\n/);
-    assert.match(run.stdout, /\[Service\]\nType=oneshot\nWorkingDirectory=.+\nExecStart=\S+node \S+main\.js backup-all\n/);
+    assert.match(
+      run.stdout,
+      /\[Service\]\nType=oneshot\nWorkingDirectory=.+\nExecStart=\S+node \S+main\.js backup-all\n/,
+    );
     assert.match(run.stdout, /# ~\/\.config\/systemd\/user\/qnb-backup\.timer\n\[Unit\]\n/);
     assert.match(run.stdout, /\[Timer\]\nOnCalendar=Sun \*-\*-\* 03:00:00\nPersistent=true\n/);
     assert.match(run.stdout, /WantedBy=timers\.target/);
@@ -182,6 +220,9 @@ describe('qnb install-cron', () => {
     assert.equal(await cron.read(), 'keep me\n');
     const missing = await world.qnb(['install-cron'], { QNB_CRONTAB: join(world.cwd, 'no-such-crontab') });
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /^✘ crontab: program "\S+" not found — install cron .*--print or --systemd$/m);
+    assert.match(
+      missing.stderr,
+      /^✘ crontab: program "\S+" not found — install cron .*--print or --systemd$/m,
+    );
   });
 });

@@ -32,7 +32,9 @@ describe('schedule expressions (croner)', () => {
     assert.ok(parseScheduleCron('0 2 * * *', '--cron').nextRun());
     assert.ok(parseScheduleCron('* * * * * *', '--cron').nextRun());
     assert.ok(parseScheduleCron('@daily', '--cron').nextRun());
-    const berlin = parseScheduleCron('0 2 * * *', '--cron', 'Europe/Berlin').nextRun(new Date('2026-01-10T12:00:00Z'));
+    const berlin = parseScheduleCron('0 2 * * *', '--cron', 'Europe/Berlin').nextRun(
+      new Date('2026-01-10T12:00:00Z'),
+    );
     assert.equal(berlin?.toISOString(), '2026-01-11T01:00:00.000Z');
   });
 
@@ -60,7 +62,15 @@ describe('crontab expressions', () => {
   });
 
   test("croner's extensions and seconds are refused: cron would not understand them", () => {
-    for (const bad of ['* * * * * *', '0 2 L * *', '0 2 * * 5#2', '0 2 ? * *', '@reboot', '60 * * * *', '5-1 * * * *']) {
+    for (const bad of [
+      '* * * * * *',
+      '0 2 L * *',
+      '0 2 * * 5#2',
+      '0 2 ? * *',
+      '@reboot',
+      '60 * * * *',
+      '5-1 * * * *',
+    ]) {
       assert.throws(() => parseCrontabCron(bad, '--cron'), ConfigError, bad);
     }
   });
@@ -77,7 +87,8 @@ describe('systemd OnCalendar', () => {
     ['0 9 * * mon-fri', 'Mon,Tue,Wed,Thu,Fri *-*-* 09:00:00'],
     ['@monthly', '*-*-01 00:00:00'],
   ];
-  for (const [cron, cal] of cases) test(`${cron} → ${cal}`, () => assert.equal(cronToOnCalendar(cron, 'x'), cal));
+  for (const [cron, cal] of cases)
+    test(`${cron} → ${cal}`, () => assert.equal(cronToOnCalendar(cron, 'x'), cal));
 
   test('day of month and weekday both restricted cannot be expressed: clear error', () => {
     assert.throws(
@@ -143,6 +154,9 @@ describe('crontab line and idempotent editing', () => {
     assert.match(timer, /\n\[Timer\]\nOnCalendar=\*-\*-\* 02:00:00\nPersistent=true\n/);
     assert.match(timer, /\n\[Install\]\nWantedBy=timers.target\n/);
     const logged = systemdUnits(job, 'x', 'y', '/var/log/qnb.log').service;
-    assert.match(logged, /\nStandardOutput=append:\/var\/log\/qnb.log\nStandardError=append:\/var\/log\/qnb.log\n/);
+    assert.match(
+      logged,
+      /\nStandardOutput=append:\/var\/log\/qnb.log\nStandardError=append:\/var\/log\/qnb.log\n/,
+    );
   });
 });

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { readdir, readFile, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { InterruptedError, LockedError } from '../../src/core/errors.js';
@@ -67,7 +67,8 @@ function result(status: BackupResult['status']): BackupResult {
               durationMs: 1000,
             },
           ],
-    errors: status === 'ok' ? [] : [{ target: 'neo4j', name: 'neo4j', code: 'E_CONNECT', message: 'Bolt refused' }],
+    errors:
+      status === 'ok' ? [] : [{ target: 'neo4j', name: 'neo4j', code: 'E_CONNECT', message: 'Bolt refused' }],
   };
 }
 
@@ -104,7 +105,14 @@ test('pings: /start then the URL on success; /start then /fail on a failed or pa
   );
   assert.deepEqual(
     rx.hits.map((h) => h.path),
-    ['/hc/uuid-123/start', '/hc/uuid-123/fail', '/hc/uuid-123/start', '/hc/uuid-123/fail', '/hc/uuid-123/start', '/hc/uuid-123/fail'],
+    [
+      '/hc/uuid-123/start',
+      '/hc/uuid-123/fail',
+      '/hc/uuid-123/start',
+      '/hc/uuid-123/fail',
+      '/hc/uuid-123/start',
+      '/hc/uuid-123/fail',
+    ],
   );
   assert.deepEqual(warnings, []);
 });
@@ -115,14 +123,24 @@ test('a failing ping or webhook is a warning, never a failed backup; the URL is 
   await new Promise((r) => closed.server.close(r));
   const { repository, reporter, warnings } = await setup(t);
   const monitor = createMonitor(
-    { pingUrl: `${rx.url}/secret-token`, webhookUrl: `${closed.url}/hook?key=abc`, prometheusFile: undefined },
+    {
+      pingUrl: `${rx.url}/secret-token`,
+      webhookUrl: `${closed.url}/hook?key=abc`,
+      prometheusFile: undefined,
+    },
     { reporter, repository, timeoutMs: 2000 },
   );
   const r = await monitor.around({ command: 'backup-all' }, async () => result('ok'));
   assert.equal(r.status, 'ok');
   assert.equal(warnings.length, 3, warnings.join('\n'));
-  assert.match(warnings[0]!, /^ping http:\/\/127\.0\.0\.1:\d+\/…\/start failed \(HTTP 500\); the backup is not affected$/);
-  assert.ok(warnings.includes(`webhook ${closed.url}/… failed (ECONNREFUSED); the backup is not affected`), warnings.join('\n'));
+  assert.match(
+    warnings[0]!,
+    /^ping http:\/\/127\.0\.0\.1:\d+\/…\/start failed \(HTTP 500\); the backup is not affected$/,
+  );
+  assert.ok(
+    warnings.includes(`webhook ${closed.url}/… failed (ECONNREFUSED); the backup is not affected`),
+    warnings.join('\n'),
+  );
   assert.ok(!warnings.join('\n').includes('secret-token') && !warnings.join('\n').includes('key=abc'));
   assert.equal(describeUrl('https://hc-ping.com/abc'), 'https://hc-ping.com/…');
   assert.equal(describeUrl('https://user:pw@example.com'), 'https://example.com');
@@ -146,9 +164,17 @@ test('webhook: one JSON POST per run with event, status, setId, artifacts, error
   assert.equal(body.command, 'backup-all (schedule)');
   assert.equal(body.durationMs, 1234);
   assert.deepEqual(body.artifacts, [
-    { target: 'qdrant', name: 'papers', file: 'qdrant/papers-backup-20260310-020000.snapshot', bytes: 4096, counts: { points: 40 } },
+    {
+      target: 'qdrant',
+      name: 'papers',
+      file: 'qdrant/papers-backup-20260310-020000.snapshot',
+      bytes: 4096,
+      counts: { points: 40 },
+    },
   ]);
-  assert.deepEqual(body.errors, [{ target: 'neo4j', name: 'neo4j', code: 'E_CONNECT', message: '*** refused' }]);
+  assert.deepEqual(body.errors, [
+    { target: 'neo4j', name: 'neo4j', code: 'E_CONNECT', message: '*** refused' },
+  ]);
   assert.match(body.text, /set 20260310-020000-abcd partial/);
 });
 
@@ -177,7 +203,10 @@ test('a run refused by the lock sends nothing (the holder reports)', async (t) =
 test('Prometheus textfile: per-target gauges, run gauges, written atomically, readable by the exporter', async (t) => {
   const { root, repository, reporter } = await setup(t);
   const file = join(root, 'textfile', 'qnb.prom');
-  const monitor = createMonitor({ pingUrl: undefined, webhookUrl: undefined, prometheusFile: file }, { reporter, repository });
+  const monitor = createMonitor(
+    { pingUrl: undefined, webhookUrl: undefined, prometheusFile: file },
+    { reporter, repository },
+  );
   await monitor.around({ command: 'backup-all' }, async () => result('failed'));
   const text = await readFile(file, 'utf8');
   assert.match(text, /^qnb_last_run_success 0$/m);
@@ -216,7 +245,10 @@ test('Prometheus textfile: per-target gauges, run gauges, written atomically, re
 
 test('no hooks configured: the run is passed through untouched', async (t) => {
   const { repository, reporter } = await setup(t);
-  const monitor = createMonitor({ pingUrl: undefined, webhookUrl: undefined, prometheusFile: undefined }, { reporter, repository });
+  const monitor = createMonitor(
+    { pingUrl: undefined, webhookUrl: undefined, prometheusFile: undefined },
+    { reporter, repository },
+  );
   assert.equal(monitor.active, false);
   assert.equal((await monitor.around({ command: 'x' }, async () => result('ok'))).status, 'ok');
   await assert.rejects(stat(repository.root), /ENOENT/, 'nothing created');

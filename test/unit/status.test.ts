@@ -105,7 +105,9 @@ test('fresh backups of every target: healthy, with last good backup, age, size a
 });
 
 test('stale: the last good backup is older than max age', () => {
-  const r = status(scanOf([artifact({ name: 'papers', hoursAgo: 27 }), artifact({ name: 'chunks', hoursAgo: 1 })]));
+  const r = status(
+    scanOf([artifact({ name: 'papers', hoursAgo: 27 }), artifact({ name: 'chunks', hoursAgo: 1 })]),
+  );
   assert.equal(r.healthy, false);
   const papers = r.targets.find((t) => t.name === 'papers')!;
   assert.deepEqual(
@@ -114,7 +116,10 @@ test('stale: the last good backup is older than max age', () => {
   );
   assert.match(papers.problems[0]!.message, /^stale — last good backup 27 h 00 min ago/);
   assert.equal(r.targets.find((t) => t.name === 'chunks')!.healthy, true);
-  assert.equal(status(scanOf([artifact({ name: 'papers', hoursAgo: 27 })]), { maxAgeMs: 28 * H }).healthy, true);
+  assert.equal(
+    status(scanOf([artifact({ name: 'papers', hoursAgo: 27 })]), { maxAgeMs: 28 * H }).healthy,
+    true,
+  );
 });
 
 test('failing: the newest run that touched the target recorded an error for it', () => {
@@ -140,7 +145,9 @@ test('a whole-Qdrant failure (server down) counts for every collection', () => {
     status: 'failed',
     errors: [{ target: 'qdrant', name: 'qdrant', code: 'E_CONNECT', message: 'cannot reach the server' }],
   });
-  const r = status(scanOf([artifact({ name: 'papers', hoursAgo: 3 }), artifact({ name: 'chunks', hoursAgo: 3 })], [down]));
+  const r = status(
+    scanOf([artifact({ name: 'papers', hoursAgo: 3 }), artifact({ name: 'chunks', hoursAgo: 3 })], [down]),
+  );
   assert.deepEqual(
     r.targets.map((t) => `${t.name}:${t.problems.map((p) => p.code).join(',')}`),
     ['chunks:failing', 'papers:failing'],
@@ -161,16 +168,25 @@ test('sharp size drop: below half the median of the previous 5 valid backups', (
     drop.targets[0]!.problems.map((p) => p.code),
     ['size-drop'],
   );
-  assert.match(drop.targets[0]!.problems[0]!.message, /size dropped sharply: 400 bytes vs a median of 1000 bytes/);
+  assert.match(
+    drop.targets[0]!.problems[0]!.message,
+    /size dropped sharply: 400 bytes vs a median of 1000 bytes/,
+  );
   const fine = status(scanOf([...prev, artifact({ name: 'papers', hoursAgo: 1, bytes: 600 })]));
   assert.equal(fine.healthy, true);
   // only the previous 5 count: a huge 6th-oldest backup does not move the median
   const old = artifact({ name: 'papers', hoursAgo: 30, bytes: 1e9 });
-  assert.equal(status(scanOf([old, ...prev, artifact({ name: 'papers', hoursAgo: 1, bytes: 600 })])).healthy, true);
+  assert.equal(
+    status(scanOf([old, ...prev, artifact({ name: 'papers', hoursAgo: 1, bytes: 600 })])).healthy,
+    true,
+  );
   // invalid and pre-restore backups are not part of the trend
   const broken = artifact({ name: 'papers', hoursAgo: 0.5, bytes: 10, valid: false });
   const safety = artifact({ name: 'papers', hoursAgo: 0.2, bytes: 10, reason: 'pre-restore' });
-  assert.equal(status(scanOf([...prev, artifact({ name: 'papers', hoursAgo: 1, bytes: 900 }), broken, safety])).healthy, true);
+  assert.equal(
+    status(scanOf([...prev, artifact({ name: 'papers', hoursAgo: 1, bytes: 900 }), broken, safety])).healthy,
+    true,
+  );
 });
 
 test('sharp count drop (points, nodes) even when the size holds', () => {
@@ -181,7 +197,9 @@ test('sharp count drop (points, nodes) even when the size holds', () => {
     ['count-drop'],
   );
   assert.match(r.targets[0]!.problems[0]!.message, /^points dropped sharply: 10 vs a median of 1000/);
-  const neo = [1, 2].map((i) => artifact({ name: 'neo4j', target: 'neo4j', hoursAgo: 10 + i, nodes: 25_000 }));
+  const neo = [1, 2].map((i) =>
+    artifact({ name: 'neo4j', target: 'neo4j', hoursAgo: 10 + i, nodes: 25_000 }),
+  );
   const r2 = status(scanOf([...neo, artifact({ name: 'neo4j', target: 'neo4j', hoursAgo: 1, nodes: 3 })]));
   assert.match(r2.targets[0]!.problems[0]!.message, /^nodes dropped sharply/);
 });

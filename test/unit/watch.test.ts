@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type AttemptOutcome, createChangeGate, watchFile } from '../../src/schedule/watch.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -136,7 +136,8 @@ test('watchFile: writes and a replace-by-rename are seen; other files in the fol
   const waitFor = async (pred: () => boolean, what: string) => {
     const deadline = Date.now() + 10_000;
     while (!pred()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; events: ${events.join(',')}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}; events: ${events.join(',')}`);
       await sleep(25);
     }
   };
@@ -150,7 +151,10 @@ test('watchFile: writes and a replace-by-rename are seen; other files in the fol
   await rename(join(dir, 'new.tmp'), file);
   await waitFor(() => events.some((e) => e === 'change' || e === 'add'), 'the replaced file');
   await sleep(300);
-  assert.ok(events.every((e) => e === 'change' || e === 'add' || e === 'unlink'), events.join(','));
+  assert.ok(
+    events.every((e) => e === 'change' || e === 'add' || e === 'unlink'),
+    events.join(','),
+  );
   events.length = 0;
   await unlink(file);
   await waitFor(() => events.includes('unlink'), 'the removal');
