@@ -226,6 +226,30 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     assert.equal((await bolt()).hash, liveBefore.hash);
   });
 
+  test('a dump from a newer Neo4j is refused before anything is touched', async () => {
+    const { readdir: rd, readFile: rf, writeFile: wf } = await import('node:fs/promises');
+    const setsDir = join(cwd, 'backups', 'sets');
+    const backups = (await listed()).filter((b) => b.valid && b.reason === 'backup');
+    const newest = backups[0]!;
+    for (const f of await rd(setsDir)) {
+      const text = await rf(join(setsDir, f), 'utf8');
+      if (!text.includes(newest.file)) continue;
+      const set = JSON.parse(text);
+      const dump = set.artifacts.find((a: { file: string }) => a.file === newest.file);
+      const real = dump.serverVersion;
+      dump.serverVersion = '5.99.0';
+      await wf(join(setsDir, f), JSON.stringify(set));
+      const run = await qnb(['restore-neo4j', newest.file, '--yes']);
+      dump.serverVersion = real;
+      await wf(join(setsDir, f), JSON.stringify(set));
+      assert.equal(run.code, 2, run.stdout + run.stderr);
+      assert.match(run.stderr, /comes from Neo4j 5\.99\.0, newer than the server \(5\.26\.\d+\)/);
+      assert.ok(await isUp());
+      return;
+    }
+    assert.fail('manifest of the newest dump not found');
+  });
+
   test('corrupt and truncated dumps: refused, or rolled back from the safety dump', async () => {
     const valid = (await listed()).filter((b) => b.valid && b.reason === 'backup');
     const file = join(cwd, 'backups', valid[0]!.file);
