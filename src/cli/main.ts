@@ -188,7 +188,18 @@ function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
       '--deep',
       'restore drill: restore into a scratch collection / scratch Neo4j and compare counts and sampled records',
     )
-    .action((target, opts) => setResult(runVerify(createContext(io, global()), target, opts)));
+    .option(
+      '--from <target>',
+      'verify the copies on a folder or s3://bucket/prefix (read back and re-hashed)',
+    )
+    .action((target, opts) => {
+      const c = createContext(io, global());
+      setResult(
+        opts.from
+          ? offsite().then((m) => m.runVerifyFrom(c, opts.from!, target, opts))
+          : runVerify(c, target, opts),
+      );
+    });
 
   registerAutomation(program, io, global, setResult);
   return program;

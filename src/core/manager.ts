@@ -25,9 +25,10 @@ import { ConfigError, isAbort, NotFoundError, QnbError, toQnbError } from './err
 import { type QnbEvent, type Reporter, reporterFrom, silentReporter } from './events.js';
 import type { ArtifactRecord, SetManifest } from './manifest.js';
 import { type PruneOptions, type PruneResult, pruneRepository } from './prune.js';
-import { type FetchResult, fetchArtifact, fetchSet } from './remote-fetch.js';
+import { type FetchResult, fetchArtifact, fetchChosen, fetchSet } from './remote-fetch.js';
 import { pruneRemote } from './remote-prune.js';
 import { displayBase, scanRemote } from './remote-scan.js';
+import { chooseRemote, verifyRemote } from './remote-verify.js';
 import { createRepository, type RepoScan, type Repository } from './repository.js';
 import { type RestoreQdrantOptions, restoreQdrant } from './restore.js';
 import { type RestoreNeo4jOptions, restoreNeo4j } from './restore-neo4j.js';
@@ -103,6 +104,11 @@ export interface BackupManager {
     from: CopyBackend,
     opts: RestoreQdrantOptions,
   ): Promise<Awaited<ReturnType<BackupManager['restoreQdrant']>> & { fetch: FetchResult }>;
+  /**
+   * Reads copies back from a target and re-hashes them; with `deep`, fetches them into the backups
+   * folder (verified) and runs the restore drill on them.
+   */
+  verifyFrom(from: CopyBackend, selector?: string, opts?: { deep?: boolean }): Promise<VerifyResult>;
   /** Brings a whole set back from a copy target (each file verified), then restores it like `restoreSet`. */
   restoreSetFrom(
     from: CopyBackend,
@@ -309,6 +315,26 @@ export function createBackupManager(
         { config, repository, qdrant, neo4j: () => runtimeFor(), recoverNeo4j: recoverStoppedNeo4j },
         { neo4j: opts.neo4j !== false, qdrant: opts.qdrant !== false },
       ),
+    verifyFrom: (from, selector, opts = {}) => {
+      if (!opts.deep) return verifyRemote(from, displayBase(from), selector, ctx);
+      return locked('verify --deep --from', async () => {
+        const base = displayBase(from);
+        const remote = await scanRemote(from, base, options.signal);
+        const chosen = chooseRemote(remote.artifacts, selector, base).filter((a) => a.valid);
+        if (chosen.length === 0) throw new NotFoundError(`no valid copy to verify on ${base}`);
+        for (const a of chosen) await fetchChosen(repository, from, a, ctx);
+        const drill = {
+          qdrant,
+          neo4j: () => ({ spec: runtimeFor().spec, database: config.neo4j.database }),
+          ctx,
+        };
+        const local = await Promise.all(
+          chosen.map((a) => verifyArtifacts(repository, a.artifact.file, ctx, drill)),
+        );
+        const items = local.flatMap((r) => r.items);
+        return { ok: items.every((i) => i.ok), items };
+      });
+    },
     restoreSetFrom: (from, opts) =>
       locked('restore --from', async () => {
         const got = await fetchSet(repository, from, displayBase(from), opts, ctx);

@@ -127,7 +127,7 @@ export async function fetchSet(
 }
 
 /** Downloads one chosen copy (unless the same file is already local), verified, into the repository. */
-async function fetchChosen(
+export async function fetchChosen(
   repo: Repository,
   backend: CopyBackend,
   chosen: RepoArtifact,

@@ -212,16 +212,36 @@ describe('copy: damaged copies', { timeout: 300_000 }, () => {
     assert.equal((await world.qnb(['backup-qdrant', '-c', 'papers'])).code, 0);
     assert.equal((await world.qnb(['copy', '--to', target.arg])).code, 0);
     const [entry] = await world.listed();
+    const good = await world.qnb(['verify', '--from', target.arg]);
+    assert.equal(good.code, 0, good.stdout + good.stderr);
+    assert.match(good.stdout, /✅ qdrant\/papers-backup-.*\.snapshot \(sha256; read back from .*usb-drive\)/);
     const remotePath = join(world.cwd, 'usb-drive', entry!.file);
     const bytes = await readFile(remotePath);
     bytes[100]! ^= 0xff;
     await writeFile(remotePath, bytes);
+    const bad = await world.qnb(['verify', '--from', target.arg]);
+    assert.equal(bad.code, 4, bad.stdout + bad.stderr);
+    assert.match(
+      bad.stdout,
+      /❌ qdrant\/papers-backup-.*: sha256 differs from the manifest \(the copy is corrupt\)/,
+    );
     await rm(world.backupDir, { recursive: true, force: true });
     const before = await dumpCollection(world.client, 'papers');
-    const run = await world.qnb(['restore-qdrant', '--from', target.arg, '--latest', '-c', 'papers', '--yes']);
+    const run = await world.qnb([
+      'restore-qdrant',
+      '--from',
+      target.arg,
+      '--latest',
+      '-c',
+      'papers',
+      '--yes',
+    ]);
     assert.equal(run.code, 4, run.stdout + run.stderr);
     assert.deepEqual(errorLines(run).length, 1);
-    assert.match(errorLines(run)[0]!, /the copy is corrupt \(sha256 differs from its manifest\); nothing was restored/);
+    assert.match(
+      errorLines(run)[0]!,
+      /the copy is corrupt \(sha256 differs from its manifest\); nothing was restored/,
+    );
     assert.deepEqual(await dumpCollection(world.client, 'papers'), before, 'the collection was not touched');
     assert.deepEqual(
       (await readdir(join(world.backupDir, 'qdrant'))).filter((f) => f.endsWith('.snapshot')),
@@ -235,8 +255,14 @@ describe('copy: damaged copies', { timeout: 300_000 }, () => {
     await writeFile(join(world.cwd, 'usb-drive', fresh!.file), 'another machine wrote this');
     const copy = await world.qnb(['copy', '--to', target.arg]);
     assert.equal(copy.code, 2, copy.stdout + copy.stderr);
-    assert.match(errorLines(copy)[0]!, /exists on .*usb-drive with other content; not overwritten — another qnb may copy/);
-    assert.equal(await readFile(join(world.cwd, 'usb-drive', fresh!.file), 'utf8'), 'another machine wrote this');
+    assert.match(
+      errorLines(copy)[0]!,
+      /exists on .*usb-drive with other content; not overwritten — another qnb may copy/,
+    );
+    assert.equal(
+      await readFile(join(world.cwd, 'usb-drive', fresh!.file), 'utf8'),
+      'another machine wrote this',
+    );
   });
 });
 

@@ -22,6 +22,7 @@ import {
   renderPrune,
   renderRestore,
   renderRestoreSet,
+  renderVerify,
 } from '../render/text.js';
 import type { BackupAllFlags } from './backup-all.js';
 import type { PruneFlags } from './prune.js';
@@ -213,6 +214,21 @@ export async function runRestoreNeo4jFrom(
   });
 }
 
+/** `qnb verify [--deep] [SET|FILE] --from TARGET` */
+export async function runVerifyFrom(
+  ctx: CommandContext,
+  from: string,
+  selector: string | undefined,
+  flags: { deep?: boolean },
+): Promise<number> {
+  return withTarget(ctx, from, '--from', async (manager, backend) => {
+    const result = await manager.verifyFrom(backend, selector, { deep: Boolean(flags.deep) });
+    if (ctx.json) printJson(ctx, { target: backend.name, ...result });
+    else for (const l of renderVerify(result)) ctx.out(l);
+    return result.ok ? EXIT.OK : EXIT.VERIFY_FAILED;
+  });
+}
+
 /** `qnb restore [SET|--latest] --from TARGET [--yes] [--force]` */
 export async function runRestoreSetFrom(
   ctx: CommandContext,
@@ -232,8 +248,9 @@ export async function runRestoreSetFrom(
 }
 
 /**
- * `qnb backup-all --copy-to TARGET`: back up, copy, then retention — retention only after the set
- * verified and its copy succeeded, so nothing is pruned locally that never left the machine.
+ * `qnb backup-all --copy-to TARGET`: back up, copy (every set the target lacks), then retention —
+ * retention only after the set verified and the copy succeeded, so nothing is pruned locally that
+ * never left the machine.
  */
 export async function runBackupAllCopy(
   ctx: CommandContext,
@@ -253,7 +270,8 @@ export async function runBackupAllCopy(
       else for (const l of [...backupLines, `Copy skipped: the backup set is ${result.status}`]) ctx.out(l);
       return exitCodeForSet(result.status);
     }
-    const copy = await manager.copy(backend, { sets: [result.setId] });
+    // every set the target lacks, not only the new one: an earlier failed copy catches up here
+    const copy = await manager.copy(backend);
     const copyFailed = copy.sets.find((s) => s.action === 'failed');
     const retention =
       flags.cleanup === false
