@@ -79,7 +79,7 @@ export interface S3Config {
   profile: string | undefined;
   /** Multipart part size in MiB (≥ 5); memory ≈ (concurrency + 1) × part size. @default 8 */
   partSizeMb: number;
-  /** Parts uploaded at once. @default 4 */
+  /** Parts uploaded at once. @default 3 */
   concurrency: number;
 }
 
@@ -412,7 +412,7 @@ export function defaultConfig(): QnbConfig {
       sessionToken: undefined,
       profile: undefined,
       partSizeMb: 8,
-      concurrency: 4,
+      concurrency: 3,
     },
     copy: { to: undefined },
   };

@@ -55,7 +55,7 @@ export async function openCopyBackend(target: CopyTarget, s3: S3Settings = {}): 
       return createS3Backend({
         region: 'us-east-1',
         partSize: DEFAULT_PART_SIZE,
-        concurrency: 4,
+        concurrency: 3,
         ...(Object.fromEntries(Object.entries(s3).filter(([, v]) => v !== undefined)) as S3Settings),
         bucket: target.bucket,
         prefix: target.prefix,

@@ -87,7 +87,7 @@ function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3BackendConfig
     location,
     storesSha256: true,
     verification:
-      'sha256 of the bytes read, checked before the upload completes; Content-MD5 and x-amz-checksum-sha256 on every part, checked by the server; size and recorded sha256 read back with HEAD',
+      'sha256 of the bytes read, checked before the upload completes; every part signed with its sha256 (x-amz-content-sha256) and sent with Content-MD5, both checked by the server; size and recorded sha256 read back with HEAD',
   };
 
   async function stat(key: string, opts: { signal?: AbortSignal } = {}): Promise<ObjectInfo | undefined> {

@@ -27,7 +27,7 @@ export interface S3BackendConfig {
   profile?: string;
   /** Bytes per multipart part (S3 needs ≥ 5 MiB). Memory used ≈ (concurrency + 1) × part size. @default 8 MiB */
   partSize: number;
-  /** Parts uploaded at once. @default 4 */
+  /** Parts uploaded at once. @default 3 */
   concurrency: number;
 }
 

@@ -2,8 +2,10 @@
  * Streaming upload with bounded memory and proof at every step:
  * - qnb hashes the whole stream (sha256) while reading it and compares with the promised hash
  *   before it completes the upload, so wrong local bytes never become an object;
- * - every request carries Content-MD5 (which every S3 server checks, answering BadDigest) and
- *   x-amz-checksum-sha256 (checked by servers that implement flexible checksums; others ignore it);
+ * - every request carries the body's sha256 as its SigV4 signed payload hash (x-amz-content-sha256,
+ *   which S3 servers check, answering XAmzContentSHA256Mismatch) and Content-MD5 (BadDigest) —
+ *   both seen rejected by versitygw and Ceph radosgw; x-amz-checksum-sha256 is not sent (Ceph
+ *   Pacific ignores it, and it would only make the server hash every byte once more);
  * - a multipart upload is invisible until CompleteMultipartUpload, so an interrupted upload leaves
  *   no object; on failure or abort qnb aborts the upload, and leftovers of a killed process are
  *   aborted by the next put of the same key.
@@ -39,15 +41,46 @@ export interface UploadSpec {
 }
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('base64');
-const sha256b64 = (b: Buffer) => createHash('sha256').update(b).digest('base64');
 
-/** Yields the stream in buffers of exactly `size` bytes (the last may be shorter), hashing as it reads. */
+/** A request's checksums: Content-MD5 and the SigV4 payload hash (hex sha256). */
+function checksums(b: Buffer): { ContentMD5: string; payloadHash: string } {
+  return { ContentMD5: md5(b), payloadHash: createHash('sha256').update(b).digest('hex') };
+}
+
+type Middleware = (
+  next: (args: unknown) => Promise<unknown>,
+) => (args: { request: { headers: Record<string, string> } }) => Promise<unknown>;
+
+/**
+ * Sends the body's real sha256 as `x-amz-content-sha256`: the SDK signs it instead of hashing the
+ * body again, and the server checks the body against it (SigV4 signed payload).
+ */
+function withPayloadHash<C>(cmd: C, hex: string): C {
+  const stack = (
+    cmd as { middlewareStack: { add(mw: Middleware, opts: { step: string; name: string }): void } }
+  ).middlewareStack;
+  stack.add(
+    (next) => async (args) => {
+      args.request.headers['x-amz-content-sha256'] = hex;
+      return next(args);
+    },
+    { step: 'build', name: 'qnbPayloadHash' },
+  );
+  return cmd;
+}
+
+/**
+ * Yields the stream in buffers of exactly `size` bytes (the last may be shorter), hashing as it
+ * reads. Buffers come from `alloc`, so the caller can hand finished ones back: a pool keeps memory
+ * bounded without waiting for the garbage collector.
+ */
 async function* partsOf(
   body: Readable,
   size: number,
   onBytes: (chunk: Buffer) => void,
+  alloc: () => Buffer = () => Buffer.allocUnsafe(size),
 ): AsyncGenerator<Buffer> {
-  let buf = Buffer.allocUnsafe(size);
+  let buf = alloc();
   let fill = 0;
   for await (const raw of body) {
     const chunk = raw as Buffer;
@@ -60,7 +93,7 @@ async function* partsOf(
       off += n;
       if (fill === size) {
         yield buf;
-        buf = Buffer.allocUnsafe(size);
+        buf = alloc();
         fill = 0;
       }
     }
@@ -93,18 +126,16 @@ export async function uploadObject(spec: UploadSpec): Promise<void> {
     for await (const p of partsOf(spec.body, Math.max(spec.size, 1), onBytes)) parts.push(p);
     const data = Buffer.concat(parts);
     finalCheck();
-    await spec.client.send(
-      new spec.sdk.PutObjectCommand({
-        Bucket: spec.bucket,
-        Key: spec.key,
-        Body: data,
-        ContentLength: data.length,
-        ContentMD5: md5(data),
-        ChecksumSHA256: sha256b64(data),
-        Metadata: { [SHA256_META]: spec.sha256 },
-      }),
-      { abortSignal: spec.signal },
-    );
+    const { payloadHash, ...sums } = checksums(data);
+    const put = new spec.sdk.PutObjectCommand({
+      Bucket: spec.bucket,
+      Key: spec.key,
+      Body: data,
+      ContentLength: data.length,
+      ...sums,
+      Metadata: { [SHA256_META]: spec.sha256 },
+    });
+    await spec.client.send(withPayloadHash(put, payloadHash), { abortSignal: spec.signal });
     return;
   }
   await multipart(spec, onBytes, finalCheck);
@@ -120,7 +151,6 @@ async function multipart(
     new sdk.CreateMultipartUploadCommand({
       Bucket: bucket,
       Key: key,
-      ChecksumAlgorithm: 'SHA256',
       Metadata: { [SHA256_META]: spec.sha256 },
     }),
     { abortSignal: spec.signal },
@@ -132,34 +162,31 @@ async function multipart(
   const inner = new AbortController();
   const onAbort = () => inner.abort();
   spec.signal?.addEventListener('abort', onAbort, { once: true });
-  const done: { PartNumber: number; ETag: string; ChecksumSHA256: string }[] = [];
+  const done: { PartNumber: number; ETag: string }[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
   try {
     let n = 0;
-    for await (const part of partsOf(spec.body, spec.partSize, onBytes)) {
+    const pool: Buffer[] = [];
+    const alloc = () => pool.pop() ?? Buffer.allocUnsafe(spec.partSize);
+    for await (const part of partsOf(spec.body, spec.partSize, onBytes, alloc)) {
       const partNumber = ++n;
-      const checksum = sha256b64(part);
+      const { payloadHash, ...sums } = checksums(part);
+      const cmd = new sdk.UploadPartCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId: uploadId,
+        PartNumber: partNumber,
+        Body: part,
+        ContentLength: part.length,
+        ...sums,
+      });
       const p = client
-        .send(
-          new sdk.UploadPartCommand({
-            Bucket: bucket,
-            Key: key,
-            UploadId: uploadId,
-            PartNumber: partNumber,
-            Body: part,
-            ContentLength: part.length,
-            ContentMD5: md5(part),
-            ChecksumSHA256: checksum,
-          }),
-          { abortSignal: inner.signal },
-        )
+        .send(withPayloadHash(cmd, payloadHash), { abortSignal: inner.signal })
         .then((r) => {
-          done.push({
-            PartNumber: partNumber,
-            ETag: r.ETag ?? '',
-            ChecksumSHA256: r.ChecksumSHA256 ?? checksum,
-          });
+          done.push({ PartNumber: partNumber, ETag: r.ETag ?? '' });
+          // the request is over: its buffer can hold a later part
+          if (part.length === spec.partSize) pool.push(part);
         })
         .catch((err) => {
           failure ??= err;
