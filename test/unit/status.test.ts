@@ -236,7 +236,7 @@ test('pre-command backups count as regular backups; pre-restore safety backups d
   );
 });
 
-test('scan + status over 1,000 backups on disk is fast', async (t) => {
+test('scan + status over 1,000 backups on disk: every backup found, grouped per target', async (t) => {
   const root = await tempDir(t);
   const repo = createRepository(root);
   await repo.init();
