@@ -1,0 +1,1260 @@
+/**
+ * `npm run bench` — measures qnb against curl side by side and writes bench/RESULTS.md.
+ * See bench/README.md for what each number means.
+ *
+ *   node --import tsx bench/run.ts [--quick] [--only download,cli,upload,memory,list] [--out FILE]
+ *
+ * Env: QNB_BENCH_MB (speed size, default 512; --quick 128), QNB_BENCH_MEM_MB (memory size, default
+ * 2048; --quick 128), QNB_BENCH_REPS (default 4; --quick 3), QNB_BENCH_MEM_REPS (default 3),
+ * QNB_BENCH_BUDGET_S (hard stop, default 540), QNB_BENCH_DL_VARIANTS / QNB_BENCH_UP_VARIANTS
+ * (bench-local experiments run beside qnb's exact path; "none" for none), QNB_BENCH_CLI_PATCHES
+ * (patched dist/ copies run beside the CLI, default hwm1m), QNB_BENCH_MEM_MALLOC=0 (skip the
+ * malloc diagnosis restore).
+ *
+ * Needs `npm run build` first (dist/cli/main.js); `npm run bench` does that.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, rmSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { makeBackupsFolder } from './lib/backups-fixture.js';
+import { freeBytes, loadAvg, machineFacts } from './lib/machine.js';
+import { makePatchedCli, PATCHES } from './lib/patched-cli.js';
+import { hasGnuTime, killAll, killAllSync, type RunResult, runMeasured, runOk } from './lib/proc.js';
+import { type BenchServer, type ServerTiming, startBenchServer } from './lib/server.js';
+import { fmt, fmtMb, fmtS, listS, mbps, median, table } from './lib/stats.js';
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+const env = process.env;
+const QUICK = Boolean(flags.quick);
+const SPEED_MB = Number(env.QNB_BENCH_MB ?? (QUICK ? 128 : 512));
+const MEM_MB_WANTED = Number(env.QNB_BENCH_MEM_MB ?? (QUICK ? 128 : 2048));
+const REPS = Math.max(3, Number(env.QNB_BENCH_REPS ?? (QUICK ? 3 : 4)));
+const MEM_REPS = Math.max(1, Number(env.QNB_BENCH_MEM_REPS ?? (QUICK ? 1 : 3)));
+const BUDGET_MS = Number(env.QNB_BENCH_BUDGET_S ?? 540) * 1000;
+const variantList = (v: string | undefined, dflt: string) =>
+  (v ?? dflt) === 'none'
+    ? []
+    : (v ?? dflt)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+const DL_VARIANTS = variantList(env.QNB_BENCH_DL_VARIANTS, 'hwm1m,nohash,discard,http-discard');
+const UP_VARIANTS = variantList(env.QNB_BENCH_UP_VARIANTS, 'nohash');
+const CLI_PATCHES = variantList(env.QNB_BENCH_CLI_PATCHES, 'hwm1m');
+/** Diagnosis run: the same restore with glibc malloc told not to grow its mmap threshold. */
+const MALLOC_VARIANT = (env.QNB_BENCH_MEM_MALLOC ?? '1') !== '0';
+const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_ARENA_MAX: '2' };
+const MALLOC_ENV_TEXT = Object.entries(MALLOC_ENV)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(' ');
+const SECTIONS = new Set((flags.only ?? 'download,cli,upload,memory,list').split(',').map((s) => s.trim()));
+
+const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
+const REPO_DIR = join(BENCH_DIR, '..');
+const BUILT_BIN = join(REPO_DIR, 'dist', 'cli', 'main.js');
+/** The CLI the bench runs: a copy of dist/ taken at the start (others may rebuild dist/ meanwhile). */
+let QNB_BIN = BUILT_BIN;
+/** The folder holding that copy (dist/, package.json, node_modules link). */
+let QNB_COPY = REPO_DIR;
+const OUT_FILE = flags.out ?? join(BENCH_DIR, 'RESULTS.md');
+const NODE = process.execPath;
+const TSX = ['--import', 'tsx'];
+const COLLECTION = 'papers';
+
+const started = Date.now();
+const timeLeft = () => BUDGET_MS - (Date.now() - started);
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup: every child by PID (its own process group), the temp folder — also on failure.
+
+let root: string | undefined;
+let cleaning: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    await killAll();
+    if (root) await rm(root, { recursive: true, force: true }).catch(() => {});
+  })();
+  return cleaning;
+}
+process.on('exit', () => {
+  killAllSync();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    console.error(`\n${sig}: stopping the bench and cleaning up…`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+const hardStop = setTimeout(() => {
+  console.error(`bench: time budget of ${BUDGET_MS / 1000} s used up; stopping (no RESULTS.md written)`);
+  void cleanup().finally(() => process.exit(3));
+}, BUDGET_MS);
+hardStop.unref();
+
+const log = (msg: string) =>
+  console.error(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+async function http(method: string, url: string): Promise<{ status: number; json: unknown; text: string }> {
+  const res = await fetch(url, { method });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
+}
+
+interface SnapshotInfo {
+  name: string;
+  size: number;
+  checksum: string;
+}
+
+async function createSnapshot(server: BenchServer): Promise<SnapshotInfo & { serverMs: number }> {
+  const since = server.seen();
+  const r = await http('POST', `${server.url}/collections/${COLLECTION}/snapshots?wait=true`);
+  if (r.status !== 200) throw new Error(`create snapshot: HTTP ${r.status} ${r.text}`);
+  const t = await server.timing('POST', `/collections/${COLLECTION}/snapshots`, since);
+  return { ...(r.json as { result: SnapshotInfo }).result, serverMs: t?.totalMs ?? Number.NaN };
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+const qnbEnv = (): NodeJS.ProcessEnv => ({
+  PATH: env.PATH,
+  HOME: env.HOME,
+  LANG: 'C.UTF-8',
+  ...(env.TZ ? { TZ: env.TZ } : {}),
+});
+
+function lastJsonLine<T>(r: RunResult): T {
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as T;
+  } catch {
+    throw new Error(`expected a JSON line, got:\n${r.stdout.slice(-1000)}\n${r.stderr.slice(-1000)}`);
+  }
+}
+
+/** One timed run of one contender. */
+interface Sample {
+  rep: number;
+  /** Client-side duration of the transfer. */
+  ms: number;
+  bytes: number;
+  clientCpuMs: number;
+  server?: ServerTiming;
+  /** Extra per-contender numbers. */
+  extra?: Record<string, number>;
+}
+
+interface Contender {
+  key: string;
+  label: string;
+  samples: Sample[];
+  run(rep: number): Promise<Sample>;
+}
+
+/** Runs each contender once per rep, rotating the order every rep so no one always goes first. */
+async function alternate(
+  contenders: Contender[],
+  reps: number,
+  reserveMs: number,
+  what: string,
+): Promise<number> {
+  let done = 0;
+  let repMs = 0;
+  for (let rep = 1; rep <= reps; rep++) {
+    if (rep > 3 && timeLeft() < reserveMs + repMs * 1.5) {
+      log(`${what}: stopping after ${done} reps to stay inside the time budget`);
+      break;
+    }
+    const t0 = Date.now();
+    const k = (rep - 1) % contenders.length;
+    const order = [...contenders.slice(k), ...contenders.slice(0, k)];
+    for (const c of order) {
+      const s = await c.run(rep);
+      c.samples.push(s);
+      log(`${what} rep ${rep}: ${c.key} ${fmtS(s.ms)} s (${fmt(mbps(s.bytes, s.ms), 0)} MB/s)`);
+    }
+    done++;
+    repMs = Date.now() - t0;
+  }
+  return done;
+}
+
+/** Median throughput and a row of numbers for one contender. */
+function summarize(c: Contender) {
+  const bytes = c.samples[0]?.bytes ?? 0;
+  const ms = median(c.samples.map((s) => s.ms));
+  return {
+    ms,
+    mbps: mbps(bytes, ms),
+    clientCpuMs: median(c.samples.map((s) => s.clientCpuMs)),
+    serverMs: median(c.samples.map((s) => s.server?.totalMs ?? Number.NaN)),
+    serverRecvMs: median(c.samples.map((s) => s.server?.recvMs ?? Number.NaN)),
+    serverCpuMs: median(c.samples.map((s) => s.server?.cpuMs ?? Number.NaN)),
+  };
+}
+
+/** Median over reps of (reference time / contender time) for the same rep: > 1 means faster than the reference. */
+function pairedRatio(c: Contender, ref: Contender): number {
+  const ratios = c.samples.flatMap((s) => {
+    const r = ref.samples.find((x) => x.rep === s.rep);
+    return r ? [r.ms / s.ms] : [];
+  });
+  return median(ratios);
+}
+
+const verdict = (ok: boolean) => (ok ? '✅ meets target' : '❌ misses target');
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+
+interface Section {
+  md: string;
+  verdicts: string[][];
+}
+
+const CURL_DL = (file: string, url: string) =>
+  `curl -s -o ${file} -H 'Accept-Encoding: identity' -w '%{time_total} %{size_download} %{http_code}' ${url}`;
+
+async function downloadSection(server: BenchServer, snap: SnapshotInfo, dir: string): Promise<Section> {
+  const url = `${server.url}/collections/${COLLECTION}/snapshots/${encodeURIComponent(snap.name)}`;
+  const file = join(dir, 'download.snapshot');
+  const stats = join(dir, 'time.txt');
+  const prefix = `/collections/${COLLECTION}/snapshots/`;
+
+  const curlOnce = async (rep: number, after: 'none' | 'fsync' | 'sha256+fsync'): Promise<Sample> => {
+    await rm(file, { force: true });
+    const since = server.seen();
+    const r = await runMeasured(
+      'curl',
+      [
+        '-s',
+        '-o',
+        file,
+        '-H',
+        'Accept-Encoding: identity',
+        '-w',
+        '%{time_total} %{size_download} %{http_code}',
+        url,
+      ],
+      stats,
+      { timeoutMs: 300_000 },
+    );
+    const [t, size, code] = r.stdout.trim().split(/\s+/);
+    if (r.code !== 0 || code !== '200' || Number(size) !== snap.size)
+      throw new Error(`curl download failed: exit ${r.code}, HTTP ${code}, ${size} of ${snap.size} bytes`);
+    let ms = Number(t) * 1000;
+    const extra: Record<string, number> = {};
+    if (after === 'sha256+fsync') {
+      // openssl uses the CPU's SHA extensions like Node does (coreutils sha256sum does not)
+      const h = await runOk('openssl', ['dgst', '-sha256', '-r', file]);
+      if (!h.stdout.startsWith(snap.checksum)) throw new Error(`openssl sha256 of curl's copy: ${h.stdout}`);
+      extra.sha256Ms = h.wallMs;
+      ms += h.wallMs;
+    }
+    if (after !== 'none') {
+      const s = await runOk('sync', [file]);
+      extra.fsyncMs = s.wallMs;
+      ms += s.wallMs;
+    }
+    const server_ = await server.timing('GET', prefix, since);
+    await rm(file, { force: true });
+    return {
+      rep,
+      ms,
+      bytes: snap.size,
+      clientCpuMs: (r.stats.userS + r.stats.sysS) * 1000,
+      ...(server_ ? { server: server_ } : {}),
+      extra,
+    };
+  };
+
+  const qnbOnce = async (rep: number, variant: string, keepAs?: string): Promise<Sample> => {
+    await rm(file, { force: true });
+    const since = server.seen();
+    const r = await runOk(
+      NODE,
+      [...TSX, join(BENCH_DIR, 'qnb-download.ts'), server.url, COLLECTION, snap.name, file, variant],
+      {
+        cwd: REPO_DIR,
+        timeoutMs: 300_000,
+      },
+    );
+    const out = lastJsonLine<{ ms: number; bytes: number; sha256: string; cpuMs: number; maxRssKb: number }>(
+      r,
+    );
+    if (out.bytes !== snap.size)
+      throw new Error(`qnb download (${variant}): ${out.bytes} of ${snap.size} bytes`);
+    if (out.sha256 !== snap.checksum && !(/nohash|discard/.test(variant) && out.sha256 === ''))
+      throw new Error(`qnb download (${variant}): sha256 ${out.sha256} ≠ server checksum ${snap.checksum}`);
+    const server_ = await server.timing('GET', prefix, since);
+    if (keepAs) await rename(file, keepAs);
+    else await rm(file, { force: true });
+    return {
+      rep,
+      ms: out.ms,
+      bytes: out.bytes,
+      clientCpuMs: out.cpuMs,
+      ...(server_ ? { server: server_ } : {}),
+      extra: { maxRssKb: out.maxRssKb },
+    };
+  };
+
+  // Warm-up (not counted): page cache, JIT, and proof that both get the same bytes.
+  log('download: warm-up');
+  await rm(file, { force: true });
+  await runOk('curl', ['-s', '-o', file, '-H', 'Accept-Encoding: identity', url]);
+  const curlSha = await sha256File(file);
+  if (curlSha !== snap.checksum)
+    throw new Error(`curl's copy has sha256 ${curlSha}, server says ${snap.checksum}`);
+  await rm(file, { force: true });
+  await qnbOnce(0, 'exact', join(dir, 'upload-source.snapshot'));
+
+  const contenders: Contender[] = [
+    { key: 'curl', label: '(a) curl', samples: [], run: (rep) => curlOnce(rep, 'none') },
+    {
+      key: 'qnb',
+      label: '(b) qnb downloadSnapshot + streamToFile (exact code, sha256 + fsync)',
+      samples: [],
+      run: (rep) => qnbOnce(rep, 'exact'),
+    },
+    {
+      key: 'curl+fsync',
+      label: 'curl, then `sync FILE` (durable like qnb)',
+      samples: [],
+      run: (rep) => curlOnce(rep, 'fsync'),
+    },
+    {
+      key: 'curl+sha256+fsync',
+      label:
+        'curl, then `openssl dgst -sha256 FILE`, then `sync FILE` (same guarantees as qnb, one after the other)',
+      samples: [],
+      run: (rep) => curlOnce(rep, 'sha256+fsync'),
+    },
+    ...DL_VARIANTS.map((v) => ({
+      key: `variant:${v}`,
+      label: `bench-local variant \`${v}\` (see lib/download-variants.ts)`,
+      samples: [] as Sample[],
+      run: (rep: number) => qnbOnce(rep, v),
+    })),
+  ];
+  const reserve = reserveAfter('download');
+  const reps = await alternate(contenders, REPS, reserve, 'download');
+  const curl = contenders[0]!;
+  const qnb = contenders[1]!;
+  const cs = summarize(curl);
+  const qs = summarize(qnb);
+  const ratio = qs.mbps / cs.mbps;
+  const paired = pairedRatio(qnb, curl);
+  const rows = contenders.map((c) => {
+    const s = summarize(c);
+    return [
+      c.label,
+      fmt(s.mbps, 0),
+      fmtS(s.ms),
+      listS(c.samples.map((x) => x.ms)),
+      fmt(s.mbps / cs.mbps, 2),
+      fmt(pairedRatio(c, curl), 2),
+      fmtS(s.clientCpuMs),
+      fmtS(s.serverMs),
+      fmtS(s.serverCpuMs),
+    ];
+  });
+  const md = [
+    `## 1. Snapshot download — ${SPEED_MB} MB snapshot (${snap.size.toLocaleString('en-US')} bytes)`,
+    '',
+    `Same snapshot file, same server process, ${reps} repetitions; the order of the contenders rotates every repetition. ` +
+      'Variants: `hwm1m` = streamToFile with 1 MiB highWaterMark on the hashing Transform and the WriteStream; `nohash` = no sha256; ' +
+      '`discard` / `http-discard` = receive the body and drop it (undici / node:http; no hash, no file). ' +
+      'Every qnb run checks its sha256 against the server checksum; every curl run checks the size (and the warm-up checked curl’s sha256).',
+    '',
+    table(
+      [
+        'contender',
+        'median MB/s',
+        'median s',
+        'runs (s)',
+        'ratio vs curl (medians)',
+        'ratio vs curl (paired, median)',
+        'client CPU s',
+        'server: response s',
+        'server CPU s',
+      ],
+      rows,
+    ),
+    '',
+    `**qnb/curl = ${fmt(ratio, 2)}** (paired per repetition: ${fmt(paired, 2)}) — target ≥ 0.95: ${verdict(ratio >= 0.95)}.`,
+    '',
+    'Commands:',
+    '',
+    '```sh',
+    `# create the snapshot once (the server streams it from disk afterwards)`,
+    `curl -s -X POST '${'$URL'}/collections/${COLLECTION}/snapshots?wait=true'`,
+    `# (a) curl — time = curl's own %{time_total}`,
+    CURL_DL('$FILE', `"$URL/collections/${COLLECTION}/snapshots/$SNAP"`),
+    `# (b) qnb — time measured inside the process around downloadSnapshot() + streamToFile()`,
+    `node --import tsx bench/qnb-download.ts "$URL" ${COLLECTION} "$SNAP" "$FILE"`,
+    `# curl + fsync — (a), then:`,
+    'sync "$FILE"',
+    `# curl + sha256 + fsync — (a), then (times added up):`,
+    'openssl dgst -sha256 -r "$FILE"; sync "$FILE"',
+    `# variants`,
+    `node --import tsx bench/qnb-download.ts "$URL" ${COLLECTION} "$SNAP" "$FILE" VARIANT`,
+    '```',
+  ].join('\n');
+  return {
+    md,
+    verdicts: [
+      [
+        `download ${SPEED_MB} MB: qnb/curl`,
+        `${fmt(ratio, 2)} (${fmt(qs.mbps, 0)} vs ${fmt(cs.mbps, 0)} MB/s; paired ${fmt(paired, 2)})`,
+        '≥ 0.95',
+        verdict(ratio >= 0.95),
+      ],
+    ],
+  };
+}
+
+/** The CLIs to run end to end: qnb as built, plus bench-local patched copies (QNB_BENCH_CLI_PATCHES). */
+async function cliVariants(dir: string): Promise<{ key: string; label: string; bin: string }[]> {
+  const out = [{ key: 'qnb', label: 'qnb as built (dist/, copied at the start)', bin: QNB_BIN }];
+  for (const name of CLI_PATCHES) {
+    const made = await makePatchedCli(QNB_COPY, join(dir, `patched-${name}`), [name]);
+    if ('error' in made) {
+      log(`cli: skipping patch ${name}: ${made.error}`);
+      continue;
+    }
+    out.push({
+      key: `patch:${name}`,
+      label: `patched copy \`${name}\`: ${PATCHES[name]?.describe ?? ''}`,
+      bin: made.bin,
+    });
+  }
+  return out;
+}
+
+async function cliBackupSection(server: BenchServer, dir: string): Promise<Section> {
+  const reps = 3;
+  const clis = await cliVariants(dir);
+  const rows: string[][] = [];
+  const walls = new Map<string, number[]>();
+  let bytes = 0;
+  const stats = join(dir, 'time-cli.txt');
+  for (let rep = 1; rep <= reps; rep++) {
+    if (rep > 1 && timeLeft() < reserveAfter('cli')) {
+      log('cli: stopping early to stay inside the time budget');
+      break;
+    }
+    const k = (rep - 1) % clis.length;
+    for (const cli of [...clis.slice(k), ...clis.slice(0, k)]) {
+      const backups = join(dir, 'backups-cli');
+      await rm(backups, { recursive: true, force: true });
+      const since = server.seen();
+      const r = await runMeasured(
+        NODE,
+        [
+          cli.bin,
+          '--json',
+          '--backup-dir',
+          backups,
+          '--qdrant-url',
+          server.url,
+          'backup-qdrant',
+          '-c',
+          COLLECTION,
+        ],
+        stats,
+        { cwd: dir, env: qnbEnv(), timeoutMs: 300_000 },
+      );
+      if (r.code !== 0)
+        throw new Error(`${cli.key} backup-qdrant exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
+      const out = JSON.parse(r.stdout) as {
+        status: string;
+        artifacts: { bytes: number; durationMs: number }[];
+      };
+      const a = out.artifacts[0];
+      if (out.status !== 'ok' || !a) throw new Error(`${cli.key} backup-qdrant: status ${out.status}`);
+      bytes = a.bytes;
+      const create = await server.timing('POST', `/collections/${COLLECTION}/snapshots`, since);
+      const get = await server.timing('GET', `/collections/${COLLECTION}/snapshots/`, since);
+      const wallMs = r.stats.wallS * 1000;
+      walls.set(cli.key, [...(walls.get(cli.key) ?? []), wallMs]);
+      rows.push([
+        `${cli.key} #${rep}`,
+        fmtS(wallMs),
+        fmt(mbps(bytes, wallMs), 0),
+        fmtS(create?.totalMs ?? Number.NaN),
+        fmtS(get?.totalMs ?? Number.NaN),
+        fmtS(wallMs - (create?.totalMs ?? 0) - (get?.totalMs ?? 0)),
+        fmt(r.stats.userS + r.stats.sysS, 2),
+        fmtMb(r.stats.maxRssKb),
+      ]);
+      log(
+        `cli rep ${rep}: ${cli.key} backup-qdrant ${fmtS(wallMs)} s, peak RSS ${fmtMb(r.stats.maxRssKb)} MB`,
+      );
+      await rm(backups, { recursive: true, force: true });
+    }
+  }
+  const md = [
+    `## 1c. Full \`qnb backup-qdrant\` run, end to end — ${SPEED_MB} MB (for context)`,
+    '',
+    'One CLI process per run: preflight (version, collection info, aliases, exact count, sample), snapshot creation on the server, ' +
+      'download with inline sha256, size + checksum check, fsync, manifest (pending → rename → ok), server snapshot deletion. ' +
+      'Patched copies are dist/ copied into the temp folder with one string replacement (bench/lib/patched-cli.ts), run the same way, alternating.',
+    '',
+    table(
+      ['CLI', 'median wall s'],
+      clis.map((c) => [c.label, fmtS(median(walls.get(c.key) ?? []))]),
+    ),
+    '',
+    table(
+      [
+        'run',
+        'wall s (process)',
+        'MB/s over the wall time',
+        'server: create snapshot s',
+        'server: download response s',
+        'rest s (startup, preflight, fsync, commit…)',
+        'CPU s (user+sys)',
+        'peak RSS MB',
+      ],
+      rows,
+    ),
+    '',
+    `Snapshot: ${bytes.toLocaleString('en-US')} bytes.`,
+    '',
+    '```sh',
+    `/usr/bin/time -f '%e %U %S %M' node dist/cli/main.js --json --backup-dir "$DIR" --qdrant-url "$URL" backup-qdrant -c ${COLLECTION}`,
+    '```',
+  ].join('\n');
+  return { md, verdicts: [] };
+}
+
+async function uploadSection(server: BenchServer, dir: string): Promise<Section> {
+  const file = join(dir, 'upload-source.snapshot');
+  if (!existsSync(file)) throw new Error('upload: no source file (the download section makes it)');
+  const sha = await sha256File(file);
+  const { size } = await stat(file);
+  const stats = join(dir, 'time-up.txt');
+  let n = 0;
+  const dropCollection = async (c: string, snapshot?: string) => {
+    if (snapshot)
+      await http(
+        'DELETE',
+        `${server.url}/collections/${c}/snapshots/${encodeURIComponent(snapshot)}?wait=true`,
+      );
+    await http('DELETE', `${server.url}/collections/${c}`);
+  };
+  const curlOnce = async (rep: number): Promise<Sample> => {
+    const c = `bench-up-curl-${++n}`;
+    const since = server.seen();
+    const target = `${server.url}/collections/${c}/snapshots/upload?priority=snapshot&wait=true`;
+    const r = await runMeasured(
+      'curl',
+      ['-s', '-X', 'POST', '-F', `snapshot=@${file}`, '-w', '\n%{time_total} %{http_code}', target],
+      stats,
+      { timeoutMs: 300_000 },
+    );
+    const lines = r.stdout.trim().split('\n');
+    const [t, code] = (lines.pop() ?? '').split(/\s+/);
+    if (r.code !== 0 || code !== '200' || !lines.join('').includes('"result":true'))
+      throw new Error(`curl upload failed: exit ${r.code}, HTTP ${code}: ${lines.join('\n')}`);
+    const server_ = await server.timing('POST', `/collections/${c}/snapshots/upload`, since);
+    await dropCollection(c, basename(file));
+    return {
+      rep,
+      ms: Number(t) * 1000,
+      bytes: size,
+      clientCpuMs: (r.stats.userS + r.stats.sysS) * 1000,
+      ...(server_ ? { server: server_ } : {}),
+    };
+  };
+  const qnbOnce = async (rep: number, variant: string): Promise<Sample> => {
+    const c = `bench-up-qnb-${++n}`;
+    const since = server.seen();
+    const r = await runOk(
+      NODE,
+      [...TSX, join(BENCH_DIR, 'qnb-upload.ts'), server.url, c, file, sha, variant],
+      {
+        cwd: REPO_DIR,
+        timeoutMs: 300_000,
+      },
+    );
+    const out = lastJsonLine<{
+      ms: number;
+      bytes: number;
+      cpuMs: number;
+      maxRssKb: number;
+      rssBeforeKb: number;
+    }>(r);
+    const server_ = await server.timing('POST', `/collections/${c}/snapshots/upload`, since);
+    await dropCollection(c);
+    return {
+      rep,
+      ms: out.ms,
+      bytes: out.bytes,
+      clientCpuMs: out.cpuMs,
+      ...(server_ ? { server: server_ } : {}),
+      extra: { maxRssKb: out.maxRssKb, rssBeforeKb: out.rssBeforeKb },
+    };
+  };
+  const contenders: Contender[] = [
+    { key: 'curl', label: '(a) curl -F', samples: [], run: curlOnce },
+    {
+      key: 'qnb',
+      label: '(b) qnb createReadStream → hashingCounter → uploadSnapshot (exact code)',
+      samples: [],
+      run: (rep) => qnbOnce(rep, 'exact'),
+    },
+    ...UP_VARIANTS.map((v) => ({
+      key: `variant:${v}`,
+      label: `bench-local variant \`${v}\` (see lib/upload-variants.ts)`,
+      samples: [] as Sample[],
+      run: (rep: number) => qnbOnce(rep, v),
+    })),
+  ];
+  const reps = await alternate(contenders, REPS, reserveAfter('upload'), 'upload');
+  const curl = contenders[0]!;
+  const qnb = contenders[1]!;
+  const cs = summarize(curl);
+  const qs = summarize(qnb);
+  const ratio = qs.mbps / cs.mbps;
+  const paired = pairedRatio(qnb, curl);
+  const rows = contenders.map((c) => {
+    const s = summarize(c);
+    return [
+      c.label,
+      fmt(s.mbps, 0),
+      fmtS(s.ms),
+      listS(c.samples.map((x) => x.ms)),
+      fmt(s.mbps / cs.mbps, 2),
+      fmt(pairedRatio(c, curl), 2),
+      fmtS(s.clientCpuMs),
+      fmtS(s.serverRecvMs),
+      fmtS(s.serverMs - s.serverRecvMs),
+      fmtS(s.serverCpuMs),
+    ];
+  });
+  const serverShare = qs.serverCpuMs / (qs.serverCpuMs + qs.clientCpuMs);
+  const md = [
+    `## 2. Snapshot upload — ${SPEED_MB} MB snapshot (${size.toLocaleString('en-US')} bytes)`,
+    '',
+    `Each upload goes into a new collection, which is dropped afterwards (with the uploaded file). ${reps} repetitions, rotating order. ` +
+      'Variant `nohash` is qnb’s uploadSnapshot fed by a plain createReadStream (no hashingCounter); it still sends `checksum=`, which the server verifies.',
+    '',
+    table(
+      [
+        'contender',
+        'median MB/s',
+        'median s',
+        'runs (s)',
+        'ratio vs curl (medians)',
+        'ratio vs curl (paired, median)',
+        'client CPU s',
+        'server: body received after s',
+        'server: recovery s (after the body)',
+        'server CPU s',
+      ],
+      rows,
+    ),
+    '',
+    `**qnb/curl = ${fmt(ratio, 2)}** (paired per repetition: ${fmt(paired, 2)}) — target ≥ 0.95: ${verdict(ratio >= 0.95)}.`,
+    '',
+    `The server dominates: for qnb’s upload the test server burned ${fmtS(qs.serverCpuMs)} s of CPU (busboy multipart parsing, ` +
+      `sha256 and spooling to a temp file while receiving, then reading the whole tar back for the recovery) against ` +
+      `${fmtS(qs.clientCpuMs)} s in the client (${fmt(serverShare * 100, 0)} % server); the recovery alone, after the last byte arrived, ` +
+      `took ${fmtS(qs.serverMs - qs.serverRecvMs)} s of the ${fmtS(qs.ms)} s. On this ${os.cpus().length}-core machine the server and the client share the cores.`,
+    '',
+    '```sh',
+    `# (a) curl — time = curl's own %{time_total}`,
+    `curl -s -X POST -F 'snapshot=@$FILE' -w '\\n%{time_total} %{http_code}' "$URL/collections/$NEW/snapshots/upload?priority=snapshot&wait=true"`,
+    `# (b) qnb — time measured inside the process around uploadSnapshot() (adds &checksum=SHA256 like qnb)`,
+    `node --import tsx bench/qnb-upload.ts "$URL" "$NEW" "$FILE" "$SHA256"`,
+    '```',
+  ].join('\n');
+  return {
+    md,
+    verdicts: [
+      [
+        `upload ${SPEED_MB} MB: qnb/curl`,
+        `${fmt(ratio, 2)} (${fmt(qs.mbps, 0)} vs ${fmt(cs.mbps, 0)} MB/s; paired ${fmt(paired, 2)})`,
+        '≥ 0.95',
+        verdict(ratio >= 0.95),
+      ],
+    ],
+  };
+}
+
+async function memorySection(dir: string): Promise<Section> {
+  const free = await freeBytes(dir);
+  let memMb = MEM_MB_WANTED;
+  let note = '';
+  if (memMb >= 2048 && free < 8 * 2 ** 30) {
+    memMb = 1024;
+    note = `Only ${fmt(free / 2 ** 30, 1)} GB free on the temp file system (< 8 GB), so a 1 GB snapshot was used instead of 2 GB.`;
+  }
+  log(`memory: starting a server with a ${memMb} MB snapshot (free disk ${fmt(free / 2 ** 30, 1)} GB)`);
+  const server = await startBenchServer({
+    mb: memMb,
+    dataDir: join(dir, 'server-mem'),
+    maxSeconds: Math.ceil(timeLeft() / 1000) + 30,
+    cwd: REPO_DIR,
+  });
+  const backups = join(dir, 'backups-mem');
+  const stats = join(dir, 'time-mem.txt');
+  const rows: string[][] = [];
+  const backupRss: number[] = [];
+  const restoreRss: number[] = [];
+  const mallocRss: number[] = [];
+  const clientCost: Record<string, number> = {};
+  let rssSource = '';
+  try {
+    for (let rep = 1; rep <= MEM_REPS; rep++) {
+      if (rep > 1 && timeLeft() < reserveAfter('memory') + 90_000) {
+        log('memory: stopping early to stay inside the time budget');
+        break;
+      }
+      await rm(backups, { recursive: true, force: true });
+      const since = server.seen();
+      const b = await runMeasured(
+        NODE,
+        [
+          QNB_BIN,
+          '--json',
+          '--backup-dir',
+          backups,
+          '--qdrant-url',
+          server.url,
+          'backup-qdrant',
+          '-c',
+          COLLECTION,
+        ],
+        stats,
+        { cwd: dir, env: qnbEnv(), timeoutMs: 400_000 },
+      );
+      if (b.code !== 0) throw new Error(`qnb backup-qdrant exited ${b.code}:\n${b.stdout}\n${b.stderr}`);
+      const bout = JSON.parse(b.stdout) as { status: string; artifacts: { bytes: number }[] };
+      const bytes = bout.artifacts[0]?.bytes ?? 0;
+      rssSource = b.rssSource;
+      backupRss.push(b.stats.maxRssKb);
+      const get = await server.timing('GET', `/collections/${COLLECTION}/snapshots/`, since);
+      rows.push([
+        `backup-qdrant #${rep}`,
+        bytes.toLocaleString('en-US'),
+        fmtMb(b.stats.maxRssKb),
+        fmtS(b.stats.wallS * 1000),
+        fmt(b.stats.userS + b.stats.sysS, 1),
+        `download ${fmtS(get?.totalMs ?? Number.NaN)} s`,
+      ]);
+      log(
+        `memory rep ${rep}: backup peak RSS ${fmtMb(b.stats.maxRssKb)} MB, ${fmtS(b.stats.wallS * 1000)} s`,
+      );
+
+      const restoreOnce = async (as: string, label: string, extraEnv: Record<string, string>) => {
+        const since2 = server.seen();
+        const r = await runMeasured(
+          NODE,
+          [
+            QNB_BIN,
+            '--json',
+            '--backup-dir',
+            backups,
+            '--qdrant-url',
+            server.url,
+            'restore-qdrant',
+            '--latest',
+            '-c',
+            COLLECTION,
+            '--as',
+            as,
+          ],
+          stats,
+          { cwd: dir, env: { ...qnbEnv(), ...extraEnv }, timeoutMs: 400_000 },
+        );
+        if (r.code !== 0) throw new Error(`qnb restore-qdrant exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
+        const up = await server.timing('POST', `/collections/${as}/snapshots/upload`, since2);
+        rows.push([
+          `${label} #${rep}`,
+          bytes.toLocaleString('en-US'),
+          fmtMb(r.stats.maxRssKb),
+          fmtS(r.stats.wallS * 1000),
+          fmt(r.stats.userS + r.stats.sysS, 1),
+          `upload: body ${fmtS(up?.recvMs ?? Number.NaN)} s + recovery ${fmtS((up?.totalMs ?? Number.NaN) - (up?.recvMs ?? Number.NaN))} s`,
+        ]);
+        log(
+          `memory rep ${rep}: ${label} peak RSS ${fmtMb(r.stats.maxRssKb)} MB, ${fmtS(r.stats.wallS * 1000)} s`,
+        );
+        await http('DELETE', `${server.url}/collections/${as}`);
+        return r.stats.maxRssKb;
+      };
+      restoreRss.push(await restoreOnce(`bench-restored-${rep}`, 'restore-qdrant --as NEW', {}));
+      if (MALLOC_VARIANT && rep <= 2 && timeLeft() > reserveAfter('memory') + 60_000)
+        mallocRss.push(
+          await restoreOnce(
+            `bench-restored-m${rep}`,
+            `diagnosis: restore-qdrant with ${MALLOC_ENV_TEXT}`,
+            MALLOC_ENV,
+          ),
+        );
+    }
+    // Baselines: what the CLI costs before it moves any byte.
+    for (const [label, args] of [
+      ['baseline: `qnb --version`', ['--version']],
+      ['baseline: `qnb list` (1 backup)', ['--backup-dir', backups, 'list']],
+    ] as const) {
+      const rss: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const x = await runMeasured(NODE, [QNB_BIN, ...args], stats, { cwd: dir, env: qnbEnv() });
+        rss.push(x.stats.maxRssKb);
+      }
+      rows.push([label, '–', fmtMb(median(rss)), '–', '–', 'median of 3']);
+    }
+    const nodeRss: number[] = [];
+    for (let i = 0; i < 3; i++)
+      nodeRss.push((await runMeasured(NODE, ['-e', '0'], stats, { env: qnbEnv() })).stats.maxRssKb);
+    rows.push(['baseline: `node -e 0`', '–', fmtMb(median(nodeRss)), '–', '–', 'median of 3']);
+    // The official client (JSON control calls) vs qnb's own undici path, before any snapshot byte moves.
+    for (const mode of ['raw', 'official'] as const) {
+      const rss: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await runOk(NODE, [join(BENCH_DIR, 'client-cost.mjs'), QNB_BIN, server.url, mode], {
+          cwd: dir,
+          env: qnbEnv(),
+        });
+        rss.push(lastJsonLine<{ maxRssKb: number }>(r).maxRssKb);
+      }
+      clientCost[mode] = median(rss);
+      rows.push([
+        mode === 'raw'
+          ? 'baseline: qnb’s modules + 4 JSON calls through qnb’s own undici path (`bench/client-cost.mjs raw`)'
+          : 'baseline: qnb’s modules + version/exists/count through `@qdrant/js-client-rest`, as backup and restore do (`client-cost.mjs official`)',
+        '–',
+        fmtMb(median(rss)),
+        '–',
+        '–',
+        `median of 3 (${rss.map((x) => fmtMb(x)).join(', ')})`,
+      ]);
+    }
+  } finally {
+    await server.stop();
+    await rm(backups, { recursive: true, force: true });
+  }
+  const bMax = Math.max(...backupRss);
+  const rMax = Math.max(...restoreRss);
+  const md = [
+    `## 3. Memory — ${memMb} MB snapshot`,
+    '',
+    note,
+    '',
+    `Peak RSS from ${rssSource}; the CLI is \`node dist/cli/main.js\` (what \`qnb\` runs). ${backupRss.length} backup + restore pair(s); ` +
+      'each backup starts from an empty backups folder, each restore uploads that backup into a new collection and verifies it.',
+    '',
+    table(['process', 'snapshot bytes', 'peak RSS MB', 'wall s', 'CPU s', 'server side'], rows),
+    '',
+    `Highest peak: backup ${fmtMb(bMax)} MB, restore ${fmtMb(rMax)} MB (medians ${fmtMb(median(backupRss))} / ${fmtMb(median(restoreRss))} MB) — target < 150 MB: backup ${verdict(bMax < 150 * 1024)}, restore ${verdict(rMax < 150 * 1024)}.`,
+    '',
+    clientCost.raw && clientCost.official
+      ? `Loading and using the official client for the control calls costs ${fmtMb(clientCost.official - clientCost.raw)} MB of RSS on top of qnb’s own modules (${fmtMb(clientCost.raw)} → ${fmtMb(clientCost.official)} MB), before any snapshot byte moves.`
+      : '',
+    '',
+    mallocRss.length
+      ? `Diagnosis: the same restore with \`${MALLOC_ENV_TEXT}\` (glibc keeps a fixed 128 KiB mmap threshold, so freed 1 MiB buffers go back to the OS instead of staying in the heap) peaked at ${mallocRss.map((x) => fmtMb(x)).join(', ')} MB (median ${fmtMb(median(mallocRss))} MB) against ${fmtMb(median(restoreRss))} MB.`
+      : '',
+    '',
+    '```sh',
+    `/usr/bin/time -f '%e %U %S %M' node dist/cli/main.js --json --backup-dir "$DIR" --qdrant-url "$URL" backup-qdrant -c ${COLLECTION}`,
+    `/usr/bin/time -f '%e %U %S %M' node dist/cli/main.js --json --backup-dir "$DIR" --qdrant-url "$URL" restore-qdrant --latest -c ${COLLECTION} --as bench-restored-N`,
+    '```',
+  ].join('\n');
+  return {
+    md,
+    verdicts: [
+      [
+        `peak RSS, backup-qdrant ${memMb} MB`,
+        `${fmtMb(bMax)} MB (max of ${backupRss.length})`,
+        '< 150 MB',
+        verdict(bMax < 150 * 1024),
+      ],
+      [
+        `peak RSS, restore-qdrant --as ${memMb} MB`,
+        `${fmtMb(rMax)} MB (max of ${restoreRss.length})`,
+        '< 150 MB',
+        verdict(rMax < 150 * 1024),
+      ],
+    ],
+  };
+}
+
+async function listSection(dir: string): Promise<Section> {
+  const stats = join(dir, 'time-list.txt');
+  const rows: string[][] = [];
+  const verdicts: string[][] = [];
+  const layouts = [{ sets: 1000, perSet: 1 }];
+  const stdoutFile = join(dir, 'stdout.txt');
+  const timeIt = async (args: string[], check?: (r: RunResult) => void, allowFail = false) => {
+    const walls: number[] = [];
+    const rss: number[] = [];
+    const codes = new Set<number | null>();
+    const o = { cwd: dir, env: qnbEnv(), stdoutFile };
+    await runMeasured(NODE, args, stats, o); // warm-up (disk cache)
+    for (let i = 0; i < 5; i++) {
+      const r = await runMeasured(NODE, args, stats, o);
+      if (r.code !== 0 && !allowFail) throw new Error(`${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+      codes.add(r.code);
+      check?.(r);
+      walls.push(r.wallMs);
+      rss.push(r.stats.maxRssKb);
+    }
+    return { walls, rss, codes: [...codes].join(', ') };
+  };
+  /** What arrives through a pipe (as when another program runs qnb) — checked once, not timed. */
+  const pipeNotes: string[] = [];
+  const throughPipe = async (args: string[], count: (stdout: string) => number, expected: number) => {
+    const r = await runMeasured(NODE, args, stats, { cwd: dir, env: qnbEnv() });
+    const n = count(r.stdout);
+    if (n !== expected)
+      pipeNotes.push(
+        `⚠ \`qnb ${args.slice(1).join(' ').replace(dir, '$DIR')}\` read through a pipe (Node child_process) delivered ${r.stdout.length.toLocaleString('en-US')} bytes with ${n} of ${expected} backups; written to a file it is complete. ` +
+          'qnb exits (process.exit in src/cli/main.ts) before a pipe has taken all of stdout.',
+      );
+  };
+  const node0 = await timeIt(['-e', '0']);
+  rows.push([
+    '`node -e 0` (Node startup alone)',
+    '–',
+    fmtS(median(node0.walls)),
+    listS(node0.walls),
+    fmtMb(median(node0.rss)),
+  ]);
+  const version = await timeIt([QNB_BIN, '--version']);
+  rows.push([
+    '`qnb --version` (startup + loading qnb’s modules)',
+    '–',
+    fmtS(median(version.walls)),
+    listS(version.walls),
+    fmtMb(median(version.rss)),
+  ]);
+  // What module loading costs: the packages `list` needs, and those qnb loads eagerly on top.
+  const listDeps = ['@commander-js/extra-typings', 'zod', 'lilconfig', 'picocolors'];
+  const eagerExtra = ['undici', 'yaml', 'cli-progress'];
+  const importTime = async (pkgs: string[]) => {
+    const code = `const t=performance.now();for(const p of ${JSON.stringify(pkgs)})await import(p);console.log(performance.now()-t)`;
+    const ms: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await runOk(NODE, ['--input-type=module', '-e', code], { cwd: QNB_COPY, env: qnbEnv() });
+      ms.push(Number(r.stdout.trim()));
+    }
+    return ms;
+  };
+  const need = await importTime(listDeps);
+  rows.push([
+    `import ${listDeps.join(', ')} (what \`list\` needs), in-process time`,
+    '–',
+    fmtS(median(need)),
+    listS(need),
+    '–',
+  ]);
+  const eager = await importTime([...listDeps, ...eagerExtra]);
+  rows.push([
+    `… + ${eagerExtra.join(', ')} (loaded at start-up today, not needed by \`list\`)`,
+    '–',
+    fmtS(median(eager)),
+    listS(eager),
+    '–',
+  ]);
+  const mainImport = await importTime([QNB_BIN]);
+  rows.push([
+    'import of dist/cli/main.js (everything `qnb` loads before parsing arguments)',
+    '–',
+    fmtS(median(mainImport)),
+    listS(mainImport),
+    '–',
+  ]);
+  let jsonProblem = '';
+  for (const layout of layouts) {
+    const folder = join(dir, `backups-${layout.sets}x${layout.perSet}`);
+    const t0 = Date.now();
+    const made = await makeBackupsFolder(folder, { sets: layout.sets, perSet: layout.perSet });
+    log(`list: wrote ${made.artifacts} artifacts in ${made.sets} sets in ${fmtS(Date.now() - t0)} s`);
+    const label = `${made.artifacts.toLocaleString('en-US')} backups (${layout.sets} sets × ${layout.perSet})`;
+    const countText = (out: string) => (out.match(/\.snapshot$/gm) ?? []).length;
+    const countJson = (out: string) => {
+      try {
+        return (JSON.parse(out) as { backups: unknown[] }).backups.length;
+      } catch {
+        return -1;
+      }
+    };
+    const text = await timeIt([QNB_BIN, '--backup-dir', folder, 'list'], (r) => {
+      const n = countText(r.stdout);
+      if (n !== made.artifacts) throw new Error(`qnb list showed ${n} of ${made.artifacts} backups`);
+    });
+    await throughPipe([QNB_BIN, '--backup-dir', folder, 'list'], countText, made.artifacts);
+    await throughPipe([QNB_BIN, '--json', '--backup-dir', folder, 'list'], countJson, made.artifacts);
+    rows.push([
+      `\`qnb list\` — ${label}`,
+      String(made.artifacts),
+      fmtS(median(text.walls)),
+      listS(text.walls),
+      fmtMb(median(text.rss)),
+    ]);
+    const json = await timeIt([QNB_BIN, '--json', '--backup-dir', folder, 'list'], (r) => {
+      const n = countJson(r.stdout);
+      if (n !== made.artifacts)
+        jsonProblem = `\`qnb --json list\` returned ${n} of ${made.artifacts} backups (-1: not complete JSON)`;
+    });
+    rows.push([
+      `\`qnb --json list\` — ${label}`,
+      String(made.artifacts),
+      fmtS(median(json.walls)),
+      listS(json.walls),
+      fmtMb(median(json.rss)),
+    ]);
+    if (layout.perSet === 1)
+      verdicts.push([
+        `\`qnb list\`, ${label}`,
+        `${fmtS(median(text.walls))} s (median of 5)`,
+        '< 0.3 s',
+        verdict(median(text.walls) < 300),
+      ]);
+    // `status`: measured as soon as it exists (its exit code may flag stale backups).
+    const probe = await runMeasured(NODE, [QNB_BIN, '--backup-dir', folder, 'status'], stats, {
+      cwd: dir,
+      env: qnbEnv(),
+    });
+    if (!/unknown command/i.test(probe.stderr)) {
+      const st = await timeIt([QNB_BIN, '--backup-dir', folder, 'status'], undefined, true);
+      rows.push([
+        `\`qnb status\` — ${label} (exit ${st.codes})`,
+        String(made.artifacts),
+        fmtS(median(st.walls)),
+        listS(st.walls),
+        fmtMb(median(st.rss)),
+      ]);
+      if (layout.perSet === 1)
+        verdicts.push([
+          `\`qnb status\`, ${label}`,
+          `${fmtS(median(st.walls))} s`,
+          '< 0.3 s',
+          verdict(median(st.walls) < 300),
+        ]);
+    } else if (layout.perSet === 1) {
+      rows.push(['`qnb status`', '–', 'not implemented yet', '–', '–']);
+      verdicts.push(['`qnb status`', 'not implemented yet', '< 0.3 s', '–']);
+    }
+    await rm(folder, { recursive: true, force: true });
+  }
+  const md = [
+    '## 4. `qnb list` and `qnb status` over 1,000 backups',
+    '',
+    'The backups folders are written with qnb’s own core (`createRepository`, `startSet`, `createSetSink`, `finishSet`): ' +
+      'real artifact files of a few bytes, manifests like a Qdrant collection backup writes (config, aliases, 3-point sample). ' +
+      'Wall time of the whole process as the bench measured it (spawn to exit), median of 5 after one warm-up run; stdout goes to a file.',
+    '',
+    table(['command', 'backups', 'median s', 'runs (s)', 'peak RSS MB'], rows),
+    '',
+    jsonProblem ? `⚠ ${jsonProblem}.` : '',
+    ...pipeNotes.map((n) => `${n}\n`),
+    '```sh',
+    'node dist/cli/main.js --backup-dir "$DIR" list',
+    'node dist/cli/main.js --json --backup-dir "$DIR" list',
+    'node dist/cli/main.js --backup-dir "$DIR" status',
+    '```',
+  ].join('\n');
+  return { md, verdicts };
+}
+
+/** Time to keep for the sections after `section` (rough, from the sizes). */
+function reserveAfter(section: string): number {
+  const order = ['download', 'cli', 'upload', 'memory', 'list'].filter((s) => SECTIONS.has(s));
+  const rest = order.slice(order.indexOf(section) + 1);
+  const speed = SPEED_MB / 512;
+  const est: Record<string, number> = {
+    download: 0,
+    cli: 3 * (1 + CLI_PATCHES.length) * speed * 8_000,
+    upload: REPS * (2 + UP_VARIANTS.length) * speed * 4_500 + 10_000,
+    memory: MEM_REPS * (MEM_MB_WANTED / 1024) * 26_000 + 2 * (MEM_MB_WANTED / 1024) * 13_000 + 15_000,
+    list: 45_000,
+  };
+  return rest.reduce((sum, s) => sum + (est[s] ?? 0), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  if (!existsSync(BUILT_BIN))
+    throw new Error(`${BUILT_BIN} is missing: run \`npm run build\` (npm run bench does)`);
+  if (!hasGnuTime())
+    log(
+      'no /usr/bin/time: peak RSS is polled from /proc/PID/status (apt-get install -y time for exact numbers)',
+    );
+  const facts = machineFacts();
+  root = await mkdtemp(join(os.tmpdir(), 'qnb-bench-'));
+  log(`temp folder ${root}; load average ${facts.loadAvg}`);
+  const copy = await makePatchedCli(REPO_DIR, join(root, 'qnb'), []);
+  if ('error' in copy) throw new Error(copy.error);
+  QNB_BIN = copy.bin;
+  QNB_COPY = join(root, 'qnb');
+  const sections: Section[] = [];
+  /** Runs one section; a failure is written into RESULTS.md and the other sections still run. */
+  const section = async (title: string, fn: () => Promise<Section>) => {
+    try {
+      sections.push(await fn());
+    } catch (err) {
+      process.exitCode = 1;
+      const msg = (err as Error).stack ?? String(err);
+      log(`${title} failed: ${msg}`);
+      sections.push({
+        md: `## ${title} — FAILED\n\n\`\`\`\n${msg.slice(0, 3000)}\n\`\`\``,
+        verdicts: [[title, 'failed (see below)', '–', '❌']],
+      });
+    }
+  };
+  const loads: string[] = [`start: ${facts.loadAvg}`];
+
+  if (SECTIONS.has('download') || SECTIONS.has('cli') || SECTIONS.has('upload')) {
+    const dir = join(root, 'speed');
+    await mkdir(dir, { recursive: true });
+    log(`speed: starting the Qdrant test server with a ${SPEED_MB} MB snapshot`);
+    const server = await startBenchServer({
+      mb: SPEED_MB,
+      dataDir: join(dir, 'server'),
+      maxSeconds: Math.ceil(BUDGET_MS / 1000) + 30,
+      cwd: REPO_DIR,
+    });
+    try {
+      const snap = await createSnapshot(server);
+      log(`speed: snapshot ${snap.name}, ${snap.size} bytes, created in ${fmtS(snap.serverMs)} s`);
+      if (SECTIONS.has('download')) {
+        await section('1. Snapshot download', () => downloadSection(server, snap, dir));
+        loads.push(`after download: ${loadAvg()}`);
+      } else if (SECTIONS.has('upload')) {
+        // the upload section needs a copy of the snapshot (the download section leaves one)
+        const src = join(dir, 'upload-source.snapshot');
+        await runOk('curl', [
+          '-s',
+          '-o',
+          src,
+          `${server.url}/collections/${COLLECTION}/snapshots/${encodeURIComponent(snap.name)}`,
+        ]);
+      }
+      if (SECTIONS.has('cli')) {
+        await section('1c. CLI backup', () => cliBackupSection(server, dir));
+        loads.push(`after CLI backup: ${loadAvg()}`);
+      }
+      if (SECTIONS.has('upload')) {
+        await section('2. Snapshot upload', () => uploadSection(server, dir));
+        loads.push(`after upload: ${loadAvg()}`);
+      }
+    } finally {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  if (SECTIONS.has('memory')) {
+    const dir = join(root, 'memory');
+    await mkdir(dir, { recursive: true });
+    await section('3. Memory', () => memorySection(dir));
+    loads.push(`after memory: ${loadAvg()}`);
+    await rm(dir, { recursive: true, force: true });
+  }
+  if (SECTIONS.has('list')) {
+    const dir = join(root, 'list');
+    await mkdir(dir, { recursive: true });
+    await section('4. list / status', () => listSection(dir));
+    loads.push(`after list: ${loadAvg()}`);
+  }
+
+  const totalS = (Date.now() - started) / 1000;
+  const md = [
+    '# qnb benchmark results',
+    '',
+    `Written by \`npm run bench\`${QUICK ? ' --quick' : ''} (bench/run.ts) on ${facts.date}; the whole run took ${fmt(totalS, 0)} s. ` +
+      'How to run it and what each number means: [README.md](README.md). 1 MB = 2^20 bytes.',
+    '',
+    '## Machine',
+    '',
+    table(
+      ['', ''],
+      [
+        ['date', facts.date],
+        ['CPU', facts.cpuModel],
+        ['cores', String(facts.cores)],
+        ['memory', `${facts.memGiB} GiB`],
+        ['Node.js', facts.node],
+        ['OS', facts.os],
+        ['curl', facts.curl],
+        ['load average (1/5/15 min)', loads.join('; ')],
+        [
+          'settings',
+          `speed ${SPEED_MB} MB × ${REPS} reps, memory ${MEM_MB_WANTED} MB × ${MEM_REPS}, budget ${BUDGET_MS / 1000} s`,
+        ],
+      ],
+    ),
+    '',
+    'Server and clients run on the same machine over 127.0.0.1; the Qdrant server is the Node test server of ' +
+      '`test/servers/qdrant/` in its own process (`bench/qdrant-server.ts`), so it competes with the client for the same cores.',
+    '',
+    '## Summary',
+    '',
+    table(
+      ['measurement', 'result', 'target', 'verdict'],
+      sections.flatMap((s) => s.verdicts),
+    ),
+    '',
+    ...sections.map((s) => `${s.md}\n`),
+  ].join('\n');
+  // Other bench scripts (e.g. bench/s3-copy.ts) keep their own sections in the same file between
+  // `<!-- NAME:begin -->` and `<!-- NAME:end -->` markers: carry those over unchanged.
+  const previous = await readFile(OUT_FILE, 'utf8').catch(() => '');
+  const kept = [...previous.matchAll(/<!-- ([\w-]+):begin -->[\s\S]*?<!-- \1:end -->/g)]
+    .filter((m) => m[1] !== 'qnb-bench')
+    .map((m) => m[0]);
+  await writeFile(
+    OUT_FILE,
+    [
+      '<!-- qnb-bench:begin -->',
+      md.trimEnd(),
+      '<!-- qnb-bench:end -->',
+      '',
+      ...kept.map((k) => `${k}\n`),
+    ].join('\n'),
+  );
+  log(`wrote ${OUT_FILE} (${fmt(totalS, 0)} s)`);
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+  clearTimeout(hardStop);
+}
