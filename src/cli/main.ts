@@ -368,8 +368,10 @@ if (isMain()) {
   runCli(process.argv.slice(2), io).then(
     (code) => {
       process.exitCode = code;
-      // let stdout drain, then exit even if a socket or timer is still open
-      setImmediate(() => process.exit(code));
+      // exit only once stdout/stderr are flushed (a slow pipe reader must get every byte), but
+      // exit even if a keep-alive socket or a timer is still open
+      const flushed = (s: NodeJS.WriteStream) => new Promise<void>((resolve) => s.write('', () => resolve()));
+      Promise.all([flushed(process.stdout), flushed(process.stderr)]).then(() => process.exit(code));
     },
     (err) => {
       process.stderr.write(`qnb bug: ${(err as Error)?.stack ?? String(err)}\n`);
