@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TEMP_PREFIX } from '../../src/core/fs-safe.js';
 import type { CopyBackend } from '../../src/storage/backend.js';
 import { createDirBackend } from '../../src/storage/dir/dir-backend.js';
@@ -51,7 +51,9 @@ async function world(t: { after(fn: () => unknown): void }, kind: 'dir' | 's3'):
     const root = join(cwd, 'usb');
     await mkdir(root);
     const leftovers = async () =>
-      (await readdir(root, { recursive: true })).filter((f) => f.split('/').some((s) => s.startsWith(TEMP_PREFIX)));
+      (await readdir(root, { recursive: true })).filter((f) =>
+        f.split('/').some((s) => s.startsWith(TEMP_PREFIX)),
+      );
     return { cwd, arg: 'usb', env: qnbEnv(), backend: createDirBackend({ root }), leftovers };
   }
   server ??= await startS3TestServer();
@@ -86,13 +88,16 @@ for (const kind of ['dir', 's3'] as const) {
       t.diagnostic(`seed ${SEED} (QNB_TEST_SEED replays it)`);
       const kills: string[] = [];
       for (let i = 0; i < 6; i++) {
-        const delay = Math.floor(150 + random() * 1500);
+        // S3 runs are slower (SDK start-up, HTTP): a wider window lets some kills land after a manifest
+        const delay = Math.floor(150 + random() * (kind === 'dir' ? 1500 : 3500));
         const proc = startQnb(['copy', '--to', w.arg], { cwd: w.cwd, env: w.env });
         const exited = await Promise.race([proc.done.then(() => true), sleep(delay).then(() => false)]);
         if (!exited) proc.child.kill('SIGKILL');
         const r = await proc.done;
         const complete = await checkTargetInvariant(w.backend);
-        kills.push(`${delay} ms → ${exited ? `exited ${r.code}` : 'killed'}, ${complete.length} set(s) complete`);
+        kills.push(
+          `${delay} ms → ${exited ? `exited ${r.code}` : 'killed'}, ${complete.length} set(s) complete`,
+        );
         if (exited) {
           assert.equal(r.code, 0, r.stderr);
           // finished before the kill: start over from an empty target, for more kill points
