@@ -4,9 +4,9 @@
  * `process.env` is read here and nowhere else in qnb.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { lilconfigSync } from 'lilconfig';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { type ConfigSource, defaultConfig, KEYS, type KeySpec, type QnbConfig } from './schema.js';
@@ -33,6 +33,11 @@ export interface LoadConfigOptions {
 }
 
 const FILE_NAMES = ['qnb.config.json', 'qnb.config.yaml', 'qnb.config.yml'];
+
+/** The YAML parser, loaded only when a YAML config file exists (start-up time of every command). */
+function parseYaml(text: string): unknown {
+  return (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
+}
 
 const fileSchema = z
   .object({

@@ -16,6 +16,28 @@ export interface StreamResult {
   sha256: string;
 }
 
+/** A pass-through that only counts bytes (progress), for streams whose hash is checked elsewhere. */
+export function byteCounter(
+  onProgress?: (bytes: number) => void,
+  everyMs = 200,
+): Transform & { bytes(): number } {
+  let bytes = 0;
+  let last = 0;
+  const t = new Transform({
+    highWaterMark: 1 << 20,
+    transform(chunk: Buffer, _enc, cb) {
+      bytes += chunk.length;
+      const now = Date.now();
+      if (onProgress && now - last >= everyMs) {
+        last = now;
+        onProgress(bytes);
+      }
+      cb(null, chunk);
+    },
+  });
+  return Object.assign(t, { bytes: () => bytes });
+}
+
 /** A pass-through that hashes and counts, reporting progress at most every `everyMs`. */
 export function hashingCounter(
   onProgress?: (bytes: number) => void,
@@ -24,7 +46,9 @@ export function hashingCounter(
   const hash = createHash('sha256');
   let bytes = 0;
   let last = 0;
+  // 1 MiB buffers: with the 16 KiB default every network chunk became its own file write
   const t = new Transform({
+    highWaterMark: 1 << 20,
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
       bytes += chunk.length;
@@ -75,7 +99,7 @@ export async function streamToFile(
   opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void; encoding?: string } = {},
 ): Promise<StreamResult> {
   const counter = hashingCounter(opts.onProgress);
-  const out = createWriteStream(path, { flags: 'wx', mode: FILE_MODE, flush: true });
+  const out = createWriteStream(path, { flags: 'wx', mode: FILE_MODE, flush: true, highWaterMark: 1 << 20 });
   const stages: NodeJS.ReadWriteStream[] = opts.encoding ? [decoderFor(opts.encoding), counter] : [counter];
   try {
     await pipeline([source, ...stages, out] as NodeJS.ReadWriteStream[], { signal: opts.signal });

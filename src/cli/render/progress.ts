@@ -2,7 +2,8 @@
  * Renders core events on stderr: progress bars on a terminal (cli-progress), plain lines in
  * logs and cron (start, every 10 s, end).
  */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgressTypes from 'cli-progress';
 import type { QnbEvent, Reporter } from '../../core/events.js';
 import { formatDuration } from '../../core/time.js';
 import { mb } from './format.js';
@@ -12,7 +13,9 @@ export function createCliReporter(
   write: (line: string) => void,
   opts: { tty: boolean; quiet?: boolean; stream: NodeJS.WritableStream },
 ): Reporter & { stop(): void } {
-  let bar: cliProgress.SingleBar | undefined;
+  let bar: cliProgressTypes.SingleBar | undefined;
+  // loaded with the first bar: logs and cron never draw one
+  const cliProgress = () => createRequire(import.meta.url)('cli-progress') as typeof cliProgressTypes;
   let lastLine = 0;
   const stopBar = () => {
     bar?.stop();
@@ -32,14 +35,14 @@ export function createCliReporter(
           break;
         case 'transfer-start':
           if (opts.tty) {
-            bar = new cliProgress.SingleBar(
+            bar = new (cliProgress().SingleBar)(
               {
                 format: `${e.direction} ${e.name} [{bar}] {percentage}% | {done} of {all}`,
                 hideCursor: true,
                 clearOnComplete: true,
                 stream: opts.stream,
               },
-              cliProgress.Presets.shades_classic,
+              cliProgress().Presets.shades_classic,
             );
             bar.start(e.totalBytes ?? 0, 0, { done: mb(0), all: e.totalBytes ? mb(e.totalBytes) : '?' });
           } else {

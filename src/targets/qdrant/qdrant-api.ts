@@ -5,7 +5,7 @@
  * transfer and gives up after 300 s (see docs/qdrant.md).
  */
 import { Readable } from 'node:stream';
-import { Agent, type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { QnbError } from '../../core/errors.js';
 import { connectError, httpError } from './qdrant-errors.js';
 
@@ -106,7 +106,15 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
   const baseUrl = opts.url.replace(/\/+$/, '');
   const authHeaders: Record<string, string> = opts.apiKey ? { 'api-key': opts.apiKey } : {};
   // Long calls: no header timeout (wait=true answers only when done), idle timeout on bodies.
-  const agent: Dispatcher = new Agent({ headersTimeout: 0, bodyTimeout: opts.idleTimeoutMs ?? 300_000 });
+  // undici loads on the first transfer, so `qnb list` and `qnb --help` do not pay for it
+  let undici: Promise<{ agent: Dispatcher; request: typeof import('undici').request }> | undefined;
+  const transport = () => {
+    undici ??= import('undici').then(({ Agent, request }) => ({
+      agent: new Agent({ headersTimeout: 0, bodyTimeout: opts.idleTimeoutMs ?? 300_000 }),
+      request,
+    }));
+    return undici;
+  };
   let client: Promise<OfficialClient> | undefined;
 
   const official = (): Promise<OfficialClient> => {
@@ -149,6 +157,7 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     path: string,
     extra: { headers?: Record<string, string>; body?: Readable; signal?: AbortSignal } = {},
   ): Promise<Dispatcher.ResponseData> {
+    const { agent, request } = await transport();
     try {
       return await request(`${baseUrl}${path}`, {
         method,
@@ -286,7 +295,7 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     },
 
     async close() {
-      await agent.close().catch(() => {});
+      if (undici) await (await undici).agent.close().catch(() => {});
     },
   };
 }
