@@ -25,7 +25,10 @@ test('backup-all: retention by --keep-last, --no-cleanup, partial sets keep ever
   // Neo4j not configured: Qdrant is backed up, the set is partial, retention does not run
   const partial = await world.qnb(['backup-all', '--keep-last', '1']);
   assert.equal(partial.code, 3, partial.stdout + partial.stderr);
-  assert.match(partial.stdout, /❌ Neo4j \(neo4j\)\n {3}Error: neo4j: neither NEO4J_CONTAINER nor NEO4J_HOME is set — set NEO4J_CONTAINER/);
+  assert.match(
+    partial.stdout,
+    /❌ Neo4j \(neo4j\)\n {3}Error: neo4j: neither NEO4J_CONTAINER nor NEO4J_HOME is set — set NEO4J_CONTAINER/,
+  );
   assert.match(partial.stdout, /Retention skipped: the backup set is partial/);
   listed = await world.listed();
   assert.equal(listed.filter((b) => b.name === 'papers').length, 4, 'nothing pruned after a partial set');
@@ -35,4 +38,28 @@ test('backup-all: retention by --keep-last, --no-cleanup, partial sets keep ever
   const failed = await world.qnb(['backup-all']);
   assert.equal(failed.code, 1);
   assert.match(failed.stdout, /❌ Qdrant \(qdrant\)\n {3}Error: .*cannot reach the server/);
+});
+
+test('a manual backup-all pings start and success, and fail on failure', async (t) => {
+  const { createServer } = await import('node:http');
+  const hits: string[] = [];
+  const receiver = createServer((req, res) => {
+    hits.push(req.url ?? '');
+    res.end('ok');
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => receiver.close(r)));
+  const url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/ping/abc`;
+  const world = await createQnbWorld(t);
+  const ok = await world.qnb(['backup-all', '--skip-neo4j'], { QNB_PING_URL: url });
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.deepEqual(hits, ['/ping/abc/start', '/ping/abc']);
+  world.server.inject({
+    op: 'create-snapshot',
+    fault: { kind: 'status', status: 500 },
+    times: Number.POSITIVE_INFINITY,
+  });
+  const bad = await world.qnb(['backup-all', '--skip-neo4j'], { QNB_PING_URL: url });
+  assert.notEqual(bad.code, 0);
+  assert.deepEqual(hits.slice(2), ['/ping/abc/start', '/ping/abc/fail']);
 });

@@ -1,4 +1,5 @@
 /** `qnb backup-all` — every configured Qdrant collection and the Neo4j database in one set. */
+import { monitorFor } from '../../schedule/job.js';
 import { managerFor, printJson } from '../context.js';
 import { exitCodeForSet } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
@@ -15,12 +16,22 @@ export interface BackupAllFlags {
 export async function runBackupAll(ctx: CommandContext, flags: BackupAllFlags): Promise<number> {
   const { manager, done } = managerFor(ctx);
   try {
-    const result = await manager.backupAll({
-      skipNeo4j: Boolean(flags.skipNeo4j),
-      skipQdrant: Boolean(flags.skipQdrant),
-      cleanupOld: flags.cleanup !== false,
-      keepLast: ctx.loaded.config.keepLast,
+    // pings, webhook and Prometheus textfile around a manual run too (docs/automation.md)
+    const monitor = monitorFor(ctx.loaded.config, manager, {
+      onEvent: (e) => {
+        if (e.type === 'warning') ctx.err(`⚠ ${e.message}`);
+      },
+      redact: ctx.redact,
+      cwd: ctx.io.cwd,
     });
+    const result = await monitor.around({ command: 'backup-all' }, () =>
+      manager.backupAll({
+        skipNeo4j: Boolean(flags.skipNeo4j),
+        skipQdrant: Boolean(flags.skipQdrant),
+        cleanupOld: flags.cleanup !== false,
+        keepLast: ctx.loaded.config.keepLast,
+      }),
+    );
     if (ctx.json) printJson(ctx, { ok: result.status === 'ok', ...result });
     else
       for (const l of renderBackup(result, (rel) => manager.repository.resolve(rel), ctx.io.cwd)) ctx.out(l);
