@@ -24,7 +24,10 @@ describe('bad input', () => {
   test('unreachable Qdrant URL', async (t) => {
     const cwd = await tempDir(t);
     const port = await closedPort();
-    const run = await runQnb(['backup-qdrant'], { cwd, env: qnbEnv({ QDRANT_URL: `http://127.0.0.1:${port}` }) });
+    const run = await runQnb(['backup-qdrant'], {
+      cwd,
+      env: qnbEnv({ QDRANT_URL: `http://127.0.0.1:${port}` }),
+    });
     assert.equal(run.code, 1);
     assert.deepEqual(errorLines(run), [
       `✘ qdrant http://127.0.0.1:${port}: read server version: cannot reach the server (ECONNREFUSED) — is Qdrant running? check QDRANT_URL`,
@@ -65,7 +68,9 @@ describe('bad input', () => {
     const world = await createQnbWorld(t);
     const run = await world.qnb(['backup-qdrant', '-c', 'papers', '-c', 'nope']);
     assert.equal(run.code, 1);
-    assert.deepEqual(errorLines(run), [`✘ qdrant ${world.server.url}: collection "nope" not found — existing collections: papers, chunks`]);
+    assert.deepEqual(errorLines(run), [
+      `✘ qdrant ${world.server.url}: collection "nope" not found — existing collections: papers, chunks`,
+    ]);
     assert.equal((await world.listed()).length, 0, 'preflight failed before any snapshot');
   });
 
@@ -92,7 +97,13 @@ describe('bad input', () => {
   test('a forced restore of a file that is not a snapshot fails cleanly on the server side', async (t) => {
     const world = await createQnbWorld(t);
     await writeFile(join(world.cwd, 'junk-backup-20250101-000000.snapshot'), 'definitely not a tar');
-    const run = await world.qnb(['restore-qdrant', 'junk-backup-20250101-000000.snapshot', '--force', '--as', 'junk']);
+    const run = await world.qnb([
+      'restore-qdrant',
+      'junk-backup-20250101-000000.snapshot',
+      '--force',
+      '--as',
+      'junk',
+    ]);
     assert.equal(run.code, 1, run.stderr);
     assert.equal(errorLines(run).length, 1);
     assert.ok(!hasStackTrace(run));

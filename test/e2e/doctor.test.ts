@@ -20,13 +20,21 @@ test('doctor: all good with Qdrant only; each problem named with its fix', async
   assert.match(wrongKey.stdout, /✘ qdrant: API key accepted — .*401.* — fix: set QDRANT_API_KEY/);
   assert.ok(!wrongKey.stdout.includes('not-the-key'));
 
-  const missingCollection = await world.qnb(['doctor', '--skip-neo4j'], { QDRANT_COLLECTIONS: 'papers,nope' });
+  const missingCollection = await world.qnb(['doctor', '--skip-neo4j'], {
+    QDRANT_COLLECTIONS: 'papers,nope',
+  });
   assert.equal(missingCollection.code, 1);
-  assert.match(missingCollection.stdout, /✘ qdrant: collections — not found: nope \(existing: .*papers.*\) — fix: fix QDRANT_COLLECTIONS/);
+  assert.match(
+    missingCollection.stdout,
+    /✘ qdrant: collections — not found: nope \(existing: .*papers.*\) — fix: fix QDRANT_COLLECTIONS/,
+  );
 
   const noHome = await world.qnb(['doctor', '--skip-qdrant'], { NEO4J_HOME: join(world.cwd, 'nowhere') });
   assert.equal(noHome.code, 1);
-  assert.match(noHome.stdout, /✘ neo4j: neo4j-admin present — NEO4J_HOME .*nowhere: no bin\/neo4j-admin there/);
+  assert.match(
+    noHome.stdout,
+    /✘ neo4j: neo4j-admin present — NEO4J_HOME .*nowhere: no bin\/neo4j-admin there/,
+  );
 
   const notConfigured = await world.qnb(['doctor', '--skip-qdrant']);
   assert.match(notConfigured.stdout, /✘ neo4j: Neo4j configured — .* — fix: set NEO4J_CONTAINER/);

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createQnbWorld, type QnbWorld } from '../helpers/qnb-world.js';
 
 async function tempFiles(world: QnbWorld): Promise<string[]> {
@@ -17,7 +17,11 @@ async function tempFiles(world: QnbWorld): Promise<string[]> {
 /** Starts a backup whose download is slow and waits until the temp file exists. */
 async function startSlowBackup(world: QnbWorld) {
   world.server.setSnapshotPadding('papers', 8 * 1024 * 1024);
-  world.server.inject({ op: 'download-snapshot', fault: { kind: 'slow', delayMs: 100 }, times: Number.POSITIVE_INFINITY });
+  world.server.inject({
+    op: 'download-snapshot',
+    fault: { kind: 'slow', delayMs: 100 },
+    times: Number.POSITIVE_INFINITY,
+  });
   const proc = world.start(['backup-qdrant', '--collection', 'papers']);
   const deadline = Date.now() + 30_000;
   while ((await tempFiles(world)).length === 0) {
@@ -60,7 +64,10 @@ test('SIGKILL during a download: nothing valid; the next run removes the leftove
   assert.match(next.stderr, /was interrupted/);
   assert.deepEqual(await tempFiles(world), []);
   const listed = await world.listed();
-  assert.deepEqual(listed.filter((b) => b.valid).map((b) => b.name), ['chunks']);
+  assert.deepEqual(
+    listed.filter((b) => b.valid).map((b) => b.name),
+    ['chunks'],
+  );
 });
 
 test('a second run while one holds the lock exits with the locked code and names the holder', async (t) => {

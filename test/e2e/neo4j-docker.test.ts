@@ -10,13 +10,18 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { qnbEnv, runQnb, startQnb } from '../helpers/cli.js';
 import { IN_CI } from '../helpers/components.js';
 import { graphHash, seedTypedGraph, wreckGraph } from '../helpers/neo4j-data.js';
 import { hasStackTrace } from '../helpers/qnb-world.js';
-import { dockerAvailable, ensureDocker, type Neo4jContainer, startNeo4jContainer } from '../servers/neo4j/docker-harness.js';
+import {
+  dockerAvailable,
+  ensureDocker,
+  type Neo4jContainer,
+  startNeo4jContainer,
+} from '../servers/neo4j/docker-harness.js';
 
 const avail = await dockerAvailable();
 if (!avail.ok && IN_CI) throw new Error(`Docker (for Neo4j in a container) is required in CI: ${avail.hint}`);
@@ -29,15 +34,25 @@ describe('Neo4j in a Docker container through the CLI', { skip, timeout: 40 * 60
   let cwd: string;
   let env: NodeJS.ProcessEnv;
   let original: Awaited<ReturnType<typeof graphHash>>;
-  const qnb = (args: string[], extra: Record<string, string> = {}) => runQnb(args, { cwd, env: { ...env, ...extra }, timeoutMs: 600_000 });
+  const qnb = (args: string[], extra: Record<string, string> = {}) =>
+    runQnb(args, { cwd, env: { ...env, ...extra }, timeoutMs: 600_000 });
 
   before(async () => {
     const { dockerHost } = await ensureDocker();
-    c = await startNeo4jContainer({ name: `qnb-e2e-neo4j-${suffix}`, volume: `qnb-e2e-neo4j-data-${suffix}`, password });
+    c = await startNeo4jContainer({
+      name: `qnb-e2e-neo4j-${suffix}`,
+      volume: `qnb-e2e-neo4j-data-${suffix}`,
+      password,
+    });
     await seedTypedGraph(c.boltUrl, password);
     original = await graphHash(c.boltUrl, password);
     cwd = await mkdtemp(join(tmpdir(), 'qnb-docker-e2e-'));
-    env = qnbEnv({ NEO4J_CONTAINER: c.name, NEO4J_URI: c.boltUrl, NEO4J_PASSWORD: password, DOCKER_HOST: dockerHost });
+    env = qnbEnv({
+      NEO4J_CONTAINER: c.name,
+      NEO4J_URI: c.boltUrl,
+      NEO4J_PASSWORD: password,
+      DOCKER_HOST: dockerHost,
+    });
   });
   after(async () => {
     await c?.remove({ volume: true });
@@ -87,7 +102,10 @@ describe('Neo4j in a Docker container through the CLI', { skip, timeout: 40 * 60
   test('a missing container: "Container not found", nothing touched', async () => {
     const run = await qnb(['backup-neo4j'], { NEO4J_CONTAINER: 'agent-zot-neo4j-missing' });
     assert.equal(run.code, 1);
-    assert.match(run.stdout + run.stderr, /Container not found: agent-zot-neo4j-missing — check the name with `docker ps -a`/);
+    assert.match(
+      run.stdout + run.stderr,
+      /Container not found: agent-zot-neo4j-missing — check the name with `docker ps -a`/,
+    );
     assert.ok(!hasStackTrace(run));
     assert.ok(await c.isRunning());
   });

@@ -10,9 +10,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { qnbEnv, type QnbRun, runQnb, startQnb } from '../helpers/cli.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type QnbRun, qnbEnv, runQnb, startQnb } from '../helpers/cli.js';
 import { IN_CI } from '../helpers/components.js';
 import { graphHash, seedTypedGraph, wreckGraph } from '../helpers/neo4j-data.js';
 import { hasStackTrace } from '../helpers/qnb-world.js';
@@ -28,12 +28,15 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
   let cwd: string;
   let env: NodeJS.ProcessEnv;
   let original: Awaited<ReturnType<typeof graphHash>>;
-  const qnb = (args: string[], extra: Record<string, string> = {}) => runQnb(args, { cwd, env: { ...env, ...extra }, timeoutMs: 600_000 });
+  const qnb = (args: string[], extra: Record<string, string> = {}) =>
+    runQnb(args, { cwd, env: { ...env, ...extra }, timeoutMs: 600_000 });
   const bolt = () => graphHash(n.boltUrl, password);
   const isUp = async () => (await n.neo4j(['status'])).code === 0;
   const listed = async () => {
     const r = await qnb(['list', '--json']);
-    return (JSON.parse(r.stdout) as { backups: { file: string; valid: boolean; target: string; reason: string }[] }).backups.filter((b) => b.target === 'neo4j');
+    return (
+      JSON.parse(r.stdout) as { backups: { file: string; valid: boolean; target: string; reason: string }[] }
+    ).backups.filter((b) => b.target === 'neo4j');
   };
 
   before(async () => {
@@ -42,7 +45,12 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     await seedTypedGraph(n.boltUrl, password);
     original = await bolt();
     cwd = await mkdtemp(join(tmpdir(), 'qnb-neo4j-e2e-'));
-    env = qnbEnv({ NEO4J_HOME: n.home, NEO4J_URI: n.boltUrl, NEO4J_PASSWORD: password, JAVA_HOME: process.env.JAVA_HOME });
+    env = qnbEnv({
+      NEO4J_HOME: n.home,
+      NEO4J_URI: n.boltUrl,
+      NEO4J_PASSWORD: password,
+      JAVA_HOME: process.env.JAVA_HOME,
+    });
   });
   after(async () => {
     await n?.remove();
@@ -52,12 +60,18 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
   test('backup-neo4j: seed output, Neo4j running again, downtime reported', async () => {
     const run = await qnb(['backup-neo4j']);
     assert.equal(run.code, 0, run.stderr + run.stdout);
-    assert.match(run.stdout, /✅ Neo4j \(neo4j\)\n {3}Dump: neo4j-\d{8}-\d{6}\.dump\n {3}Size: \d+\.\d MB\n {3}Nodes: \d+\n {3}Relationships: \d+/);
+    assert.match(
+      run.stdout,
+      /✅ Neo4j \(neo4j\)\n {3}Dump: neo4j-\d{8}-\d{6}\.dump\n {3}Size: \d+\.\d MB\n {3}Nodes: \d+\n {3}Relationships: \d+/,
+    );
     assert.match(run.stdout, new RegExp(`Nodes: ${original.nodes}\\b`));
     assert.match(run.stdout, /Downtime: .+ s/);
     assert.ok(await isUp(), 'Neo4j runs after the backup');
     assert.ok(!existsSync(join(cwd, 'backups', '.qnb-neo4j-stopped.json')));
-    assert.deepEqual((await listed()).map((b) => b.valid), [true]);
+    assert.deepEqual(
+      (await listed()).map((b) => b.valid),
+      [true],
+    );
     assert.ok(!(run.stdout + run.stderr).includes(password));
     assert.equal((await qnb(['verify'])).code, 0);
   });
@@ -101,7 +115,10 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     assert.match(run.stdout, /Nodes: [\d,]+ \(manifest: [\d,]+\) ✔/);
     const restored = await bolt();
     assert.equal(restored.hash, original.hash, 'same nodes, relationships, properties, index and constraint');
-    assert.ok(restored.schema.some((s) => s.startsWith('paper_uid')), 'constraint restored');
+    assert.ok(
+      restored.schema.some((s) => s.startsWith('paper_uid')),
+      'constraint restored',
+    );
     const safety = (await listed()).filter((b) => b.reason === 'pre-restore');
     assert.equal(safety.length, 1, 'safety dump of the wrecked database');
     assert.ok(safety[0]!.valid);
@@ -182,8 +199,14 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
 
   test('bad input: wrong password, wrong Bolt URL, missing NEO4J_HOME — one line, non-zero, data intact', async () => {
     const cases: [Record<string, string>, RegExp][] = [
-      [{ NEO4J_PASSWORD: 'wrong-password' }, /authentication failed for user "neo4j" — check NEO4J_USER and NEO4J_PASSWORD/],
-      [{ NEO4J_URI: 'bolt://127.0.0.1:1' }, /cannot reach the server over Bolt — is Neo4j running\? check NEO4J_URI/],
+      [
+        { NEO4J_PASSWORD: 'wrong-password' },
+        /authentication failed for user "neo4j" — check NEO4J_USER and NEO4J_PASSWORD/,
+      ],
+      [
+        { NEO4J_URI: 'bolt://127.0.0.1:1' },
+        /cannot reach the server over Bolt — is Neo4j running\? check NEO4J_URI/,
+      ],
       [{ NEO4J_HOME: join(cwd, 'no-such-home') }, /NEO4J_HOME .*no-such-home: no bin\/neo4j-admin there/],
     ];
     for (const [extra, message] of cases) {

@@ -5,10 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { FaultKind, FaultOp } from '../servers/qdrant/index.js';
 import { createQnbWorld, hasStackTrace, type QnbWorld } from '../helpers/qnb-world.js';
+import type { FaultKind, FaultOp } from '../servers/qdrant/index.js';
 
-async function withPreviousBackup(t: Parameters<typeof createQnbWorld>[0]): Promise<{ world: QnbWorld; before: Record<string, string>; valid: string[] }> {
+async function withPreviousBackup(
+  t: Parameters<typeof createQnbWorld>[0],
+): Promise<{ world: QnbWorld; before: Record<string, string>; valid: string[] }> {
   const world = await createQnbWorld(t);
   const first = await world.qnb(['backup-qdrant', '--collection', 'papers']);
   assert.equal(first.code, 0, first.stderr);
@@ -24,10 +26,25 @@ function untouched(before: Record<string, string>, after: Record<string, string>
 }
 
 const failing: [string, FaultOp, FaultKind, RegExp][] = [
-  ['HTTP 500 on create', 'create-snapshot', { kind: 'status', status: 500, message: 'boom' }, /HTTP 500: boom/],
+  [
+    'HTTP 500 on create',
+    'create-snapshot',
+    { kind: 'status', status: 500, message: 'boom' },
+    /HTTP 500: boom/,
+  ],
   ['server disk full', 'create-snapshot', { kind: 'disk-full' }, /disk is full/],
-  ['connection reset mid-download', 'download-snapshot', { kind: 'reset', afterBytes: 2000 }, /download|socket|closed|reach|reset/i],
-  ['body shorter than Content-Length', 'download-snapshot', { kind: 'truncate', afterBytes: 3000 }, /download|closed|bytes|length/i],
+  [
+    'connection reset mid-download',
+    'download-snapshot',
+    { kind: 'reset', afterBytes: 2000 },
+    /download|socket|closed|reach|reset/i,
+  ],
+  [
+    'body shorter than Content-Length',
+    'download-snapshot',
+    { kind: 'truncate', afterBytes: 3000 },
+    /download|closed|bytes|length/i,
+  ],
   ['wrong checksum', 'create-snapshot', { kind: 'wrong-checksum' }, /does not match the server's checksum/],
   ['HTTP 500 on download', 'download-snapshot', { kind: 'status', status: 500 }, /HTTP 500/],
 ];
@@ -45,8 +62,16 @@ describe('faults that must fail the backup cleanly', () => {
       world.server.clearFaults();
       const after = await world.snapshotOfDisk();
       assert.ok(untouched(before, after), 'earlier backup files unchanged');
-      assert.deepEqual(Object.keys(after).filter((f) => f.includes('.qnb-tmp-')), [], 'no temp file left');
-      assert.deepEqual((await world.listed()).filter((b) => b.valid).map((b) => b.file), valid, 'nothing new listed as valid');
+      assert.deepEqual(
+        Object.keys(after).filter((f) => f.includes('.qnb-tmp-')),
+        [],
+        'no temp file left',
+      );
+      assert.deepEqual(
+        (await world.listed()).filter((b) => b.valid).map((b) => b.file),
+        valid,
+        'nothing new listed as valid',
+      );
       const verify = await world.qnb(['verify']);
       assert.equal(verify.code, 0, verify.stdout);
     });
@@ -57,9 +82,19 @@ describe('faults a careful client survives', () => {
   const surviving: [string, FaultOp, FaultKind, RegExp | null][] = [
     ['slow responses', 'download-snapshot', { kind: 'slow', delayMs: 400 }, null],
     ['null checksum', 'create-snapshot', { kind: 'null-checksum' }, /reported no checksum/],
-    ['compressed body despite identity', 'download-snapshot', { kind: 'compress' }, /compressed the download/],
+    [
+      'compressed body despite identity',
+      'download-snapshot',
+      { kind: 'compress' },
+      /compressed the download/,
+    ],
     ['202 accepted for wait=true', 'create-snapshot', { kind: 'accepted' }, /accepted \(202\)/],
-    ['connection dropped after the snapshot was made', 'create-snapshot', { kind: 'drop-after-commit' }, /connection lost/],
+    [
+      'connection dropped after the snapshot was made',
+      'create-snapshot',
+      { kind: 'drop-after-commit' },
+      /connection lost/,
+    ],
   ];
   for (const [name, op, fault, warning] of surviving) {
     test(name, async (t) => {
@@ -68,7 +103,9 @@ describe('faults a careful client survives', () => {
       const run = await world.qnb(['backup-qdrant', '--collection', 'papers']);
       assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
       if (warning) assert.match(run.stderr, warning);
-      const creates = world.server.requests.filter((r) => r.method === 'POST' && /\/collections\/papers\/snapshots$/.test(r.path));
+      const creates = world.server.requests.filter(
+        (r) => r.method === 'POST' && /\/collections\/papers\/snapshots$/.test(r.path),
+      );
       assert.equal(creates.length, 1, 'exactly one snapshot was created');
       const listed = await world.listed();
       assert.equal(listed.filter((b) => b.valid).length, 1);
@@ -86,7 +123,10 @@ describe('faults during restore', () => {
   test('upload fails: clear error, uploaded copy removed, backup still valid', async (t) => {
     const { world } = await withPreviousBackup(t);
     await world.client.deleteCollection('papers');
-    world.server.inject({ op: 'upload-snapshot', fault: { kind: 'status', status: 500, message: 'recovery failed' } });
+    world.server.inject({
+      op: 'upload-snapshot',
+      fault: { kind: 'status', status: 500, message: 'recovery failed' },
+    });
     const run = await world.qnb(['restore-qdrant', '--latest', '--collection', 'papers']);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /^✘ .*upload snapshot to "papers": HTTP 500: recovery failed/m);

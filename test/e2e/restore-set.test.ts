@@ -48,14 +48,23 @@ describe('restore a whole backup set', { skip, timeout: 30 * 60_000 }, () => {
     assert.equal(backup.code, 0, backup.stdout + backup.stderr);
     const set = JSON.parse(backup.stdout) as { setId: string; artifacts: { target: string }[] };
     assert.deepEqual(set.artifacts.map((a) => a.target).sort(), ['neo4j', 'qdrant', 'qdrant']);
-    const before = { papers: await dumpCollection(client, 'papers'), graph: (await graphHash(n.boltUrl, password)).hash };
+    const before = {
+      papers: await dumpCollection(client, 'papers'),
+      graph: (await graphHash(n.boltUrl, password)).hash,
+    };
 
-    await client.upsert('papers', { wait: true, points: [{ id: 777777, vector: { dense: [1, 0, 0, 0] }, payload: { late: 1 } }] });
+    await client.upsert('papers', {
+      wait: true,
+      points: [{ id: 777777, vector: { dense: [1, 0, 0, 0] }, payload: { late: 1 } }],
+    });
     await wreckGraph(n.boltUrl, password);
 
     const refused = await qnb(['restore', set.setId]);
     assert.equal(refused.code, 2);
-    assert.match(refused.stderr, /would overwrite: Qdrant collection "chunks".*Qdrant collection "papers".*Neo4j database "neo4j"/);
+    assert.match(
+      refused.stderr,
+      /would overwrite: Qdrant collection "chunks".*Qdrant collection "papers".*Neo4j database "neo4j"/,
+    );
 
     const run = await qnb(['restore', '--latest', '--yes']);
     assert.equal(run.code, 0, run.stdout + run.stderr);
@@ -69,8 +78,16 @@ describe('restore a whole backup set', { skip, timeout: 30 * 60_000 }, () => {
   test('a failing step reports each store’s state and the way back', async () => {
     const client = clientFor(q.url);
     const graphBefore = (await graphHash(n.boltUrl, password)).hash;
-    await client.upsert('chunks', { wait: true, points: [{ id: 5, vector: Array(8).fill(0.1), payload: { changed: true } }] });
-    q.inject({ op: 'upload-snapshot', collection: 'papers', fault: { kind: 'status', status: 500, message: 'recovery exploded' }, times: 1 });
+    await client.upsert('chunks', {
+      wait: true,
+      points: [{ id: 5, vector: Array(8).fill(0.1), payload: { changed: true } }],
+    });
+    q.inject({
+      op: 'upload-snapshot',
+      collection: 'papers',
+      fault: { kind: 'status', status: 500, message: 'recovery exploded' },
+      times: 1,
+    });
     const run = await qnb(['restore', '--latest', '--yes']);
     assert.equal(run.code, 1, run.stdout + run.stderr);
     assert.match(run.stdout, /✅ Qdrant \(chunks\): restored and verified/);

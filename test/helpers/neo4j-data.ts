@@ -7,7 +7,9 @@ import { createHash } from 'node:crypto';
 import neo4j from 'neo4j-driver';
 
 function driverFor(url: string, password: string) {
-  return neo4j.driver(url, neo4j.auth.basic('neo4j', password), { logging: { level: 'error', logger: () => {} } });
+  return neo4j.driver(url, neo4j.auth.basic('neo4j', password), {
+    logging: { level: 'error', logger: () => {} },
+  });
 }
 
 /** Creates the test graph (idempotent only on an empty database). */
@@ -28,8 +30,12 @@ export async function seedTypedGraph(url: string, password: string, papers = 60)
        CREATE (p)-[:MENTIONS {weight: i % 5, since: date({year: 2020, month: 1, day: 1})}]->(c)`,
       { n: neo4j.int(papers), bytes: new Uint8Array([0, 1, 2, 254, 255]) },
     );
-    await d.executeQuery("MATCH (a:Paper), (b:Paper) WHERE a.year = b.year AND a.uid < b.uid CREATE (a)-[:CITES {note: 'same year'}]->(b)");
-    await d.executeQuery("CREATE (:Person {uid: 'author-1', name: 'Ada'})-[:AUTHORED_BY_INV {order: 1}]->(:Paper {uid: 'orphan-paper'})");
+    await d.executeQuery(
+      "MATCH (a:Paper), (b:Paper) WHERE a.year = b.year AND a.uid < b.uid CREATE (a)-[:CITES {note: 'same year'}]->(b)",
+    );
+    await d.executeQuery(
+      "CREATE (:Person {uid: 'author-1', name: 'Ada'})-[:AUTHORED_BY_INV {order: 1}]->(:Paper {uid: 'orphan-paper'})",
+    );
   } finally {
     await d.close();
   }
@@ -44,23 +50,40 @@ function tagged(v: unknown): unknown {
   if (typeof v === 'object') {
     const name = (v as object).constructor?.name ?? 'Object';
     if (name !== 'Object') return { [name]: String(v) };
-    return Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, tagged(x)]));
+    return Object.fromEntries(
+      Object.entries(v as object)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, x]) => [k, tagged(x)]),
+    );
   }
   return v;
 }
 
 /** sha256 over every node, relationship, index and constraint, independent of internal ids. */
-export async function graphHash(url: string, password: string): Promise<{ hash: string; nodes: number; relationships: number; schema: string[] }> {
+export async function graphHash(
+  url: string,
+  password: string,
+): Promise<{ hash: string; nodes: number; relationships: number; schema: string[] }> {
   const d = driverFor(url, password);
   try {
     const nodes = await d.executeQuery('MATCH (n) RETURN labels(n) AS l, properties(n) AS p');
-    const rels = await d.executeQuery('MATCH (a)-[r]->(b) RETURN a.uid AS a, type(r) AS t, properties(r) AS p, b.uid AS b');
-    const idx = await d.executeQuery("SHOW INDEXES YIELD name, type, labelsOrTypes, properties WHERE type <> 'LOOKUP' RETURN name, labelsOrTypes, properties");
+    const rels = await d.executeQuery(
+      'MATCH (a)-[r]->(b) RETURN a.uid AS a, type(r) AS t, properties(r) AS p, b.uid AS b',
+    );
+    const idx = await d.executeQuery(
+      "SHOW INDEXES YIELD name, type, labelsOrTypes, properties WHERE type <> 'LOOKUP' RETURN name, labelsOrTypes, properties",
+    );
     const lines = [
-      ...nodes.records.map((r) => JSON.stringify(['N', [...(r.get('l') as string[])].sort(), tagged(r.get('p'))])),
-      ...rels.records.map((r) => JSON.stringify(['R', r.get('a'), r.get('t'), tagged(r.get('p')), r.get('b')])),
+      ...nodes.records.map((r) =>
+        JSON.stringify(['N', [...(r.get('l') as string[])].sort(), tagged(r.get('p'))]),
+      ),
+      ...rels.records.map((r) =>
+        JSON.stringify(['R', r.get('a'), r.get('t'), tagged(r.get('p')), r.get('b')]),
+      ),
     ].sort();
-    const schema = idx.records.map((r) => `${r.get('name')}:${r.get('labelsOrTypes')}:${r.get('properties')}`).sort();
+    const schema = idx.records
+      .map((r) => `${r.get('name')}:${r.get('labelsOrTypes')}:${r.get('properties')}`)
+      .sort();
     const hash = createHash('sha256').update(lines.join('\n')).update(schema.join('\n')).digest('hex');
     return { hash, nodes: nodes.records.length, relationships: rels.records.length, schema };
   } finally {

@@ -8,7 +8,11 @@ import { canonicalJson } from '../../src/targets/qdrant/qdrant-sample.js';
 
 /** An official client for a test server. */
 export function clientFor(url: string, apiKey?: string): QdrantClient {
-  return new QdrantClient({ url, checkCompatibility: false, ...(apiKey ? { headers: { 'api-key': apiKey } } : {}) });
+  return new QdrantClient({
+    url,
+    checkCompatibility: false,
+    ...(apiKey ? { headers: { 'api-key': apiKey } } : {}),
+  });
 }
 
 /** Deterministic pseudo-random numbers. */
@@ -24,7 +28,10 @@ function rng(seed: number): () => number {
  * Creates `papers` (named dense vector + sparse vector, int and UUID ids, nested payloads),
  * `chunks` (one unnamed vector) and aliases `library` → papers, `current-chunks` → chunks.
  */
-export async function seedCollections(client: QdrantClient, opts: { papers?: number; chunks?: number } = {}): Promise<void> {
+export async function seedCollections(
+  client: QdrantClient,
+  opts: { papers?: number; chunks?: number } = {},
+): Promise<void> {
   const r = rng(42);
   await client.createCollection('papers', {
     vectors: { dense: { size: 4, distance: 'Cosine' } },
@@ -36,7 +43,12 @@ export async function seedCollections(client: QdrantClient, opts: { papers?: num
       dense: [r() + 0.01, r(), r(), r()],
       text: { indices: [i, i + 7, i + 100], values: [r(), r(), r()] },
     },
-    payload: { title: `Paper ${i}`, year: 1990 + (i % 30), tags: ['ml', `t${i % 5}`], meta: { cited: i * 3, open: i % 2 === 0 } },
+    payload: {
+      title: `Paper ${i}`,
+      year: 1990 + (i % 30),
+      tags: ['ml', `t${i % 5}`],
+      meta: { cited: i * 3, open: i % 2 === 0 },
+    },
   }));
   await client.upsert('papers', { wait: true, points: papers });
   await client.createCollection('chunks', { vectors: { size: 8, distance: 'Dot' } });
@@ -45,7 +57,8 @@ export async function seedCollections(client: QdrantClient, opts: { papers?: num
     vector: Array.from({ length: 8 }, () => r()),
     payload: { paper: i % 40, text: `chunk ${i} — ünïcödé ✓` },
   }));
-  for (let i = 0; i < chunks.length; i += 50) await client.upsert('chunks', { wait: true, points: chunks.slice(i, i + 50) });
+  for (let i = 0; i < chunks.length; i += 50)
+    await client.upsert('chunks', { wait: true, points: chunks.slice(i, i + 50) });
   await client.updateCollectionAliases({
     actions: [
       { create_alias: { alias_name: 'library', collection_name: 'papers' } },
@@ -59,7 +72,12 @@ export async function dumpCollection(client: QdrantClient, name: string): Promis
   const out: string[] = [];
   let offset: string | number | undefined | null;
   do {
-    const page = await client.scroll(name, { limit: 64, with_payload: true, with_vector: true, ...(offset != null ? { offset } : {}) });
+    const page = await client.scroll(name, {
+      limit: 64,
+      with_payload: true,
+      with_vector: true,
+      ...(offset != null ? { offset } : {}),
+    });
     for (const p of page.points) out.push(canonicalJson({ id: p.id, vector: p.vector, payload: p.payload }));
     offset = page.next_page_offset as string | number | null | undefined;
   } while (offset != null);

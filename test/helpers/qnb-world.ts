@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { type QdrantTestServer, startQdrantTestServer } from '../servers/qdrant/index.js';
-import { qnbEnv, type QnbRun, runQnb, startQnb } from './cli.js';
+import { type QnbRun, qnbEnv, runQnb, startQnb } from './cli.js';
 import { clientFor, seedCollections } from './qdrant-data.js';
 import { tempDir } from './tmp.js';
 
@@ -29,7 +29,13 @@ export interface QnbWorld {
 /** Starts a server with `papers`/`chunks` seeded and returns the world. */
 export async function createQnbWorld(
   t: TestContext,
-  opts: { apiKey?: string; readOnlyApiKey?: string; papers?: number; chunks?: number; env?: Record<string, string> } = {},
+  opts: {
+    apiKey?: string;
+    readOnlyApiKey?: string;
+    papers?: number;
+    chunks?: number;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<QnbWorld> {
   const server = await startQdrantTestServer({
     ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
@@ -39,7 +45,11 @@ export async function createQnbWorld(
   const cwd = await tempDir(t);
   const client = clientFor(server.url, opts.apiKey);
   await seedCollections(client, { papers: opts.papers ?? 10, chunks: opts.chunks ?? 20 });
-  const env = qnbEnv({ QDRANT_URL: server.url, ...(opts.apiKey ? { QDRANT_API_KEY: opts.apiKey } : {}), ...opts.env });
+  const env = qnbEnv({
+    QDRANT_URL: server.url,
+    ...(opts.apiKey ? { QDRANT_API_KEY: opts.apiKey } : {}),
+    ...opts.env,
+  });
   const backupDir = join(cwd, 'backups');
   const world: QnbWorld = {
     server,
@@ -52,14 +62,19 @@ export async function createQnbWorld(
     async listed() {
       const r = await world.qnb(['list', '--json']);
       if (r.code !== 0) throw new Error(`qnb list failed: ${r.stderr}`);
-      return (JSON.parse(r.stdout) as { backups: { file: string; valid: boolean; name: string; sha256: string }[] }).backups;
+      return (
+        JSON.parse(r.stdout) as { backups: { file: string; valid: boolean; name: string; sha256: string }[] }
+      ).backups;
     },
     async snapshotOfDisk() {
       const out: Record<string, string> = {};
       const walk = async (dir: string, rel: string) => {
         for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
           if (e.isDirectory()) await walk(join(dir, e.name), `${rel}${e.name}/`);
-          else out[`${rel}${e.name}`] = createHash('sha256').update(await readFile(join(dir, e.name))).digest('hex');
+          else
+            out[`${rel}${e.name}`] = createHash('sha256')
+              .update(await readFile(join(dir, e.name)))
+              .digest('hex');
         }
       };
       await walk(backupDir, '');

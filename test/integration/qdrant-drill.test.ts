@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { createBackupManager } from '../../src/core/manager.js';
-import { startQdrantTestServer } from '../servers/qdrant/index.js';
 import { clientFor, dumpCollection, seedCollections } from '../helpers/qdrant-data.js';
 import { tempDir } from '../helpers/tmp.js';
+import { startQdrantTestServer } from '../servers/qdrant/index.js';
 
 test('restore drill passes, records a deep verification, leaves no scratch collection and the live data alone', async (t) => {
   const server = await startQdrantTestServer();
@@ -26,7 +26,10 @@ test('restore drill passes, records a deep verification, leaves no scratch colle
 
   const ok = await manager.verify(undefined, { deep: true });
   assert.equal(ok.ok, true, JSON.stringify(ok.items));
-  assert.deepEqual(ok.items.map((i) => i.deep), [true, true]);
+  assert.deepEqual(
+    ok.items.map((i) => i.deep),
+    [true, true],
+  );
   assert.deepEqual(server.collections().sort(), ['chunks', 'papers'], 'scratch collections deleted');
   assert.deepEqual(await dumpCollection(client, 'papers'), live);
   const scan = await manager.list();
@@ -42,7 +45,11 @@ test('restore drill passes, records a deep verification, leaves no scratch colle
   assert.equal(bad.ok, false);
   const item = bad.items.find((i) => i.name === 'papers')!;
   assert.match(item.detail ?? '', /restored 40 points, the manifest recorded 41/);
-  assert.deepEqual(server.collections().sort(), ['chunks', 'papers'], 'scratch deleted after a failed drill too');
+  assert.deepEqual(
+    server.collections().sort(),
+    ['chunks', 'papers'],
+    'scratch deleted after a failed drill too',
+  );
 
   // a sampled point that differs
   papers.counts.points -= 1;

@@ -4,11 +4,15 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { createBackupManager } from '../../src/core/manager.js';
-import { startQdrantTestServer } from '../servers/qdrant/index.js';
 import { aliasList, clientFor, dumpCollection, seedCollections } from '../helpers/qdrant-data.js';
 import { tempDir } from '../helpers/tmp.js';
+import { startQdrantTestServer } from '../servers/qdrant/index.js';
 
-async function world(t: Parameters<typeof tempDir>[0], serverOpts: { apiKey?: string } = {}, env: NodeJS.ProcessEnv = {}) {
+async function world(
+  t: Parameters<typeof tempDir>[0],
+  serverOpts: { apiKey?: string } = {},
+  env: NodeJS.ProcessEnv = {},
+) {
   const server = await startQdrantTestServer(serverOpts);
   t.after(() => server.stop());
   const cwd = await tempDir(t);
@@ -23,7 +27,11 @@ describe('Qdrant backup → drop → restore through the library', () => {
   test('every point, vector, sparse vector, payload and alias comes back', async (t) => {
     const { server, client, manager } = await world(t);
     await seedCollections(client);
-    const before = { papers: await dumpCollection(client, 'papers'), chunks: await dumpCollection(client, 'chunks'), aliases: await aliasList(client) };
+    const before = {
+      papers: await dumpCollection(client, 'papers'),
+      chunks: await dumpCollection(client, 'chunks'),
+      aliases: await aliasList(client),
+    };
 
     const result = await manager.backupQdrant();
     assert.equal(result.status, 'ok', JSON.stringify(result.errors));
@@ -54,7 +62,9 @@ describe('Qdrant backup → drop → restore through the library', () => {
     assert.deepEqual(await dumpCollection(client, 'papers'), before.papers);
     assert.deepEqual(await dumpCollection(client, 'chunks'), before.chunks);
     assert.deepEqual(await aliasList(client), before.aliases);
-    const uploads = server.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/snapshots/upload'));
+    const uploads = server.requests.filter(
+      (r) => r.method === 'POST' && r.path.endsWith('/snapshots/upload'),
+    );
     assert.equal(uploads.length, 2);
     for (const u of uploads) {
       assert.equal(u.query.priority, 'snapshot');
@@ -70,7 +80,10 @@ describe('Qdrant backup → drop → restore through the library', () => {
     await seedCollections(client);
     const original = await dumpCollection(client, 'papers');
     await manager.backupQdrant({ collections: ['papers'] });
-    await client.upsert('papers', { wait: true, points: [{ id: 999999, vector: { dense: [1, 0, 0, 0] }, payload: { late: true } }] });
+    await client.upsert('papers', {
+      wait: true,
+      points: [{ id: 999999, vector: { dense: [1, 0, 0, 0] }, payload: { late: true } }],
+    });
     const r = await manager.restoreQdrant({ latest: true, collection: 'papers', as: 'papers_restored' });
     assert.deepEqual(r.report.aliases.skipped, ['library']);
     assert.deepEqual(await dumpCollection(client, 'papers_restored'), original);
@@ -83,9 +96,15 @@ describe('Qdrant backup → drop → restore through the library', () => {
     await seedCollections(client);
     const original = await dumpCollection(client, 'chunks');
     await manager.backupQdrant({ collections: ['chunks'] });
-    await client.upsert('chunks', { wait: true, points: [{ id: 5, vector: Array(8).fill(0.5), payload: { newer: 1 } }] });
+    await client.upsert('chunks', {
+      wait: true,
+      points: [{ id: 5, vector: Array(8).fill(0.5), payload: { newer: 1 } }],
+    });
     const changed = await dumpCollection(client, 'chunks');
-    await assert.rejects(manager.restoreQdrant({ latest: true, collection: 'chunks' }), (e: Error & { code?: string }) => e.code === 'E_REFUSED' && /would be overwritten/.test(e.message));
+    await assert.rejects(
+      manager.restoreQdrant({ latest: true, collection: 'chunks' }),
+      (e: Error & { code?: string }) => e.code === 'E_REFUSED' && /would be overwritten/.test(e.message),
+    );
     assert.deepEqual(await dumpCollection(client, 'chunks'), changed, 'refusal touched nothing');
     const r = await manager.restoreQdrant({ latest: true, collection: 'chunks', yes: true });
     assert.ok(r.safetySetId);
@@ -112,7 +131,10 @@ describe('Qdrant backup → drop → restore through the library', () => {
     assert.equal((await client.count('papers', { exact: true })).count, 5);
     const { readFile } = await import('node:fs/promises');
     for (const f of await readdir(join(config.backupDir, 'sets'))) {
-      assert.ok(!(await readFile(join(config.backupDir, 'sets', f), 'utf8')).includes(key), 'key must not be in manifests');
+      assert.ok(
+        !(await readFile(join(config.backupDir, 'sets', f), 'utf8')).includes(key),
+        'key must not be in manifests',
+      );
     }
   });
 
@@ -123,6 +145,10 @@ describe('Qdrant backup → drop → restore through the library', () => {
     assert.equal(r.status, 'ok', JSON.stringify(r.errors));
     assert.equal(r.artifacts[0]!.kind, 'qdrant-full');
     assert.deepEqual(r.artifacts[0]!.details?.collections, { chunks: 3, papers: 3 });
-    await assert.rejects(manager.restoreQdrant({ file: r.artifacts[0]!.file, yes: true }), (e: Error & { hint?: string }) => /full-storage/.test(e.message) && /--storage-snapshot/.test(e.hint ?? ''));
+    await assert.rejects(
+      manager.restoreQdrant({ file: r.artifacts[0]!.file, yes: true }),
+      (e: Error & { hint?: string }) =>
+        /full-storage/.test(e.message) && /--storage-snapshot/.test(e.hint ?? ''),
+    );
   });
 });

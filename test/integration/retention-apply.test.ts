@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { createBackupManager } from '../../src/core/manager.js';
-import { startQdrantTestServer } from '../servers/qdrant/index.js';
 import { clientFor, seedCollections } from '../helpers/qdrant-data.js';
 import { tempDir } from '../helpers/tmp.js';
+import { startQdrantTestServer } from '../servers/qdrant/index.js';
 
 async function world(t: Parameters<typeof tempDir>[0]) {
   const server = await startQdrantTestServer();
@@ -41,7 +41,8 @@ test('backup-all keeps the last N per collection and deletes only what it wrote'
     }
   }
   const scan = await manager.list();
-  for (const name of ['papers', 'chunks']) assert.equal(scan.artifacts.filter((a) => a.artifact.name === name).length, 2, name);
+  for (const name of ['papers', 'chunks'])
+    assert.equal(scan.artifacts.filter((a) => a.artifact.name === name).length, 2, name);
   assert.ok(existsSync(join(config.backupDir, 'qdrant', 'my-own.snapshot')), 'unknown file untouched');
   assert.ok(existsSync(outside), 'nothing outside the backups folder');
   assert.deepEqual(scan.unknownFiles, ['qdrant/link-out.snapshot', 'qdrant/my-own.snapshot']);
@@ -54,7 +55,12 @@ test('a partial set never triggers retention', async (t) => {
     await manager.backupAll({ skipNeo4j: true, cleanupOld: false });
     tick(1);
   }
-  server.inject({ op: 'create-snapshot', collection: 'papers', fault: { kind: 'status', status: 500 }, times: 1 });
+  server.inject({
+    op: 'create-snapshot',
+    collection: 'papers',
+    fault: { kind: 'status', status: 500 },
+    times: 1,
+  });
   const r = await manager.backupAll({ skipNeo4j: true, keepLast: 1 });
   assert.equal(r.status, 'partial');
   assert.deepEqual(r.retention, { skipped: 'the backup set is partial' });
