@@ -29,3 +29,9 @@ export type { ArtifactRecord, SetManifest, SetStatus } from './core/manifest.js'
 export type { RepoArtifact, RepoScan } from './core/repository.js';
 export type { RestoreQdrantOptions } from './core/restore.js';
 export type { VerifyItem, VerifyResult } from './core/verify.js';
+export { computeStatus, type StatusOptions, type StatusReport, type TargetStatus } from './core/status.js';
+export { planRetention, type RetentionPolicy, type RetentionPlan } from './core/retention.js';
+export type { RestoreNeo4jOptions } from './core/restore-neo4j.js';
+export type { RestoreSetOptions, RestoreSetResult } from './core/restore-set.js';
+export type { PruneOptions, PruneResult } from './core/prune.js';
+export type { DoctorCheck } from './core/doctor.js';
