@@ -47,6 +47,8 @@ export interface TargetStatus {
   trend: { bytes: number[]; medianBytes?: number; changePct?: number };
   /** Valid regular backups of this target on disk. */
   validBackups: number;
+  /** The newest verification of any of its backups (`qnb verify`, `--deep` = restore drill). */
+  lastVerified?: { at: string; deep: boolean; ok: boolean; file: string };
 }
 
 /** The whole report. */
@@ -216,7 +218,13 @@ export function computeStatus(scan: RepoScan, opts: StatusOptions): StatusReport
       trend.medianBytes = med;
       if (med > 0) trend.changePct = Math.round(((last.artifact.bytes - med) / med) * 1000) / 10;
     }
+    const verified = list
+      .filter((a) => a.artifact.verification)
+      .sort((a, b) => b.artifact.verification!.at.localeCompare(a.artifact.verification!.at))[0];
     targets.push({
+      ...(verified
+        ? { lastVerified: { ...verified.artifact.verification!, file: verified.artifact.file } }
+        : {}),
       target: t.target,
       name: t.name,
       healthy: problems.length === 0,

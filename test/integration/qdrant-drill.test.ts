@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { createBackupManager } from '../../src/core/manager.js';
+import { computeStatus } from '../../src/core/status.js';
 import { clientFor, dumpCollection, seedCollections } from '../helpers/qdrant-data.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startQdrantTestServer } from '../servers/qdrant/index.js';
@@ -34,6 +35,9 @@ test('restore drill passes, records a deep verification, leaves no scratch colle
   assert.deepEqual(await dumpCollection(client, 'papers'), live);
   const scan = await manager.list();
   for (const a of scan.artifacts) assert.equal(a.artifact.verification?.deep, true);
+  const status = computeStatus(scan, { now: new Date(), maxAgeMs: 3.6e6 });
+  for (const t of status.targets)
+    assert.deepEqual([t.lastVerified?.deep, t.lastVerified?.ok], [true, true], t.name);
 
   // the manifest claims one more point than the snapshot holds: the drill must say so
   const setFile = join(config.backupDir, 'sets', `${backup.setId}.json`);

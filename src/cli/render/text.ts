@@ -209,6 +209,12 @@ export function renderStatus(r: StatusReport): string[] {
       if (typeof c.relationships === 'number') lines.push(`   Relationships: ${thousands(c.relationships)}`);
     }
     lines.push(`   Valid backups: ${t.validBackups}`);
+    const v = t.lastVerified;
+    lines.push(
+      v
+        ? `   Last verified: ${displayTime(new Date(v.at))}${v.deep ? ' by restore drill' : ' (sha256)'} — ${v.ok ? 'ok' : 'FAILED'}`
+        : '   Last verified: never (run `qnb verify --deep`)',
+    );
     if (t.lastRun)
       lines.push(
         `   Last run: ${t.lastRun.ok ? 'ok' : 'FAILED'} (set ${t.lastRun.setId}, ${displayTime(new Date(t.lastRun.at))})`,
