@@ -9,8 +9,14 @@ import { rm } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
 import type { TargetContext } from '../targets/target.js';
 import type { SetManifest } from './manifest.js';
-import type { Repository } from './repository.js';
-import { planRetention, type RetentionDecision, type RetentionPolicy, retentionGroup } from './retention.js';
+import type { RepoArtifact, Repository } from './repository.js';
+import {
+  planRetention,
+  type RetentionDecision,
+  type RetentionPlan,
+  type RetentionPolicy,
+  retentionGroup,
+} from './retention.js';
 
 /** Options of prune. */
 export interface PruneOptions {
@@ -28,6 +34,27 @@ export interface PruneResult {
   unknownFiles: string[];
 }
 
+/**
+ * The retention plan over a set of artifacts (local or remote). Safety backups taken before a
+ * restore and pre-command backups of `qnb run` are kept by their own count, not mixed with
+ * regular ones.
+ */
+export function planFor(
+  artifacts: readonly RepoArtifact[],
+  ctx: TargetContext,
+  opts: PruneOptions,
+): RetentionPlan {
+  const entries = artifacts
+    .filter((a) => a.artifact.status === 'ok')
+    .map((a) => ({
+      id: a.artifact.file,
+      group: `${retentionGroup(a.artifact)}${a.set.reason === 'pre-restore' ? ':safety' : a.set.reason === 'pre-command' ? ':pre-command' : ''}`,
+      createdAt: a.createdAt,
+      valid: a.valid,
+    }));
+  return planRetention(entries, opts.policy, ctx.now(), opts.timeZone ? { timeZone: opts.timeZone } : {});
+}
+
 /** Plans retention over the repository and (unless dryRun) deletes what the plan removes. */
 export async function pruneRepository(
   repo: Repository,
@@ -35,21 +62,7 @@ export async function pruneRepository(
   opts: PruneOptions,
 ): Promise<PruneResult> {
   const scan = await repo.scan();
-  const entries = scan.artifacts
-    .filter((a) => a.artifact.status === 'ok')
-    .map((a) => ({
-      id: a.artifact.file,
-      // safety backups taken before a restore are kept by their own count, not mixed with regular ones
-      group: `${retentionGroup(a.artifact)}${a.set.reason === 'pre-restore' ? ':safety' : a.set.reason === 'pre-command' ? ':pre-command' : ''}`,
-      createdAt: a.createdAt,
-      valid: a.valid,
-    }));
-  const plan = planRetention(
-    entries,
-    opts.policy,
-    ctx.now(),
-    opts.timeZone ? { timeZone: opts.timeZone } : {},
-  );
+  const plan = planFor(scan.artifacts, ctx, opts);
   const byFile = new Map(scan.artifacts.map((a) => [a.artifact.file, a]));
   const decisions = plan.decisions.map((d) => ({ ...d, bytes: byFile.get(d.id)?.artifact.bytes ?? 0 }));
   const result: PruneResult = {

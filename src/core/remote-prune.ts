@@ -10,9 +10,8 @@ import type { TargetContext } from '../targets/target.js';
 import { putText } from './copy.js';
 import { throwIfAborted } from './errors.js';
 import type { SetManifest } from './manifest.js';
-import type { PruneOptions, PruneResult } from './prune.js';
+import { type PruneOptions, type PruneResult, planFor } from './prune.js';
 import { scanRemote, setKey } from './remote-scan.js';
-import { planRetention, retentionGroup } from './retention.js';
 
 /** Plans retention over the target and (unless dryRun) deletes what the plan removes. */
 export async function pruneRemote(
@@ -22,20 +21,8 @@ export async function pruneRemote(
   opts: PruneOptions,
 ): Promise<PruneResult> {
   const scan = await scanRemote(backend, base, ctx.signal);
-  const entries = scan.artifacts
-    .filter((a) => a.artifact.status === 'ok')
-    .map((a) => ({
-      id: a.artifact.file,
-      group: `${retentionGroup(a.artifact)}${a.set.reason === 'pre-restore' ? ':safety' : a.set.reason === 'pre-command' ? ':pre-command' : ''}`,
-      createdAt: a.createdAt,
-      valid: a.valid,
-    }));
-  const plan = planRetention(
-    entries,
-    opts.policy,
-    ctx.now(),
-    opts.timeZone ? { timeZone: opts.timeZone } : {},
-  );
+  // the same planner and groups as local retention
+  const plan = planFor(scan.artifacts, ctx, opts);
   const byFile = new Map(scan.artifacts.map((a) => [a.artifact.file, a]));
   const result: PruneResult = {
     dryRun: Boolean(opts.dryRun),
