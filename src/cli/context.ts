@@ -4,9 +4,11 @@
  */
 import { loadConfig } from '../config/load.js';
 import { createRedactor } from '../config/redact.js';
-import { type BackupManager, createBackupManager } from '../core/manager.js';
+import { type BackupManager, type BackupResult, createBackupManager } from '../core/manager.js';
+import { exitCodeForSet } from './exit-codes.js';
 import type { CliIO, CommandContext, GlobalOptions } from './io.js';
 import { createCliReporter } from './render/progress.js';
+import { renderBackup } from './render/text.js';
 
 /** Loads config for a command; throws ConfigError before anything is touched. */
 export function createContext(
@@ -54,4 +56,11 @@ export function managerFor(ctx: CommandContext): { manager: BackupManager; done(
 /** Writes a result as JSON on stdout (secrets redacted). */
 export function printJson(ctx: CommandContext, value: unknown): void {
   ctx.io.stdout.write(`${ctx.redact(JSON.stringify(value, null, 2))}\n`);
+}
+
+/** Prints a backup set as JSON or in the seed's `=== Backup Results ===` layout; returns the exit status. */
+export function printBackupResult(ctx: CommandContext, manager: BackupManager, result: BackupResult): number {
+  if (ctx.json) printJson(ctx, { ok: result.status === 'ok', ...result });
+  else for (const l of renderBackup(result, (rel) => manager.repository.resolve(rel), ctx.io.cwd)) ctx.out(l);
+  return exitCodeForSet(result.status);
 }

@@ -1,9 +1,7 @@
 /** `qnb backup-all` — every configured Qdrant collection and the Neo4j database in one set. */
 import { monitorFor } from '../../schedule/job.js';
-import { managerFor, printJson } from '../context.js';
-import { exitCodeForSet } from '../exit-codes.js';
+import { managerFor, printBackupResult } from '../context.js';
 import type { CommandContext } from '../io.js';
-import { renderBackup } from '../render/text.js';
 
 /** Options of backup-all. */
 export interface BackupAllFlags {
@@ -32,10 +30,7 @@ export async function runBackupAll(ctx: CommandContext, flags: BackupAllFlags): 
         keepLast: ctx.loaded.config.keepLast,
       }),
     );
-    if (ctx.json) printJson(ctx, { ok: result.status === 'ok', ...result });
-    else
-      for (const l of renderBackup(result, (rel) => manager.repository.resolve(rel), ctx.io.cwd)) ctx.out(l);
-    return exitCodeForSet(result.status);
+    return printBackupResult(ctx, manager, result);
   } finally {
     await done();
   }

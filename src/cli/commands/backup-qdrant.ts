@@ -1,9 +1,7 @@
 /** `qnb backup-qdrant [--collection C]… [--full] [--keep-server-snapshots]` */
 
-import { managerFor, printJson } from '../context.js';
-import { exitCodeForSet } from '../exit-codes.js';
+import { managerFor, printBackupResult } from '../context.js';
 import type { CommandContext } from '../io.js';
-import { renderBackup } from '../render/text.js';
 
 /** Options of backup-qdrant. */
 export interface BackupQdrantFlags {
@@ -20,10 +18,7 @@ export async function runBackupQdrant(ctx: CommandContext, flags: BackupQdrantFl
       full: Boolean(flags.full),
       ...(flags.keepServerSnapshots ? { keepServerSnapshots: true } : {}),
     });
-    if (ctx.json) printJson(ctx, { ok: result.status === 'ok', ...result });
-    else
-      for (const l of renderBackup(result, (rel) => manager.repository.resolve(rel), ctx.io.cwd)) ctx.out(l);
-    return exitCodeForSet(result.status);
+    return printBackupResult(ctx, manager, result);
   } finally {
     await done();
   }
