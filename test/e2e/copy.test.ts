@@ -332,6 +332,21 @@ describe('copy: bad input gives one clear line and a non-zero exit', { timeout: 
       errorLines(down)[0]!,
       /cannot reach the server \(ECONNREFUSED\) — is the S3 server running\? check QNB_S3_ENDPOINT/,
     );
+    const ro = await srv.readOnlyUser(bucket);
+    if (typeof ro !== 'string') {
+      const denied = await world.qnb(['copy', '--to', `s3://${bucket}/x`], {
+        ...srv.env(),
+        AWS_ACCESS_KEY_ID: ro.accessKey,
+        AWS_SECRET_ACCESS_KEY: ro.secretKey,
+      });
+      assert.equal(denied.code, 1, denied.stdout + denied.stderr);
+      assert.equal(errorLines(denied).length, 1);
+      assert.match(
+        errorLines(denied)[0]!,
+        /: put qdrant\/papers-backup-.*: access denied — the key needs s3:ListBucket/,
+      );
+      assert.ok(!(denied.stdout + denied.stderr).includes(ro.secretKey));
+    }
     const nocreds = await world.qnb(['copy', '--to', `s3://${bucket}/x`], { QNB_S3_ENDPOINT: srv.endpoint });
     assert.equal(nocreds.code, 2);
     assert.match(

@@ -66,8 +66,15 @@ if (!avail.ok) {
       t.after(() => b.close());
       return b;
     },
-    async readOnly() {
-      return 'a read-only S3 user needs the server’s IAM; covered by the e2e copy tests (E_AUTH access denied)';
+    async readOnly(t) {
+      const srv = await s3();
+      const bucket = `qnb-ro-${process.pid}-${++n}`;
+      await srv.createBucket(bucket);
+      const user = await srv.readOnlyUser(bucket);
+      if (typeof user === 'string') return user;
+      const b = await backendOn(bucket, { accessKeyId: user.accessKey, secretAccessKey: user.secretKey });
+      t.after(() => b.close());
+      return b;
     },
   });
 }

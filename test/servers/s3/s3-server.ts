@@ -41,6 +41,11 @@ export interface S3TestServer {
   /** An SDK client with the server's keys (or other keys). */
   client(keys?: { accessKey: string; secretKey: string }): Promise<S3Client>;
   createBucket(name: string): Promise<void>;
+  /**
+   * A user that may list and read `bucket` but not write to it (versitygw's IAM plus a bucket
+   * policy); a string says why this server cannot make one.
+   */
+  readOnlyUser(bucket: string): Promise<{ accessKey: string; secretKey: string } | string>;
   stop(): Promise<void>;
 }
 
@@ -114,6 +119,7 @@ function serverFrom(
   secretKey: string,
   pids: number[],
   stop: () => Promise<void>,
+  bin?: string,
 ): S3TestServer {
   const endpoint = `http://127.0.0.1:${port}`;
   let stopped = false;
@@ -139,6 +145,52 @@ function serverFrom(
         c.destroy();
       }
     },
+    async readOnlyUser(bucket) {
+      if (kind !== 'versitygw' || !bin) return 'only the versitygw test server has IAM users here';
+      const user = {
+        accessKey: `RO${randomBytes(6).toString('hex').toUpperCase()}`,
+        secretKey: `ro-${randomBytes(12).toString('hex')}`,
+      };
+      // throwaway test keys: the new user's go on argv, the admin's through the environment
+      await promisify(execFile)(
+        bin,
+        [
+          'admin',
+          '--endpoint-url',
+          endpoint,
+          'create-user',
+          '--access',
+          user.accessKey,
+          '--secret',
+          user.secretKey,
+          '--role',
+          'user',
+        ],
+        {
+          env: { PATH: process.env.PATH, ADMIN_ACCESS_KEY: accessKey, ADMIN_SECRET_KEY: secretKey },
+          timeout: 30_000,
+        },
+      );
+      const { PutBucketPolicyCommand } = await import('@aws-sdk/client-s3');
+      const policy = {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: [user.accessKey] },
+            Action: ['s3:GetObject', 's3:ListBucket'],
+            Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`],
+          },
+        ],
+      };
+      const c = await server.client();
+      try {
+        await c.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+      } finally {
+        c.destroy();
+      }
+      return user;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -154,13 +206,24 @@ async function startVersitygw(accessKey: string, secretKey: string): Promise<S3T
   const dir = await mkdtemp(join(tmpdir(), 'qnb-s3-'));
   await mkdir(join(dir, 'data'));
   await mkdir(join(dir, 'meta'));
+  await mkdir(join(dir, 'iam'));
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const log = openSync(join(dir, 'versitygw.log'), 'a');
     // keys go through the environment, never argv
     const child: ChildProcess = spawn(
       bin,
-      ['--port', `127.0.0.1:${port}`, 'posix', '--sidecar', join(dir, 'meta'), join(dir, 'data')],
+      [
+        '--port',
+        `127.0.0.1:${port}`,
+        '--iam-dir',
+        join(dir, 'iam'),
+        '--quiet',
+        'posix',
+        '--sidecar',
+        join(dir, 'meta'),
+        join(dir, 'data'),
+      ],
       {
         env: {
           PATH: process.env.PATH,
@@ -179,13 +242,14 @@ async function startVersitygw(accessKey: string, secretKey: string): Promise<S3T
       if (!up) await sleep(30);
     }
     if (up) {
-      return serverFrom('versitygw', port, accessKey, secretKey, [child.pid!], async () => {
+      const stop = async () => {
         child.kill('SIGTERM');
         const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
         await exited;
         clearTimeout(t);
         await rm(dir, { recursive: true, force: true });
-      });
+      };
+      return serverFrom('versitygw', port, accessKey, secretKey, [child.pid!], stop, bin);
     }
     child.kill('SIGKILL');
     await exited;
