@@ -5,11 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { link, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ioError, LockedError } from './errors.js';
-import { FILE_MODE } from './fs-safe.js';
+import { FILE_MODE, TEMP_PREFIX } from './fs-safe.js';
 
 /** Name of the lock file inside the backups folder. */
 export const LOCK_FILE = '.qnb.lock';
@@ -85,20 +85,32 @@ export async function acquireLock(dir: string, command: string): Promise<Lock> {
     token: randomBytes(8).toString('hex'),
   };
   for (let attempt = 0; attempt < 3; attempt++) {
+    // write the whole lock under a temporary name, then link it into place: link fails with
+    // EEXIST atomically, and a lock file is never seen empty or half-written (a kill between
+    // create and write used to leave an empty lock that blocked every later run)
+    const temp = join(dir, `${TEMP_PREFIX}lock-${process.pid}-${randomBytes(3).toString('hex')}`);
     try {
-      const fh = await open(path, 'wx', FILE_MODE);
+      const fh = await open(temp, 'wx', FILE_MODE);
       try {
         await fh.writeFile(JSON.stringify(info));
         await fh.sync();
       } finally {
         await fh.close();
       }
+      await link(temp, path);
       return { info, release: () => releaseLock(path, info.token) };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(err as NodeJS.ErrnoException, path);
+    } finally {
+      await rm(temp, { force: true });
     }
     const holder = await readLock(path);
     if (!holder) continue;
+    if (holder.pid === 0 && (await unreadableAndOld(path))) {
+      // an unreadable lock from an older qnb (created, never written): nobody can own it
+      await breakStaleLock(path, holder);
+      continue;
+    }
     if (holder.host !== info.host || holder.pid === 0 || isLockHolderAlive(holder)) {
       throw new LockedError(
         `backups folder is locked by ${describe(holder)}`,
@@ -110,6 +122,15 @@ export async function acquireLock(dir: string, command: string): Promise<Lock> {
     await breakStaleLock(path, holder);
   }
   throw new LockedError('could not take the backups folder lock', 'another qnb run is starting; try again');
+}
+
+/** True for a lock file that cannot be parsed and was last written over a minute ago. */
+async function unreadableAndOld(path: string): Promise<boolean> {
+  try {
+    return Date.now() - (await stat(path)).mtimeMs > 60_000;
+  } catch {
+    return false;
+  }
 }
 
 /** Moves a stale lock aside atomically; if another process replaced it meanwhile, puts it back. */

@@ -88,3 +88,29 @@ test('release removes only our own lock', async (t) => {
   await lock.release();
   assert.match(await readFile(join(dir, LOCK_FILE), 'utf8'), /someone-else/);
 });
+
+test('an empty lock file (qnb killed between create and write, older qnb) is recovered once it is old', async (t) => {
+  const dir = await tempDir(t);
+  const { utimes } = await import('node:fs/promises');
+  await writeFile(join(dir, LOCK_FILE), '');
+  await assert.rejects(
+    acquireLock(dir, 'verify'),
+    (e: unknown) => e instanceof LockedError,
+    'a fresh unreadable lock may be mid-write',
+  );
+  const old = new Date(Date.now() - 5 * 60_000);
+  await utimes(join(dir, LOCK_FILE), old, old);
+  const lock = await acquireLock(dir, 'verify');
+  assert.equal(JSON.parse(await readFile(join(dir, LOCK_FILE), 'utf8')).command, 'verify');
+  await lock.release();
+});
+
+test('taking the lock leaves no temporary file behind', async (t) => {
+  const dir = await tempDir(t);
+  const lock = await acquireLock(dir, 'a');
+  await assert.rejects(acquireLock(dir, 'b'));
+  const { readdir } = await import('node:fs/promises');
+  assert.deepEqual(await readdir(dir), [LOCK_FILE]);
+  await lock.release();
+  assert.deepEqual(await readdir(dir), []);
+});
