@@ -25,6 +25,7 @@ import {
   renderVerify,
 } from '../render/text.js';
 import type { BackupAllFlags } from './backup-all.js';
+import { listJson } from './list.js';
 import type { PruneFlags } from './prune.js';
 import type { RestoreFlags } from './restore.js';
 import type { RestoreNeo4jFlags } from './restore-neo4j.js';
@@ -114,23 +115,7 @@ export async function runListRemote(ctx: CommandContext, remote: string): Promis
       printJson(ctx, {
         ok: true,
         target: backend.name,
-        backups: scan.artifacts.map((a) => ({
-          target: a.artifact.target,
-          kind: a.artifact.kind,
-          name: a.artifact.name,
-          file: a.artifact.file,
-          path: a.path,
-          bytes: a.artifact.bytes,
-          createdAt: a.createdAt.toISOString(),
-          counts: a.artifact.counts,
-          sha256: a.artifact.sha256,
-          setId: a.set.id,
-          reason: a.set.reason,
-          valid: a.valid,
-          ...(a.problem ? { problem: a.problem } : {}),
-        })),
-        unknownFiles: scan.unknownFiles,
-        badManifests: scan.badManifests,
+        ...listJson(scan),
       });
     } else {
       const lines = renderList(scan);
