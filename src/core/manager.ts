@@ -183,8 +183,9 @@ export function createBackupManager(
     const marker = await orphanedStoppedMarker(config.backupDir);
     if (!marker) return undefined;
     let message: string | undefined;
-    if (marker.wasRunning) {
-      const runtime = runtimeFor(marker.runtime);
+    const runtime = marker.wasRunning ? runtimeFor(marker.runtime) : undefined;
+    // killed before its `neo4j stop` ran, or someone started Neo4j since: nothing to do
+    if (runtime && !(await runtime.isRunning())) {
       message = `Neo4j (${runtime.describe()}) was left stopped by an interrupted qnb run (PID ${marker.pid}); starting it again`;
       reporter.emit({ type: 'warning', target: 'neo4j', message });
       await runtime.start();

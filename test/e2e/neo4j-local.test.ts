@@ -39,6 +39,24 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     ).backups.filter((b) => b.target === 'neo4j');
   };
 
+  const marker = () => join(cwd, 'backups', '.qnb-neo4j-stopped.json');
+  /**
+   * Waits until qnb has stopped Neo4j: the dump's transfer line is printed only after
+   * `neo4j stop` returned, so from then on Neo4j is down until qnb starts it again.
+   */
+  const untilNeo4jStopped = async (proc: ReturnType<typeof startQnb>) => {
+    const deadline = Date.now() + 300_000;
+    let exited = false;
+    void proc.done.then(() => {
+      exited = true;
+    });
+    while (!/• download neo4j/.test(proc.output().stderr) && !exited && Date.now() < deadline)
+      await sleep(20);
+    assert.ok(!exited, `qnb ended before it stopped Neo4j: ${proc.output().stderr}`);
+    assert.match(proc.output().stderr, /• download neo4j/, 'qnb got to the dump');
+    assert.ok(existsSync(marker()), 'the marker is written before Neo4j is stopped');
+  };
+
   before(async () => {
     n = await createNeo4jHome({ password });
     await n.start();
@@ -147,16 +165,12 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     test(`${signal} while Neo4j is stopped: Neo4j is started again, nothing valid is left`, async () => {
       const before = (await listed()).length;
       const proc = startQnb(['backup-neo4j'], { cwd, env });
-      const marker = join(cwd, 'backups', '.qnb-neo4j-stopped.json');
-      const deadline = Date.now() + 120_000;
-      while (!existsSync(marker) && Date.now() < deadline) await sleep(20);
-      assert.ok(existsSync(marker), 'qnb got to the point of stopping Neo4j');
-      await sleep(300);
+      await untilNeo4jStopped(proc);
       proc.child.kill(signal);
       const run: QnbRun = await proc.done;
       assert.equal(run.code, 130, run.stderr);
       assert.ok(await isUp(), 'Neo4j runs again');
-      assert.ok(!existsSync(marker));
+      assert.ok(!existsSync(marker()));
       assert.equal((await listed()).length, before, 'no new entry');
       assert.equal((await bolt()).hash, original.hash);
     });
@@ -164,36 +178,44 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
 
   test('SIGKILL while Neo4j is stopped: the next qnb run starts it again', async () => {
     const proc = startQnb(['backup-neo4j'], { cwd, env });
-    const marker = join(cwd, 'backups', '.qnb-neo4j-stopped.json');
-    const deadline = Date.now() + 120_000;
-    while (!existsSync(marker) && Date.now() < deadline) await sleep(20);
+    await untilNeo4jStopped(proc);
     proc.child.kill('SIGKILL');
     await proc.done;
-    // the `neo4j stop` qnb started goes on without it
-    const stopDeadline = Date.now() + 120_000;
-    while ((await isUp()) && Date.now() < stopDeadline) await sleep(500);
     assert.equal(await isUp(), false, 'Neo4j was left stopped by the killed qnb');
+    assert.ok(existsSync(marker()), 'the killed qnb left its marker');
     const next = await qnb(['verify']);
     assert.match(next.stderr, /left stopped by an interrupted qnb run/);
     assert.ok(await isUp(), 'the next run started Neo4j');
-    assert.ok(!existsSync(marker));
+    assert.ok(!existsSync(marker()));
     assert.equal((await bolt()).hash, original.hash);
   });
 
   test('SIGKILL while Neo4j is stopped: `qnb doctor` starts it again and reports it', async () => {
     const proc = startQnb(['backup-neo4j'], { cwd, env });
-    const marker = join(cwd, 'backups', '.qnb-neo4j-stopped.json');
-    const deadline = Date.now() + 120_000;
-    while (!existsSync(marker) && Date.now() < deadline) await sleep(20);
+    await untilNeo4jStopped(proc);
     proc.child.kill('SIGKILL');
     await proc.done;
-    const stopDeadline = Date.now() + 120_000;
-    while ((await isUp()) && Date.now() < stopDeadline) await sleep(500);
-    assert.equal(await isUp(), false);
+    assert.equal(await isUp(), false, 'Neo4j was left stopped by the killed qnb');
     const doctor = await qnb(['doctor', '--skip-qdrant']);
     assert.equal(doctor.code, 0, doctor.stdout + doctor.stderr);
     assert.match(doctor.stdout, /⚠ neo4j: left stopped by a crashed qnb — .*starting it again/);
     assert.match(doctor.stdout, /✔ neo4j: Bolt and credentials/);
+    assert.ok(await isUp());
+    assert.ok(!existsSync(marker()));
+  });
+
+  test('a marker left by a qnb killed before it stopped Neo4j: cleared, Neo4j not touched', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    const { hostname } = await import('node:os');
+    const dead = { pid: 2 ** 22 + 7, procStart: null, host: hostname(), since: new Date().toISOString() };
+    await writeFile(
+      marker(),
+      JSON.stringify({ runtime: { kind: 'local', home: n.home }, wasRunning: true, ...dead }),
+    );
+    const run = await qnb(['verify'], { NEO4J_URI: 'bolt://127.0.0.1:1' });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.doesNotMatch(run.stderr, /left stopped/);
+    assert.ok(!existsSync(marker()), 'the stale marker is removed');
     assert.ok(await isUp());
   });
 

@@ -31,7 +31,7 @@ export function qnbEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
 export function startQnb(
   args: string[],
   opts: { cwd: string; env: NodeJS.ProcessEnv },
-): { child: ChildProcess; done: Promise<QnbRun> } {
+): { child: ChildProcess; done: Promise<QnbRun>; output: () => { stdout: string; stderr: string } } {
   const child = spawn(process.execPath, [QNB_BIN, ...args], {
     cwd: opts.cwd,
     env: opts.env,
@@ -48,7 +48,7 @@ export function startQnb(
   const done = new Promise<QnbRun>((resolve) => {
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
-  return { child, done };
+  return { child, done, output: () => ({ stdout, stderr }) };
 }
 
 /** Runs qnb to completion (with a safety timeout). */
