@@ -7,6 +7,7 @@ export { EXIT } from './cli/exit-codes.js';
 export { type LoadConfigOptions, type LoadedConfig, loadConfig } from './config/load.js';
 export type { Neo4jConfig, QdrantConfig, QnbConfig } from './config/schema.js';
 export { defaultConfig } from './config/schema.js';
+export type { DoctorCheck } from './core/doctor.js';
 export {
   ConfigError,
   type ErrorCode,
@@ -26,12 +27,11 @@ export {
   createBackupManager,
 } from './core/manager.js';
 export type { ArtifactRecord, SetManifest, SetStatus } from './core/manifest.js';
+export type { PruneOptions, PruneResult } from './core/prune.js';
 export type { RepoArtifact, RepoScan } from './core/repository.js';
 export type { RestoreQdrantOptions } from './core/restore.js';
-export type { VerifyItem, VerifyResult } from './core/verify.js';
-export { computeStatus, type StatusOptions, type StatusReport, type TargetStatus } from './core/status.js';
-export { planRetention, type RetentionPolicy, type RetentionPlan } from './core/retention.js';
 export type { RestoreNeo4jOptions } from './core/restore-neo4j.js';
 export type { RestoreSetOptions, RestoreSetResult } from './core/restore-set.js';
-export type { PruneOptions, PruneResult } from './core/prune.js';
-export type { DoctorCheck } from './core/doctor.js';
+export { planRetention, type RetentionPlan, type RetentionPolicy } from './core/retention.js';
+export { computeStatus, type StatusOptions, type StatusReport, type TargetStatus } from './core/status.js';
+export type { VerifyItem, VerifyResult } from './core/verify.js';

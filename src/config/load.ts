@@ -97,7 +97,14 @@ const fileSchema = z
       })
       .strict()
       .optional(),
-    copy: z.object({ to: z.unknown().optional() }).strict().optional(),
+    copy: z
+      .object({
+        to: z.unknown().optional(),
+        ageRecipients: z.unknown().optional(),
+        ageIdentity: z.unknown().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -142,7 +149,7 @@ function readConfigFile(opts: LoadConfigOptions): {
     const at = [...issue.path.map(String), ...keys].join('.');
     throw new ConfigError(
       `${found.filepath}: unknown or misplaced key "${at}"`,
-      'known keys: backupDir, keepLast, qdrant.{url,apiKey,collections,keepServerSnapshots}, neo4j.{uri,user,password,database,mode,container,home}, automation.{cron,timeZone,debounce,cooldown,maxAge,crontab}, monitor.{pingUrl,webhookUrl,prometheusFile}, s3.{endpoint,region,forcePathStyle,accessKeyId,secretAccessKey,sessionToken,profile,partSizeMb,concurrency}, copy.to',
+      'known keys: backupDir, keepLast, qdrant.{url,apiKey,collections,keepServerSnapshots}, neo4j.{uri,user,password,database,mode,container,home}, automation.{cron,timeZone,debounce,cooldown,maxAge,crontab}, monitor.{pingUrl,webhookUrl,prometheusFile}, s3.{endpoint,region,forcePathStyle,accessKeyId,secretAccessKey,sessionToken,profile,partSizeMb,concurrency}, copy.{to,ageRecipients,ageIdentity}',
     );
   }
   return { data: parsed.data as Record<string, unknown>, file: found.filepath };
@@ -221,6 +228,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
     config.s3.accessKeyId,
     config.s3.secretAccessKey,
     config.s3.sessionToken,
+    ...(config.copy.ageIdentity ?? []),
   ].filter((s): s is string => !!s);
   return {
     config: deepFreeze(config),

@@ -4,6 +4,7 @@
  */
 
 import { parseDuration } from '../core/time.js';
+import { parseIdentities, parseRecipients } from './age-keys.js';
 
 /** Qdrant connection and backup settings. */
 export interface QdrantConfig {
@@ -87,6 +88,10 @@ export interface S3Config {
 export interface CopyConfig {
   /** Default target of `qnb copy`: a folder or `s3://bucket/prefix`. */
   to: string | undefined;
+  /** age recipients (public keys): when set, every copy is encrypted to them. */
+  ageRecipients: string[] | undefined;
+  /** age identities (secret keys) that decrypt encrypted copies on restore and verify. Secret. */
+  ageIdentity: string[] | undefined;
 }
 
 /** The whole, validated, frozen configuration. */
@@ -336,6 +341,19 @@ export const KEYS: readonly KeySpec[] = [
   },
   { path: 'copy.to', env: 'QNB_COPY_TO', parse: str, fix: 'use a folder path or s3://bucket/prefix' },
   {
+    path: 'copy.ageRecipients',
+    env: 'QNB_AGE_RECIPIENTS',
+    parse: parseRecipients,
+    fix: 'give age public keys (age1…), comma separated, or QNB_AGE_RECIPIENTS_FILE with one per line',
+  },
+  {
+    path: 'copy.ageIdentity',
+    env: 'QNB_AGE_IDENTITY',
+    secret: true,
+    parse: parseIdentities,
+    fix: 'set QNB_AGE_IDENTITY_FILE to the key file age-keygen wrote',
+  },
+  {
     path: 's3.endpoint',
     env: 'QNB_S3_ENDPOINT',
     parse: httpUrl,
@@ -414,6 +432,6 @@ export function defaultConfig(): QnbConfig {
       partSizeMb: 8,
       concurrency: 3,
     },
-    copy: { to: undefined },
+    copy: { to: undefined, ageRecipients: undefined, ageIdentity: undefined },
   };
 }

@@ -7,13 +7,16 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { CopyBackend } from '../storage/backend.js';
 import { withRetry } from '../storage/retry.js';
 import type { TargetContext } from '../targets/target.js';
+import { AGE_SUFFIX, encryptFile } from './age.js';
 import { type ErrorCode, QnbError, throwIfAborted, toQnbError } from './errors.js';
-import type { SetManifest } from './manifest.js';
-import { setKey } from './remote-scan.js';
+import { tempPathFor } from './fs-safe.js';
+import { type SetManifest, type StoredObject, storedObject } from './manifest.js';
+import { displayBase, scanRemote, setKey } from './remote-scan.js';
 import type { RepoArtifact, Repository } from './repository.js';
 
 /** Options of copy. */
@@ -22,6 +25,8 @@ export interface CopyOptions {
   dryRun?: boolean;
   /** Copy only these set ids (default: every set with a valid backup). */
   sets?: string[];
+  /** age recipients: when given, every artifact is stored encrypted to them (`<file>.age`). */
+  recipients?: readonly string[] | undefined;
 }
 
 /** What happened to one artifact. */
@@ -47,6 +52,8 @@ export interface CopyReport {
   /** How the target proves a copy (the backend's `verification`). */
   verification: string;
   dryRun: boolean;
+  /** Set when this run encrypts what it sends. */
+  encryption?: { format: 'age'; recipients: string[] };
   ok: boolean;
   sets: CopySetResult[];
   sentFiles: number;
@@ -77,11 +84,15 @@ async function remoteSha256(
   return hash.digest('hex');
 }
 
-/** The set as the target stores it: only the artifacts that were copied. */
-function remoteManifest(set: SetManifest, copied: RepoArtifact[]): string {
-  const files = new Set(copied.map((a) => a.artifact.file));
-  const out: SetManifest = { ...set, artifacts: set.artifacts.filter((a) => files.has(a.file)) };
-  return `${JSON.stringify(out, null, 2)}\n`;
+/** The set as the target stores it: only the artifacts that were copied, with how each is stored. */
+function remoteManifest(set: SetManifest, copied: Map<string, StoredObject | undefined>): string {
+  const artifacts = set.artifacts
+    .filter((a) => copied.has(a.file))
+    .map((a) => {
+      const stored = copied.get(a.file);
+      return stored ? { ...a, stored } : a;
+    });
+  return `${JSON.stringify({ ...set, artifacts }, null, 2)}\n`;
 }
 
 /** Puts a small in-memory object (a manifest). */
@@ -102,14 +113,27 @@ export async function putText(
   );
 }
 
-/** Sends one artifact file, retrying transient failures with a fresh stream. */
-async function sendArtifact(backend: CopyBackend, a: RepoArtifact, ctx: TargetContext): Promise<void> {
-  const { file, bytes, sha256, target, name } = a.artifact;
+/** Sends one local file under `key`, retrying transient failures with a fresh stream. */
+async function sendFile(
+  backend: CopyBackend,
+  a: RepoArtifact,
+  local: { path: string; key: string; bytes: number; sha256: string },
+  ctx: TargetContext,
+): Promise<void> {
+  const { target, name } = a.artifact;
+  const { key, bytes, sha256 } = local;
   const started = Date.now();
-  ctx.reporter.emit({ type: 'transfer-start', direction: 'upload', target, name, file, totalBytes: bytes });
+  ctx.reporter.emit({
+    type: 'transfer-start',
+    direction: 'upload',
+    target,
+    name,
+    file: key,
+    totalBytes: bytes,
+  });
   await withRetry(
     () =>
-      backend.put(file, createReadStream(a.path, { highWaterMark: 1 << 20 }), {
+      backend.put(key, createReadStream(local.path, { highWaterMark: 1 << 20 }), {
         size: bytes,
         sha256,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -129,7 +153,7 @@ async function sendArtifact(backend: CopyBackend, a: RepoArtifact, ctx: TargetCo
           type: 'warning',
           target,
           name,
-          message: `${file}: try ${attempt} failed (${e.message}); trying again`,
+          message: `${key}: try ${attempt} failed (${e.message}); trying again`,
         }),
     },
   );
@@ -142,6 +166,46 @@ async function sendArtifact(backend: CopyBackend, a: RepoArtifact, ctx: TargetCo
   });
 }
 
+/**
+ * Encrypts one artifact to a temporary file beside it (so the exact bytes, their size and sha256
+ * are known before the upload starts, and a retry sends the same bytes), sends it, removes it.
+ */
+async function sendEncrypted(
+  backend: CopyBackend,
+  a: RepoArtifact,
+  recipients: readonly string[],
+  ctx: TargetContext,
+): Promise<StoredObject> {
+  const { file, bytes, sha256, target, name } = a.artifact;
+  const key = `${file}${AGE_SUFFIX}`;
+  const tmp = tempPathFor(a.path);
+  try {
+    ctx.reporter.emit({ type: 'step', target, name, message: `encrypting ${file} (age)` });
+    const enc = await encryptFile(
+      a.path,
+      tmp,
+      recipients,
+      { bytes, sha256, what: file },
+      ctx.signal ? { signal: ctx.signal } : {},
+    );
+    await sendFile(backend, a, { path: tmp, key, ...enc }, ctx);
+    return { key, bytes: enc.bytes, sha256: enc.sha256, encryption: 'age', recipients: [...recipients] };
+  } finally {
+    await rm(tmp, { force: true }).catch(() => {});
+  }
+}
+
+/** The set id of every object key that a manifest on the target references (read once, lazily). */
+function referencesOn(backend: CopyBackend, signal?: AbortSignal) {
+  let refs: Promise<Map<string, string>> | undefined;
+  return (key: string) => {
+    refs ??= scanRemote(backend, displayBase(backend), signal).then(
+      (scan) => new Map(scan.artifacts.map((x) => [storedObject(x.artifact).key, x.set.id])),
+    );
+    return refs.then((m) => m.get(key));
+  };
+}
+
 /** Copies one set; throws a QnbError for the set's failure. */
 async function copySet(
   backend: CopyBackend,
@@ -149,52 +213,80 @@ async function copySet(
   valid: RepoArtifact[],
   remote: Map<string, number>,
   ctx: TargetContext,
-  dryRun: boolean,
+  opts: {
+    dryRun: boolean;
+    recipients?: readonly string[] | undefined;
+    referencedBy: (key: string) => Promise<string | undefined>;
+  },
   result: CopySetResult,
 ): Promise<{ files: number; bytes: number }> {
   let files = 0;
   let bytes = 0;
+  const copied = new Map<string, StoredObject | undefined>();
+  const encrypt = Boolean(opts.recipients?.length);
   for (const a of valid) {
     throwIfAborted(ctx.signal);
     const item: CopyArtifactResult = { file: a.artifact.file, bytes: a.artifact.bytes, action: 'not-tried' };
     result.artifacts.push(item);
-    const remoteSize = remote.get(a.artifact.file);
-    if (remoteSize !== undefined) {
+    const fail = (e: QnbError) => {
+      item.action = 'failed';
+      item.error = { code: e.code, message: e.message };
+      return e;
+    };
+    const key = encrypt ? `${a.artifact.file}${AGE_SUFFIX}` : a.artifact.file;
+    const remoteSize = remote.get(key);
+    if (remoteSize !== undefined && !encrypt) {
       const same =
         remoteSize === a.artifact.bytes &&
         (await remoteSha256(backend, a.artifact.file, ctx.signal)) === a.artifact.sha256;
-      if (!same) {
-        const e = new QnbError(
-          'E_REFUSED',
-          `${a.artifact.file} exists on ${backend.name} with other content; not overwritten`,
-          {
-            hint: 'another qnb may copy to the same place: give each machine its own folder or s3 prefix',
-          },
+      if (!same)
+        throw fail(
+          new QnbError(
+            'E_REFUSED',
+            `${a.artifact.file} exists on ${backend.name} with other content; not overwritten`,
+            {
+              hint: 'another qnb may copy to the same place: give each machine its own folder or s3 prefix',
+            },
+          ),
         );
-        item.action = 'failed';
-        item.error = { code: e.code, message: e.message };
-        throw e;
-      }
       item.action = 'present';
+      copied.set(a.artifact.file, undefined);
       continue;
     }
-    if (dryRun) {
+    if (remoteSize !== undefined) {
+      // encrypted bytes differ on every run, so they cannot be compared: an object no manifest
+      // references is what an interrupted copy left and is replaced; a referenced one never is
+      const owner = await opts.referencedBy(key);
+      if (owner)
+        throw fail(
+          new QnbError(
+            'E_REFUSED',
+            `${key} on ${backend.name} belongs to backup set ${owner}; not overwritten`,
+            {
+              hint: 'another qnb may copy to the same place: give each machine its own folder or s3 prefix',
+            },
+          ),
+        );
+    }
+    if (opts.dryRun) {
       item.action = 'would-send';
       continue;
     }
     try {
-      await sendArtifact(backend, a, ctx);
+      if (encrypt) copied.set(a.artifact.file, await sendEncrypted(backend, a, opts.recipients!, ctx));
+      else {
+        const { file, bytes: size, sha256 } = a.artifact;
+        await sendFile(backend, a, { path: a.path, key: file, bytes: size, sha256 }, ctx);
+        copied.set(file, undefined);
+      }
     } catch (err) {
-      const e = toQnbError(err, ctx.signal);
-      item.action = 'failed';
-      item.error = { code: e.code, message: e.message };
-      throw e;
+      throw fail(toQnbError(err, ctx.signal));
     }
     item.action = 'sent';
     files++;
     bytes += a.artifact.bytes;
   }
-  if (!dryRun) await putText(backend, setKey(set.id), remoteManifest(set, valid), ctx.signal);
+  if (!opts.dryRun) await putText(backend, setKey(set.id), remoteManifest(set, copied), ctx.signal);
   return { files, bytes };
 }
 
@@ -215,6 +307,9 @@ export async function copySets(
     target: backend.name,
     verification: backend.properties().verification,
     dryRun,
+    ...(opts.recipients?.length
+      ? { encryption: { format: 'age' as const, recipients: [...opts.recipients] } }
+      : {}),
     ok: true,
     sets: [],
     sentFiles: 0,
@@ -227,6 +322,7 @@ export async function copySets(
     .filter((c) => c.valid.length > 0)
     .sort((x, y) => y.set.startedAt.localeCompare(x.set.startedAt) || y.set.id.localeCompare(x.set.id));
   let stopped: QnbError | undefined;
+  const referencedBy = referencesOn(backend, ctx.signal);
   for (const { set, valid } of candidates) {
     const result: CopySetResult = { id: set.id, action: 'not-tried', artifacts: [] };
     report.sets.push(result);
@@ -240,7 +336,15 @@ export async function copySets(
       message: `${dryRun ? 'would copy' : 'copying'} set ${set.id} to ${backend.name}`,
     });
     try {
-      const sent = await copySet(backend, set, valid, remote, ctx, dryRun, result);
+      const sent = await copySet(
+        backend,
+        set,
+        valid,
+        remote,
+        ctx,
+        { dryRun, recipients: opts.recipients, referencedBy },
+        result,
+      );
       result.action = dryRun ? 'would-copy' : 'copied';
       report.sentFiles += sent.files;
       report.sentBytes += sent.bytes;

@@ -226,6 +226,46 @@ async function neo4jChecks(d: Deps, out: DoctorCheck[]): Promise<void> {
   }
 }
 
+/**
+ * Encrypted copies: an identity that opens none of the recipients means copies this machine
+ * could not restore; no identity here is the recommended setup, said once.
+ */
+async function encryptionChecks(d: Deps, out: DoctorCheck[]): Promise<void> {
+  const { ageRecipients: recipients = [], ageIdentity: identities = [] } = d.config.copy;
+  if (recipients.length === 0 && identities.length === 0) return;
+  const name = 'age encryption of copies';
+  if (identities.length === 0) {
+    out.push({
+      area: 'config',
+      name,
+      ok: true,
+      detail: `copies are encrypted to ${recipients.length} recipient(s); no identity on this machine — restoring needs QNB_AGE_IDENTITY_FILE, keep that key safe elsewhere`,
+    });
+    return;
+  }
+  const { identityToRecipient } = await import('age-encryption');
+  const mine = await Promise.all(identities.map((i) => identityToRecipient(i)));
+  if (recipients.length > 0 && !recipients.some((r) => mine.includes(r))) {
+    out.push({
+      area: 'config',
+      name,
+      ok: false,
+      detail:
+        'no identity in QNB_AGE_IDENTITY matches a recipient in QNB_AGE_RECIPIENTS: copies made here could not be restored with it',
+      fix: 'put the public key of your identity (`age-keygen -y KEYFILE`) into QNB_AGE_RECIPIENTS',
+    });
+    return;
+  }
+  out.push({
+    area: 'config',
+    name,
+    ok: true,
+    detail: recipients.length
+      ? `copies are encrypted to ${recipients.length} recipient(s); the identity here opens them`
+      : `identity for restoring encrypted copies (${mine.map((r) => `${r.slice(0, 12)}…`).join(', ')})`,
+  });
+}
+
 /** Runs every check; never throws for a failed check. */
 export async function runDoctor(d: Deps, opts: { neo4j: boolean; qdrant: boolean }): Promise<DoctorCheck[]> {
   const out: DoctorCheck[] = [
@@ -236,6 +276,7 @@ export async function runDoctor(d: Deps, opts: { neo4j: boolean; qdrant: boolean
       detail: 'flags, environment and config file parsed',
     },
   ];
+  await encryptionChecks(d, out);
   await backupsChecks(d, out);
   if (opts.qdrant) await qdrantChecks(d, out);
   if (opts.neo4j) await neo4jChecks(d, out);

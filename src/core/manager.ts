@@ -178,6 +178,8 @@ export function createBackupManager(
     );
   }
 
+  const ageIdentity = config.copy.ageIdentity;
+
   /** Guarantee 3 after a crash: a marker left by a dead qnb means Neo4j may still be stopped. */
   async function recoverStoppedNeo4j(): Promise<string | undefined> {
     const marker = await orphanedStoppedMarker(config.backupDir);
@@ -317,13 +319,14 @@ export function createBackupManager(
         { neo4j: opts.neo4j !== false, qdrant: opts.qdrant !== false },
       ),
     verifyFrom: (from, selector, opts = {}) => {
-      if (!opts.deep) return verifyRemote(from, displayBase(from), selector, ctx);
+      if (!opts.deep)
+        return verifyRemote(from, displayBase(from), selector, ctx, { identities: ageIdentity });
       return locked('verify --deep --from', async () => {
         const base = displayBase(from);
         const remote = await scanRemote(from, base, options.signal);
         const chosen = chooseRemote(remote.artifacts, selector, base).filter((a) => a.valid);
         if (chosen.length === 0) throw new NotFoundError(`no valid copy to verify on ${base}`);
-        for (const a of chosen) await fetchChosen(repository, from, a, ctx);
+        for (const a of chosen) await fetchChosen(repository, from, a, ctx, ageIdentity);
         const drill = {
           qdrant,
           neo4j: () => ({ spec: runtimeFor().spec, database: config.neo4j.database }),
@@ -338,7 +341,7 @@ export function createBackupManager(
     },
     restoreSetFrom: (from, opts) =>
       locked('restore --from', async () => {
-        const got = await fetchSet(repository, from, displayBase(from), opts, ctx);
+        const got = await fetchSet(repository, from, displayBase(from), opts, ctx, ageIdentity);
         const deps = {
           repository,
           ctx,
@@ -389,7 +392,9 @@ export function createBackupManager(
         ),
       ),
     copy: (to, opts = {}) =>
-      locked(opts.dryRun ? 'copy --dry-run' : 'copy', () => copySets(repository, to, ctx, opts)),
+      locked(opts.dryRun ? 'copy --dry-run' : 'copy', () =>
+        copySets(repository, to, ctx, { recipients: config.copy.ageRecipients, ...opts }),
+      ),
     listRemote: (from) => scanRemote(from, displayBase(from), options.signal),
     pruneRemote: (target, opts) =>
       locked(opts.dryRun ? 'prune --remote --dry-run' : 'prune --remote', () =>
@@ -409,6 +414,7 @@ export function createBackupManager(
             ...(opts.file ? { file: opts.file } : { latest: opts.latest, name: opts.collection }),
           },
           ctx,
+          ageIdentity,
         );
         const deps = {
           api: qdrant(),
@@ -433,6 +439,7 @@ export function createBackupManager(
             ...(opts.file ? { file: opts.file } : { latest: opts.latest, name: config.neo4j.database }),
           },
           ctx,
+          ageIdentity,
         );
         const deps = { repository, runtime, ctx, opts: neo4jOpts };
         return { ...(await restoreNeo4j(deps, { ...opts, file: fetch.file, latest: false })), fetch };

@@ -45,6 +45,21 @@ export interface VerificationRecord {
   detail?: string;
 }
 
+/**
+ * How a copy target stores an artifact when the stored object is not the file itself (an
+ * encrypted copy). Only in manifests on a copy target; `bytes`/`sha256` of the artifact stay
+ * those of the plain file, so a restore checks the decrypted bytes against them.
+ */
+export interface StoredObject {
+  /** Key of the object on the target: the artifact's `file` plus `.age`. */
+  key: string;
+  bytes: number;
+  sha256: string;
+  encryption: 'age';
+  /** The age recipients (public keys) the copy is encrypted to. */
+  recipients: string[];
+}
+
 /** One file written by a backup run. */
 export interface ArtifactRecord {
   target: TargetKind;
@@ -69,6 +84,8 @@ export interface ArtifactRecord {
   /** Target-specific details (Qdrant: snapshot name, collection config, aliases). */
   details?: Record<string, unknown>;
   verification?: VerificationRecord;
+  /** On a copy target only: the stored object when it is not the plain file (encrypted). */
+  stored?: StoredObject;
 }
 
 /** One backup run. */
@@ -106,6 +123,15 @@ const artifactSchema = z.object({
   startedAt: z.string(),
   finishedAt: z.string(),
   durationMs: z.number(),
+  stored: z
+    .object({
+      key: z.string().min(1),
+      bytes: z.number().int().nonnegative(),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      encryption: z.literal('age'),
+      recipients: z.array(z.string()),
+    })
+    .optional(),
 });
 
 const setSchema = z.object({
@@ -141,6 +167,11 @@ export function parseManifest(json: string): SetManifest | string {
 /** True when an artifact's manifest entry is complete: the run confirmed it and hashes are recorded. */
 export function isCompleteArtifact(a: ArtifactRecord): boolean {
   return a.status === 'ok' && /^[0-9a-f]{64}$/.test(a.sha256) && a.bytes >= 0;
+}
+
+/** Key, size and sha256 of the object that holds an artifact on a copy target. */
+export function storedObject(a: ArtifactRecord): { key: string; bytes: number; sha256: string } {
+  return a.stored ?? { key: a.file, bytes: a.bytes, sha256: a.sha256 };
 }
 
 /** A new manifest for a run that is starting. */

@@ -9,13 +9,14 @@ import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { CopyBackend } from '../storage/backend.js';
 import type { TargetContext } from '../targets/target.js';
-import { NotFoundError, QnbError, VerificationError } from './errors.js';
+import { decryptToFile } from './age.js';
+import { ConfigError, NotFoundError, QnbError, VerificationError } from './errors.js';
 import { tempPathFor } from './fs-safe.js';
-import type { ArtifactKind, SetManifest, TargetKind } from './manifest.js';
+import { type ArtifactKind, type SetManifest, storedObject, type TargetKind } from './manifest.js';
 import { scanRemote } from './remote-scan.js';
 import type { RepoArtifact, Repository } from './repository.js';
 import { createSetSink } from './run.js';
-import { hashFile, streamToFile } from './transfer.js';
+import { hashFile, type StreamResult, streamToFile } from './transfer.js';
 
 /** Which artifact to bring back. */
 export interface FetchSelection {
@@ -80,9 +81,10 @@ export async function fetchArtifact(
   base: string,
   sel: FetchSelection,
   ctx: TargetContext,
+  identities?: readonly string[],
 ): Promise<FetchResult> {
   const remote = await scanRemote(backend, base, ctx.signal);
-  return fetchChosen(repo, backend, pick(remote.artifacts, sel, base), ctx);
+  return fetchChosen(repo, backend, pick(remote.artifacts, sel, base), ctx, identities);
 }
 
 /**
@@ -95,6 +97,7 @@ export async function fetchSet(
   base: string,
   sel: { setId?: string; latest?: boolean },
   ctx: TargetContext,
+  identities?: readonly string[],
 ): Promise<{ setId: string; files: FetchResult[] }> {
   const remote = await scanRemote(backend, base, ctx.signal);
   const validOf = (id: string) => remote.artifacts.filter((a) => a.set.id === id && a.valid);
@@ -122,8 +125,56 @@ export async function fetchSet(
   const chosen = validOf(set.id);
   if (chosen.length === 0) throw new NotFoundError(`backup set ${set.id} on ${base} holds no valid copy`);
   const files: FetchResult[] = [];
-  for (const a of chosen) files.push(await fetchChosen(repo, backend, a, ctx));
+  for (const a of chosen) files.push(await fetchChosen(repo, backend, a, ctx, identities));
   return { setId: set.id, files };
+}
+
+/**
+ * Streams a copy into `tmp` (decrypting an encrypted one with `identities`) and checks it: the
+ * stored object against its recorded size and sha256, the plain bytes against the backup's.
+ */
+async function download(
+  backend: CopyBackend,
+  chosen: RepoArtifact,
+  tmp: string,
+  ctx: TargetContext,
+  identities: readonly string[] | undefined,
+): Promise<StreamResult> {
+  const a = chosen.artifact;
+  const stored = storedObject(a);
+  const encrypted = a.stored?.encryption === 'age';
+  if (encrypted && !identities?.length)
+    throw new ConfigError(
+      `${chosen.path} is encrypted with age; qnb needs the identity to restore it`,
+      'set QNB_AGE_IDENTITY_FILE to the key file (age-keygen) whose public key is in QNB_AGE_RECIPIENTS',
+    );
+  const opts = {
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+    onProgress: (n: number) =>
+      ctx.reporter.emit({
+        type: 'transfer-progress',
+        direction: 'download',
+        name: a.name,
+        bytes: n,
+        totalBytes: a.bytes,
+      }),
+  } as const;
+  const body = await backend.get(stored.key, ctx.signal ? { signal: ctx.signal } : {});
+  const corrupt = (why: string) =>
+    new VerificationError(
+      `${chosen.path}: the copy is corrupt (${why}); nothing was restored`,
+      'restore an older copy: `qnb list --remote TARGET`',
+    );
+  let got: StreamResult;
+  if (encrypted) {
+    const d = await decryptToFile(body, tmp, identities!, chosen.path, opts);
+    if (d.cipher.bytes !== stored.bytes || d.cipher.sha256 !== stored.sha256)
+      throw corrupt('the encrypted object differs from its manifest');
+    got = d.plain;
+  } else got = await streamToFile(body, tmp, opts);
+  if (got.bytes !== a.bytes) throw corrupt(`${got.bytes} bytes, manifest ${a.bytes}`);
+  if (got.sha256 !== a.sha256) throw corrupt('sha256 differs from its manifest');
+  return got;
 }
 
 /** Downloads one chosen copy (unless the same file is already local), verified, into the repository. */
@@ -132,6 +183,7 @@ export async function fetchChosen(
   backend: CopyBackend,
   chosen: RepoArtifact,
   ctx: TargetContext,
+  identities?: readonly string[],
 ): Promise<FetchResult> {
   const a = chosen.artifact;
   const local = (await repo.scan()).artifacts.find(
@@ -156,22 +208,7 @@ export async function fetchChosen(
     totalBytes: a.bytes,
   });
   try {
-    const got = await streamToFile(await backend.get(a.file, ctx.signal ? { signal: ctx.signal } : {}), tmp, {
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
-      onProgress: (n) =>
-        ctx.reporter.emit({
-          type: 'transfer-progress',
-          direction: 'download',
-          name: a.name,
-          bytes: n,
-          totalBytes: a.bytes,
-        }),
-    });
-    if (got.bytes !== a.bytes || got.sha256 !== a.sha256)
-      throw new VerificationError(
-        `${chosen.path}: the copy is corrupt (${got.bytes !== a.bytes ? `${got.bytes} bytes, manifest ${a.bytes}` : 'sha256 differs from its manifest'}); nothing was restored`,
-        'restore an older copy: `qnb list --remote TARGET`',
-      );
+    const got = await download(backend, chosen, tmp, ctx, identities);
     ctx.reporter.emit({
       type: 'transfer-end',
       direction: 'download',
@@ -182,13 +219,15 @@ export async function fetchChosen(
     if (existing) {
       await rm(tmp, { force: true });
     }
+    // the local entry describes the plain file: the target's `stored` stays on the target
+    const { stored: _stored, ...record } = a;
     const set = await localSetFor(repo, chosen.set);
     set.pruned = set.pruned?.filter((p) => p.file !== a.file);
     set.artifacts = set.artifacts.filter((x) => x.file !== a.file);
     if (existing) {
-      set.artifacts.push({ ...a, status: 'ok' });
+      set.artifacts.push({ ...record, status: 'ok' });
       await repo.saveSet(set);
-    } else await createSetSink(repo, set, ctx.now).commit({ ...a }, tmp);
+    } else await createSetSink(repo, set, ctx.now).commit({ ...record }, tmp);
     return { file: a.file, setId: set.id, fetched: true, bytes: a.bytes };
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => {});

@@ -6,7 +6,7 @@
  */
 import type { CopyBackend, ObjectInfo } from '../storage/backend.js';
 import { toQnbError } from './errors.js';
-import { isCompleteArtifact, parseManifest, type SetManifest } from './manifest.js';
+import { isCompleteArtifact, parseManifest, type SetManifest, storedObject } from './manifest.js';
 import type { RepoArtifact, RepoScan } from './repository.js';
 
 /** Folder of set manifests on a target. */
@@ -88,16 +88,17 @@ export async function scanRemote(
   const show = (key: string) => `${base.replace(/\/+$/, '')}/${key}`;
   for (const set of sets) {
     for (const a of set.artifacts) {
-      referenced.add(a.file);
-      const o = objects.get(a.file);
+      const stored = storedObject(a);
+      referenced.add(stored.key);
+      const o = objects.get(stored.key);
       let problem: string | undefined;
       if (!isCompleteArtifact(a)) problem = 'incomplete (the run that wrote it did not finish)';
       else if (!o) problem = 'missing on the copy target';
-      else if (o.size !== a.bytes) problem = `size ${o.size} differs from manifest ${a.bytes}`;
+      else if (o.size !== stored.bytes) problem = `size ${o.size} differs from manifest ${stored.bytes}`;
       artifacts.push({
         set,
         artifact: a,
-        path: show(a.file),
+        path: show(stored.key),
         createdAt: new Date(a.finishedAt || set.startedAt),
         valid: problem === undefined,
         ...(problem ? { problem } : {}),

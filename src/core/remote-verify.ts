@@ -7,9 +7,12 @@ import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { CopyBackend } from '../storage/backend.js';
 import type { TargetContext } from '../targets/target.js';
+import { decryptStream } from './age.js';
 import { NotFoundError, toQnbError } from './errors.js';
+import { storedObject } from './manifest.js';
 import { scanRemote } from './remote-scan.js';
 import type { RepoArtifact } from './repository.js';
+import type { StreamResult } from './transfer.js';
 import type { VerifyItem, VerifyResult } from './verify.js';
 
 /** Artifacts of a remote scan chosen by a set id or a file name (all complete ones when none). */
@@ -32,17 +35,44 @@ export function chooseRemote(
   );
 }
 
-/** Reads each chosen copy back and compares size and sha256 with the target's manifest. */
+/** Hashes a stream to its end. */
+async function hashStream(stream: AsyncIterable<unknown>): Promise<StreamResult> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const c of stream) {
+    hash.update(c as Uint8Array);
+    bytes += (c as Uint8Array).length;
+  }
+  return { bytes, sha256: hash.digest('hex') };
+}
+
+/** What is wrong with `got` against `want`, or undefined when they match. */
+function mismatch(got: StreamResult, want: { bytes: number; sha256: string }, what: string) {
+  if (got.bytes !== want.bytes) return `${what}size ${got.bytes} differs from the manifest's ${want.bytes}`;
+  if (got.sha256 !== want.sha256) return `${what}sha256 differs from the manifest (the copy is corrupt)`;
+  return undefined;
+}
+
+/**
+ * Reads each chosen copy back and compares size and sha256 with the target's manifest. An
+ * encrypted copy is checked as stored; with `identities` it is also decrypted and the plain bytes
+ * checked against the backup's own sha256.
+ */
 export async function verifyRemote(
   backend: CopyBackend,
   base: string,
   selector: string | undefined,
   ctx: TargetContext,
+  opts: { identities?: readonly string[] } = {},
 ): Promise<VerifyResult> {
   const scan = await scanRemote(backend, base, ctx.signal);
+  const call = ctx.signal ? { signal: ctx.signal } : {};
   const items: VerifyItem[] = [];
   for (const a of chooseRemote(scan.artifacts, selector, base)) {
-    const { file, target, name, bytes, sha256 } = a.artifact;
+    const { file, target, name } = a.artifact;
+    const stored = storedObject(a.artifact);
+    const encrypted = a.artifact.stored?.encryption === 'age';
+    const decrypt = encrypted && Boolean(opts.identities?.length);
     const item: VerifyItem = {
       file,
       target,
@@ -50,22 +80,22 @@ export async function verifyRemote(
       setId: a.set.id,
       ok: false,
       deep: false,
-      note: `read back from ${base}`,
+      note: `read back from ${base}${encrypted ? (decrypt ? ', decrypted' : ', encrypted (not decrypted: no QNB_AGE_IDENTITY)') : ''}`,
     };
     if (!a.valid) item.detail = a.problem ?? 'not valid';
     else {
       ctx.reporter.emit({ type: 'step', target, name, message: `reading back ${a.path}` });
       try {
-        const hash = createHash('sha256');
-        let n = 0;
-        for await (const c of await backend.get(file, ctx.signal ? { signal: ctx.signal } : {})) {
-          hash.update(c as Buffer);
-          n += (c as Buffer).length;
-        }
-        if (n !== bytes) item.detail = `size ${n} differs from the manifest's ${bytes}`;
-        else if (hash.digest('hex') !== sha256)
-          item.detail = 'sha256 differs from the manifest (the copy is corrupt)';
-        else item.ok = true;
+        const body = await backend.get(stored.key, call);
+        if (decrypt) {
+          const d = await decryptStream(body, opts.identities!, a.path);
+          const plain = await hashStream(d.stream).catch((err) => {
+            throw d.explain(err);
+          });
+          item.detail =
+            mismatch(d.cipher(), stored, 'stored object: ') ?? mismatch(plain, a.artifact, 'decrypted: ');
+        } else item.detail = mismatch(await hashStream(body), stored, '');
+        item.ok = item.detail === undefined;
       } catch (err) {
         const e = toQnbError(err, ctx.signal);
         if (e.code === 'E_INTERRUPTED' || e.code === 'E_AUTH' || e.code === 'E_CONNECT') throw e;

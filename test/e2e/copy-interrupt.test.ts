@@ -44,17 +44,27 @@ interface World {
   leftovers(): Promise<string[]>;
 }
 
-async function world(t: { after(fn: () => unknown): void }, kind: 'dir' | 's3'): Promise<World> {
+/** Temp files anywhere below `root`. */
+const tempFilesIn = async (root: string) =>
+  (await readdir(root, { recursive: true })).filter((f) =>
+    f.split('/').some((s) => s.startsWith(TEMP_PREFIX)),
+  );
+
+async function world(t: { after(fn: () => unknown): void }, kind: Kind): Promise<World> {
   const cwd = await tempDir(t, 'qnb-copy-kill-');
   await syntheticRepository(join(cwd, 'backups'), { sets: 3, bytes: 24 * 1024 * 1024 });
-  if (kind === 'dir') {
+  if (kind !== 's3') {
     const root = join(cwd, 'usb');
     await mkdir(root);
-    const leftovers = async () =>
-      (await readdir(root, { recursive: true })).filter((f) =>
-        f.split('/').some((s) => s.startsWith(TEMP_PREFIX)),
-      );
-    return { cwd, arg: 'usb', env: qnbEnv(), backend: createDirBackend({ root }), leftovers };
+    // encrypted copies go through a temp file in the backups folder: it must not stay either
+    const leftovers = async () => [
+      ...(await tempFilesIn(root)),
+      ...(await tempFilesIn(join(cwd, 'backups'))),
+    ];
+    const { generateIdentity, identityToRecipient } = await import('age-encryption');
+    const age =
+      kind === 'dir+age' ? { QNB_AGE_RECIPIENTS: await identityToRecipient(await generateIdentity()) } : {};
+    return { cwd, arg: 'usb', env: qnbEnv(age), backend: createDirBackend({ root }), leftovers };
   }
   server ??= await startS3TestServer();
   const bucket = `qnb-kill-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
@@ -79,7 +89,9 @@ async function world(t: { after(fn: () => unknown): void }, kind: 'dir' | 's3'):
   };
 }
 
-for (const kind of ['dir', 's3'] as const) {
+type Kind = 'dir' | 's3' | 'dir+age';
+
+for (const kind of ['dir', 's3', 'dir+age'] as const) {
   const skip = kind === 's3' && !avail.ok ? `S3 server missing — ${avail.hint}` : false;
   describe(`interrupted copy to ${kind}`, { skip, timeout: 600_000 }, () => {
     test('SIGKILL at random points never leaves a set that looks complete; the next run finishes it', async (t) => {

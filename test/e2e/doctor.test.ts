@@ -48,3 +48,35 @@ test('doctor: all good with Qdrant only; each problem named with its fix', async
   assert.equal(parsed.ok, true);
   assert.ok(parsed.checks.length >= 4);
 });
+
+test('doctor: age encryption — an identity that opens none of the recipients is named, never shown', async (t) => {
+  const world = await createQnbWorld(t);
+  const { generateIdentity, identityToRecipient } = await import('age-encryption');
+  const [mine, other] = [await generateIdentity(), await generateIdentity()];
+  const recipient = await identityToRecipient(mine);
+
+  const sendOnly = await world.qnb(['doctor', '--skip-neo4j'], { QNB_AGE_RECIPIENTS: recipient });
+  assert.equal(sendOnly.code, 0, sendOnly.stdout + sendOnly.stderr);
+  assert.match(
+    sendOnly.stdout,
+    /✔ config: age encryption of copies — copies are encrypted to 1 recipient\(s\); no identity/,
+  );
+
+  const matching = await world.qnb(['doctor', '--skip-neo4j'], {
+    QNB_AGE_RECIPIENTS: recipient,
+    QNB_AGE_IDENTITY: mine,
+  });
+  assert.equal(matching.code, 0, matching.stdout + matching.stderr);
+  assert.match(matching.stdout, /✔ config: age encryption of copies — .*the identity here opens them/);
+
+  const wrong = await world.qnb(['doctor', '--skip-neo4j'], {
+    QNB_AGE_RECIPIENTS: recipient,
+    QNB_AGE_IDENTITY: other,
+  });
+  assert.equal(wrong.code, 1);
+  assert.match(
+    wrong.stdout,
+    /✘ config: age encryption of copies — no identity in QNB_AGE_IDENTITY matches a recipient .* — fix: put the public key/,
+  );
+  for (const run of [matching, wrong]) assert.ok(!(run.stdout + run.stderr).includes('AGE-SECRET-KEY-'));
+});

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactRecord, SetManifest } from '../../src/core/manifest.js';
-import { parseManifest } from '../../src/core/manifest.js';
+import { parseManifest, storedObject } from '../../src/core/manifest.js';
 import { createRepository } from '../../src/core/repository.js';
 import { createSetSink, finishSet, startSet } from '../../src/core/run.js';
 import type { CopyBackend } from '../../src/storage/backend.js';
@@ -82,11 +82,12 @@ export async function checkTargetInvariant(backend: CopyBackend): Promise<string
     if (typeof set === 'string') continue;
     assert.ok(set.artifacts.length > 0, `${o.key} lists no artifacts`);
     for (const a of set.artifacts) {
-      const got = await hashOf(backend, a.file);
+      const stored = storedObject(a);
+      const got = await hashOf(backend, stored.key);
       assert.deepEqual(
         got,
-        { bytes: a.bytes, sha256: a.sha256 },
-        `${a.file} of ${set.id} is complete on the target`,
+        { bytes: stored.bytes, sha256: stored.sha256 },
+        `${stored.key} of ${set.id} is complete on the target`,
       );
     }
     ids.push(set.id);

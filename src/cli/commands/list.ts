@@ -25,6 +25,7 @@ export function listJson(scan: RepoScan) {
       valid: a.valid,
       ...(a.problem ? { problem: a.problem } : {}),
       ...(a.artifact.verification ? { verification: a.artifact.verification } : {}),
+      ...(a.artifact.stored ? { stored: a.artifact.stored } : {}),
     })),
     unknownFiles: scan.unknownFiles,
     badManifests: scan.badManifests,

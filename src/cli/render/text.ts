@@ -86,6 +86,7 @@ function entryLines(e: RepoArtifact): string[] {
   if (typeof a.counts.nodes === 'number')
     bits.push(`${thousands(a.counts.nodes)} nodes, ${thousands(a.counts.relationships ?? 0)} relationships`);
   if (e.set.reason === 'pre-restore') bits.push('safety backup');
+  if (a.stored?.encryption) bits.push(`encrypted (${a.stored.encryption})`);
   return [`  • ${basename(a.file)}`, `    ${bits.join(' - ')} - ${statusText(e)}`];
 }
 
@@ -301,5 +302,9 @@ export function renderCopy(r: CopyReport): string[] {
     `${verb} ${files} file(s), ${mb(r.dryRun ? wouldBytes : r.sentBytes)} in ${formatDuration(r.durationMs)}.`,
   );
   lines.push(`Verified by: ${r.verification}.`);
+  if (r.encryption)
+    lines.push(
+      `Encrypted with age to ${r.encryption.recipients.length} recipient(s) (${r.encryption.recipients.map((k) => `${k.slice(0, 12)}…`).join(', ')}); restoring needs the identity.`,
+    );
   return lines;
 }

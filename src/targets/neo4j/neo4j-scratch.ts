@@ -130,7 +130,7 @@ function localScratch(liveHome: string, database: string): ScratchNeo4j {
         timeoutMs: 300_000,
         env,
       }).catch((e) => e);
-      if (!r || r.code !== 0)
+      if (r?.code !== 0)
         throw new QnbError(
           'E_SERVER',
           `drill: the scratch Neo4j did not start: ${(r?.stderr ?? String(r)).trim().split('\n').pop()}`,

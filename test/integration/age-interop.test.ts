@@ -1,0 +1,124 @@
+/**
+ * Encrypted copies are ordinary age files: what qnb encrypts, Debian's `age` CLI decrypts, and the
+ * other way round. A wrong identity, a damaged file and a changed source are clear errors.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseIdentities, parseRecipients } from '../../src/config/age-keys.js';
+import { decryptToFile, encryptFile } from '../../src/core/age.js';
+import { QnbError } from '../../src/core/errors.js';
+import { requireComponent } from '../helpers/components.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const hasAge = spawnSync('age', ['--version']).status === 0;
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function keyPair(dir: string, name: string) {
+  const file = join(dir, `${name}.txt`);
+  execFileSync('age-keygen', ['-o', file], { stdio: 'ignore' });
+  const recipient = execFileSync('age-keygen', ['-y', file], { encoding: 'utf8' }).trim();
+  return { file, recipient, identities: parseIdentities(await readFile(file, 'utf8')) };
+}
+
+test('age CLI ⇄ qnb: each decrypts what the other encrypted (3 MiB + 17 bytes, several chunks)', async (t) => {
+  if (!requireComponent(t, 'age CLI', hasAge, 'apt-get install age')) return;
+  const dir = await tempDir(t);
+  const key = await keyPair(dir, 'key');
+  const data = randomBytes(3 * 1024 * 1024 + 17);
+  const src = join(dir, 'docs.snapshot');
+  await writeFile(src, data);
+
+  const enc = join(dir, 'docs.snapshot.age');
+  const out = await encryptFile(src, enc, [key.recipient], {
+    bytes: data.length,
+    sha256: sha(data),
+    what: 'docs',
+  });
+  const cipher = await readFile(enc);
+  assert.equal(out.bytes, cipher.length);
+  assert.equal(out.sha256, sha(cipher));
+  assert.ok(cipher.subarray(0, 21).toString().startsWith('age-encryption.org/v1'));
+  assert.ok(!cipher.includes(data.subarray(0, 64)), 'no plaintext in the encrypted file');
+  const byCli = execFileSync('age', ['-d', '-i', key.file, enc], { maxBuffer: 64 << 20 });
+  assert.equal(sha(byCli), sha(data), 'the age CLI decrypts what qnb encrypted');
+
+  const cliEnc = join(dir, 'by-cli.age');
+  execFileSync('age', ['-r', key.recipient, '-o', cliEnc, src]);
+  const back = join(dir, 'back');
+  const got = await decryptToFile(createReadStream(cliEnc), back, key.identities, 'by-cli.age');
+  assert.equal(got.plain.sha256, sha(data), 'qnb decrypts what the age CLI encrypted');
+  assert.equal(got.plain.bytes, data.length);
+  assert.equal(got.cipher.sha256, sha(await readFile(cliEnc)), 'the encrypted bytes are hashed as read');
+});
+
+test('several recipients: any one of their identities opens the copy', async (t) => {
+  if (!requireComponent(t, 'age CLI', hasAge, 'apt-get install age')) return;
+  const dir = await tempDir(t);
+  const [a, b] = [await keyPair(dir, 'a'), await keyPair(dir, 'b')];
+  const data = randomBytes(1000);
+  const src = join(dir, 'x');
+  await writeFile(src, data);
+  const enc = join(dir, 'x.age');
+  await encryptFile(src, enc, [a.recipient, b.recipient], { bytes: 1000, sha256: sha(data), what: 'x' });
+  for (const k of [a, b]) assert.equal(sha(execFileSync('age', ['-d', '-i', k.file, enc])), sha(data));
+});
+
+test('a wrong identity, a damaged copy and a changed source are clear errors', async (t) => {
+  if (!requireComponent(t, 'age CLI', hasAge, 'apt-get install age')) return;
+  const dir = await tempDir(t);
+  const [right, wrong] = [await keyPair(dir, 'right'), await keyPair(dir, 'wrong')];
+  const data = randomBytes(200_000);
+  const src = join(dir, 'db.dump');
+  await writeFile(src, data);
+  const enc = join(dir, 'db.dump.age');
+  await encryptFile(src, enc, [right.recipient], { bytes: data.length, sha256: sha(data), what: 'db' });
+
+  await assert.rejects(
+    decryptToFile(createReadStream(enc), join(dir, 'o1'), wrong.identities, 'neo4j/db.dump.age'),
+    (e: QnbError) =>
+      e.code === 'E_AUTH' &&
+      /neo4j\/db\.dump\.age: none of the age identities can decrypt it/.test(e.message),
+  );
+
+  const damaged = await readFile(enc);
+  damaged[damaged.length - 5000]! ^= 0x01;
+  const bad = join(dir, 'damaged.age');
+  await writeFile(bad, damaged);
+  await assert.rejects(
+    decryptToFile(createReadStream(bad), join(dir, 'o2'), right.identities, 'damaged.age'),
+    (e: QnbError) => e.code === 'E_CHECKSUM' && /damaged\.age: the encrypted copy is damaged/.test(e.message),
+  );
+
+  await assert.rejects(
+    encryptFile(src, join(dir, 'o3'), [right.recipient], {
+      bytes: data.length,
+      sha256: sha(randomBytes(8)),
+      what: 'db',
+    }),
+    (e: QnbError) =>
+      e instanceof QnbError && e.code === 'E_CHECKSUM' && /db: the bytes read differ/.test(e.message),
+  );
+});
+
+test('recipients and identities: age file format; bad values named without echoing a secret', () => {
+  const r = 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p';
+  assert.deepEqual(parseRecipients(`# laptop\n${r}\n\n${r}, ${r}`), [r]);
+  assert.deepEqual(parseRecipients([r]), [r]);
+  assert.throws(() => parseRecipients('age1nope'), /"age1nope" is not an age recipient/);
+  assert.throws(() => parseRecipients('# only a comment'), /holds no age recipient/);
+  const secret = `AGE-SECRET-KEY-1${'Q'.repeat(58)}`;
+  assert.throws(
+    () => parseRecipients(secret),
+    (e: Error) => /holds a secret key, not a recipient/.test(e.message) && !e.message.includes(secret),
+  );
+  assert.deepEqual(parseIdentities(`# created: now\n# public key: ${r}\n${secret}\n`), [secret]);
+  assert.throws(
+    () => parseIdentities(`${secret}x!`),
+    (e: Error) => /is not an age identity/.test(e.message) && !e.message.includes(secret),
+  );
+});
