@@ -281,8 +281,15 @@ function registerAutomation(
     .command('status')
     .description('last good backup per target, age and size trend; exit 6 when stale, failing or shrunk')
     .option('--max-age <duration>', 'older last good backups are stale (env QNB_MAX_AGE, default 26h)')
+    .option(
+      '--remote <target>',
+      'also show where each set is: here, on this folder or s3://bucket/prefix, or both (default: QNB_COPY_TO)',
+    )
+    .option('--no-remote', 'only the backups folder, even when QNB_COPY_TO is set')
     .action((opts) =>
-      setResult(import('./commands/status.js').then((m) => m.runStatus(ctx({ '--max-age': opts.maxAge })))),
+      setResult(
+        import('./commands/status.js').then((m) => m.runStatus(ctx({ '--max-age': opts.maxAge }), opts)),
+      ),
     );
 }
 

@@ -6,6 +6,7 @@ import type { CopyReport } from '../../core/copy.js';
 import type { DoctorCheck } from '../../core/doctor.js';
 import type { BackupResult } from '../../core/manager.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
+import type { OffsiteReport, PlacedSet } from '../../core/offsite-status.js';
 import type { PruneResult } from '../../core/prune.js';
 import type { RepoArtifact, RepoScan } from '../../core/repository.js';
 import type { RestoreSetResult } from '../../core/restore-set.js';
@@ -231,6 +232,49 @@ export function renderStatus(r: StatusReport): string[] {
       ? `Healthy: all ${r.targets.length} target(s) (max age ${formatDuration(r.maxAgeMs)}).`
       : `Unhealthy: ${bad.length} of ${r.targets.length} target(s) need attention (max age ${formatDuration(r.maxAgeMs)}).`,
   );
+  return lines;
+}
+
+/** Sets `status --remote` lists one by one; older ones are summed up in one line. */
+const OFFSITE_SHOWN = 10;
+
+function placedLine(s: PlacedSet): string {
+  const notes: string[] = [];
+  if (s.reason === 'pre-command') notes.push('before `qnb run`');
+  if (s.where === 'local') notes.push('not on the target');
+  if (s.missingRemote.length) notes.push(`not on the target: ${s.missingRemote.join(', ')}`);
+  if (s.missingLocal.length) notes.push(`not local: ${s.missingLocal.join(', ')}`);
+  const where = s.where === 'both' ? 'both  ' : s.where;
+  return `  ${s.id}  ${displayTime(new Date(s.startedAt))}  ${where}${notes.length ? ` — ${notes.join('; ')}` : ''}`;
+}
+
+const placementCounts = (c: OffsiteReport['counts']) =>
+  `${c.both} in both places, ${c.local} local only, ${c.remote} only on the target`;
+
+/** `=== Off-site copies on TARGET ===`: each set (newest first) with where it is, then the health. */
+export function renderOffsite(r: OffsiteReport): string[] {
+  const lines = [`=== Off-site copies on ${r.target} ===`, ''];
+  for (const s of r.sets.slice(0, OFFSITE_SHOWN)) lines.push(placedLine(s));
+  const older = r.sets.slice(OFFSITE_SHOWN);
+  if (older.length) {
+    const c = { local: 0, remote: 0, both: 0 };
+    for (const s of older) c[s.where]++;
+    lines.push(`  … ${older.length} older set(s): ${placementCounts(c)}`);
+  }
+  if (r.sets.length === 0) lines.push('  (no backup sets)');
+  lines.push('');
+  const nl = r.newestLocal;
+  if (nl)
+    lines.push(
+      `Newest local set: ${nl.id} (${formatDuration(nl.ageMs)} ago) — ${nl.where === 'local' ? 'NOT on the target' : 'on the target'}`,
+    );
+  if (r.newestRemote)
+    lines.push(
+      `Newest set on the target: ${r.newestRemote.id} (${formatDuration(r.newestRemote.ageMs)} ago)`,
+    );
+  for (const w of r.warnings) lines.push(`⚠ ${w}`);
+  for (const p of r.problems) lines.push(`✘ off-site: ${p.message}`);
+  lines.push(`${r.healthy ? 'Off-site healthy' : 'Off-site unhealthy'}: ${placementCounts(r.counts)}.`);
   return lines;
 }
 
