@@ -6,66 +6,18 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
-import { IN_CI } from '../helpers/components.js';
+import { describe, test } from 'node:test';
 import { dumpCollection } from '../helpers/qdrant-data.js';
-import { createQnbWorld, errorLines, hasStackTrace, type QnbWorld } from '../helpers/qnb-world.js';
-import { S3_KIND, type S3TestServer, s3ServerAvailable, startS3TestServer } from '../servers/s3/s3-server.js';
+import { createQnbWorld, errorLines, hasStackTrace } from '../helpers/qnb-world.js';
+import { dirTarget, useS3 } from './copy-targets.js';
 
-const avail = s3ServerAvailable();
-if (!avail.ok && IN_CI) throw new Error(`an S3 server (${S3_KIND}) is required in CI: ${avail.hint}`);
-
-let server: Promise<S3TestServer> | undefined;
-const s3 = () => {
-  server ??= startS3TestServer();
-  return server;
-};
-after(async () => {
-  if (server) await (await server).stop();
-});
-let buckets = 0;
-
-interface Target {
-  kind: 'dir' | 's3';
-  /** What to pass after --to / --remote / --from. */
-  arg: string;
-  env: Record<string, string>;
-  /** Relative keys of every object on the target. */
-  keys(): Promise<string[]>;
-}
-
-async function dirTarget(world: QnbWorld): Promise<Target> {
-  const root = join(world.cwd, 'usb-drive');
-  await mkdir(root);
-  const keys = async () =>
-    (await readdir(root, { recursive: true, withFileTypes: true }))
-      .filter((e) => e.isFile())
-      .map((e) => join(e.parentPath ?? '', e.name).slice(root.length + 1))
-      .sort();
-  return { kind: 'dir', arg: 'usb-drive', env: {}, keys };
-}
-
-async function s3Target(): Promise<Target> {
-  const srv = await s3();
-  const bucket = `qnb-e2e-${process.pid}-${++buckets}`;
-  await srv.createBucket(bucket);
-  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
-  const keys = async () => {
-    const c = await srv.client();
-    try {
-      const r = await c.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'lab/' }));
-      return (r.Contents ?? []).map((o) => o.Key!.slice('lab/'.length)).sort();
-    } finally {
-      c.destroy();
-    }
-  };
-  return { kind: 's3', arg: `s3://${bucket}/lab`, env: srv.env(), keys };
-}
-
-const skipS3 = avail.ok ? false : `S3 server missing — ${avail.hint}`;
+const S3 = useS3();
+const s3 = S3.server;
+const s3Target = S3.target;
+const skipS3 = S3.skip;
 
 for (const kind of ['dir', 's3'] as const) {
   describe(`copy to ${kind}`, { skip: kind === 's3' ? skipS3 : false, timeout: 300_000 }, () => {
@@ -305,7 +257,7 @@ describe('copy: bad input gives one clear line and a non-zero exit', { timeout: 
     assert.deepEqual(errorLines(nobucket), [
       '✘ s3://qnb-no-such-bucket: bucket not found — create the bucket first, or fix the bucket name in s3://BUCKET/prefix (and QNB_S3_ENDPOINT)',
     ]);
-    const bucket = `qnb-e2e-${process.pid}-${++buckets}`;
+    const bucket = S3.bucketName();
     await srv.createBucket(bucket);
     const wrongSecret = 'sk-wrong-9f8e7d6c5b4a';
     const wrong = await world.qnb(['copy', '--to', `s3://${bucket}/x`], {
