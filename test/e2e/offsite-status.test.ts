@@ -54,7 +54,7 @@ for (const kind of ['dir', 's3'] as const) {
       assert.equal((await qnb(['copy', '--to', target.arg])).code, 0);
       const copied = await qnb(['status', '--remote', target.arg]);
       assert.equal(copied.code, 0, copied.stdout);
-      assert.match(copied.stdout, new RegExp(`^  ${a!.id}  .{19}  both  $`, 'm'));
+      assert.match(copied.stdout, new RegExp(`^  ${a!.id}  .{19}  both$`, 'm'));
       assert.match(
         copied.stdout,
         new RegExp(`^Newest local set: ${a!.id} \\(.+ ago\\) — on the target$`, 'm'),
@@ -130,7 +130,7 @@ for (const kind of ['dir', 's3'] as const) {
         assert.equal(damaged.code, 6, damaged.stdout);
         assert.match(
           damaged.stdout,
-          new RegExp(`^  ${b.id}  .{19}  both   — not on the target: ${lost.replace(/\./g, '\\.')}$`, 'm'),
+          new RegExp(`^  ${b.id}  .{19}  both — not on the target: ${lost.replace(/\./g, '\\.')}$`, 'm'),
         );
         assert.match(
           damaged.stdout,

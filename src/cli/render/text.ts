@@ -2,6 +2,7 @@
  * Text output in the seed's layouts (`=== Backup Results ===`, `=== Available Backups ===`).
  */
 import { basename } from 'node:path';
+import { copyFailure } from '../../core/backup-copy.js';
 import type { CopyReport } from '../../core/copy.js';
 import type { DoctorCheck } from '../../core/doctor.js';
 import type { BackupResult } from '../../core/manager.js';
@@ -62,6 +63,14 @@ export function renderBackup(r: BackupResult, resolve: (rel: string) => string, 
   }
   if (r.artifacts.length === 0 && r.errors.length === 0) lines.push('(nothing to back up)', '');
   lines.push(`Set: ${r.setId} — ${r.status} in ${formatDuration(r.durationMs)}`);
+  if (r.copy && 'skipped' in r.copy) lines.push(`Copy skipped: ${r.copy.skipped}`);
+  else if (r.copy?.error)
+    lines.push(
+      '',
+      `❌ Copy to ${r.copy.target} failed: ${r.copy.error.message}${r.copy.error.hint ? ` — ${r.copy.error.hint}` : ''}`,
+      '',
+    );
+  else if (r.copy) lines.push('', ...renderCopy(r.copy), '');
   if (r.retention && 'skipped' in r.retention) lines.push(`Retention skipped: ${r.retention.skipped}`);
   else if (r.retention)
     lines.push(
@@ -88,6 +97,16 @@ function entryLines(e: RepoArtifact): string[] {
     bits.push(`${thousands(a.counts.nodes)} nodes, ${thousands(a.counts.relationships ?? 0)} relationships`);
   if (e.set.reason === 'pre-restore') bits.push('safety backup');
   return [`  • ${basename(a.file)}`, `    ${bits.join(' - ')} - ${statusText(e)}`];
+}
+
+/** `ok — set ID in 1.2 s`, and where the copy went: the end of a schedule / watch log line. */
+export function runSummary(r: BackupResult): string {
+  const base = `${r.status} — set ${r.setId} in ${formatDuration(r.durationMs)}`;
+  if (!r.copy || 'skipped' in r.copy) return base;
+  const failed = copyFailure(r.copy);
+  return failed
+    ? `${base}; copy to ${r.copy.target} FAILED — ${failed.message}`
+    : `${base}; copied to ${r.copy.target} (${r.copy.sentFiles} file(s) sent)`;
 }
 
 /** `=== Available Backups ===`, newest first, grouped by target. */
@@ -244,8 +263,7 @@ function placedLine(s: PlacedSet): string {
   if (s.where === 'local') notes.push('not on the target');
   if (s.missingRemote.length) notes.push(`not on the target: ${s.missingRemote.join(', ')}`);
   if (s.missingLocal.length) notes.push(`not local: ${s.missingLocal.join(', ')}`);
-  const where = s.where === 'both' ? 'both  ' : s.where;
-  return `  ${s.id}  ${displayTime(new Date(s.startedAt))}  ${where}${notes.length ? ` — ${notes.join('; ')}` : ''}`;
+  return `  ${s.id}  ${displayTime(new Date(s.startedAt))}  ${s.where}${notes.length ? ` — ${notes.join('; ')}` : ''}`;
 }
 
 const placementCounts = (c: OffsiteReport['counts']) =>
