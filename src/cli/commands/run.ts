@@ -6,7 +6,7 @@
  * stdout stays its own. Retention keeps the newest pre-command backup whatever the policy says.
  */
 
-import { copyFailure } from '../../core/backup-copy.js';
+import { backupSucceeded, copyFailure } from '../../core/backup-copy.js';
 import { QnbError } from '../../core/errors.js';
 import { runCommand } from '../../schedule/guarded-run.js';
 import { createBackupJob } from '../../schedule/job.js';
@@ -56,7 +56,7 @@ export async function runRun(ctx: CommandContext, argv: string[], flags: RunFlag
     await job.close();
   }
   // stdout belongs to the command: the backup report goes to stderr
-  if (ctx.json) ctx.err(JSON.stringify({ ok: exitCodeForBackup(result) === 0, ...result }));
+  if (ctx.json) ctx.err(JSON.stringify({ ok: backupSucceeded(result), ...result }));
   else
     for (const l of renderBackup(result, (rel) => job.manager.repository.resolve(rel), ctx.io.cwd))
       ctx.err(l);
