@@ -4,8 +4,10 @@
  */
 import { loadConfig } from '../config/load.js';
 import { createRedactor } from '../config/redact.js';
+import { backupSucceeded, copyFailure } from '../core/backup-copy.js';
 import { type BackupManager, type BackupResult, createBackupManager } from '../core/manager.js';
-import { exitCodeForSet } from './exit-codes.js';
+import type { CopyBackend } from '../storage/backend.js';
+import { exitCodeForBackup } from './exit-codes.js';
 import type { CliIO, CommandContext, GlobalOptions } from './io.js';
 import { createCliReporter } from './render/progress.js';
 import { renderBackup } from './render/text.js';
@@ -58,9 +60,32 @@ export function printJson(ctx: CommandContext, value: unknown): void {
   ctx.io.stdout.write(`${ctx.redact(JSON.stringify(value, null, 2))}\n`);
 }
 
-/** Prints a backup set as JSON or in the seed's `=== Backup Results ===` layout; returns the exit status. */
+/** Opens the target of `--copy-to` when one is given (the copy code, and the S3 SDK, load only then). */
+export async function openCopyTo(
+  ctx: CommandContext,
+  raw: string | undefined,
+): Promise<CopyBackend | undefined> {
+  if (!raw) return undefined;
+  const { openTarget } = await import('./commands/copy.js');
+  return openTarget(ctx, raw, '--copy-to');
+}
+
+/** `✘ …` for a failed off-site copy after a backup, or undefined. */
+export function copyFailureLine(result: BackupResult): string | undefined {
+  const failed = copyFailure(result.copy);
+  return failed && `✘ ${failed.message}${failed.hint ? ` — ${failed.hint}` : ''}`;
+}
+
+/**
+ * Prints a backup set (with its copy, when `--copy-to` asked for one) as JSON or in the seed's
+ * `=== Backup Results ===` layout; returns the exit status.
+ */
 export function printBackupResult(ctx: CommandContext, manager: BackupManager, result: BackupResult): number {
-  if (ctx.json) printJson(ctx, { ok: result.status === 'ok', ...result });
-  else for (const l of renderBackup(result, (rel) => manager.repository.resolve(rel), ctx.io.cwd)) ctx.out(l);
-  return exitCodeForSet(result.status);
+  if (ctx.json) printJson(ctx, { ok: backupSucceeded(result), ...result });
+  else {
+    for (const l of renderBackup(result, (rel) => manager.repository.resolve(rel), ctx.io.cwd)) ctx.out(l);
+    const failed = copyFailureLine(result);
+    if (failed) ctx.err(failed);
+  }
+  return exitCodeForBackup(result);
 }

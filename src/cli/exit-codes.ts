@@ -1,7 +1,9 @@
 /**
  * The one table from outcomes to exit statuses (documented in docs/exit-codes.md).
  */
+import { copyFailure } from '../core/backup-copy.js';
 import type { ErrorCode } from '../core/errors.js';
+import type { BackupResult } from '../core/manager.js';
 import type { SetStatus } from '../core/manifest.js';
 
 /** Exit statuses of qnb. */
@@ -36,6 +38,13 @@ export function exitCodeFor(code: ErrorCode): number {
     default:
       return EXIT.FAILED;
   }
+}
+
+/** Exit status of a backup run: its set's status, then its off-site copy's error (`--copy-to`). */
+export function exitCodeForBackup(r: BackupResult): number {
+  if (r.status !== 'ok') return exitCodeForSet(r.status);
+  const failed = copyFailure(r.copy);
+  return failed ? exitCodeFor(failed.code) : EXIT.OK;
 }
 
 /** Exit status for a finished backup set. */

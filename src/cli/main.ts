@@ -75,12 +75,7 @@ function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
       'then copy the set to a folder or s3://bucket/prefix (retention only after)',
     )
     .action((opts) => {
-      const c = createContext(io, global(), { '--keep-last': opts.keepLast });
-      setResult(
-        opts.copyTo
-          ? offsite().then((m) => m.runBackupAllCopy(c, opts, opts.copyTo!))
-          : runBackupAll(c, opts),
-      );
+      setResult(runBackupAll(createContext(io, global(), { '--keep-last': opts.keepLast }), opts));
     });
 
   program
@@ -223,6 +218,7 @@ function registerAutomation(
     .option('--tz <zone>', 'IANA time zone of the schedule (env QNB_TZ, default: local)')
     .option('--skip-neo4j', 'leave Neo4j out')
     .option('--skip-qdrant', 'leave Qdrant out')
+    .option('--copy-to <target>', 'then copy to a folder or s3://bucket/prefix (retention only after)')
     .action((opts) =>
       setResult(
         import('./commands/schedule.js').then((m) =>
@@ -240,6 +236,7 @@ function registerAutomation(
     .option('--systemd', 'print a qnb-backup.service + qnb-backup.timer pair instead')
     .option('--skip-neo4j', 'leave Neo4j out')
     .option('--skip-qdrant', 'leave Qdrant out')
+    .option('--copy-to <target>', 'then copy to a folder or s3://bucket/prefix (retention only after)')
     .action((opts) =>
       setResult(
         import('./commands/install-cron.js').then((m) =>
@@ -259,6 +256,7 @@ function registerAutomation(
     .option('--cooldown <duration>', 'least time between two backups (env QNB_WATCH_COOLDOWN, default 1h)')
     .option('--skip-neo4j', 'leave Neo4j out')
     .option('--skip-qdrant', 'leave Qdrant out')
+    .option('--copy-to <target>', 'then copy to a folder or s3://bucket/prefix (retention only after)')
     .action((path, opts) =>
       setResult(
         import('./commands/watch.js').then((m) =>
@@ -273,6 +271,10 @@ function registerAutomation(
     .argument('<command...>', 'the command and its arguments, after --')
     .option('--skip-neo4j', 'leave Neo4j out')
     .option('--skip-qdrant', 'leave Qdrant out')
+    .option(
+      '--copy-to <target>',
+      'copy the backup to a folder or s3://bucket/prefix too; CMD runs only if it worked',
+    )
     .action((command, opts) =>
       setResult(import('./commands/run.js').then((m) => m.runRun(ctx(), command, opts))),
     );
@@ -281,8 +283,15 @@ function registerAutomation(
     .command('status')
     .description('last good backup per target, age and size trend; exit 6 when stale, failing or shrunk')
     .option('--max-age <duration>', 'older last good backups are stale (env QNB_MAX_AGE, default 26h)')
+    .option(
+      '--remote <target>',
+      'also show where each set is: here, on this folder or s3://bucket/prefix, or both (default: QNB_COPY_TO)',
+    )
+    .option('--no-remote', 'only the backups folder, even when QNB_COPY_TO is set')
     .action((opts) =>
-      setResult(import('./commands/status.js').then((m) => m.runStatus(ctx({ '--max-age': opts.maxAge })))),
+      setResult(
+        import('./commands/status.js').then((m) => m.runStatus(ctx({ '--max-age': opts.maxAge }), opts)),
+      ),
     );
 }
 

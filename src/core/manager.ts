@@ -19,6 +19,7 @@ import { createQdrantApi, type QdrantApi } from '../targets/qdrant/qdrant-api.js
 import { backupQdrantScope } from '../targets/qdrant/qdrant-backup.js';
 import type { QdrantRestoreReport } from '../targets/qdrant/qdrant-restore.js';
 import type { TargetContext } from '../targets/target.js';
+import { type BackupCopyReport, copyAfterBackup, copyFailure } from './backup-copy.js';
 import { type CopyOptions, type CopyReport, copySets } from './copy.js';
 import { type DoctorCheck, runDoctor } from './doctor.js';
 import { ConfigError, isAbort, NotFoundError, QnbError, toQnbError } from './errors.js';
@@ -57,6 +58,8 @@ export interface BackupResult {
   durationMs: number;
   /** What retention did after the set (backupAll), or why it did not run. */
   retention?: PruneResult | { skipped: string };
+  /** With `copyTo` (backupAll): what the off-site copy did, or why it did not run. */
+  copy?: BackupCopyReport | { skipped: string };
 }
 
 /** Options of backupQdrant. */
@@ -136,6 +139,11 @@ export interface BackupAllOptions {
   reason?: 'backup' | 'pre-command';
   /** Recorded as the set's command. @default 'backup-all' */
   command?: string;
+  /**
+   * Copy target: after an `ok` set, every set it lacks is copied (under the same lock), and
+   * retention runs only when that copy succeeded. The caller opens and closes it.
+   */
+  copyTo?: CopyBackend;
 }
 
 /** Creates a backup manager for one configuration. */
@@ -179,6 +187,8 @@ export function createBackupManager(
   }
 
   const ageIdentity = config.copy.ageIdentity;
+  /** Every copy (`copy`, `--copy-to`) is encrypted when recipients are configured. */
+  const copyOptions = { recipients: config.copy.ageRecipients };
 
   /** Guarantee 3 after a crash: a marker left by a dead qnb means Neo4j may still be stopped. */
   async function recoverStoppedNeo4j(): Promise<string | undefined> {
@@ -295,15 +305,21 @@ export function createBackupManager(
         }
       }
       if (!opts.skipNeo4j) steps.push(neo4jStep());
-      const result = await runSet(opts.command ?? 'backup-all', opts.reason ?? 'backup', steps);
+      const result: BackupResult = await runSet(opts.command ?? 'backup-all', opts.reason ?? 'backup', steps);
+      // guarantee 4: copy and retention only after a set whose every artifact was verified and committed
+      if (result.status !== 'ok') {
+        const skipped = { skipped: `the backup set is ${result.status}` };
+        if (opts.copyTo) result.copy = skipped;
+        if (opts.cleanupOld !== false) result.retention = skipped;
+        return result;
+      }
+      if (opts.copyTo) result.copy = await copyAfterBackup(repository, opts.copyTo, ctx, copyOptions);
       if (opts.cleanupOld === false) return result;
-      // guarantee 4: retention only after a set whose every artifact was verified and committed
-      if (result.status !== 'ok')
-        return { ...result, retention: { skipped: `the backup set is ${result.status}` } };
-      const retention = await pruneRepository(repository, ctx, {
-        policy: { keepLast: opts.keepLast ?? config.keepLast },
-      });
-      return { ...result, retention };
+      // nothing is pruned locally that never left the machine
+      result.retention = copyFailure(result.copy)
+        ? { skipped: `the copy to ${opts.copyTo!.name} failed` }
+        : await pruneRepository(repository, ctx, { policy: { keepLast: opts.keepLast ?? config.keepLast } });
+      return result;
     });
 
   return {
@@ -393,7 +409,7 @@ export function createBackupManager(
       ),
     copy: (to, opts = {}) =>
       locked(opts.dryRun ? 'copy --dry-run' : 'copy', () =>
-        copySets(repository, to, ctx, { recipients: config.copy.ageRecipients, ...opts }),
+        copySets(repository, to, ctx, { ...copyOptions, ...opts }),
       ),
     listRemote: (from) => scanRemote(from, displayBase(from), options.signal),
     pruneRemote: (target, opts) =>

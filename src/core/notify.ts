@@ -9,6 +9,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { MonitorConfig } from '../config/schema.js';
+import { backupSucceeded, copyFailure } from './backup-copy.js';
 import { LockedError, QnbError, toQnbError } from './errors.js';
 import type { Reporter } from './events.js';
 import { acquireLock } from './lock.js';
@@ -38,7 +39,8 @@ export interface RunInfo {
 /** Body of the webhook POST. */
 export interface WebhookBody {
   event: 'backup';
-  status: BackupResult['status'] | 'error';
+  /** The set's status; `copy-failed` for an `ok` set whose off-site copy (`--copy-to`) failed. */
+  status: BackupResult['status'] | 'error' | 'copy-failed';
   ok: boolean;
   setId: string | null;
   command: string;
@@ -46,6 +48,16 @@ export interface WebhookBody {
   durationMs: number;
   artifacts: { target: string; name: string; file: string; bytes: number; counts: Record<string, number> }[];
   errors: { target?: string; name?: string; code: string; message: string }[];
+  /** With `--copy-to`: where the copy went, whether it worked, its error; or why it did not run. */
+  copy?:
+    | {
+        target: string;
+        ok: boolean;
+        sentFiles: number;
+        sentBytes: number;
+        error?: { code: string; message: string };
+      }
+    | { skipped: string };
   /** One line for chat webhooks (Slack, Mattermost). */
   text: string;
 }
@@ -254,7 +266,8 @@ export function createMonitor(config: Readonly<MonitorConfig>, opts: MonitorOpti
         ]);
         throw err;
       }
-      const ok = result.status === 'ok';
+      // a failed off-site copy fails the run: the backup did not leave the machine
+      const ok = backupSucceeded(result);
       await Promise.all([
         ping(ok ? '' : '/fail'),
         webhook(webhookBody(info, result)),
@@ -262,6 +275,18 @@ export function createMonitor(config: Readonly<MonitorConfig>, opts: MonitorOpti
       ]);
       return result;
     },
+  };
+}
+
+function copySummary(copy: NonNullable<BackupResult['copy']>): NonNullable<WebhookBody['copy']> {
+  if ('skipped' in copy) return copy;
+  const failed = copyFailure(copy);
+  return {
+    target: copy.target,
+    ok: !failed,
+    sentFiles: copy.sentFiles,
+    sentBytes: copy.sentBytes,
+    ...(failed ? { error: { code: failed.code, message: failed.message } } : {}),
   };
 }
 
@@ -276,16 +301,25 @@ function webhookBody(info: RunInfo, r: BackupResult): WebhookBody {
       counts: a.counts as Record<string, number>,
     }));
   const failed = r.errors.map((e) => `${e.target} ${e.name}`).join(', ');
+  const copy = r.copy ? copySummary(r.copy) : undefined;
+  const copyError = copy && 'error' in copy ? copy.error : undefined;
+  const copyText =
+    !copy || 'skipped' in copy
+      ? ''
+      : copyError
+        ? `; copy to ${copy.target} FAILED: ${copyError.message}`
+        : `; copied to ${copy.target}`;
   return {
     event: 'backup',
-    status: r.status,
-    ok: r.status === 'ok',
+    status: r.status === 'ok' && copyError ? 'copy-failed' : r.status,
+    ok: backupSucceeded(r),
     setId: r.setId,
     command: info.command,
     host: hostname(),
     durationMs: r.durationMs,
     artifacts,
     errors: r.errors,
-    text: `qnb ${info.command} on ${hostname()}: set ${r.setId} ${r.status} (${artifacts.length} backup(s)${failed ? `; failed: ${failed}` : ''})`,
+    ...(copy ? { copy } : {}),
+    text: `qnb ${info.command} on ${hostname()}: set ${r.setId} ${r.status} (${artifacts.length} backup(s)${failed ? `; failed: ${failed}` : ''})${copyText}`,
   };
 }

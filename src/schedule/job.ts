@@ -1,7 +1,8 @@
 /**
  * The backup job that `schedule`, `watch` and `run` start: the same `backup-all` pipeline (lock →
- * preflight → back up → verify → retention) as a manual run, wrapped in the monitoring hooks.
- * One manager and one Qdrant connection for the life of a long-running process.
+ * preflight → back up → verify → [copy] → retention) as a manual run, wrapped in the monitoring
+ * hooks. One manager, one Qdrant connection and one copy target for the life of a long-running
+ * process.
  */
 import { isAbsolute, resolve } from 'node:path';
 import type { QnbConfig } from '../config/schema.js';
@@ -9,6 +10,7 @@ import type { QnbEvent } from '../core/events.js';
 import { type BackupManager, type BackupResult, createBackupManager } from '../core/manager.js';
 import { createMonitor, type Monitor } from '../core/notify.js';
 import { displayTime } from '../core/time.js';
+import type { CopyBackend } from '../storage/backend.js';
 
 /** Options of one backup. */
 export interface BackupJobRun {
@@ -23,7 +25,7 @@ export interface BackupJobRun {
 export interface BackupJob {
   readonly manager: BackupManager;
   readonly monitor: Monitor;
-  /** Runs backup-all (with retention) between the monitoring hooks. */
+  /** Runs backup-all (with the copy, then retention) between the monitoring hooks. */
   run(opts: BackupJobRun): Promise<BackupResult>;
   close(): Promise<void>;
 }
@@ -36,6 +38,11 @@ export interface BackupJobOptions {
   redact?: (text: string) => string;
   /** Folder a relative Prometheus textfile path is resolved against. */
   cwd: string;
+  /**
+   * `--copy-to`: every run copies the sets this target lacks after an `ok` set; retention runs
+   * only when that copy succeeded, and a failed copy is a failed run for the hooks. The job closes it.
+   */
+  copyTo?: CopyBackend;
 }
 
 /**
@@ -73,9 +80,13 @@ export function createBackupJob(config: Readonly<QnbConfig>, opts: BackupJobOpti
           skipNeo4j: Boolean(r.skipNeo4j),
           skipQdrant: Boolean(r.skipQdrant),
           cleanupOld: true,
+          ...(opts.copyTo ? { copyTo: opts.copyTo } : {}),
         }),
       ),
-    close: () => manager.close(),
+    async close() {
+      await manager.close();
+      await opts.copyTo?.close();
+    },
   };
 }
 

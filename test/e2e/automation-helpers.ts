@@ -2,7 +2,7 @@
  * Helpers of the automation end-to-end tests: follow a long-running qnb's output, wait for a
  * line with a deadline, read the set manifests, and a local HTTP receiver for pings and webhooks.
  */
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -107,6 +107,20 @@ export async function startReceiver(
   t.after(close);
   const { port } = server.address() as { port: number };
   return { url: `http://127.0.0.1:${port}`, hits, close };
+}
+
+/**
+ * Runs an installed crontab line's command the way cron does (/bin/sh, from `/`, almost no
+ * environment), killed after a minute; returns its exit status. Asynchronous, so a test server in
+ * this process keeps answering.
+ */
+export async function runCronLine(line: string, home: string): Promise<number | null> {
+  const command = line.replace(/^(\S+\s+){5}/, '').replace(/ # qnb-backup$/, '');
+  const sh = spawn('/bin/sh', ['-c', command], { cwd: '/', env: { PATH: '/usr/bin:/bin', HOME: home } });
+  const timer = setTimeout(() => sh.kill('SIGKILL'), 60_000);
+  const [code] = (await once(sh, 'close')) as [number | null];
+  clearTimeout(timer);
+  return code;
 }
 
 /** Waits until `pred` holds, or throws after `timeoutMs`. */

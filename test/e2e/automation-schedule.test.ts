@@ -4,15 +4,13 @@
  * line is installed idempotently through a crontab program (a fake one: cron may be absent).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { QNB_BIN } from '../helpers/cli.js';
 import { createQnbWorld, errorLines } from '../helpers/qnb-world.js';
 import { tempDir } from '../helpers/tmp.js';
-import { follow, readSets } from './automation-helpers.js';
+import { follow, readSets, runCronLine } from './automation-helpers.js';
 
 describe('qnb schedule', () => {
   test('an every-second cron runs backup-all at least twice; SIGTERM stops it cleanly', async (t) => {
@@ -174,16 +172,7 @@ describe('qnb install-cron', () => {
     assert.equal(printed.stderr, '', 'the config file holds everything: no environment warning');
     const line = printed.stdout.trim();
     assert.match(line, /--config \S+qnb\.config\.json/);
-    const command = line.replace(/^(\S+\s+){5}/, '').replace(/ # qnb-backup$/, '');
-    // async: the Qdrant test server lives in this process and must keep answering
-    const sh = spawn('/bin/sh', ['-c', command], {
-      cwd: '/',
-      env: { PATH: '/usr/bin:/bin', HOME: world.cwd },
-    });
-    const timer = setTimeout(() => sh.kill('SIGKILL'), 60_000);
-    const [code] = (await once(sh, 'close')) as [number | null];
-    clearTimeout(timer);
-    assert.equal(code, 0);
+    assert.equal(await runCronLine(line, world.cwd), 0);
     const log = await readFile(join(world.cwd, 'cron.log'), 'utf8');
     assert.match(log, /=== Backup Results ===/);
     assert.equal((await readSets(world.backupDir)).filter((s) => s.status === 'ok').length, 1);

@@ -11,14 +11,13 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { IN_CI, requireComponent } from '../helpers/components.js';
-import { targetFor } from '../helpers/copy-targets.js';
+import { requireComponent } from '../helpers/components.js';
+import { dirTarget, useS3 } from '../helpers/copy-targets.js';
 import { dumpCollection } from '../helpers/qdrant-data.js';
 import { createQnbWorld, errorLines, hasStackTrace, type QnbWorld } from '../helpers/qnb-world.js';
-import { S3_KIND, s3ServerAvailable } from '../servers/s3/s3-server.js';
 
-const avail = s3ServerAvailable();
-if (!avail.ok && IN_CI) throw new Error(`an S3 server (${S3_KIND}) is required in CI: ${avail.hint}`);
+const S3 = useS3();
+const targetFor = (kind: 'dir' | 's3', world: QnbWorld) => (kind === 'dir' ? dirTarget(world) : S3.target());
 const hasAge = spawnSync('age-keygen', ['--version']).status === 0;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -31,7 +30,7 @@ function keyPair(world: QnbWorld, name: string) {
 }
 
 for (const kind of ['dir', 's3'] as const) {
-  const skip = kind === 's3' && !avail.ok ? `S3 server missing — ${avail.hint}` : false;
+  const skip = kind === 's3' ? S3.skip : false;
   describe(`encrypted copy to ${kind}`, { skip, timeout: 300_000 }, () => {
     test('age files on the target; list/verify without the identity; restore needs it', async (t) => {
       if (!requireComponent(t, 'age CLI', hasAge, 'apt-get install age')) return;
@@ -161,6 +160,24 @@ for (const kind of ['dir', 's3'] as const) {
         ),
       );
       assert.equal(sha(await target.read(objectKey)), storedBefore, 'the referenced object is untouched');
+    });
+
+    test('backup-all --copy-to encrypts the same way', async (t) => {
+      const world = await createQnbWorld(t, { papers: 5, chunks: 5 });
+      const target = await targetFor(kind, world);
+      const { generateIdentity, identityToRecipient } = await import('age-encryption');
+      const recipient = await identityToRecipient(await generateIdentity());
+      const run = await world.qnb(['backup-all', '--skip-neo4j', '--copy-to', target.arg], {
+        ...target.env,
+        QNB_AGE_RECIPIENTS: recipient,
+      });
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      const objects = (await target.keys()).filter((k) => !k.startsWith('sets/'));
+      assert.equal(objects.length, 2);
+      assert.ok(
+        objects.every((k) => k.endsWith('.snapshot.age')),
+        objects.join(', '),
+      );
     });
 
     test('bad recipients are one clear line before anything is sent', async (t) => {

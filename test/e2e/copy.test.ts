@@ -10,16 +10,14 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { IN_CI } from '../helpers/components.js';
-import { dirTarget, newBucket, s3, s3Target } from '../helpers/copy-targets.js';
+import { dirTarget, useS3 } from '../helpers/copy-targets.js';
 import { dumpCollection } from '../helpers/qdrant-data.js';
 import { createQnbWorld, errorLines, hasStackTrace } from '../helpers/qnb-world.js';
-import { S3_KIND, s3ServerAvailable } from '../servers/s3/s3-server.js';
 
-const avail = s3ServerAvailable();
-if (!avail.ok && IN_CI) throw new Error(`an S3 server (${S3_KIND}) is required in CI: ${avail.hint}`);
-
-const skipS3 = avail.ok ? false : `S3 server missing — ${avail.hint}`;
+const S3 = useS3();
+const s3 = S3.server;
+const s3Target = S3.target;
+const skipS3 = S3.skip;
 
 for (const kind of ['dir', 's3'] as const) {
   describe(`copy to ${kind}`, { skip: kind === 's3' ? skipS3 : false, timeout: 300_000 }, () => {
@@ -259,7 +257,8 @@ describe('copy: bad input gives one clear line and a non-zero exit', { timeout: 
     assert.deepEqual(errorLines(nobucket), [
       '✘ s3://qnb-no-such-bucket: bucket not found — create the bucket first, or fix the bucket name in s3://BUCKET/prefix (and QNB_S3_ENDPOINT)',
     ]);
-    const bucket = await newBucket();
+    const bucket = S3.bucketName();
+    await srv.createBucket(bucket);
     const wrongSecret = 'sk-wrong-9f8e7d6c5b4a';
     const wrong = await world.qnb(['copy', '--to', `s3://${bucket}/x`], {
       ...srv.env(),

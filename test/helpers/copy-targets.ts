@@ -1,18 +1,21 @@
 /**
- * Copy targets for the off-site e2e tests: a folder inside the test's world, or a fresh bucket
- * (prefix `lab/`) on the real S3 test server, started once per test file and stopped after it.
+ * Copy targets for end-to-end tests: a folder in the test's working folder, or a fresh bucket on
+ * the real S3 server (versitygw, or radosgw with QNB_TEST_S3_SERVER=radosgw), started once per
+ * test file on first use and stopped after it. In CI a missing S3 server fails the file.
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after } from 'node:test';
-import { type S3TestServer, startS3TestServer } from '../servers/s3/s3-server.js';
+import { S3_KIND, type S3TestServer, s3ServerAvailable, startS3TestServer } from '../servers/s3/s3-server.js';
+import { IN_CI } from './components.js';
 import type { QnbWorld } from './qnb-world.js';
 
-/** A copy target as the tests see it. */
+/** A copy target as qnb is told it, with a way to look at (and tamper with) what is there. */
 export interface Target {
   kind: 'dir' | 's3';
-  /** What to pass after --to / --remote / --from. */
+  /** What to pass after --to / --remote / --from / --copy-to. */
   arg: string;
+  /** Environment qnb needs for it (S3 endpoint and keys). */
   env: Record<string, string>;
   /** Relative keys of every object on the target. */
   keys(): Promise<string[]>;
@@ -24,20 +27,9 @@ export interface Target {
   remove(key: string): Promise<void>;
 }
 
-let server: Promise<S3TestServer> | undefined;
-let buckets = 0;
-/** The file's S3 test server, started on first use. */
-export const s3 = () => {
-  server ??= startS3TestServer();
-  return server;
-};
-after(async () => {
-  if (server) await (await server).stop();
-});
-
-/** A folder `usb-drive` in the world's working folder (`--to usb-drive`). */
-export async function dirTarget(world: QnbWorld): Promise<Target> {
-  const root = join(world.cwd, 'usb-drive');
+/** A folder `name` in the world's working folder, passed to qnb by its relative name. */
+export async function dirTarget(world: QnbWorld, name = 'usb-drive'): Promise<Target> {
+  const root = join(world.cwd, name);
   await mkdir(root);
   const keys = async () =>
     (await readdir(root, { recursive: true, withFileTypes: true }))
@@ -46,63 +38,85 @@ export async function dirTarget(world: QnbWorld): Promise<Target> {
       .sort();
   return {
     kind: 'dir',
-    arg: 'usb-drive',
+    arg: name,
     env: {},
     keys,
     read: (key) => readFile(join(root, key)),
     write: async (key, data) => {
-      await mkdir(join(root, key, '..'), { recursive: true });
+      await mkdir(dirname(join(root, key)), { recursive: true });
       await writeFile(join(root, key), data);
     },
     remove: (key) => rm(join(root, key)),
   };
 }
 
-/** A new, empty bucket on the S3 test server; returns its name. */
-export async function newBucket(): Promise<string> {
-  const bucket = `qnb-e2e-${process.pid}-${++buckets}`;
-  await (await s3()).createBucket(bucket);
-  return bucket;
+/** The S3 server of one test file. */
+export interface S3ForTests {
+  /** `false`, or why the S3 tests skip (locally, when no server can be started). */
+  skip: string | false;
+  /** The server, started on first use. */
+  server(): Promise<S3TestServer>;
+  /** A bucket name not used before in this process. */
+  bucketName(): string;
+  /** A fresh bucket, used under the prefix `lab`. */
+  target(): Promise<Target>;
 }
 
-/** A new bucket on the S3 test server (`--to s3://bucket/lab`). */
-export async function s3Target(): Promise<Target> {
-  const srv = await s3();
-  const bucket = await newBucket();
-  const sdk = await import('@aws-sdk/client-s3');
-  const withClient = async <T>(fn: (c: Awaited<ReturnType<S3TestServer['client']>>) => Promise<T>) => {
-    const c = await srv.client();
-    try {
-      return await fn(c);
-    } finally {
-      c.destroy();
-    }
+/** Call once at the top of a test file: the S3 server is started on first use and stopped after. */
+export function useS3(): S3ForTests {
+  const avail = s3ServerAvailable();
+  if (!avail.ok && IN_CI) throw new Error(`an S3 server (${S3_KIND}) is required in CI: ${avail.hint}`);
+  let started: Promise<S3TestServer> | undefined;
+  let buckets = 0;
+  after(async () => {
+    if (started) await (await started).stop();
+  });
+  const server = () => {
+    started ??= startS3TestServer();
+    return started;
   };
+  const bucketName = () => `qnb-e2e-${process.pid}-${++buckets}`;
   return {
-    kind: 's3',
-    arg: `s3://${bucket}/lab`,
-    env: srv.env(),
-    keys: () =>
-      withClient(async (c) => {
-        const r = await c.send(new sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: 'lab/' }));
-        return (r.Contents ?? []).map((o) => o.Key!.slice('lab/'.length)).sort();
-      }),
-    read: (key) =>
-      withClient(async (c) => {
-        const r = await c.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: `lab/${key}` }));
-        return Buffer.from(await r.Body!.transformToByteArray());
-      }),
-    write: (key, data) =>
-      withClient(async (c) => {
-        await c.send(new sdk.PutObjectCommand({ Bucket: bucket, Key: `lab/${key}`, Body: data }));
-      }),
-    remove: (key) =>
-      withClient(async (c) => {
-        await c.send(new sdk.DeleteObjectCommand({ Bucket: bucket, Key: `lab/${key}` }));
-      }),
+    skip: avail.ok ? false : `S3 server missing — ${avail.hint}`,
+    server,
+    bucketName,
+    async target() {
+      const srv = await server();
+      const bucket = bucketName();
+      await srv.createBucket(bucket);
+      const sdk = await import('@aws-sdk/client-s3');
+      const withClient = async <T>(fn: (c: Awaited<ReturnType<S3TestServer['client']>>) => Promise<T>) => {
+        const c = await srv.client();
+        try {
+          return await fn(c);
+        } finally {
+          c.destroy();
+        }
+      };
+      const Key = (key: string) => `lab/${key}`;
+      return {
+        kind: 's3',
+        arg: `s3://${bucket}/lab`,
+        env: srv.env(),
+        keys: () =>
+          withClient(async (c) => {
+            const r = await c.send(new sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: 'lab/' }));
+            return (r.Contents ?? []).map((o) => o.Key!.slice('lab/'.length)).sort();
+          }),
+        read: (key) =>
+          withClient(async (c) => {
+            const r = await c.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: Key(key) }));
+            return Buffer.from(await r.Body!.transformToByteArray());
+          }),
+        write: (key, data) =>
+          withClient(async (c) => {
+            await c.send(new sdk.PutObjectCommand({ Bucket: bucket, Key: Key(key), Body: data }));
+          }),
+        remove: (key) =>
+          withClient(async (c) => {
+            await c.send(new sdk.DeleteObjectCommand({ Bucket: bucket, Key: Key(key) }));
+          }),
+      };
+    },
   };
 }
-
-/** The target of `kind` for a world. */
-export const targetFor = (kind: 'dir' | 's3', world: QnbWorld) =>
-  kind === 'dir' ? dirTarget(world) : s3Target();

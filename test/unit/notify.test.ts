@@ -8,6 +8,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { type BackupCopyReport, backupSucceeded, copyFailure } from '../../src/core/backup-copy.js';
 import { InterruptedError, LockedError } from '../../src/core/errors.js';
 import type { QnbEvent } from '../../src/core/events.js';
 import { acquireLock } from '../../src/core/lock.js';
@@ -115,6 +116,76 @@ test('pings: /start then the URL on success; /start then /fail on a failed or pa
     ],
   );
   assert.deepEqual(warnings, []);
+});
+
+test('--copy-to: an ok set whose copy failed is a failed run (ping /fail, webhook copy-failed, textfile 0)', async (t) => {
+  const rx = await startReceiver(t);
+  const { root, repository, reporter } = await setup(t);
+  const prom = join(root, 'qnb.prom');
+  const monitor = createMonitor(
+    { pingUrl: `${rx.url}/hc`, webhookUrl: `${rx.url}/hook`, prometheusFile: prom },
+    { reporter, repository },
+  );
+  const copy = (over: Partial<BackupCopyReport>): BackupCopyReport => ({
+    target: '/mnt/usb/qnb',
+    verification: 'sha256',
+    dryRun: false,
+    ok: true,
+    sets: [],
+    sentFiles: 2,
+    sentBytes: 4096,
+    durationMs: 5,
+    ...over,
+  });
+  const unreachable = copy({
+    ok: false,
+    sentFiles: 0,
+    sentBytes: 0,
+    error: { code: 'E_NOT_FOUND', message: 'copy target /mnt/usb/qnb: folder does not exist' },
+  });
+  const refused = copy({
+    ok: false,
+    sets: [{ id: 's1', action: 'failed', artifacts: [], error: { code: 'E_REFUSED', message: 'x exists' } }],
+  });
+  for (const c of [unreachable, refused]) {
+    assert.equal(backupSucceeded({ ...result('ok'), copy: c }), false);
+    assert.equal(copyFailure(c)?.code, c.error?.code ?? 'E_REFUSED');
+  }
+  assert.equal(backupSucceeded({ ...result('ok'), copy: copy({}) }), true);
+  assert.equal(copyFailure({ skipped: 'the backup set is failed' }), undefined);
+
+  await monitor.around({ command: 'backup-all (schedule)' }, async () => ({
+    ...result('ok'),
+    copy: unreachable,
+  }));
+  assert.deepEqual(
+    rx.hits.map((h) => `${h.method} ${h.path}`),
+    ['GET /hc/start', 'GET /hc/fail', 'POST /hook'],
+  );
+  const body = JSON.parse(rx.hits[2]!.body);
+  assert.equal(body.status, 'copy-failed');
+  assert.equal(body.ok, false);
+  assert.deepEqual(body.copy, {
+    target: '/mnt/usb/qnb',
+    ok: false,
+    sentFiles: 0,
+    sentBytes: 0,
+    error: { code: 'E_NOT_FOUND', message: 'copy target /mnt/usb/qnb: folder does not exist' },
+  });
+  assert.match(body.text, /ok \(1 backup\(s\)\); copy to \/mnt\/usb\/qnb FAILED: copy target/);
+  assert.match(await readFile(prom, 'utf8'), /^qnb_last_run_success 0$/m);
+
+  rx.hits.length = 0;
+  await monitor.around({ command: 'backup-all' }, async () => ({ ...result('ok'), copy: copy({}) }));
+  assert.deepEqual(
+    rx.hits.map((h) => h.path),
+    ['/hc/start', '/hc', '/hook'],
+  );
+  const good = JSON.parse(rx.hits[2]!.body);
+  assert.equal(good.status, 'ok');
+  assert.deepEqual(good.copy, { target: '/mnt/usb/qnb', ok: true, sentFiles: 2, sentBytes: 4096 });
+  assert.match(good.text, /; copied to \/mnt\/usb\/qnb$/);
+  assert.match(await readFile(prom, 'utf8'), /^qnb_last_run_success 1$/m);
 });
 
 test('a failing ping or webhook is a warning, never a failed backup; the URL is not shown', async (t) => {

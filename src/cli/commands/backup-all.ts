@@ -1,6 +1,10 @@
-/** `qnb backup-all` — every configured Qdrant collection and the Neo4j database in one set. */
+/**
+ * `qnb backup-all [--copy-to TARGET]` — every configured Qdrant collection and the Neo4j database
+ * in one set; with `--copy-to`, then the off-site copy of every set the target lacks; then
+ * retention (only when the set is `ok` and the copy succeeded). The monitoring hooks run around it.
+ */
 import { monitorFor } from '../../schedule/job.js';
-import { managerFor, printBackupResult } from '../context.js';
+import { managerFor, openCopyTo, printBackupResult } from '../context.js';
 import type { CommandContext } from '../io.js';
 
 /** Options of backup-all. */
@@ -9,9 +13,13 @@ export interface BackupAllFlags {
   skipQdrant?: boolean;
   /** commander's `--no-cleanup` */
   cleanup?: boolean;
+  /** A folder or s3://bucket/prefix to copy to after the backup. */
+  copyTo?: string;
 }
 
 export async function runBackupAll(ctx: CommandContext, flags: BackupAllFlags): Promise<number> {
+  // a bad target (unknown scheme, no S3 credentials) fails before anything is backed up
+  const copyTo = await openCopyTo(ctx, flags.copyTo);
   const { manager, done } = managerFor(ctx);
   try {
     // pings, webhook and Prometheus textfile around a manual run too (docs/automation.md)
@@ -28,10 +36,12 @@ export async function runBackupAll(ctx: CommandContext, flags: BackupAllFlags): 
         skipQdrant: Boolean(flags.skipQdrant),
         cleanupOld: flags.cleanup !== false,
         keepLast: ctx.loaded.config.keepLast,
+        ...(copyTo ? { copyTo } : {}),
       }),
     );
     return printBackupResult(ctx, manager, result);
   } finally {
     await done();
+    await copyTo?.close();
   }
 }

@@ -2,7 +2,7 @@
  * Off-site copies on the command line:
  *   qnb copy [--to DIR|s3://bucket/prefix] [--dry-run]
  *   qnb list --remote TARGET · qnb prune --remote TARGET … · qnb restore-qdrant|restore-neo4j … --from TARGET
- *   qnb backup-all --copy-to TARGET   (backup → copy → retention, retention only when both succeeded)
+ *   (`--copy-to TARGET` of backup-all, schedule, watch, run: src/core/backup-copy.ts, in backupAll)
  * Loaded on use, so other commands never load the S3 SDK.
  */
 import type { QnbConfig } from '../../config/schema.js';
@@ -12,10 +12,9 @@ import { describePolicy, type RetentionPolicy } from '../../core/retention.js';
 import type { CopyBackend } from '../../storage/backend.js';
 import { openCopyBackend, parseCopyTarget, type S3Settings } from '../../storage/registry.js';
 import { managerFor, printJson } from '../context.js';
-import { EXIT, exitCodeFor, exitCodeForSet } from '../exit-codes.js';
+import { EXIT, exitCodeFor } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
 import {
-  renderBackup,
   renderCopy,
   renderList,
   renderNeo4jRestore,
@@ -24,7 +23,6 @@ import {
   renderRestoreSet,
   renderVerify,
 } from '../render/text.js';
-import type { BackupAllFlags } from './backup-all.js';
 import { listJson } from './list.js';
 import type { PruneFlags } from './prune.js';
 import type { RestoreFlags } from './restore.js';
@@ -229,48 +227,5 @@ export async function runRestoreSetFrom(
       for (const f of result.fetched) ctx.out(fetchedLine(f, backend.name));
     }
     return result.ok ? EXIT.OK : EXIT.FAILED;
-  });
-}
-
-/**
- * `qnb backup-all --copy-to TARGET`: back up, copy (every set the target lacks), then retention —
- * retention only after the set verified and the copy succeeded, so nothing is pruned locally that
- * never left the machine.
- */
-export async function runBackupAllCopy(
-  ctx: CommandContext,
-  flags: BackupAllFlags,
-  copyTo: string,
-): Promise<number> {
-  return withTarget(ctx, copyTo, '--copy-to', async (manager, backend) => {
-    const result = await manager.backupAll({
-      skipNeo4j: Boolean(flags.skipNeo4j),
-      skipQdrant: Boolean(flags.skipQdrant),
-      cleanupOld: false,
-    });
-    const backupLines = renderBackup(result, (rel) => manager.repository.resolve(rel), ctx.io.cwd);
-    if (result.status !== 'ok') {
-      if (ctx.json)
-        printJson(ctx, { ok: false, ...result, copy: { skipped: `the backup set is ${result.status}` } });
-      else for (const l of [...backupLines, `Copy skipped: the backup set is ${result.status}`]) ctx.out(l);
-      return exitCodeForSet(result.status);
-    }
-    // every set the target lacks, not only the new one: an earlier failed copy catches up here
-    const copy = await manager.copy(backend);
-    const copyFailed = copy.sets.find((s) => s.action === 'failed');
-    const retention =
-      flags.cleanup === false
-        ? undefined
-        : copyFailed
-          ? { skipped: `the copy to ${backend.name} failed` }
-          : await manager.prune({ policy: { keepLast: ctx.loaded.config.keepLast } });
-    const full = { ...result, ...(retention ? { retention } : {}) };
-    if (ctx.json) {
-      printJson(ctx, { ok: !copyFailed, ...full, copy });
-      return copyFailed?.error ? exitCodeFor(copyFailed.error.code) : EXIT.OK;
-    }
-    for (const l of renderBackup(full, (rel) => manager.repository.resolve(rel), ctx.io.cwd)) ctx.out(l);
-    ctx.out('');
-    return reportCopy(ctx, copy, (l) => ctx.out(l));
   });
 }

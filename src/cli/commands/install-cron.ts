@@ -1,7 +1,8 @@
 /**
- * `qnb install-cron [--cron EXPR] [--log FILE] [--print] [--systemd] [--skip-neo4j] [--skip-qdrant]`
- * — installs (idempotently) the crontab line that runs `qnb backup-all` from this folder with a
- * log, `--print` only prints it, `--systemd` prints a service + timer pair instead.
+ * `qnb install-cron [--cron EXPR] [--log FILE] [--print] [--systemd] [--skip-neo4j] [--skip-qdrant]
+ * [--copy-to TARGET]` — installs (idempotently) the crontab line that runs `qnb backup-all` (with
+ * `--copy-to`, an off-site copy after each backup) from this folder with a log, `--print` only
+ * prints it, `--systemd` prints a service + timer pair instead.
  */
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -17,6 +18,7 @@ import {
   systemdUnits,
   writeCrontab,
 } from '../../schedule/install-cron.js';
+import { parseCopyTarget } from '../../storage/registry.js';
 import { printJson } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
@@ -28,6 +30,8 @@ export interface InstallCronFlags {
   print?: boolean;
   skipNeo4j?: boolean;
   skipQdrant?: boolean;
+  /** A folder or s3://bucket/prefix the cron job copies to after each backup. */
+  copyTo?: string;
 }
 
 /** The seed's log location, renamed for qnb. */
@@ -43,6 +47,11 @@ function jobFor(ctx: CommandContext, flags: InstallCronFlags): JobSpec {
   if (loaded.sources['qdrant.url'] === 'flag') args.push('--qdrant-url', loaded.config.qdrant.url);
   if (flags.skipNeo4j) args.push('--skip-neo4j');
   if (flags.skipQdrant) args.push('--skip-qdrant');
+  if (flags.copyTo) {
+    // checked now (a bad target is exit 2 before the crontab is touched); a folder goes in absolute
+    const target = parseCopyTarget(flags.copyTo, ctx.io.cwd);
+    args.push('--copy-to', target.kind === 'dir' ? target.root : flags.copyTo.trim());
+  }
   return { node: process.execPath, script, cwd: ctx.io.cwd, args };
 }
 

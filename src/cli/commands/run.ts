@@ -1,13 +1,17 @@
 /**
- * `qnb run [--skip-neo4j] [--skip-qdrant] -- CMD ARGS…` — back up (backup-all, reason
- * `pre-command`), then run a risky command (index rebuild, migration) only if the backup set is
- * `ok`, and exit with the command's status. qnb's own output goes to stderr so the command's
+ * `qnb run [--skip-neo4j] [--skip-qdrant] [--copy-to TARGET] -- CMD ARGS…` — back up (backup-all,
+ * reason `pre-command`; with `--copy-to`, copied off-site too), then run a risky command (index
+ * rebuild, migration) only if the backup set is `ok` and its copy succeeded, and exit with the
+ * command's status. qnb's own output goes to stderr so the command's
  * stdout stays its own. Retention keeps the newest pre-command backup whatever the policy says.
  */
+
+import { backupSucceeded, copyFailure } from '../../core/backup-copy.js';
 import { QnbError } from '../../core/errors.js';
 import { runCommand } from '../../schedule/guarded-run.js';
 import { createBackupJob } from '../../schedule/job.js';
-import { exitCodeForSet } from '../exit-codes.js';
+import { openCopyTo } from '../context.js';
+import { exitCodeForBackup } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
 import { createCliReporter } from '../render/progress.js';
 import { renderBackup } from '../render/text.js';
@@ -16,6 +20,8 @@ import { renderBackup } from '../render/text.js';
 export interface RunFlags {
   skipNeo4j?: boolean;
   skipQdrant?: boolean;
+  /** A folder or s3://bucket/prefix the backup is copied to before CMD runs. */
+  copyTo?: string;
 }
 
 export async function runRun(ctx: CommandContext, argv: string[], flags: RunFlags): Promise<number> {
@@ -24,6 +30,7 @@ export async function runRun(ctx: CommandContext, argv: string[], flags: RunFlag
     throw new QnbError('E_USAGE', 'run: no command given', {
       hint: 'qnb run -- CMD ARGS…, e.g. qnb run -- make reindex',
     });
+  const copyTo = await openCopyTo(ctx, flags.copyTo);
   const reporter = createCliReporter(ctx.err, {
     tty: ctx.io.isTTY && !ctx.json,
     quiet: ctx.json,
@@ -34,6 +41,7 @@ export async function runRun(ctx: CommandContext, argv: string[], flags: RunFlag
     signal: ctx.io.signal,
     redact: ctx.redact,
     cwd: ctx.io.cwd,
+    ...(copyTo ? { copyTo } : {}),
   });
   let result: Awaited<ReturnType<typeof job.run>>;
   try {
@@ -48,7 +56,7 @@ export async function runRun(ctx: CommandContext, argv: string[], flags: RunFlag
     await job.close();
   }
   // stdout belongs to the command: the backup report goes to stderr
-  if (ctx.json) ctx.err(JSON.stringify({ ok: result.status === 'ok', ...result }));
+  if (ctx.json) ctx.err(JSON.stringify({ ok: backupSucceeded(result), ...result }));
   else
     for (const l of renderBackup(result, (rel) => job.manager.repository.resolve(rel), ctx.io.cwd))
       ctx.err(l);
@@ -56,7 +64,15 @@ export async function runRun(ctx: CommandContext, argv: string[], flags: RunFlag
     const first = result.errors[0];
     const why = first ? `: ${first.target} (${first.name}): ${first.message}` : '';
     ctx.err(`✘ backup set ${result.setId} is ${result.status}${why} — not running ${cmd}`);
-    return exitCodeForSet(result.status);
+    return exitCodeForBackup(result);
+  }
+  // the off-site copy was asked for as part of the safety net: without it, CMD does not run
+  const copyFailed = copyFailure(result.copy);
+  if (copyFailed) {
+    ctx.err(
+      `✘ backup set ${result.setId} is only local, its copy failed: ${copyFailed.message} — not running ${cmd}`,
+    );
+    return exitCodeForBackup(result);
   }
   ctx.err(`• backup set ${result.setId} ok — running ${cmd}`);
   const outcome = await runCommand(cmd, args, {

@@ -1,7 +1,7 @@
 /**
- * `qnb schedule [--cron EXPR] [--tz ZONE] [--skip-neo4j] [--skip-qdrant]` — a long-running
- * scheduler for a service or a container. Every tick runs the backup-all pipeline (with
- * retention and the monitoring hooks). Overrun-safe: while a backup runs — ours, or another qnb's
+ * `qnb schedule [--cron EXPR] [--tz ZONE] [--skip-neo4j] [--skip-qdrant] [--copy-to TARGET]` — a
+ * long-running scheduler for a service or a container. Every tick runs the backup-all pipeline
+ * (with the off-site copy when `--copy-to` is given, retention and the monitoring hooks). Overrun-safe: while a backup runs — ours, or another qnb's
  * holding the lock — a tick is skipped and logged. SIGINT/SIGTERM stop it: the running backup is
  * interrupted through the signal (its leftovers cleaned), then it exits 130; when idle, 0.
  */
@@ -11,15 +11,18 @@ import { displayTime, formatDuration } from '../../core/time.js';
 import { parseScheduleCron } from '../../schedule/cron.js';
 import { keySource } from '../../schedule/cron-source.js';
 import { createBackupJob, timestamped } from '../../schedule/job.js';
+import { openCopyTo } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
 import { createCliReporter } from '../render/progress.js';
-import { renderBackup } from '../render/text.js';
+import { renderBackup, runSummary } from '../render/text.js';
 
 /** Options of schedule. */
 export interface ScheduleFlags {
   skipNeo4j?: boolean;
   skipQdrant?: boolean;
+  /** A folder or s3://bucket/prefix every run copies to (retention only after the copy worked). */
+  copyTo?: string;
 }
 
 /** Resolves when `signal` fires. */
@@ -35,6 +38,7 @@ export async function runSchedule(ctx: CommandContext, flags: ScheduleFlags): Pr
   const expr = automation.cron.trim();
   // a bad expression is a configuration error before anything runs
   parseScheduleCron(expr, keySource(ctx.loaded, 'automation.cron'), automation.timeZone);
+  const copyTo = await openCopyTo(ctx, flags.copyTo);
   const log = timestamped(ctx.out);
   const reporter = createCliReporter(timestamped(ctx.err), {
     tty: false,
@@ -46,6 +50,7 @@ export async function runSchedule(ctx: CommandContext, flags: ScheduleFlags): Pr
     signal: ctx.io.signal,
     redact: ctx.redact,
     cwd: ctx.io.cwd,
+    ...(copyTo ? { copyTo } : {}),
   });
   const zone = automation.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
   let running: Promise<void> | undefined;
@@ -63,7 +68,7 @@ export async function runSchedule(ctx: CommandContext, flags: ScheduleFlags): Pr
       });
       if (ctx.json) ctx.out(JSON.stringify({ at: new Date().toISOString(), run: n, ...r }));
       else for (const l of renderBackup(r, (rel) => job.manager.repository.resolve(rel), ctx.io.cwd)) log(l);
-      log(`run ${n}: ${r.status} — set ${r.setId} in ${formatDuration(r.durationMs)}`);
+      log(`run ${n}: ${runSummary(r)}`);
     } catch (err) {
       const e = toQnbError(err, ctx.io.signal);
       if (e.code === 'E_LOCKED') log(`run ${n}: skipped — ${e.message}`);
@@ -95,7 +100,7 @@ export async function runSchedule(ctx: CommandContext, flags: ScheduleFlags): Pr
   );
   const first = cron.nextRun();
   log(
-    `qnb schedule: "${expr}" (${zone}), backup-all${flags.skipNeo4j ? ' --skip-neo4j' : ''}${flags.skipQdrant ? ' --skip-qdrant' : ''}; next run ${first ? displayTime(first) : 'never'}; stop with Ctrl-C or SIGTERM`,
+    `qnb schedule: "${expr}" (${zone}), backup-all${flags.skipNeo4j ? ' --skip-neo4j' : ''}${flags.skipQdrant ? ' --skip-qdrant' : ''}${copyTo ? ` --copy-to ${copyTo.name}` : ''}; next run ${first ? displayTime(first) : 'never'}; stop with Ctrl-C or SIGTERM`,
   );
   try {
     await aborted(ctx.io.signal);

@@ -1,17 +1,47 @@
 /**
- * `qnb status [--max-age 26h]` — last good backup per target, its age, size and trend; exit 6
- * (unhealthy) when a target is stale, its last run failed, or its size or a count dropped sharply.
- * Reads the backups folder only: no lock, no server, so it is quick and works during a backup.
+ * `qnb status [--max-age 26h] [--remote TARGET | --no-remote]` — last good backup per target, its
+ * age, size and trend; exit 6 (unhealthy) when a target is stale, its last run failed, or its size
+ * or a count dropped sharply. With a copy target (`--remote`, else `copy.to` / QNB_COPY_TO), also
+ * where each backup set is — local, remote or both — and exit 6 when the copies fall behind.
+ * Reads only: no lock, no database server, so it is quick and works during a backup.
  */
-import { createRepository } from '../../core/repository.js';
+import { computeOffsite, type OffsiteReport } from '../../core/offsite-status.js';
+import { displayBase, scanRemote } from '../../core/remote-scan.js';
+import { createRepository, type RepoScan } from '../../core/repository.js';
 import { computeStatus } from '../../core/status.js';
 import { printJson } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
-import { renderStatus } from '../render/text.js';
+import { renderOffsite, renderStatus } from '../render/text.js';
 
-export async function runStatus(ctx: CommandContext): Promise<number> {
+/** Options of status. */
+export interface StatusFlags {
+  /** A copy target to compare with; `false` (`--no-remote`) ignores `copy.to`. */
+  remote?: string | boolean;
+}
+
+/** Scans the copy target (the S3 SDK loads only for s3:// targets) and places every set. */
+async function offsiteReport(
+  ctx: CommandContext,
+  raw: string,
+  local: RepoScan,
+  now: Date,
+): Promise<OffsiteReport> {
+  const { openTarget } = await import('./copy.js');
+  const backend = await openTarget(ctx, raw, '--remote');
+  try {
+    const target = displayBase(backend);
+    const remote = await scanRemote(backend, target, ctx.io.signal);
+    return computeOffsite(local, remote, { now, maxAgeMs: ctx.loaded.config.automation.maxAge, target });
+  } finally {
+    await backend.close();
+  }
+}
+
+export async function runStatus(ctx: CommandContext, flags: StatusFlags = {}): Promise<number> {
   const { config } = ctx.loaded;
+  const remote =
+    typeof flags.remote === 'string' ? flags.remote : flags.remote === false ? undefined : config.copy.to;
   const scan = await createRepository(config.backupDir).scan();
   const expected = [
     ...config.qdrant.collections.map((name) => ({ target: 'qdrant' as const, name })),
@@ -19,8 +49,14 @@ export async function runStatus(ctx: CommandContext): Promise<number> {
       ? [{ target: 'neo4j' as const, name: config.neo4j.database }]
       : []),
   ];
-  const report = computeStatus(scan, { now: new Date(), maxAgeMs: config.automation.maxAge, expected });
-  if (ctx.json) printJson(ctx, { ok: report.healthy, ...report });
-  else for (const l of renderStatus(report)) ctx.out(l);
-  return report.healthy ? EXIT.OK : EXIT.UNHEALTHY;
+  const now = new Date();
+  const report = computeStatus(scan, { now, maxAgeMs: config.automation.maxAge, expected });
+  const offsite = typeof remote === 'string' ? await offsiteReport(ctx, remote, scan, now) : undefined;
+  const healthy = report.healthy && (offsite?.healthy ?? true);
+  if (ctx.json) printJson(ctx, { ok: healthy, ...report, healthy, ...(offsite ? { offsite } : {}) });
+  else {
+    for (const l of renderStatus(report)) ctx.out(l);
+    if (offsite) for (const l of ['', ...renderOffsite(offsite)]) ctx.out(l);
+  }
+  return healthy ? EXIT.OK : EXIT.UNHEALTHY;
 }

@@ -1,6 +1,6 @@
 /**
- * `qnb watch PATH [--debounce 30s] [--cooldown 1h] [--skip-neo4j] [--skip-qdrant]` — backs up
- * when a file (the seed's `zotero.sqlite`) changes: bursts merge, at most one backup per
+ * `qnb watch PATH [--debounce 30s] [--cooldown 1h] [--skip-neo4j] [--skip-qdrant] [--copy-to T]`
+ * — backs up (and copies off-site with `--copy-to`) when a file (the seed's `zotero.sqlite`) changes: bursts merge, at most one backup per
  * cooldown, a change during the cooldown or during a backup is kept for one backup after it, and
  * a file replaced by rename is still seen. SIGINT/SIGTERM stop it (130 if a backup was cut short).
  */
@@ -10,16 +10,19 @@ import { NotFoundError, toQnbError } from '../../core/errors.js';
 import { formatDuration } from '../../core/time.js';
 import { createBackupJob, timestamped } from '../../schedule/job.js';
 import { type AttemptOutcome, createChangeGate, watchFile } from '../../schedule/watch.js';
+import { openCopyTo } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
 import { createCliReporter } from '../render/progress.js';
-import { renderBackup } from '../render/text.js';
+import { renderBackup, runSummary } from '../render/text.js';
 import { aborted } from './schedule.js';
 
 /** Options of watch. */
 export interface WatchFlags {
   skipNeo4j?: boolean;
   skipQdrant?: boolean;
+  /** A folder or s3://bucket/prefix every backup copies to (retention only after the copy worked). */
+  copyTo?: string;
 }
 
 async function isDir(path: string): Promise<boolean> {
@@ -42,6 +45,7 @@ export async function runWatch(ctx: CommandContext, path: string, flags: WatchFl
     );
   if (!(await isDir(dirname(file))))
     throw new NotFoundError(`watch ${path}: folder ${dirname(file)} does not exist`, 'check the path');
+  const copyTo = await openCopyTo(ctx, flags.copyTo);
   const log = timestamped(ctx.out);
   const reporter = createCliReporter(timestamped(ctx.err), {
     tty: false,
@@ -53,6 +57,7 @@ export async function runWatch(ctx: CommandContext, path: string, flags: WatchFl
     signal: ctx.io.signal,
     redact: ctx.redact,
     cwd: ctx.io.cwd,
+    ...(copyTo ? { copyTo } : {}),
   });
   let runs = 0;
   let interrupted = false;
@@ -68,7 +73,7 @@ export async function runWatch(ctx: CommandContext, path: string, flags: WatchFl
       });
       if (ctx.json) ctx.out(JSON.stringify({ at: new Date().toISOString(), run: n, ...r }));
       else for (const l of renderBackup(r, (rel) => job.manager.repository.resolve(rel), ctx.io.cwd)) log(l);
-      log(`backup ${n}: ${r.status} — set ${r.setId} in ${formatDuration(r.durationMs)}`);
+      log(`backup ${n}: ${runSummary(r)}`);
       return 'done';
     } catch (err) {
       const e = toQnbError(err, ctx.io.signal);

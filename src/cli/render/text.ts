@@ -2,10 +2,12 @@
  * Text output in the seed's layouts (`=== Backup Results ===`, `=== Available Backups ===`).
  */
 import { basename } from 'node:path';
+import { copyFailure } from '../../core/backup-copy.js';
 import type { CopyReport } from '../../core/copy.js';
 import type { DoctorCheck } from '../../core/doctor.js';
 import type { BackupResult } from '../../core/manager.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
+import type { OffsiteReport, PlacedSet } from '../../core/offsite-status.js';
 import type { PruneResult } from '../../core/prune.js';
 import type { RepoArtifact, RepoScan } from '../../core/repository.js';
 import type { RestoreSetResult } from '../../core/restore-set.js';
@@ -61,6 +63,14 @@ export function renderBackup(r: BackupResult, resolve: (rel: string) => string, 
   }
   if (r.artifacts.length === 0 && r.errors.length === 0) lines.push('(nothing to back up)', '');
   lines.push(`Set: ${r.setId} — ${r.status} in ${formatDuration(r.durationMs)}`);
+  if (r.copy && 'skipped' in r.copy) lines.push(`Copy skipped: ${r.copy.skipped}`);
+  else if (r.copy?.error)
+    lines.push(
+      '',
+      `❌ Copy to ${r.copy.target} failed: ${r.copy.error.message}${r.copy.error.hint ? ` — ${r.copy.error.hint}` : ''}`,
+      '',
+    );
+  else if (r.copy) lines.push('', ...renderCopy(r.copy), '');
   if (r.retention && 'skipped' in r.retention) lines.push(`Retention skipped: ${r.retention.skipped}`);
   else if (r.retention)
     lines.push(
@@ -88,6 +98,16 @@ function entryLines(e: RepoArtifact): string[] {
   if (e.set.reason === 'pre-restore') bits.push('safety backup');
   if (a.stored?.encryption) bits.push(`encrypted (${a.stored.encryption})`);
   return [`  • ${basename(a.file)}`, `    ${bits.join(' - ')} - ${statusText(e)}`];
+}
+
+/** `ok — set ID in 1.2 s`, and where the copy went: the end of a schedule / watch log line. */
+export function runSummary(r: BackupResult): string {
+  const base = `${r.status} — set ${r.setId} in ${formatDuration(r.durationMs)}`;
+  if (!r.copy || 'skipped' in r.copy) return base;
+  const failed = copyFailure(r.copy);
+  return failed
+    ? `${base}; copy to ${r.copy.target} FAILED — ${failed.message}`
+    : `${base}; copied to ${r.copy.target} (${r.copy.sentFiles} file(s) sent)`;
 }
 
 /** `=== Available Backups ===`, newest first, grouped by target. */
@@ -232,6 +252,48 @@ export function renderStatus(r: StatusReport): string[] {
       ? `Healthy: all ${r.targets.length} target(s) (max age ${formatDuration(r.maxAgeMs)}).`
       : `Unhealthy: ${bad.length} of ${r.targets.length} target(s) need attention (max age ${formatDuration(r.maxAgeMs)}).`,
   );
+  return lines;
+}
+
+/** Sets `status --remote` lists one by one; older ones are summed up in one line. */
+const OFFSITE_SHOWN = 10;
+
+function placedLine(s: PlacedSet): string {
+  const notes: string[] = [];
+  if (s.reason === 'pre-command') notes.push('before `qnb run`');
+  if (s.where === 'local') notes.push('not on the target');
+  if (s.missingRemote.length) notes.push(`not on the target: ${s.missingRemote.join(', ')}`);
+  if (s.missingLocal.length) notes.push(`not local: ${s.missingLocal.join(', ')}`);
+  return `  ${s.id}  ${displayTime(new Date(s.startedAt))}  ${s.where}${notes.length ? ` — ${notes.join('; ')}` : ''}`;
+}
+
+const placementCounts = (c: OffsiteReport['counts']) =>
+  `${c.both} in both places, ${c.local} local only, ${c.remote} only on the target`;
+
+/** `=== Off-site copies on TARGET ===`: each set (newest first) with where it is, then the health. */
+export function renderOffsite(r: OffsiteReport): string[] {
+  const lines = [`=== Off-site copies on ${r.target} ===`, ''];
+  for (const s of r.sets.slice(0, OFFSITE_SHOWN)) lines.push(placedLine(s));
+  const older = r.sets.slice(OFFSITE_SHOWN);
+  if (older.length) {
+    const c = { local: 0, remote: 0, both: 0 };
+    for (const s of older) c[s.where]++;
+    lines.push(`  … ${older.length} older set(s): ${placementCounts(c)}`);
+  }
+  if (r.sets.length === 0) lines.push('  (no backup sets)');
+  lines.push('');
+  const nl = r.newestLocal;
+  if (nl)
+    lines.push(
+      `Newest local set: ${nl.id} (${formatDuration(nl.ageMs)} ago) — ${nl.where === 'local' ? 'NOT on the target' : 'on the target'}`,
+    );
+  if (r.newestRemote)
+    lines.push(
+      `Newest set on the target: ${r.newestRemote.id} (${formatDuration(r.newestRemote.ageMs)} ago)`,
+    );
+  for (const w of r.warnings) lines.push(`⚠ ${w}`);
+  for (const p of r.problems) lines.push(`✘ off-site: ${p.message}`);
+  lines.push(`${r.healthy ? 'Off-site healthy' : 'Off-site unhealthy'}: ${placementCounts(r.counts)}.`);
   return lines;
 }
 

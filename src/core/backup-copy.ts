@@ -1,0 +1,61 @@
+/**
+ * The off-site step of the backup pipeline (`--copy-to TARGET` on backup-all, schedule, watch, run
+ * and the cron line): after a set verified, copy every set the target lacks (so a copy that failed
+ * before catches up), and say whether it worked. `backupAll` runs it between the backup and
+ * retention, under the same lock, and skips retention when it failed: nothing is pruned locally
+ * that never left the machine.
+ */
+import type { CopyBackend } from '../storage/backend.js';
+import type { TargetContext } from '../targets/target.js';
+import { type CopyOptions, type CopyReport, copySets } from './copy.js';
+import { type ErrorCode, toQnbError } from './errors.js';
+import type { BackupResult } from './manager.js';
+import type { Repository } from './repository.js';
+
+/** What the copy after a backup did. */
+export interface BackupCopyReport extends CopyReport {
+  /** Set when the target could not be used at all (e.g. unreachable, missing folder): nothing was copied. */
+  error?: { code: ErrorCode; message: string; hint?: string };
+}
+
+/** Copies what `backend` lacks; a target that cannot be read is a failed report, not a throw. */
+export async function copyAfterBackup(
+  repo: Repository,
+  backend: CopyBackend,
+  ctx: TargetContext,
+  opts: CopyOptions = {},
+): Promise<BackupCopyReport> {
+  const started = Date.now();
+  try {
+    return await copySets(repo, backend, ctx, opts);
+  } catch (err) {
+    const e = toQnbError(err, ctx.signal);
+    if (e.code === 'E_INTERRUPTED') throw e;
+    return {
+      target: backend.name,
+      verification: backend.properties().verification,
+      dryRun: false,
+      ok: false,
+      sets: [],
+      sentFiles: 0,
+      sentBytes: 0,
+      durationMs: Date.now() - started,
+      error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
+    };
+  }
+}
+
+/** Why the copy after a backup failed; undefined when it worked, or did not run (no target, set not ok). */
+export function copyFailure(
+  copy: BackupResult['copy'],
+): { code: ErrorCode; message: string; hint?: string } | undefined {
+  if (!copy || 'skipped' in copy || copy.ok) return undefined;
+  if (copy.error) return copy.error;
+  const failed = copy.sets.find((s) => s.action === 'failed');
+  return failed?.error ?? { code: 'E_IO', message: `copy to ${copy.target} failed` };
+}
+
+/** True when the run did all it was asked: an `ok` set and, with a copy target, a complete copy. */
+export function backupSucceeded(r: BackupResult): boolean {
+  return r.status === 'ok' && copyFailure(r.copy) === undefined;
+}
