@@ -1,12 +1,14 @@
 /**
- * qdrant-neo4j-backup — library API. `createBackupManager(config)` gives backupQdrant, list,
- * restoreQdrant and verify; `loadConfig()` builds a config the same way the CLI does.
+ * qdrant-neo4j-backup — library API. `createBackupManager(config)` gives every command (backup,
+ * list, restore, verify, prune, copy and the `--from` variants); `loadConfig()` builds a config
+ * the same way the CLI does; `openCopyBackend(parseCopyTarget(…))` opens an off-site target.
  */
 
 export { EXIT } from './cli/exit-codes.js';
 export { type LoadConfigOptions, type LoadedConfig, loadConfig } from './config/load.js';
 export type { Neo4jConfig, QdrantConfig, QnbConfig } from './config/schema.js';
 export { defaultConfig } from './config/schema.js';
+export type { CopyOptions, CopyReport } from './core/copy.js';
 export type { DoctorCheck } from './core/doctor.js';
 export {
   ConfigError,
@@ -20,13 +22,15 @@ export {
 } from './core/errors.js';
 export type { QnbEvent, Reporter } from './core/events.js';
 export {
+  type BackupAllOptions,
   type BackupManager,
   type BackupManagerOptions,
   type BackupQdrantOptions,
   type BackupResult,
   createBackupManager,
 } from './core/manager.js';
-export type { ArtifactRecord, SetManifest, SetStatus } from './core/manifest.js';
+export type { ArtifactRecord, SetManifest, SetStatus, StoredObject } from './core/manifest.js';
+export { computeOffsite, type OffsiteReport } from './core/offsite-status.js';
 export type { PruneOptions, PruneResult } from './core/prune.js';
 export type { RepoArtifact, RepoScan } from './core/repository.js';
 export type { RestoreQdrantOptions } from './core/restore.js';
@@ -35,3 +39,5 @@ export type { RestoreSetOptions, RestoreSetResult } from './core/restore-set.js'
 export { planRetention, type RetentionPlan, type RetentionPolicy } from './core/retention.js';
 export { computeStatus, type StatusOptions, type StatusReport, type TargetStatus } from './core/status.js';
 export type { VerifyItem, VerifyResult } from './core/verify.js';
+export type { CopyBackend } from './storage/backend.js';
+export { type CopyTarget, openCopyBackend, parseCopyTarget } from './storage/registry.js';
