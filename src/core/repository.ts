@@ -9,6 +9,23 @@ import { join } from 'node:path';
 import { ioError, NotFoundError } from './errors.js';
 import { ensureDir, TEMP_PREFIX, writeFileAtomic } from './fs-safe.js';
 import { LOCK_FILE } from './lock.js';
+
+/**
+ * A temp file in the backups folder's root (an atomic write of a small file) older than this was
+ * left by a killed process; lock attempts' temp files are judged by their PID instead.
+ */
+const STALE_ROOT_TEMP_MS = 10 * 60_000;
+
+/** True while a process with this PID exists (another qnb may be taking the lock right now). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
 import {
   type ArtifactRecord,
   isCompleteArtifact,
@@ -203,6 +220,18 @@ export function createRepository(root: string): Repository {
           await rm(join(root, dir, n), { force: true });
           report.removedTemp.push(`${dir}/${n}`);
         }
+      }
+      // in the backups folder itself: what a killed lock attempt or atomic write left
+      const now = Date.now();
+      for (const n of await listDir(root)) {
+        if (!n.startsWith(TEMP_PREFIX)) continue;
+        const owner = /^\.qnb-tmp-lock-(\d+)-/.exec(n);
+        const abandoned = owner
+          ? !processAlive(Number(owner[1]))
+          : now - ((await stat(join(root, n)).catch(() => undefined))?.mtimeMs ?? now) > STALE_ROOT_TEMP_MS;
+        if (!abandoned) continue;
+        await rm(join(root, n), { force: true });
+        report.removedTemp.push(n);
       }
       const { sets } = await readSets();
       for (const set of sets) {

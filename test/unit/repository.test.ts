@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdir, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { commitFile, tempPathFor, writeFileAtomic } from '../../src/core/fs-safe.js';
 import type { ArtifactRecord } from '../../src/core/manifest.js';
@@ -115,6 +115,24 @@ test('cleanupLeftovers removes temp files and pending files of interrupted runs,
     reloaded.artifacts.map((a) => a.file),
     [kept.file],
   );
+});
+
+test('cleanupLeftovers: in the folder root, a dead lock attempt and an old atomic-write temp go; a live one stays', async (t) => {
+  const repo = createRepository(join(await tempDir(t), 'b'));
+  await repo.init();
+  const root = repo.resolve('.');
+  // a PID that cannot exist (above Linux's pid_max), and this process (alive)
+  const dead = join(root, '.qnb-tmp-lock-4194999-abcdef');
+  const live = join(root, `.qnb-tmp-lock-${process.pid}-123456`);
+  const oldWrite = join(root, '.qnb-tmp-1a2b3c4d-.qnb-neo4j-stopped.json');
+  const freshWrite = join(root, '.qnb-tmp-5e6f7a8b-.qnb-neo4j-stopped.json');
+  for (const f of [dead, live, oldWrite, freshWrite]) await writeFile(f, 'x');
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  await utimes(oldWrite, hourAgo, hourAgo);
+  const report = await repo.cleanupLeftovers();
+  assert.deepEqual(report.removedTemp.sort(), [basename(dead), basename(oldWrite)].sort());
+  const left = (await readdir(root)).filter((n) => n.startsWith('.qnb-tmp-')).sort();
+  assert.deepEqual(left, [basename(live), basename(freshWrite)].sort());
 });
 
 test('finishSet derives ok / partial / failed', async (t) => {
