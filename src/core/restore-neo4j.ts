@@ -138,7 +138,7 @@ export async function restoreNeo4j(
       })
     : await restoreNeo4jExport(artifact, path, ctx, {
         ...deps.opts,
-        ...(safety ? { safety: `${safety.file} (set ${safety.setId})` } : {}),
+        ...(safety ? { safety } : {}),
       });
   return { report, artifact, ...(safety ? { safetySetId: safety.setId } : {}) };
 }

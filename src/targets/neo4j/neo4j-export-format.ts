@@ -166,7 +166,8 @@ export async function checkExportFile(
         end = line;
       }
     } catch (err) {
-      throw badFile(label, `${line.kind} ${(line as { id?: string }).id ?? ''}: ${(err as Error).message}`);
+      const id = (line as { id?: unknown }).id;
+      throw badFile(label, `${line.kind}${id ? ` ${id}` : ''}: ${(err as Error).message}`);
     }
   }
   if (!header) throw badFile(label, 'the file is empty');

@@ -165,16 +165,20 @@ async function checkSample(
 }
 
 /**
- * Imports `path` into the database of `bolt` (which must be running). `clear` empties it first
- * (schema included); without it the database must be empty. Throws on any failure — the caller
- * says what state the database is in.
+ * Imports `path` into the database of `bolt` (which must be running), replacing what is there
+ * (schema included). The whole file is checked first, so a broken file changes nothing. Throws on
+ * any failure — the caller says what state the database is in (`onWrite` tells it was touched).
  */
 export async function importExport(
   bolt: BoltOptions,
   path: string,
   label: string,
   ctx: TargetContext,
-  opts: { sample?: readonly SampleRecord[] } = {},
+  opts: {
+    sample?: readonly SampleRecord[];
+    /** Called once the file checked out, just before the database is changed. */
+    onWrite?: () => void;
+  } = {},
 ): Promise<ImportResult> {
   const { neo4j, driver } = await connectBolt(bolt);
   const codec = createValueCodec(neo4j);
@@ -191,6 +195,7 @@ export async function importExport(
     );
     const summary = await checkExportFile(path, label, codec, relIds);
     try {
+      opts.onWrite?.();
       step(`clearing "${db}" (schema, relationships, nodes) in batches`);
       await clearDatabase(driver, db);
       await driver.executeQuery(

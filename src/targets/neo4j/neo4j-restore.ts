@@ -137,24 +137,31 @@ function checkRestoredCounts(db: string, counts: GraphCounts, artifact: Artifact
 
 /**
  * Imports an export file over Bolt into the running database (no downtime), then verifies exact
- * counts against the manifest and the sampled records. `safety` names the safety backup in errors.
+ * counts against the manifest and the sampled records. `safety` is named when a failed import
+ * may have left the database half-replaced.
  */
 export async function restoreNeo4jExport(
   artifact: ArtifactRecord,
   path: string,
   ctx: TargetContext,
-  opts: Neo4jBackupOptions & { safety?: string },
+  opts: Neo4jBackupOptions & { safety?: { setId: string; file: string } },
 ): Promise<Neo4jRestoreReport> {
   const started = Date.now();
   const db = opts.bolt.database;
   let imported: Awaited<ReturnType<typeof importExport>>;
+  let touched = false;
   try {
-    imported = await importExport(opts.bolt, path, artifact.file, ctx, { sample: artifact.sample ?? [] });
+    imported = await importExport(opts.bolt, path, artifact.file, ctx, {
+      sample: artifact.sample ?? [],
+      onWrite: () => {
+        touched = true;
+      },
+    });
   } catch (err) {
     const e = err as QnbError;
-    if (!opts.safety) throw err;
+    if (!touched || !opts.safety) throw err;
     throw new QnbError(e.code ?? 'E_SERVER', `${e.message}; "${db}" may be partly imported`, {
-      hint: `what was there before is in ${opts.safety}: \`qnb restore-neo4j ${opts.safety} --yes\``,
+      hint: `what was there before is in safety set ${opts.safety.setId}: \`qnb restore-neo4j ${opts.safety.file} --yes\``,
       cause: err,
     });
   }
