@@ -90,6 +90,13 @@ describe('Neo4j online export through the CLI', { skip, timeout: 30 * 60_000 }, 
     assert.equal((await bolt()).hash, original.hash, 'the export changed nothing');
   });
 
+  test('doctor in export mode: Bolt is all it needs', async () => {
+    const run = await qnb(['doctor', '--skip-qdrant']);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /✔ neo4j: Neo4j configured — export mode over Bolt/);
+    assert.match(run.stdout, /✔ neo4j: Bolt and credentials/);
+  });
+
   test('the file: header, schema, nodes, relationships, end; integers beyond 2^53 exact', async () => {
     const [file] = await exports();
     const all = await lines(file!.file);

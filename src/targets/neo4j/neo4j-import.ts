@@ -17,6 +17,8 @@ const TMP_ID = '__qnbImportId';
 const TMP_INDEX = 'qnb_import_id';
 /** Rows per write transaction. */
 const BATCH = 1000;
+/** Rows held across all label sets / types before every batch is sent (bounds memory). */
+const MAX_PENDING = 10 * BATCH;
 /** Rows deleted / cleaned per transaction. */
 const CLEAR_BATCH = 10_000;
 
@@ -81,6 +83,7 @@ async function loadGraph(
       { database: db },
     );
     done.nodes += b.rows.length;
+    pending -= b.rows.length;
     b.rows = [];
     onProgress(done);
   };
@@ -99,9 +102,15 @@ async function loadGraph(
         `${rows.length - made} "${type}" relationship(s) reference nodes that are not in ${label}`,
       );
     done.relationships += rows.length;
+    pending -= rows.length;
     relBatches.set(type, []);
     onProgress(done);
   };
+  const flushAll = async () => {
+    for (const key of nodeBatches.keys()) await flushNodes(key);
+    for (const type of relBatches.keys()) await flushRels(type);
+  };
+  let pending = 0;
   let nodesFlushed = false;
   for await (const line of readExportLines(path, label)) {
     if (line.kind === 'node') {
@@ -109,20 +118,23 @@ async function loadGraph(
       const b = nodeBatches.get(key) ?? { labels: line.labels, rows: [] };
       nodeBatches.set(key, b);
       b.rows.push({ id: line.id, props: codec.decodeProperties(line.properties) });
+      pending++;
       if (b.rows.length >= BATCH) await flushNodes(key);
     } else if (line.kind === 'relationship') {
       if (!nodesFlushed) {
-        for (const key of nodeBatches.keys()) await flushNodes(key);
+        await flushAll();
         nodesFlushed = true;
       }
       const rows = relBatches.get(line.type) ?? [];
       relBatches.set(line.type, rows);
       rows.push({ s: line.start, e: line.end, props: codec.decodeProperties(line.properties) });
+      pending++;
       if (rows.length >= BATCH) await flushRels(line.type);
     }
+    // many label sets or types, each with a few rows: send them all rather than hold them
+    if (pending >= MAX_PENDING) await flushAll();
   }
-  for (const key of nodeBatches.keys()) await flushNodes(key);
-  for (const type of relBatches.keys()) await flushRels(type);
+  await flushAll();
   return done;
 }
 
