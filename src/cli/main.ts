@@ -47,18 +47,20 @@ function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
     .option('--keep-server-snapshots', 'leave the snapshots on the Qdrant server after downloading')
     .action((opts) => setResult(runBackupQdrant(createContext(io, global()), opts)));
 
+  const modeHelp =
+    'dump (neo4j-admin; Community: Neo4j stopped meanwhile) or export (online over Bolt, no downtime); env NEO4J_MODE';
+  const modes = ['dump', 'export'] as const;
+
   program
     .command('backup-neo4j')
     .description(
-      'dump the Neo4j database into backups/neo4j/ (Community: stops Neo4j and always starts it again)',
+      'back up the Neo4j database into backups/neo4j/: a dump (Community: stops Neo4j and always starts it again) or an online export',
     )
-    .addOption(
-      new Option('--mode <mode>', 'dump (offline, neo4j-admin) or export (online, not yet)').choices([
-        'dump',
-        'export',
-      ] as const),
-    )
-    .action((opts) => setResult(runBackupNeo4j(createContext(io, global(), { '--neo4j-mode': opts.mode }))));
+    .addOption(new Option('--mode <mode>', modeHelp).choices(modes))
+    .addOption(new Option('--neo4j-mode <mode>', modeHelp).choices(modes).hideHelp())
+    .action((opts) =>
+      setResult(runBackupNeo4j(createContext(io, global(), { '--neo4j-mode': opts.mode ?? opts.neo4jMode }))),
+    );
 
   program
     .command('backup-all')
@@ -74,8 +76,14 @@ function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
       '--copy-to <target>',
       'then copy the set to a folder or s3://bucket/prefix (retention only after)',
     )
+    .addOption(new Option('--neo4j-mode <mode>', modeHelp).choices(modes))
     .action((opts) => {
-      setResult(runBackupAll(createContext(io, global(), { '--keep-last': opts.keepLast }), opts));
+      setResult(
+        runBackupAll(
+          createContext(io, global(), { '--keep-last': opts.keepLast, '--neo4j-mode': opts.neo4jMode }),
+          opts,
+        ),
+      );
     });
 
   program
@@ -97,9 +105,11 @@ function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
 
   program
     .command('restore-neo4j')
-    .description('load a Neo4j dump (stop, neo4j-admin load, start) and verify node and relationship counts')
-    .argument('[file]', 'dump file (path or name in backups/neo4j/)')
-    .option('--latest', 'restore the newest valid dump')
+    .description(
+      'restore a Neo4j dump (stop, neo4j-admin load, start) or import an export over Bolt, then verify counts and samples',
+    )
+    .argument('[file]', 'dump or export file (path or name in backups/neo4j/)')
+    .option('--latest', 'restore the newest valid dump or export')
     .option('-y, --yes', 'allow overwriting a database that holds data (a safety dump is taken first)')
     .option('--force', 'restore a file without a valid manifest entry, or a dump from a newer Neo4j')
     .option('--from <target>', 'fetch the dump from a copy target (folder or s3://bucket/prefix) first')

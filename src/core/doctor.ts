@@ -149,12 +149,27 @@ async function qdrantChecks(d: Deps, out: DoctorCheck[]): Promise<void> {
 }
 
 async function neo4jChecks(d: Deps, out: DoctorCheck[]): Promise<void> {
+  const c = d.config.neo4j;
+  if (c.mode === 'export' && !c.container && !c.home) {
+    // the online export and its restore need Bolt only
+    out.push({
+      area: 'neo4j',
+      name: 'Neo4j configured',
+      ok: true,
+      detail: 'export mode over Bolt (dumps and verify --deep also need NEO4J_HOME or NEO4J_CONTAINER)',
+    });
+  } else if (!(await runtimeChecks(d, out))) return;
+  await boltCheck(d, out);
+}
+
+/** The local install or container: false when Neo4j is not configured at all. */
+async function runtimeChecks(d: Deps, out: DoctorCheck[]): Promise<boolean> {
   let runtime: Neo4jRuntime;
   try {
     runtime = d.neo4j();
   } catch (err) {
     out.push({ area: 'neo4j', name: 'Neo4j configured', ok: false, detail: msg(err), fix: hint(err) });
-    return;
+    return false;
   }
   try {
     const recovered = await d.recoverNeo4j();
@@ -206,6 +221,10 @@ async function neo4jChecks(d: Deps, out: DoctorCheck[]): Promise<void> {
       ...(ok ? {} : { fix: 'check NEO4J_HOME' }),
     });
   }
+  return true;
+}
+
+async function boltCheck(d: Deps, out: DoctorCheck[]): Promise<void> {
   const c = d.config.neo4j;
   try {
     const bolt = await openBolt({ uri: c.uri, user: c.user, password: c.password, database: c.database });

@@ -2,10 +2,12 @@
  * Restore drills for `verify --deep`: restore an artifact somewhere harmless and compare what
  * comes back with what the manifest recorded. Qdrant: a scratch collection `qnb-verify-…`,
  * always deleted afterwards. Neo4j: a scratch Neo4j of the same version (temporary home or
- * throwaway container): load, `neo4j-admin database check`, exact counts, sampled records.
+ * throwaway container): load a dump and `neo4j-admin database check` it, or import an export
+ * over Bolt; then exact counts and sampled records.
  */
 import { randomBytes } from 'node:crypto';
 import { openBolt, waitForBolt } from '../targets/neo4j/neo4j-bolt.js';
+import { importExport } from '../targets/neo4j/neo4j-import.js';
 import type { RuntimeSpec } from '../targets/neo4j/neo4j-runtime.js';
 import { createScratchNeo4j } from '../targets/neo4j/neo4j-scratch.js';
 import type { QdrantApi } from '../targets/qdrant/qdrant-api.js';
@@ -30,7 +32,7 @@ export interface DrillOutcome {
 export async function drillArtifact(a: ArtifactRecord, path: string, deps: DrillDeps): Promise<DrillOutcome> {
   try {
     if (a.kind === 'qdrant-collection') return await drillQdrant(a, path, deps);
-    if (a.kind === 'neo4j-dump') return await drillNeo4j(a, path, deps);
+    if (a.kind === 'neo4j-dump' || a.kind === 'neo4j-export') return await drillNeo4j(a, path, deps);
     return {
       skipped: `no restore drill for ${a.kind} (Qdrant restores full-storage snapshots only at server start)`,
     };
@@ -64,14 +66,21 @@ async function drillNeo4j(a: ArtifactRecord, path: string, deps: DrillDeps): Pro
   const scratch = createScratchNeo4j(spec, database);
   const step = (message: string) =>
     deps.ctx.reporter.emit({ type: 'step', target: 'neo4j', name: a.name, message });
+  const isExport = a.kind === 'neo4j-export';
   try {
-    step(`drill: loading ${a.file} into a scratch Neo4j`);
-    await scratch.load(path);
-    step('drill: neo4j-admin database check');
-    await scratch.check();
+    if (!isExport) {
+      step(`drill: loading ${a.file} into a scratch Neo4j`);
+      await scratch.load(path);
+      step('drill: neo4j-admin database check');
+      await scratch.check();
+    }
     step('drill: starting the scratch Neo4j');
     const bolt = await scratch.start();
     await waitForBolt(bolt, 180_000);
+    // an export is imported over Bolt into the (empty) scratch database, sample checked on the way
+    const imported = isExport
+      ? await importExport(bolt, path, a.file, deps.ctx, { sample: a.sample ?? [] })
+      : undefined;
     const client = await openBolt(bolt);
     try {
       const counts = await client.counts();
@@ -81,7 +90,11 @@ async function drillNeo4j(a: ArtifactRecord, path: string, deps: DrillDeps): Pro
           detail: `restored ${counts.nodes} nodes / ${counts.relationships} relationships, manifest ${nodes} / ${relationships}`,
         };
       }
-      const bad = a.sample?.length ? await client.compareSample(a.sample) : [];
+      const bad = imported
+        ? imported.sampleBad
+        : a.sample?.length
+          ? await client.compareSample(a.sample)
+          : [];
       if (bad.length) return { detail: `sampled records differ: ${bad.join(', ')}` };
       return {};
     } finally {

@@ -7,6 +7,7 @@ import type { QnbConfig } from '../config/schema.js';
 import type { CopyBackend } from '../storage/backend.js';
 import { backupNeo4jDump, type Neo4jBackupOptions } from '../targets/neo4j/neo4j-backup.js';
 import { waitForBolt } from '../targets/neo4j/neo4j-bolt.js';
+import { backupNeo4jExport } from '../targets/neo4j/neo4j-export.js';
 import { clearStoppedMarker, orphanedStoppedMarker } from '../targets/neo4j/neo4j-marker.js';
 import type { Neo4jRestoreReport } from '../targets/neo4j/neo4j-restore.js';
 import {
@@ -22,7 +23,7 @@ import type { TargetContext } from '../targets/target.js';
 import { type BackupCopyReport, copyAfterBackup, copyFailure } from './backup-copy.js';
 import { type CopyOptions, type CopyReport, copySets } from './copy.js';
 import { type DoctorCheck, runDoctor } from './doctor.js';
-import { ConfigError, isAbort, NotFoundError, QnbError, toQnbError } from './errors.js';
+import { ConfigError, isAbort, NotFoundError, toQnbError } from './errors.js';
 import { type QnbEvent, type Reporter, reporterFrom, silentReporter } from './events.js';
 import type { ArtifactRecord, SetManifest } from './manifest.js';
 import { type PruneOptions, type PruneResult, pruneRepository } from './prune.js';
@@ -83,7 +84,7 @@ export interface BackupManager {
   ): Promise<{ report: QdrantRestoreReport; safetySetId?: string; artifact: ArtifactRecord }>;
   /** Re-hashes files; with `deep`, also restores each into a scratch collection / scratch Neo4j and compares. */
   verify(selector?: string, opts?: { deep?: boolean }): Promise<VerifyResult>;
-  /** Dumps the Neo4j database (stops and restarts it on Community). */
+  /** Backs up the Neo4j database: a dump (stops and restarts it on Community) or an online export. */
   backupNeo4j(): Promise<BackupResult>;
   restoreNeo4j(
     opts: RestoreNeo4jOptions,
@@ -173,11 +174,6 @@ export function createBackupManager(
   function runtimeFor(spec?: RuntimeSpec): Neo4jRuntime {
     if (spec)
       return spec.kind === 'docker' ? createDockerRuntime(spec.container) : createLocalRuntime(spec.home);
-    if (config.neo4j.mode === 'export') {
-      throw new QnbError('E_UNSUPPORTED', 'neo4j: NEO4J_MODE=export (online export) is not implemented yet', {
-        hint: 'use NEO4J_MODE=dump',
-      });
-    }
     if (config.neo4j.container) return createDockerRuntime(config.neo4j.container);
     if (config.neo4j.home) return createLocalRuntime(config.neo4j.home);
     throw new ConfigError(
@@ -274,10 +270,14 @@ export function createBackupManager(
     }));
   }
 
+  const exportMode = config.neo4j.mode === 'export';
   const neo4jStep = () => ({
     target: 'neo4j' as const,
     name: config.neo4j.database,
-    run: (sink: ReturnType<typeof createSetSink>) => backupNeo4jDump(runtimeFor(), sink, ctx, neo4jOpts),
+    run: (sink: ReturnType<typeof createSetSink>) =>
+      exportMode
+        ? backupNeo4jExport(sink, ctx, neo4jOpts)
+        : backupNeo4jDump(runtimeFor(), sink, ctx, neo4jOpts),
   });
 
   const backupQdrant = (opts: BackupQdrantOptions = {}) =>
@@ -287,8 +287,8 @@ export function createBackupManager(
 
   const backupNeo4j = () =>
     locked('backup-neo4j', async () => {
-      runtimeFor(); // configuration errors before a set is written
-      return runSet('backup-neo4j', 'backup', [neo4jStep()]);
+      if (!exportMode) runtimeFor(); // configuration errors before a set is written
+      return runSet(exportMode ? 'backup-neo4j --mode export' : 'backup-neo4j', 'backup', [neo4jStep()]);
     });
 
   const backupAll = (opts: BackupAllOptions = {}) =>
@@ -387,7 +387,7 @@ export function createBackupManager(
       locked(opts.dryRun ? 'prune --dry-run' : 'prune', () => pruneRepository(repository, ctx, opts)),
     restoreNeo4j: (opts) =>
       locked('restore-neo4j', () =>
-        restoreNeo4j({ repository, runtime: runtimeFor(), ctx, opts: neo4jOpts }, opts),
+        restoreNeo4j({ repository, runtime: () => runtimeFor(), ctx, opts: neo4jOpts }, opts),
       ),
     restoreQdrant: (opts) =>
       locked('restore-qdrant', () =>
@@ -442,14 +442,13 @@ export function createBackupManager(
       }),
     restoreNeo4jFrom: (from, opts) =>
       locked('restore-neo4j --from', async () => {
-        const runtime = runtimeFor();
         const fetch = await fetchArtifact(
           repository,
           from,
           displayBase(from),
           {
             target: 'neo4j',
-            kinds: ['neo4j-dump'],
+            kinds: ['neo4j-dump', 'neo4j-export'],
             nameFlag: '--database',
             command: 'restore-neo4j',
             ...(opts.file ? { file: opts.file } : { latest: opts.latest, name: config.neo4j.database }),
@@ -457,7 +456,7 @@ export function createBackupManager(
           ctx,
           ageIdentity,
         );
-        const deps = { repository, runtime, ctx, opts: neo4jOpts };
+        const deps = { repository, runtime: () => runtimeFor(), ctx, opts: neo4jOpts };
         return { ...(await restoreNeo4j(deps, { ...opts, file: fetch.file, latest: false })), fetch };
       }),
     async close() {

@@ -1,6 +1,12 @@
 import type { Neo4jBackupOptions } from '../targets/neo4j/neo4j-backup.js';
 import { backupNeo4jDump, describeGraph } from '../targets/neo4j/neo4j-backup.js';
-import { type Neo4jRestoreReport, restoreNeo4jDump } from '../targets/neo4j/neo4j-restore.js';
+import { backupNeo4jExport } from '../targets/neo4j/neo4j-export.js';
+import { EXPORT_EXT } from '../targets/neo4j/neo4j-export-format.js';
+import {
+  type Neo4jRestoreReport,
+  restoreNeo4jDump,
+  restoreNeo4jExport,
+} from '../targets/neo4j/neo4j-restore.js';
 import type { Neo4jRuntime } from '../targets/neo4j/neo4j-runtime.js';
 import { parseVersion } from '../targets/qdrant/qdrant-version.js';
 import type { TargetContext } from '../targets/target.js';
@@ -30,19 +36,27 @@ export function isNewerVersion(a: string, b: string): boolean {
   return false;
 }
 
-/** Restores the Neo4j database from a dump. */
+/**
+ * Restores the Neo4j database from a dump (stop, load, start) or an export (imported over Bolt
+ * while Neo4j runs), chosen by the artifact's kind. `runtime` is only needed for dumps.
+ */
 export async function restoreNeo4j(
-  deps: { repository: Repository; runtime: Neo4jRuntime; ctx: TargetContext; opts: Neo4jBackupOptions },
+  deps: {
+    repository: Repository;
+    runtime: () => Neo4jRuntime;
+    ctx: TargetContext;
+    opts: Neo4jBackupOptions;
+  },
   opts: RestoreNeo4jOptions,
 ): Promise<{ report: Neo4jRestoreReport; safetySetId?: string; artifact: ArtifactRecord }> {
-  const { repository, runtime, ctx } = deps;
+  const { repository, ctx } = deps;
   const db = deps.opts.bolt.database;
   const picked = await pickArtifact(repository, opts, {
     target: 'neo4j',
-    kinds: ['neo4j-dump'],
+    kinds: ['neo4j-dump', 'neo4j-export'],
     command: 'restore-neo4j',
     nameFlag: '--database',
-    untrusted: (p) => untrustedRecord(p, 'neo4j', 'neo4j-dump', db),
+    untrusted: (p) => untrustedRecord(p, 'neo4j', neo4jKindOf(p), db),
   });
   const { artifact, path } = await checkPickedFile(picked, ctx, opts.force);
   if (artifact.name !== db) {
@@ -54,9 +68,19 @@ export async function restoreNeo4j(
       },
     );
   }
-  await runtime.preflight();
+  const isExport = artifact.kind === 'neo4j-export';
+  const runtime = isExport ? undefined : deps.runtime();
+  await runtime?.preflight();
   const current = await describeGraph(deps.opts.bolt, 0);
-  if (artifact.serverVersion && isNewerVersion(artifact.serverVersion, current.version) && !opts.force) {
+  const newer = artifact.serverVersion && isNewerVersion(artifact.serverVersion, current.version);
+  if (newer && isExport) {
+    ctx.reporter.emit({
+      type: 'warning',
+      target: 'neo4j',
+      name: db,
+      message: `${artifact.file} comes from Neo4j ${artifact.serverVersion}, newer than the server (${current.version}); importing it anyway (an export is logical)`,
+    });
+  } else if (newer && !opts.force) {
     throw new QnbError(
       'E_REFUSED',
       `neo4j: ${artifact.file} comes from Neo4j ${artifact.serverVersion}, newer than the server (${current.version})`,
@@ -71,27 +95,30 @@ export async function restoreNeo4j(
       'E_REFUSED',
       `neo4j: database "${db}" holds ${current.counts.nodes} nodes and would be overwritten`,
       {
-        hint: 're-run with --yes (qnb takes a safety dump first)',
+        hint: `re-run with --yes (qnb takes a safety ${isExport ? 'export' : 'dump'} first)`,
       },
     );
   }
-  let safety: { setId: string; path: string } | undefined;
+  let safety: { setId: string; path: string; file: string } | undefined;
   if (hasData) {
     ctx.reporter.emit({
       type: 'step',
       target: 'neo4j',
       name: db,
-      message: `safety dump of "${db}" before overwriting it`,
+      message: `safety ${runtime ? 'dump' : 'export'} of "${db}" before overwriting it`,
     });
     const set = await startSet(repository, 'restore-neo4j (safety backup)', ctx.now(), 'pre-restore');
     try {
-      const rec = await backupNeo4jDump(runtime, createSetSink(repository, set, ctx.now), ctx, deps.opts);
-      safety = { setId: set.id, path: repository.resolve(rec.file) };
+      const sink = createSetSink(repository, set, ctx.now);
+      const rec = runtime
+        ? await backupNeo4jDump(runtime, sink, ctx, deps.opts)
+        : await backupNeo4jExport(sink, ctx, deps.opts);
+      safety = { setId: set.id, path: repository.resolve(rec.file), file: rec.file };
     } catch (err) {
       const e = toQnbError(err, ctx.signal);
       set.errors.push({ target: 'neo4j', name: db, code: e.code, message: e.message });
       await finishSet(repository, set, ctx.now(), 'failed');
-      throw new QnbError(e.code, `safety dump of "${db}" failed, so nothing was restored: ${e.message}`, {
+      throw new QnbError(e.code, `safety backup of "${db}" failed, so nothing was restored: ${e.message}`, {
         hint: e.hint,
         cause: e,
       });
@@ -102,11 +129,21 @@ export async function restoreNeo4j(
     type: 'step',
     target: 'neo4j',
     name: db,
-    message: `loading ${artifact.file} into "${db}"`,
+    message: `${runtime ? 'loading' : 'importing'} ${artifact.file} into "${db}"`,
   });
-  const report = await restoreNeo4jDump(runtime, artifact, path, ctx, {
-    ...deps.opts,
-    ...(safety ? { safetyPath: safety.path } : {}),
-  });
+  const report = runtime
+    ? await restoreNeo4jDump(runtime, artifact, path, ctx, {
+        ...deps.opts,
+        ...(safety ? { safetyPath: safety.path } : {}),
+      })
+    : await restoreNeo4jExport(artifact, path, ctx, {
+        ...deps.opts,
+        ...(safety ? { safety } : {}),
+      });
   return { report, artifact, ...(safety ? { safetySetId: safety.setId } : {}) };
+}
+
+/** The artifact kind of a Neo4j backup file, by its name. */
+export function neo4jKindOf(path: string): 'neo4j-dump' | 'neo4j-export' {
+  return path.endsWith(EXPORT_EXT) ? 'neo4j-export' : 'neo4j-dump';
 }

@@ -7,7 +7,8 @@
  */
 import type { Neo4jBackupOptions } from '../targets/neo4j/neo4j-backup.js';
 import { backupNeo4jDump, describeGraph } from '../targets/neo4j/neo4j-backup.js';
-import { restoreNeo4jDump } from '../targets/neo4j/neo4j-restore.js';
+import { backupNeo4jExport } from '../targets/neo4j/neo4j-export.js';
+import { restoreNeo4jDump, restoreNeo4jExport } from '../targets/neo4j/neo4j-restore.js';
 import type { Neo4jRuntime } from '../targets/neo4j/neo4j-runtime.js';
 import type { QdrantApi } from '../targets/qdrant/qdrant-api.js';
 import { backupQdrantScope } from '../targets/qdrant/qdrant-backup.js';
@@ -83,7 +84,9 @@ export async function restoreSet(deps: Deps, opts: RestoreSetOptions): Promise<R
   const { repository, ctx } = deps;
   const set = await pickSet(repository, opts);
   const artifacts = set.artifacts.filter(
-    (a) => a.status === 'ok' && (a.kind === 'qdrant-collection' || a.kind === 'neo4j-dump'),
+    (a) =>
+      a.status === 'ok' &&
+      (a.kind === 'qdrant-collection' || a.kind === 'neo4j-dump' || a.kind === 'neo4j-export'),
   );
   if (artifacts.length === 0) throw new NotFoundError(`backup set ${set.id} holds nothing restorable`);
   // 1. every file intact before anything is touched
@@ -119,10 +122,12 @@ export async function restoreSet(deps: Deps, opts: RestoreSetOptions): Promise<R
     }
   }
   let neo4jHasData = false;
+  const neo4jExport = neo4jArt?.kind === 'neo4j-export';
   if (neo4jArt) {
-    await deps.neo4j().preflight();
+    if (!neo4jExport) await deps.neo4j().preflight();
     const now = await describeGraph(deps.neo4jOpts.bolt, 0);
-    if (neo4jArt.serverVersion && isNewerVersion(neo4jArt.serverVersion, now.version) && !opts.force) {
+    const newer = neo4jArt.serverVersion && isNewerVersion(neo4jArt.serverVersion, now.version);
+    if (newer && !neo4jExport && !opts.force) {
       throw new QnbError(
         'E_REFUSED',
         `neo4j: the dump comes from Neo4j ${neo4jArt.serverVersion}, newer than the server (${now.version})`,
@@ -152,7 +157,10 @@ export async function restoreSet(deps: Deps, opts: RestoreSetOptions): Promise<R
         });
       }
       if (neo4jArt && neo4jHasData) {
-        const rec = await backupNeo4jDump(deps.neo4j(), sink, ctx, deps.neo4jOpts);
+        // an export restore needs no runtime, so neither does its safety backup
+        const rec = neo4jExport
+          ? await backupNeo4jExport(sink, ctx, deps.neo4jOpts)
+          : await backupNeo4jDump(deps.neo4j(), sink, ctx, deps.neo4jOpts);
         neo4jSafetyPath = repository.resolve(rec.file);
       }
     } catch (err) {
@@ -182,6 +190,8 @@ export async function restoreSet(deps: Deps, opts: RestoreSetOptions): Promise<R
           as: a.name,
           targetExists: exists.get(a.name) ?? false,
         });
+      } else if (a.kind === 'neo4j-export') {
+        await restoreNeo4jExport(a, files.get(a)!, ctx, deps.neo4jOpts);
       } else {
         await restoreNeo4jDump(deps.neo4j(), a, files.get(a)!, ctx, {
           ...deps.neo4jOpts,

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { createBrotliDecompress, createGunzip, createGzip, createInflate } from 'node:zlib';
 import { ioError, QnbError } from './errors.js';
 import { FILE_MODE } from './fs-safe.js';
 
@@ -90,17 +90,26 @@ export function decoderFor(encoding: string): Transform {
 }
 
 /**
- * Writes `source` to a new file at `path` (must not exist), decoding `encoding` if given,
- * hashing the decoded bytes, and fsyncing before it resolves.
+ * Writes `source` to a new file at `path` (must not exist), decoding `encoding` if given (or
+ * compressing with gzip when `gzip`), hashing the bytes as written, and fsyncing before it resolves.
  */
 export async function streamToFile(
   source: Readable,
   path: string,
-  opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void; encoding?: string } = {},
+  opts: {
+    signal?: AbortSignal;
+    onProgress?: (bytes: number) => void;
+    encoding?: string;
+    /** Compress with gzip before hashing and writing. @default false */
+    gzip?: boolean;
+  } = {},
 ): Promise<StreamResult> {
   const counter = hashingCounter(opts.onProgress);
   const out = createWriteStream(path, { flags: 'wx', mode: FILE_MODE, flush: true, highWaterMark: 1 << 20 });
-  const stages: NodeJS.ReadWriteStream[] = opts.encoding ? [decoderFor(opts.encoding), counter] : [counter];
+  const stages: NodeJS.ReadWriteStream[] = [];
+  if (opts.encoding) stages.push(decoderFor(opts.encoding));
+  if (opts.gzip) stages.push(createGzip());
+  stages.push(counter);
   try {
     await pipeline([source, ...stages, out] as NodeJS.ReadWriteStream[], { signal: opts.signal });
   } catch (err) {

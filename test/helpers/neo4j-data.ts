@@ -28,7 +28,24 @@ export async function seedTypedGraph(url: string, password: string, papers = 60)
          raw: $bytes, localTime: localtime({hour: 10, minute: i % 60})})
        MERGE (c:Concept {uid: 'c' + (i % 9), name: 'concept-' + (i % 9)})
        CREATE (p)-[:MENTIONS {weight: i % 5, since: date({year: 2020, month: 1, day: 1})}]->(c)`,
-      { n: neo4j.int(papers), bytes: new Uint8Array([0, 1, 2, 254, 255]) },
+      // the driver sends an Int8Array as a byte array (a Uint8Array would become a list of floats)
+      { n: neo4j.int(papers), bytes: new Int8Array([0, 1, 2, -2, -1]) },
+    );
+    // every other property type: extreme integers, special floats, lists, each temporal kind
+    // (a DST fall-back time that only its offset tells apart), 3D points, negative durations
+    await d.executeQuery(
+      `CREATE (e:Edge:Case {uid: 'edge-1', nan: 0.0 / 0.0, inf: 1.0 / 0.0, ninf: -1.0 / 0.0, negzero: -0.0,
+         minInt: -9223372036854775808, maxInt: 9223372036854775807, ints: [1, 9007199254740993, -5],
+         floats: [0.5, -1.25, 1e300], bools: [true, false], strings: ['', 'a\nb', '"quoted"'], empty: [],
+         dates: [date('2020-02-29'), date({year: -44, month: 3, day: 15})], time: time('12:34:56.123456789+05:30'),
+         ldt: localdatetime('2024-02-29T23:59:59.999999999'), dtOffset: datetime('2024-06-01T12:00:00-03:00'),
+         dtFallBack: datetime('2025-10-26T02:30:00+01:00[Europe/Berlin]'), lt: localtime('00:00:00.000000001'),
+         p3: point({x: 1.5, y: -2, z: 3}), geo3: point({longitude: 13.4, latitude: 52.5, height: 34.5}),
+         durNeg: duration('-P1Y2M3DT4H5M6.7S'), durBig: duration({seconds: 9007199254740993}),
+         noBytes: $none})
+       WITH e MATCH (p:Paper {uid: 'p1'})
+       CREATE (e)-[:LINKS {ints: [1, 2], at: localtime('01:02:03'), bytes: $bytes, w: 0.1}]->(p)`,
+      { bytes: new Int8Array([127, -128]), none: new Int8Array([]) },
     );
     await d.executeQuery(
       "MATCH (a:Paper), (b:Paper) WHERE a.year = b.year AND a.uid < b.uid CREATE (a)-[:CITES {note: 'same year'}]->(b)",
@@ -44,9 +61,10 @@ export async function seedTypedGraph(url: string, password: string, papers = 60)
 function tagged(v: unknown): unknown {
   if (v === null || v === undefined) return null;
   if (Array.isArray(v)) return v.map(tagged);
-  if (v instanceof Uint8Array) return { bytes: Buffer.from(v).toString('hex') };
+  if (ArrayBuffer.isView(v))
+    return { bytes: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') };
   if (neo4j.isInt(v)) return { int: v.toString() };
-  if (typeof v === 'number') return { float: v };
+  if (typeof v === 'number') return { float: Object.is(v, -0) ? '-0' : String(v) };
   if (typeof v === 'object') {
     const name = (v as object).constructor?.name ?? 'Object';
     if (name !== 'Object') return { [name]: String(v) };

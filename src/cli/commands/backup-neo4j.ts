@@ -1,4 +1,4 @@
-/** `qnb backup-neo4j [--mode dump]` — dump the Neo4j database (stops and restarts it on Community). */
+/** `qnb backup-neo4j [--mode dump|export]` — dump the Neo4j database (stopped meanwhile on Community) or export it online. */
 import { managerFor, printBackupResult } from '../context.js';
 import type { CommandContext } from '../io.js';
 

@@ -40,8 +40,9 @@ function artifactLines(a: ArtifactRecord, abs: string, cwd: string): string[] {
       `   Checksum: ${a.checksumSource === 'server' ? 'sha256 matches the server' : 'sha256 by qnb (server reported none)'}`,
     );
   } else {
+    const online = a.kind === 'neo4j-export';
     lines.push(`✅ Neo4j (${a.name})`);
-    lines.push(`   Dump: ${basename(a.file)}`);
+    lines.push(`   ${online ? 'Export' : 'Dump'}: ${basename(a.file)}`);
     lines.push(`   Size: ${mb(a.bytes)}`);
     if (typeof a.counts.nodes === 'number') lines.push(`   Nodes: ${thousands(a.counts.nodes)}`);
     if (typeof a.counts.relationships === 'number')
@@ -49,6 +50,7 @@ function artifactLines(a: ArtifactRecord, abs: string, cwd: string): string[] {
     const downtime = a.details?.downtimeMs;
     if (typeof downtime === 'number')
       lines.push(`   Downtime: ${formatDuration(downtime)} (Neo4j stopped for the dump)`);
+    if (online) lines.push('   Downtime: none (online export over Bolt)');
   }
   return lines;
 }
@@ -184,8 +186,15 @@ export function renderNeo4jRestore(r: { report: Neo4jRestoreReport; safetySetId?
     `   Nodes: ${thousands(rep.nodes)} (manifest: ${exp(rep.expected.nodes)}) ✔`,
     `   Relationships: ${thousands(rep.relationships)} (manifest: ${exp(rep.expected.relationships)}) ✔`,
     ...(rep.sampleChecked ? [`   Sampled records: ${rep.sampleChecked} identical ✔`] : []),
-    ...(r.safetySetId ? [`   Safety dump of the overwritten database: set ${r.safetySetId}`] : []),
-    `   Downtime: ${formatDuration(rep.downtimeMs)}`,
+    ...(rep.schema !== undefined ? [`   Indexes and constraints: ${rep.schema} replayed`] : []),
+    ...(r.safetySetId
+      ? [
+          `   Safety ${rep.mode === 'export' ? 'export' : 'dump'} of the overwritten database: set ${r.safetySetId}`,
+        ]
+      : []),
+    rep.mode === 'export'
+      ? '   Downtime: none (imported over Bolt)'
+      : `   Downtime: ${formatDuration(rep.downtimeMs)}`,
   ];
 }
 

@@ -4,10 +4,12 @@
  * the dump to disk with sha256 inline, and — whatever happens — start Neo4j again, wait for
  * Bolt and report the downtime (guarantee 3).
  */
+
+import type { Readable } from 'node:stream';
 import { joinCleanupError, throwIfAborted } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
-import { streamToFile } from '../../core/transfer.js';
-import type { ArtifactSink, TargetContext } from '../target.js';
+import { type StreamResult, streamToFile } from '../../core/transfer.js';
+import type { ArtifactSink, ReservedFile, TargetContext } from '../target.js';
 import { type BoltOptions, openBolt, waitForBolt } from './neo4j-bolt.js';
 import { clearStoppedMarker, writeStoppedMarker } from './neo4j-marker.js';
 import type { Neo4jRuntime } from './neo4j-runtime.js';
@@ -87,6 +89,90 @@ export async function describeGraph(bolt: BoltOptions, sampleSize: number) {
   }
 }
 
+/** Streams `source` into the reserved temp file (sha256 inline, fsynced), reporting progress. */
+export async function streamNeo4jFile(
+  source: Readable,
+  reserved: ReservedFile,
+  db: string,
+  ctx: TargetContext,
+  gzip = false,
+): Promise<StreamResult> {
+  ctx.reporter.emit({
+    type: 'transfer-start',
+    direction: 'download',
+    target: 'neo4j',
+    name: db,
+    file: reserved.rel,
+  });
+  const t0 = Date.now();
+  const res = await streamToFile(source, reserved.tempPath, {
+    signal: ctx.signal,
+    gzip,
+    onProgress: (bytes) =>
+      ctx.reporter.emit({ type: 'transfer-progress', direction: 'download', name: db, bytes }),
+  });
+  ctx.reporter.emit({
+    type: 'transfer-end',
+    direction: 'download',
+    name: db,
+    bytes: res.bytes,
+    durationMs: Date.now() - t0,
+  });
+  return res;
+}
+
+/** The manifest record of a streamed Neo4j backup file (pending until the sink commits it). */
+export function neo4jRecord(
+  kind: 'neo4j-dump' | 'neo4j-export',
+  name: string,
+  reserved: ReservedFile,
+  got: StreamResult,
+  startedAt: Date,
+  ctx: TargetContext,
+  fields: Pick<ArtifactRecord, 'serverVersion' | 'counts' | 'sample' | 'details'>,
+): ArtifactRecord {
+  return {
+    target: 'neo4j',
+    kind,
+    name,
+    file: reserved.rel,
+    status: 'pending',
+    bytes: got.bytes,
+    sha256: got.sha256,
+    serverChecksum: null,
+    checksumSource: 'self',
+    ...fields,
+    startedAt: startedAt.toISOString(),
+    finishedAt: ctx.now().toISOString(),
+    durationMs: ctx.now().getTime() - startedAt.getTime(),
+  };
+}
+
+/** The Bolt URI without credentials, for the manifest. */
+export const redactedUri = (bolt: BoltOptions) => bolt.uri.replace(/\/\/[^@/]*@/, '//');
+
+/**
+ * Reserves a file, lets `work` fill it and build its record, and commits it; on any failure the
+ * temporary file is discarded, so nothing half-written is ever listed.
+ */
+export async function withNeo4jFile(
+  sink: ArtifactSink,
+  db: string,
+  ext: string,
+  work: (reserved: ReservedFile) => Promise<ArtifactRecord>,
+): Promise<ArtifactRecord> {
+  const reserved = await sink.reserve('neo4j', db, ext);
+  let committed = false;
+  try {
+    const record = await work(reserved);
+    await sink.commit(record, reserved.tempPath);
+    committed = true;
+    return record;
+  } finally {
+    if (!committed) await sink.discard(reserved.tempPath);
+  }
+}
+
 /** Dumps the database into the sink. Returns the committed record. */
 export async function backupNeo4jDump(
   runtime: Neo4jRuntime,
@@ -99,37 +185,13 @@ export async function backupNeo4jDump(
   await runtime.preflight();
   const graph = await describeGraph(opts.bolt, opts.sampleSize ?? 3);
   throwIfAborted(ctx.signal);
-  const reserved = await sink.reserve('neo4j', db, '.dump');
-  let committed = false;
-  try {
+  return withNeo4jFile(sink, db, '.dump', async (reserved) => {
     const { result: got, downtime } = await withNeo4jStopped(runtime, opts, ctx, async () => {
       const admin = runtime.admin(['database', 'dump', db, '--to-stdout']);
       const onAbort = () => admin.kill();
       ctx.signal?.addEventListener('abort', onAbort, { once: true });
       try {
-        ctx.reporter.emit({
-          type: 'transfer-start',
-          direction: 'download',
-          target: 'neo4j',
-          name: db,
-          file: reserved.rel,
-        });
-        const t0 = Date.now();
-        const [res] = await Promise.all([
-          streamToFile(admin.stdout, reserved.tempPath, {
-            signal: ctx.signal,
-            onProgress: (bytes) =>
-              ctx.reporter.emit({ type: 'transfer-progress', direction: 'download', name: db, bytes }),
-          }),
-          admin.done,
-        ]);
-        ctx.reporter.emit({
-          type: 'transfer-end',
-          direction: 'download',
-          name: db,
-          bytes: res.bytes,
-          durationMs: Date.now() - t0,
-        });
+        const [res] = await Promise.all([streamNeo4jFile(admin.stdout, reserved, db, ctx), admin.done]);
         return res;
       } catch (err) {
         admin.kill();
@@ -139,33 +201,16 @@ export async function backupNeo4jDump(
         ctx.signal?.removeEventListener('abort', onAbort);
       }
     });
-    const record: ArtifactRecord = {
-      target: 'neo4j',
-      kind: 'neo4j-dump',
-      name: db,
-      file: reserved.rel,
-      status: 'pending',
-      bytes: got.bytes,
-      sha256: got.sha256,
-      serverChecksum: null,
-      checksumSource: 'self',
+    return neo4jRecord('neo4j-dump', db, reserved, got, startedAt, ctx, {
       serverVersion: graph.version,
       counts: { nodes: graph.counts.nodes, relationships: graph.counts.relationships },
       sample: graph.sample,
-      startedAt: startedAt.toISOString(),
-      finishedAt: ctx.now().toISOString(),
-      durationMs: ctx.now().getTime() - startedAt.getTime(),
       details: {
         mode: 'dump',
         runtime: runtime.spec,
         downtimeMs: downtime.ms,
-        uri: opts.bolt.uri.replace(/\/\/[^@/]*@/, '//'),
+        uri: redactedUri(opts.bolt),
       },
-    };
-    await sink.commit(record, reserved.tempPath);
-    committed = true;
-    return record;
-  } finally {
-    if (!committed) await sink.discard(reserved.tempPath);
-  }
+    });
+  });
 }

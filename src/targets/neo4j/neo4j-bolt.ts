@@ -34,7 +34,9 @@ export interface Neo4jBolt {
   close(): Promise<void>;
 }
 
-function boltError(opts: BoltOptions, op: string, err: unknown): QnbError {
+/** A QnbError for a driver error: wrong password, server down, unknown database, or the server's message. */
+export function boltError(opts: BoltOptions, op: string, err: unknown): QnbError {
+  if (err instanceof QnbError) return err;
   const e = err as { code?: string; message?: string };
   const code = e.code ?? '';
   if (/Unauthorized|AuthenticationRateLimit|Security/.test(code)) {
@@ -75,7 +77,8 @@ function plain(v: unknown): unknown {
   return v;
 }
 
-function recordHash(kind: string, labels: unknown, props: unknown): string {
+/** sha256 of one record for the manifest's sample (`kind` node/rel, labels or type, properties). */
+export function recordHash(kind: string, labels: unknown, props: unknown): string {
   return createHash('sha256')
     .update(canonicalJson({ kind, labels: plain(labels), props: plain(props) }))
     .digest('hex');
@@ -86,14 +89,20 @@ const SAMPLE_NODES =
 const SAMPLE_RELS =
   'MATCH ()-[r]->() WITH r ORDER BY elementId(r) LIMIT $n RETURN elementId(r) AS id, type(r) AS labels, properties(r) AS props';
 
-/** Opens a Bolt client (lazily loads neo4j-driver). */
-export async function openBolt(opts: BoltOptions): Promise<Neo4jBolt> {
+/** A driver for `opts` and the driver module (lazily loaded), for sessions the narrow client lacks. */
+export async function connectBolt(opts: BoltOptions) {
   const neo4j = (await import('neo4j-driver')).default;
   const driver = neo4j.driver(opts.uri, neo4j.auth.basic(opts.user, opts.password ?? ''), {
     connectionTimeout: 10_000,
     maxConnectionPoolSize: 2,
     logging: { level: 'error', logger: () => {} },
   });
+  return { neo4j, driver };
+}
+
+/** Opens a Bolt client (lazily loads neo4j-driver). */
+export async function openBolt(opts: BoltOptions): Promise<Neo4jBolt> {
+  const { neo4j, driver } = await connectBolt(opts);
   const run = async <T>(op: string, query: string, params: Record<string, unknown> = {}) => {
     try {
       return (

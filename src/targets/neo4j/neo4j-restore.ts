@@ -1,7 +1,8 @@
 /**
- * Loads a dump into Neo4j: stop, `neo4j-admin database load --from-stdin
+ * Restores Neo4j. A dump: stop, `neo4j-admin database load --from-stdin
  * --overwrite-destination=true`, start, wait for Bolt, verify exact counts and sampled records.
  * If the load fails and a safety dump exists, that dump is loaded back before starting.
+ * An export: imported over Bolt while Neo4j runs (neo4j-import.ts), then verified the same way.
  */
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -10,19 +11,24 @@ import type { ArtifactRecord } from '../../core/manifest.js';
 import { hashingCounter } from '../../core/transfer.js';
 import type { TargetContext } from '../target.js';
 import { type Neo4jBackupOptions, withNeo4jStopped } from './neo4j-backup.js';
-import { openBolt } from './neo4j-bolt.js';
+import { type GraphCounts, openBolt } from './neo4j-bolt.js';
+import { importExport } from './neo4j-import.js';
 import type { Neo4jRuntime } from './neo4j-runtime.js';
 
 /** What a Neo4j restore did and found. */
 export interface Neo4jRestoreReport {
   database: string;
   from: string;
+  /** dump: stop, neo4j-admin load, start; export: imported over Bolt while Neo4j ran. */
+  mode: 'dump' | 'export';
   nodes: number;
   relationships: number;
   expected: { nodes?: number; relationships?: number };
   sampleChecked: number;
   downtimeMs: number;
   durationMs: number;
+  /** Indexes and constraints replayed (export). */
+  schema?: number;
   /** Set when the load failed and the safety dump was loaded back. */
   rolledBack?: boolean;
 }
@@ -95,14 +101,7 @@ export async function restoreNeo4jDump(
   const bolt = await openBolt(opts.bolt);
   try {
     const counts = await bolt.counts();
-    const expected = { nodes: artifact.counts.nodes, relationships: artifact.counts.relationships };
-    const countsKnown = expected.nodes !== undefined && expected.relationships !== undefined;
-    if (countsKnown && (counts.nodes !== expected.nodes || counts.relationships !== expected.relationships)) {
-      throw new VerificationError(
-        `neo4j "${db}": restored ${counts.nodes} nodes / ${counts.relationships} relationships, the manifest recorded ${expected.nodes} / ${expected.relationships}`,
-        'the dump does not hold what was recorded; try an older backup',
-      );
-    }
+    checkRestoredCounts(db, counts, artifact);
     const sample = artifact.sample ?? [];
     const bad = sample.length ? await bolt.compareSample(sample) : [];
     if (bad.length)
@@ -110,13 +109,81 @@ export async function restoreNeo4jDump(
     return {
       database: db,
       from: artifact.file,
+      mode: 'dump',
       nodes: counts.nodes,
       relationships: counts.relationships,
-      expected,
+      expected: { nodes: artifact.counts.nodes, relationships: artifact.counts.relationships },
       sampleChecked: sample.length,
       downtimeMs: downtime.ms,
       durationMs: Date.now() - started,
       ...(rolledBack ? { rolledBack } : {}),
+    };
+  } finally {
+    await bolt.close();
+  }
+}
+
+/** Throws when the restored counts differ from what the manifest recorded (if it recorded any). */
+function checkRestoredCounts(db: string, counts: GraphCounts, artifact: ArtifactRecord): void {
+  const { nodes, relationships } = artifact.counts;
+  if (nodes === undefined || relationships === undefined) return;
+  if (counts.nodes !== nodes || counts.relationships !== relationships) {
+    throw new VerificationError(
+      `neo4j "${db}": restored ${counts.nodes} nodes / ${counts.relationships} relationships, the manifest recorded ${nodes} / ${relationships}`,
+      `the ${artifact.kind === 'neo4j-export' ? 'export' : 'dump'} does not hold what was recorded; try an older backup`,
+    );
+  }
+}
+
+/**
+ * Imports an export file over Bolt into the running database (no downtime), then verifies exact
+ * counts against the manifest and the sampled records. `safety` is named when a failed import
+ * may have left the database half-replaced.
+ */
+export async function restoreNeo4jExport(
+  artifact: ArtifactRecord,
+  path: string,
+  ctx: TargetContext,
+  opts: Neo4jBackupOptions & { safety?: { setId: string; file: string } },
+): Promise<Neo4jRestoreReport> {
+  const started = Date.now();
+  const db = opts.bolt.database;
+  let imported: Awaited<ReturnType<typeof importExport>>;
+  let touched = false;
+  try {
+    imported = await importExport(opts.bolt, path, artifact.file, ctx, {
+      sample: artifact.sample ?? [],
+      onWrite: () => {
+        touched = true;
+      },
+    });
+  } catch (err) {
+    const e = err as QnbError;
+    if (!touched || !opts.safety) throw err;
+    throw new QnbError(e.code ?? 'E_SERVER', `${e.message}; "${db}" may be partly imported`, {
+      hint: `what was there before is in safety set ${opts.safety.setId}: \`qnb restore-neo4j ${opts.safety.file} --yes\``,
+      cause: err,
+    });
+  }
+  const bolt = await openBolt(opts.bolt);
+  try {
+    const counts = await bolt.counts();
+    checkRestoredCounts(db, counts, artifact);
+    if (imported.sampleBad.length)
+      throw new VerificationError(
+        `neo4j "${db}": sampled records differ after restore: ${imported.sampleBad.join(', ')}`,
+      );
+    return {
+      database: db,
+      from: artifact.file,
+      mode: 'export',
+      nodes: counts.nodes,
+      relationships: counts.relationships,
+      expected: { nodes: artifact.counts.nodes, relationships: artifact.counts.relationships },
+      sampleChecked: imported.sampleChecked,
+      schema: imported.schema,
+      downtimeMs: 0,
+      durationMs: Date.now() - started,
     };
   } finally {
     await bolt.close();
