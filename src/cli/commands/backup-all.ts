@@ -1,7 +1,7 @@
 /** `qnb backup-all` — every configured Qdrant collection and the Neo4j database in one set. */
 import { monitorFor } from '../../schedule/job.js';
-import { managerFor, printBackupResult } from '../context.js';
 import type { CommandContext } from '../io.js';
+import { managerFor, printBackupResult } from '../manager-for.js';
 
 /** Options of backup-all. */
 export interface BackupAllFlags {

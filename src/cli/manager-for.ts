@@ -1,0 +1,38 @@
+/**
+ * The manager wired to the CLI's reporter, for commands that talk to servers or write backups.
+ * Kept apart from context.ts so that reading commands (`list`, `status`) do not load the
+ * manager and, through it, every target.
+ */
+import { type BackupManager, type BackupResult, createBackupManager } from '../core/manager.js';
+import { printJson } from './context.js';
+import { exitCodeForSet } from './exit-codes.js';
+import type { CommandContext } from './io.js';
+import { createCliReporter } from './render/progress.js';
+import { renderBackup } from './render/text.js';
+
+/** A manager whose events are rendered on stderr (bars on a TTY; warnings only with --json). */
+export function managerFor(ctx: CommandContext): { manager: BackupManager; done(): Promise<void> } {
+  const reporter = createCliReporter(ctx.err, {
+    tty: ctx.io.isTTY && !ctx.json,
+    quiet: ctx.json,
+    stream: ctx.io.stderr,
+  });
+  const manager = createBackupManager(ctx.loaded.config, {
+    onEvent: (e) => reporter.emit(e),
+    signal: ctx.io.signal,
+  });
+  return {
+    manager,
+    async done() {
+      reporter.stop();
+      await manager.close();
+    },
+  };
+}
+
+/** Prints a backup set as JSON or in the seed's `=== Backup Results ===` layout; returns the exit status. */
+export function printBackupResult(ctx: CommandContext, manager: BackupManager, result: BackupResult): number {
+  if (ctx.json) printJson(ctx, { ok: result.status === 'ok', ...result });
+  else for (const l of renderBackup(result, (rel) => manager.repository.resolve(rel), ctx.io.cwd)) ctx.out(l);
+  return exitCodeForSet(result.status);
+}
