@@ -1,9 +1,11 @@
 /**
  * The narrow Qdrant interface qnb depends on (Kysely's PostgresPool idea): only the calls we
  * use. JSON control calls go through the official `@qdrant/js-client-rest` (loaded lazily);
- * snapshot create/download/upload go through undici, because the official client has no binary
- * transfer and gives up after 300 s (see docs/qdrant.md).
+ * snapshot create/upload go through undici and the snapshot download through node:http, because
+ * the official client has no binary transfer and gives up after 300 s (see docs/qdrant.md).
  */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { QnbError } from '../../core/errors.js';
@@ -94,8 +96,50 @@ export interface QdrantApiOptions {
   apiKey?: string;
   /** Timeout for short JSON calls. @default 600000 */
   controlTimeoutMs?: number;
-  /** Longest silence while a download body streams. @default 300000 */
+  /**
+   * Longest silence while a download body streams (and, for the snapshot download, while it
+   * connects and waits for the answer). @default 300000
+   */
   idleTimeoutMs?: number;
+}
+
+/** At most this much of an error answer is read, for its message. */
+const ERROR_BODY_MAX = 64 * 1024;
+
+/** The text of a (short) error answer. */
+async function errorBody(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    if (size < ERROR_BODY_MAX) chunks.push(chunk);
+    size += chunk.length;
+  }
+  return Buffer.concat(chunks).toString('utf8').slice(0, ERROR_BODY_MAX);
+}
+
+/**
+ * A streamed GET through node:http(s). Used for the snapshot download: it receives a large body
+ * with clearly less CPU than undici (bench/FINDINGS.md), and on a busy machine CPU is what
+ * limits the download. One connection per download (`agent: false`), closed at its end.
+ */
+function streamedGet(
+  url: string,
+  headers: Record<string, string>,
+  opts: { signal?: AbortSignal; idleMs: number },
+): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(target, { method: 'GET', headers, agent: false, signal: opts.signal }, resolve);
+    req.on('error', reject);
+    req.setTimeout(opts.idleMs, () => {
+      const err = Object.assign(new Error(`no data for ${Math.round(opts.idleMs / 1000)} s`), {
+        code: 'ETIMEDOUT',
+      });
+      req.destroy(err);
+    });
+    req.end();
+  });
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the official client is loaded lazily; its types stay inside this file
@@ -241,15 +285,23 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
 
     async downloadSnapshot(collection, snapshot, callOpts = {}) {
       const op = `download snapshot ${snapshot}`;
-      const res = await raw(op, 'GET', `${snapPath(collection)}/${encodeURIComponent(snapshot)}`, {
-        headers: { 'accept-encoding': 'identity' },
-        signal: callOpts.signal,
-      });
-      if (res.statusCode !== 200) throw httpError(baseUrl, op, res.statusCode, await res.body.text());
+      const path = `${snapPath(collection)}/${encodeURIComponent(snapshot)}`;
+      let res: IncomingMessage;
+      try {
+        res = await streamedGet(
+          `${baseUrl}${path}`,
+          { ...authHeaders, 'accept-encoding': 'identity' },
+          { signal: callOpts.signal, idleMs: opts.idleTimeoutMs ?? 300_000 },
+        );
+      } catch (err) {
+        if (callOpts.signal?.aborted) throw err;
+        throw connectError(baseUrl, op, err);
+      }
+      if (res.statusCode !== 200) throw httpError(baseUrl, op, res.statusCode ?? 0, await errorBody(res));
       const len = Number(res.headers['content-length']);
       const enc = res.headers['content-encoding'];
       return {
-        body: res.body,
+        body: res,
         contentLength: Number.isFinite(len) ? len : undefined,
         contentEncoding: typeof enc === 'string' && enc !== 'identity' ? enc : undefined,
       };
