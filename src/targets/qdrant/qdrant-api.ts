@@ -1,8 +1,10 @@
 /**
  * The narrow Qdrant interface qnb depends on (Kysely's PostgresPool idea): only the calls we
- * use. JSON control calls go through the official `@qdrant/js-client-rest` (loaded lazily);
- * snapshot create/upload go through undici and the snapshot download through node:http, because
- * the official client has no binary transfer and gives up after 300 s (see docs/qdrant.md).
+ * use, as plain REST requests. JSON control calls and snapshot create/upload go through undici
+ * (loaded on the first call), the snapshot download through node:http (see docs/qdrant.md).
+ * The official `@qdrant/js-client-rest` is not used at run time: loading it and its own undici
+ * added ~30 MB to every backup and restore (bench/FINDINGS.md); the tests still check qnb's
+ * requests against the official client and the OpenAPI spec.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -142,9 +144,6 @@ function streamedGet(
   });
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: the official client is loaded lazily; its types stay inside this file
-type OfficialClient = any;
-
 /** Creates the Qdrant API for one server. */
 export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
   const baseUrl = opts.url.replace(/\/+$/, '');
@@ -159,38 +158,6 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     }));
     return undici;
   };
-  let client: Promise<OfficialClient> | undefined;
-
-  const official = (): Promise<OfficialClient> => {
-    client ??= import('@qdrant/js-client-rest').then(
-      ({ QdrantClient }) =>
-        // api key as a plain header: the client's own apiKey option prints a warning on http.
-        new QdrantClient({
-          url: baseUrl,
-          headers: authHeaders,
-          checkCompatibility: false,
-          timeout: opts.controlTimeoutMs ?? 600_000,
-        }),
-    );
-    return client;
-  };
-
-  async function control<T>(op: string, fn: (c: OfficialClient) => Promise<T>): Promise<T> {
-    const c = await official();
-    try {
-      return await fn(c);
-    } catch (err) {
-      const e = err as { status?: number; data?: unknown; name?: string };
-      if (typeof e.status === 'number') throw httpError(baseUrl, op, e.status, e.data);
-      if (e.name === 'QdrantClientTimeoutError') {
-        throw new QnbError('E_CONNECT', `qdrant ${baseUrl}: ${op}: no answer within the timeout`, {
-          retryable: true,
-        });
-      }
-      throw connectError(baseUrl, op, err);
-    }
-  }
-
   const snapPath = (collection: string | null) =>
     collection === null ? '/snapshots' : `/collections/${encodeURIComponent(collection)}/snapshots`;
   const what = (collection: string | null) => (collection === null ? 'full storage' : `"${collection}"`);
@@ -229,34 +196,119 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     }
   }
 
+  const controlTimeout = opts.controlTimeoutMs ?? 600_000;
+
+  /** A JSON control call: the parsed answer of a 2xx; HTTP errors and timeouts as QnbErrors. */
+  async function call<T>(
+    op: string,
+    method: Dispatcher.HttpMethod,
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
+    const { agent, request } = await transport();
+    let res: Dispatcher.ResponseData;
+    let text: string;
+    try {
+      res = await request(`${baseUrl}${path}`, {
+        method,
+        dispatcher: agent,
+        headers: body === undefined ? authHeaders : { ...authHeaders, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        headersTimeout: controlTimeout,
+        bodyTimeout: controlTimeout,
+      });
+      text = await res.body.text();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+        throw new QnbError('E_CONNECT', `qdrant ${baseUrl}: ${op}: no answer within the timeout`, {
+          retryable: true,
+        });
+      }
+      throw connectError(baseUrl, op, err);
+    }
+    if (res.statusCode < 200 || res.statusCode > 299) throw httpError(baseUrl, op, res.statusCode, text);
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new QnbError('E_SERVER', `qdrant ${baseUrl}: ${op}: the answer is not JSON`, {
+        hint: 'is QDRANT_URL a Qdrant server?',
+      });
+    }
+  }
+
+  /** The `result` of a control call's answer (Qdrant's `{ result, status, time }` envelope). */
+  async function result<T>(
+    op: string,
+    method: Dispatcher.HttpMethod,
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
+    const answer = await call<{ result?: T }>(op, method, path, body);
+    if (answer?.result === undefined || answer.result === null) {
+      throw new QnbError('E_SERVER', `qdrant ${baseUrl}: ${op}: the answer has no result`, {
+        hint: 'is QDRANT_URL a Qdrant server?',
+      });
+    }
+    return answer.result;
+  }
+
+  const coll = (name: string) => `/collections/${encodeURIComponent(name)}`;
+  const withVectors = { with_payload: true, with_vector: true };
+
   return {
     baseUrl,
-    version: () => control('read server version', async (c) => String((await c.versionInfo()).version)),
-    listCollections: () =>
-      control('list collections', async (c) =>
-        (await c.getCollections()).collections.map((x: { name: string }) => x.name),
+    version: async () =>
+      String((await call<{ version?: unknown }>('read server version', 'GET', '/')).version),
+    listCollections: async () =>
+      (
+        await result<{ collections: { name: string }[] }>('list collections', 'GET', '/collections')
+      ).collections.map((x) => x.name),
+    getCollection: (name) => result(`read collection "${name}"`, 'GET', coll(name)),
+    collectionExists: async (name) =>
+      Boolean(
+        (await result<{ exists: boolean }>(`check collection "${name}"`, 'GET', `${coll(name)}/exists`))
+          .exists,
       ),
-    getCollection: (name) => control(`read collection "${name}"`, (c) => c.getCollection(name)),
-    collectionExists: (name) =>
-      control(`check collection "${name}"`, async (c) => Boolean((await c.collectionExists(name)).exists)),
-    listAliases: (name) =>
-      control(
-        'list aliases',
-        async (c) => (name === undefined ? await c.getAliases() : await c.getCollectionAliases(name)).aliases,
+    listAliases: async (name) =>
+      (
+        await result<{ aliases: AliasDescription[] }>(
+          'list aliases',
+          'GET',
+          name === undefined ? '/aliases' : `${coll(name)}/aliases`,
+        )
+      ).aliases,
+    updateAliases: async (actions) => {
+      await result('update aliases', 'POST', '/collections/aliases', { actions });
+    },
+    countExact: async (name) =>
+      Number(
+        (
+          await result<{ count: number }>(`count points of "${name}"`, 'POST', `${coll(name)}/points/count`, {
+            exact: true,
+          })
+        ).count,
       ),
-    updateAliases: (actions) => control('update aliases', (c) => c.updateCollectionAliases({ actions })),
-    countExact: (name) =>
-      control(`count points of "${name}"`, async (c) => Number((await c.count(name, { exact: true })).count)),
-    scroll: (name, limit) =>
-      control(
-        `read points of "${name}"`,
-        async (c) => (await c.scroll(name, { limit, with_payload: true, with_vector: true })).points,
-      ),
+    scroll: async (name, limit) =>
+      (
+        await result<{ points: QdrantPoint[] }>(
+          `read points of "${name}"`,
+          'POST',
+          `${coll(name)}/points/scroll`,
+          {
+            limit,
+            ...withVectors,
+          },
+        )
+      ).points,
     retrieve: (name, ids) =>
-      control(`read points of "${name}"`, (c) =>
-        c.retrieve(name, { ids, with_payload: true, with_vector: true }),
-      ),
-    deleteCollection: (name) => control(`delete collection "${name}"`, (c) => c.deleteCollection(name)),
+      result<QdrantPoint[]>(`read points of "${name}"`, 'POST', `${coll(name)}/points`, {
+        ids,
+        ...withVectors,
+      }),
+    deleteCollection: async (name) => {
+      await result(`delete collection "${name}"`, 'DELETE', coll(name));
+    },
 
     async createSnapshot(collection, callOpts = {}) {
       const op = `create snapshot of ${what(collection)}`;
