@@ -3,7 +3,6 @@
  * Never holds a whole file in memory.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -168,27 +167,44 @@ export async function streamToFile(
   return { bytes, sha256: hash.digest('hex') };
 }
 
-/** sha256 and size of a file on disk, streamed. */
+/** Size of the one buffer hashFile reads into. */
+const HASH_READ = 1 << 20;
+
+/**
+ * sha256 and size of a file on disk, read in 1 MiB pieces into one reused buffer: no garbage
+ * per piece, so hashing a 2 GB snapshot does not leave tens of MB of dead buffers for the GC
+ * (restore hashes the file just before it uploads it; bench/FINDINGS.md).
+ */
 export async function hashFile(
   path: string,
   opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
 ): Promise<StreamResult> {
-  const counter = hashingCounter(opts.onProgress);
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(HASH_READ);
+  let bytes = 0;
+  let last = 0;
+  let fh: FileHandle | undefined;
   try {
-    await pipeline(
-      createReadStream(path, { highWaterMark: 1 << 20 }),
-      counter,
-      async (src) => {
-        for await (const _ of src) {
-          // drain
-        }
-      },
-      { signal: opts.signal },
-    );
+    fh = await open(path, 'r');
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      const { bytesRead } = await fh.read(buf, 0, HASH_READ, null);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+      bytes += bytesRead;
+      const now = Date.now();
+      if (opts.onProgress && now - last >= 200) {
+        last = now;
+        opts.onProgress(bytes);
+      }
+    }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.syscall) throw ioError(e, path);
     throw err;
+  } finally {
+    await fh?.close();
   }
-  return counter.result();
+  opts.onProgress?.(bytes);
+  return { bytes, sha256: hash.digest('hex') };
 }

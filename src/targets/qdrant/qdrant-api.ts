@@ -1,17 +1,15 @@
 /**
  * The narrow Qdrant interface qnb depends on (Kysely's PostgresPool idea): only the calls we
- * use, as plain REST requests. JSON control calls and snapshot create/upload go through undici
- * (loaded on the first call), the snapshot download through node:http (see docs/qdrant.md).
- * The official `@qdrant/js-client-rest` is not used at run time: loading it and its own undici
- * added ~30 MB to every backup and restore (bench/FINDINGS.md); the tests still check qnb's
- * requests against the official client and the OpenAPI spec.
+ * use, as plain REST requests over node:http (qdrant-http.ts; see docs/qdrant.md). The official
+ * `@qdrant/js-client-rest` is not used at run time: loading it and its own undici added ~30 MB
+ * to every backup and restore (bench/FINDINGS.md); the tests still check qnb's requests against
+ * the official client and the OpenAPI spec.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import { QnbError } from '../../core/errors.js';
 import { connectError, httpError } from './qdrant-errors.js';
+import { createQdrantHttp, type HttpRequestOptions, IDLE_TIMEOUT, readText } from './qdrant-http.js';
 
 /** `SnapshotDescription` from the Qdrant OpenAPI spec. */
 export interface SnapshotDescription {
@@ -96,11 +94,11 @@ export interface QdrantApi {
 export interface QdrantApiOptions {
   url: string;
   apiKey?: string;
-  /** Timeout for short JSON calls. @default 600000 */
+  /** Longest silence on a JSON call (snapshot list and delete included). @default 600000 */
   controlTimeoutMs?: number;
   /**
-   * Longest silence while a download body streams (and, for the snapshot download, while it
-   * connects and waits for the answer). @default 300000
+   * Longest silence on a snapshot download (connecting, waiting for the answer, receiving).
+   * Snapshot creation and upload (`wait=true`) have no timeout: they answer when done. @default 300000
    */
   idleTimeoutMs?: number;
 }
@@ -108,87 +106,54 @@ export interface QdrantApiOptions {
 /** At most this much of an error answer is read, for its message. */
 const ERROR_BODY_MAX = 64 * 1024;
 
-/** The text of a (short) error answer. */
-async function errorBody(res: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res as AsyncIterable<Buffer>) {
-    if (size < ERROR_BODY_MAX) chunks.push(chunk);
-    size += chunk.length;
-  }
-  return Buffer.concat(chunks).toString('utf8').slice(0, ERROR_BODY_MAX);
-}
-
-/**
- * A streamed GET through node:http(s). Used for the snapshot download: it receives a large body
- * with clearly less CPU than undici (bench/FINDINGS.md), and on a busy machine CPU is what
- * limits the download. One connection per download (`agent: false`), closed at its end.
- */
-function streamedGet(
-  url: string,
-  headers: Record<string, string>,
-  opts: { signal?: AbortSignal; idleMs: number },
-): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(target, { method: 'GET', headers, agent: false, signal: opts.signal }, resolve);
-    req.on('error', reject);
-    req.setTimeout(opts.idleMs, () => {
-      const err = Object.assign(new Error(`no data for ${Math.round(opts.idleMs / 1000)} s`), {
-        code: 'ETIMEDOUT',
-      });
-      req.destroy(err);
-    });
-    req.end();
-  });
-}
+type Method = 'GET' | 'POST' | 'DELETE';
 
 /** Creates the Qdrant API for one server. */
 export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
   const baseUrl = opts.url.replace(/\/+$/, '');
   const authHeaders: Record<string, string> = opts.apiKey ? { 'api-key': opts.apiKey } : {};
-  // Long calls: no header timeout (wait=true answers only when done), idle timeout on bodies.
-  // undici loads on the first transfer, so `qnb list` and `qnb --help` do not pay for it
-  let undici: Promise<{ agent: Dispatcher; request: typeof import('undici').request }> | undefined;
-  const transport = () => {
-    undici ??= import('undici').then(({ Agent, request }) => ({
-      agent: new Agent({ headersTimeout: 0, bodyTimeout: opts.idleTimeoutMs ?? 300_000 }),
-      request,
-    }));
-    return undici;
-  };
+  const http = createQdrantHttp(baseUrl, authHeaders);
+  const controlTimeout = opts.controlTimeoutMs ?? 600_000;
   const snapPath = (collection: string | null) =>
     collection === null ? '/snapshots' : `/collections/${encodeURIComponent(collection)}/snapshots`;
   const what = (collection: string | null) => (collection === null ? 'full storage' : `"${collection}"`);
 
+  /** A QnbError for a request that failed on the network or went silent. */
+  function failure(op: string, err: unknown): QnbError {
+    if ((err as { code?: string }).code === IDLE_TIMEOUT) {
+      return new QnbError('E_CONNECT', `qdrant ${baseUrl}: ${op}: no answer within the timeout`, {
+        retryable: true,
+        cause: err,
+      });
+    }
+    return connectError(baseUrl, op, err);
+  }
+
   async function raw(
     op: string,
-    method: Dispatcher.HttpMethod,
+    method: Method,
     path: string,
-    extra: { headers?: Record<string, string>; body?: Readable; signal?: AbortSignal } = {},
-  ): Promise<Dispatcher.ResponseData> {
-    const { agent, request } = await transport();
+    extra: HttpRequestOptions = {},
+  ): Promise<IncomingMessage> {
     try {
-      return await request(`${baseUrl}${path}`, {
-        method,
-        dispatcher: agent,
-        headers: { ...authHeaders, ...extra.headers },
-        body: extra.body,
-        signal: extra.signal,
-      });
+      return await http.send(method, path, extra);
     } catch (err) {
       if (extra.signal?.aborted) throw err;
-      throw connectError(baseUrl, op, err);
+      throw failure(op, err);
     }
   }
 
-  async function jsonResult<T>(op: string, res: Dispatcher.ResponseData): Promise<T | 'accepted'> {
-    const text = await res.body.text();
-    if (res.statusCode === 202) return 'accepted';
-    if (res.statusCode !== 200) throw httpError(baseUrl, op, res.statusCode, text);
+  async function text(op: string, res: IncomingMessage, max?: number): Promise<string> {
     try {
-      return (JSON.parse(text) as { result: T }).result;
+      return await readText(res, max);
+    } catch (err) {
+      throw failure(op, err);
+    }
+  }
+
+  function parseJson<T>(op: string, body: string): T {
+    try {
+      return JSON.parse(body) as T;
     } catch {
       throw new QnbError('E_SERVER', `qdrant ${baseUrl}: ${op}: the answer is not JSON`, {
         hint: 'is QDRANT_URL a Qdrant server?',
@@ -196,54 +161,29 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     }
   }
 
-  const controlTimeout = opts.controlTimeoutMs ?? 600_000;
+  /** The `result` of a 200 answer, `'accepted'` for a 202 (snapshot calls with `wait=true`). */
+  async function jsonResult<T>(op: string, res: IncomingMessage): Promise<T | 'accepted'> {
+    const body = await text(op, res);
+    if (res.statusCode === 202) return 'accepted';
+    if (res.statusCode !== 200) throw httpError(baseUrl, op, res.statusCode ?? 0, body);
+    return parseJson<{ result: T }>(op, body).result;
+  }
 
   /** A JSON control call: the parsed answer of a 2xx; HTTP errors and timeouts as QnbErrors. */
-  async function call<T>(
-    op: string,
-    method: Dispatcher.HttpMethod,
-    path: string,
-    body?: unknown,
-  ): Promise<T> {
-    const { agent, request } = await transport();
-    let res: Dispatcher.ResponseData;
-    let text: string;
-    try {
-      res = await request(`${baseUrl}${path}`, {
-        method,
-        dispatcher: agent,
-        headers: body === undefined ? authHeaders : { ...authHeaders, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        headersTimeout: controlTimeout,
-        bodyTimeout: controlTimeout,
-      });
-      text = await res.body.text();
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-        throw new QnbError('E_CONNECT', `qdrant ${baseUrl}: ${op}: no answer within the timeout`, {
-          retryable: true,
-        });
-      }
-      throw connectError(baseUrl, op, err);
-    }
-    if (res.statusCode < 200 || res.statusCode > 299) throw httpError(baseUrl, op, res.statusCode, text);
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new QnbError('E_SERVER', `qdrant ${baseUrl}: ${op}: the answer is not JSON`, {
-        hint: 'is QDRANT_URL a Qdrant server?',
-      });
-    }
+  async function call<T>(op: string, method: Method, path: string, body?: unknown): Promise<T> {
+    const res = await raw(op, method, path, {
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      idleMs: controlTimeout,
+    });
+    const answer = await text(op, res);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status > 299) throw httpError(baseUrl, op, status, answer);
+    return parseJson<T>(op, answer);
   }
 
   /** The `result` of a control call's answer (Qdrant's `{ result, status, time }` envelope). */
-  async function result<T>(
-    op: string,
-    method: Dispatcher.HttpMethod,
-    path: string,
-    body?: unknown,
-  ): Promise<T> {
+  async function result<T>(op: string, method: Method, path: string, body?: unknown): Promise<T> {
     const answer = await call<{ result?: T }>(op, method, path, body);
     if (answer?.result === undefined || answer.result === null) {
       throw new QnbError('E_SERVER', `qdrant ${baseUrl}: ${op}: the answer has no result`, {
@@ -318,7 +258,8 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
 
     async listSnapshots(collection) {
       const op = `list snapshots of ${what(collection)}`;
-      const result = await jsonResult<SnapshotDescription[]>(op, await raw(op, 'GET', snapPath(collection)));
+      const res = await raw(op, 'GET', snapPath(collection), { idleMs: controlTimeout });
+      const result = await jsonResult<SnapshotDescription[]>(op, res);
       return result === 'accepted' ? [] : result;
     },
 
@@ -328,28 +269,25 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
         op,
         'DELETE',
         `${snapPath(collection)}/${encodeURIComponent(snapshot)}?wait=true`,
+        { idleMs: controlTimeout },
       );
-      const text = await res.body.text();
+      const answer = await text(op, res, ERROR_BODY_MAX);
       if (res.statusCode === 404) return;
       if (res.statusCode !== 200 && res.statusCode !== 202)
-        throw httpError(baseUrl, op, res.statusCode, text);
+        throw httpError(baseUrl, op, res.statusCode ?? 0, answer);
     },
 
     async downloadSnapshot(collection, snapshot, callOpts = {}) {
       const op = `download snapshot ${snapshot}`;
       const path = `${snapPath(collection)}/${encodeURIComponent(snapshot)}`;
-      let res: IncomingMessage;
-      try {
-        res = await streamedGet(
-          `${baseUrl}${path}`,
-          { ...authHeaders, 'accept-encoding': 'identity' },
-          { signal: callOpts.signal, idleMs: opts.idleTimeoutMs ?? 300_000 },
-        );
-      } catch (err) {
-        if (callOpts.signal?.aborted) throw err;
-        throw connectError(baseUrl, op, err);
+      const res = await raw(op, 'GET', path, {
+        headers: { 'accept-encoding': 'identity' },
+        signal: callOpts.signal,
+        idleMs: opts.idleTimeoutMs ?? 300_000,
+      });
+      if (res.statusCode !== 200) {
+        throw httpError(baseUrl, op, res.statusCode ?? 0, await text(op, res, ERROR_BODY_MAX));
       }
-      if (res.statusCode !== 200) throw httpError(baseUrl, op, res.statusCode ?? 0, await errorBody(res));
       const len = Number(res.headers['content-length']);
       const enc = res.headers['content-encoding'];
       return {
@@ -399,7 +337,7 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     },
 
     async close() {
-      if (undici) await (await undici).agent.close().catch(() => {});
+      http.close();
     },
   };
 }
