@@ -3,6 +3,7 @@
  * Never holds a whole file in memory.
  */
 import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -89,23 +90,6 @@ export function decoderFor(encoding: string): Transform {
   }
 }
 
-/** Received bytes are written in batches of this size, with one batch in flight (bounded memory). */
-const WRITE_BATCH = 1 << 20;
-
-/** Writes every byte of `chunks` at the file's current position, however many writes that takes. */
-async function writeAll(fh: FileHandle, chunks: Buffer[]): Promise<void> {
-  let rest = chunks;
-  while (rest.length > 0) {
-    const { bytesWritten } = await fh.writev(rest);
-    let skip = bytesWritten;
-    while (rest.length > 0 && skip >= rest[0]!.length) {
-      skip -= rest[0]!.length;
-      rest = rest.slice(1);
-    }
-    if (skip > 0) rest = [rest[0]!.subarray(skip), ...rest.slice(1)];
-  }
-}
-
 /**
  * Writes `source` to a new file at `path` (must not exist), decoding `encoding` if given,
  * hashing the decoded bytes, and fsyncing before it resolves.
@@ -118,46 +102,24 @@ export async function streamToFile(
   const hash = createHash('sha256');
   let bytes = 0;
   let last = 0;
-  // No Transform and WriteStream: the chunks are hashed as they arrive and gathered into 1 MiB
-  // writev calls, one in flight while the next batch fills (bench/FINDINGS.md: the stream stages
-  // cost CPU that a download on a busy machine does not have to spare).
-  const sink = async (chunks: AsyncIterable<Buffer | string>) => {
-    const fh = await open(path, 'wx', FILE_MODE);
-    let writing: Promise<void> = Promise.resolve();
-    try {
-      let batch: Buffer[] = [];
-      let batchBytes = 0;
-      for await (const data of chunks) {
-        const chunk = typeof data === 'string' ? Buffer.from(data) : data;
-        hash.update(chunk);
-        bytes += chunk.length;
-        const now = Date.now();
-        if (opts.onProgress && now - last >= 200) {
-          last = now;
-          opts.onProgress(bytes);
-        }
-        batch.push(chunk);
-        batchBytes += chunk.length;
-        if (batchBytes >= WRITE_BATCH) {
-          await writing;
-          writing = writeAll(fh, batch);
-          // handled here, thrown by the next await: a failed write must not be an unhandled rejection
-          writing.catch(() => {});
-          batch = [];
-          batchBytes = 0;
-        }
-      }
-      await writing;
-      await writeAll(fh, batch);
-      await fh.sync();
-    } finally {
-      await writing.catch(() => {});
-      await fh.close();
+  // first: an encoding qnb cannot decode throws before the file exists
+  const decoder = opts.encoding ? decoderFor(opts.encoding) : undefined;
+  // 1 MiB buffer: the WriteStream gathers what arrives during one write into the next writev
+  const out = createWriteStream(path, { flags: 'wx', mode: FILE_MODE, flush: true, highWaterMark: 1 << 20 });
+  const done = pipeline(decoder ? [source, decoder, out] : [source, out], { signal: opts.signal });
+  // The hash listens to the same 'data' events the pipe writes, instead of a Transform between
+  // them (bench/FINDINGS.md: the extra stream stage cost CPU a busy download cannot spare).
+  (decoder ?? source).on('data', (chunk: Buffer | string) => {
+    hash.update(chunk);
+    bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    const now = Date.now();
+    if (opts.onProgress && now - last >= 200) {
+      last = now;
+      opts.onProgress(bytes);
     }
-  };
+  });
   try {
-    if (opts.encoding) await pipeline(source, decoderFor(opts.encoding), sink, { signal: opts.signal });
-    else await pipeline(source, sink, { signal: opts.signal });
+    await done;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.syscall && ['write', 'open', 'close', 'fsync'].includes(e.syscall)) throw ioError(e, path);
