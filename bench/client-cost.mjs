@@ -1,13 +1,15 @@
 /**
- * What the official Qdrant client costs in memory, in a process that has loaded what the qnb CLI
- * loads. Plain JavaScript (run with `node`, no tsx, so tsx's own memory does not blur the number):
+ * What the official Qdrant client would cost in memory, in a process that has loaded what the
+ * qnb CLI loads. Plain JavaScript (run with `node`, no tsx, so tsx's own memory does not blur the
+ * number):
  *
  *   node bench/client-cost.mjs QNB_MAIN_JS URL raw|official
  *
- * `raw`: four JSON calls through qnb's own undici path (listSnapshots). `official`: the same first
- * call, then version / collectionExists / countExact — the control calls backup and restore make
- * through `@qdrant/js-client-rest` (which brings its own copy of undici 6). Prints
- * {"mode","rssKb","maxRssKb"} after the calls.
+ * Both modes first make one call through qnb's own API (so qnb's undici is loaded), then
+ * version / collectionExists / countExact — the control calls backup and restore make. `raw`
+ * makes them through qnb's own API (plain REST over node:http, what qnb does since the perf
+ * branch); `official` through `@qdrant/js-client-rest` (what qnb did before; it brings its own
+ * copy of undici 6). Prints {"mode","rssKb","maxRssKb"} after the calls.
  */
 import { pathToFileURL } from 'node:url';
 
@@ -23,11 +25,15 @@ const { createQdrantApi } = await import(
 const api = createQdrantApi({ url });
 await api.listSnapshots('papers');
 if (mode === 'raw') {
-  for (let i = 0; i < 3; i++) await api.listSnapshots('papers');
-} else {
   await api.version();
   await api.collectionExists('papers');
   await api.countExact('papers');
+} else {
+  const { QdrantClient } = await import('@qdrant/js-client-rest');
+  const client = new QdrantClient({ url, checkCompatibility: false });
+  await client.versionInfo();
+  await client.collectionExists('papers');
+  await client.count('papers', { exact: true });
 }
 console.log(
   JSON.stringify({

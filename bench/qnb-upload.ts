@@ -4,8 +4,10 @@
  *   node --import tsx bench/qnb-upload.ts URL COLLECTION FILE SHA256 [VARIANT]
  *
  * VARIANT `exact` (default) is what `qnb restore-qdrant` does (qdrant-restore.ts):
- * createReadStream(FILE, 1 MiB chunks).pipe(hashingCounter()) into createQdrantApi().uploadSnapshot
+ * createReadStream(FILE, 1 MiB chunks).pipe(byteCounter()) into createQdrantApi().uploadSnapshot
  * (multipart, priority=snapshot, wait=true, checksum), then deleteSnapshot of the uploaded copy.
+ * The bytes are not hashed on the way out: the server checks `checksum=` (a mismatch fails the
+ * upload), and restore has hashed the file against the manifest just before.
  * Other variants are bench-local experiments from `lib/upload-variants.ts`.
  * Prints one JSON line: {"ms","bytes","sha256","cpuMs","maxRssKb","rssBeforeKb"}; ms covers the
  * upload call only (request start to the server's answer), not the delete that follows.
@@ -18,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { hashFile, hashingCounter } from '../src/core/transfer.js';
+import { byteCounter, hashFile } from '../src/core/transfer.js';
 import { createQdrantApi } from '../src/targets/qdrant/qdrant-api.js';
 import { hashFileReusingBuffer } from './lib/hash-variants.js';
 import { startMemTrace } from './lib/memtrace.js';
@@ -38,7 +40,7 @@ if (verify !== 'none') {
   const local = verify === 'reuse' ? await hashFileReusingBuffer(file) : await hashFile(file);
   if (local.sha256 !== sha256) throw new Error(`${file}: sha256 ${local.sha256} ≠ ${sha256}`);
 }
-await api.version(); // load the official client now, as restore does before uploading
+await api.version(); // a control call first, as restore makes before uploading
 if (verify === 'none') rssBeforeKb = Math.round(process.memoryUsage().rss / 1024);
 const stopTrace = startMemTrace();
 const cpu0 = process.cpuUsage();
@@ -46,10 +48,11 @@ const t0 = performance.now();
 let sent: { bytes: number; sha256: string };
 try {
   if (variant === 'exact') {
-    const counter = hashingCounter(() => {});
+    const counter = byteCounter(() => {});
     const stream = createReadStream(file, { highWaterMark: 1 << 20 }).pipe(counter);
     await api.uploadSnapshot(collection, { fileName: uploadName, size, stream, sha256 });
-    sent = counter.result();
+    // the server accepted checksum=sha256 for these bytes
+    sent = { bytes: counter.bytes(), sha256 };
   } else {
     const fn = UPLOAD_VARIANTS[variant];
     if (!fn) {

@@ -52,8 +52,8 @@ const variantList = (v: string | undefined, dflt: string) =>
         .map((s) => s.trim())
         .filter(Boolean);
 const DL_VARIANTS = variantList(env.QNB_BENCH_DL_VARIANTS, 'hwm1m,nohash,discard,http-discard');
-const UP_VARIANTS = variantList(env.QNB_BENCH_UP_VARIANTS, 'nohash');
-const CLI_PATCHES = variantList(env.QNB_BENCH_CLI_PATCHES, 'hwm1m');
+const UP_VARIANTS = variantList(env.QNB_BENCH_UP_VARIANTS, 'none');
+const CLI_PATCHES = variantList(env.QNB_BENCH_CLI_PATCHES, 'none');
 /** Diagnosis run: the same restore with glibc malloc told not to grow its mmap threshold. */
 const MALLOC_VARIANT = (env.QNB_BENCH_MEM_MALLOC ?? '1') !== '0';
 const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_ARENA_MAX: '2' };
@@ -628,7 +628,8 @@ async function uploadSection(server: BenchServer, dir: string): Promise<Section>
     { key: 'curl', label: '(a) curl -F', samples: [], run: curlOnce },
     {
       key: 'qnb',
-      label: '(b) qnb createReadStream → hashingCounter → uploadSnapshot (exact code)',
+      label:
+        '(b) qnb createReadStream → byteCounter → uploadSnapshot (exact code; the server checks checksum=)',
       samples: [],
       run: (rep) => qnbOnce(rep, 'exact'),
     },
@@ -665,8 +666,10 @@ async function uploadSection(server: BenchServer, dir: string): Promise<Section>
   const md = [
     `## 2. Snapshot upload — ${SPEED_MB} MB snapshot (${size.toLocaleString('en-US')} bytes)`,
     '',
-    `Each upload goes into a new collection, which is dropped afterwards (with the uploaded file). ${reps} repetitions, rotating order. ` +
-      'Variant `nohash` is qnb’s uploadSnapshot fed by a plain createReadStream (no hashingCounter); it still sends `checksum=`, which the server verifies.',
+    `Each upload goes into a new collection, which is dropped afterwards (with the uploaded file). ${reps} repetitions, rotating order.` +
+      (UP_VARIANTS.includes('nohash')
+        ? ' Variant `nohash` is qnb’s uploadSnapshot fed by a plain createReadStream (no counting Transform); it still sends `checksum=`, which the server verifies.'
+        : ''),
     '',
     table(
       [
@@ -852,8 +855,8 @@ async function memorySection(dir: string): Promise<Section> {
       clientCost[mode] = median(rss);
       rows.push([
         mode === 'raw'
-          ? 'baseline: qnb’s modules + 4 JSON calls through qnb’s own undici path (`bench/client-cost.mjs raw`)'
-          : 'baseline: qnb’s modules + version/exists/count through `@qdrant/js-client-rest`, as backup and restore do (`client-cost.mjs official`)',
+          ? 'baseline: qnb’s modules + version/exists/count through qnb’s own REST calls (node:http), as backup and restore do (`bench/client-cost.mjs raw`)'
+          : 'baseline: qnb’s modules + version/exists/count through `@qdrant/js-client-rest`, as backup and restore did before (`client-cost.mjs official`)',
         '–',
         fmtMb(median(rss)),
         '–',
@@ -880,7 +883,7 @@ async function memorySection(dir: string): Promise<Section> {
     `Highest peak: backup ${fmtMb(bMax)} MB, restore ${fmtMb(rMax)} MB (medians ${fmtMb(median(backupRss))} / ${fmtMb(median(restoreRss))} MB) — target < 150 MB: backup ${verdict(bMax < 150 * 1024)}, restore ${verdict(rMax < 150 * 1024)}.`,
     '',
     clientCost.raw && clientCost.official
-      ? `Loading and using the official client for the control calls costs ${fmtMb(clientCost.official - clientCost.raw)} MB of RSS on top of qnb’s own modules (${fmtMb(clientCost.raw)} → ${fmtMb(clientCost.official)} MB), before any snapshot byte moves.`
+      ? `Loading and using the official client for the control calls would cost ${fmtMb(clientCost.official - clientCost.raw)} MB of RSS on top of qnb’s own modules and REST calls (${fmtMb(clientCost.raw)} → ${fmtMb(clientCost.official)} MB), before any snapshot byte moves; qnb no longer loads it.`
       : '',
     '',
     mallocRss.length
@@ -961,7 +964,7 @@ async function listSection(dir: string): Promise<Section> {
     fmtMb(median(version.rss)),
   ]);
   // What module loading costs: the packages `list` needs, and those qnb loads eagerly on top.
-  const listDeps = ['@commander-js/extra-typings', 'zod', 'lilconfig', 'picocolors'];
+  const listDeps = ['@commander-js/extra-typings', 'lilconfig'];
   const eagerExtra = ['undici', 'yaml', 'cli-progress'];
   const importTime = async (pkgs: string[]) => {
     const code = `const t=performance.now();for(const p of ${JSON.stringify(pkgs)})await import(p);console.log(performance.now()-t)`;
@@ -982,7 +985,7 @@ async function listSection(dir: string): Promise<Section> {
   ]);
   const eager = await importTime([...listDeps, ...eagerExtra]);
   rows.push([
-    `… + ${eagerExtra.join(', ')} (loaded at start-up today, not needed by \`list\`)`,
+    `… + ${eagerExtra.join(', ')} (for comparison: \`list\` does not load them)`,
     '–',
     fmtS(median(eager)),
     listS(eager),

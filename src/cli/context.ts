@@ -1,16 +1,11 @@
 /**
  * Builds a command's context: loads configuration (flags > env > file > defaults) and gives
- * output helpers that redact secrets, plus the manager wired to the CLI's reporter.
+ * output helpers that redact secrets. Light on purpose (`qnb list` and `qnb status` load it);
+ * the manager wired to the CLI's reporter is in manager-for.ts.
  */
 import { loadConfig } from '../config/load.js';
 import { createRedactor } from '../config/redact.js';
-import { backupSucceeded, copyFailure } from '../core/backup-copy.js';
-import { type BackupManager, type BackupResult, createBackupManager } from '../core/manager.js';
-import type { CopyBackend } from '../storage/backend.js';
-import { exitCodeForBackup } from './exit-codes.js';
 import type { CliIO, CommandContext, GlobalOptions } from './io.js';
-import { createCliReporter } from './render/progress.js';
-import { renderBackup } from './render/text.js';
 
 /** Loads config for a command; throws ConfigError before anything is touched. */
 export function createContext(
@@ -35,57 +30,7 @@ export function createContext(
   };
 }
 
-/** A manager whose events are rendered on stderr (bars on a TTY; warnings only with --json). */
-export function managerFor(ctx: CommandContext): { manager: BackupManager; done(): Promise<void> } {
-  const reporter = createCliReporter(ctx.err, {
-    tty: ctx.io.isTTY && !ctx.json,
-    quiet: ctx.json,
-    stream: ctx.io.stderr,
-  });
-  const manager = createBackupManager(ctx.loaded.config, {
-    onEvent: (e) => reporter.emit(e),
-    signal: ctx.io.signal,
-  });
-  return {
-    manager,
-    async done() {
-      reporter.stop();
-      await manager.close();
-    },
-  };
-}
-
 /** Writes a result as JSON on stdout (secrets redacted). */
 export function printJson(ctx: CommandContext, value: unknown): void {
   ctx.io.stdout.write(`${ctx.redact(JSON.stringify(value, null, 2))}\n`);
-}
-
-/** Opens the target of `--copy-to` when one is given (the copy code, and the S3 SDK, load only then). */
-export async function openCopyTo(
-  ctx: CommandContext,
-  raw: string | undefined,
-): Promise<CopyBackend | undefined> {
-  if (!raw) return undefined;
-  const { openTarget } = await import('./commands/copy.js');
-  return openTarget(ctx, raw, '--copy-to');
-}
-
-/** `✘ …` for a failed off-site copy after a backup, or undefined. */
-export function copyFailureLine(result: BackupResult): string | undefined {
-  const failed = copyFailure(result.copy);
-  return failed && `✘ ${failed.message}${failed.hint ? ` — ${failed.hint}` : ''}`;
-}
-
-/**
- * Prints a backup set (with its copy, when `--copy-to` asked for one) as JSON or in the seed's
- * `=== Backup Results ===` layout; returns the exit status.
- */
-export function printBackupResult(ctx: CommandContext, manager: BackupManager, result: BackupResult): number {
-  if (ctx.json) printJson(ctx, { ok: backupSucceeded(result), ...result });
-  else {
-    for (const l of renderBackup(result, (rel) => manager.repository.resolve(rel), ctx.io.cwd)) ctx.out(l);
-    const failed = copyFailureLine(result);
-    if (failed) ctx.err(failed);
-  }
-  return exitCodeForBackup(result);
 }

@@ -9,19 +9,31 @@ import { Command, CommanderError, Option } from '@commander-js/extra-typings';
 import { createRedactor } from '../config/redact.js';
 import { QnbError, toQnbError } from '../core/errors.js';
 import { QNB_VERSION } from '../core/version.js';
-import { runBackupAll } from './commands/backup-all.js';
-import { runBackupNeo4j } from './commands/backup-neo4j.js';
-import { runBackupQdrant } from './commands/backup-qdrant.js';
-import { runDoctorCommand } from './commands/doctor.js';
-import { runList } from './commands/list.js';
-import { runPrune } from './commands/prune.js';
-import { runRestore } from './commands/restore.js';
-import { runRestoreNeo4j } from './commands/restore-neo4j.js';
-import { runRestoreQdrant } from './commands/restore-qdrant.js';
-import { runVerify } from './commands/verify.js';
 import { createContext } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import type { CliIO, GlobalOptions } from './io.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: any command function
+type AnyCommand = (...args: any[]) => Promise<number>;
+
+/**
+ * A command function whose module loads on its first call: `qnb --version` loads no command,
+ * and `qnb list` only its own (not the manager, the targets and their clients).
+ */
+function lazy<M, K extends keyof M>(load: () => Promise<M>, name: K): M[K] {
+  return (async (...args: unknown[]) => ((await load())[name] as AnyCommand)(...args)) as M[K];
+}
+
+const runBackupAll = lazy(() => import('./commands/backup-all.js'), 'runBackupAll');
+const runBackupNeo4j = lazy(() => import('./commands/backup-neo4j.js'), 'runBackupNeo4j');
+const runBackupQdrant = lazy(() => import('./commands/backup-qdrant.js'), 'runBackupQdrant');
+const runDoctorCommand = lazy(() => import('./commands/doctor.js'), 'runDoctorCommand');
+const runList = lazy(() => import('./commands/list.js'), 'runList');
+const runPrune = lazy(() => import('./commands/prune.js'), 'runPrune');
+const runRestore = lazy(() => import('./commands/restore.js'), 'runRestore');
+const runRestoreNeo4j = lazy(() => import('./commands/restore-neo4j.js'), 'runRestoreNeo4j');
+const runRestoreQdrant = lazy(() => import('./commands/restore-qdrant.js'), 'runRestoreQdrant');
+const runVerify = lazy(() => import('./commands/verify.js'), 'runVerify');
 
 /** Off-site copy commands, loaded on use (they may load the S3 SDK). */
 const offsite = () => import('./commands/copy.js');

@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { lilconfigSync } from 'lilconfig';
-import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { type ConfigSource, defaultConfig, KEYS, type KeySpec, type QnbConfig } from './schema.js';
 
@@ -39,74 +38,33 @@ function parseYaml(text: string): unknown {
   return (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
 }
 
-const fileSchema = z
-  .object({
-    backupDir: z.unknown().optional(),
-    keepLast: z.unknown().optional(),
-    qdrant: z
-      .object({
-        url: z.unknown().optional(),
-        apiKey: z.unknown().optional(),
-        collections: z.unknown().optional(),
-        keepServerSnapshots: z.unknown().optional(),
-      })
-      .strict()
-      .optional(),
-    neo4j: z
-      .object({
-        uri: z.unknown().optional(),
-        user: z.unknown().optional(),
-        password: z.unknown().optional(),
-        database: z.unknown().optional(),
-        mode: z.unknown().optional(),
-        container: z.unknown().optional(),
-        home: z.unknown().optional(),
-      })
-      .strict()
-      .optional(),
-    automation: z
-      .object({
-        cron: z.unknown().optional(),
-        timeZone: z.unknown().optional(),
-        debounce: z.unknown().optional(),
-        cooldown: z.unknown().optional(),
-        maxAge: z.unknown().optional(),
-        crontab: z.unknown().optional(),
-      })
-      .strict()
-      .optional(),
-    monitor: z
-      .object({
-        pingUrl: z.unknown().optional(),
-        webhookUrl: z.unknown().optional(),
-        prometheusFile: z.unknown().optional(),
-      })
-      .strict()
-      .optional(),
-    s3: z
-      .object({
-        endpoint: z.unknown().optional(),
-        region: z.unknown().optional(),
-        forcePathStyle: z.unknown().optional(),
-        accessKeyId: z.unknown().optional(),
-        secretAccessKey: z.unknown().optional(),
-        sessionToken: z.unknown().optional(),
-        profile: z.unknown().optional(),
-        partSizeMb: z.unknown().optional(),
-        concurrency: z.unknown().optional(),
-      })
-      .strict()
-      .optional(),
-    copy: z
-      .object({
-        to: z.unknown().optional(),
-        ageRecipients: z.unknown().optional(),
-        ageIdentity: z.unknown().optional(),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict();
+/** Keys a config file may hold per section (from the one KEYS table); values are checked by KEYS afterwards. */
+const FILE_SECTIONS: Record<string, readonly string[]> = {};
+for (const { path } of KEYS) {
+  const [section, key] = path.split('.');
+  if (key) FILE_SECTIONS[section!] = [...(FILE_SECTIONS[section!] ?? []), key];
+}
+const FILE_TOP_KEYS = KEYS.map((k) => k.path.split('.')[0]!);
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The first key of a config file's data that qnb does not know, dotted (`qdrant.ulr`); `''`
+ * when the file is not an object; undefined when every key is known.
+ */
+function unknownFileKey(data: unknown): string | undefined {
+  if (!isRecord(data)) return '';
+  for (const [section, keys] of Object.entries(FILE_SECTIONS)) {
+    const value = data[section];
+    if (value === undefined) continue;
+    if (!isRecord(value)) return section;
+    const extra = Object.keys(value).filter((k) => !keys.includes(k));
+    if (extra.length > 0) return [section, ...extra].join('.');
+  }
+  const extra = Object.keys(data).filter((k) => !FILE_TOP_KEYS.includes(k));
+  return extra.length > 0 ? extra.join('.') : undefined;
+}
 
 function readConfigFile(opts: LoadConfigOptions): {
   data: Record<string, unknown>;
@@ -142,17 +100,16 @@ function readConfigFile(opts: LoadConfigOptions): {
     );
   }
   if (!found) return { data: {}, file: undefined };
-  const parsed = fileSchema.safeParse(found.config ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const keys = 'keys' in issue ? (issue.keys as string[]) : [];
-    const at = [...issue.path.map(String), ...keys].join('.');
+  const data = found.config ?? {};
+  const unknown = unknownFileKey(data);
+  if (unknown !== undefined) {
+    const known = Object.entries(FILE_SECTIONS).map(([section, keys]) => `${section}.{${keys.join(',')}}`);
     throw new ConfigError(
-      `${found.filepath}: unknown or misplaced key "${at}"`,
-      'known keys: backupDir, keepLast, qdrant.{url,apiKey,collections,keepServerSnapshots}, neo4j.{uri,user,password,database,mode,container,home}, automation.{cron,timeZone,debounce,cooldown,maxAge,crontab}, monitor.{pingUrl,webhookUrl,prometheusFile}, s3.{endpoint,region,forcePathStyle,accessKeyId,secretAccessKey,sessionToken,profile,partSizeMb,concurrency}, copy.{to,ageRecipients,ageIdentity}',
+      `${found.filepath}: unknown or misplaced key "${unknown}"`,
+      `known keys: backupDir, keepLast, ${known.join(', ')}`,
     );
   }
-  return { data: parsed.data as Record<string, unknown>, file: found.filepath };
+  return { data: data as Record<string, unknown>, file: found.filepath };
 }
 
 function getPath(obj: Record<string, unknown>, path: string): unknown {

@@ -2,7 +2,6 @@
  * The backup-set manifest: one JSON file per qnb run in `sets/<id>.json`. The format is
  * described for humans in docs/manifest.md; bump MANIFEST_VERSION on any incompatible change.
  */
-import { z } from 'zod';
 
 /** Current manifest format version. */
 export const MANIFEST_VERSION = 1;
@@ -108,40 +107,71 @@ export interface SetManifest {
   pruned?: { file: string; at: string }[];
 }
 
-const artifactSchema = z.object({
-  target: z.enum(['qdrant', 'neo4j']),
-  kind: z.enum(['qdrant-collection', 'qdrant-full', 'neo4j-dump', 'neo4j-export']),
-  name: z.string().min(1),
-  file: z.string().min(1),
-  status: z.enum(['pending', 'ok']),
-  bytes: z.number().int().nonnegative(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  serverChecksum: z.string().nullable(),
-  checksumSource: z.enum(['server', 'self']),
-  serverVersion: z.string(),
-  counts: z.record(z.string(), z.number()),
-  startedAt: z.string(),
-  finishedAt: z.string(),
-  durationMs: z.number(),
-  stored: z
-    .object({
-      key: z.string().min(1),
-      bytes: z.number().int().nonnegative(),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/),
-      encryption: z.literal('age'),
-      recipients: z.array(z.string()),
-    })
-    .optional(),
-});
+// Hand-written checks instead of a schema library: `qnb list` and `qnb status` parse every
+// manifest, and loading zod alone took longer than reading 1,000 manifests.
+const SHA256 = /^[0-9a-f]{64}$/;
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isNonEmpty = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isSha256 = (v: unknown): v is string => typeof v === 'string' && SHA256.test(v);
+const oneOf =
+  <T extends string>(...values: T[]) =>
+  (v: unknown): v is T =>
+    values.includes(v as T);
+const isTarget = oneOf('qdrant', 'neo4j');
+const isKind = oneOf('qdrant-collection', 'qdrant-full', 'neo4j-dump', 'neo4j-export');
+const isArtifactStatus = oneOf('pending', 'ok');
+const isChecksumSource = oneOf('server', 'self');
+const isSetStatus = oneOf('running', 'ok', 'partial', 'failed', 'interrupted');
 
-const setSchema = z.object({
-  format: z.literal('qnb-set'),
-  version: z.number().int().positive(),
-  id: z.string().min(1),
-  status: z.enum(['running', 'ok', 'partial', 'failed', 'interrupted']),
-  startedAt: z.string(),
-  artifacts: z.array(z.unknown()),
-});
+const isStored = (v: unknown): boolean =>
+  isObject(v) &&
+  isNonEmpty(v.key) &&
+  isCount(v.bytes) &&
+  isSha256(v.sha256) &&
+  v.encryption === 'age' &&
+  Array.isArray(v.recipients) &&
+  v.recipients.every(isString);
+
+/** True when an artifact entry has every field a manifest must record, with the right types. */
+function isArtifactRecord(a: unknown): a is ArtifactRecord {
+  return (
+    isObject(a) &&
+    isTarget(a.target) &&
+    isKind(a.kind) &&
+    isNonEmpty(a.name) &&
+    isNonEmpty(a.file) &&
+    isArtifactStatus(a.status) &&
+    isCount(a.bytes) &&
+    isSha256(a.sha256) &&
+    (a.serverChecksum === null || isString(a.serverChecksum)) &&
+    isChecksumSource(a.checksumSource) &&
+    isString(a.serverVersion) &&
+    isObject(a.counts) &&
+    Object.values(a.counts).every(isNumber) &&
+    isString(a.startedAt) &&
+    isString(a.finishedAt) &&
+    isNumber(a.durationMs) &&
+    (a.stored === undefined || isStored(a.stored))
+  );
+}
+
+/** True when `d` has the head of a set manifest (any version). */
+function isSetHead(d: unknown): d is SetManifest {
+  return (
+    isObject(d) &&
+    d.format === 'qnb-set' &&
+    Number.isSafeInteger(d.version) &&
+    (d.version as number) > 0 &&
+    isNonEmpty(d.id) &&
+    isSetStatus(d.status) &&
+    isString(d.startedAt) &&
+    Array.isArray(d.artifacts)
+  );
+}
 
 /**
  * Parses a manifest file's JSON. Returns an error string for files that are not manifests or
@@ -154,19 +184,17 @@ export function parseManifest(json: string): SetManifest | string {
   } catch {
     return 'not valid JSON';
   }
-  const head = setSchema.safeParse(data);
-  if (!head.success) return 'not a qnb set manifest';
-  if (head.data.version > MANIFEST_VERSION)
-    return `manifest version ${head.data.version} is newer than this qnb`;
-  const set = data as SetManifest;
-  set.artifacts = set.artifacts.filter((a) => artifactSchema.safeParse(a).success);
+  if (!isSetHead(data)) return 'not a qnb set manifest';
+  if (data.version > MANIFEST_VERSION) return `manifest version ${data.version} is newer than this qnb`;
+  const set = data;
+  set.artifacts = set.artifacts.filter(isArtifactRecord);
   set.errors ??= [];
   return set;
 }
 
 /** True when an artifact's manifest entry is complete: the run confirmed it and hashes are recorded. */
 export function isCompleteArtifact(a: ArtifactRecord): boolean {
-  return a.status === 'ok' && /^[0-9a-f]{64}$/.test(a.sha256) && a.bytes >= 0;
+  return a.status === 'ok' && SHA256.test(a.sha256) && a.bytes >= 0;
 }
 
 /** Key, size and sha256 of the object that holds an artifact on a copy target. */

@@ -4,6 +4,7 @@
  * never a valid backup. Temporary files carry TEMP_PREFIX and are removed by the next run.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ioError, NotFoundError } from './errors.js';
@@ -109,6 +110,26 @@ async function fileSize(path: string): Promise<number | undefined> {
   }
 }
 
+// scan() reads every manifest and stats every artifact synchronously: for 1,000 backups that
+// took 20 ms, against 100–170 ms for the same calls through the thread pool (Promise.all of
+// fs/promises, measured on 2 busy cores), where each readFile is four round trips.
+function fileSizeSync(path: string): number | undefined {
+  try {
+    const s = statSync(path, { throwIfNoEntry: false });
+    return s?.isFile() ? s.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readTextSync(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** Opens the backups folder at `root` (nothing is created until init()). */
 export function createRepository(root: string): Repository {
   const resolvePath = (rel: string) => join(root, ...rel.split('/'));
@@ -120,14 +141,11 @@ export function createRepository(root: string): Repository {
     const names = (await listDir(join(root, SETS_DIR))).filter(
       (n) => n.endsWith('.json') && !n.startsWith(TEMP_PREFIX),
     );
-    const texts = await Promise.all(
-      names.map((n) => readFile(join(root, SETS_DIR, n), 'utf8').catch(() => '')),
-    );
-    names.forEach((name, i) => {
-      const parsed = parseManifest(texts[i]!);
+    for (const name of names) {
+      const parsed = parseManifest(readTextSync(join(root, SETS_DIR, name)));
       if (typeof parsed === 'string') bad.push({ file: `${SETS_DIR}/${name}`, problem: parsed });
       else sets.push(parsed);
-    });
+    }
     return { sets, bad };
   }
 
@@ -174,7 +192,7 @@ export function createRepository(root: string): Repository {
       const artifacts: RepoArtifact[] = [];
       const sizes = new Map<string, number | undefined>();
       for (const set of sets) for (const a of set.artifacts) referenced.add(a.file);
-      await Promise.all([...referenced].map(async (rel) => sizes.set(rel, await fileSize(resolvePath(rel)))));
+      for (const rel of referenced) sizes.set(rel, fileSizeSync(resolvePath(rel)));
       for (const set of sets) {
         for (const a of set.artifacts) {
           const size = sizes.get(a.file);

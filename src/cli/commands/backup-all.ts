@@ -4,8 +4,8 @@
  * retention (only when the set is `ok` and the copy succeeded). The monitoring hooks run around it.
  */
 import { monitorFor } from '../../schedule/job.js';
-import { managerFor, openCopyTo, printBackupResult } from '../context.js';
 import type { CommandContext } from '../io.js';
+import { managerFor, openCopyTo, printBackupResult } from '../manager-for.js';
 
 /** Options of backup-all. */
 export interface BackupAllFlags {

@@ -1,6 +1,7 @@
 /** `qnb backup-neo4j [--mode dump|export]` — dump the Neo4j database (stopped meanwhile on Community) or export it online. */
-import { managerFor, printBackupResult } from '../context.js';
+
 import type { CommandContext } from '../io.js';
+import { managerFor, printBackupResult } from '../manager-for.js';
 
 export async function runBackupNeo4j(ctx: CommandContext): Promise<number> {
   const { manager, done } = managerFor(ctx);

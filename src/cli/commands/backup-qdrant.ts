@@ -1,7 +1,7 @@
 /** `qnb backup-qdrant [--collection C]… [--full] [--keep-server-snapshots]` */
 
-import { managerFor, printBackupResult } from '../context.js';
 import type { CommandContext } from '../io.js';
+import { managerFor, printBackupResult } from '../manager-for.js';
 
 /** Options of backup-qdrant. */
 export interface BackupQdrantFlags {

@@ -11,9 +11,10 @@ import type { BackupManager } from '../../core/manager.js';
 import { describePolicy, type RetentionPolicy } from '../../core/retention.js';
 import type { CopyBackend } from '../../storage/backend.js';
 import { openCopyBackend, parseCopyTarget, type S3Settings } from '../../storage/registry.js';
-import { managerFor, printJson } from '../context.js';
+import { printJson } from '../context.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
+import { managerFor } from '../manager-for.js';
 import {
   renderCopy,
   renderList,

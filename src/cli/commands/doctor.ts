@@ -1,7 +1,8 @@
 /** `qnb doctor [--skip-neo4j] [--skip-qdrant]` — every prerequisite, one line each with the fix. */
-import { managerFor, printJson } from '../context.js';
+import { printJson } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
+import { managerFor } from '../manager-for.js';
 import { renderDoctor } from '../render/text.js';
 
 /** Options of doctor. */

@@ -2,9 +2,10 @@
 import { ConfigError } from '../../core/errors.js';
 import type { RetentionPolicy } from '../../core/retention.js';
 import { describePolicy } from '../../core/retention.js';
-import { managerFor, printJson } from '../context.js';
+import { printJson } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
+import { managerFor } from '../manager-for.js';
 import { renderPrune } from '../render/text.js';
 
 /** Options of prune. */

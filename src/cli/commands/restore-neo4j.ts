@@ -1,7 +1,8 @@
 /** `qnb restore-neo4j [FILE|--latest] [--yes] [--force]` */
-import { managerFor, printJson } from '../context.js';
+import { printJson } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
+import { managerFor } from '../manager-for.js';
 import { renderNeo4jRestore } from '../render/text.js';
 
 /** Options of restore-neo4j. */

@@ -1,8 +1,9 @@
 /** `qnb restore-qdrant [FILE|--latest] [--collection C] [--as NEW] [--yes] [--force]` */
 
-import { managerFor, printJson } from '../context.js';
+import { printJson } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
+import { managerFor } from '../manager-for.js';
 import { renderRestore } from '../render/text.js';
 
 /** Options of restore-qdrant. */

@@ -1,7 +1,8 @@
 /** `qnb restore [SET|--latest] [--yes] [--force]` — both stores back to the same point. */
-import { managerFor, printJson } from '../context.js';
+import { printJson } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
+import { managerFor } from '../manager-for.js';
 import { renderRestoreSet } from '../render/text.js';
 
 /** Options of restore. */

@@ -10,9 +10,9 @@ import { backupSucceeded, copyFailure } from '../../core/backup-copy.js';
 import { QnbError } from '../../core/errors.js';
 import { runCommand } from '../../schedule/guarded-run.js';
 import { createBackupJob } from '../../schedule/job.js';
-import { openCopyTo } from '../context.js';
 import { exitCodeForBackup } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
+import { openCopyTo } from '../manager-for.js';
 import { createCliReporter } from '../render/progress.js';
 import { renderBackup } from '../render/text.js';
 

@@ -11,9 +11,9 @@ import { displayTime, formatDuration } from '../../core/time.js';
 import { parseScheduleCron } from '../../schedule/cron.js';
 import { keySource } from '../../schedule/cron-source.js';
 import { createBackupJob, timestamped } from '../../schedule/job.js';
-import { openCopyTo } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
+import { openCopyTo } from '../manager-for.js';
 import { createCliReporter } from '../render/progress.js';
 import { renderBackup, runSummary } from '../render/text.js';
 

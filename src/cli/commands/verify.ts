@@ -1,8 +1,9 @@
 /** `qnb verify [--deep] [SET|FILE]` — re-hash files against their manifests; --deep adds a restore drill. */
 
-import { managerFor, printJson } from '../context.js';
+import { printJson } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
+import { managerFor } from '../manager-for.js';
 import { renderVerify } from '../render/text.js';
 
 export async function runVerify(

@@ -1,13 +1,15 @@
 /**
  * The narrow Qdrant interface qnb depends on (Kysely's PostgresPool idea): only the calls we
- * use. JSON control calls go through the official `@qdrant/js-client-rest` (loaded lazily);
- * snapshot create/download/upload go through undici, because the official client has no binary
- * transfer and gives up after 300 s (see docs/qdrant.md).
+ * use, as plain REST requests over node:http (qdrant-http.ts; see docs/qdrant.md). The official
+ * `@qdrant/js-client-rest` is not used at run time: loading it and its own undici added ~30 MB
+ * to every backup and restore (bench/FINDINGS.md); the tests still check qnb's requests against
+ * the official client and the OpenAPI spec.
  */
+import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import { QnbError } from '../../core/errors.js';
 import { connectError, httpError } from './qdrant-errors.js';
+import { createQdrantHttp, type HttpRequestOptions, IDLE_TIMEOUT, readText } from './qdrant-http.js';
 
 /** `SnapshotDescription` from the Qdrant OpenAPI spec. */
 export interface SnapshotDescription {
@@ -92,92 +94,66 @@ export interface QdrantApi {
 export interface QdrantApiOptions {
   url: string;
   apiKey?: string;
-  /** Timeout for short JSON calls. @default 600000 */
+  /** Longest silence on a JSON call (snapshot list and delete included). @default 600000 */
   controlTimeoutMs?: number;
-  /** Longest silence while a download body streams. @default 300000 */
+  /**
+   * Longest silence on a snapshot download (connecting, waiting for the answer, receiving).
+   * Snapshot creation and upload (`wait=true`) have no timeout: they answer when done. @default 300000
+   */
   idleTimeoutMs?: number;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: the official client is loaded lazily; its types stay inside this file
-type OfficialClient = any;
+/** At most this much of an error answer is read, for its message. */
+const ERROR_BODY_MAX = 64 * 1024;
+
+type Method = 'GET' | 'POST' | 'DELETE';
 
 /** Creates the Qdrant API for one server. */
 export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
   const baseUrl = opts.url.replace(/\/+$/, '');
   const authHeaders: Record<string, string> = opts.apiKey ? { 'api-key': opts.apiKey } : {};
-  // Long calls: no header timeout (wait=true answers only when done), idle timeout on bodies.
-  // undici loads on the first transfer, so `qnb list` and `qnb --help` do not pay for it
-  let undici: Promise<{ agent: Dispatcher; request: typeof import('undici').request }> | undefined;
-  const transport = () => {
-    undici ??= import('undici').then(({ Agent, request }) => ({
-      agent: new Agent({ headersTimeout: 0, bodyTimeout: opts.idleTimeoutMs ?? 300_000 }),
-      request,
-    }));
-    return undici;
-  };
-  let client: Promise<OfficialClient> | undefined;
-
-  const official = (): Promise<OfficialClient> => {
-    client ??= import('@qdrant/js-client-rest').then(
-      ({ QdrantClient }) =>
-        // api key as a plain header: the client's own apiKey option prints a warning on http.
-        new QdrantClient({
-          url: baseUrl,
-          headers: authHeaders,
-          checkCompatibility: false,
-          timeout: opts.controlTimeoutMs ?? 600_000,
-        }),
-    );
-    return client;
-  };
-
-  async function control<T>(op: string, fn: (c: OfficialClient) => Promise<T>): Promise<T> {
-    const c = await official();
-    try {
-      return await fn(c);
-    } catch (err) {
-      const e = err as { status?: number; data?: unknown; name?: string };
-      if (typeof e.status === 'number') throw httpError(baseUrl, op, e.status, e.data);
-      if (e.name === 'QdrantClientTimeoutError') {
-        throw new QnbError('E_CONNECT', `qdrant ${baseUrl}: ${op}: no answer within the timeout`, {
-          retryable: true,
-        });
-      }
-      throw connectError(baseUrl, op, err);
-    }
-  }
-
+  const http = createQdrantHttp(baseUrl, authHeaders);
+  const controlTimeout = opts.controlTimeoutMs ?? 600_000;
   const snapPath = (collection: string | null) =>
     collection === null ? '/snapshots' : `/collections/${encodeURIComponent(collection)}/snapshots`;
   const what = (collection: string | null) => (collection === null ? 'full storage' : `"${collection}"`);
 
+  /** A QnbError for a request that failed on the network or went silent. */
+  function failure(op: string, err: unknown): QnbError {
+    if ((err as { code?: string }).code === IDLE_TIMEOUT) {
+      return new QnbError('E_CONNECT', `qdrant ${baseUrl}: ${op}: no answer within the timeout`, {
+        retryable: true,
+        cause: err,
+      });
+    }
+    return connectError(baseUrl, op, err);
+  }
+
   async function raw(
     op: string,
-    method: Dispatcher.HttpMethod,
+    method: Method,
     path: string,
-    extra: { headers?: Record<string, string>; body?: Readable; signal?: AbortSignal } = {},
-  ): Promise<Dispatcher.ResponseData> {
-    const { agent, request } = await transport();
+    extra: HttpRequestOptions = {},
+  ): Promise<IncomingMessage> {
     try {
-      return await request(`${baseUrl}${path}`, {
-        method,
-        dispatcher: agent,
-        headers: { ...authHeaders, ...extra.headers },
-        body: extra.body,
-        signal: extra.signal,
-      });
+      return await http.send(method, path, extra);
     } catch (err) {
       if (extra.signal?.aborted) throw err;
-      throw connectError(baseUrl, op, err);
+      throw failure(op, err);
     }
   }
 
-  async function jsonResult<T>(op: string, res: Dispatcher.ResponseData): Promise<T | 'accepted'> {
-    const text = await res.body.text();
-    if (res.statusCode === 202) return 'accepted';
-    if (res.statusCode !== 200) throw httpError(baseUrl, op, res.statusCode, text);
+  async function text(op: string, res: IncomingMessage, max?: number): Promise<string> {
     try {
-      return (JSON.parse(text) as { result: T }).result;
+      return await readText(res, max);
+    } catch (err) {
+      throw failure(op, err);
+    }
+  }
+
+  function parseJson<T>(op: string, body: string): T {
+    try {
+      return JSON.parse(body) as T;
     } catch {
       throw new QnbError('E_SERVER', `qdrant ${baseUrl}: ${op}: the answer is not JSON`, {
         hint: 'is QDRANT_URL a Qdrant server?',
@@ -185,34 +161,94 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     }
   }
 
+  /** The `result` of a 200 answer, `'accepted'` for a 202 (snapshot calls with `wait=true`). */
+  async function jsonResult<T>(op: string, res: IncomingMessage): Promise<T | 'accepted'> {
+    const body = await text(op, res);
+    if (res.statusCode === 202) return 'accepted';
+    if (res.statusCode !== 200) throw httpError(baseUrl, op, res.statusCode ?? 0, body);
+    return parseJson<{ result: T }>(op, body).result;
+  }
+
+  /** A JSON control call: the parsed answer of a 2xx; HTTP errors and timeouts as QnbErrors. */
+  async function call<T>(op: string, method: Method, path: string, body?: unknown): Promise<T> {
+    const res = await raw(op, method, path, {
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      idleMs: controlTimeout,
+    });
+    const answer = await text(op, res);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status > 299) throw httpError(baseUrl, op, status, answer);
+    return parseJson<T>(op, answer);
+  }
+
+  /** The `result` of a control call's answer (Qdrant's `{ result, status, time }` envelope). */
+  async function result<T>(op: string, method: Method, path: string, body?: unknown): Promise<T> {
+    const answer = await call<{ result?: T }>(op, method, path, body);
+    if (answer?.result === undefined || answer.result === null) {
+      throw new QnbError('E_SERVER', `qdrant ${baseUrl}: ${op}: the answer has no result`, {
+        hint: 'is QDRANT_URL a Qdrant server?',
+      });
+    }
+    return answer.result;
+  }
+
+  const coll = (name: string) => `/collections/${encodeURIComponent(name)}`;
+  const withVectors = { with_payload: true, with_vector: true };
+
   return {
     baseUrl,
-    version: () => control('read server version', async (c) => String((await c.versionInfo()).version)),
-    listCollections: () =>
-      control('list collections', async (c) =>
-        (await c.getCollections()).collections.map((x: { name: string }) => x.name),
+    version: async () =>
+      String((await call<{ version?: unknown }>('read server version', 'GET', '/')).version),
+    listCollections: async () =>
+      (
+        await result<{ collections: { name: string }[] }>('list collections', 'GET', '/collections')
+      ).collections.map((x) => x.name),
+    getCollection: (name) => result(`read collection "${name}"`, 'GET', coll(name)),
+    collectionExists: async (name) =>
+      Boolean(
+        (await result<{ exists: boolean }>(`check collection "${name}"`, 'GET', `${coll(name)}/exists`))
+          .exists,
       ),
-    getCollection: (name) => control(`read collection "${name}"`, (c) => c.getCollection(name)),
-    collectionExists: (name) =>
-      control(`check collection "${name}"`, async (c) => Boolean((await c.collectionExists(name)).exists)),
-    listAliases: (name) =>
-      control(
-        'list aliases',
-        async (c) => (name === undefined ? await c.getAliases() : await c.getCollectionAliases(name)).aliases,
+    listAliases: async (name) =>
+      (
+        await result<{ aliases: AliasDescription[] }>(
+          'list aliases',
+          'GET',
+          name === undefined ? '/aliases' : `${coll(name)}/aliases`,
+        )
+      ).aliases,
+    updateAliases: async (actions) => {
+      await result('update aliases', 'POST', '/collections/aliases', { actions });
+    },
+    countExact: async (name) =>
+      Number(
+        (
+          await result<{ count: number }>(`count points of "${name}"`, 'POST', `${coll(name)}/points/count`, {
+            exact: true,
+          })
+        ).count,
       ),
-    updateAliases: (actions) => control('update aliases', (c) => c.updateCollectionAliases({ actions })),
-    countExact: (name) =>
-      control(`count points of "${name}"`, async (c) => Number((await c.count(name, { exact: true })).count)),
-    scroll: (name, limit) =>
-      control(
-        `read points of "${name}"`,
-        async (c) => (await c.scroll(name, { limit, with_payload: true, with_vector: true })).points,
-      ),
+    scroll: async (name, limit) =>
+      (
+        await result<{ points: QdrantPoint[] }>(
+          `read points of "${name}"`,
+          'POST',
+          `${coll(name)}/points/scroll`,
+          {
+            limit,
+            ...withVectors,
+          },
+        )
+      ).points,
     retrieve: (name, ids) =>
-      control(`read points of "${name}"`, (c) =>
-        c.retrieve(name, { ids, with_payload: true, with_vector: true }),
-      ),
-    deleteCollection: (name) => control(`delete collection "${name}"`, (c) => c.deleteCollection(name)),
+      result<QdrantPoint[]>(`read points of "${name}"`, 'POST', `${coll(name)}/points`, {
+        ids,
+        ...withVectors,
+      }),
+    deleteCollection: async (name) => {
+      await result(`delete collection "${name}"`, 'DELETE', coll(name));
+    },
 
     async createSnapshot(collection, callOpts = {}) {
       const op = `create snapshot of ${what(collection)}`;
@@ -222,7 +258,8 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
 
     async listSnapshots(collection) {
       const op = `list snapshots of ${what(collection)}`;
-      const result = await jsonResult<SnapshotDescription[]>(op, await raw(op, 'GET', snapPath(collection)));
+      const res = await raw(op, 'GET', snapPath(collection), { idleMs: controlTimeout });
+      const result = await jsonResult<SnapshotDescription[]>(op, res);
       return result === 'accepted' ? [] : result;
     },
 
@@ -232,24 +269,29 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
         op,
         'DELETE',
         `${snapPath(collection)}/${encodeURIComponent(snapshot)}?wait=true`,
+        { idleMs: controlTimeout },
       );
-      const text = await res.body.text();
+      const answer = await text(op, res, ERROR_BODY_MAX);
       if (res.statusCode === 404) return;
       if (res.statusCode !== 200 && res.statusCode !== 202)
-        throw httpError(baseUrl, op, res.statusCode, text);
+        throw httpError(baseUrl, op, res.statusCode ?? 0, answer);
     },
 
     async downloadSnapshot(collection, snapshot, callOpts = {}) {
       const op = `download snapshot ${snapshot}`;
-      const res = await raw(op, 'GET', `${snapPath(collection)}/${encodeURIComponent(snapshot)}`, {
+      const path = `${snapPath(collection)}/${encodeURIComponent(snapshot)}`;
+      const res = await raw(op, 'GET', path, {
         headers: { 'accept-encoding': 'identity' },
         signal: callOpts.signal,
+        idleMs: opts.idleTimeoutMs ?? 300_000,
       });
-      if (res.statusCode !== 200) throw httpError(baseUrl, op, res.statusCode, await res.body.text());
+      if (res.statusCode !== 200) {
+        throw httpError(baseUrl, op, res.statusCode ?? 0, await text(op, res, ERROR_BODY_MAX));
+      }
       const len = Number(res.headers['content-length']);
       const enc = res.headers['content-encoding'];
       return {
-        body: res.body,
+        body: res,
         contentLength: Number.isFinite(len) ? len : undefined,
         contentEncoding: typeof enc === 'string' && enc !== 'identity' ? enc : undefined,
       };
@@ -295,7 +337,7 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     },
 
     async close() {
-      if (undici) await (await undici).agent.close().catch(() => {});
+      http.close();
     },
   };
 }
