@@ -22,6 +22,7 @@ import { createRepository } from '../src/core/repository.js';
 import { createSetSink, finishSet, startSet } from '../src/core/run.js';
 import { startS3TestServer } from '../test/servers/s3/s3-server.js';
 import { bigStream } from '../test/suites/copy-backend-suite.js';
+import { loadAverage, writeSection } from './lib/results-section.js';
 
 const QNB = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const arg = (name: string, def: string) => {
@@ -32,19 +33,6 @@ const GB = Number(arg('gb', '2'));
 const RUNS = Number(arg('runs', '1'));
 const OUT = arg('out', '');
 const RESULTS = arg('results', '');
-const BEGIN = '<!-- s3-copy:begin -->';
-const END = '<!-- s3-copy:end -->';
-
-/** Writes `section` between the markers of `file`, or appends it. */
-async function writeSection(file: string, section: string): Promise<void> {
-  const old = existsSync(file) ? await readFile(file, 'utf8') : '# Bench results\n';
-  const block = `${BEGIN}\n${section}\n${END}`;
-  const i = old.indexOf(BEGIN);
-  const j = old.indexOf(END);
-  const next =
-    i >= 0 && j > i ? old.slice(0, i) + block + old.slice(j + END.length) : `${old.trimEnd()}\n\n${block}\n`;
-  await writeFile(file, next);
-}
 const SIZE = Math.round(GB * 1024 ** 3);
 
 interface Measured {
@@ -212,7 +200,7 @@ async function main() {
       const section = [
         '## Off-site copy to S3: peak memory and time beside command-line clients',
         '',
-        `Measured ${new Date().toISOString()} with \`${cmd}\` (load average ${(await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')}).`,
+        `Measured ${new Date().toISOString()} with \`${cmd}\` (load average ${await loadAverage()}).`,
         '',
         ...lines,
         '',
@@ -226,7 +214,7 @@ async function main() {
         'read and the encrypted bytes written, pure-JS ChaCha20-Poly1305), then sends that file like any other;',
         '`age -r` is the age CLI (Go) encrypting the same file to a file, for the cost of encryption alone.',
       ].join('\n');
-      await writeSection(RESULTS, section);
+      await writeSection(RESULTS, 's3-copy', section);
     }
     if (OUT) await writeFile(OUT, `${JSON.stringify({ size: SIZE, results }, null, 2)}\n`);
   } finally {

@@ -1,0 +1,130 @@
+/**
+ * Bench: `qnb backup-neo4j` (dump mode) on a real Neo4j 5.26 Community local install, beside the
+ * same work done by hand in the same run — `bin/neo4j stop`, `bin/neo4j-admin database dump`,
+ * `bin/neo4j start` and waiting until Bolt answers. SPEC target: qnb ≤ 1.05× the raw steps.
+ *
+ *   npm run build && node --import tsx bench/neo4j-dump.ts [--papers 100000] [--runs 3] [--results bench/RESULTS.md]
+ *
+ * The two contenders alternate (raw, qnb, qnb, raw, …) so drift in machine load hits both.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { countGraph, createNeo4jHome, seedGraph, waitForBolt } from '../test/servers/neo4j/harness.js';
+import { runOk } from './lib/proc.js';
+import { loadAverage, writeSection } from './lib/results-section.js';
+import { fmt, median, table } from './lib/stats.js';
+
+const QNB = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const arg = (name: string, def: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? def) : def;
+};
+const PAPERS = Number(arg('papers', '100000'));
+const RUNS = Number(arg('runs', '3'));
+const RESULTS = arg('results', '');
+
+async function main() {
+  const work = await mkdtemp(join(tmpdir(), 'qnb-bench-neo4j-'));
+  const password = `pw-${randomBytes(6).toString('hex')}`;
+  const h = await createNeo4jHome({ password });
+  try {
+    await h.start();
+    await seedGraph(h.boltUrl, h.user, password, PAPERS);
+    const counts = await countGraph(h.boltUrl, h.user, password);
+    const env = {
+      ...h.env,
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      JAVA_HOME: process.env.JAVA_HOME,
+      NEO4J_HOME: h.home,
+      NEO4J_URI: h.boltUrl,
+      NEO4J_PASSWORD: password,
+      QNB_BACKUP_DIR: join(work, 'backups'),
+    };
+    const raw = async (i: number) => {
+      const out = join(work, `raw-${i}`);
+      const t0 = performance.now();
+      await runOk(h.neo4jBin, ['stop'], { env: h.env, timeoutMs: 300_000 });
+      await runOk(h.neo4jAdminBin, ['database', 'dump', 'neo4j', `--to-path=${out}`], {
+        env: h.env,
+        timeoutMs: 600_000,
+      });
+      await runOk(h.neo4jBin, ['start'], { env: h.env, timeoutMs: 300_000 });
+      await waitForBolt(h.boltUrl, h.user, password);
+      const ms = performance.now() - t0;
+      const [file] = await readdir(out);
+      return { ms, bytes: (await stat(join(out, file!))).size };
+    };
+    const qnb = async () => {
+      const r = await runOk(process.execPath, [QNB, 'backup-neo4j'], { env, timeoutMs: 600_000 });
+      return { ms: r.wallMs };
+    };
+    const rawMs: number[] = [];
+    const qnbMs: number[] = [];
+    let dumpBytes = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const order = i % 2 === 0 ? ['raw', 'qnb'] : ['qnb', 'raw'];
+      for (const who of order) {
+        if (who === 'raw') {
+          const r = await raw(i);
+          rawMs.push(r.ms);
+          dumpBytes = r.bytes;
+        } else qnbMs.push((await qnb()).ms);
+        process.stderr.write(
+          `run ${i + 1} ${who}: ${fmt((who === 'raw' ? rawMs : qnbMs).at(-1)! / 1000)} s\n`,
+        );
+      }
+    }
+    const ratio = median(qnbMs) / median(rawMs);
+    const paired = median(qnbMs.map((q, i) => q / rawMs[i]!));
+    const lines = [
+      `Machine: ${cpus().length} cores, Node ${process.version}; Neo4j ${h.version} Community, local install (harness defaults: 512 MB heap, 128 MB page cache).`,
+      `Graph: ${counts.nodes.toLocaleString('en-US')} nodes, ${counts.relationships.toLocaleString('en-US')} relationships (seedGraph, ${PAPERS} papers); dump ${fmt(dumpBytes / 1024 ** 2, 1)} MB; ${RUNS} run(s) each, alternating.`,
+      '',
+      table(
+        ['contender', 'median s', 'runs (s)'],
+        [
+          [
+            'raw: `neo4j stop` + `neo4j-admin database dump` + `neo4j start` + Bolt answers',
+            fmt(median(rawMs) / 1000),
+            rawMs.map((m) => fmt(m / 1000)).join(', '),
+          ],
+          [
+            '`qnb backup-neo4j` (counts + sample over Bolt, stop, dump streamed + sha256 + fsync, start, Bolt)',
+            fmt(median(qnbMs) / 1000),
+            qnbMs.map((m) => fmt(m / 1000)).join(', '),
+          ],
+        ],
+      ),
+      '',
+      `**qnb / raw = ${fmt(ratio)}** (paired per run: ${fmt(paired)}) — target ≤ 1.05: ${ratio <= 1.05 ? '✅ meets target' : '❌ misses target'}.`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    if (RESULTS) {
+      const cmd = `npm run build && node --import tsx bench/neo4j-dump.ts --papers ${PAPERS} --runs ${RUNS} --results ${RESULTS}`;
+      await writeSection(
+        RESULTS,
+        'neo4j-dump',
+        [
+          '## Neo4j dump: qnb beside the raw stop + dump + start',
+          '',
+          `Measured ${new Date().toISOString()} with \`${cmd}\` (load average ${await loadAverage()}).`,
+          '',
+          ...lines,
+          '',
+          'Both stop Neo4j with `bin/neo4j stop` and wait for Bolt after `bin/neo4j start`. What qnb adds:',
+          'node start-up, reading counts and a sample over Bolt before the stop, its lock and manifest, and',
+          'hashing + fsync of the dump it streams from `neo4j-admin database dump --to-stdout`.',
+        ].join('\n'),
+      );
+    }
+  } finally {
+    await h.remove();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();
