@@ -6,7 +6,7 @@
  */
 
 import type { Readable } from 'node:stream';
-import { joinCleanupError, throwIfAborted } from '../../core/errors.js';
+import { InterruptedError, joinCleanupError, throwIfAborted } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import { type StreamResult, streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, ReservedFile, TargetContext } from '../target.js';
@@ -196,7 +196,8 @@ export async function backupNeo4jDump(
       } catch (err) {
         admin.kill();
         await admin.done.catch(() => {});
-        throw err;
+        // killed because of SIGINT/SIGTERM: that is the cause, not neo4j-admin's exit status
+        throw ctx.signal?.aborted ? new InterruptedError() : err;
       } finally {
         ctx.signal?.removeEventListener('abort', onAbort);
       }
