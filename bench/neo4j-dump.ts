@@ -8,11 +8,12 @@
  * The two contenders alternate (raw, qnb, qnb, raw, …) so drift in machine load hits both.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { countGraph, createNeo4jHome, seedGraph, waitForBolt } from '../test/servers/neo4j/harness.js';
+import neo4j from 'neo4j-driver';
+import { countGraph, createNeo4jHome, waitForBolt } from '../test/servers/neo4j/harness.js';
 import { runOk } from './lib/proc.js';
 import { loadAverage, writeSection } from './lib/results-section.js';
 import { fmt, median, table } from './lib/stats.js';
@@ -26,13 +27,37 @@ const PAPERS = Number(arg('papers', '100000'));
 const RUNS = Number(arg('runs', '3'));
 const RESULTS = arg('results', '');
 
+/** `papers` Paper nodes (with some text) citing the previous one, in batches (auto-commit transactions). */
+async function seed(url: string, password: string, papers: number): Promise<void> {
+  const driver = neo4j.driver(url, neo4j.auth.basic('neo4j', password));
+  const session = driver.session();
+  try {
+    await session.run('CREATE INDEX paper_id IF NOT EXISTS FOR (p:Paper) ON (p.id)');
+    await session.run('CALL db.awaitIndexes(300)');
+    await session.run(
+      `UNWIND range(1, $n) AS i
+       CALL { WITH i CREATE (:Paper {id: i, title: 'Paper ' + i, year: 1990 + i % 30, abstract: $text}) }
+       IN TRANSACTIONS OF 10000 ROWS`,
+      { n: neo4j.int(papers), text: 'lorem ipsum dolor sit amet '.repeat(8) },
+    );
+    await session.run(
+      `MATCH (a:Paper) WHERE a.id > 1
+       CALL { WITH a MATCH (b:Paper {id: a.id - 1}) CREATE (a)-[:CITES {weight: a.id % 5}]->(b) }
+       IN TRANSACTIONS OF 10000 ROWS`,
+    );
+  } finally {
+    await session.close();
+    await driver.close();
+  }
+}
+
 async function main() {
   const work = await mkdtemp(join(tmpdir(), 'qnb-bench-neo4j-'));
   const password = `pw-${randomBytes(6).toString('hex')}`;
   const h = await createNeo4jHome({ password });
   try {
     await h.start();
-    await seedGraph(h.boltUrl, h.user, password, PAPERS);
+    await seed(h.boltUrl, password, PAPERS);
     const counts = await countGraph(h.boltUrl, h.user, password);
     const env = {
       ...h.env,
@@ -46,6 +71,7 @@ async function main() {
     };
     const raw = async (i: number) => {
       const out = join(work, `raw-${i}`);
+      await mkdir(out);
       const t0 = performance.now();
       await runOk(h.neo4jBin, ['stop'], { env: h.env, timeoutMs: 300_000 });
       await runOk(h.neo4jAdminBin, ['database', 'dump', 'neo4j', `--to-path=${out}`], {
@@ -82,7 +108,7 @@ async function main() {
     const paired = median(qnbMs.map((q, i) => q / rawMs[i]!));
     const lines = [
       `Machine: ${cpus().length} cores, Node ${process.version}; Neo4j ${h.version} Community, local install (harness defaults: 512 MB heap, 128 MB page cache).`,
-      `Graph: ${counts.nodes.toLocaleString('en-US')} nodes, ${counts.relationships.toLocaleString('en-US')} relationships (seedGraph, ${PAPERS} papers); dump ${fmt(dumpBytes / 1024 ** 2, 1)} MB; ${RUNS} run(s) each, alternating.`,
+      `Graph: ${counts.nodes.toLocaleString('en-US')} nodes, ${counts.relationships.toLocaleString('en-US')} relationships (${PAPERS} papers with text, each citing the one before); dump ${fmt(dumpBytes / 1024 ** 2, 1)} MB; ${RUNS} run(s) each, alternating.`,
       '',
       table(
         ['contender', 'median s', 'runs (s)'],

@@ -5,8 +5,8 @@
  * same image with the same volumes). Passwords are never passed to these commands.
  */
 import { spawn } from 'node:child_process';
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { NotFoundError, QnbError } from '../../core/errors.js';
 
@@ -111,6 +111,35 @@ function spawnAdmin(
   return { kill: () => child.kill('SIGTERM'), stdout: child.stdout!, stdin: child.stdin!, done };
 }
 
+/**
+ * Whether the local server runs, read the way `bin/neo4j status` reads it — the PID file in the
+ * run folder (`server.directories.run`, default `run`) and that process — but without starting a
+ * JVM (about 2 s each time, twice per backup). A PID is only believed when that process is a
+ * Neo4j (its command line names org.neo4j), so a stale file with a reused PID reads as stopped.
+ * Undefined when the run folder cannot be found: the caller asks `bin/neo4j status`.
+ */
+export async function runningFromPidFile(home: string, confDir: string): Promise<boolean | undefined> {
+  const conf = await readFile(join(confDir, 'neo4j.conf'), 'utf8').catch(() => '');
+  const configured = /^\s*server\.directories\.run\s*=\s*(.+?)\s*$/m.exec(conf)?.[1];
+  const runDir = configured
+    ? isAbsolute(configured)
+      ? configured
+      : join(home, configured)
+    : join(home, 'run');
+  if (
+    !(await stat(runDir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  )
+    return undefined;
+  const pid = Number((await readFile(join(runDir, 'neo4j.pid'), 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
+  if (cmdline === undefined) return process.platform === 'linux' ? false : undefined;
+  return cmdline.includes('org.neo4j');
+}
+
 /** A local install under `home`. */
 export function createLocalRuntime(home: string): Neo4jRuntime {
   const bin = (name: string) => join(home, 'bin', name);
@@ -132,7 +161,7 @@ export function createLocalRuntime(home: string): Neo4jRuntime {
         );
     },
     async isRunning() {
-      return (await neo4j('status')).code === 0;
+      return (await runningFromPidFile(home, env.NEO4J_CONF)) ?? (await neo4j('status')).code === 0;
     },
     async stop() {
       const r = await neo4j('stop');
