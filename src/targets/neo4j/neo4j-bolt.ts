@@ -169,8 +169,9 @@ export async function waitForBolt(opts: BoltOptions, timeoutMs: number, signal?:
     } finally {
       await bolt.close().catch(() => {});
     }
-    // waiting for the server must not be cut short by SIGINT: it is part of the cleanup
-    await sleep(1000);
+    // waiting for the server must not be cut short by SIGINT: it is part of the cleanup; a short
+    // pause, since every second here is a second of downtime (bench/RESULTS.md, Neo4j dump)
+    await sleep(250);
     if (signal?.aborted && Date.now() > deadline) throw new InterruptedError();
   }
   throw new QnbError(
