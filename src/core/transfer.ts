@@ -17,22 +17,33 @@ export interface StreamResult {
   sha256: string;
 }
 
+/** Calls `onProgress(bytes)` at most every `everyMs` (progress lines and bars need no more). */
+function throttled(
+  onProgress: ((bytes: number) => void) | undefined,
+  everyMs = 200,
+): (bytes: number) => void {
+  if (!onProgress) return () => {};
+  let last = 0;
+  return (bytes) => {
+    const now = Date.now();
+    if (now - last < everyMs) return;
+    last = now;
+    onProgress(bytes);
+  };
+}
+
 /** A pass-through that only counts bytes (progress), for streams whose hash is checked elsewhere. */
 export function byteCounter(
   onProgress?: (bytes: number) => void,
   everyMs = 200,
 ): Transform & { bytes(): number } {
   let bytes = 0;
-  let last = 0;
+  const progress = throttled(onProgress, everyMs);
   const t = new Transform({
     highWaterMark: 1 << 20,
     transform(chunk: Buffer, _enc, cb) {
       bytes += chunk.length;
-      const now = Date.now();
-      if (onProgress && now - last >= everyMs) {
-        last = now;
-        onProgress(bytes);
-      }
+      progress(bytes);
       cb(null, chunk);
     },
   });
@@ -46,18 +57,14 @@ export function hashingCounter(
 ): Transform & { result(): StreamResult } {
   const hash = createHash('sha256');
   let bytes = 0;
-  let last = 0;
+  const progress = throttled(onProgress, everyMs);
   // 1 MiB buffers: with the 16 KiB default every network chunk became its own file write
   const t = new Transform({
     highWaterMark: 1 << 20,
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
       bytes += chunk.length;
-      const now = Date.now();
-      if (onProgress && now - last >= everyMs) {
-        last = now;
-        onProgress(bytes);
-      }
+      progress(bytes);
       cb(null, chunk);
     },
   });
@@ -107,7 +114,7 @@ export async function streamToFile(
 ): Promise<StreamResult> {
   const hash = createHash('sha256');
   let bytes = 0;
-  let last = 0;
+  const progress = throttled(opts.onProgress);
   // first: an encoding qnb cannot decode throws before the file exists
   const decoder = opts.encoding ? decoderFor(opts.encoding) : undefined;
   // 1 MiB buffer: the WriteStream gathers what arrives during one write into the next writev
@@ -123,11 +130,7 @@ export async function streamToFile(
   (stages.at(-1) ?? source).on('data', (chunk: Buffer | string) => {
     hash.update(chunk);
     bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-    const now = Date.now();
-    if (opts.onProgress && now - last >= 200) {
-      last = now;
-      opts.onProgress(bytes);
-    }
+    progress(bytes);
   });
   try {
     await done;
@@ -155,7 +158,7 @@ export async function hashFile(
   const hash = createHash('sha256');
   const buf = Buffer.allocUnsafe(HASH_READ);
   let bytes = 0;
-  let last = 0;
+  const progress = throttled(opts.onProgress);
   let fh: FileHandle | undefined;
   try {
     fh = await open(path, 'r');
@@ -165,11 +168,7 @@ export async function hashFile(
       if (bytesRead === 0) break;
       hash.update(buf.subarray(0, bytesRead));
       bytes += bytesRead;
-      const now = Date.now();
-      if (opts.onProgress && now - last >= 200) {
-        last = now;
-        opts.onProgress(bytes);
-      }
+      progress(bytes);
     }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
