@@ -14,15 +14,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import neo4j from 'neo4j-driver';
 import { countGraph, createNeo4jHome, waitForBolt } from '../test/servers/neo4j/harness.js';
+import { arg } from './lib/args.js';
 import { runOk } from './lib/proc.js';
 import { loadAverage, writeSection } from './lib/results-section.js';
 import { fmt, median, table } from './lib/stats.js';
 
 const QNB = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? def) : def;
-};
 const PAPERS = Number(arg('papers', '100000'));
 const RUNS = Number(arg('runs', '3'));
 const RESULTS = arg('results', '');

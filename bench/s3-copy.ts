@@ -22,13 +22,10 @@ import { createRepository } from '../src/core/repository.js';
 import { createSetSink, finishSet, startSet } from '../src/core/run.js';
 import { startS3TestServer } from '../test/servers/s3/s3-server.js';
 import { bigStream } from '../test/suites/copy-backend-suite.js';
+import { arg } from './lib/args.js';
 import { loadAverage, writeSection } from './lib/results-section.js';
 
 const QNB = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? def) : def;
-};
 const GB = Number(arg('gb', '2'));
 const RUNS = Number(arg('runs', '1'));
 const OUT = arg('out', '');
