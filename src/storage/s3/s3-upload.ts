@@ -147,13 +147,15 @@ async function multipart(
   finalCheck: () => void,
 ): Promise<void> {
   const { sdk, client, bucket, key } = spec;
+  // not cut short by the caller's signal: an abort while this request is on the wire would leave
+  // an upload on the server whose id qnb never learnt (and so could not abort); the check for an
+  // abort comes first thing in the try below, which aborts the upload it now knows
   const created = await client.send(
     new sdk.CreateMultipartUploadCommand({
       Bucket: bucket,
       Key: key,
       Metadata: { [SHA256_META]: spec.sha256 },
     }),
-    { abortSignal: spec.signal },
   );
   const uploadId = created.UploadId;
   if (!uploadId)
@@ -166,6 +168,7 @@ async function multipart(
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
   try {
+    spec.signal?.throwIfAborted();
     let n = 0;
     const pool: Buffer[] = [];
     const alloc = () => pool.pop() ?? Buffer.allocUnsafe(spec.partSize);
