@@ -35,7 +35,7 @@ import { createRepository, type RepoScan, type Repository } from './repository.j
 import { type RestoreQdrantOptions, restoreQdrant } from './restore.js';
 import { type RestoreNeo4jOptions, restoreNeo4j } from './restore-neo4j.js';
 import { type RestoreSetOptions, type RestoreSetResult, restoreSet } from './restore-set.js';
-import { createSetSink, finishSet, startSet, withRepositoryLock } from './run.js';
+import { createSetSink, finishSet, startSet, withRepositoryLock } from './set-lifecycle.js';
 import { type VerifyResult, verifyArtifacts } from './verify.js';
 
 /** Options of createBackupManager. */

@@ -3,7 +3,7 @@
  * folder, verified, so the normal restore (which re-checks it against its manifest) runs on it.
  * The file streams to a temporary name, its sha256 must equal the target's manifest, then it is
  * recorded in the local set of the same id (created from the target's manifest when missing) and
- * renamed into place — the same pending → rename → ok steps as a backup (run.ts).
+ * renamed into place — the same pending → rename → ok steps as a backup (set-lifecycle.ts).
  */
 import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -15,7 +15,7 @@ import { tempPathFor } from './fs-safe.js';
 import { type ArtifactKind, type SetManifest, storedObject, type TargetKind } from './manifest.js';
 import { scanRemote } from './remote-scan.js';
 import type { RepoArtifact, Repository } from './repository.js';
-import { createSetSink } from './run.js';
+import { createSetSink } from './set-lifecycle.js';
 import { hashFile, type StreamResult, streamToFile } from './transfer.js';
 
 /** Which artifact to bring back. */

@@ -12,9 +12,9 @@ import { parseVersion } from '../targets/qdrant/qdrant-version.js';
 import type { TargetContext } from '../targets/target.js';
 import { QnbError, toQnbError } from './errors.js';
 import type { ArtifactRecord } from './manifest.js';
-import { checkPickedFile, pickArtifact, untrustedRecord } from './pick.js';
 import type { Repository } from './repository.js';
-import { createSetSink, finishSet, startSet } from './run.js';
+import { checkPickedFile, pickArtifact, untrustedRecord } from './selector.js';
+import { createSetSink, finishSet, startSet } from './set-lifecycle.js';
 
 /** Options of restore-neo4j. */
 export interface RestoreNeo4jOptions {

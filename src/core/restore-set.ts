@@ -17,10 +17,10 @@ import { restoreIncompatibility } from '../targets/qdrant/qdrant-version.js';
 import type { TargetContext } from '../targets/target.js';
 import { isAbort, NotFoundError, QnbError, toQnbError } from './errors.js';
 import type { ArtifactRecord, SetManifest } from './manifest.js';
-import { checkPickedFile } from './pick.js';
 import type { Repository } from './repository.js';
 import { isNewerVersion } from './restore-neo4j.js';
-import { createSetSink, finishSet, startSet } from './run.js';
+import { checkPickedFile } from './selector.js';
+import { createSetSink, finishSet, startSet } from './set-lifecycle.js';
 
 /** Options of restore SET. */
 export interface RestoreSetOptions {

@@ -5,7 +5,7 @@ import type { TargetContext } from '../targets/target.js';
 import { type DrillDeps, drillArtifact } from './drill.js';
 import { NotFoundError } from './errors.js';
 import type { RepoArtifact, Repository } from './repository.js';
-import { findByFile, findBySet } from './select.js';
+import { findByFile, findBySet } from './selector.js';
 import { hashFile } from './transfer.js';
 
 /** One checked file. */

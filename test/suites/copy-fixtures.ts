@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ArtifactRecord, SetManifest } from '../../src/core/manifest.js';
 import { parseManifest, storedObject } from '../../src/core/manifest.js';
 import { createRepository } from '../../src/core/repository.js';
-import { createSetSink, finishSet, startSet } from '../../src/core/run.js';
+import { createSetSink, finishSet, startSet } from '../../src/core/set-lifecycle.js';
 import type { CopyBackend } from '../../src/storage/backend.js';
 import { bigStream } from './copy-backend-suite.js';
 

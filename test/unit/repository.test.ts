@@ -7,7 +7,7 @@ import { commitFile, tempPathFor, writeFileAtomic } from '../../src/core/fs-safe
 import type { ArtifactRecord } from '../../src/core/manifest.js';
 import { parseManifest } from '../../src/core/manifest.js';
 import { createRepository } from '../../src/core/repository.js';
-import { createSetSink, finishSet, startSet } from '../../src/core/run.js';
+import { createSetSink, finishSet, startSet } from '../../src/core/set-lifecycle.js';
 import { tempDir } from '../helpers/tmp.js';
 
 function record(file: string, data: string, over: Partial<ArtifactRecord> = {}): ArtifactRecord {
