@@ -10,22 +10,13 @@ import type { QnbConfig } from '../config/schema.js';
 import { openBolt } from '../targets/neo4j/neo4j-bolt.js';
 import type { Neo4jRuntime } from '../targets/neo4j/neo4j-runtime.js';
 import type { QdrantApi } from '../targets/qdrant/qdrant-api.js';
+import type { DoctorCheck } from '../targets/target.js';
 import { ensureDir } from './fs-safe.js';
 import { isLockHolderAlive, LOCK_FILE, type LockInfo } from './lock.js';
 import type { Repository } from './repository.js';
 
 /** One check. */
-export interface DoctorCheck {
-  area: 'config' | 'backups' | 'qdrant' | 'neo4j';
-  name: string;
-  ok: boolean;
-  /** What was found. */
-  detail: string;
-  /** What to do when not ok. */
-  fix?: string;
-  /** Not an error, but worth knowing. */
-  warning?: boolean;
-}
+export type { DoctorCheck };
 
 interface Deps {
   config: Readonly<QnbConfig>;

@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import type { TargetContext } from '../targets/target.js';
+import type { PickSpec, TargetContext } from '../targets/target.js';
 import { NotFoundError, QnbError, VerificationError } from './errors.js';
 import type { ArtifactKind, ArtifactRecord, TargetKind } from './manifest.js';
 import type { RepoArtifact, RepoScan, Repository } from './repository.js';
@@ -39,15 +39,7 @@ export interface PickOptions {
 }
 
 /** What kind of artifact a command restores. */
-export interface PickSpec {
-  target: TargetKind;
-  kinds: ArtifactKind[];
-  command: string;
-  /** `--collection` or `--database`, for messages. */
-  nameFlag: string;
-  /** Builds a record for a file outside any manifest (only with --force). */
-  untrusted(path: string): Promise<ArtifactRecord>;
-}
+export type { PickSpec };
 
 /** The chosen artifact; `trusted` is false for a --force'd file outside any valid manifest entry. */
 export interface Picked {
