@@ -25,19 +25,21 @@ export {
   type BackupAllOptions,
   type BackupManager,
   type BackupManagerOptions,
-  type BackupQdrantOptions,
+  type BackupOptions,
   type BackupResult,
   createBackupManager,
+  type VerifyOptions,
 } from './core/manager.js';
 export type { ArtifactRecord, SetManifest, SetStatus, StoredObject } from './core/manifest.js';
 export { computeOffsite, type OffsiteReport } from './core/offsite-status.js';
 export type { PruneOptions, PruneResult } from './core/prune.js';
 export type { RepoArtifact, RepoScan } from './core/repository.js';
-export type { RestoreQdrantOptions } from './core/restore.js';
-export type { RestoreNeo4jOptions } from './core/restore-neo4j.js';
+export type { ArtifactRestoreResult, RestoreRequest, RestoreSelector } from './core/restore-artifact.js';
 export type { RestoreSetOptions, RestoreSetResult } from './core/restore-set.js';
 export { planRetention, type RetentionPlan, type RetentionPolicy } from './core/retention.js';
 export { computeStatus, type StatusOptions, type StatusReport, type TargetStatus } from './core/status.js';
 export type { VerifyItem, VerifyResult } from './core/verify.js';
 export type { CopyBackend } from './storage/backend.js';
 export { type CopyTarget, openCopyBackend, parseCopyTarget } from './storage/registry.js';
+export { openTargets } from './targets/registry.js';
+export type { Target, TargetContext } from './targets/target.js';

@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { PickSpec, TargetContext } from '../targets/target.js';
 import { NotFoundError, QnbError, VerificationError } from './errors.js';
-import type { ArtifactKind, ArtifactRecord, TargetKind } from './manifest.js';
+import type { ArtifactRecord } from './manifest.js';
 import type { RepoArtifact, RepoScan, Repository } from './repository.js';
 import { hashFile } from './transfer.js';
 
