@@ -177,6 +177,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
     }
   }
   config.backupDir = resolve(opts.cwd ?? process.cwd(), config.backupDir);
+  // neo4j, neo4j-admin and docker run with this environment (a copy: the config is frozen)
+  config.neo4j.env = { ...env };
   const secrets = [
     config.qdrant.apiKey,
     config.neo4j.password,

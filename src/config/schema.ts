@@ -34,6 +34,12 @@ export interface Neo4jConfig {
   container: string | undefined;
   /** NEO4J_HOME of a local install. */
   home: string | undefined;
+  /**
+   * Environment of the `neo4j`, `neo4j-admin` and `docker` processes qnb starts (PATH, JAVA_HOME,
+   * DOCKER_HOST, NEO4J_CONF…); loadConfig sets the environment it read. Unset: docker gets qnb's
+   * own, a local install only NEO4J_HOME and NEO4J_CONF.
+   */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Automation: `schedule`, `install-cron`, `watch` and `status`. */

@@ -43,6 +43,8 @@ export interface Neo4jTargetDeps {
 /** Builds the Neo4j target. Which runtime (local or Docker) is decided on first use. */
 export function createNeo4jTarget(deps: Neo4jTargetDeps): Target {
   const { config, backupDir } = deps;
+  // the environment of neo4j, neo4j-admin and docker: read by config/load.ts, like every setting
+  const childEnv = config.env as NodeJS.ProcessEnv | undefined;
   const neo4jOpts: Neo4jBackupOptions = {
     bolt: { uri: config.uri, user: config.user, password: config.password, database: config.database },
     backupDir,
@@ -50,9 +52,11 @@ export function createNeo4jTarget(deps: Neo4jTargetDeps): Target {
 
   function runtimeFor(spec?: RuntimeSpec): Neo4jRuntime {
     if (spec)
-      return spec.kind === 'docker' ? createDockerRuntime(spec.container) : createLocalRuntime(spec.home);
-    if (config.container) return createDockerRuntime(config.container);
-    if (config.home) return createLocalRuntime(config.home);
+      return spec.kind === 'docker'
+        ? createDockerRuntime(spec.container, 'docker', childEnv)
+        : createLocalRuntime(spec.home, childEnv);
+    if (config.container) return createDockerRuntime(config.container, 'docker', childEnv);
+    if (config.home) return createLocalRuntime(config.home, childEnv);
     throw new ConfigError(
       'neo4j: neither NEO4J_CONTAINER nor NEO4J_HOME is set',
       'set NEO4J_CONTAINER to the Docker container name, or NEO4J_HOME to the local install',
@@ -109,7 +113,7 @@ export function createNeo4jTarget(deps: Neo4jTargetDeps): Target {
         ? restorePlanned(restoreDeps, artifact, path, opts.plan as Neo4jRestorePlan, ctx)
         : restoreNeo4j(restoreDeps, artifact, path, opts, ctx),
     drill: (artifact, path, ctx) =>
-      drillNeo4j(artifact, path, { spec: runtimeFor().spec, database: config.database }, ctx),
+      drillNeo4j(artifact, path, { spec: runtimeFor().spec, database: config.database, childEnv }, ctx),
     doctorChecks: (ctx) =>
       neo4jChecks({ config, neo4j: () => runtimeFor(), recoverNeo4j: () => recoverStoppedNeo4j(ctx) }),
     recover: recoverStoppedNeo4j,
@@ -128,10 +132,10 @@ const untrustedNeo4j = (path: string, database: string) =>
 async function drillNeo4j(
   a: ArtifactRecord,
   path: string,
-  where: { spec: RuntimeSpec; database: string },
+  where: { spec: RuntimeSpec; database: string; childEnv?: NodeJS.ProcessEnv },
   ctx: TargetContext,
 ): Promise<DrillOutcome> {
-  const scratch = createScratchNeo4j(where.spec, where.database);
+  const scratch = createScratchNeo4j(where.spec, where.database, where.childEnv);
   const step = (message: string) =>
     ctx.reporter.emit({ type: 'step', target: 'neo4j', name: a.name, message });
   const isExport = a.kind === 'neo4j-export';
