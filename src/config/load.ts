@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { lilconfigSync } from 'lilconfig';
 import { ConfigError } from '../core/errors.js';
-import { type ConfigSource, defaultConfig, KEYS, type KeySpec, type QnbConfig } from './schema.js';
+import { KEYS } from './keys.js';
+import { type ConfigSource, defaultConfig, type KeySpec, type QnbConfig } from './schema.js';
 
 /** A loaded configuration plus the origin of each key and the secret values to redact. */
 export interface LoadedConfig {

@@ -7,7 +7,7 @@
  */
 import type { CopyBackend } from '../storage/backend.js';
 import type { TargetContext } from '../targets/target.js';
-import { putText } from './copy.js';
+import { putText } from './copy-upload.js';
 import { throwIfAborted } from './errors.js';
 import { type SetManifest, storedObject } from './manifest.js';
 import { type PruneOptions, type PruneResult, planFor } from './prune.js';

@@ -15,8 +15,8 @@ import { printJson } from '../context.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
 import { managerFor } from '../manager-for.js';
+import { renderCopy } from '../render/offsite.js';
 import {
-  renderCopy,
   renderList,
   renderNeo4jRestore,
   renderPrune,

@@ -7,7 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KEYS } from '../../config/schema.js';
+import { KEYS } from '../../config/keys.js';
 import { cronToOnCalendar, parseCrontabCron } from '../../schedule/cron.js';
 import { keySource } from '../../schedule/cron-source.js';
 import {
