@@ -9,7 +9,6 @@ import type { CopyBackend } from '../storage/backend.js';
 import type { TargetContext } from '../targets/target.js';
 import { type CopyOptions, type CopyReport, copySets } from './copy.js';
 import { type ErrorCode, toQnbError } from './errors.js';
-import type { BackupResult } from './manager.js';
 import type { Repository } from './repository.js';
 
 /** What the copy after a backup did. */
@@ -17,6 +16,9 @@ export interface BackupCopyReport extends CopyReport {
   /** Set when the target could not be used at all (e.g. unreachable, missing folder): nothing was copied. */
   error?: { code: ErrorCode; message: string; hint?: string };
 }
+
+/** The copy step of one backup run: its report, or why it did not run (no destination, set not ok). */
+export type BackupCopyOutcome = BackupCopyReport | { skipped: string };
 
 /** Copies what `backend` lacks; a target that cannot be read is a failed report, not a throw. */
 export async function copyAfterBackup(
@@ -47,7 +49,7 @@ export async function copyAfterBackup(
 
 /** Why the copy after a backup failed; undefined when it worked, or did not run (no target, set not ok). */
 export function copyFailure(
-  copy: BackupResult['copy'],
+  copy: BackupCopyOutcome | undefined,
 ): { code: ErrorCode; message: string; hint?: string } | undefined {
   if (!copy || 'skipped' in copy || copy.ok) return undefined;
   if (copy.error) return copy.error;
@@ -56,6 +58,6 @@ export function copyFailure(
 }
 
 /** True when the run did all it was asked: an `ok` set and, with a copy target, a complete copy. */
-export function backupSucceeded(r: BackupResult): boolean {
+export function backupSucceeded(r: { status: string; copy?: BackupCopyOutcome | undefined }): boolean {
   return r.status === 'ok' && copyFailure(r.copy) === undefined;
 }
