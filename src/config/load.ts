@@ -129,9 +129,9 @@ function setPath(obj: object, path: string, value: unknown): void {
   cur[parts.at(-1)!] = value;
 }
 
-function apply(key: KeySpec, raw: unknown, name: string, target: QnbConfig): void {
+function apply(key: KeySpec, raw: unknown, name: string, into: QnbConfig): void {
   try {
-    setPath(target, key.path, key.parse(raw));
+    setPath(into, key.path, key.parse(raw));
   } catch (err) {
     throw new ConfigError(`${name}: ${(err as Error).message}`, key.fix);
   }

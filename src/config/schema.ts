@@ -84,7 +84,7 @@ export interface S3Config {
 
 /** Off-site copies. */
 export interface CopyConfig {
-  /** Default target of `qnb copy`: a folder or `s3://bucket/prefix`. */
+  /** Default destination of `qnb copy`: a folder or `s3://bucket/prefix`. */
   to: string | undefined;
   /** age recipients (public keys): when set, every copy is encrypted to them. */
   ageRecipients: string[] | undefined;

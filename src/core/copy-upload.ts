@@ -15,7 +15,7 @@ import { tempPathFor } from './fs-safe.js';
 import type { StoredObject } from './manifest.js';
 import type { RepoArtifact } from './repository.js';
 
-/** sha256 of an object on the target: recorded at put time when the backend keeps it, else read back. */
+/** sha256 of an object on the destination: recorded at put time when the backend keeps it, else read back. */
 export async function remoteSha256(
   backend: CopyBackend,
   key: string,

@@ -1,8 +1,8 @@
 /**
- * `qnb copy`: sends the backup sets a copy target does not have yet, newest first. Per set, every
+ * `qnb copy`: sends the backup sets a copy destination does not have yet, newest first. Per set, every
  * valid artifact goes first (each put verified, see the backend), the set's manifest last — so a
- * set that is half copied has no manifest on the target and never looks complete; the next run
- * finishes it. Objects already on the target are proven (recorded sha256, or read back and hashed)
+ * set that is half copied has no manifest on the destination and never looks complete; the next run
+ * finishes it. Objects already on the destination are proven (recorded sha256, or read back and hashed)
  * instead of being sent again; an object under the same key with other bytes is never overwritten.
  */
 import type { CopyBackend } from '../storage/backend.js';
@@ -35,7 +35,7 @@ export interface CopyArtifactResult {
 /** What happened to one set. */
 export interface CopySetResult {
   id: string;
-  /** `present`: its manifest was already on the target; `copied`: completed by this run. */
+  /** `present`: its manifest was already on the destination; `copied`: completed by this run. */
   action: 'present' | 'copied' | 'would-copy' | 'failed' | 'not-tried';
   artifacts: CopyArtifactResult[];
   error?: { code: ErrorCode; message: string; hint?: string };
@@ -44,7 +44,7 @@ export interface CopySetResult {
 /** The result of copy. */
 export interface CopyReport {
   target: string;
-  /** How the target proves a copy (the backend's `verification`). */
+  /** How the destination proves a copy (the backend's `verification`). */
   verification: string;
   dryRun: boolean;
   /** Set when this run encrypts what it sends. */
@@ -56,7 +56,7 @@ export interface CopyReport {
   durationMs: number;
 }
 
-/** Errors that end the whole run (the target is unusable), not just one set. */
+/** Errors that end the whole run (the destination is unusable), not just one set. */
 const FATAL: ErrorCode[] = [
   'E_AUTH',
   'E_CONNECT',
@@ -67,7 +67,7 @@ const FATAL: ErrorCode[] = [
   'E_INTERNAL',
 ];
 
-/** The set as the target stores it: only the artifacts that were copied, with how each is stored. */
+/** The set as the destination stores it: only the artifacts that were copied, with how each is stored. */
 function remoteManifest(set: SetManifest, copied: Map<string, StoredObject | undefined>): string {
   const artifacts = set.artifacts
     .filter((a) => copied.has(a.file))
@@ -78,7 +78,7 @@ function remoteManifest(set: SetManifest, copied: Map<string, StoredObject | und
   return `${JSON.stringify({ ...set, artifacts }, null, 2)}\n`;
 }
 
-/** The set id of every object key that a manifest on the target references (read once, lazily). */
+/** The set id of every object key that a manifest on the destination references (read once, lazily). */
 function referencesOn(backend: CopyBackend, signal?: AbortSignal) {
   let refs: Promise<Map<string, string>> | undefined;
   return (key: string) => {
@@ -173,7 +173,7 @@ async function copySet(
   return { files, bytes };
 }
 
-/** Copies what the target lacks. Returns a report; throws only when the target cannot be read at all. */
+/** Copies what the destination lacks. Returns a report; throws only when the destination cannot be read at all. */
 export async function copySets(
   repo: Repository,
   backend: CopyBackend,

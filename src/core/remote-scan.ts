@@ -1,7 +1,7 @@
 /**
- * Reads a copy target as a repository: the same layout as the backups folder (`qdrant/`, `neo4j/`,
+ * Reads a copy destination as a repository: the same layout as the backups folder (`qdrant/`, `neo4j/`,
  * `sets/<id>.json`), judged by the same rules (`judgeArtifacts` in repository.ts). A set exists on
- * the target only once its manifest is there (copy writes it last); an artifact is valid only when
+ * the destination only once its manifest is there (copy writes it last); an artifact is valid only when
  * that manifest has a complete entry for it, the object exists with the recorded size and no
  * recorded verification failed.
  */
@@ -10,17 +10,17 @@ import { toQnbError } from './errors.js';
 import { storedObject } from './manifest.js';
 import { judgeArtifacts, parseManifests, type RepoScan } from './repository.js';
 
-/** Folder of set manifests on a target. */
+/** Folder of set manifests on a destination. */
 export const REMOTE_SETS = 'sets/';
 /** The key of a set's manifest. */
 export const setKey = (id: string) => `${REMOTE_SETS}${id}.json`;
 /** Largest manifest qnb reads (a manifest is a few KiB). */
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
-/** How a target's keys are shown: its location without the endpoint note (`s3://b/p`, `/mnt/usb`). */
+/** How a destination's keys are shown: its location without the endpoint note (`s3://b/p`, `/mnt/usb`). */
 export const displayBase = (backend: CopyBackend) => backend.name.replace(/ \(.*\)$/, '');
 
-/** A remote scan plus every object on the target by key. */
+/** A remote scan plus every object on the destination by key. */
 export interface RemoteScan extends RepoScan {
   objects: Map<string, ObjectInfo>;
 }
@@ -56,8 +56,8 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 }
 
 /**
- * Scans a copy target. `base` is how keys are shown (a folder path or `s3://bucket/prefix`), used as
- * each artifact's `path`. Errors reaching the target (credentials, missing bucket) are thrown.
+ * Scans a copy destination. `base` is how keys are shown (a folder path or `s3://bucket/prefix`), used as
+ * each artifact's `path`. Errors reaching the destination (credentials, missing bucket) are thrown.
  */
 export async function scanRemote(
   backend: CopyBackend,

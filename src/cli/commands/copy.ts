@@ -10,7 +10,7 @@ import { ConfigError } from '../../core/errors.js';
 import type { BackupManager } from '../../core/manager.js';
 import { describePolicy, type RetentionPolicy } from '../../core/retention.js';
 import type { CopyBackend } from '../../storage/backend.js';
-import { openCopyBackend, parseCopyTarget, type S3Settings } from '../../storage/registry.js';
+import { openCopyBackend, parseDestination, type S3Settings } from '../../storage/registry.js';
 import { printJson } from '../context.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
@@ -58,7 +58,7 @@ export async function openTarget(
       `${flag}: no copy target given`,
       `pass ${flag} DIR or ${flag} s3://bucket/prefix, or set QNB_COPY_TO`,
     );
-  return openCopyBackend(parseCopyTarget(value, ctx.io.cwd), s3SettingsFrom(ctx.loaded.config));
+  return openCopyBackend(parseDestination(value, ctx.io.cwd), s3SettingsFrom(ctx.loaded.config));
 }
 
 async function withTarget<T>(

@@ -18,7 +18,7 @@ import {
   systemdUnits,
   writeCrontab,
 } from '../../schedule/install-cron.js';
-import { parseCopyTarget } from '../../storage/registry.js';
+import { parseDestination } from '../../storage/registry.js';
 import { printJson } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
@@ -49,7 +49,7 @@ function jobFor(ctx: CommandContext, flags: InstallCronFlags): JobSpec {
   if (flags.skipQdrant) args.push('--skip-qdrant');
   if (flags.copyTo) {
     // checked now (a bad target is exit 2 before the crontab is touched); a folder goes in absolute
-    const target = parseCopyTarget(flags.copyTo, ctx.io.cwd);
+    const target = parseDestination(flags.copyTo, ctx.io.cwd);
     args.push('--copy-to', target.kind === 'dir' ? target.root : flags.copyTo.trim());
   }
   return { node: process.execPath, script, cwd: ctx.io.cwd, args };

@@ -7,7 +7,7 @@ import type { OffsiteReport, PlacedSet } from '../../core/offsite-status.js';
 import { displayTime, formatDuration } from '../../core/time.js';
 import { mb } from './format.js';
 
-/** `=== Copy to TARGET ===`: one line per set, then the totals and how copies are verified. */
+/** `=== Copy to DEST ===`: one line per set, then the totals and how copies are verified. */
 export function renderCopy(r: CopyReport): string[] {
   const lines = [`=== Copy to ${r.target}${r.dryRun ? ' — dry run, nothing sent' : ''} ===`, ''];
   for (const s of r.sets) {
@@ -62,7 +62,7 @@ function placedLine(s: PlacedSet): string {
 const placementCounts = (c: OffsiteReport['counts']) =>
   `${c.both} in both places, ${c.local} local only, ${c.remote} only on the target`;
 
-/** `=== Off-site copies on TARGET ===`: each set (newest first) with where it is, then the health. */
+/** `=== Off-site copies on DEST ===`: each set (newest first) with where it is, then the health. */
 export function renderOffsite(r: OffsiteReport): string[] {
   const lines = [`=== Off-site copies on ${r.target} ===`, ''];
   for (const s of r.sets.slice(0, OFFSITE_SHOWN)) lines.push(placedLine(s));
