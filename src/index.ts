@@ -1,7 +1,8 @@
 /**
  * qdrant-neo4j-backup — library API. `createBackupManager(config)` gives every command (backup,
  * list, restore, verify, prune, copy and the `--from` variants); `loadConfig()` builds a config
- * the same way the CLI does; `openCopyBackend(parseCopyTarget(…))` opens an off-site target.
+ * the same way the CLI does; `openCopyBackend(parseDestination(…))` opens an off-site copy destination
+ * (`parseCopyTarget`/`CopyTarget` are the old names, kept as aliases).
  */
 
 export { EXIT } from './cli/exit-codes.js';
@@ -40,6 +41,14 @@ export { planRetention, type RetentionPlan, type RetentionPolicy } from './core/
 export { computeStatus, type StatusOptions, type StatusReport, type TargetStatus } from './core/status.js';
 export type { VerifyItem, VerifyResult } from './core/verify.js';
 export type { CopyBackend } from './storage/backend.js';
-export { type CopyTarget, openCopyBackend, parseCopyTarget } from './storage/registry.js';
+export {
+  type CopyDestination,
+  /** @deprecated the old name of `CopyDestination`. */
+  type CopyDestination as CopyTarget,
+  openCopyBackend,
+  parseDestination,
+  /** @deprecated the old name of `parseDestination`. */
+  parseDestination as parseCopyTarget,
+} from './storage/registry.js';
 export { openTargets } from './targets/registry.js';
 export type { Target, TargetContext } from './targets/target.js';

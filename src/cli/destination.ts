@@ -6,7 +6,7 @@
 import type { QnbConfig } from '../config/schema.js';
 import { ConfigError } from '../core/errors.js';
 import type { CopyBackend } from '../storage/backend.js';
-import { openCopyBackend, parseCopyTarget, type S3Settings } from '../storage/registry.js';
+import { openCopyBackend, parseDestination, type S3Settings } from '../storage/registry.js';
 import type { CommandContext } from './io.js';
 
 /** The S3 part of the configuration, as the backend takes it. */
@@ -37,7 +37,7 @@ export async function openDestination(
       `${flag}: no copy target given`,
       `pass ${flag} DIR or ${flag} s3://bucket/prefix, or set QNB_COPY_TO`,
     );
-  return openCopyBackend(parseCopyTarget(value, ctx.io.cwd), s3SettingsFrom(ctx.loaded.config));
+  return openCopyBackend(parseDestination(value, ctx.io.cwd), s3SettingsFrom(ctx.loaded.config));
 }
 
 /** Opens the destination of `--copy-to` when one is given. */

@@ -6,8 +6,7 @@
  */
 import type { QnbConfig } from '../config/schema.js';
 import type { CopyBackend } from '../storage/backend.js';
-import type { QdrantApi } from '../targets/qdrant/qdrant-api.js';
-import { openTargets } from '../targets/registry.js';
+import { type OpenTargetsOptions, openTargets } from '../targets/registry.js';
 import type { BackupRequest, Target, TargetContext } from '../targets/target.js';
 import { type BackupCopyReport, copyAfterBackup, copyFailure } from './backup-copy.js';
 import { type CopyOptions, type CopyReport, copySets } from './copy.js';
@@ -33,7 +32,7 @@ export interface BackupManagerOptions {
   /** Aborts the running operation (SIGINT/SIGTERM); cleanup still runs. */
   signal?: AbortSignal;
   /** Inject a Qdrant API (tests, custom transports). */
-  qdrantApi?: QdrantApi;
+  qdrantApi?: OpenTargetsOptions['qdrantApi'];
   /** Use these targets instead of the ones the configuration names (tests, other databases). */
   targets?: Target[];
   /** Clock, for tests. */

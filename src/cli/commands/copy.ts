@@ -10,7 +10,7 @@ import { printJson } from '../context.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
 import { withManager } from '../manager-for.js';
-import { renderCopy } from '../render/text.js';
+import { renderCopy } from '../render/offsite.js';
 
 export function register(program: Command, host: CommandHost): void {
   program

@@ -8,7 +8,7 @@ import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from '@commander-js/extra-typings';
-import { KEYS } from '../../config/schema.js';
+import { KEYS } from '../../config/keys.js';
 import { cronToOnCalendar, parseCrontabCron } from '../../schedule/cron.js';
 import { keySource } from '../../schedule/cron-source.js';
 import {
@@ -19,7 +19,7 @@ import {
   systemdUnits,
   writeCrontab,
 } from '../../schedule/install-cron.js';
-import { parseCopyTarget } from '../../storage/registry.js';
+import { parseDestination } from '../../storage/registry.js';
 import { COPY_TO_HELP, type CommandHost } from '../command.js';
 import { printJson } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -51,7 +51,7 @@ function jobFor(ctx: CommandContext, flags: InstallCronFlags): JobSpec {
   if (flags.skipQdrant) args.push('--skip-qdrant');
   if (flags.copyTo) {
     // checked now (a bad target is exit 2 before the crontab is touched); a folder goes in absolute
-    const target = parseCopyTarget(flags.copyTo, ctx.io.cwd);
+    const target = parseDestination(flags.copyTo, ctx.io.cwd);
     args.push('--copy-to', target.kind === 'dir' ? target.root : flags.copyTo.trim());
   }
   return { node: process.execPath, script, cwd: ctx.io.cwd, args };

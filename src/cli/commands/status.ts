@@ -15,7 +15,8 @@ import type { CommandHost } from '../command.js';
 import { printJson } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
-import { renderOffsite, renderStatus } from '../render/text.js';
+import { renderOffsite } from '../render/offsite.js';
+import { renderStatus } from '../render/text.js';
 
 /** Options of status. */
 export interface StatusFlags {
