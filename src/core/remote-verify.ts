@@ -1,7 +1,7 @@
 /**
  * `qnb verify --from DEST [SET|FILE]`: reads copies back from a destination and re-hashes them against
  * the destination's manifests, without writing anything anywhere. (`--deep --from` fetches the copies
- * into the backups folder first, then runs the local restore drill: manager.verifyFrom.)
+ * into the backups folder first, then runs the local restore drill: manager.verify(…, { deep, from }).)
  */
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
