@@ -8,12 +8,13 @@ import type { QnbConfig } from '../config/schema.js';
 import type { CopyBackend } from '../storage/backend.js';
 import { type OpenTargetsOptions, openTargets } from '../targets/registry.js';
 import type { BackupRequest, Target, TargetContext } from '../targets/target.js';
-import { type BackupCopyReport, copyAfterBackup, copyFailure } from './backup-copy.js';
+import { copyAfterBackup, copyFailure } from './backup-copy.js';
+import { type BackupResult, type BackupStep, backupSteps, runBackupSet } from './backup-run.js';
 import { type CopyOptions, type CopyReport, copySets } from './copy.js';
 import { type DoctorCheck, runDoctor } from './doctor.js';
 import { ConfigError, isAbort, NotFoundError, toQnbError } from './errors.js';
 import { type QnbEvent, type Reporter, reporterFrom, silentReporter } from './events.js';
-import type { ArtifactRecord, SetManifest, TargetKind } from './manifest.js';
+import type { TargetKind } from './manifest.js';
 import { type PruneOptions, type PruneResult, pruneRepository } from './prune.js';
 import { fetchChosen } from './remote-fetch.js';
 import { pruneRemote } from './remote-prune.js';
@@ -22,8 +23,10 @@ import { chooseRemote, verifyRemote } from './remote-verify.js';
 import { createRepository, type RepoScan, type Repository } from './repository.js';
 import { type ArtifactRestoreResult, type RestoreRequest, restoreArtifact } from './restore-artifact.js';
 import { type RestoreSetResult, restoreSet } from './restore-set.js';
-import { createSetSink, finishSet, startSet, withRepositoryLock } from './set-lifecycle.js';
+import { withRepositoryLock } from './set-lifecycle.js';
 import { type VerifyResult, verifyArtifacts } from './verify.js';
+
+export type { BackupResult };
 
 /** Options of createBackupManager. */
 export interface BackupManagerOptions {
@@ -37,19 +40,6 @@ export interface BackupManagerOptions {
   targets?: Target[];
   /** Clock, for tests. */
   now?: () => Date;
-}
-
-/** What a backup did. */
-export interface BackupResult {
-  setId: string;
-  status: SetManifest['status'];
-  artifacts: ArtifactRecord[];
-  errors: SetManifest['errors'];
-  durationMs: number;
-  /** What retention did after the set (backupAll), or why it did not run. */
-  retention?: PruneResult | { skipped: string };
-  /** With `copyTo` (backupAll): what the off-site copy did, or why it did not run. */
-  copy?: BackupCopyReport | { skipped: string };
 }
 
 /** Options of `backup` (one target): what to back up, and the command the set records. */
@@ -117,13 +107,6 @@ export interface BackupAllOptions {
   copyTo?: CopyBackend;
 }
 
-/** One step of a set: one scope of one target. */
-interface Step {
-  target: TargetKind;
-  name: string;
-  run: (sink: ReturnType<typeof createSetSink>) => Promise<unknown>;
-}
-
 /** Creates a backup manager for one configuration. */
 export function createBackupManager(
   config: Readonly<QnbConfig>,
@@ -155,54 +138,11 @@ export function createBackupManager(
       return body();
     });
 
-  async function runSet(
-    command: string,
-    reason: SetManifest['reason'],
-    steps: Step[],
-  ): Promise<BackupResult> {
-    const started = Date.now();
-    const set = await startSet(repository, command, now(), reason);
-    const sink = createSetSink(repository, set, now);
-    for (const step of steps) {
-      try {
-        await step.run(sink);
-      } catch (err) {
-        const e = toQnbError(err, options.signal);
-        set.errors.push({
-          target: step.target,
-          name: step.name,
-          code: e.code,
-          message: e.hint ? `${e.message} — ${e.hint}` : e.message,
-        });
-        if (isAbort(err, options.signal)) {
-          await finishSet(repository, set, now(), 'interrupted');
-          throw e;
-        }
-      }
-    }
-    await finishSet(repository, set, now());
-    return {
-      setId: set.id,
-      status: set.status,
-      artifacts: set.artifacts,
-      errors: set.errors,
-      durationMs: Date.now() - started,
-    };
-  }
-
-  /** The steps of one target: its preflight first, so nothing is written when it fails. */
-  async function stepsOf(t: Target, req: BackupRequest): Promise<Step[]> {
-    const scopes = await t.preflight(req, ctx);
-    return scopes.map((scope) => ({
-      target: t.kind,
-      name: scope.name,
-      run: (sink) => t.backup(scope, sink, ctx),
-    }));
-  }
-
   const backup = (kind: TargetKind, opts: BackupOptions = {}) => {
     const command = opts.command ?? `backup-${kind}${opts.full ? ' --full' : ''}`;
-    return locked(command, async () => runSet(command, 'backup', await stepsOf(targetOf(kind), opts)));
+    return locked(command, async () =>
+      runBackupSet(repository, ctx, command, 'backup', await backupSteps(targetOf(kind), opts, ctx)),
+    );
   };
 
   const backupAll = (opts: BackupAllOptions = {}) =>
@@ -211,10 +151,10 @@ export function createBackupManager(
         ...(opts.skipQdrant ? (['qdrant'] as const) : []),
         ...(opts.skipNeo4j ? (['neo4j'] as const) : []),
       ]);
-      const steps: Step[] = [];
+      const steps: BackupStep[] = [];
       for (const t of targets.filter((x) => !skip.has(x.kind))) {
         try {
-          steps.push(...(await stepsOf(t, {})));
+          steps.push(...(await backupSteps(t, {}, ctx)));
         } catch (err) {
           // one target down must not stop the others: record the failure in the set
           const e = toQnbError(err, options.signal);
@@ -222,7 +162,8 @@ export function createBackupManager(
           steps.push({ target: t.kind, name: t.name, run: async () => Promise.reject(e) });
         }
       }
-      const result: BackupResult = await runSet(opts.command ?? 'backup-all', opts.reason ?? 'backup', steps);
+      const command = opts.command ?? 'backup-all';
+      const result = await runBackupSet(repository, ctx, command, opts.reason ?? 'backup', steps);
       // guarantee 4: copy and retention only after a set whose every artifact was verified and committed
       if (result.status !== 'ok') {
         const skipped = { skipped: `the backup set is ${result.status}` };
