@@ -4,8 +4,8 @@
  * install. It drives the target only through the Target contract (src/targets/target.ts), with a
  * real repository and set lifecycle, and checks what the contract promises:
  *
- * - backup → wreck → set restore (plan, safety backup, restore) → the data is exactly back;
- * - a single restore refuses to overwrite without `yes` and touches nothing;
+ * - backup; a single restore refuses to overwrite without `yes` and touches nothing; wreck →
+ *   set restore (plan, safety backup, restore) → the data is exactly back;
  * - a failure (the sink's commit fails) leaves nothing valid and no temp file, the server up;
  * - an abort mid-backup (AbortSignal) rejects as an interruption, leaves nothing valid, server up;
  * - doctor on a down server: failed checks with what to do, never a throw; probe rejects.
@@ -105,7 +105,7 @@ export function targetSuite(name: string, h: TargetHarness, opts: { skip?: strin
   const skip = opts.skip || (wanted(h.kind) ? false : `QNB_TEST_TARGETS leaves ${h.kind} out`);
   const request = h.request ?? {};
   describe(`Target conformance: ${name}`, { skip, timeout: 20 * 60_000 }, () => {
-    test('probe answers; backup → wreck → set restore brings exactly the data back', async (t) => {
+    test('probe answers; backup; a restore without yes refuses; wreck → set restore brings the data back', async (t) => {
       const repository = await freshRepository(t);
       const target = h.open(repository);
       t.after(() => target.close());
@@ -123,6 +123,13 @@ export function targetSuite(name: string, h: TargetHarness, opts: { skip?: strin
           .sort(),
         records.map((r) => r.file).sort(),
       );
+      // a single restore refuses to overwrite without yes, and touches nothing
+      await assert.rejects(
+        target.restore(records[0]!, repository.resolve(records[0]!.file), {}, ctx),
+        (err: unknown) => err instanceof QnbError && err.code === 'E_REFUSED' && !!err.hint,
+      );
+      assert.deepEqual(await h.fingerprint(), before);
+      assert.equal((await repository.scan()).sets.length, 1, 'no safety set was started');
       await h.wreck();
       assert.notDeepEqual(await h.fingerprint(), before, 'the wreck changed the data');
       const plan = await target.planRestore(records, {}, ctx);
@@ -136,22 +143,6 @@ export function targetSuite(name: string, h: TargetHarness, opts: { skip?: strin
         assert.ok(out.report);
       }
       assert.deepEqual(await h.fingerprint(), before);
-    });
-
-    test('a single restore refuses to overwrite without yes, and touches nothing', async (t) => {
-      const repository = await freshRepository(t);
-      const target = h.open(repository);
-      t.after(() => target.close());
-      const ctx = contextFor();
-      await h.seed();
-      const [record] = await backupSet(repository, target, ctx, request);
-      const before = await h.fingerprint();
-      await assert.rejects(
-        target.restore(record!, repository.resolve(record!.file), {}, ctx),
-        (err: unknown) => err instanceof QnbError && err.code === 'E_REFUSED' && !!err.hint,
-      );
-      assert.deepEqual(await h.fingerprint(), before);
-      assert.equal((await repository.scan()).sets.length, 1, 'no safety set was started');
     });
 
     test('a failure leaves nothing valid and no temp file; the server serves', async (t) => {
