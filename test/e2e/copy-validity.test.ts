@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import type { SetManifest } from '../../src/core/manifest.js';
 import { qnbEnv, runQnb } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
-import { syntheticRepository } from '../suites/copy-fixtures.js';
+import { markDrillFailed, syntheticRepository } from '../suites/copy-fixtures.js';
 
 interface Listed {
   backups: { file: string; valid: boolean; problem?: string }[];
@@ -32,13 +32,7 @@ test('a failed verification recorded on a destination: list --remote says NOT VA
   // the newest set's manifest on the drive records that its Qdrant snapshot failed a restore drill
   const manifestPath = join(dest, 'sets', `${sets[2]!.id}.json`);
   const newest = JSON.parse(await readFile(manifestPath, 'utf8')) as SetManifest;
-  const bad = newest.artifacts.find((a) => a.target === 'qdrant')!;
-  bad.verification = {
-    at: new Date().toISOString(),
-    ok: false,
-    deep: true,
-    detail: 'drill: 3 points missing',
-  };
+  const bad = markDrillFailed(newest, 'drill: 3 points missing');
   await writeFile(manifestPath, `${JSON.stringify(newest, null, 2)}\n`);
   const qdrantFiles = sets.map((s) => s.artifacts.find((a) => a.target === 'qdrant')!.file);
 
