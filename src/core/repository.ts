@@ -2,6 +2,7 @@
  * The local backups folder: `qdrant/`, `neo4j/` and `sets/<id>.json` manifests.
  * Every artifact file is referenced by a manifest; a file without a complete manifest entry is
  * never a valid backup. Temporary files carry TEMP_PREFIX and are removed by the next run.
+ * `judgeArtifacts` is the one validity rule, used here and on copy destinations (remote-scan.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
@@ -10,6 +11,14 @@ import { join } from 'node:path';
 import { ioError, NotFoundError } from './errors.js';
 import { ensureDir, TEMP_PREFIX, writeFileAtomic } from './fs-safe.js';
 import { LOCK_FILE } from './lock.js';
+import {
+  type ArtifactRecord,
+  isCompleteArtifact,
+  parseManifest,
+  type SetManifest,
+  type TargetKind,
+} from './manifest.js';
+import { fileStamp } from './time.js';
 
 /**
  * A temp file in the backups folder's root (an atomic write of a small file) older than this was
@@ -26,15 +35,6 @@ function processAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
-
-import {
-  type ArtifactRecord,
-  isCompleteArtifact,
-  parseManifest,
-  type SetManifest,
-  type TargetKind,
-} from './manifest.js';
-import { fileStamp } from './time.js';
 
 /** Sub-folders of the backups folder. */
 export const TARGET_DIRS: Record<TargetKind, string> = { qdrant: 'qdrant', neo4j: 'neo4j' };

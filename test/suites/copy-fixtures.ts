@@ -58,6 +58,13 @@ export async function syntheticRepository(
   return out;
 }
 
+/** Records in `set` that its Qdrant artifact failed a restore drill (as `verify --deep` does); returns it. */
+export function markDrillFailed(set: SetManifest, detail: string): ArtifactRecord {
+  const a = set.artifacts.find((x) => x.target === 'qdrant')!;
+  a.verification = { at: new Date().toISOString(), ok: false, deep: true, detail };
+  return a;
+}
+
 async function hashOf(backend: CopyBackend, key: string): Promise<{ bytes: number; sha256: string }> {
   const h = createHash('sha256');
   let bytes = 0;

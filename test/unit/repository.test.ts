@@ -15,7 +15,7 @@ import { createRepository, type RepoScan } from '../../src/core/repository.js';
 import { createSetSink, finishSet, startSet } from '../../src/core/set-lifecycle.js';
 import { createMemoryBackend } from '../../src/storage/memory/memory-backend.js';
 import { tempDir } from '../helpers/tmp.js';
-import { syntheticRepository } from '../suites/copy-fixtures.js';
+import { markDrillFailed, syntheticRepository } from '../suites/copy-fixtures.js';
 
 function record(file: string, data: string, over: Partial<ArtifactRecord> = {}): ArtifactRecord {
   const now = new Date().toISOString();
@@ -213,13 +213,7 @@ test('a copy destination is judged by the same rules as the backups folder: a fa
   // the newest set's Qdrant snapshot failed its restore drill after it was copied; both places
   // record it (a destination filled by mirroring the backups folder holds the same manifest)
   const newest = await repo.loadSet(sets[2]!.id);
-  const bad = newest.artifacts.find((a) => a.target === 'qdrant')!;
-  bad.verification = {
-    at: new Date().toISOString(),
-    ok: false,
-    deep: true,
-    detail: 'drill: 3 points missing',
-  };
+  const bad = markDrillFailed(newest, 'drill: 3 points missing');
   await repo.saveSet(newest);
   await putText(dest, `sets/${newest.id}.json`, `${JSON.stringify(newest, null, 2)}\n`);
 
