@@ -104,7 +104,7 @@ async function leftovers(repository: Repository): Promise<{ valid: string[]; tem
 export function targetSuite(name: string, h: TargetHarness, opts: { skip?: string | false } = {}): void {
   const skip = opts.skip || (wanted(h.kind) ? false : `QNB_TEST_TARGETS leaves ${h.kind} out`);
   const request = h.request ?? {};
-  describe(`Target conformance: ${name}`, { skip, timeout: 20 * 60_000 }, () => {
+  describe(`Target conformance: ${name}`, { skip, timeout: 40 * 60_000 }, () => {
     test('probe answers; backup; a restore without yes refuses; wreck → set restore brings the data back', async (t) => {
       const repository = await freshRepository(t);
       const target = h.open(repository);
