@@ -70,7 +70,7 @@ export interface BackupScope {
 }
 
 /** Which artifact of this target a single restore works on, as the user named it. */
-export interface RestoreSelector {
+export interface PickRequest {
   /** A backup file (path, or name inside the backups folder or on the copy destination). */
   file?: string;
   /** The newest valid backup (of `name`). */
@@ -164,9 +164,9 @@ export interface Target {
    */
   backup(scope: BackupScope, sink: ArtifactSink, ctx: TargetContext): Promise<ArtifactRecord>;
   /** How `restore-<kind>` names an artifact: the kinds, flag and record for a `--force`d foreign file. */
-  pickSpec(sel: RestoreSelector): PickSpec;
+  pickSpec(sel: PickRequest): PickSpec;
   /** The name a `--from --latest` fetch looks for when the user named none (Neo4j: the database). */
-  defaultName(sel: RestoreSelector): string | undefined;
+  defaultName(sel: PickRequest): string | undefined;
   /**
    * A set restore's checks, before anything is touched: versions compatible (unless `force`),
    * what exists and would be overwritten. Throws to refuse; writes nothing.
