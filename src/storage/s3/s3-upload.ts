@@ -187,6 +187,8 @@ async function multipart(
     const pool: Buffer[] = [];
     const alloc = () => pool.pop() ?? Buffer.allocUnsafe(spec.partSize);
     for await (const part of partsOf(spec.body, spec.partSize, onBytes, alloc)) {
+      // no new part after the caller's abort (the parts on the wire may still finish)
+      if (spec.signal?.aborted) break;
       const partNumber = ++n;
       const { payloadHash, ...sums } = checksums(part);
       const cmd = new sdk.UploadPartCommand({
