@@ -54,7 +54,8 @@ export async function createS3Backend(config: S3BackendConfig): Promise<S3Backen
   return createS3BackendWith(sdk, client, config);
 }
 
-function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3BackendConfig): S3Backend {
+/** The S3 backend on a client built by the caller (tests put a delaying request handler in it). */
+export function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3BackendConfig): S3Backend {
   const { bucket, prefix } = config;
   const location = s3Location(config);
   const full = (key: string) => {

@@ -8,11 +8,18 @@
  *   Pacific ignores it, and it would only make the server hash every byte once more);
  * - a multipart upload is invisible until CompleteMultipartUpload, so an interrupted upload leaves
  *   no object; on failure or abort qnb aborts the upload, and leftovers of a killed process are
- *   aborted by the next put of the same key.
+ *   aborted by the next put of the same key;
+ * - a part request the client gives up on may still be stored by the server after the upload was
+ *   aborted (the server has its bytes; versitygw then brings the upload back, and AWS documents
+ *   the same: "it might be necessary to abort a given multipart upload multiple times"). So on the
+ *   caller's abort the parts on the wire get a short grace to finish before they are cut off, the
+ *   upload is aborted only after every part request is over, and when one had to be cut off qnb
+ *   looks again and aborts once more whatever came back.
  * Memory: at most (concurrency + 1) × part size of buffers.
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { InterruptedError, QnbError } from '../../core/errors.js';
 import { checkStreamed } from '../backend.js';
@@ -160,19 +167,28 @@ async function multipart(
   const uploadId = created.UploadId;
   if (!uploadId)
     throw new QnbError('E_SERVER', `${key}: the server started a multipart upload without an id`);
-  // parts in flight stop together: on the caller's abort, or when one of them fails
+  // parts in flight stop together when one of them fails; on the caller's abort they get
+  // PART_GRACE_MS to finish first: a part cut off after its bytes reached the server may still be
+  // stored there after the upload is aborted (see the top of this file)
   const inner = new AbortController();
-  const onAbort = () => inner.abort();
+  let graceTimer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    graceTimer = setTimeout(() => inner.abort(), PART_GRACE_MS);
+  };
   spec.signal?.addEventListener('abort', onAbort, { once: true });
   const done: { PartNumber: number; ETag: string }[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
+  /** A part request was cut off: the server may still store it (see abortUpload). */
+  let cutOff = false;
   try {
     spec.signal?.throwIfAborted();
     let n = 0;
     const pool: Buffer[] = [];
     const alloc = () => pool.pop() ?? Buffer.allocUnsafe(spec.partSize);
     for await (const part of partsOf(spec.body, spec.partSize, onBytes, alloc)) {
+      // no new part after the caller's abort (the parts on the wire may still finish)
+      if (spec.signal?.aborted) break;
       const partNumber = ++n;
       const { payloadHash, ...sums } = checksums(part);
       const cmd = new sdk.UploadPartCommand({
@@ -192,13 +208,14 @@ async function multipart(
           if (part.length === spec.partSize) pool.push(part);
         })
         .catch((err) => {
+          if (inner.signal.aborted) cutOff = true;
           failure ??= err;
           inner.abort();
         })
         .finally(() => inFlight.delete(p));
       inFlight.add(p);
       if (inFlight.size >= spec.concurrency) await Promise.race(inFlight);
-      if (failure || inner.signal.aborted) break;
+      if (failure || inner.signal.aborted || spec.signal?.aborted) break;
     }
     await Promise.all(inFlight);
     if (failure) throw failure;
@@ -215,17 +232,46 @@ async function multipart(
       { abortSignal: spec.signal },
     );
   } catch (err) {
-    inner.abort();
     spec.body.destroy();
+    // on the caller's abort the parts on the wire may finish within the grace (the timer cuts off
+    // the rest); on any other failure they stop now
+    if (!spec.signal?.aborted) inner.abort();
     await Promise.allSettled(inFlight);
-    // best effort, without the caller's signal: an interrupted copy must not leave parts behind
-    await client
-      .send(new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
-      .catch(() => {});
+    // no part request runs any more: best effort, without the caller's signal, so that an
+    // interrupted copy leaves no parts behind
+    await abortUpload(spec, uploadId, cutOff);
     if (spec.signal?.aborted) throw new InterruptedError();
     throw err;
   } finally {
+    clearTimeout(graceTimer);
     spec.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** How long parts on the wire may finish after the caller's abort before they are cut off. */
+export const PART_GRACE_MS = 1000;
+/** After a cut-off part: when to look again for the upload it may bring back (ms after the abort). */
+const RECHECK_MS = [250, 750, 1750];
+
+/**
+ * Aborts the upload. When a part request was cut off, the server may still store that part and
+ * with it bring the upload back: qnb looks again a few times and aborts it again while it shows.
+ */
+async function abortUpload(spec: UploadSpec, uploadId: string, cutOff: boolean): Promise<void> {
+  const { sdk, client, bucket, key } = spec;
+  const abort = () =>
+    client
+      .send(new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
+      .catch(() => {});
+  await abort();
+  if (!cutOff) return;
+  const started = Date.now();
+  for (const at of RECHECK_MS) {
+    await sleep(Math.max(0, started + at - Date.now()));
+    const r = await client
+      .send(new sdk.ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }))
+      .catch(() => undefined);
+    if (r?.Uploads?.some((u) => u.UploadId === uploadId)) await abort();
   }
 }
 
