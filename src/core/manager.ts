@@ -13,7 +13,7 @@ import { type CopyOptions, type CopyReport, copySets } from './copy.js';
 import { type DoctorCheck, runDoctor } from './doctor.js';
 import { ConfigError, isAbort, NotFoundError, toQnbError } from './errors.js';
 import { type QnbEvent, type Reporter, reporterFrom, silentReporter } from './events.js';
-import type { ArtifactRecord, SetManifest, TargetKind } from './manifest.js';
+import type { ArtifactRecord, HookRecord, LinkRecord, SetManifest, TargetKind } from './manifest.js';
 import { type PruneOptions, type PruneResult, pruneRepository } from './prune.js';
 import { fetchChosen } from './remote-fetch.js';
 import { pruneRemote } from './remote-prune.js';
@@ -22,6 +22,7 @@ import { chooseRemote, verifyRemote } from './remote-verify.js';
 import { createRepository, type RepoScan, type Repository } from './repository.js';
 import { type ArtifactRestoreResult, type RestoreRequest, restoreArtifact } from './restore-artifact.js';
 import { type RestoreSetResult, restoreSet } from './restore-set.js';
+import { createSetGuards } from './set-guards.js';
 import { createSetSink, finishSet, startSet, withRepositoryLock } from './set-lifecycle.js';
 import { type VerifyResult, verifyArtifacts } from './verify.js';
 
@@ -48,6 +49,10 @@ export interface BackupResult {
   durationMs: number;
   /** What retention did after the set (backupAll), or why it did not run. */
   retention?: PruneResult | { skipped: string };
+  /** backupAll with `links`: the links between the stores and their orphans. */
+  links?: LinkRecord[];
+  /** The quiesce hooks that ran around the set. */
+  hooks?: HookRecord[];
   /** With `copyTo` (backupAll): what the off-site copy did, or why it did not run. */
   copy?: BackupCopyReport | { skipped: string };
 }
@@ -159,34 +164,47 @@ export function createBackupManager(
     command: string,
     reason: SetManifest['reason'],
     steps: Step[],
+    linked = false,
   ): Promise<BackupResult> {
     const started = Date.now();
     const set = await startSet(repository, command, now(), reason);
     const sink = createSetSink(repository, set, now);
-    for (const step of steps) {
-      try {
-        await step.run(sink);
-      } catch (err) {
-        const e = toQnbError(err, options.signal);
-        set.errors.push({
-          target: step.target,
-          name: step.name,
-          code: e.code,
-          message: e.hint ? `${e.message} — ${e.hint}` : e.message,
-        });
-        if (isAbort(err, options.signal)) {
-          await finishSet(repository, set, now(), 'interrupted');
-          throw e;
+    // quiesce hooks around every set; links only where every store is backed up (backup-all)
+    const guards = createSetGuards({ hooks: config.hooks, links: linked ? config.links : [] }, targets, ctx);
+    try {
+      const blocked = await guards.before(set);
+      for (const step of steps) {
+        try {
+          if (blocked) throw blocked;
+          await guards.beforeStep(step.target, step.name);
+          await step.run(sink);
+        } catch (err) {
+          const e = toQnbError(err, options.signal);
+          set.errors.push({
+            target: step.target,
+            name: step.name,
+            code: e.code,
+            message: e.hint ? `${e.message} — ${e.hint}` : e.message,
+          });
+          if (isAbort(err, options.signal)) {
+            await finishSet(repository, set, now(), 'interrupted');
+            throw e;
+          }
         }
       }
+      guards.checkLinks(set);
+      await finishSet(repository, set, now());
+    } finally {
+      await guards.after(set, repository);
     }
-    await finishSet(repository, set, now());
     return {
       setId: set.id,
       status: set.status,
       artifacts: set.artifacts,
       errors: set.errors,
       durationMs: Date.now() - started,
+      ...(set.links ? { links: set.links } : {}),
+      ...(set.hooks ? { hooks: set.hooks } : {}),
     };
   }
 
@@ -222,7 +240,8 @@ export function createBackupManager(
           steps.push({ target: t.kind, name: t.name, run: async () => Promise.reject(e) });
         }
       }
-      const result: BackupResult = await runSet(opts.command ?? 'backup-all', opts.reason ?? 'backup', steps);
+      const command = opts.command ?? 'backup-all';
+      const result: BackupResult = await runSet(command, opts.reason ?? 'backup', steps, skip.size === 0);
       // guarantee 4: copy and retention only after a set whose every artifact was verified and committed
       if (result.status !== 'ok') {
         const skipped = { skipped: `the backup set is ${result.status}` };

@@ -15,6 +15,7 @@
  * for a whole set, or `restore` alone for one artifact; `drill` for `verify --deep`;
  * `doctorChecks` for `qnb doctor`; `close` when done.
  */
+import type { LinkConfig } from '../config/schema.js';
 import type { Reporter } from '../core/events.js';
 import type { ArtifactKind, ArtifactRecord, TargetKind } from '../core/manifest.js';
 
@@ -140,6 +141,16 @@ export interface DrillOutcome {
   skipped?: string;
 }
 
+/** A link's side in one database (docs/consistency.md). */
+export interface LinkSideReader {
+  /** The backup scope the side lives in: its keys are read right before that scope's backup. */
+  scope: string;
+  /** For reports: Qdrant `collection.field`, Neo4j `:Label.property`. */
+  where: string;
+  /** The distinct keys the live store holds now, as strings. Writes nothing. */
+  read(ctx: TargetContext): Promise<string[]>;
+}
+
 /** One database qnb backs up. */
 export interface Target {
   /** Which database (the `target` of its manifest entries). */
@@ -205,6 +216,8 @@ export interface Target {
    * Runs under the repository lock before every writing operation. Returns what it did, if anything.
    */
   recover(ctx: TargetContext): Promise<string | undefined>;
+  /** This database's side of a link between the stores; undefined when the link has none here. */
+  linkSide?(link: LinkConfig): LinkSideReader | undefined;
   /** Releases clients and connections. Idempotent. */
   close(): Promise<void>;
 }

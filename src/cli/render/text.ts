@@ -3,6 +3,7 @@
  */
 import { basename } from 'node:path';
 import { copyFailure } from '../../core/backup-copy.js';
+import { consistencyText, describeLink } from '../../core/consistency.js';
 import type { DoctorCheck } from '../../core/doctor.js';
 import type { BackupResult } from '../../core/manager.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
@@ -63,6 +64,22 @@ export function renderBackup(r: BackupResult, resolve: (rel: string) => string, 
     lines.push(`❌ ${e.target === 'qdrant' ? 'Qdrant' : 'Neo4j'} (${e.name})`, `   Error: ${e.message}`, '');
   }
   if (r.artifacts.length === 0 && r.errors.length === 0) lines.push('(nothing to back up)', '');
+  for (const l of r.links ?? []) {
+    lines.push(`🔗 Link ${l.name}: ${describeLink(l)}`);
+    for (const [side, o] of [
+      ['points without a node', l.pointsWithoutNode],
+      ['nodes without a point', l.nodesWithoutPoint],
+    ] as const)
+      if (o?.count)
+        lines.push(`   ${side}: ${o.examples.join(', ')}${o.count > o.examples.length ? ', …' : ''}`);
+  }
+  for (const h of r.hooks ?? [])
+    lines.push(
+      h.ok
+        ? `✅ hooks.${h.hook} (${formatDuration(h.durationMs)})`
+        : `❌ hooks.${h.hook} FAILED: ${h.detail}`,
+    );
+  if (r.links?.length || r.hooks?.length) lines.push('');
   lines.push(`Set: ${r.setId} — ${r.status} in ${formatDuration(r.durationMs)}`);
   if (r.copy && 'skipped' in r.copy) lines.push(`Copy skipped: ${r.copy.skipped}`);
   else if (r.copy?.error)
@@ -97,6 +114,8 @@ function entryLines(e: RepoArtifact): string[] {
   if (typeof a.counts.nodes === 'number')
     bits.push(`${thousands(a.counts.nodes)} nodes, ${thousands(a.counts.relationships ?? 0)} relationships`);
   if (e.set.reason === 'pre-restore') bits.push('safety backup');
+  const consistency = consistencyText(e.set.links);
+  if (consistency) bits.push(consistency);
   if (a.stored?.encryption) bits.push(`encrypted (${a.stored.encryption})`);
   return [`  • ${basename(a.file)}`, `    ${bits.join(' - ')} - ${statusText(e)}`];
 }
@@ -236,6 +255,7 @@ export function renderStatus(r: StatusReport): string[] {
       if (typeof points === 'number') lines.push(`   Points: ${thousands(points)}`);
       if (typeof c.nodes === 'number') lines.push(`   Nodes: ${thousands(c.nodes)}`);
       if (typeof c.relationships === 'number') lines.push(`   Relationships: ${thousands(c.relationships)}`);
+      if (g.consistency) lines.push(`   ${g.consistency[0]!.toUpperCase()}${g.consistency.slice(1)}`);
     }
     lines.push(`   Valid backups: ${t.validBackups}`);
     const v = t.lastVerified;

@@ -15,6 +15,7 @@ import { openBolt, waitForBolt } from './neo4j-bolt.js';
 import { neo4jChecks } from './neo4j-doctor.js';
 import { backupNeo4jExport } from './neo4j-export.js';
 import { importExport } from './neo4j-import.js';
+import { neo4jLinkSide } from './neo4j-links.js';
 import { clearStoppedMarker, orphanedStoppedMarker } from './neo4j-marker.js';
 import {
   createDockerRuntime,
@@ -117,6 +118,7 @@ export function createNeo4jTarget(deps: Neo4jTargetDeps): Target {
     doctorChecks: (ctx) =>
       neo4jChecks({ config, neo4j: () => runtimeFor(), recoverNeo4j: () => recoverStoppedNeo4j(ctx) }),
     recover: recoverStoppedNeo4j,
+    linkSide: (link) => neo4jLinkSide(neo4jOpts.bolt, link),
     close: async () => {},
   };
 }

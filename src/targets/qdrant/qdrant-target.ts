@@ -11,6 +11,7 @@ import type { Repository } from '../../core/repository.js';
 import type { BackupScope, DoctorCheck, DrillOutcome, Target, TargetContext } from '../target.js';
 import { createQdrantApi, type QdrantApi } from './qdrant-api.js';
 import { backupQdrantScope } from './qdrant-backup.js';
+import { qdrantLinkSide } from './qdrant-links.js';
 import { restoreQdrantCollection } from './qdrant-restore.js';
 import {
   planQdrantRestore,
@@ -101,6 +102,7 @@ export function createQdrantTarget(deps: QdrantTargetDeps): Target {
     drill: (artifact, path, ctx) => drillQdrant(qdrant(), artifact, path, ctx),
     doctorChecks: () => qdrantChecks(qdrant(), config),
     recover: async () => undefined,
+    linkSide: (link) => qdrantLinkSide(qdrant, link),
     async close() {
       if (api && !deps.api) await api.close();
     },
