@@ -29,6 +29,7 @@ export function openTargets(
     createQdrantTarget({
       config: config.qdrant,
       repository,
+      drill: config.drill,
       ...(opts.qdrantApi ? { api: opts.qdrantApi } : {}),
     }),
     createNeo4jTarget({ config: config.neo4j, backupDir: config.backupDir, repository }),

@@ -163,6 +163,11 @@ export function renderRestore(r: {
   const lines = ['=== Restore Results ===', '', `✅ Qdrant (${rep.collection})`, `   From: ${rep.from}`];
   lines.push(`   Points: ${thousands(rep.points)} (manifest: ${rep.expectedPoints}) ✔`);
   if (rep.sampleChecked) lines.push(`   Sampled points: ${rep.sampleChecked} identical ✔`);
+  if (rep.probes?.recall !== undefined)
+    lines.push(
+      `   Probes: ${rep.probes.checked} exact top-10 identical ✔, HNSW recall@10 ${rep.probes.recall}`,
+    );
+  else if (rep.probes?.note) lines.push(`   Probes: ${rep.probes.note}`);
   if (rep.aliases.applied.length) lines.push(`   Aliases: ${rep.aliases.applied.join(', ')}`);
   if (rep.aliases.skipped.length)
     lines.push(`   Aliases not moved (restored under a new name): ${rep.aliases.skipped.join(', ')}`);

@@ -4,7 +4,7 @@
  * restores (qdrant-target-restore.ts), the scratch-collection drill and doctor's Qdrant checks.
  */
 import { randomBytes } from 'node:crypto';
-import type { QdrantConfig } from '../../config/schema.js';
+import type { DrillConfig, QdrantConfig } from '../../config/schema.js';
 import { NotFoundError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { Repository } from '../../core/repository.js';
@@ -28,6 +28,8 @@ export interface QdrantTargetDeps {
   repository: Repository;
   /** A Qdrant API to use instead of one built from the config (tests, custom transports); not closed. */
   api?: QdrantApi;
+  /** Semantic probes: samples recorded per collection, recall threshold of restores and drills. */
+  drill?: Readonly<Pick<DrillConfig, 'qdrantSamples' | 'recallThreshold'>>;
 }
 
 /** A backup scope of Qdrant: one collection, or the full storage (`collection` null). */
@@ -45,10 +47,12 @@ export function createQdrantTarget(deps: QdrantTargetDeps): Target {
     api ??= createQdrantApi({ url: config.url, apiKey: config.apiKey });
     return api;
   };
+  const threshold = deps.drill?.recallThreshold;
   const restoreDeps = () => ({
     api: qdrant(),
     repository: deps.repository,
     keepServerSnapshots: config.keepServerSnapshots,
+    ...(threshold === undefined ? {} : { recallThreshold: threshold }),
   });
   return {
     kind: 'qdrant',
@@ -82,6 +86,7 @@ export function createQdrantTarget(deps: QdrantTargetDeps): Target {
       const s = scope as QdrantScope;
       return backupQdrantScope(qdrant(), s.collection, s.version, sink, ctx, {
         keepServerSnapshot: s.keepServerSnapshot,
+        probeSamples: deps.drill?.qdrantSamples ?? 20,
       });
     },
     pickSpec: (sel) => ({
@@ -97,9 +102,9 @@ export function createQdrantTarget(deps: QdrantTargetDeps): Target {
       qdrantSafetyBackup(restoreDeps(), plan as QdrantRestorePlan, sink, ctx),
     restore: (artifact, path, opts, ctx) =>
       opts.plan
-        ? restorePlanned(qdrant(), artifact, path, opts.plan as QdrantRestorePlan, ctx)
+        ? restorePlanned(qdrant(), artifact, path, opts.plan as QdrantRestorePlan, ctx, threshold)
         : restoreQdrant(restoreDeps(), artifact, path, opts, ctx),
-    drill: (artifact, path, ctx) => drillQdrant(qdrant(), artifact, path, ctx),
+    drill: (artifact, path, ctx) => drillQdrant(qdrant(), artifact, path, ctx, threshold),
     doctorChecks: () => qdrantChecks(qdrant(), config),
     recover: async () => undefined,
     linkSide: (link) => qdrantLinkSide(qdrant, link),
@@ -129,6 +134,7 @@ async function drillQdrant(
   a: ArtifactRecord,
   path: string,
   ctx: TargetContext,
+  recallThreshold?: number,
 ): Promise<DrillOutcome> {
   if (a.kind !== 'qdrant-collection')
     return {
@@ -144,7 +150,11 @@ async function drillQdrant(
   try {
     // restoring under a new name: custom sharding would come back empty, so use the original
     // collection's sharding check only as a message
-    await restoreQdrantCollection(api, a, path, ctx, { as: scratch, targetExists: false });
+    await restoreQdrantCollection(api, a, path, ctx, {
+      as: scratch,
+      targetExists: false,
+      ...(recallThreshold === undefined ? {} : { recallThreshold }),
+    });
     return {};
   } finally {
     await api.deleteCollection(scratch).catch(() => {});
