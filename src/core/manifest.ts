@@ -107,6 +107,8 @@ export interface Orphans {
 /** A link's state in a set: both sides' keys and the orphans. */
 export interface LinkRecord {
   name: string;
+  /** Where the keys live, so a restore can read them again. */
+  spec?: { qdrant: { collection: string; field: string }; neo4j: { label: string; property: string } };
   qdrant?: LinkSide;
   neo4j?: LinkSide;
   /** Qdrant keys no Neo4j node holds. */

@@ -84,7 +84,11 @@ export function createSetGuards(
       const hadErrors = set.errors.length > 0;
       const unread = new Set<string>();
       set.links = sides.map(({ link, qdrant, neo4j }): LinkRecord => {
-        const rec: LinkRecord = { name: link.name, maxOrphans: link.maxOrphans };
+        const rec: LinkRecord = {
+          name: link.name,
+          spec: { qdrant: link.qdrant, neo4j: link.neo4j },
+          maxOrphans: link.maxOrphans,
+        };
         if (qdrant?.side) rec.qdrant = qdrant.side;
         if (neo4j?.side) rec.neo4j = neo4j.side;
         const missing = [qdrant, neo4j].find((x) => !x?.keys);
@@ -119,4 +123,60 @@ export function createSetGuards(
       await repo.saveSet(set).catch(() => {});
     },
   };
+}
+
+/** A link's state after a restore: both sides read again and compared with the manifest's. */
+export interface RestoredLink {
+  name: string;
+  ok: boolean;
+  /** `0 orphans, keys as recorded` or what differs. */
+  detail: string;
+}
+
+/**
+ * `qnb restore SET`, after every store was restored: reads each recorded link's keys again and
+ * compares their digests (hence the orphans) with the manifest's. Never throws.
+ */
+export async function checkRestoredLinks(
+  set: SetManifest,
+  targets: readonly Target[],
+  ctx: TargetContext,
+): Promise<RestoredLink[]> {
+  const out: RestoredLink[] = [];
+  for (const rec of set.links ?? []) {
+    if (!rec.spec || rec.skipped || !rec.qdrant || !rec.neo4j) continue;
+    const link: LinkConfig = { name: rec.name, maxOrphans: rec.maxOrphans, ...rec.spec };
+    try {
+      const keys: Record<TargetKind, string[]> = { qdrant: [], neo4j: [] };
+      for (const kind of ['qdrant', 'neo4j'] as const) {
+        const reader = targets.find((t) => t.kind === kind)?.linkSide?.(link);
+        if (!reader)
+          throw new Error(
+            `no ${kind} target to read ${kind === 'qdrant' ? rec.qdrant.where : rec.neo4j.where}`,
+          );
+        keys[kind] = await reader.read(ctx);
+      }
+      const now: LinkRecord = {
+        ...rec,
+        pointsWithoutNode: orphans(keys.qdrant, keys.neo4j),
+        nodesWithoutPoint: orphans(keys.neo4j, keys.qdrant),
+      };
+      const differ = (['qdrant', 'neo4j'] as const).filter((k) => keysDigest(keys[k]) !== rec[k]!.digest);
+      const ok = differ.length === 0 && orphanCount(now) === orphanCount(rec);
+      out.push({
+        name: rec.name,
+        ok,
+        detail: ok
+          ? `${describeLink(now)}, keys as recorded`
+          : `${describeLink(now)} (the backup recorded ${describeLink(rec)}); keys differ from the backup's in ${differ.map((k) => (k === 'qdrant' ? rec.qdrant!.where : rec.neo4j!.where)).join(' and ') || 'neither side'}`,
+      });
+    } catch (err) {
+      out.push({
+        name: rec.name,
+        ok: false,
+        detail: `cannot read the keys: ${toQnbError(err, ctx.signal).message}`,
+      });
+    }
+  }
+  return out;
 }

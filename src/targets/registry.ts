@@ -32,6 +32,6 @@ export function openTargets(
       drill: config.drill,
       ...(opts.qdrantApi ? { api: opts.qdrantApi } : {}),
     }),
-    createNeo4jTarget({ config: config.neo4j, backupDir: config.backupDir, repository }),
+    createNeo4jTarget({ config: config.neo4j, backupDir: config.backupDir, repository, drill: config.drill }),
   ];
 }

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -72,8 +72,10 @@ describe('links between Qdrant and Neo4j', { skip, timeout: 15 * 60_000 }, () =>
   let cwd: string;
   let env: NodeJS.ProcessEnv;
   const qnb = (args: string[]) => runQnb(args, { cwd, env, timeoutMs: 300_000 });
+  const PROBES = { neo4jQueries: [{ name: 'papers', query: 'MATCH (p:Paper) RETURN count(p) AS papers' }] };
   const config = (extra: object = {}) =>
-    writeFile(join(cwd, 'qnb.config.json'), JSON.stringify({ links: [LINK], ...extra }));
+    writeFile(join(cwd, 'qnb.config.json'), JSON.stringify({ links: [LINK], drill: PROBES, ...extra }));
+  let quietSet = '';
 
   before(async () => {
     n = await createNeo4jHome({ password });
@@ -94,6 +96,9 @@ describe('links between Qdrant and Neo4j', { skip, timeout: 15 * 60_000 }, () =>
       })),
     });
     await driver.executeQuery('UNWIND $keys AS k CREATE (:Paper {item_key: k})', { keys });
+    await driver.executeQuery(
+      "MATCH (a:Paper {item_key: 'ZK0000'}), (b:Paper) WHERE b.item_key STARTS WITH 'ZK000' AND a <> b CREATE (a)-[:CITES]->(b)",
+    );
     cwd = await mkdtemp(join(tmpdir(), 'qnb-consistency-'));
     env = qnbEnv({
       QDRANT_URL: q.url,
@@ -114,6 +119,7 @@ describe('links between Qdrant and Neo4j', { skip, timeout: 15 * 60_000 }, () =>
     await config();
     const run = await qnb(['backup-all', '--no-cleanup']);
     assert.equal(run.code, 0, run.stdout + run.stderr);
+    quietSet = /Set: (\S+)/.exec(run.stdout)![1]!;
     assert.match(run.stdout, /🔗 Link zotero_library_qdrant\.item_key ↔ :Paper\.item_key: 0 orphans/);
     const list = await qnb(['list']);
     assert.match(list.stdout, /consistency: 0 orphans/);
@@ -201,5 +207,38 @@ describe('links between Qdrant and Neo4j', { skip, timeout: 15 * 60_000 }, () =>
     const run = await qnb(['backup-all']);
     assert.equal(run.code, 2, run.stdout + run.stderr);
     assert.match(run.stderr, /links\[0\]\.qdrant\.field: must be a non-empty string/);
+  });
+
+  test('restore SET reads the pair again: the keys the backup recorded, 0 orphans', async () => {
+    await config();
+    const run = await qnb(['restore', quietSet, '--yes']);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(
+      run.stdout,
+      /✅ Link zotero_library_qdrant\.item_key ↔ :Paper\.item_key: 0 orphans, keys as recorded/,
+    );
+    const { records } = await driver.executeQuery(
+      "MATCH (p:Paper) WHERE p.item_key STARTS WITH 'NEW' RETURN count(p) AS c",
+    );
+    assert.equal(Number(records[0]!.get('c')), 0, 'the indexer’s nodes are gone with the restore');
+  });
+
+  test('a Neo4j restore missing a relationship type fails its probe (exit 4)', async () => {
+    await config();
+    // the backup recorded a relationship type the dump does not hold (same total count)
+    const file = join(cwd, 'backups', 'sets', `${quietSet}.json`);
+    const set = JSON.parse(await readFile(file, 'utf8')) as {
+      artifacts: { target: string; details: { probes: { types: Record<string, number> } } }[];
+    };
+    const neo = set.artifacts.find((a) => a.target === 'neo4j')!;
+    assert.deepEqual(neo.details.probes.types, { CITES: 9 });
+    neo.details.probes.types = { CITES: 7, MENTIONS: 2 };
+    await writeFile(file, JSON.stringify(set));
+    const run = await qnb(['restore', quietSet, '--yes']);
+    assert.equal(run.code, 4, run.stdout + run.stderr);
+    assert.match(
+      run.stdout,
+      /❌ Neo4j \(neo4j\): FAILED: .*probe "relationships per type" differs .*MENTIONS: 2 → none/,
+    );
   });
 });

@@ -302,8 +302,11 @@ export function renderRestoreSet(r: RestoreSetResult): string[] {
           : 'not restored (left as it was)';
     lines.push(`${icon[s.state]} ${what}: ${state}`, `   from ${s.file}`);
   }
+  for (const l of r.links ?? []) lines.push(`${l.ok ? '✅' : '❌'} Link ${l.name}: ${l.detail}`);
   if (r.safetySetId) lines.push('', `Safety backup of the previous state: set ${r.safetySetId}`);
-  if (!r.ok) {
+  if (!r.ok && r.steps.every((s) => s.state === 'restored'))
+    lines.push('', 'Every store was restored, but the pair does not hold the keys the backup recorded.');
+  else if (!r.ok) {
     lines.push('', 'The stores are NOT at the same point now.');
     if (r.safetySetId) lines.push(`To go back to where you were: qnb restore ${r.safetySetId} --yes`);
   }

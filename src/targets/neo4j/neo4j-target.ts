@@ -4,7 +4,7 @@
  * stopped meanwhile) or online exports, restores (neo4j-target-restore.ts), the scratch-Neo4j
  * drill, doctor's Neo4j checks (neo4j-doctor.ts), and starting a Neo4j a crashed qnb left stopped.
  */
-import type { Neo4jConfig } from '../../config/schema.js';
+import type { DrillConfig, Neo4jConfig } from '../../config/schema.js';
 import { ConfigError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { Repository } from '../../core/repository.js';
@@ -17,6 +17,7 @@ import { backupNeo4jExport } from './neo4j-export.js';
 import { importExport } from './neo4j-import.js';
 import { neo4jLinkSide } from './neo4j-links.js';
 import { clearStoppedMarker, orphanedStoppedMarker } from './neo4j-marker.js';
+import { checkProbesOf } from './neo4j-restore.js';
 import {
   createDockerRuntime,
   createLocalRuntime,
@@ -39,6 +40,8 @@ export interface Neo4jTargetDeps {
   /** The backups folder (the stopped-Neo4j crash marker lives there). */
   backupDir: string;
   repository: Repository;
+  /** Semantic probes: the read-only Cypher queries recorded with each backup. */
+  drill?: Readonly<Pick<DrillConfig, 'neo4jQueries'>>;
 }
 
 /** Builds the Neo4j target. Which runtime (local or Docker) is decided on first use. */
@@ -49,6 +52,7 @@ export function createNeo4jTarget(deps: Neo4jTargetDeps): Target {
   const neo4jOpts: Neo4jBackupOptions = {
     bolt: { uri: config.uri, user: config.user, password: config.password, database: config.database },
     backupDir,
+    probeQueries: deps.drill?.neo4jQueries ?? [],
   };
 
   function runtimeFor(spec?: RuntimeSpec): Neo4jRuntime {
@@ -114,7 +118,12 @@ export function createNeo4jTarget(deps: Neo4jTargetDeps): Target {
         ? restorePlanned(restoreDeps, artifact, path, opts.plan as Neo4jRestorePlan, ctx)
         : restoreNeo4j(restoreDeps, artifact, path, opts, ctx),
     drill: (artifact, path, ctx) =>
-      drillNeo4j(artifact, path, { spec: runtimeFor().spec, database: config.database, childEnv }, ctx),
+      drillNeo4j(
+        artifact,
+        path,
+        { spec: runtimeFor().spec, database: config.database, childEnv, opts: neo4jOpts },
+        ctx,
+      ),
     doctorChecks: (ctx) =>
       neo4jChecks({ config, neo4j: () => runtimeFor(), recoverNeo4j: () => recoverStoppedNeo4j(ctx) }),
     recover: recoverStoppedNeo4j,
@@ -134,7 +143,7 @@ const untrustedNeo4j = (path: string, database: string) =>
 async function drillNeo4j(
   a: ArtifactRecord,
   path: string,
-  where: { spec: RuntimeSpec; database: string; childEnv?: NodeJS.ProcessEnv },
+  where: { spec: RuntimeSpec; database: string; childEnv?: NodeJS.ProcessEnv; opts: Neo4jBackupOptions },
   ctx: TargetContext,
 ): Promise<DrillOutcome> {
   const scratch = createScratchNeo4j(where.spec, where.database, where.childEnv);
@@ -170,6 +179,7 @@ async function drillNeo4j(
           ? await client.compareSample(a.sample)
           : [];
       if (bad.length) return { detail: `sampled records differ: ${bad.join(', ')}` };
+      await checkProbesOf(a, { ...where.opts, bolt });
       return {};
     } finally {
       await client.close();
