@@ -151,6 +151,15 @@ export interface LinkSideReader {
   read(ctx: TargetContext): Promise<string[]>;
 }
 
+/**
+ * What a drill checks beyond the artifact's own record: the links whose side this artifact holds,
+ * with the digest of the keys its set recorded (docs/consistency.md). The scratch copy must hold
+ * the same keys.
+ */
+export interface DrillChecks {
+  links: { link: LinkConfig; digest: string }[];
+}
+
 /** One database qnb backs up. */
 export interface Target {
   /** Which database (the `target` of its manifest entries). */
@@ -208,7 +217,12 @@ export interface Target {
    * Restores a checked artifact somewhere harmless (scratch collection, scratch Neo4j), compares
    * it with its record and removes the scratch copy whatever happens. Never touches live data.
    */
-  drill(artifact: ArtifactRecord, path: string, ctx: TargetContext): Promise<DrillOutcome>;
+  drill(
+    artifact: ArtifactRecord,
+    path: string,
+    ctx: TargetContext,
+    checks?: DrillChecks,
+  ): Promise<DrillOutcome>;
   /** `qnb doctor`'s checks for this database, one line each; never throws for a failed check. */
   doctorChecks(ctx: TargetContext): Promise<DoctorCheck[]>;
   /**

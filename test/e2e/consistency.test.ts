@@ -241,4 +241,22 @@ describe('links between Qdrant and Neo4j', { skip, timeout: 15 * 60_000 }, () =>
       /❌ Neo4j \(neo4j\): FAILED: .*probe "relationships per type" differs .*MENTIONS: 2 → none/,
     );
   });
+
+  test('verify --deep: the snapshot must hold the link keys its set recorded', async () => {
+    await config();
+    const file = join(cwd, 'backups', 'sets', `${quietSet}.json`);
+    const set = JSON.parse(await readFile(file, 'utf8')) as {
+      artifacts: { target: string; file: string }[];
+      links: { qdrant: { digest: string } }[];
+    };
+    const snapshot = set.artifacts.find((a) => a.target === 'qdrant')!.file;
+    const ok = await qnb(['verify', '--deep', snapshot]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    // the set claims other keys than the snapshot holds
+    set.links[0]!.qdrant.digest = '0'.repeat(64);
+    await writeFile(file, JSON.stringify(set));
+    const bad = await qnb(['verify', '--deep', snapshot]);
+    assert.equal(bad.code, 4, bad.stdout + bad.stderr);
+    assert.match(bad.stdout, /link .*: the snapshot's item_key keys differ from the ones the set recorded/);
+  });
 });

@@ -5,13 +5,21 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { DrillConfig, QdrantConfig } from '../../config/schema.js';
+import { keysDigest } from '../../core/consistency.js';
 import { NotFoundError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { Repository } from '../../core/repository.js';
-import type { BackupScope, DoctorCheck, DrillOutcome, Target, TargetContext } from '../target.js';
+import type {
+  BackupScope,
+  DoctorCheck,
+  DrillChecks,
+  DrillOutcome,
+  Target,
+  TargetContext,
+} from '../target.js';
 import { createQdrantApi, type QdrantApi } from './qdrant-api.js';
 import { backupQdrantScope } from './qdrant-backup.js';
-import { qdrantLinkSide } from './qdrant-links.js';
+import { qdrantKeys, qdrantLinkSide } from './qdrant-links.js';
 import { restoreQdrantCollection } from './qdrant-restore.js';
 import {
   planQdrantRestore,
@@ -104,7 +112,7 @@ export function createQdrantTarget(deps: QdrantTargetDeps): Target {
       opts.plan
         ? restorePlanned(qdrant(), artifact, path, opts.plan as QdrantRestorePlan, ctx, threshold)
         : restoreQdrant(restoreDeps(), artifact, path, opts, ctx),
-    drill: (artifact, path, ctx) => drillQdrant(qdrant(), artifact, path, ctx, threshold),
+    drill: (artifact, path, ctx, checks) => drillQdrant(qdrant(), artifact, path, ctx, threshold, checks),
     doctorChecks: () => qdrantChecks(qdrant(), config),
     recover: async () => undefined,
     linkSide: (link) => qdrantLinkSide(qdrant, link),
@@ -135,6 +143,7 @@ async function drillQdrant(
   path: string,
   ctx: TargetContext,
   recallThreshold?: number,
+  checks?: DrillChecks,
 ): Promise<DrillOutcome> {
   if (a.kind !== 'qdrant-collection')
     return {
@@ -155,6 +164,14 @@ async function drillQdrant(
       targetExists: false,
       ...(recallThreshold === undefined ? {} : { recallThreshold }),
     });
+    const changing = a.counts.points === undefined;
+    for (const { link, digest } of checks?.links ?? []) {
+      const keys = await qdrantKeys(api, scratch, link.qdrant.field, ctx.signal);
+      if (keysDigest(keys) !== digest && !changing)
+        return {
+          detail: `link ${link.name}: the snapshot's ${link.qdrant.field} keys differ from the ones the set recorded`,
+        };
+    }
     return {};
   } finally {
     await api.deleteCollection(scratch).catch(() => {});
