@@ -3,6 +3,7 @@
  * (environment variable, command-line flag), how its value is read and how to fix a bad one.
  */
 import { parseIdentities, parseRecipients } from './age-keys.js';
+import { fraction, links, neo4jQueries } from './consistency-values.js';
 import type { KeySpec } from './schema.js';
 import {
   boltUrl,
@@ -195,5 +196,17 @@ export const KEYS: readonly KeySpec[] = [
     env: 'QNB_S3_CONCURRENCY',
     parse: positiveInt,
     fix: 'use a whole number ≥ 1, e.g. 4',
+  },
+  // config file only (docs/consistency.md)
+  { path: 'links', parse: links, fix: 'see docs/consistency.md for the shape of a link' },
+  { path: 'hooks.beforeSet', parse: str, fix: 'set a shell command, e.g. "touch /run/indexer.pause"' },
+  { path: 'hooks.afterSet', parse: str, fix: 'set a shell command, e.g. "rm -f /run/indexer.pause"' },
+  { path: 'hooks.timeout', parse: duration, fix: 'use a duration like 5m or 30s' },
+  { path: 'drill.qdrantSamples', parse: positiveInt, fix: 'use a whole number ≥ 1, e.g. 20' },
+  { path: 'drill.recallThreshold', parse: fraction, fix: 'use a number from 0 to 1, e.g. 0.9' },
+  {
+    path: 'drill.neo4jQueries',
+    parse: neo4jQueries,
+    fix: 'give read-only Cypher queries, e.g. "MATCH (p:Paper) RETURN count(p) AS papers"',
   },
 ];

@@ -98,6 +98,39 @@ export interface CopyConfig {
   ageIdentity: string[] | undefined;
 }
 
+/**
+ * A link between the stores (docs/consistency.md): a Qdrant payload field and a Neo4j node
+ * property that hold the same key (e.g. `item_key` on points and on `:Paper` nodes).
+ */
+export interface LinkConfig {
+  /** Shown in reports. @default '<collection>.<field> ↔ :<label>.<property>' */
+  name: string;
+  qdrant: { collection: string; field: string };
+  neo4j: { label: string; property: string };
+  /** Orphans (either side) a set tolerates; more make the set `partial`. @default 0 */
+  maxOrphans: number;
+}
+
+/** Quiesce hooks around every backup set (`hooks.*`, config file only). */
+export interface HooksConfig {
+  /** Shell command run before a set (e.g. pause the indexer); failure: nothing is backed up. */
+  beforeSet: string | undefined;
+  /** Shell command run after a set, also a failed or interrupted one (e.g. resume the indexer). */
+  afterSet: string | undefined;
+  /** Time a hook may take, in ms (config: a duration like `5m`). @default 300000 */
+  timeout: number;
+}
+
+/** Semantic probes recorded at backup time and re-run by `verify --deep` and restores. */
+export interface DrillConfig {
+  /** Points sampled per Qdrant collection, each with its exact top-10 neighbours. @default 20 */
+  qdrantSamples: number;
+  /** Least HNSW recall@10 against exact search a drill accepts. @default 0.9 */
+  recallThreshold: number;
+  /** Read-only Cypher probes whose results must be equal after a restore. @default [] */
+  neo4jQueries: { name: string; query: string }[];
+}
+
 /** The whole, validated, frozen configuration. */
 export interface QnbConfig {
   /** Folder holding `qdrant/`, `neo4j/` and `sets/`. @default './backups' (resolved to absolute) */
@@ -110,6 +143,10 @@ export interface QnbConfig {
   monitor: MonitorConfig;
   s3: S3Config;
   copy: CopyConfig;
+  /** Links between the stores, checked at every backup-all and restore (config file only). */
+  links: LinkConfig[];
+  hooks: HooksConfig;
+  drill: DrillConfig;
 }
 
 /** Where a value came from, for error messages and `doctor`. */
@@ -163,5 +200,8 @@ export function defaultConfig(): QnbConfig {
       concurrency: 3,
     },
     copy: { to: undefined, ageRecipients: undefined, ageIdentity: undefined },
+    links: [],
+    hooks: { beforeSet: undefined, afterSet: undefined, timeout: 300_000 },
+    drill: { qdrantSamples: 20, recallThreshold: 0.9, neo4jQueries: [] },
   };
 }

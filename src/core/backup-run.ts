@@ -6,9 +6,10 @@
 import type { BackupRequest, Target, TargetContext } from '../targets/target.js';
 import type { BackupCopyReport } from './backup-copy.js';
 import { isAbort, toQnbError } from './errors.js';
-import type { ArtifactRecord, SetManifest, TargetKind } from './manifest.js';
+import type { ArtifactRecord, HookRecord, LinkRecord, SetManifest, TargetKind } from './manifest.js';
 import type { PruneResult } from './prune.js';
 import type { Repository } from './repository.js';
+import type { SetGuards } from './set-guards.js';
 import { createSetSink, finishSet, startSet } from './set-lifecycle.js';
 
 /** What a backup did. */
@@ -20,6 +21,10 @@ export interface BackupResult {
   durationMs: number;
   /** What retention did after the set (backupAll), or why it did not run. */
   retention?: PruneResult | { skipped: string };
+  /** backupAll with `links`: the links between the stores and their orphans. */
+  links?: LinkRecord[];
+  /** The quiesce hooks that ran around the set. */
+  hooks?: HookRecord[];
   /** With `copyTo` (backupAll): what the off-site copy did, or why it did not run. */
   copy?: BackupCopyReport | { skipped: string };
 }
@@ -41,40 +46,54 @@ export async function backupSteps(t: Target, req: BackupRequest, ctx: TargetCont
   }));
 }
 
-/** Runs `steps` as one set recorded as `command`. */
+/**
+ * Runs `steps` as one set recorded as `command`, inside `guards` (quiesce hooks; link keys read
+ * right before each step; the after hook runs whatever happened).
+ */
 export async function runBackupSet(
   repository: Repository,
   ctx: TargetContext,
   command: string,
   reason: SetManifest['reason'],
   steps: BackupStep[],
+  guards: SetGuards,
 ): Promise<BackupResult> {
   const started = Date.now();
   const set = await startSet(repository, command, ctx.now(), reason);
   const sink = createSetSink(repository, set, ctx.now);
-  for (const step of steps) {
-    try {
-      await step.run(sink);
-    } catch (err) {
-      const e = toQnbError(err, ctx.signal);
-      set.errors.push({
-        target: step.target,
-        name: step.name,
-        code: e.code,
-        message: e.hint ? `${e.message} — ${e.hint}` : e.message,
-      });
-      if (isAbort(err, ctx.signal)) {
-        await finishSet(repository, set, ctx.now(), 'interrupted');
-        throw e;
+  try {
+    const blocked = await guards.before(set);
+    for (const step of steps) {
+      try {
+        if (blocked) throw blocked;
+        await guards.beforeStep(step.target, step.name);
+        await step.run(sink);
+      } catch (err) {
+        const e = toQnbError(err, ctx.signal);
+        set.errors.push({
+          target: step.target,
+          name: step.name,
+          code: e.code,
+          message: e.hint ? `${e.message} — ${e.hint}` : e.message,
+        });
+        if (isAbort(err, ctx.signal)) {
+          await finishSet(repository, set, ctx.now(), 'interrupted');
+          throw e;
+        }
       }
     }
+    guards.checkLinks(set);
+    await finishSet(repository, set, ctx.now());
+  } finally {
+    await guards.after(set, repository);
   }
-  await finishSet(repository, set, ctx.now());
   return {
     setId: set.id,
     status: set.status,
     artifacts: set.artifacts,
     errors: set.errors,
     durationMs: Date.now() - started,
+    ...(set.links ? { links: set.links } : {}),
+    ...(set.hooks ? { hooks: set.hooks } : {}),
   };
 }

@@ -23,6 +23,7 @@ import { chooseRemote, verifyRemote } from './remote-verify.js';
 import { createRepository, type RepoScan, type Repository } from './repository.js';
 import { type ArtifactRestoreResult, type RestoreRequest, restoreArtifact } from './restore-artifact.js';
 import { type RestoreSetResult, restoreSet } from './restore-set.js';
+import { createSetGuards } from './set-guards.js';
 import { withRepositoryLock } from './set-lifecycle.js';
 import { type VerifyResult, verifyArtifacts } from './verify.js';
 
@@ -138,10 +139,21 @@ export function createBackupManager(
       return body();
     });
 
+  /** Quiesce hooks around every set; links only where every store is backed up (backup-all). */
+  const guards = (linked: boolean) =>
+    createSetGuards({ hooks: config.hooks, links: linked ? config.links : [] }, targets, ctx);
+
   const backup = (kind: TargetKind, opts: BackupOptions = {}) => {
     const command = opts.command ?? `backup-${kind}${opts.full ? ' --full' : ''}`;
     return locked(command, async () =>
-      runBackupSet(repository, ctx, command, 'backup', await backupSteps(targetOf(kind), opts, ctx)),
+      runBackupSet(
+        repository,
+        ctx,
+        command,
+        'backup',
+        await backupSteps(targetOf(kind), opts, ctx),
+        guards(false),
+      ),
     );
   };
 
@@ -163,7 +175,14 @@ export function createBackupManager(
         }
       }
       const command = opts.command ?? 'backup-all';
-      const result = await runBackupSet(repository, ctx, command, opts.reason ?? 'backup', steps);
+      const result = await runBackupSet(
+        repository,
+        ctx,
+        command,
+        opts.reason ?? 'backup',
+        steps,
+        guards(skip.size === 0),
+      );
       // guarantee 4: copy and retention only after a set whose every artifact was verified and committed
       if (result.status !== 'ok') {
         const skipped = { skipped: `the backup set is ${result.status}` };

@@ -87,6 +87,49 @@ export interface ArtifactRecord {
   stored?: StoredObject;
 }
 
+/** The keys one side of a link held when read, right before its backup (docs/consistency.md). */
+export interface LinkSide {
+  /** Qdrant: `collection.field`; Neo4j: `:Label.property`. */
+  where: string;
+  keys: number;
+  /** sha256 of the sorted distinct keys, one per line. */
+  digest: string;
+  readAt: string;
+}
+
+/** Keys on one side without a partner on the other. */
+export interface Orphans {
+  count: number;
+  /** Up to 20, sorted. */
+  examples: string[];
+}
+
+/** A link's state in a set: both sides' keys and the orphans. */
+export interface LinkRecord {
+  name: string;
+  /** Where the keys live, so a restore can read them again. */
+  spec?: { qdrant: { collection: string; field: string }; neo4j: { label: string; property: string } };
+  qdrant?: LinkSide;
+  neo4j?: LinkSide;
+  /** Qdrant keys no Neo4j node holds. */
+  pointsWithoutNode?: Orphans;
+  /** Neo4j keys no Qdrant point holds. */
+  nodesWithoutPoint?: Orphans;
+  maxOrphans: number;
+  /** Why it was not checked (a side not in the set, a read that failed). */
+  skipped?: string;
+}
+
+/** A quiesce hook's run (`hooks.beforeSet` / `hooks.afterSet`). */
+export interface HookRecord {
+  hook: 'beforeSet' | 'afterSet';
+  ok: boolean;
+  durationMs: number;
+  exitCode?: number | null;
+  /** Why it failed: exit status, timeout, last line of stderr. */
+  detail?: string;
+}
+
 /** One backup run. */
 export interface SetManifest {
   format: 'qnb-set';
@@ -103,6 +146,10 @@ export interface SetManifest {
   finishedAt?: string;
   artifacts: ArtifactRecord[];
   errors: { target: TargetKind; name: string; code: string; message: string }[];
+  /** Links between the stores, read right before each backup (backup-all with `links`). */
+  links?: LinkRecord[];
+  /** Quiesce hooks that ran around the set. */
+  hooks?: HookRecord[];
   /** Artifacts removed by retention (their entries leave `artifacts` before the file is deleted). */
   pruned?: { file: string; at: string }[];
 }

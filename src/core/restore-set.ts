@@ -13,6 +13,7 @@ import { type FetchResult, fetchSet } from './remote-fetch.js';
 import { displayBase } from './remote-scan.js';
 import type { Repository } from './repository.js';
 import { checkPickedFile } from './selector.js';
+import { checkRestoredLinks, type RestoredLink } from './set-guards.js';
 import { createSetSink, finishSet, startSet } from './set-lifecycle.js';
 
 /** Options of restore SET. */
@@ -31,6 +32,8 @@ export interface RestoreStep {
   /** restored = done and verified; failed = attempted, state unknown; untouched = not attempted. */
   state: 'restored' | 'failed' | 'untouched';
   detail?: string;
+  /** Error code of a failed step (`E_VERIFY`: restored, but not what was backed up). */
+  code?: string;
 }
 
 /** What restore SET did. */
@@ -42,6 +45,8 @@ export interface RestoreSetResult {
   safetySetId?: string;
   /** What would be overwritten (also filled when refused). */
   overwrites: string[];
+  /** The links between the stores, read again after every store was restored. */
+  links?: RestoredLink[];
   /** With `from`: what was brought back. */
   fetched?: FetchResult[];
 }
@@ -158,13 +163,19 @@ async function restoreLocalSet(deps: Deps, opts: RestoreSetOptions): Promise<Res
     } catch (err) {
       if (isAbort(err, ctx.signal)) throw err;
       step.state = 'failed';
-      step.detail = toQnbError(err, ctx.signal).message;
+      const e = toQnbError(err, ctx.signal);
+      step.detail = e.message;
+      step.code = e.code;
       break;
     }
   }
+  const restored = steps.every((s) => s.state === 'restored');
+  // 5. the pair: each link's keys read again, against the manifest's
+  const links = restored ? await checkRestoredLinks(set, deps.targets, ctx) : [];
   return {
     setId: set.id,
-    ok: steps.every((s) => s.state === 'restored'),
+    ok: restored && links.every((l) => l.ok),
+    ...(links.length ? { links } : {}),
     steps,
     overwrites,
     ...(safetySetId ? { safetySetId } : {}),

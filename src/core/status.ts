@@ -9,6 +9,7 @@
  * below `dropRatio` × the median of its previous `window` valid backups.
  * Safety backups taken before a restore (`pre-restore`) are not regular backups and are left out.
  */
+import { consistencyText } from './consistency.js';
 import type { ArtifactCounts, SetManifest, TargetKind } from './manifest.js';
 import type { RepoArtifact, RepoScan } from './repository.js';
 import { displayTime, formatDuration } from './time.js';
@@ -31,6 +32,8 @@ export interface LastGoodBackup {
   bytes: number;
   counts: ArtifactCounts;
   durationMs: number;
+  /** `consistency: 0 orphans` when its set recorded links between the stores. */
+  consistency?: string;
 }
 
 /** State of one target. */
@@ -201,6 +204,8 @@ export function computeStatus(scan: RepoScan, opts: StatusOptions): StatusReport
         counts: last.artifact.counts,
         durationMs: last.artifact.durationMs,
       };
+      const consistency = consistencyText(last.set.links);
+      if (consistency) lastGood.consistency = consistency;
       if (ageMs > opts.maxAgeMs)
         problems.push({
           code: 'stale',

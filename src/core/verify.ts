@@ -2,9 +2,9 @@
  * `qnb verify`: re-hash artifact files against their manifests and record the result; with
  * `--deep`, each artifact's target also restores it somewhere harmless and compares (a drill).
  */
-import type { DrillOutcome, Target, TargetContext } from '../targets/target.js';
+import type { DrillChecks, DrillOutcome, Target, TargetContext } from '../targets/target.js';
 import { NotFoundError } from './errors.js';
-import type { ArtifactRecord } from './manifest.js';
+import type { ArtifactRecord, SetManifest } from './manifest.js';
 import type { RepoArtifact, Repository } from './repository.js';
 import { findByFile, findBySet } from './selector.js';
 import { hashFile } from './transfer.js';
@@ -32,11 +32,19 @@ async function drillArtifact(
   path: string,
   targets: readonly Target[],
   ctx: TargetContext,
+  set: SetManifest,
 ): Promise<DrillOutcome> {
+  // the keys of each link side this artifact holds, as its set recorded them
+  const links: DrillChecks['links'] = [];
+  for (const rec of set.links ?? []) {
+    const side = rec[a.target];
+    if (!rec.spec || !side || (a.target === 'qdrant' && rec.spec.qdrant.collection !== a.name)) continue;
+    links.push({ link: { name: rec.name, maxOrphans: rec.maxOrphans, ...rec.spec }, digest: side.digest });
+  }
   try {
     const target = targets.find((t) => t.kind === a.target);
     if (!target) return { skipped: `no restore drill for ${a.kind} (no ${a.target} target)` };
-    return await target.drill(a, path, ctx);
+    return await target.drill(a, path, ctx, { links });
   } catch (err) {
     if (ctx.signal?.aborted) throw err;
     return { detail: (err as Error).message };
@@ -97,7 +105,7 @@ export async function verifyArtifacts(
     let note: string | undefined;
     const started = Date.now();
     if (!detail && drill) {
-      const outcome = await drillArtifact(a.artifact, a.path, drill, ctx);
+      const outcome = await drillArtifact(a.artifact, a.path, drill, ctx, a.set);
       deep = !outcome.skipped;
       detail = outcome.detail;
       note = outcome.skipped;

@@ -29,8 +29,9 @@ export function openTargets(
     createQdrantTarget({
       config: config.qdrant,
       repository,
+      drill: config.drill,
       ...(opts.qdrantApi ? { api: opts.qdrantApi } : {}),
     }),
-    createNeo4jTarget({ config: config.neo4j, backupDir: config.backupDir, repository }),
+    createNeo4jTarget({ config: config.neo4j, backupDir: config.backupDir, repository, drill: config.drill }),
   ];
 }

@@ -15,6 +15,7 @@
  * for a whole set, or `restore` alone for one artifact; `drill` for `verify --deep`;
  * `doctorChecks` for `qnb doctor`; `close` when done.
  */
+import type { LinkConfig } from '../config/schema.js';
 import type { Reporter } from '../core/events.js';
 import type { ArtifactKind, ArtifactRecord, TargetKind } from '../core/manifest.js';
 
@@ -140,6 +141,25 @@ export interface DrillOutcome {
   skipped?: string;
 }
 
+/** A link's side in one database (docs/consistency.md). */
+export interface LinkSideReader {
+  /** The backup scope the side lives in: its keys are read right before that scope's backup. */
+  scope: string;
+  /** For reports: Qdrant `collection.field`, Neo4j `:Label.property`. */
+  where: string;
+  /** The distinct keys the live store holds now, as strings. Writes nothing. */
+  read(ctx: TargetContext): Promise<string[]>;
+}
+
+/**
+ * What a drill checks beyond the artifact's own record: the links whose side this artifact holds,
+ * with the digest of the keys its set recorded (docs/consistency.md). The scratch copy must hold
+ * the same keys.
+ */
+export interface DrillChecks {
+  links: { link: LinkConfig; digest: string }[];
+}
+
 /** One database qnb backs up. */
 export interface Target {
   /** Which database (the `target` of its manifest entries). */
@@ -197,7 +217,12 @@ export interface Target {
    * Restores a checked artifact somewhere harmless (scratch collection, scratch Neo4j), compares
    * it with its record and removes the scratch copy whatever happens. Never touches live data.
    */
-  drill(artifact: ArtifactRecord, path: string, ctx: TargetContext): Promise<DrillOutcome>;
+  drill(
+    artifact: ArtifactRecord,
+    path: string,
+    ctx: TargetContext,
+    checks?: DrillChecks,
+  ): Promise<DrillOutcome>;
   /** `qnb doctor`'s checks for this database, one line each; never throws for a failed check. */
   doctorChecks(ctx: TargetContext): Promise<DoctorCheck[]>;
   /**
@@ -205,6 +230,8 @@ export interface Target {
    * Runs under the repository lock before every writing operation. Returns what it did, if anything.
    */
   recover(ctx: TargetContext): Promise<string | undefined>;
+  /** This database's side of a link between the stores; undefined when the link has none here. */
+  linkSide?(link: LinkConfig): LinkSideReader | undefined;
   /** Releases clients and connections. Idempotent. */
   close(): Promise<void>;
 }

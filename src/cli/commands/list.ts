@@ -31,6 +31,7 @@ export function listJson(scan: RepoScan) {
       ...(a.problem ? { problem: a.problem } : {}),
       ...(a.artifact.verification ? { verification: a.artifact.verification } : {}),
       ...(a.artifact.stored ? { stored: a.artifact.stored } : {}),
+      ...(a.set.links ? { links: a.set.links } : {}),
     })),
     unknownFiles: scan.unknownFiles,
     badManifests: scan.badManifests,

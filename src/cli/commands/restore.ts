@@ -49,6 +49,9 @@ export async function runRestore(
       for (const l of renderRestoreSet(result)) ctx.out(l);
       for (const f of result.fetched ?? []) ctx.out(fetchedLine(f, backend!.name));
     }
-    return result.ok ? EXIT.OK : EXIT.FAILED;
+    if (result.ok) return EXIT.OK;
+    // restored but not what was backed up (a probe, a link): exit 4, like verify
+    const failed = result.steps.filter((s) => s.state === 'failed');
+    return failed.every((s) => s.code === 'E_VERIFY') ? EXIT.VERIFY_FAILED : EXIT.FAILED;
   });
 }

@@ -3,6 +3,7 @@
  */
 import { basename } from 'node:path';
 import { copyFailure } from '../../core/backup-copy.js';
+import { consistencyText, describeLink } from '../../core/consistency.js';
 import type { DoctorCheck } from '../../core/doctor.js';
 import type { BackupResult } from '../../core/manager.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
@@ -63,6 +64,22 @@ export function renderBackup(r: BackupResult, resolve: (rel: string) => string, 
     lines.push(`❌ ${e.target === 'qdrant' ? 'Qdrant' : 'Neo4j'} (${e.name})`, `   Error: ${e.message}`, '');
   }
   if (r.artifacts.length === 0 && r.errors.length === 0) lines.push('(nothing to back up)', '');
+  for (const l of r.links ?? []) {
+    lines.push(`🔗 Link ${l.name}: ${describeLink(l)}`);
+    for (const [side, o] of [
+      ['points without a node', l.pointsWithoutNode],
+      ['nodes without a point', l.nodesWithoutPoint],
+    ] as const)
+      if (o?.count)
+        lines.push(`   ${side}: ${o.examples.join(', ')}${o.count > o.examples.length ? ', …' : ''}`);
+  }
+  for (const h of r.hooks ?? [])
+    lines.push(
+      h.ok
+        ? `✅ hooks.${h.hook} (${formatDuration(h.durationMs)})`
+        : `❌ hooks.${h.hook} FAILED: ${h.detail}`,
+    );
+  if (r.links?.length || r.hooks?.length) lines.push('');
   lines.push(`Set: ${r.setId} — ${r.status} in ${formatDuration(r.durationMs)}`);
   if (r.copy && 'skipped' in r.copy) lines.push(`Copy skipped: ${r.copy.skipped}`);
   else if (r.copy?.error)
@@ -97,6 +114,8 @@ function entryLines(e: RepoArtifact): string[] {
   if (typeof a.counts.nodes === 'number')
     bits.push(`${thousands(a.counts.nodes)} nodes, ${thousands(a.counts.relationships ?? 0)} relationships`);
   if (e.set.reason === 'pre-restore') bits.push('safety backup');
+  const consistency = consistencyText(e.set.links);
+  if (consistency) bits.push(consistency);
   if (a.stored?.encryption) bits.push(`encrypted (${a.stored.encryption})`);
   return [`  • ${basename(a.file)}`, `    ${bits.join(' - ')} - ${statusText(e)}`];
 }
@@ -144,6 +163,11 @@ export function renderRestore(r: {
   const lines = ['=== Restore Results ===', '', `✅ Qdrant (${rep.collection})`, `   From: ${rep.from}`];
   lines.push(`   Points: ${thousands(rep.points)} (manifest: ${rep.expectedPoints}) ✔`);
   if (rep.sampleChecked) lines.push(`   Sampled points: ${rep.sampleChecked} identical ✔`);
+  if (rep.probes?.recall !== undefined)
+    lines.push(
+      `   Probes: ${rep.probes.checked} exact top-10 identical ✔, HNSW recall@10 ${rep.probes.recall}`,
+    );
+  else if (rep.probes?.note) lines.push(`   Probes: ${rep.probes.note}`);
   if (rep.aliases.applied.length) lines.push(`   Aliases: ${rep.aliases.applied.join(', ')}`);
   if (rep.aliases.skipped.length)
     lines.push(`   Aliases not moved (restored under a new name): ${rep.aliases.skipped.join(', ')}`);
@@ -236,6 +260,7 @@ export function renderStatus(r: StatusReport): string[] {
       if (typeof points === 'number') lines.push(`   Points: ${thousands(points)}`);
       if (typeof c.nodes === 'number') lines.push(`   Nodes: ${thousands(c.nodes)}`);
       if (typeof c.relationships === 'number') lines.push(`   Relationships: ${thousands(c.relationships)}`);
+      if (g.consistency) lines.push(`   ${g.consistency[0]!.toUpperCase()}${g.consistency.slice(1)}`);
     }
     lines.push(`   Valid backups: ${t.validBackups}`);
     const v = t.lastVerified;
@@ -277,8 +302,11 @@ export function renderRestoreSet(r: RestoreSetResult): string[] {
           : 'not restored (left as it was)';
     lines.push(`${icon[s.state]} ${what}: ${state}`, `   from ${s.file}`);
   }
+  for (const l of r.links ?? []) lines.push(`${l.ok ? '✅' : '❌'} Link ${l.name}: ${l.detail}`);
   if (r.safetySetId) lines.push('', `Safety backup of the previous state: set ${r.safetySetId}`);
-  if (!r.ok) {
+  if (!r.ok && r.steps.every((s) => s.state === 'restored'))
+    lines.push('', 'Every store was restored, but the pair does not hold the keys the backup recorded.');
+  else if (!r.ok) {
     lines.push('', 'The stores are NOT at the same point now.');
     if (r.safetySetId) lines.push(`To go back to where you were: qnb restore ${r.safetySetId} --yes`);
   }

@@ -6,12 +6,14 @@
  */
 
 import type { Readable } from 'node:stream';
+import type { DrillConfig } from '../../config/schema.js';
 import { InterruptedError, joinCleanupError, throwIfAborted } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import { type StreamResult, streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, ReservedFile, TargetContext } from '../target.js';
 import { type BoltOptions, openBolt, waitForBolt } from './neo4j-bolt.js';
 import { clearStoppedMarker, writeStoppedMarker } from './neo4j-marker.js';
+import { recordNeo4jProbes } from './neo4j-probes.js';
 import type { Neo4jRuntime } from './neo4j-runtime.js';
 
 /** Settings of one Neo4j backup. */
@@ -20,6 +22,8 @@ export interface Neo4jBackupOptions {
   backupDir: string;
   /** Records sampled per kind (nodes, relationships). @default 3 */
   sampleSize?: number;
+  /** Read-only Cypher probes recorded with each backup (drill.neo4jQueries). */
+  probeQueries?: DrillConfig['neo4jQueries'];
   /** How long to wait for Bolt after starting. @default 180000 */
   startTimeoutMs?: number;
 }
@@ -184,6 +188,7 @@ export async function backupNeo4jDump(
   const startedAt = ctx.now();
   await runtime.preflight();
   const graph = await describeGraph(opts.bolt, opts.sampleSize ?? 3);
+  const probes = await recordNeo4jProbes(opts.bolt, opts.probeQueries ?? []);
   throwIfAborted(ctx.signal);
   return withNeo4jFile(sink, db, '.dump', async (reserved) => {
     const { result: got, downtime } = await withNeo4jStopped(runtime, opts, ctx, async () => {
@@ -208,6 +213,7 @@ export async function backupNeo4jDump(
       sample: graph.sample,
       details: {
         mode: 'dump',
+        probes,
         runtime: runtime.spec,
         downtimeMs: downtime.ms,
         uri: redactedUri(opts.bolt),

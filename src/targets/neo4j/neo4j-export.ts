@@ -4,6 +4,7 @@
  * records in batches as the gzip file is written — into `neo4j/<db>-YYYYMMDD-HHMMSS.export.jsonl.gz`,
  * with sha256 inline, fsync and rename through the same sink as dumps. Format: docs/neo4j.md.
  */
+
 import { Readable } from 'node:stream';
 import { throwIfAborted } from '../../core/errors.js';
 import type { ArtifactRecord, SampleRecord } from '../../core/manifest.js';
@@ -24,6 +25,7 @@ import {
   type ExportLine,
   type ExportSchema,
 } from './neo4j-export-format.js';
+import { recordNeo4jProbes } from './neo4j-probes.js';
 import { createValueCodec } from './neo4j-value-codec.js';
 
 const NODES = 'MATCH (n) RETURN elementId(n) AS id, labels(n) AS labels, properties(n) AS props';
@@ -169,6 +171,8 @@ export async function backupNeo4jExport(
     schema: 0,
     sample: [],
   };
+  // recorded before the export: a graph changing meanwhile is reported (changedDuringExport)
+  const probes = await recordNeo4jProbes(opts.bolt, opts.probeQueries ?? []);
   return withNeo4jFile(sink, db, EXPORT_EXT, async (reserved) => {
     const source = Readable.from(exportText(opts.bolt, stats, opts.sampleSize ?? 3, ctx.now), {
       objectMode: false,
@@ -191,6 +195,7 @@ export async function backupNeo4jExport(
       sample: stats.sample,
       details: {
         mode: 'export',
+        probes,
         format: `${EXPORT_FORMAT}/${EXPORT_VERSION}`,
         schema: stats.schema,
         changedDuringExport: changed,

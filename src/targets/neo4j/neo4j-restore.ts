@@ -4,6 +4,7 @@
  * If the load fails and a safety dump exists, that dump is loaded back before starting.
  * An export: imported over Bolt while Neo4j runs (neo4j-import.ts), then verified the same way.
  */
+
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { QnbError, VerificationError } from '../../core/errors.js';
@@ -13,6 +14,7 @@ import type { TargetContext } from '../target.js';
 import { type Neo4jBackupOptions, withNeo4jStopped } from './neo4j-backup.js';
 import { type GraphCounts, openBolt } from './neo4j-bolt.js';
 import { importExport } from './neo4j-import.js';
+import { checkNeo4jProbes, type Neo4jProbes } from './neo4j-probes.js';
 import type { Neo4jRuntime } from './neo4j-runtime.js';
 
 /** What a Neo4j restore did and found. */
@@ -25,6 +27,8 @@ export interface Neo4jRestoreReport {
   relationships: number;
   expected: { nodes?: number; relationships?: number };
   sampleChecked: number;
+  /** Semantic probes (per-label and per-type counts, drill.neo4jQueries) found equal. */
+  probesChecked?: number;
   downtimeMs: number;
   durationMs: number;
   /** Indexes and constraints replayed (export). */
@@ -102,6 +106,7 @@ export async function restoreNeo4jDump(
   try {
     const counts = await bolt.counts();
     checkRestoredCounts(db, counts, artifact);
+    const probesChecked = await checkProbesOf(artifact, opts);
     const sample = artifact.sample ?? [];
     const bad = sample.length ? await bolt.compareSample(sample) : [];
     if (bad.length)
@@ -114,6 +119,7 @@ export async function restoreNeo4jDump(
       relationships: counts.relationships,
       expected: { nodes: artifact.counts.nodes, relationships: artifact.counts.relationships },
       sampleChecked: sample.length,
+      ...(probesChecked ? { probesChecked } : {}),
       downtimeMs: downtime.ms,
       durationMs: Date.now() - started,
       ...(rolledBack ? { rolledBack } : {}),
@@ -121,6 +127,12 @@ export async function restoreNeo4jDump(
   } finally {
     await bolt.close();
   }
+}
+
+/** Re-runs the probes recorded with `artifact`, if any; returns how many were equal. */
+export async function checkProbesOf(artifact: ArtifactRecord, opts: Neo4jBackupOptions): Promise<number> {
+  const probes = artifact.details?.probes as Neo4jProbes | undefined;
+  return probes ? checkNeo4jProbes(opts.bolt, probes, opts.probeQueries ?? []) : 0;
 }
 
 /** Throws when the restored counts differ from what the manifest recorded (if it recorded any). */
@@ -169,6 +181,7 @@ export async function restoreNeo4jExport(
   try {
     const counts = await bolt.counts();
     checkRestoredCounts(db, counts, artifact);
+    const probesChecked = await checkProbesOf(artifact, opts);
     if (imported.sampleBad.length)
       throw new VerificationError(
         `neo4j "${db}": sampled records differ after restore: ${imported.sampleBad.join(', ')}`,
@@ -181,6 +194,7 @@ export async function restoreNeo4jExport(
       relationships: counts.relationships,
       expected: { nodes: artifact.counts.nodes, relationships: artifact.counts.relationships },
       sampleChecked: imported.sampleChecked,
+      ...(probesChecked ? { probesChecked } : {}),
       schema: imported.schema,
       downtimeMs: 0,
       durationMs: Date.now() - started,

@@ -4,18 +4,21 @@
  * stopped meanwhile) or online exports, restores (neo4j-target-restore.ts), the scratch-Neo4j
  * drill, doctor's Neo4j checks (neo4j-doctor.ts), and starting a Neo4j a crashed qnb left stopped.
  */
-import type { Neo4jConfig } from '../../config/schema.js';
+import type { DrillConfig, Neo4jConfig } from '../../config/schema.js';
+import { keysDigest } from '../../core/consistency.js';
 import { ConfigError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { Repository } from '../../core/repository.js';
 import { untrustedRecord } from '../../core/selector.js';
-import type { DrillOutcome, Target, TargetContext } from '../target.js';
+import type { DrillChecks, DrillOutcome, Target, TargetContext } from '../target.js';
 import { backupNeo4jDump, describeGraph, type Neo4jBackupOptions } from './neo4j-backup.js';
 import { openBolt, waitForBolt } from './neo4j-bolt.js';
 import { neo4jChecks } from './neo4j-doctor.js';
 import { backupNeo4jExport } from './neo4j-export.js';
 import { importExport } from './neo4j-import.js';
+import { neo4jKeys, neo4jLinkSide } from './neo4j-links.js';
 import { clearStoppedMarker, orphanedStoppedMarker } from './neo4j-marker.js';
+import { checkProbesOf } from './neo4j-restore.js';
 import {
   createDockerRuntime,
   createLocalRuntime,
@@ -38,6 +41,8 @@ export interface Neo4jTargetDeps {
   /** The backups folder (the stopped-Neo4j crash marker lives there). */
   backupDir: string;
   repository: Repository;
+  /** Semantic probes: the read-only Cypher queries recorded with each backup. */
+  drill?: Readonly<Pick<DrillConfig, 'neo4jQueries'>>;
 }
 
 /** Builds the Neo4j target. Which runtime (local or Docker) is decided on first use. */
@@ -48,6 +53,7 @@ export function createNeo4jTarget(deps: Neo4jTargetDeps): Target {
   const neo4jOpts: Neo4jBackupOptions = {
     bolt: { uri: config.uri, user: config.user, password: config.password, database: config.database },
     backupDir,
+    probeQueries: deps.drill?.neo4jQueries ?? [],
   };
 
   function runtimeFor(spec?: RuntimeSpec): Neo4jRuntime {
@@ -112,11 +118,18 @@ export function createNeo4jTarget(deps: Neo4jTargetDeps): Target {
       opts.plan
         ? restorePlanned(restoreDeps, artifact, path, opts.plan as Neo4jRestorePlan, ctx)
         : restoreNeo4j(restoreDeps, artifact, path, opts, ctx),
-    drill: (artifact, path, ctx) =>
-      drillNeo4j(artifact, path, { spec: runtimeFor().spec, database: config.database, childEnv }, ctx),
+    drill: (artifact, path, ctx, checks) =>
+      drillNeo4j(
+        artifact,
+        path,
+        { spec: runtimeFor().spec, database: config.database, childEnv, opts: neo4jOpts },
+        ctx,
+        checks,
+      ),
     doctorChecks: (ctx) =>
       neo4jChecks({ config, neo4j: () => runtimeFor(), recoverNeo4j: () => recoverStoppedNeo4j(ctx) }),
     recover: recoverStoppedNeo4j,
+    linkSide: (link) => neo4jLinkSide(neo4jOpts.bolt, link),
     close: async () => {},
   };
 }
@@ -132,8 +145,9 @@ const untrustedNeo4j = (path: string, database: string) =>
 async function drillNeo4j(
   a: ArtifactRecord,
   path: string,
-  where: { spec: RuntimeSpec; database: string; childEnv?: NodeJS.ProcessEnv },
+  where: { spec: RuntimeSpec; database: string; childEnv?: NodeJS.ProcessEnv; opts: Neo4jBackupOptions },
   ctx: TargetContext,
+  checks?: DrillChecks,
 ): Promise<DrillOutcome> {
   const scratch = createScratchNeo4j(where.spec, where.database, where.childEnv);
   const step = (message: string) =>
@@ -168,6 +182,14 @@ async function drillNeo4j(
           ? await client.compareSample(a.sample)
           : [];
       if (bad.length) return { detail: `sampled records differ: ${bad.join(', ')}` };
+      await checkProbesOf(a, { ...where.opts, bolt });
+      for (const { link, digest } of checks?.links ?? []) {
+        const keys = await neo4jKeys(bolt, link.neo4j.label, link.neo4j.property);
+        if (keysDigest(keys) !== digest && a.details?.changedDuringExport !== true)
+          return {
+            detail: `link ${link.name}: the backup's :${link.neo4j.label}.${link.neo4j.property} keys differ from the ones the set recorded`,
+          };
+      }
       return {};
     } finally {
       await client.close();

@@ -65,6 +65,8 @@ export interface QdrantApi {
   /** The first `limit` points in id order, with vectors and payload. */
   scroll(name: string, limit: number): Promise<QdrantPoint[]>;
   retrieve(name: string, ids: (string | number)[]): Promise<QdrantPoint[]>;
+  /** `POST /collections/{c}/points/{op}` (scroll, query): the answer's `result`. */
+  points<T>(name: string, op: 'scroll' | 'query', body: unknown): Promise<T>;
   deleteCollection(name: string): Promise<void>;
   /**
    * `POST …/snapshots?wait=true` with no client-side timeout. Returns the description, or
@@ -246,6 +248,8 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
         ids,
         ...withVectors,
       }),
+    points: (name, op, body) =>
+      result(`${op} points of "${name}"`, 'POST', `${coll(name)}/points/${op}`, body),
     deleteCollection: async (name) => {
       await result(`delete collection "${name}"`, 'DELETE', coll(name));
     },

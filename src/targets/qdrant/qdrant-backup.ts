@@ -15,6 +15,7 @@ import type { ArtifactRecord } from '../../core/manifest.js';
 import { streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, TargetContext } from '../target.js';
 import type { QdrantApi, SnapshotDescription } from './qdrant-api.js';
+import { recordQdrantProbes } from './qdrant-probes.js';
 import { samplePoints } from './qdrant-sample.js';
 
 /** Per-run knobs for Qdrant backups. */
@@ -22,6 +23,8 @@ export interface QdrantBackupOptions {
   keepServerSnapshot: boolean;
   /** Points sampled for restore verification. @default 3 */
   sampleSize?: number;
+  /** Points probed with their exact top-10 neighbours (drill.qdrantSamples). @default 20 */
+  probeSamples?: number;
   /** How long to look for a snapshot after a lost connection or a 202. @default 600000 */
   lookupTimeoutMs?: number;
   /** Pause between lookups. @default 1000 */
@@ -167,7 +170,7 @@ async function download(
 }
 
 /** Reads what the manifest records about a collection before the snapshot. */
-async function describeCollection(api: QdrantApi, name: string, sampleSize: number) {
+async function describeCollection(api: QdrantApi, name: string, sampleSize: number, probeSamples: number) {
   let info: Record<string, unknown>;
   try {
     info = await api.getCollection(name);
@@ -184,7 +187,9 @@ async function describeCollection(api: QdrantApi, name: string, sampleSize: numb
   const aliases = await api.listAliases(name);
   const points = await api.countExact(name);
   const sample = sampleSize > 0 ? samplePoints(await api.scroll(name, sampleSize)) : [];
-  return { config: info.config ?? null, aliases, points, sample };
+  const config = (info.config ?? null) as Record<string, unknown> | null;
+  const probes = await recordQdrantProbes(api, name, config, probeSamples);
+  return { config, aliases, points, sample, probes };
 }
 
 /** Backs up one collection, or the full storage when `scope` is null. Returns the committed record. */
@@ -205,7 +210,9 @@ export async function backupQdrantScope(
     message: `snapshot of ${label(scope)}: creating`,
   });
   const before =
-    scope === null ? await describeFull(api) : await describeCollection(api, scope, opts.sampleSize ?? 3);
+    scope === null
+      ? await describeFull(api)
+      : await describeCollection(api, scope, opts.sampleSize ?? 3, opts.probeSamples ?? 20);
   const snap = await createSnapshotOnce(api, scope, ctx, opts);
   const reserved = await sink.reserve(
     'qdrant',

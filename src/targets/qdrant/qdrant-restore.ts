@@ -10,6 +10,7 @@ import type { ArtifactRecord } from '../../core/manifest.js';
 import { byteCounter } from '../../core/transfer.js';
 import type { TargetContext } from '../target.js';
 import type { AliasAction, AliasDescription, QdrantApi } from './qdrant-api.js';
+import { checkQdrantProbes, type QdrantProbeCheck, type QdrantProbes } from './qdrant-probes.js';
 import { compareSample } from './qdrant-sample.js';
 
 /** Options of one restore. */
@@ -18,6 +19,8 @@ export interface QdrantRestoreOptions {
   as?: string;
   /** Whether the target collection exists (checked by the caller before the safety backup). */
   targetExists: boolean;
+  /** Least HNSW recall@10 the probes accept (drill.recallThreshold). @default 0.9 */
+  recallThreshold?: number;
 }
 
 /** What a restore did and found. */
@@ -28,6 +31,8 @@ export interface QdrantRestoreReport {
   points: number;
   aliases: { applied: string[]; skipped: string[] };
   sampleChecked: number;
+  /** The semantic probes re-run on the restored collection. */
+  probes?: QdrantProbeCheck;
   durationMs: number;
 }
 
@@ -159,7 +164,22 @@ export async function restoreQdrantCollection(
       );
     }
   }
+  const recorded = artifact.details?.probes as QdrantProbes | undefined;
+  const probes = recorded
+    ? await checkQdrantProbes(api, target, recorded, {
+        recallThreshold: opts.recallThreshold ?? 0.9,
+        changing: range !== undefined && range[0] !== range[1],
+      })
+    : undefined;
+  if (probes?.recall !== undefined)
+    ctx.reporter.emit({
+      type: 'step',
+      target: 'qdrant',
+      name: target,
+      message: `probes: ${probes.checked} exact top-10 identical, HNSW recall@10 ${probes.recall}`,
+    });
   return {
+    ...(probes ? { probes } : {}),
     collection: target,
     from: artifact.file,
     expectedPoints,

@@ -26,6 +26,8 @@ export interface RestoreDeps {
   api: QdrantApi;
   repository: Repository;
   keepServerSnapshots: boolean;
+  /** drill.recallThreshold. */
+  recallThreshold?: number;
 }
 
 /** A set restore's Qdrant plan: the server version and which collections exist now. */
@@ -91,6 +93,7 @@ export async function restoreQdrant(
   const report = await restoreQdrantCollection(api, artifact, path, ctx, {
     as: target,
     targetExists: exists,
+    ...(deps.recallThreshold === undefined ? {} : { recallThreshold: deps.recallThreshold }),
   });
   return { report, ...(safetySetId ? { safetySetId } : {}) };
 }
@@ -173,10 +176,12 @@ export async function restorePlanned(
   path: string,
   plan: QdrantRestorePlan,
   ctx: TargetContext,
+  recallThreshold?: number,
 ): Promise<RestoreOutcome> {
   const report = await restoreQdrantCollection(api, a, path, ctx, {
     as: a.name,
     targetExists: plan.exists.get(a.name) ?? false,
+    ...(recallThreshold === undefined ? {} : { recallThreshold }),
   });
   return { report };
 }

@@ -4,13 +4,22 @@
  * restores (qdrant-target-restore.ts), the scratch-collection drill and doctor's Qdrant checks.
  */
 import { randomBytes } from 'node:crypto';
-import type { QdrantConfig } from '../../config/schema.js';
+import type { DrillConfig, QdrantConfig } from '../../config/schema.js';
+import { keysDigest } from '../../core/consistency.js';
 import { NotFoundError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { Repository } from '../../core/repository.js';
-import type { BackupScope, DoctorCheck, DrillOutcome, Target, TargetContext } from '../target.js';
+import type {
+  BackupScope,
+  DoctorCheck,
+  DrillChecks,
+  DrillOutcome,
+  Target,
+  TargetContext,
+} from '../target.js';
 import { createQdrantApi, type QdrantApi } from './qdrant-api.js';
 import { backupQdrantScope } from './qdrant-backup.js';
+import { qdrantKeys, qdrantLinkSide } from './qdrant-links.js';
 import { restoreQdrantCollection } from './qdrant-restore.js';
 import {
   planQdrantRestore,
@@ -27,6 +36,8 @@ export interface QdrantTargetDeps {
   repository: Repository;
   /** A Qdrant API to use instead of one built from the config (tests, custom transports); not closed. */
   api?: QdrantApi;
+  /** Semantic probes: samples recorded per collection, recall threshold of restores and drills. */
+  drill?: Readonly<Pick<DrillConfig, 'qdrantSamples' | 'recallThreshold'>>;
 }
 
 /** A backup scope of Qdrant: one collection, or the full storage (`collection` null). */
@@ -44,10 +55,12 @@ export function createQdrantTarget(deps: QdrantTargetDeps): Target {
     api ??= createQdrantApi({ url: config.url, apiKey: config.apiKey });
     return api;
   };
+  const threshold = deps.drill?.recallThreshold;
   const restoreDeps = () => ({
     api: qdrant(),
     repository: deps.repository,
     keepServerSnapshots: config.keepServerSnapshots,
+    ...(threshold === undefined ? {} : { recallThreshold: threshold }),
   });
   return {
     kind: 'qdrant',
@@ -81,6 +94,7 @@ export function createQdrantTarget(deps: QdrantTargetDeps): Target {
       const s = scope as QdrantScope;
       return backupQdrantScope(qdrant(), s.collection, s.version, sink, ctx, {
         keepServerSnapshot: s.keepServerSnapshot,
+        probeSamples: deps.drill?.qdrantSamples ?? 20,
       });
     },
     pickSpec: (sel) => ({
@@ -96,11 +110,12 @@ export function createQdrantTarget(deps: QdrantTargetDeps): Target {
       qdrantSafetyBackup(restoreDeps(), plan as QdrantRestorePlan, sink, ctx),
     restore: (artifact, path, opts, ctx) =>
       opts.plan
-        ? restorePlanned(qdrant(), artifact, path, opts.plan as QdrantRestorePlan, ctx)
+        ? restorePlanned(qdrant(), artifact, path, opts.plan as QdrantRestorePlan, ctx, threshold)
         : restoreQdrant(restoreDeps(), artifact, path, opts, ctx),
-    drill: (artifact, path, ctx) => drillQdrant(qdrant(), artifact, path, ctx),
+    drill: (artifact, path, ctx, checks) => drillQdrant(qdrant(), artifact, path, ctx, threshold, checks),
     doctorChecks: () => qdrantChecks(qdrant(), config),
     recover: async () => undefined,
+    linkSide: (link) => qdrantLinkSide(qdrant, link),
     async close() {
       if (api && !deps.api) await api.close();
     },
@@ -127,6 +142,8 @@ async function drillQdrant(
   a: ArtifactRecord,
   path: string,
   ctx: TargetContext,
+  recallThreshold?: number,
+  checks?: DrillChecks,
 ): Promise<DrillOutcome> {
   if (a.kind !== 'qdrant-collection')
     return {
@@ -142,7 +159,19 @@ async function drillQdrant(
   try {
     // restoring under a new name: custom sharding would come back empty, so use the original
     // collection's sharding check only as a message
-    await restoreQdrantCollection(api, a, path, ctx, { as: scratch, targetExists: false });
+    await restoreQdrantCollection(api, a, path, ctx, {
+      as: scratch,
+      targetExists: false,
+      ...(recallThreshold === undefined ? {} : { recallThreshold }),
+    });
+    const changing = a.counts.points === undefined;
+    for (const { link, digest } of checks?.links ?? []) {
+      const keys = await qdrantKeys(api, scratch, link.qdrant.field, ctx.signal);
+      if (keysDigest(keys) !== digest && !changing)
+        return {
+          detail: `link ${link.name}: the snapshot's ${link.qdrant.field} keys differ from the ones the set recorded`,
+        };
+    }
     return {};
   } finally {
     await api.deleteCollection(scratch).catch(() => {});

@@ -41,6 +41,8 @@ function applies(kind: Kind, op: FaultOp): boolean {
       return ASYNC_OPS.includes(op);
     case 'drop-after-commit':
       return MUTATING_OPS.includes(op);
+    case 'degraded-index':
+      return op === 'query';
   }
 }
 

@@ -11,6 +11,7 @@ import { type Ctx, dropConnection, type Env, type Route } from './context.js';
 import { FaultRegistry } from './faults.js';
 import { drain, HttpError, sendError, serviceError, sleep } from './http-util.js';
 import { collectionRoutes } from './routes-collections.js';
+import { queryRoutes } from './routes-query.js';
 import { snapshotRoutes } from './routes-snapshots.js';
 import { Store } from './store.js';
 import type {
@@ -25,7 +26,7 @@ import { ConnectionDropped } from './upload.js';
 
 type Compiled = { route: Route; segments: string[]; literals: number };
 
-const ROUTES: Compiled[] = [...collectionRoutes, ...snapshotRoutes].map((route) => {
+const ROUTES: Compiled[] = [...collectionRoutes, ...snapshotRoutes, ...queryRoutes].map((route) => {
   const segments = route.pattern.split('/').slice(1);
   return { route, segments, literals: segments.filter((s) => !s.startsWith('{')).length };
 });

@@ -56,6 +56,7 @@ export type FaultOp =
   | 'upsert'
   | 'retrieve'
   | 'cluster'
+  | 'query'
   | 'any';
 
 /** What an injected fault does. */
@@ -79,7 +80,9 @@ export type FaultKind =
   /** any op: 500 "Service internal error: No space left on device (os error 28)", nothing done */
   | { kind: 'disk-full' }
   /** mutating ops: do the work, then destroy the connection instead of answering */
-  | { kind: 'drop-after-commit' };
+  | { kind: 'drop-after-commit' }
+  /** query: approximate (non-exact) searches see every other point only, as a broken HNSW index would */
+  | { kind: 'degraded-index' };
 
 /** A fault to inject: which operation (and optionally which collection), how often, what. */
 export interface Fault {
