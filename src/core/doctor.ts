@@ -8,6 +8,7 @@ import { access, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QnbConfig } from '../config/schema.js';
 import { openBolt } from '../targets/neo4j/neo4j-bolt.js';
+import { halfLoadedMessage, readHalfLoaded } from '../targets/neo4j/neo4j-guardian.js';
 import type { Neo4jRuntime } from '../targets/neo4j/neo4j-runtime.js';
 import type { QdrantApi } from '../targets/qdrant/qdrant-api.js';
 import { ensureDir } from './fs-safe.js';
@@ -189,6 +190,11 @@ async function runtimeChecks(d: Deps, out: DoctorCheck[]): Promise<boolean> {
       detail: msg(err),
       fix: hint(err),
     });
+  }
+  const half = await readHalfLoaded(d.config.backupDir);
+  if (half) {
+    const { message, hint } = halfLoadedMessage(half);
+    out.push({ area: 'neo4j', name: 'interrupted restore', ok: false, detail: message, fix: hint });
   }
   try {
     await runtime.preflight();

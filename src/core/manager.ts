@@ -6,9 +6,8 @@
 import type { QnbConfig } from '../config/schema.js';
 import type { CopyBackend } from '../storage/backend.js';
 import { backupNeo4jDump, type Neo4jBackupOptions } from '../targets/neo4j/neo4j-backup.js';
-import { waitForBolt } from '../targets/neo4j/neo4j-bolt.js';
 import { backupNeo4jExport } from '../targets/neo4j/neo4j-export.js';
-import { clearStoppedMarker, orphanedStoppedMarker } from '../targets/neo4j/neo4j-marker.js';
+import { recoverAfterCrash } from '../targets/neo4j/neo4j-guardian.js';
 import type { Neo4jRestoreReport } from '../targets/neo4j/neo4j-restore.js';
 import {
   createDockerRuntime,
@@ -186,22 +185,9 @@ export function createBackupManager(
   /** Every copy (`copy`, `--copy-to`) is encrypted when recipients are configured. */
   const copyOptions = { recipients: config.copy.ageRecipients };
 
-  /** Guarantee 3 after a crash: a marker left by a dead qnb means Neo4j may still be stopped. */
-  async function recoverStoppedNeo4j(): Promise<string | undefined> {
-    const marker = await orphanedStoppedMarker(config.backupDir);
-    if (!marker) return undefined;
-    let message: string | undefined;
-    const runtime = marker.wasRunning ? runtimeFor(marker.runtime) : undefined;
-    // killed before its `neo4j stop` ran, or someone started Neo4j since: nothing to do
-    if (runtime && !(await runtime.isRunning())) {
-      message = `Neo4j (${runtime.describe()}) was left stopped by an interrupted qnb run (PID ${marker.pid}); starting it again`;
-      reporter.emit({ type: 'warning', target: 'neo4j', message });
-      await runtime.start();
-      await waitForBolt(neo4jOpts.bolt, 180_000);
-    }
-    await clearStoppedMarker(config.backupDir);
-    return message;
-  }
+  /** Guarantee 3 after a crash: what a guardian did, or a marker left by a dead qnb (neo4j-guardian.ts). */
+  const recoverStoppedNeo4j = () =>
+    recoverAfterCrash({ backupDir: config.backupDir, bolt: neo4jOpts.bolt, reporter, runtimeFor });
 
   const locked = <T>(command: string, body: () => Promise<T>) =>
     withRepositoryLock(repository, command, reporter, async () => {

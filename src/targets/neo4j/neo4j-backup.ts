@@ -11,6 +11,7 @@ import type { ArtifactRecord } from '../../core/manifest.js';
 import { type StreamResult, streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, ReservedFile, TargetContext } from '../target.js';
 import { type BoltOptions, openBolt, waitForBolt } from './neo4j-bolt.js';
+import { readHalfLoaded, startGuardian } from './neo4j-guardian.js';
 import { clearStoppedMarker, writeStoppedMarker } from './neo4j-marker.js';
 import type { Neo4jRuntime } from './neo4j-runtime.js';
 
@@ -40,8 +41,12 @@ export async function withNeo4jStopped<T>(
   ctx: TargetContext,
   work: () => Promise<T>,
 ): Promise<{ result: T; downtime: Downtime }> {
-  const wasRunning = await runtime.isRunning();
-  await writeStoppedMarker(opts.backupDir, runtime.spec, wasRunning);
+  // a Neo4j qnb left stopped after an interrupted load counts as running: it is started after
+  const wasRunning =
+    (await runtime.isRunning()) || (await readHalfLoaded(opts.backupDir))?.loadable === false;
+  const marker = await writeStoppedMarker(opts.backupDir, runtime.spec, wasRunning);
+  // restarts Neo4j within seconds if this process dies before it does (neo4j-guardian.ts)
+  const guardian = wasRunning ? startGuardian(opts.backupDir, marker, opts.bolt, ctx.reporter) : undefined;
   const stoppedAt = Date.now();
   let result: T | undefined;
   let failure: unknown;
@@ -71,6 +76,7 @@ export async function withNeo4jStopped<T>(
     }
   }
   await clearStoppedMarker(opts.backupDir);
+  guardian?.end();
   if (failure) throw failure;
   return { result: result as T, downtime: { ms: Date.now() - stoppedAt, restarted: wasRunning } };
 }

@@ -5,6 +5,7 @@
  * An export: imported over Bolt while Neo4j runs (neo4j-import.ts), then verified the same way.
  */
 import { createReadStream } from 'node:fs';
+import { relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { QnbError, VerificationError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
@@ -12,7 +13,9 @@ import { hashingCounter } from '../../core/transfer.js';
 import type { TargetContext } from '../target.js';
 import { type Neo4jBackupOptions, withNeo4jStopped } from './neo4j-backup.js';
 import { type GraphCounts, openBolt } from './neo4j-bolt.js';
+import { clearHalfLoaded } from './neo4j-guardian.js';
 import { importExport } from './neo4j-import.js';
+import { updateStoppedMarker } from './neo4j-marker.js';
 import type { Neo4jRuntime } from './neo4j-runtime.js';
 
 /** What a Neo4j restore did and found. */
@@ -40,7 +43,13 @@ async function loadDump(
   path: string,
   ctx: TargetContext,
   label: string,
+  mark: { backupDir: string; safety?: string },
 ): Promise<void> {
+  const { safety } = mark;
+  // a kill from here on may leave a half-loaded store: the marker says so (neo4j-guardian.ts)
+  updateStoppedMarker({
+    loading: { database: db, file: label, ...(safety ? { safety } : {}), since: new Date().toISOString() },
+  });
   const admin = runtime.admin(['database', 'load', db, '--from-stdin', '--overwrite-destination=true'], {
     stdin: true,
   });
@@ -59,6 +68,9 @@ async function loadDump(
     await admin.done.catch(() => {});
     throw err;
   }
+  // the store is whole again (this dump): no longer half-loaded
+  updateStoppedMarker({ loading: undefined });
+  await clearHalfLoaded(mark.backupDir);
   ctx.reporter.emit({
     type: 'transfer-end',
     direction: 'upload',
@@ -79,9 +91,10 @@ export async function restoreNeo4jDump(
   const started = Date.now();
   const db = opts.bolt.database;
   let rolledBack = false;
+  const safety = opts.safetyPath ? relative(opts.backupDir, opts.safetyPath) : undefined;
   const { downtime } = await withNeo4jStopped(runtime, opts, ctx, async () => {
     try {
-      await loadDump(runtime, db, path, ctx, artifact.file);
+      await loadDump(runtime, db, path, ctx, artifact.file, { backupDir: opts.backupDir, safety });
     } catch (err) {
       if (!opts.safetyPath) throw err;
       ctx.reporter.emit({
@@ -90,7 +103,10 @@ export async function restoreNeo4jDump(
         name: db,
         message: `load failed; loading the safety dump back: ${(err as Error).message}`,
       });
-      await loadDump(runtime, db, opts.safetyPath, ctx, 'safety dump');
+      await loadDump(runtime, db, opts.safetyPath, ctx, safety ?? 'safety dump', {
+        backupDir: opts.backupDir,
+        safety,
+      });
       rolledBack = true;
       throw new QnbError(
         'E_SERVER',
@@ -165,6 +181,7 @@ export async function restoreNeo4jExport(
       cause: err,
     });
   }
+  await clearHalfLoaded(opts.backupDir);
   const bolt = await openBolt(opts.bolt);
   try {
     const counts = await bolt.counts();

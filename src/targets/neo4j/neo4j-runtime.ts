@@ -9,6 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { NotFoundError, QnbError } from '../../core/errors.js';
+import { noteChildEnded, noteChildStarted } from './neo4j-marker.js';
 
 /** A running `neo4j-admin` with its streams. */
 export interface AdminProcess {
@@ -50,6 +51,8 @@ export function runCommand(
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(opts.env ? { env: opts.env } : {}),
     });
+    // while Neo4j is stopped by qnb, the marker names the child (a `neo4j stop` outlives a killed qnb)
+    noteChildStarted(child.pid, `${cmd} ${args.join(' ')}`);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -71,6 +74,7 @@ export function runCommand(
     });
     child.on('close', (code) => {
       clearTimeout(timer);
+      noteChildEnded(child.pid);
       resolve({ code: code ?? 1, stdout, stderr });
     });
   });
@@ -89,6 +93,7 @@ function spawnAdmin(
   withStdin: boolean,
 ): AdminProcess {
   const child = spawn(cmd, args, { env, stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  noteChildStarted(child.pid, `${cmd} ${args.slice(0, 8).join(' ')}`);
   let stderr = '';
   child.stderr!.on('data', (d) => {
     stderr = (stderr + d).slice(-8000);
@@ -98,6 +103,7 @@ function spawnAdmin(
       reject(new QnbError('E_IO', `${what}: cannot run neo4j-admin: ${err.message}`)),
     );
     child.on('close', (code, signal) => {
+      noteChildEnded(child.pid);
       if (code === 0) resolve();
       else
         reject(
