@@ -2,6 +2,7 @@ import type { Neo4jBackupOptions } from '../targets/neo4j/neo4j-backup.js';
 import { backupNeo4jDump, describeGraph } from '../targets/neo4j/neo4j-backup.js';
 import { backupNeo4jExport } from '../targets/neo4j/neo4j-export.js';
 import { EXPORT_EXT } from '../targets/neo4j/neo4j-export-format.js';
+import { readHalfLoaded } from '../targets/neo4j/neo4j-guardian.js';
 import {
   type Neo4jRestoreReport,
   restoreNeo4jDump,
@@ -71,8 +72,10 @@ export async function restoreNeo4j(
   const isExport = artifact.kind === 'neo4j-export';
   const runtime = isExport ? undefined : deps.runtime();
   await runtime?.preflight();
-  const current = await describeGraph(deps.opts.bolt, 0);
-  const newer = artifact.serverVersion && isNewerVersion(artifact.serverVersion, current.version);
+  // an interrupted load left Neo4j stopped on a store that fails its check: nothing to read or save
+  const leftStopped = !isExport && (await readHalfLoaded(deps.opts.backupDir))?.loadable === false;
+  const current = leftStopped ? undefined : await describeGraph(deps.opts.bolt, 0);
+  const newer = current && artifact.serverVersion && isNewerVersion(artifact.serverVersion, current.version);
   if (newer && isExport) {
     ctx.reporter.emit({
       type: 'warning',
@@ -89,11 +92,11 @@ export async function restoreNeo4j(
       },
     );
   }
-  const hasData = current.counts.nodes > 0 || current.counts.relationships > 0;
+  const hasData = current ? current.counts.nodes > 0 || current.counts.relationships > 0 : false;
   if (hasData && !opts.yes) {
     throw new QnbError(
       'E_REFUSED',
-      `neo4j: database "${db}" holds ${current.counts.nodes} nodes and would be overwritten`,
+      `neo4j: database "${db}" holds ${current?.counts.nodes} nodes and would be overwritten`,
       {
         hint: `re-run with --yes (qnb takes a safety ${isExport ? 'export' : 'dump'} first)`,
       },
