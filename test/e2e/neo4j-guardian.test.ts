@@ -231,6 +231,47 @@ describe('guardian: local Neo4j', {
     const after = await qnb(['status']);
     assert.doesNotMatch(after.stdout, /half-loaded/);
   });
+
+  const livePid = () => readFileSync(join(n.home, 'run', 'neo4j.pid'), 'utf8').trim();
+
+  test('verify --deep: the borrowed scripts prove they use the scratch home; live PID and Bolt answer unchanged', async () => {
+    const pid = livePid();
+    const before = await graphHash(n.boltUrl, password);
+    const run = await qnb(['verify', '--deep']);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /sha256 \+ restore drill/);
+    assert.equal(livePid(), pid, 'the live server is the same process');
+    assert.equal((await graphHash(n.boltUrl, password)).hash, before.hash);
+  });
+
+  test('a live install whose scripts hard-code NEO4J_HOME: the drill refuses before touching anything', async () => {
+    const { chmod, mkdir, symlink, writeFile } = await import('node:fs/promises');
+    const fake = join(cwd, 'packaged-neo4j');
+    await mkdir(join(fake, 'bin'), { recursive: true });
+    await symlink(join(n.home, 'lib'), join(fake, 'lib'));
+    for (const name of ['neo4j', 'neo4j-admin']) {
+      // like a distro package: the wrapper pins the live home and config, whatever the caller says
+      await writeFile(
+        join(fake, 'bin', name),
+        `#!/bin/sh\nexport NEO4J_HOME='${n.home}'\nexport NEO4J_CONF='${n.home}/conf'\nexec '${n.home}/bin/${name}' "$@"\n`,
+      );
+      await chmod(join(fake, 'bin', name), 0o755);
+    }
+    const pid = livePid();
+    const before = await graphHash(n.boltUrl, password);
+    const run = await runQnb(['verify', '--deep'], {
+      cwd,
+      env: { ...env, NEO4J_HOME: fake },
+      timeoutMs: 600_000,
+    });
+    assert.notEqual(run.code, 0, run.stdout + run.stderr);
+    assert.match(
+      run.stdout + run.stderr,
+      /drill: \S+packaged-neo4j\/bin\/neo4j-admin does not honour the scratch NEO4J_HOME\/NEO4J_CONF \(it uses home \S+, config \S+\); refusing/,
+    );
+    assert.equal(livePid(), pid, 'the live server is the same process');
+    assert.equal((await graphHash(n.boltUrl, password)).hash, before.hash);
+  });
 });
 
 const dockerAvail = await dockerAvailable();

@@ -16,6 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { QnbError } from '../../core/errors.js';
 import type { BoltOptions } from './neo4j-bolt.js';
 import { type RuntimeSpec, runCommand } from './neo4j-runtime.js';
+import { proveScratchHome } from './neo4j-scratch-check.js';
 
 /** A throwaway Neo4j. */
 export interface ScratchNeo4j {
@@ -99,6 +100,8 @@ function localScratch(liveHome: string, database: string): ScratchNeo4j {
       ].join('\n'),
     );
     env = { ...process.env, NEO4J_HOME: home, NEO4J_CONF: join(home, 'conf') };
+    // the borrowed scripts must act on the scratch home, never the live one
+    await proveScratchHome(bin('neo4j-admin'), env, home);
     return home;
   };
   const bin = (name: string) => join(liveHome, 'bin', name);
