@@ -65,6 +65,7 @@ interface Listed {
   valid: boolean;
   target: string;
   name: string;
+  reason: string;
   createdAt?: string;
 }
 
@@ -200,15 +201,18 @@ async function main(): Promise<number> {
       // --- nothing valid lost
       const after = (await listed()).filter((b) => b.valid);
       const afterFiles = new Set(after.map((b) => b.file));
-      if (op !== 'prune') {
+      if (op === 'restore' || op === 'copy') {
         for (const b of before)
           if (!afterFiles.has(b.file)) violate('valid backup lost', `${tag}: ${b.file}`);
       } else {
+        // backup-all and prune apply retention: each target keeps its newest valid backup and --keep-last
+        const key = (b: Listed) => `${b.target}/${b.name}/${b.reason}`;
         const byTarget = new Map<string, Listed[]>();
-        for (const b of before)
-          byTarget.set(`${b.target}/${b.name}`, [...(byTarget.get(`${b.target}/${b.name}`) ?? []), b]);
+        for (const b of before) byTarget.set(key(b), [...(byTarget.get(key(b)) ?? []), b]);
         for (const [t, list] of byTarget) {
-          const kept = after.filter((b) => `${b.target}/${b.name}` === t).length;
+          const newest = list.reduce((a, b) => ((a.createdAt ?? '') >= (b.createdAt ?? '') ? a : b));
+          if (!afterFiles.has(newest.file)) violate('valid backup lost', `${tag}: newest ${newest.file}`);
+          const kept = after.filter((b) => key(b) === t).length;
           if (kept < Math.min(list.length, KEEP_LAST))
             violate('valid backup lost', `${tag}: ${t} kept ${kept}`);
         }

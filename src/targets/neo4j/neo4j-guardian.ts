@@ -139,14 +139,17 @@ export function startGuardian(
   };
 }
 
-/** Whether Bolt answers (a wrong password still means the server is up). */
+/**
+ * Whether Bolt answers now (a wrong password still means the server is up). Capped at a few
+ * seconds: the driver retries a query against a down server for 30 s, and every second spent
+ * here is downtime.
+ */
 export async function boltAnswers(bolt: BoltOptions): Promise<boolean> {
-  try {
-    await waitForBolt(bolt, 1_500);
-    return true;
-  } catch (err) {
-    return (err as { code?: string }).code === 'E_AUTH';
-  }
+  const probe = waitForBolt(bolt, 1_500).then(
+    () => true,
+    (err) => (err as { code?: string }).code === 'E_AUTH',
+  );
+  return Promise.race([probe, sleep(4_000, false, { ref: false })]);
 }
 
 /** Waits until every child recorded in the marker has ended (bounded). */
