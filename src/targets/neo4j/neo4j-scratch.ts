@@ -74,6 +74,9 @@ function localScratch(liveHome: string, database: string): ScratchNeo4j {
   let home: string | undefined;
   let env: NodeJS.ProcessEnv = {};
   let port = 0;
+  // set once `neo4j start` ran on the proven scratch home: only then is there a scratch to stop
+  // (a `neo4j stop` through scripts that ignore NEO4J_HOME would stop the LIVE server)
+  let started = false;
   const ensureHome = async () => {
     if (home) return home;
     home = await mkdtemp(join(tmpdir(), 'qnb-verify-neo4j-'));
@@ -128,6 +131,7 @@ function localScratch(liveHome: string, database: string): ScratchNeo4j {
     },
     async start() {
       await ensureHome();
+      started = true;
       // env names the scratch home explicitly: the caller's NEO4J_HOME is the LIVE install
       const r = await runCommand(bin('neo4j'), ['start'], 'drill: scratch neo4j', {
         timeoutMs: 300_000,
@@ -142,9 +146,10 @@ function localScratch(liveHome: string, database: string): ScratchNeo4j {
     },
     async remove() {
       if (!home) return;
-      await runCommand(bin('neo4j'), ['stop'], 'drill: scratch neo4j', { timeoutMs: 300_000, env }).catch(
-        () => {},
-      );
+      if (started)
+        await runCommand(bin('neo4j'), ['stop'], 'drill: scratch neo4j', { timeoutMs: 300_000, env }).catch(
+          () => {},
+        );
       await rm(home, { recursive: true, force: true }).catch(() => {});
     },
   };
