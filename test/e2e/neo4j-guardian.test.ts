@@ -233,8 +233,18 @@ describe('guardian: local Neo4j', {
   });
 
   const livePid = () => readFileSync(join(n.home, 'run', 'neo4j.pid'), 'utf8').trim();
+  /** A valid dump to drill on (the tests above leave some; alone, this test makes one). */
+  const ensureDump = async () => {
+    const list = JSON.parse((await qnb(['list', '--json'])).stdout) as {
+      backups: { kind: string; valid: boolean }[];
+    };
+    if (list.backups.some((b) => b.kind === 'neo4j-dump' && b.valid)) return;
+    const r = await qnb(['backup-neo4j']);
+    assert.equal(r.code, 0, r.stderr);
+  };
 
   test('verify --deep: the borrowed scripts prove they use the scratch home; live PID and Bolt answer unchanged', async () => {
+    await ensureDump();
     const pid = livePid();
     const before = await graphHash(n.boltUrl, password);
     const run = await qnb(['verify', '--deep']);
@@ -257,6 +267,7 @@ describe('guardian: local Neo4j', {
       );
       await chmod(join(fake, 'bin', name), 0o755);
     }
+    await ensureDump();
     const pid = livePid();
     const before = await graphHash(n.boltUrl, password);
     const run = await runQnb(['verify', '--deep'], {
