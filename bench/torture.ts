@@ -98,6 +98,8 @@ async function main(): Promise<number> {
     prune: ['prune', '--keep-last', String(KEEP_LAST)],
   };
   const phases = new Map<string, number>();
+  let stopping = false;
+  let done = 0;
   const violations = new Map<string, string[]>();
   const violate = (kind: string, detail: string) => {
     violations.set(kind, [...(violations.get(kind) ?? []), detail]);
@@ -123,7 +125,15 @@ async function main(): Promise<number> {
       return (JSON.parse(r.stdout) as { backups: Listed[] }).backups;
     };
     const random = rng(seed);
-    for (let i = 1; i <= trials; i++) {
+    // Ctrl-C / SIGTERM: finish the trial in flight, clean up, print what was done
+    process.once('SIGINT', () => {
+      stopping = true;
+    });
+    process.once('SIGTERM', () => {
+      stopping = true;
+    });
+    for (let i = 1; i <= trials && !stopping; i++) {
+      done = i;
       const op = OPS[Math.floor(random() * OPS.length)]!;
       const frac = random();
       const delay = Math.round(frac * duration[op] * 1.1);
@@ -240,7 +250,7 @@ async function main(): Promise<number> {
   const lines = [
     `## Crash torture (\`npm run torture\`)`,
     '',
-    `${trials} trials, seed ${seed}, ${minutes} min, load average at the end ${await loadAverage()} — ${total} violations.`,
+    `${done === trials ? trials : `${done} of ${trials}`} trials, seed ${seed}, ${minutes} min, load average at the end ${await loadAverage()} — ${total} violations.`,
     '',
     '| kills per phase (op: where qnb was when killed) | trials |',
     '|---|---:|',
