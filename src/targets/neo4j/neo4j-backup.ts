@@ -23,6 +23,8 @@ export interface Neo4jBackupOptions {
   sampleSize?: number;
   /** How long to wait for Bolt after starting. @default 180000 */
   startTimeoutMs?: number;
+  /** The environment of the guardian and the processes it starts (config.neo4j.env); unset = qnb's own. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** What stop → work → start cost. */
@@ -46,7 +48,9 @@ export async function withNeo4jStopped<T>(
     (await runtime.isRunning()) || (await readHalfLoaded(opts.backupDir))?.loadable === false;
   const marker = await writeStoppedMarker(opts.backupDir, runtime.spec, wasRunning);
   // restarts Neo4j within seconds if this process dies before it does (neo4j-guardian.ts)
-  const guardian = wasRunning ? startGuardian(opts.backupDir, marker, opts.bolt, ctx.reporter) : undefined;
+  const guardian = wasRunning
+    ? startGuardian(opts.backupDir, marker, opts.bolt, ctx.reporter, opts.env)
+    : undefined;
   const stoppedAt = Date.now();
   let result: T | undefined;
   let failure: unknown;

@@ -95,13 +95,14 @@ function guardianScript(): string | undefined {
 
 /**
  * Starts the guardian of the marker qnb just wrote. The Bolt settings travel in the child's
- * environment, never its argv. Returns a no-op handle (and warns) when it cannot start.
+ * environment (`env`: config.neo4j.env), never its argv. Returns a no-op handle (and warns) when it cannot start.
  */
 export function startGuardian(
   backupDir: string,
   marker: StoppedMarker,
   bolt: BoltOptions,
   reporter: Reporter,
+  env: NodeJS.ProcessEnv = process.env,
 ): GuardianHandle {
   const script = guardianScript();
   let pid: number | undefined;
@@ -112,7 +113,7 @@ export function startGuardian(
       const child = spawn(process.execPath, [...process.execArgv, script, backupDir, marker.token ?? ''], {
         detached: true,
         stdio: ['ignore', log, log],
-        env: { ...process.env, [GUARDIAN_ENV]: JSON.stringify(bolt) },
+        env: { ...env, [GUARDIAN_ENV]: JSON.stringify(bolt) },
       });
       child.on('error', () => {});
       child.unref();

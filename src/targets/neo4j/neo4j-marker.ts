@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { FILE_MODE } from '../../core/fs-safe.js';
 import { isLockHolderAlive, processStartTime } from '../../core/lock.js';
-import type { RuntimeSpec } from './neo4j-runtime.js';
+import type { RuntimeSpec } from './neo4j-runtime-spec.js';
 
 /** File name of the marker inside the backups folder. */
 export const STOPPED_MARKER = '.qnb-neo4j-stopped.json';

@@ -10,6 +10,10 @@ import { isAbsolute, join } from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { NotFoundError, QnbError } from '../../core/errors.js';
 import { noteChildEnded, noteChildStarted } from './neo4j-marker.js';
+import type { RuntimeSpec } from './neo4j-runtime-spec.js';
+
+/** Serializable description, stored in the "stopped" marker (its own file: no import cycle). */
+export type { RuntimeSpec } from './neo4j-runtime-spec.js';
 
 /** A running `neo4j-admin` with its streams. */
 export interface AdminProcess {
@@ -20,9 +24,6 @@ export interface AdminProcess {
   /** Resolves when it exits 0; rejects with the last lines of stderr otherwise. */
   done: Promise<void>;
 }
-
-/** Serializable description, stored in the "stopped" marker so another run can restart it. */
-export type RuntimeSpec = { kind: 'local'; home: string } | { kind: 'docker'; container: string };
 
 /** Start/stop and admin commands for one Neo4j installation. */
 export interface Neo4jRuntime {
@@ -88,7 +89,7 @@ function lastLines(text: string, n = 2): string {
 function spawnAdmin(
   cmd: string,
   args: string[],
-  env: NodeJS.ProcessEnv,
+  env: NodeJS.ProcessEnv | undefined,
   what: string,
   withStdin: boolean,
 ): AdminProcess {
@@ -146,10 +147,13 @@ export async function runningFromPidFile(home: string, confDir: string): Promise
   return cmdline.includes('org.neo4j');
 }
 
-/** A local install under `home`. */
-export function createLocalRuntime(home: string): Neo4jRuntime {
+/**
+ * A local install under `home`. `childEnv` is the environment its processes get (config.neo4j.env,
+ * read by config/load.ts), with NEO4J_HOME set to `home` and NEO4J_CONF defaulting to `home/conf`.
+ */
+export function createLocalRuntime(home: string, childEnv: NodeJS.ProcessEnv = {}): Neo4jRuntime {
   const bin = (name: string) => join(home, 'bin', name);
-  const env = { ...process.env, NEO4J_HOME: home, NEO4J_CONF: process.env.NEO4J_CONF ?? join(home, 'conf') };
+  const env = { ...childEnv, NEO4J_HOME: home, NEO4J_CONF: childEnv.NEO4J_CONF ?? join(home, 'conf') };
   const what = `neo4j (NEO4J_HOME=${home})`;
   const neo4j = async (cmd: string) => runCommand(bin('neo4j'), [cmd], what, { timeoutMs: 300_000, env });
   return {
@@ -187,7 +191,12 @@ export function createLocalRuntime(home: string): Neo4jRuntime {
 }
 
 /** A Docker container running the official image (or one that behaves like it). */
-export function createDockerRuntime(container: string, docker = 'docker'): Neo4jRuntime {
+/** `childEnv`: the environment of `docker` (config.neo4j.env); undefined = qnb's own. */
+export function createDockerRuntime(
+  container: string,
+  docker = 'docker',
+  childEnv?: NodeJS.ProcessEnv,
+): Neo4jRuntime {
   const what = `neo4j container "${container}"`;
   const inspect = async () => {
     const r = await runCommand(
@@ -250,7 +259,7 @@ export function createDockerRuntime(container: string, docker = 'docker'): Neo4j
         inner = spawnAdmin(
           docker,
           [...flags, image, 'neo4j-admin', ...args],
-          process.env,
+          childEnv,
           what,
           Boolean(opts.stdin),
         );
