@@ -7,7 +7,8 @@ import { constants } from 'node:fs';
 import { access, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QnbConfig } from '../config/schema.js';
-import { openBolt } from '../targets/neo4j/neo4j-bolt.js';
+import { boltAttempt, openBolt } from '../targets/neo4j/neo4j-bolt.js';
+import { emptyDatabaseWarning } from '../targets/neo4j/neo4j-doctor.js';
 import type { Neo4jRuntime } from '../targets/neo4j/neo4j-runtime.js';
 import type { QdrantApi } from '../targets/qdrant/qdrant-api.js';
 import { ensureDir } from './fs-safe.js';
@@ -227,7 +228,9 @@ async function runtimeChecks(d: Deps, out: DoctorCheck[]): Promise<boolean> {
 async function boltCheck(d: Deps, out: DoctorCheck[]): Promise<void> {
   const c = d.config.neo4j;
   try {
-    const bolt = await openBolt({ uri: c.uri, user: c.user, password: c.password, database: c.database });
+    const opts = { uri: c.uri, user: c.user, password: c.password, database: c.database };
+    await boltAttempt(opts, 5_000); // fails fast when Neo4j is down (no driver retry backoff)
+    const bolt = await openBolt(opts);
     try {
       const version = await bolt.version();
       const counts = await bolt.counts();
@@ -237,6 +240,16 @@ async function boltCheck(d: Deps, out: DoctorCheck[]): Promise<void> {
         ok: true,
         detail: `${c.uri} (Neo4j ${version}; ${counts.nodes} nodes, ${counts.relationships} relationships)`,
       });
+      const empty = emptyDatabaseWarning(c.database, counts, (await d.repository.scan()).artifacts);
+      if (empty)
+        out.push({
+          area: 'neo4j',
+          name: 'live database',
+          ok: true,
+          warning: true,
+          detail: empty,
+          fix: 'if it was not emptied on purpose, restore it: `qnb restore-neo4j --latest`',
+        });
     } finally {
       await bolt.close();
     }

@@ -26,8 +26,8 @@ export interface PickSpec {
   target: TargetKind;
   kinds: ArtifactKind[];
   command: string;
-  /** `--collection` or `--database`, for messages. */
-  nameFlag: string;
+  /** `--collection`, for messages; none where the target's name comes from config (Neo4j). */
+  nameFlag?: string;
   /** Builds a record for a file outside any manifest (only with --force). */
   untrusted(path: string): Promise<ArtifactRecord>;
 }
@@ -58,7 +58,9 @@ export async function pickArtifact(repo: Repository, opts: PickOptions, spec: Pi
         'E_REFUSED',
         `${opts.file}: refusing to restore: ${why}, so qnb cannot prove it is complete`,
         {
-          hint: `pass --force (and ${spec.nameFlag} NAME) to restore it anyway`,
+          hint: spec.nameFlag
+            ? `pass --force (and ${spec.nameFlag} NAME) to restore it anyway`
+            : 'pass --force to restore it anyway',
         },
       );
     }
@@ -84,7 +86,7 @@ export async function pickArtifact(repo: Repository, opts: PickOptions, spec: Pi
       'E_USAGE',
       `${spec.command} --latest: backups of several exist (${names.join(', ')})`,
       {
-        hint: `pick one with ${spec.nameFlag} NAME`,
+        hint: spec.nameFlag ? `pick one with ${spec.nameFlag} NAME` : 'name the backup FILE',
       },
     );
   }

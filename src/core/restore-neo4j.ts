@@ -1,5 +1,6 @@
 import type { Neo4jBackupOptions } from '../targets/neo4j/neo4j-backup.js';
 import { backupNeo4jDump, describeGraph } from '../targets/neo4j/neo4j-backup.js';
+import { checkDumpHeader } from '../targets/neo4j/neo4j-dump-file.js';
 import { backupNeo4jExport } from '../targets/neo4j/neo4j-export.js';
 import { EXPORT_EXT } from '../targets/neo4j/neo4j-export-format.js';
 import {
@@ -7,6 +8,7 @@ import {
   restoreNeo4jDump,
   restoreNeo4jExport,
 } from '../targets/neo4j/neo4j-restore.js';
+import type { SafetyBackup } from '../targets/neo4j/neo4j-rollback.js';
 import type { Neo4jRuntime } from '../targets/neo4j/neo4j-runtime.js';
 import { parseVersion } from '../targets/qdrant/qdrant-version.js';
 import type { TargetContext } from '../targets/target.js';
@@ -51,13 +53,17 @@ export async function restoreNeo4j(
 ): Promise<{ report: Neo4jRestoreReport; safetySetId?: string; artifact: ArtifactRecord }> {
   const { repository, ctx } = deps;
   const db = deps.opts.bolt.database;
-  const picked = await pickArtifact(repository, opts, {
-    target: 'neo4j',
-    kinds: ['neo4j-dump', 'neo4j-export'],
-    command: 'restore-neo4j',
-    nameFlag: '--database',
-    untrusted: (p) => untrustedRecord(p, 'neo4j', neo4jKindOf(p), db),
-  });
+  // the database restored into is NEO4J_DATABASE (Community serves one): --latest picks its backups
+  const picked = await pickArtifact(
+    repository,
+    { ...opts, name: db },
+    {
+      target: 'neo4j',
+      kinds: ['neo4j-dump', 'neo4j-export'],
+      command: 'restore-neo4j',
+      untrusted: (p) => untrustedRecord(p, 'neo4j', neo4jKindOf(p), db),
+    },
+  );
   const { artifact, path } = await checkPickedFile(picked, ctx, opts.force);
   if (artifact.name !== db) {
     throw new QnbError(
@@ -69,6 +75,7 @@ export async function restoreNeo4j(
     );
   }
   const isExport = artifact.kind === 'neo4j-export';
+  if (!isExport) await checkDumpHeader(path, artifact.file); // before anything is stopped or touched
   const runtime = isExport ? undefined : deps.runtime();
   await runtime?.preflight();
   const current = await describeGraph(deps.opts.bolt, 0);
@@ -99,7 +106,7 @@ export async function restoreNeo4j(
       },
     );
   }
-  let safety: { setId: string; path: string; file: string } | undefined;
+  let safety: SafetyBackup | undefined;
   if (hasData) {
     ctx.reporter.emit({
       type: 'step',
@@ -113,7 +120,14 @@ export async function restoreNeo4j(
       const rec = runtime
         ? await backupNeo4jDump(runtime, sink, ctx, deps.opts)
         : await backupNeo4jExport(sink, ctx, deps.opts);
-      safety = { setId: set.id, path: repository.resolve(rec.file), file: rec.file };
+      const downtimeMs = rec.details?.downtimeMs;
+      safety = {
+        setId: set.id,
+        path: repository.resolve(rec.file),
+        file: rec.file,
+        counts: rec.counts,
+        ...(typeof downtimeMs === 'number' ? { downtimeMs } : {}),
+      };
     } catch (err) {
       const e = toQnbError(err, ctx.signal);
       set.errors.push({ target: 'neo4j', name: db, code: e.code, message: e.message });
@@ -134,7 +148,7 @@ export async function restoreNeo4j(
   const report = runtime
     ? await restoreNeo4jDump(runtime, artifact, path, ctx, {
         ...deps.opts,
-        ...(safety ? { safetyPath: safety.path } : {}),
+        ...(safety ? { safety } : {}),
       })
     : await restoreNeo4jExport(artifact, path, ctx, {
         ...deps.opts,
