@@ -142,14 +142,14 @@ function checkRestoredCounts(db: string, counts: GraphCounts, artifact: Artifact
 
 /**
  * Imports an export file over Bolt into the running database (no downtime), then verifies exact
- * counts against the manifest and the sampled records. `safety` is named when a failed import
- * may have left the database half-replaced.
+ * counts against the manifest and the sampled records. When an import fails after it touched
+ * the database, the safety export is imported back and checked (neo4j-rollback.ts).
  */
 export async function restoreNeo4jExport(
   artifact: ArtifactRecord,
   path: string,
   ctx: TargetContext,
-  opts: Neo4jBackupOptions & { safety?: { setId: string; file: string } },
+  opts: Neo4jBackupOptions & { safety?: SafetyBackup },
 ): Promise<Neo4jRestoreReport> {
   const started = Date.now();
   const db = opts.bolt.database;
@@ -163,12 +163,13 @@ export async function restoreNeo4jExport(
       },
     });
   } catch (err) {
-    const e = err as QnbError;
     if (!touched || !opts.safety) throw err;
-    throw new QnbError(e.code ?? 'E_SERVER', `${e.message}; "${db}" may be partly imported`, {
-      hint: `what was there before is in safety set ${opts.safety.setId}: \`qnb restore-neo4j ${opts.safety.file} --yes\``,
-      cause: err,
+    // the import cleared the database first: put the safety export back the same way
+    const safety = opts.safety;
+    await loadSafetyBack(safety, db, ctx, err, async (file, label) => {
+      await importExport(opts.bolt, file, label, ctx, { sample: [] });
     });
+    throw await checkRolledBack(opts.bolt, safety, artifact.file, err);
   }
   const bolt = await openBolt(opts.bolt);
   try {

@@ -25,6 +25,9 @@ export interface SafetyBackup {
   downtimeMs?: number;
 }
 
+/** "safety dump" or "safety export", for messages. */
+const kindOf = (safety: SafetyBackup) => `safety ${safety.file.endsWith('.dump') ? 'dump' : 'export'}`;
+
 /** Counts, for messages. */
 const described = (c: ArtifactRecord['counts']) =>
   `${c.nodes ?? '?'} nodes, ${c.relationships ?? '?'} relationships`;
@@ -45,13 +48,13 @@ export async function loadSafetyBack(
     type: 'warning',
     target: 'neo4j',
     name: db,
-    message: `load failed (${(failure as Error).message}); loading the safety dump ${safety.file} back`,
+    message: `restore failed (${(failure as Error).message}); putting the ${kindOf(safety)} ${safety.file} back`,
   });
   try {
     await load(safety.path, `safety dump ${safety.file}`);
   } catch (err) {
     throw joinCleanupError(
-      new QnbError('E_SERVER', `neo4j "${db}": restore failed and so did loading the safety dump back`, {
+      new QnbError('E_SERVER', `neo4j "${db}": restore failed and so did putting the ${kindOf(safety)} back`, {
         hint: `restore it by hand: \`qnb restore-neo4j ${safety.file} --yes\` (set ${safety.setId})`,
         cause: failure,
       }),
@@ -91,7 +94,7 @@ export async function checkRolledBack(
   if (same) {
     return new QnbError(
       'E_SERVER',
-      `neo4j "${db}": loading ${from} failed, so qnb rolled back: "${db}" was put back from the safety dump and Neo4j runs with ${described(safety.counts)}, as before (${why})`,
+      `neo4j "${db}": restoring ${from} failed, so qnb rolled back: "${db}" was put back from the ${kindOf(safety)} and Neo4j runs with ${described(safety.counts)}, as before (${why})`,
       {
         hint: 'nothing was restored; check the dump with `qnb verify --deep`, or pick another backup',
         cause: failure,
@@ -100,7 +103,7 @@ export async function checkRolledBack(
   }
   return new QnbError(
     'E_SERVER',
-    `neo4j "${db}": loading ${from} failed; the safety dump was loaded back, but Neo4j ${
+    `neo4j "${db}": restoring ${from} failed; the ${kindOf(safety)} was put back, but Neo4j ${
       now
         ? `serves ${described(now)}, not ${described(safety.counts)}`
         : `cannot be read: ${(readError as Error)?.message}`
