@@ -247,8 +247,7 @@ async function boltCheck(d: Deps, out: DoctorCheck[]): Promise<void> {
           name: 'live database',
           ok: true,
           warning: true,
-          detail: empty,
-          fix: 'if it was not emptied on purpose, restore it: `qnb restore-neo4j --latest`',
+          detail: `${empty}; if it was not emptied on purpose: \`qnb restore-neo4j --latest\``,
         });
     } finally {
       await bolt.close();

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { qnbEnv, runQnb } from '../helpers/cli.js';
 import { IN_CI } from '../helpers/components.js';
-import { graphHash, seedTypedGraph, wreckGraph } from '../helpers/neo4j-data.js';
+import { emptyGraph, graphHash, seedTypedGraph, wreckGraph } from '../helpers/neo4j-data.js';
 import { hasStackTrace } from '../helpers/qnb-world.js';
 import {
   docker,
@@ -112,6 +112,24 @@ describe('Neo4j in Docker as the official image runs it', { skip, timeout: 40 * 
     assert.match(run.stdout + run.stderr, /rolled back|put back from the safety dump/);
     assert.ok(await c.isRunning(), 'the container runs');
     assert.equal((await graphHash(c.boltUrl, password)).hash, original.hash);
+  });
+
+  test('doctor: quick on a stopped container; warns when the live database is empty but its backup is not', async () => {
+    await c.stop();
+    const t0 = Date.now();
+    const down = await qnb(['doctor', '--skip-qdrant']);
+    const took = Date.now() - t0;
+    await c.start();
+    assert.equal(down.code, 1, down.stdout + down.stderr);
+    assert.match(down.stdout, /✘ neo4j: Bolt and credentials — .*cannot reach the server over Bolt/);
+    // the driver's retry backoff made this 30+ s
+    assert.ok(took < 20_000, `doctor took ${took} ms on a stopped container`);
+    await emptyGraph(c.boltUrl, password);
+    const empty = await qnb(['doctor', '--skip-qdrant']);
+    assert.match(
+      empty.stdout,
+      /⚠ neo4j: live database — database "neo4j" is empty, but its newest backup neo4j\/neo4j-\S+\.dump holds \d+ nodes/,
+    );
   });
 
   test('a --user container with a bind-mounted data folder: backed up, restored, and it starts again', async () => {

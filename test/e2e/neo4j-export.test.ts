@@ -220,8 +220,14 @@ describe('Neo4j online export through the CLI', { skip, timeout: 30 * 60_000 }, 
     const run = await qnb(['restore-neo4j', broken, '--force', '--yes']);
     assert.equal(run.code, 1, run.stdout + run.stderr);
     assert.ok(!hasStackTrace(run));
-    assert.match(run.stderr, /1 "T" relationship\(s\) reference nodes that are not in dangling\.export\.jsonl\.gz/);
-    assert.match(run.stderr, /so qnb rolled back: "neo4j" was put back from the safety export and Neo4j runs with/);
+    assert.match(
+      run.stderr,
+      /1 "T" relationship\(s\) reference nodes that are not in dangling\.export\.jsonl\.gz/,
+    );
+    assert.match(
+      run.stderr,
+      /so qnb rolled back: "neo4j" was put back from the safety export and Neo4j runs with/,
+    );
     assert.equal((await bolt()).hash, original.hash, 'the database holds what it held before');
   });
 

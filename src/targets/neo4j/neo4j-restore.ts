@@ -7,7 +7,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { QnbError, VerificationError } from '../../core/errors.js';
+import { VerificationError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import { hashingCounter } from '../../core/transfer.js';
 import type { TargetContext } from '../target.js';

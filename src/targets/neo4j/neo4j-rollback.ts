@@ -54,10 +54,14 @@ export async function loadSafetyBack(
     await load(safety.path, `safety dump ${safety.file}`);
   } catch (err) {
     throw joinCleanupError(
-      new QnbError('E_SERVER', `neo4j "${db}": restore failed and so did putting the ${kindOf(safety)} back`, {
-        hint: `restore it by hand: \`qnb restore-neo4j ${safety.file} --yes\` (set ${safety.setId})`,
-        cause: failure,
-      }),
+      new QnbError(
+        'E_SERVER',
+        `neo4j "${db}": restore failed and so did putting the ${kindOf(safety)} back`,
+        {
+          hint: `restore it by hand: \`qnb restore-neo4j ${safety.file} --yes\` (set ${safety.setId})`,
+          cause: failure,
+        },
+      ),
       err,
     );
   }
