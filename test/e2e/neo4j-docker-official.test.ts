@@ -157,6 +157,8 @@ describe('Neo4j in Docker as the official image runs it', { skip, timeout: 40 * 
       await wreckGraph(u.boltUrl, password);
       const restore = await q(['restore-neo4j', '--latest', '--yes']);
       assert.equal(restore.code, 0, restore.stdout + restore.stderr);
+      // both outages it caused: the safety dump's and the load's
+      assert.match(restore.stdout, /Downtime: .+ in 2 outages \(safety dump .+, load .+\)/);
       assert.ok(await u.isRunning(), 'it started again after the restore');
       assert.equal((await graphHash(u.boltUrl, password)).hash, mine.hash);
       // nothing under the data folder was handed to another user
