@@ -9,6 +9,7 @@ import type { Neo4jBackupOptions } from '../targets/neo4j/neo4j-backup.js';
 import { backupNeo4jDump, describeGraph } from '../targets/neo4j/neo4j-backup.js';
 import { backupNeo4jExport } from '../targets/neo4j/neo4j-export.js';
 import { restoreNeo4jDump, restoreNeo4jExport } from '../targets/neo4j/neo4j-restore.js';
+import type { SafetyBackup } from '../targets/neo4j/neo4j-rollback.js';
 import type { Neo4jRuntime } from '../targets/neo4j/neo4j-runtime.js';
 import type { QdrantApi } from '../targets/qdrant/qdrant-api.js';
 import { backupQdrantScope } from '../targets/qdrant/qdrant-backup.js';
@@ -146,7 +147,7 @@ export async function restoreSet(deps: Deps, opts: RestoreSetOptions): Promise<R
   }
   // 3. safety set of everything that will be overwritten
   let safetySetId: string | undefined;
-  let neo4jSafetyPath: string | undefined;
+  let neo4jSafety: SafetyBackup | undefined;
   if (overwrites.length) {
     const safety = await startSet(repository, `restore ${set.id} (safety backup)`, ctx.now(), 'pre-restore');
     const sink = createSetSink(repository, safety, ctx.now);
@@ -161,7 +162,12 @@ export async function restoreSet(deps: Deps, opts: RestoreSetOptions): Promise<R
         const rec = neo4jExport
           ? await backupNeo4jExport(sink, ctx, deps.neo4jOpts)
           : await backupNeo4jDump(deps.neo4j(), sink, ctx, deps.neo4jOpts);
-        neo4jSafetyPath = repository.resolve(rec.file);
+        neo4jSafety = {
+          setId: safety.id,
+          path: repository.resolve(rec.file),
+          file: rec.file,
+          counts: rec.counts,
+        };
       }
     } catch (err) {
       const e = toQnbError(err, ctx.signal);
@@ -191,11 +197,14 @@ export async function restoreSet(deps: Deps, opts: RestoreSetOptions): Promise<R
           targetExists: exists.get(a.name) ?? false,
         });
       } else if (a.kind === 'neo4j-export') {
-        await restoreNeo4jExport(a, files.get(a)!, ctx, deps.neo4jOpts);
+        await restoreNeo4jExport(a, files.get(a)!, ctx, {
+          ...deps.neo4jOpts,
+          ...(neo4jSafety ? { safety: neo4jSafety } : {}),
+        });
       } else {
         await restoreNeo4jDump(deps.neo4j(), a, files.get(a)!, ctx, {
           ...deps.neo4jOpts,
-          ...(neo4jSafetyPath ? { safetyPath: neo4jSafetyPath } : {}),
+          ...(neo4jSafety ? { safety: neo4jSafety } : {}),
         });
       }
       step.state = 'restored';

@@ -62,6 +62,7 @@ export function runCommand(
     });
     let stdout = '';
     let stderr = '';
+    for (const st of [child.stdout, child.stderr]) st.on('error', () => {});
     child.stdout.on('data', (d) => {
       stdout += d;
     });
