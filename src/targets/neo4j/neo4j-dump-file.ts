@@ -10,7 +10,7 @@
  */
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InterruptedError, VerificationError } from '../../core/errors.js';
+import { InterruptedError, QnbError, VerificationError } from '../../core/errors.js';
 import { DIR_MODE, FILE_MODE } from '../../core/fs-safe.js';
 import { hashFile, type StreamResult } from '../../core/transfer.js';
 import type { TargetContext } from '../target.js';
@@ -103,7 +103,12 @@ export async function dumpIntoFolder(
   } finally {
     clearInterval(poll);
   }
-  bytes = (await stat(file)).size;
+  const made = await stat(file).catch(() => undefined);
+  if (!made)
+    throw new QnbError('E_SERVER', `neo4j "${db}": neo4j-admin finished, but ${file} is not there`, {
+      hint: `${runtime.describe()}: qnb mounts a folder of this machine into the admin container, so the Docker engine must run here (check DOCKER_HOST)`,
+    });
+  bytes = made.size;
   ctx.reporter.emit({
     type: 'transfer-end',
     direction: 'download',
