@@ -87,6 +87,18 @@ export function runCommand(
   });
 }
 
+/**
+ * The lines of neo4j-admin's output that say why it failed: its last lines without the
+ * "Run with '--verbose'" advice and Java stack frames (e.g. "Failed to dump …: No space left on
+ * device | Dump failed for databases: 'neo4j'").
+ */
+export function adminFailure(text: string, n = 3): string {
+  const noise =
+    /^(Run with '--verbose'|\s+at |\s*\.\.\. \d+ more|Caused by: java\.net\.UnknownHost|java\.net\.UnknownHost|.*ERROR Could not determine local host name)/;
+  const lines = text.split('\n').filter((l) => l.trim() && !noise.test(l));
+  return lines.slice(-n).join(' | ').trim();
+}
+
 export function lastLines(text: string, n = 2): string {
   return text.trim().split('\n').filter(Boolean).slice(-n).join(' | ');
 }
@@ -122,7 +134,7 @@ export function spawnAdmin(
         reject(
           new QnbError(
             'E_SERVER',
-            `${what}: neo4j-admin exited ${code ?? signal}: ${lastLines(output) || 'no output'}`,
+            `${what}: neo4j-admin exited ${code ?? signal}: ${adminFailure(output) || 'no output'}`,
           ),
         );
     });
