@@ -1,6 +1,7 @@
 /**
  * `qnb verify`: re-hash artifact files against their manifests and record the result.
  */
+import { checkDumpHeader } from '../targets/neo4j/neo4j-dump-file.js';
 import type { TargetContext } from '../targets/target.js';
 import { type DrillDeps, drillArtifact } from './drill.js';
 import { NotFoundError } from './errors.js';
@@ -67,6 +68,8 @@ export async function verifyArtifacts(
           detail = `size ${got.bytes} differs from the manifest's ${a.artifact.bytes}`;
         else if (got.sha256 !== a.artifact.sha256)
           detail = 'sha256 differs from the manifest (file is corrupt)';
+        // a "dump" that is not one (e.g. an entrypoint's warning in front, from older qnb)
+        else if (a.artifact.kind === 'neo4j-dump') await checkDumpHeader(a.path, a.artifact.file);
       } catch (err) {
         if (ctx.signal?.aborted) throw err;
         detail = err instanceof NotFoundError ? 'file missing' : (err as Error).message;
