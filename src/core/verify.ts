@@ -1,12 +1,12 @@
 /**
- * `qnb verify`: re-hash artifact files against their manifests and record the result.
+ * `qnb verify`: re-hash artifact files against their manifests and record the result; with
+ * `--deep`, each artifact's target also restores it somewhere harmless and compares (a drill).
  */
-import { checkDumpHeader } from '../targets/neo4j/neo4j-dump-file.js';
-import type { TargetContext } from '../targets/target.js';
-import { type DrillDeps, drillArtifact } from './drill.js';
+import type { DrillOutcome, Target, TargetContext } from '../targets/target.js';
 import { NotFoundError } from './errors.js';
+import type { ArtifactRecord } from './manifest.js';
 import type { RepoArtifact, Repository } from './repository.js';
-import { findByFile, findBySet } from './select.js';
+import { findByFile, findBySet } from './selector.js';
 import { hashFile } from './transfer.js';
 
 /** One checked file. */
@@ -23,18 +23,42 @@ export interface VerifyItem {
   note?: string;
 }
 
+/**
+ * Restore drill of one artifact whose file hash already matched (`verify --deep`): its target
+ * restores it somewhere harmless and compares. A failure is the outcome's detail, not an error.
+ */
+async function drillArtifact(
+  a: ArtifactRecord,
+  path: string,
+  targets: readonly Target[],
+  ctx: TargetContext,
+): Promise<DrillOutcome> {
+  try {
+    const target = targets.find((t) => t.kind === a.target);
+    if (!target) return { skipped: `no restore drill for ${a.kind} (no ${a.target} target)` };
+    return await target.drill(a, path, ctx);
+  } catch (err) {
+    if (ctx.signal?.aborted) throw err;
+    return { detail: (err as Error).message };
+  }
+}
+
 /** Result of verify. */
 export interface VerifyResult {
   ok: boolean;
   items: VerifyItem[];
 }
 
-/** Re-hashes the selected artifacts (all when no selector) and records the results in their manifests. */
+/**
+ * Re-hashes the selected artifacts (all when no selector), lets each artifact's target check the
+ * file's structure (`checkFile`), drills them when `drill` (`--deep`), and records the results in their manifests.
+ */
 export async function verifyArtifacts(
   repo: Repository,
   selector: string | undefined,
   ctx: TargetContext,
-  drill?: DrillDeps,
+  targets: readonly Target[],
+  drill = false,
 ): Promise<VerifyResult> {
   const scan = await repo.scan();
   let chosen: RepoArtifact[];
@@ -68,8 +92,8 @@ export async function verifyArtifacts(
           detail = `size ${got.bytes} differs from the manifest's ${a.artifact.bytes}`;
         else if (got.sha256 !== a.artifact.sha256)
           detail = 'sha256 differs from the manifest (file is corrupt)';
-        // a "dump" that is not one (e.g. an entrypoint's warning in front, from older qnb)
-        else if (a.artifact.kind === 'neo4j-dump') await checkDumpHeader(a.path, a.artifact.file);
+        // a file that is not what its kind says (e.g. a "dump" with a warning in front, from older qnb)
+        else await targets.find((t) => t.kind === a.artifact.target)?.checkFile?.(a.artifact, a.path);
       } catch (err) {
         if (ctx.signal?.aborted) throw err;
         detail = err instanceof NotFoundError ? 'file missing' : (err as Error).message;
@@ -79,7 +103,7 @@ export async function verifyArtifacts(
     let note: string | undefined;
     const started = Date.now();
     if (!detail && drill) {
-      const outcome = await drillArtifact(a.artifact, a.path, drill);
+      const outcome = await drillArtifact(a.artifact, a.path, targets, ctx);
       deep = !outcome.skipped;
       detail = outcome.detail;
       note = outcome.skipped;

@@ -95,8 +95,15 @@ async function shareFolder(folder: string, user: string): Promise<void> {
   await chmod(folder, 0o777);
 }
 
-/** A Docker container running the official image (or one that behaves like it). */
-export function createDockerRuntime(container: string, docker = 'docker'): Neo4jRuntime {
+/**
+ * A Docker container running the official image (or one that behaves like it). `childEnv`: the
+ * environment of `docker` (config.neo4j.env); undefined = qnb's own.
+ */
+export function createDockerRuntime(
+  container: string,
+  docker = 'docker',
+  childEnv?: NodeJS.ProcessEnv,
+): Neo4jRuntime {
   const what = `neo4j container "${container}"`;
   const inspect = () => inspectContainer(container, docker);
   return {
@@ -145,7 +152,7 @@ export function createDockerRuntime(container: string, docker = 'docker'): Neo4j
         inner = spawnAdmin(
           docker,
           [...flags, info.imageId, 'neo4j-admin', ...args],
-          { ...process.env, ...info.neo4jEnv },
+          { ...(childEnv ?? process.env), ...info.neo4jEnv },
           what,
           Boolean(opts.stdin),
         );

@@ -13,8 +13,8 @@ import { type BoltOptions, openBolt } from './neo4j-bolt.js';
 
 /** The safety backup of the database a restore overwrites. */
 export interface SafetyBackup {
-  /** Set id, for messages. */
-  setId: string;
+  /** Set id, for messages (when the sink said it). */
+  setId?: string;
   /** Absolute path of its file. */
   path: string;
   /** Its name in the repository (`neo4j/….dump`). */
@@ -27,6 +27,10 @@ export interface SafetyBackup {
 
 /** "safety dump" or "safety export", for messages. */
 const kindOf = (safety: SafetyBackup) => `safety ${safety.file.endsWith('.dump') ? 'dump' : 'export'}`;
+
+/** How to put the safety backup back by hand. */
+const byHand = (safety: SafetyBackup) =>
+  `restore it by hand: \`qnb restore-neo4j ${safety.file} --yes\`${safety.setId ? ` (set ${safety.setId})` : ''}`;
 
 /** Counts, for messages. */
 const described = (c: ArtifactRecord['counts']) =>
@@ -58,7 +62,7 @@ export async function loadSafetyBack(
         'E_SERVER',
         `neo4j "${db}": restore failed and so did putting the ${kindOf(safety)} back`,
         {
-          hint: `restore it by hand: \`qnb restore-neo4j ${safety.file} --yes\` (set ${safety.setId})`,
+          hint: byHand(safety),
           cause: failure,
         },
       ),
@@ -113,7 +117,7 @@ export async function checkRolledBack(
         : `cannot be read: ${(readError as Error)?.message}`
     } (${why})`,
     {
-      hint: `restore it by hand: \`qnb restore-neo4j ${safety.file} --yes\` (set ${safety.setId})`,
+      hint: byHand(safety),
       cause: failure,
     },
   );

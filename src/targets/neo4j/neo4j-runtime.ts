@@ -111,7 +111,7 @@ export function lastLines(text: string, n = 2): string {
 export function spawnAdmin(
   cmd: string,
   args: string[],
-  env: NodeJS.ProcessEnv,
+  env: NodeJS.ProcessEnv | undefined,
   what: string,
   withStdin: boolean,
 ): AdminProcess {
@@ -171,10 +171,13 @@ export async function runningFromPidFile(home: string, confDir: string): Promise
   return cmdline.includes('org.neo4j');
 }
 
-/** A local install under `home`. */
-export function createLocalRuntime(home: string): Neo4jRuntime {
+/**
+ * A local install under `home`. `childEnv` is the environment its processes get (config.neo4j.env,
+ * read by config/load.ts), with NEO4J_HOME set to `home` and NEO4J_CONF defaulting to `home/conf`.
+ */
+export function createLocalRuntime(home: string, childEnv: NodeJS.ProcessEnv = {}): Neo4jRuntime {
   const bin = (name: string) => join(home, 'bin', name);
-  const env = { ...process.env, NEO4J_HOME: home, NEO4J_CONF: process.env.NEO4J_CONF ?? join(home, 'conf') };
+  const env = { ...childEnv, NEO4J_HOME: home, NEO4J_CONF: childEnv.NEO4J_CONF ?? join(home, 'conf') };
   const what = `neo4j (NEO4J_HOME=${home})`;
   const neo4j = async (cmd: string) => runCommand(bin('neo4j'), [cmd], what, { timeoutMs: 300_000, env });
   return {
@@ -211,5 +214,3 @@ export function createLocalRuntime(home: string): Neo4jRuntime {
     folderPath: (folder) => folder,
   };
 }
-
-export { createDockerRuntime } from './neo4j-docker-runtime.js';
