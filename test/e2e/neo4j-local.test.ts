@@ -153,7 +153,8 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     });
     const run = await runQnb(['backup-neo4j', '--backup-dir', small], { cwd, env, timeoutMs: 600_000 });
     assert.equal(run.code, 1, run.stdout + run.stderr);
-    assert.match(run.stdout, /no space left on device/);
+    // neo4j-admin writes the dump itself (--to-path), so the reason is its "No space left on device"
+    assert.match(run.stdout, /no space left on device/i);
     assert.ok(!hasStackTrace(run));
     assert.ok(await isUp(), 'Neo4j was started again');
     assert.equal((await bolt()).hash, original.hash);

@@ -1,16 +1,17 @@
 /**
  * Backs up Neo4j with `neo4j-admin database dump` (Community needs the server stopped):
- * record version and exact counts over Bolt, write the "stopped" marker, stop cleanly, stream
- * the dump to disk with sha256 inline, and — whatever happens — start Neo4j again, wait for
- * Bolt and report the downtime (guarantee 3).
+ * record version and exact counts over Bolt, write the "stopped" marker, stop cleanly, let
+ * neo4j-admin write the dump file (neo4j-dump-file.ts), and — whatever happens — start Neo4j
+ * again, wait for Bolt and report the downtime (guarantee 3); then check the file is a dump.
  */
 
 import type { Readable } from 'node:stream';
-import { InterruptedError, joinCleanupError, throwIfAborted } from '../../core/errors.js';
+import { joinCleanupError, throwIfAborted } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import { type StreamResult, streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, ReservedFile, TargetContext } from '../target.js';
 import { type BoltOptions, openBolt, waitForBolt } from './neo4j-bolt.js';
+import { dumpToFile } from './neo4j-dump-file.js';
 import { readHalfLoaded, startGuardian } from './neo4j-guardian.js';
 import { clearStoppedMarker, writeStoppedMarker } from './neo4j-marker.js';
 import type { Neo4jRuntime } from './neo4j-runtime.js';
@@ -51,7 +52,9 @@ export async function withNeo4jStopped<T>(
   const guardian = wasRunning
     ? startGuardian(opts.backupDir, marker, opts.bolt, ctx.reporter, opts.env)
     : undefined;
+  // an outage runs from the stop's start to the first Bolt handshake after the start
   const stoppedAt = Date.now();
+  let upAt = stoppedAt;
   let result: T | undefined;
   let failure: unknown;
   try {
@@ -68,11 +71,11 @@ export async function withNeo4jStopped<T>(
     try {
       ctx.reporter.emit({ type: 'step', target: 'neo4j', message: 'starting Neo4j again' });
       await runtime.start();
-      await waitForBolt(opts.bolt, opts.startTimeoutMs ?? 180_000);
+      upAt = await waitForBolt(opts.bolt, opts.startTimeoutMs ?? 180_000);
       ctx.reporter.emit({
         type: 'step',
         target: 'neo4j',
-        message: `Neo4j is back; downtime ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s`,
+        message: `Neo4j is back; downtime ${((upAt - stoppedAt) / 1000).toFixed(1)} s`,
       });
     } catch (err) {
       // the marker stays, so the next qnb run (or doctor) tries again
@@ -82,7 +85,7 @@ export async function withNeo4jStopped<T>(
   await clearStoppedMarker(opts.backupDir);
   guardian?.end();
   if (failure) throw failure;
-  return { result: result as T, downtime: { ms: Date.now() - stoppedAt, restarted: wasRunning } };
+  return { result: result as T, downtime: { ms: wasRunning ? upAt - stoppedAt : 0, restarted: wasRunning } };
 }
 
 /** Reads version, counts and a sample over Bolt (the server must be running). */
@@ -196,21 +199,11 @@ export async function backupNeo4jDump(
   const graph = await describeGraph(opts.bolt, opts.sampleSize ?? 3);
   throwIfAborted(ctx.signal);
   return withNeo4jFile(sink, db, '.dump', async (reserved) => {
-    const { result: got, downtime } = await withNeo4jStopped(runtime, opts, ctx, async () => {
-      const admin = runtime.admin(['database', 'dump', db, '--to-stdout']);
-      const onAbort = () => admin.kill();
-      ctx.signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        const [res] = await Promise.all([streamNeo4jFile(admin.stdout, reserved, db, ctx), admin.done]);
-        return res;
-      } catch (err) {
-        admin.kill();
-        await admin.done.catch(() => {});
-        // killed because of SIGINT/SIGTERM: that is the cause, not neo4j-admin's exit status
-        throw ctx.signal?.aborted ? new InterruptedError() : err;
-      } finally {
-        ctx.signal?.removeEventListener('abort', onAbort);
-      }
+    let downtime: Downtime = { ms: 0, restarted: false };
+    const got = await dumpToFile(runtime, db, reserved.tempPath, reserved.rel, ctx, async (work) => {
+      const r = await withNeo4jStopped(runtime, opts, ctx, work);
+      downtime = r.downtime;
+      return r.result;
     });
     return neo4jRecord('neo4j-dump', db, reserved, got, startedAt, ctx, {
       serverVersion: graph.version,

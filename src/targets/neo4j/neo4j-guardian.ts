@@ -24,6 +24,8 @@ import type { Reporter } from '../../core/events.js';
 import { writeFileAtomic } from '../../core/fs-safe.js';
 import { processStartTime } from '../../core/lock.js';
 import { type BoltOptions, waitForBolt } from './neo4j-bolt.js';
+import { waitForChildren } from './neo4j-children.js';
+import { createDockerRuntime } from './neo4j-docker-runtime.js';
 import {
   orphanedStoppedMarker,
   processAlive,
@@ -32,12 +34,7 @@ import {
   type StoppedMarker,
   updateStoppedMarker,
 } from './neo4j-marker.js';
-import {
-  createDockerRuntime,
-  createLocalRuntime,
-  type Neo4jRuntime,
-  type RuntimeSpec,
-} from './neo4j-runtime.js';
+import { createLocalRuntime, type Neo4jRuntime, type RuntimeSpec } from './neo4j-runtime.js';
 
 /** The guardian's log (its stdout and stderr), in the backups folder. */
 export const GUARDIAN_LOG = '.qnb-neo4j-guardian.log';
@@ -153,20 +150,9 @@ export async function boltAnswers(bolt: BoltOptions): Promise<boolean> {
   return Promise.race([probe, sleep(4_000, false, { ref: false })]);
 }
 
-/** Waits until every child recorded in the marker has ended (bounded). */
-async function waitForChildren(m: StoppedMarker, log: (msg: string) => void): Promise<void> {
-  const deadline = Date.now() + CHILDREN_TIMEOUT_MS;
-  for (const c of m.children ?? []) {
-    if (!processAlive(c.pid, c.procStart)) continue;
-    log(`waiting for ${c.what.split(' ').slice(0, 4).join(' ')} (PID ${c.pid}) to end`);
-    while (processAlive(c.pid, c.procStart) && Date.now() < deadline) await sleep(200);
-  }
-}
-
 /** Whether `neo4j-admin database check` passes on the (stopped) database. */
 async function storeLoadable(runtime: Neo4jRuntime, database: string): Promise<boolean> {
   const admin = runtime.admin(['database', 'check', database]);
-  admin.stdout.resume();
   return admin.done.then(
     () => true,
     () => false,
@@ -231,7 +217,7 @@ export async function recoverFromMarker(
     action,
     message,
   });
-  await waitForChildren(m, log);
+  await waitForChildren(m, log, CHILDREN_TIMEOUT_MS);
   if (!m.wasRunning) {
     await clearMarkerOf(backupDir, m);
     return report('not-needed', 'Neo4j was not running before qnb stopped it; left as it was');

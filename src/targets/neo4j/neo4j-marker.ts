@@ -24,6 +24,8 @@ export interface MarkerChild {
   procStart: string | null;
   /** e.g. `neo4j stop`, `neo4j-admin database load`. */
   what: string;
+  /** The `neo4j-admin` container a `docker run` child runs: it outlives its client when qnb dies. */
+  container?: { name: string; docker: string };
 }
 
 /** What the marker holds. */
@@ -88,9 +90,19 @@ export function updateStoppedMarker(patch: Partial<StoppedMarker>): void {
 }
 
 /** Records a child process in the active marker (called right after each spawn). */
-export function noteChildStarted(pid: number | undefined, what: string): void {
+export function noteChildStarted(
+  pid: number | undefined,
+  what: string,
+  container?: MarkerChild['container'],
+): void {
   if (!active || !pid) return;
-  const children = [...(active.marker.children ?? []), { pid, procStart: processStartTime(pid), what }];
+  const child: MarkerChild = {
+    pid,
+    procStart: processStartTime(pid),
+    what,
+    ...(container ? { container } : {}),
+  };
+  const children = [...(active.marker.children ?? []), child];
   updateStoppedMarker({ children });
 }
 

@@ -58,6 +58,8 @@ function runWithStdin(
     };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
+    // a child that dies while it is fed (EPIPE) is reported by its exit status below
+    for (const st of [child.stdin, child.stdout, child.stderr]) st?.on('error', () => {});
     if (file) pipeline(createReadStream(file), child.stdin!).catch(() => {});
     child.on('error', (err) => reject(new QnbError('E_IO', `${what}: ${err.message}`)));
     child.on('close', (code) => {
@@ -225,7 +227,8 @@ function dockerScratch(
       return { uri: `bolt://127.0.0.1:${port}`, user: 'neo4j', password: undefined, database };
     },
     async remove() {
-      if (started) await runCommand(docker, ['rm', '-f', id], 'drill').catch(() => {});
+      // -v: the image's anonymous volumes (the official image declares VOLUME /data /logs) go too
+      if (started) await runCommand(docker, ['rm', '-f', '-v', id], 'drill').catch(() => {});
       await runCommand(docker, ['volume', 'rm', '-f', id], 'drill').catch(() => {});
     },
   };

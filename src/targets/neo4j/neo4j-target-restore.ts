@@ -16,10 +16,12 @@ import type {
   TargetRestoreOptions,
 } from '../target.js';
 import { backupNeo4jDump, describeGraph, type Neo4jBackupOptions } from './neo4j-backup.js';
+import { checkDumpHeader } from './neo4j-dump-file.js';
 import { backupNeo4jExport } from './neo4j-export.js';
 import { EXPORT_EXT } from './neo4j-export-format.js';
 import { readHalfLoaded } from './neo4j-guardian.js';
 import { restoreNeo4jDump, restoreNeo4jExport } from './neo4j-restore.js';
+import type { SafetyBackup } from './neo4j-rollback.js';
 import type { Neo4jRuntime } from './neo4j-runtime.js';
 
 /** What restores need. `runtime` is only needed for dumps. */
@@ -33,7 +35,8 @@ export interface RestoreDeps {
 export interface Neo4jRestorePlan extends RestorePlan {
   artifact: ArtifactRecord;
   hasData: boolean;
-  safetyPath?: string;
+  /** The safety backup once taken: loaded back if the restore fails after touching the database. */
+  safety?: SafetyBackup;
 }
 
 /**
@@ -59,6 +62,7 @@ export async function restoreNeo4j(
     );
   }
   const isExport = artifact.kind === 'neo4j-export';
+  if (!isExport) await checkDumpHeader(path, artifact.file); // before anything is stopped or touched
   const runtime = isExport ? undefined : deps.runtime();
   await runtime?.preflight();
   // an interrupted load left Neo4j stopped on a store that fails its check: nothing to read or save
@@ -91,7 +95,7 @@ export async function restoreNeo4j(
       },
     );
   }
-  let safety: { setId: string; path: string; file: string } | undefined;
+  let safety: SafetyBackup | undefined;
   if (hasData) {
     ctx.reporter.emit({
       type: 'step',
@@ -105,7 +109,7 @@ export async function restoreNeo4j(
       const rec = runtime
         ? await backupNeo4jDump(runtime, sink, ctx, deps.opts)
         : await backupNeo4jExport(sink, ctx, deps.opts);
-      safety = { setId: set.id, path: repository.resolve(rec.file), file: rec.file };
+      safety = { ...safetyOf(deps, rec), setId: set.id };
     } catch (err) {
       const e = toQnbError(err, ctx.signal);
       set.errors.push({ target: 'neo4j', name: db, code: e.code, message: e.message });
@@ -126,7 +130,7 @@ export async function restoreNeo4j(
   const report = runtime
     ? await restoreNeo4jDump(runtime, artifact, path, ctx, {
         ...deps.opts,
-        ...(safety ? { safetyPath: safety.path } : {}),
+        ...(safety ? { safety } : {}),
       })
     : await restoreNeo4jExport(artifact, path, ctx, {
         ...deps.opts,
@@ -179,7 +183,18 @@ export async function neo4jSafetyBackup(
     plan.artifact.kind === 'neo4j-export'
       ? await backupNeo4jExport(sink, ctx, deps.opts)
       : await backupNeo4jDump(deps.runtime(), sink, ctx, deps.opts);
-  plan.safetyPath = deps.repository.resolve(rec.file);
+  plan.safety = { ...safetyOf(deps, rec), ...(sink.setId ? { setId: sink.setId } : {}) };
+}
+
+/** What a rollback needs of a safety backup's record: its file, counts and the outage it caused. */
+function safetyOf(deps: RestoreDeps, rec: ArtifactRecord): SafetyBackup {
+  const downtimeMs = rec.details?.downtimeMs;
+  return {
+    path: deps.repository.resolve(rec.file),
+    file: rec.file,
+    counts: rec.counts,
+    ...(typeof downtimeMs === 'number' ? { downtimeMs } : {}),
+  };
 }
 
 /** The Neo4j artifact of a set restore, after its plan and safety backup. */
@@ -190,12 +205,10 @@ export async function restorePlanned(
   plan: Neo4jRestorePlan,
   ctx: TargetContext,
 ): Promise<RestoreOutcome> {
+  const opts = { ...deps.opts, ...(plan.safety ? { safety: plan.safety } : {}) };
   const report =
     a.kind === 'neo4j-export'
-      ? await restoreNeo4jExport(a, path, ctx, deps.opts)
-      : await restoreNeo4jDump(deps.runtime(), a, path, ctx, {
-          ...deps.opts,
-          ...(plan.safetyPath ? { safetyPath: plan.safetyPath } : {}),
-        });
+      ? await restoreNeo4jExport(a, path, ctx, opts)
+      : await restoreNeo4jDump(deps.runtime(), a, path, ctx, opts);
   return { report };
 }

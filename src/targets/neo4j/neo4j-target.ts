@@ -12,16 +12,13 @@ import { untrustedRecord } from '../../core/selector.js';
 import type { DrillOutcome, Target, TargetContext } from '../target.js';
 import { backupNeo4jDump, describeGraph, type Neo4jBackupOptions } from './neo4j-backup.js';
 import { openBolt, waitForBolt } from './neo4j-bolt.js';
+import { createDockerRuntime } from './neo4j-docker-runtime.js';
 import { neo4jChecks } from './neo4j-doctor.js';
+import { checkDumpHeader } from './neo4j-dump-file.js';
 import { backupNeo4jExport } from './neo4j-export.js';
 import { recoverAfterCrash } from './neo4j-guardian.js';
 import { importExport } from './neo4j-import.js';
-import {
-  createDockerRuntime,
-  createLocalRuntime,
-  type Neo4jRuntime,
-  type RuntimeSpec,
-} from './neo4j-runtime.js';
+import { createLocalRuntime, type Neo4jRuntime, type RuntimeSpec } from './neo4j-runtime.js';
 import { createScratchNeo4j } from './neo4j-scratch.js';
 import {
   type Neo4jRestorePlan,
@@ -90,7 +87,6 @@ export function createNeo4jTarget(deps: Neo4jTargetDeps): Target {
       target: 'neo4j',
       kinds: ['neo4j-dump', 'neo4j-export'],
       command: 'restore-neo4j',
-      nameFlag: '--database',
       untrusted: (p) => untrustedNeo4j(p, config.database),
     }),
     defaultName: () => config.database,
@@ -102,12 +98,16 @@ export function createNeo4jTarget(deps: Neo4jTargetDeps): Target {
         : restoreNeo4j(restoreDeps, artifact, path, opts, ctx),
     drill: (artifact, path, ctx) =>
       drillNeo4j(artifact, path, { spec: runtimeFor().spec, database: config.database, childEnv }, ctx),
+    checkFile: async (artifact, path) => {
+      if (artifact.kind === 'neo4j-dump') await checkDumpHeader(path, artifact.file);
+    },
     doctorChecks: (ctx) =>
       neo4jChecks({
         config,
         backupDir,
         neo4j: () => runtimeFor(),
         recoverNeo4j: () => recoverStoppedNeo4j(ctx),
+        artifacts: async () => (await deps.repository.scan()).artifacts,
       }),
     recover: recoverStoppedNeo4j,
     close: async () => {},
