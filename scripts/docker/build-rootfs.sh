@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds (once) and caches a Debian bookworm minbase root file system with a Java 17 JRE,
+# Builds (once) and caches a Debian bookworm minbase root file system with a Java 17 JRE and tini,
 # as a tarball: ${QNB_CACHE_DIR:-$HOME/.cache/qnb}/docker/bookworm-minbase-jre17.tar
 # Prints the tarball's path. Root only (debootstrap, chroot, mount).
 # Uses Debian's default mirror (like apt); needs debootstrap (start-dockerd.sh installs it).
@@ -50,7 +50,7 @@ log "debootstrap done in $((SECONDS - start)) s; installing openjdk-17-jre-headl
 mount -t proc proc "$ROOTFS/proc"
 chroot "$ROOTFS" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
 chroot "$ROOTFS" /usr/bin/env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >"$WORK/apt.log" 2>&1 ||
+  apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless tini >"$WORK/apt.log" 2>&1 ||
   { tail -n 30 "$WORK/apt.log" >&2; exit 1; }
 chroot "$ROOTFS" apt-get clean
 umount "$ROOTFS/proc"

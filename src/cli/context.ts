@@ -4,7 +4,7 @@
  * the manager wired to the CLI's reporter is in manager-for.ts.
  */
 import { loadConfig } from '../config/load.js';
-import { createRedactor } from '../config/redact.js';
+import { createRedactor, shortSecretWarning } from '../config/redact.js';
 import type { CliIO, CommandContext, GlobalOptions } from './io.js';
 
 /** Loads config for a command; throws ConfigError before anything is touched. */
@@ -20,6 +20,13 @@ export function createContext(
     flags: { '--backup-dir': global.backupDir, '--qdrant-url': global.qdrantUrl, ...flags },
   });
   const redact = createRedactor(loaded.secrets);
+  const { config } = loaded;
+  const weak = shortSecretWarning({
+    QDRANT_API_KEY: config.qdrant.apiKey,
+    NEO4J_PASSWORD: config.neo4j.password,
+    AWS_SECRET_ACCESS_KEY: config.s3.secretAccessKey,
+  });
+  if (weak) io.stderr.write(`${weak}\n`);
   return {
     io,
     loaded,

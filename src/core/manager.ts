@@ -215,7 +215,7 @@ export function createBackupManager(
     const { from, deep } = opts;
     if (!from)
       return locked(deep ? 'verify --deep' : 'verify', () =>
-        verifyArtifacts(repository, selector, ctx, deep ? targets : undefined),
+        verifyArtifacts(repository, selector, ctx, targets, deep),
       );
     if (!deep) return verifyRemote(from, displayBase(from), selector, ctx, { identities });
     return locked('verify --deep --from', async () => {
@@ -225,7 +225,7 @@ export function createBackupManager(
       if (chosen.length === 0) throw new NotFoundError(`no valid copy to verify on ${base}`);
       for (const a of chosen) await fetchChosen(repository, from, a, ctx, identities);
       const local = await Promise.all(
-        chosen.map((a) => verifyArtifacts(repository, a.artifact.file, ctx, targets)),
+        chosen.map((a) => verifyArtifacts(repository, a.artifact.file, ctx, targets, true)),
       );
       const items = local.flatMap((r) => r.items);
       return { ok: items.every((i) => i.ok), items };

@@ -27,8 +27,8 @@ export interface FetchSelection {
   /** The newest valid backup (of `name`). */
   latest?: boolean;
   name?: string;
-  /** `--collection` / `--database`, for messages. */
-  nameFlag: string;
+  /** `--collection`, for messages; none where the name comes from config (Neo4j). */
+  nameFlag?: string;
   command: string;
 }
 
@@ -69,7 +69,7 @@ function pick(artifacts: RepoArtifact[], sel: FetchSelection, where: string): Re
   const names = [...new Set(pool.map((a) => a.artifact.name))];
   if (names.length > 1)
     throw new QnbError('E_USAGE', `${sel.command} --latest: backups of several exist (${names.join(', ')})`, {
-      hint: `pick one with ${sel.nameFlag} NAME`,
+      hint: sel.nameFlag ? `pick one with ${sel.nameFlag} NAME` : 'name the backup FILE',
     });
   return pool[0]!;
 }

@@ -280,7 +280,7 @@ export function createRepository(root: string): Repository {
       for (const dir of [...Object.values(TARGET_DIRS), SETS_DIR]) {
         for (const n of await listDir(join(root, dir))) {
           if (!n.startsWith(TEMP_PREFIX)) continue;
-          await rm(join(root, dir, n), { force: true });
+          await rm(join(root, dir, n), { force: true, recursive: true }); // a dump folder (neo4j-dump-file.ts)
           report.removedTemp.push(`${dir}/${n}`);
         }
       }

@@ -69,7 +69,7 @@ export async function restoreArtifact(
       {
         target: target.kind,
         kinds: [...target.restoreKinds],
-        nameFlag: spec.nameFlag,
+        ...(spec.nameFlag ? { nameFlag: spec.nameFlag } : {}),
         command: spec.command,
         ...(sel.file ? { file: sel.file } : { latest: sel.latest, name: target.defaultName(sel) }),
       },
@@ -79,7 +79,9 @@ export async function restoreArtifact(
     sel.file = fetch.file;
     sel.latest = false;
   }
-  const picked = await pickArtifact(repository, sel, target.pickSpec(sel));
+  // --latest takes the target's default name (Neo4j: NEO4J_DATABASE, the one it restores into)
+  const name = target.defaultName(sel);
+  const picked = await pickArtifact(repository, { ...sel, ...(name ? { name } : {}) }, spec);
   const { artifact, path } = await checkPickedFile(picked, ctx, req.force);
   const out = await target.restore(artifact, path, { as: req.as, yes: req.yes, force: req.force }, ctx);
   return {

@@ -67,7 +67,9 @@ export async function pickArtifact(repo: Repository, opts: PickOptions, spec: Pi
         'E_REFUSED',
         `${opts.file}: refusing to restore: ${why}, so qnb cannot prove it is complete`,
         {
-          hint: `pass --force (and ${spec.nameFlag} NAME) to restore it anyway`,
+          hint: spec.nameFlag
+            ? `pass --force (and ${spec.nameFlag} NAME) to restore it anyway`
+            : 'pass --force to restore it anyway',
         },
       );
     }
@@ -93,7 +95,7 @@ export async function pickArtifact(repo: Repository, opts: PickOptions, spec: Pi
       'E_USAGE',
       `${spec.command} --latest: backups of several exist (${names.join(', ')})`,
       {
-        hint: `pick one with ${spec.nameFlag} NAME`,
+        hint: spec.nameFlag ? `pick one with ${spec.nameFlag} NAME` : 'name the backup FILE',
       },
     );
   }

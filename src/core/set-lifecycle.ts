@@ -78,6 +78,7 @@ export async function finishSet(
 /** The sink that writes artifacts of `set` into `repo`. */
 export function createSetSink(repo: Repository, set: SetManifest, now: () => Date): ArtifactSink {
   return {
+    setId: set.id,
     async reserve(target, baseName, ext) {
       const rel = await repo.allocateFile(target, baseName, now(), ext);
       return { rel, tempPath: tempPathFor(repo.resolve(rel)) };

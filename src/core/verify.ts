@@ -57,12 +57,16 @@ export interface VerifyResult {
   items: VerifyItem[];
 }
 
-/** Re-hashes the selected artifacts (all when no selector) and records the results in their manifests. */
+/**
+ * Re-hashes the selected artifacts (all when no selector), lets each artifact's target check the
+ * file's structure (`checkFile`), drills them when `drill` (`--deep`), and records the results in their manifests.
+ */
 export async function verifyArtifacts(
   repo: Repository,
   selector: string | undefined,
   ctx: TargetContext,
-  drill?: readonly Target[],
+  targets: readonly Target[],
+  drill = false,
 ): Promise<VerifyResult> {
   const scan = await repo.scan();
   let chosen: RepoArtifact[];
@@ -96,6 +100,8 @@ export async function verifyArtifacts(
           detail = `size ${got.bytes} differs from the manifest's ${a.artifact.bytes}`;
         else if (got.sha256 !== a.artifact.sha256)
           detail = 'sha256 differs from the manifest (file is corrupt)';
+        // a file that is not what its kind says (e.g. a "dump" with a warning in front, from older qnb)
+        else await targets.find((t) => t.kind === a.artifact.target)?.checkFile?.(a.artifact, a.path);
       } catch (err) {
         if (ctx.signal?.aborted) throw err;
         detail = err instanceof NotFoundError ? 'file missing' : (err as Error).message;
@@ -105,7 +111,7 @@ export async function verifyArtifacts(
     let note: string | undefined;
     const started = Date.now();
     if (!detail && drill) {
-      const outcome = await drillArtifact(a.artifact, a.path, drill, ctx, a.set);
+      const outcome = await drillArtifact(a.artifact, a.path, targets, ctx, a.set);
       deep = !outcome.skipped;
       detail = outcome.detail;
       note = outcome.skipped;

@@ -126,6 +126,8 @@ export function systemdUnits(
     'Type=oneshot',
     `WorkingDirectory=${job.cwd}`,
     `ExecStart=${exec}`,
+    '# if qnb dies while Neo4j is stopped, its guardian must outlive it to start Neo4j again',
+    'KillMode=process',
     '# secrets: put QDRANT_API_KEY / NEO4J_PASSWORD in a file only you can read and uncomment:',
     '# EnvironmentFile=%h/.config/qnb/env',
     ...(log ? [`StandardOutput=append:${log}`, `StandardError=append:${log}`] : []),

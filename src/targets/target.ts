@@ -29,6 +29,8 @@ export interface ReservedFile {
 
 /** Where targets put what they back up. Implemented by the manager. */
 export interface ArtifactSink {
+  /** The set it writes into, for messages (e.g. which safety set to restore by hand). */
+  readonly setId?: string;
   /** Reserves a new, unused file name. */
   reserve(target: TargetKind, baseName: string, ext: string): Promise<ReservedFile>;
   /**
@@ -116,8 +118,8 @@ export interface PickSpec {
   target: TargetKind;
   kinds: ArtifactKind[];
   command: string;
-  /** `--collection` or `--database`, for messages. */
-  nameFlag: string;
+  /** `--collection`, for messages; none where the target's name comes from config (Neo4j). */
+  nameFlag?: string;
   /** Builds a record for a file outside any manifest (only with --force). */
   untrusted(path: string): Promise<ArtifactRecord>;
 }
@@ -223,6 +225,12 @@ export interface Target {
     ctx: TargetContext,
     checks?: DrillChecks,
   ): Promise<DrillOutcome>;
+  /**
+   * Optional, for `verify`: a cheap check that a file whose size and sha256 matched its manifest
+   * is what its kind says (a Neo4j dump starts with the dump format's magic). Reads only; throws
+   * an error saying what is wrong.
+   */
+  checkFile?(artifact: ArtifactRecord, path: string): Promise<void>;
   /** `qnb doctor`'s checks for this database, one line each; never throws for a failed check. */
   doctorChecks(ctx: TargetContext): Promise<DoctorCheck[]>;
   /**

@@ -178,6 +178,17 @@ describe('qnb install-cron', () => {
     assert.equal((await readSets(world.backupDir)).filter((s) => s.status === 'ok').length, 1);
   });
 
+  test('a one-character QDRANT_API_KEY: install-cron --print keeps the line intact and warns', async (t) => {
+    const world = await createQnbWorld(t);
+    const printed = await world.qnb(['install-cron', '--print', '--skip-neo4j'], { QDRANT_API_KEY: 'k' });
+    assert.equal(printed.code, 0, printed.stderr);
+    const line = printed.stdout.trim();
+    assert.ok(!line.includes('***'), `nothing starred in ${line}`);
+    assert.ok(line.includes(`cd ${world.cwd}`) || line.includes(`cd '${world.cwd}'`), line);
+    assert.match(line, /backup-all/);
+    assert.match(printed.stderr, /QDRANT_API_KEY is shorter than 8 characters/);
+  });
+
   test('--systemd prints a service + timer pair; an expression systemd cannot say is exit 2', async (t) => {
     const world = await createQnbWorld(t);
     const run = await world.qnb(['install-cron', '--systemd', '--cron', '0 3 * * 0']);

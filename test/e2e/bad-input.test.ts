@@ -94,6 +94,29 @@ describe('bad input', () => {
     }
   });
 
+  test('restore-neo4j: the refusal names only options restore-neo4j has; a forced non-dump is refused untouched', async (t) => {
+    const world = await createQnbWorld(t);
+    await writeFile(
+      join(world.cwd, 'stray.dump'),
+      'Warning: Some files inside "/data" are not writable\nDZV1',
+    );
+    const stray = await world.qnb(['restore-neo4j', 'stray.dump']);
+    assert.equal(stray.code, 2);
+    assert.match(stray.stderr, /not in any backup manifest.* — pass --force to restore it anyway/);
+    const help = await world.qnb(['restore-neo4j', '--help']);
+    for (const flag of stray.stderr.match(/--[a-z-]+/g) ?? []) assert.ok(help.stdout.includes(flag), flag);
+    // not a dump (the bytes an image's entrypoint printed): refused before Neo4j is reached at all
+    const forced = await world.qnb(['restore-neo4j', 'stray.dump', '--force', '--yes'], {
+      NEO4J_URI: 'bolt://127.0.0.1:9',
+    });
+    assert.notEqual(forced.code, 0);
+    assert.match(forced.stderr, /stray\.dump is not a Neo4j dump: it starts with "Warning: Some files/);
+    for (const r of [stray, forced]) {
+      assert.equal(errorLines(r).length, 1);
+      assert.ok(!hasStackTrace(r));
+    }
+  });
+
   test('a forced restore of a file that is not a snapshot fails cleanly on the server side', async (t) => {
     const world = await createQnbWorld(t);
     await writeFile(join(world.cwd, 'junk-backup-20250101-000000.snapshot'), 'definitely not a tar');

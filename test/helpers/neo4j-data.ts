@@ -119,3 +119,13 @@ export async function wreckGraph(url: string, password: string): Promise<void> {
     await d.close();
   }
 }
+
+/** Deletes every node and relationship (an emptied database). */
+export async function emptyGraph(url: string, password: string): Promise<void> {
+  const d = driverFor(url, password);
+  try {
+    await d.executeQuery('MATCH (n) DETACH DELETE n');
+  } finally {
+    await d.close();
+  }
+}

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
-import { redact } from '../../src/config/redact.js';
+import { redact, shortSecretWarning } from '../../src/config/redact.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -123,5 +123,33 @@ describe('redact', () => {
     assert.equal(redact('key=abc123 and abc123', ['abc123']), 'key=*** and ***');
     assert.equal(redact('bolt://neo4j:pw@host:7687', []), 'bolt://neo4j:***@host:7687');
     assert.equal(redact('nothing here', ['secret']), 'nothing here');
+  });
+
+  test('a short secret is hidden where it stands alone, never inside other words', () => {
+    const line =
+      '0 2 * * * cd /work/scratch/k && /usr/bin/node /x/main.js backup-all >> /tmp/qnb-backup.log 2>&1';
+    assert.equal(redact(line, ['k']), line.replace('/k &&', '/*** &&'));
+    assert.equal(redact('cd /work/backups && qnb backup-all', ['k']), 'cd /work/backups && qnb backup-all');
+    assert.equal(redact('QDRANT_API_KEY=k', ['k']), 'QDRANT_API_KEY=***');
+    assert.equal(redact('{"apiKey": "k"}', ['k']), '{"apiKey": "***"}');
+    assert.equal(redact('http://h:6333/x?api-key=k&y=1', ['k']), 'http://h:6333/x?api-key=***&y=1');
+    assert.equal(redact('api-key: k', ['k']), 'api-key: ***');
+  });
+
+  test('a long secret is hidden everywhere, also URL-encoded and JSON-escaped', () => {
+    const s = 'p@ss"word/12';
+    assert.equal(redact(`x${s}y`, [s]), 'x***y');
+    assert.equal(redact(`?pw=${encodeURIComponent(s)}`, [s]), '?pw=***');
+    assert.equal(redact(JSON.stringify({ pw: s }), [s]), '{"pw":"***"}');
+  });
+
+  test('shortSecretWarning names the short secrets only', () => {
+    assert.equal(
+      shortSecretWarning({ QDRANT_API_KEY: 'long-enough-key', NEO4J_PASSWORD: undefined }),
+      undefined,
+    );
+    const w = shortSecretWarning({ QDRANT_API_KEY: 'k', NEO4J_PASSWORD: 'long-enough-password' });
+    assert.match(w ?? '', /^⚠ QDRANT_API_KEY is shorter than 8 characters: .*use a longer secret$/);
+    assert.ok(!w?.includes('long-enough-password'));
   });
 });

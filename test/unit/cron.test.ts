@@ -151,6 +151,8 @@ describe('crontab line and idempotent editing', () => {
       /\nExecStart=\/usr\/bin\/node \/opt\/qnb\/dist\/cli\/main.js backup-all --config "\/srv\/agent zot\/qnb.config.yaml"\n/,
     );
     assert.doesNotMatch(service, /StandardOutput/);
+    // systemd must not kill the Neo4j guardian with a dead qnb (KillMode=control-group would)
+    assert.match(service, /\nKillMode=process\n/);
     assert.match(timer, /\n\[Timer\]\nOnCalendar=\*-\*-\* 02:00:00\nPersistent=true\n/);
     assert.match(timer, /\n\[Install\]\nWantedBy=timers.target\n/);
     const logged = systemdUnits(job, 'x', 'y', '/var/log/qnb.log').service;

@@ -11,6 +11,7 @@ import { computeOffsite, type OffsiteReport } from '../../core/offsite-status.js
 import { displayBase, scanRemote } from '../../core/remote-scan.js';
 import { createRepository, type RepoScan } from '../../core/repository.js';
 import { computeStatus } from '../../core/status.js';
+import { neo4jNotices } from '../../targets/neo4j/neo4j-guardian.js';
 import type { CommandHost } from '../command.js';
 import { printJson } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -69,10 +70,13 @@ export async function runStatus(ctx: CommandContext, flags: StatusFlags = {}): P
   const now = new Date();
   const report = computeStatus(scan, { now, maxAgeMs: config.automation.maxAge, expected });
   const offsite = typeof remote === 'string' ? await offsiteReport(ctx, remote, scan, now) : undefined;
-  const healthy = report.healthy && (offsite?.healthy ?? true);
-  if (ctx.json) printJson(ctx, { ok: healthy, ...report, healthy, ...(offsite ? { offsite } : {}) });
+  const neo4j = await neo4jNotices(config.backupDir);
+  const healthy = report.healthy && (offsite?.healthy ?? true) && !neo4j.some((n) => n.problem);
+  if (ctx.json)
+    printJson(ctx, { ok: healthy, ...report, healthy, ...(offsite ? { offsite } : {}), neo4jNotices: neo4j });
   else {
     for (const l of renderStatus(report)) ctx.out(l);
+    for (const n of neo4j) ctx.out(`${n.problem ? '❌' : '⚠'} ${n.message}${n.hint ? ` — ${n.hint}` : ''}`);
     if (offsite) for (const l of ['', ...renderOffsite(offsite)]) ctx.out(l);
   }
   return healthy ? EXIT.OK : EXIT.UNHEALTHY;

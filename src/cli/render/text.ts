@@ -215,10 +215,16 @@ export function renderNeo4jRestore(r: { report: Neo4jRestoreReport; safetySetId?
           `   Safety ${rep.mode === 'export' ? 'export' : 'dump'} of the overwritten database: set ${r.safetySetId}`,
         ]
       : []),
-    rep.mode === 'export'
-      ? '   Downtime: none (imported over Bolt)'
-      : `   Downtime: ${formatDuration(rep.downtimeMs)}`,
+    rep.mode === 'export' ? '   Downtime: none (imported over Bolt)' : `   Downtime: ${neo4jDowntime(rep)}`,
   ];
+}
+
+/** "12.1 s", or each outage and their sum when the restore caused several. */
+function neo4jDowntime(rep: Neo4jRestoreReport): string {
+  const o = rep.outages ?? [];
+  if (o.length < 2) return formatDuration(rep.downtimeMs);
+  const total = o.reduce((sum, x) => sum + x.ms, 0);
+  return `${formatDuration(total)} in ${o.length} outages (${o.map((x) => `${x.what} ${formatDuration(x.ms)}`).join(', ')})`;
 }
 
 /** Verify report. */

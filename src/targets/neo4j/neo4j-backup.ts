@@ -1,8 +1,8 @@
 /**
  * Backs up Neo4j with `neo4j-admin database dump` (Community needs the server stopped):
- * record version and exact counts over Bolt, write the "stopped" marker, stop cleanly, stream
- * the dump to disk with sha256 inline, and — whatever happens — start Neo4j again, wait for
- * Bolt and report the downtime (guarantee 3).
+ * record version and exact counts over Bolt, write the "stopped" marker, stop cleanly, let
+ * neo4j-admin write the dump file (neo4j-dump-file.ts), and — whatever happens — start Neo4j
+ * again, wait for Bolt and report the downtime (guarantee 3); then check the file is a dump.
  */
 
 import type { Readable } from 'node:stream';
@@ -12,6 +12,8 @@ import type { ArtifactRecord } from '../../core/manifest.js';
 import { type StreamResult, streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, ReservedFile, TargetContext } from '../target.js';
 import { type BoltOptions, openBolt, waitForBolt } from './neo4j-bolt.js';
+import { dumpToFile } from './neo4j-dump-file.js';
+import { readHalfLoaded, startGuardian } from './neo4j-guardian.js';
 import { clearStoppedMarker, writeStoppedMarker } from './neo4j-marker.js';
 import { recordNeo4jProbes } from './neo4j-probes.js';
 import type { Neo4jRuntime } from './neo4j-runtime.js';
@@ -26,6 +28,8 @@ export interface Neo4jBackupOptions {
   probeQueries?: DrillConfig['neo4jQueries'];
   /** How long to wait for Bolt after starting. @default 180000 */
   startTimeoutMs?: number;
+  /** The environment of the guardian and the processes it starts (config.neo4j.env); unset = qnb's own. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** What stop → work → start cost. */
@@ -44,9 +48,17 @@ export async function withNeo4jStopped<T>(
   ctx: TargetContext,
   work: () => Promise<T>,
 ): Promise<{ result: T; downtime: Downtime }> {
-  const wasRunning = await runtime.isRunning();
-  await writeStoppedMarker(opts.backupDir, runtime.spec, wasRunning);
+  // a Neo4j qnb left stopped after an interrupted load counts as running: it is started after
+  const wasRunning =
+    (await runtime.isRunning()) || (await readHalfLoaded(opts.backupDir))?.loadable === false;
+  const marker = await writeStoppedMarker(opts.backupDir, runtime.spec, wasRunning);
+  // restarts Neo4j within seconds if this process dies before it does (neo4j-guardian.ts)
+  const guardian = wasRunning
+    ? startGuardian(opts.backupDir, marker, opts.bolt, ctx.reporter, opts.env)
+    : undefined;
+  // an outage runs from the stop's start to the first Bolt handshake after the start
   const stoppedAt = Date.now();
+  let upAt = stoppedAt;
   let result: T | undefined;
   let failure: unknown;
   try {
@@ -63,11 +75,11 @@ export async function withNeo4jStopped<T>(
     try {
       ctx.reporter.emit({ type: 'step', target: 'neo4j', message: 'starting Neo4j again' });
       await runtime.start();
-      await waitForBolt(opts.bolt, opts.startTimeoutMs ?? 180_000);
+      upAt = await waitForBolt(opts.bolt, opts.startTimeoutMs ?? 180_000);
       ctx.reporter.emit({
         type: 'step',
         target: 'neo4j',
-        message: `Neo4j is back; downtime ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s`,
+        message: `Neo4j is back; downtime ${((upAt - stoppedAt) / 1000).toFixed(1)} s`,
       });
     } catch (err) {
       // the marker stays, so the next qnb run (or doctor) tries again
@@ -75,8 +87,9 @@ export async function withNeo4jStopped<T>(
     }
   }
   await clearStoppedMarker(opts.backupDir);
+  guardian?.end();
   if (failure) throw failure;
-  return { result: result as T, downtime: { ms: Date.now() - stoppedAt, restarted: wasRunning } };
+  return { result: result as T, downtime: { ms: wasRunning ? upAt - stoppedAt : 0, restarted: wasRunning } };
 }
 
 /** Reads version, counts and a sample over Bolt (the server must be running). */
@@ -191,21 +204,11 @@ export async function backupNeo4jDump(
   const probes = await recordNeo4jProbes(opts.bolt, opts.probeQueries ?? []);
   throwIfAborted(ctx.signal);
   return withNeo4jFile(sink, db, '.dump', async (reserved) => {
-    const { result: got, downtime } = await withNeo4jStopped(runtime, opts, ctx, async () => {
-      const admin = runtime.admin(['database', 'dump', db, '--to-stdout']);
-      const onAbort = () => admin.kill();
-      ctx.signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        const [res] = await Promise.all([streamNeo4jFile(admin.stdout, reserved, db, ctx), admin.done]);
-        return res;
-      } catch (err) {
-        admin.kill();
-        await admin.done.catch(() => {});
-        // killed because of SIGINT/SIGTERM: that is the cause, not neo4j-admin's exit status
-        throw ctx.signal?.aborted ? new InterruptedError() : err;
-      } finally {
-        ctx.signal?.removeEventListener('abort', onAbort);
-      }
+    let downtime: Downtime = { ms: 0, restarted: false };
+    const got = await dumpToFile(runtime, db, reserved.tempPath, reserved.rel, ctx, async (work) => {
+      const r = await withNeo4jStopped(runtime, opts, ctx, work);
+      downtime = r.downtime;
+      return r.result;
     });
     return neo4jRecord('neo4j-dump', db, reserved, got, startedAt, ctx, {
       serverVersion: graph.version,

@@ -90,14 +90,45 @@ const SAMPLE_RELS =
   'MATCH ()-[r]->() WITH r ORDER BY elementId(r) LIMIT $n RETURN elementId(r) AS id, type(r) AS labels, properties(r) AS props';
 
 /** A driver for `opts` and the driver module (lazily loaded), for sessions the narrow client lacks. */
-export async function connectBolt(opts: BoltOptions) {
+export async function connectBolt(opts: BoltOptions, config: Record<string, unknown> = {}) {
   const neo4j = (await import('neo4j-driver')).default;
   const driver = neo4j.driver(opts.uri, neo4j.auth.basic(opts.user, opts.password ?? ''), {
     connectionTimeout: 10_000,
     maxConnectionPoolSize: 2,
     logging: { level: 'error', logger: () => {} },
+    ...config,
   });
   return { neo4j, driver };
+}
+
+/**
+ * One attempt to reach Neo4j without the driver's retries (its transaction retry backs off for
+ * up to 30 s, which over-reported downtime and made `doctor` on a stopped server slow): a fresh
+ * driver, a short connection timeout. Resolves with the time of the Bolt handshake when the
+ * database also answers a query; rejects (a QnbError) otherwise.
+ */
+export async function boltAttempt(opts: BoltOptions, timeoutMs = 2_000): Promise<number> {
+  const { driver } = await connectBolt(opts, {
+    connectionTimeout: timeoutMs,
+    connectionAcquisitionTimeout: timeoutMs,
+    maxTransactionRetryTime: 0,
+    maxConnectionPoolSize: 1,
+  });
+  try {
+    await driver.verifyConnectivity({ database: opts.database });
+    const at = Date.now();
+    const session = driver.session({ database: opts.database });
+    try {
+      await session.run('RETURN 1');
+    } finally {
+      await session.close();
+    }
+    return at;
+  } catch (err) {
+    throw boltError(opts, 'connect', err);
+  } finally {
+    await driver.close().catch(() => {});
+  }
 }
 
 /** Opens a Bolt client (lazily loads neo4j-driver). */
@@ -154,24 +185,27 @@ export async function openBolt(opts: BoltOptions): Promise<Neo4jBolt> {
   };
 }
 
-/** Waits until Bolt answers a query, up to `timeoutMs`. */
-export async function waitForBolt(opts: BoltOptions, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+/**
+ * Polls (every 200 ms, no driver backoff) until Bolt answers a query, up to `timeoutMs`.
+ * Resolves with the time of the first successful handshake: where an outage ends.
+ */
+export async function waitForBolt(
+  opts: BoltOptions,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
-    const bolt = await openBolt(opts);
     try {
-      await bolt.counts();
-      return;
+      return await boltAttempt(opts, Math.min(2_000, Math.max(500, deadline - Date.now())));
     } catch (err) {
       last = err;
       if (err instanceof QnbError && err.code === 'E_AUTH') throw err;
-    } finally {
-      await bolt.close().catch(() => {});
     }
     // waiting for the server must not be cut short by SIGINT: it is part of the cleanup; a short
     // pause, since every second here is a second of downtime (bench/RESULTS.md, Neo4j dump)
-    await sleep(250);
+    await sleep(200);
     if (signal?.aborted && Date.now() > deadline) throw new InterruptedError();
   }
   throw new QnbError(

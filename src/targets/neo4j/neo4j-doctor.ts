@@ -1,18 +1,29 @@
-/** `qnb doctor`'s Neo4j checks (moved from core/doctor.ts): configured, runtime, Bolt and credentials. */
+/**
+ * `qnb doctor`'s Neo4j checks (moved from core/doctor.ts): configured, runtime, Bolt and
+ * credentials, and the live database: one that is empty while its newest valid backup is not
+ * usually means it was wiped (e.g. a failed load), and starting it must not read as "everything
+ * is in place".
+ */
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Neo4jConfig } from '../../config/schema.js';
+import type { RepoArtifact } from '../../core/repository.js';
 import type { DoctorCheck } from '../target.js';
-import { openBolt } from './neo4j-bolt.js';
+import { boltAttempt, type GraphCounts, openBolt } from './neo4j-bolt.js';
+import { halfLoadedMessage, readHalfLoaded } from './neo4j-guardian.js';
 import type { Neo4jRuntime } from './neo4j-runtime.js';
 
 interface Deps {
   config: Readonly<Neo4jConfig>;
+  /** The backups folder (crash marker, guardian report, half-loaded notice). */
+  backupDir: string;
   /** Throws a ConfigError when Neo4j is not configured. */
   neo4j: () => Neo4jRuntime;
   /** Starts a Neo4j left stopped by a dead qnb; returns a message when it did. */
   recoverNeo4j: () => Promise<string | undefined>;
+  /** The backups folder's artifacts, newest first (Repository.scan()). */
+  artifacts: () => Promise<readonly RepoArtifact[]>;
 }
 
 const msg = (err: unknown) => (err as Error).message;
@@ -63,6 +74,11 @@ async function runtimeChecks(d: Deps, out: DoctorCheck[]): Promise<boolean> {
       fix: hint(err),
     });
   }
+  const half = await readHalfLoaded(d.backupDir);
+  if (half) {
+    const { message, hint } = halfLoadedMessage(half);
+    out.push({ area: 'neo4j', name: 'interrupted restore', ok: false, detail: message, fix: hint });
+  }
   try {
     await runtime.preflight();
     out.push({
@@ -100,7 +116,9 @@ async function runtimeChecks(d: Deps, out: DoctorCheck[]): Promise<boolean> {
 async function boltCheck(d: Deps, out: DoctorCheck[]): Promise<void> {
   const c = d.config;
   try {
-    const bolt = await openBolt({ uri: c.uri, user: c.user, password: c.password, database: c.database });
+    const opts = { uri: c.uri, user: c.user, password: c.password, database: c.database };
+    await boltAttempt(opts, 5_000); // fails fast when Neo4j is down (no driver retry backoff)
+    const bolt = await openBolt(opts);
     try {
       const version = await bolt.version();
       const counts = await bolt.counts();
@@ -110,10 +128,38 @@ async function boltCheck(d: Deps, out: DoctorCheck[]): Promise<void> {
         ok: true,
         detail: `${c.uri} (Neo4j ${version}; ${counts.nodes} nodes, ${counts.relationships} relationships)`,
       });
+      const empty = emptyDatabaseWarning(c.database, counts, await d.artifacts());
+      if (empty)
+        out.push({
+          area: 'neo4j',
+          name: 'live database',
+          ok: true,
+          warning: true,
+          detail: `${empty}; if it was not emptied on purpose: \`qnb restore-neo4j --latest\``,
+        });
     } finally {
       await bolt.close();
     }
   } catch (err) {
     out.push({ area: 'neo4j', name: 'Bolt and credentials', ok: false, detail: msg(err), fix: hint(err) });
   }
+}
+
+/**
+ * A warning when `live` is empty but the newest valid backup of `database` holds nodes or
+ * relationships; undefined otherwise. `artifacts` are newest first (Repository.scan()).
+ */
+export function emptyDatabaseWarning(
+  database: string,
+  live: GraphCounts,
+  artifacts: readonly RepoArtifact[],
+): string | undefined {
+  if (live.nodes > 0 || live.relationships > 0) return undefined;
+  const newest = artifacts.find(
+    (a) => a.valid && a.artifact.target === 'neo4j' && a.artifact.name === database,
+  )?.artifact;
+  const nodes = newest?.counts.nodes ?? 0;
+  const rels = newest?.counts.relationships ?? 0;
+  if (!newest || (nodes === 0 && rels === 0)) return undefined;
+  return `database "${database}" is empty, but its newest backup ${newest.file} holds ${nodes} nodes and ${rels} relationships`;
 }

@@ -1,17 +1,32 @@
 /**
  * Guarantee 3 across crashes: before qnb stops Neo4j it writes a marker in the backups folder;
- * it removes the marker after Neo4j answers again. A marker left by a dead qnb makes the next
- * run (or `doctor`) start Neo4j again.
+ * it removes the marker after Neo4j answers again. The marker also names every child process qnb
+ * has in flight meanwhile (`neo4j stop`, `docker stop`, `neo4j-admin`), the guardian watching it
+ * (neo4j-guardian.ts) and, during a restore, the dump being loaded. A marker left by a dead qnb
+ * makes its guardian — or, if that died too, the next run (or `doctor`) — start Neo4j again once
+ * those children have ended.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../core/fs-safe.js';
+import { FILE_MODE } from '../../core/fs-safe.js';
 import { isLockHolderAlive, processStartTime } from '../../core/lock.js';
-import type { RuntimeSpec } from './neo4j-runtime.js';
+import type { RuntimeSpec } from './neo4j-runtime-spec.js';
 
 /** File name of the marker inside the backups folder. */
 export const STOPPED_MARKER = '.qnb-neo4j-stopped.json';
+
+/** A process qnb started while Neo4j was stopped by it. */
+export interface MarkerChild {
+  pid: number;
+  procStart: string | null;
+  /** e.g. `neo4j stop`, `neo4j-admin database load`. */
+  what: string;
+  /** The `neo4j-admin` container a `docker run` child runs: it outlives its client when qnb dies. */
+  container?: { name: string; docker: string };
+}
 
 /** What the marker holds. */
 export interface StoppedMarker {
@@ -22,6 +37,27 @@ export interface StoppedMarker {
   since: string;
   /** Whether Neo4j was running before qnb stopped it (only then is it started again). */
   wasRunning: boolean;
+  /** Identifies this marker; its guardian acts only while the marker carries its token. */
+  token?: string;
+  /** Children in flight (removed when they end). Recovery waits for them before deciding. */
+  children?: MarkerChild[];
+  /** The detached guardian watching this marker. */
+  guardian?: { pid: number; procStart: string | null };
+  /** Set while `neo4j-admin database load` replaces the database (a restore). */
+  loading?: { database: string; file: string; safety?: string; since: string };
+}
+
+/** The marker this process wrote and keeps up to date, if Neo4j is stopped by it now. */
+let active: { path: string; marker: StoppedMarker } | undefined;
+
+/**
+ * Writes `m` at `path` synchronously (temp file + rename): a child's PID must be on disk before
+ * anything else happens, or a kill right after the spawn would hide it from recovery.
+ */
+function writeMarkerSync(path: string, m: StoppedMarker): void {
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, JSON.stringify(m), { mode: FILE_MODE });
+  renameSync(temp, path);
 }
 
 /** Writes the marker (before stopping Neo4j). */
@@ -29,7 +65,7 @@ export async function writeStoppedMarker(
   backupDir: string,
   runtime: RuntimeSpec,
   wasRunning: boolean,
-): Promise<void> {
+): Promise<StoppedMarker> {
   const m: StoppedMarker = {
     runtime,
     pid: process.pid,
@@ -37,31 +73,89 @@ export async function writeStoppedMarker(
     host: hostname(),
     since: new Date().toISOString(),
     wasRunning,
+    token: randomBytes(8).toString('hex'),
+    children: [],
   };
-  await writeFileAtomic(join(backupDir, STOPPED_MARKER), JSON.stringify(m));
+  const path = join(backupDir, STOPPED_MARKER);
+  writeMarkerSync(path, m);
+  active = { path, marker: m };
+  return m;
+}
+
+/** Updates the active marker (no-op when this process has none). */
+export function updateStoppedMarker(patch: Partial<StoppedMarker>): void {
+  if (!active) return;
+  active.marker = { ...active.marker, ...patch };
+  writeMarkerSync(active.path, active.marker);
+}
+
+/** Records a child process in the active marker (called right after each spawn). */
+export function noteChildStarted(
+  pid: number | undefined,
+  what: string,
+  container?: MarkerChild['container'],
+): void {
+  if (!active || !pid) return;
+  const child: MarkerChild = {
+    pid,
+    procStart: processStartTime(pid),
+    what,
+    ...(container ? { container } : {}),
+  };
+  const children = [...(active.marker.children ?? []), child];
+  updateStoppedMarker({ children });
+}
+
+/** Removes a child that has ended from the active marker. */
+export function noteChildEnded(pid: number | undefined): void {
+  if (!active || !pid) return;
+  const children = (active.marker.children ?? []).filter((c) => c.pid !== pid);
+  updateStoppedMarker({ children });
 }
 
 /** Removes the marker (after Neo4j is back). */
 export async function clearStoppedMarker(backupDir: string): Promise<void> {
-  await rm(join(backupDir, STOPPED_MARKER), { force: true });
+  const path = join(backupDir, STOPPED_MARKER);
+  rmSync(path, { force: true });
+  if (active?.path === path) active = undefined;
+}
+
+/** The marker in `backupDir`, whoever wrote it. */
+export async function readStoppedMarker(backupDir: string): Promise<StoppedMarker | undefined> {
+  try {
+    return JSON.parse(await readFile(join(backupDir, STOPPED_MARKER), 'utf8')) as StoppedMarker;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The same, synchronously (the guardian's poll). */
+export function readStoppedMarkerSync(backupDir: string): StoppedMarker | undefined {
+  try {
+    return JSON.parse(readFileSync(join(backupDir, STOPPED_MARKER), 'utf8')) as StoppedMarker;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a process runs: alive, not a zombie (an orphan nobody reaped yet has ended), and with
+ * the recorded start time when one was recorded (else the PID was reused).
+ */
+export function processAlive(pid: number, procStart: string | null): boolean {
+  if (!isLockHolderAlive({ pid, host: hostname(), procStart, startedAt: '', command: '', token: '' }))
+    return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
 }
 
 /** A marker left by a qnb process that is no longer running on this host, if any. */
 export async function orphanedStoppedMarker(backupDir: string): Promise<StoppedMarker | undefined> {
-  let m: StoppedMarker;
-  try {
-    m = JSON.parse(await readFile(join(backupDir, STOPPED_MARKER), 'utf8')) as StoppedMarker;
-  } catch {
-    return undefined;
-  }
-  if (m.host !== hostname()) return undefined;
-  const alive = isLockHolderAlive({
-    pid: m.pid,
-    host: m.host,
-    procStart: m.procStart,
-    startedAt: m.since,
-    command: '',
-    token: '',
-  });
-  return alive && m.pid !== process.pid ? undefined : m;
+  const m = await readStoppedMarker(backupDir);
+  if (!m || m.host !== hostname()) return undefined;
+  return processAlive(m.pid, m.procStart) && m.pid !== process.pid ? undefined : m;
 }

@@ -1,20 +1,25 @@
 /**
  * Restores Neo4j. A dump: stop, `neo4j-admin database load --from-stdin
  * --overwrite-destination=true`, start, wait for Bolt, verify exact counts and sampled records.
- * If the load fails and a safety dump exists, that dump is loaded back before starting.
+ * If the load fails and a safety dump exists, that dump is loaded back before starting, and
+ * Neo4j is checked to hold what it held before (neo4j-rollback.ts).
  * An export: imported over Bolt while Neo4j runs (neo4j-import.ts), then verified the same way.
  */
 
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { QnbError, VerificationError } from '../../core/errors.js';
+import { VerificationError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import { hashingCounter } from '../../core/transfer.js';
 import type { TargetContext } from '../target.js';
 import { type Neo4jBackupOptions, withNeo4jStopped } from './neo4j-backup.js';
 import { type GraphCounts, openBolt } from './neo4j-bolt.js';
+import { checkDumpHeader } from './neo4j-dump-file.js';
+import { clearHalfLoaded } from './neo4j-guardian.js';
 import { importExport } from './neo4j-import.js';
+import { updateStoppedMarker } from './neo4j-marker.js';
 import { checkNeo4jProbes, type Neo4jProbes } from './neo4j-probes.js';
+import { checkRolledBack, loadSafetyBack, type SafetyBackup } from './neo4j-rollback.js';
 import type { Neo4jRuntime } from './neo4j-runtime.js';
 
 /** What a Neo4j restore did and found. */
@@ -29,12 +34,13 @@ export interface Neo4jRestoreReport {
   sampleChecked: number;
   /** Semantic probes (per-label and per-type counts, drill.neo4jQueries) found equal. */
   probesChecked?: number;
+  /** The load's outage: from the stop's start to Bolt answering again. */
   downtimeMs: number;
+  /** Every outage the restore caused, in order (a safety dump's, then the load's). */
+  outages?: { what: 'safety dump' | 'load'; ms: number }[];
   durationMs: number;
   /** Indexes and constraints replayed (export). */
   schema?: number;
-  /** Set when the load failed and the safety dump was loaded back. */
-  rolledBack?: boolean;
 }
 
 /** Streams a dump file into `neo4j-admin database load --from-stdin`. */
@@ -44,7 +50,13 @@ async function loadDump(
   path: string,
   ctx: TargetContext,
   label: string,
+  mark: { backupDir: string; safety?: string },
 ): Promise<void> {
+  const { safety } = mark;
+  // a kill from here on may leave a half-loaded store: the marker says so (neo4j-guardian.ts)
+  updateStoppedMarker({
+    loading: { database: db, file: label, ...(safety ? { safety } : {}), since: new Date().toISOString() },
+  });
   const admin = runtime.admin(['database', 'load', db, '--from-stdin', '--overwrite-destination=true'], {
     stdin: true,
   });
@@ -63,6 +75,9 @@ async function loadDump(
     await admin.done.catch(() => {});
     throw err;
   }
+  // the store is whole again (this dump): no longer half-loaded
+  updateStoppedMarker({ loading: undefined });
+  await clearHalfLoaded(mark.backupDir);
   ctx.reporter.emit({
     type: 'transfer-end',
     direction: 'upload',
@@ -72,36 +87,34 @@ async function loadDump(
   });
 }
 
-/** Restores `artifact` (file at `path`) into the database; `safetyPath` is loaded back if the load fails. */
+/**
+ * Restores `artifact` (file at `path`). A file that is not a dump is refused before Neo4j is
+ * touched; if the load fails, `safety` is loaded back and Neo4j started (neo4j-rollback.ts).
+ */
 export async function restoreNeo4jDump(
   runtime: Neo4jRuntime,
   artifact: ArtifactRecord,
   path: string,
   ctx: TargetContext,
-  opts: Neo4jBackupOptions & { safetyPath?: string },
+  opts: Neo4jBackupOptions & { safety?: SafetyBackup },
 ): Promise<Neo4jRestoreReport> {
   const started = Date.now();
   const db = opts.bolt.database;
-  let rolledBack = false;
+  await checkDumpHeader(path, artifact.file);
+  // the marker names the safety dump while a load is in flight (half-loaded notice, neo4j-guardian.ts)
+  const mark = { backupDir: opts.backupDir, ...(opts.safety ? { safety: opts.safety.file } : {}) };
+  const load = (file: string, label: string) => loadDump(runtime, db, file, ctx, label, mark);
+  let failure: unknown;
   const { downtime } = await withNeo4jStopped(runtime, opts, ctx, async () => {
     try {
-      await loadDump(runtime, db, path, ctx, artifact.file);
+      await load(path, artifact.file);
     } catch (err) {
-      if (!opts.safetyPath) throw err;
-      ctx.reporter.emit({
-        type: 'warning',
-        target: 'neo4j',
-        name: db,
-        message: `load failed; loading the safety dump back: ${(err as Error).message}`,
-      });
-      await loadDump(runtime, db, opts.safetyPath, ctx, 'safety dump');
-      rolledBack = true;
-      throw new QnbError(
-        'E_SERVER',
-        `neo4j "${db}": loading ${artifact.file} failed; the database was put back from the safety dump: ${(err as Error).message}`,
-      );
+      if (!opts.safety) throw err;
+      failure = err;
+      await loadSafetyBack(opts.safety, db, ctx, err, load);
     }
   });
+  if (failure && opts.safety) throw await checkRolledBack(opts.bolt, opts.safety, artifact.file, failure);
   const bolt = await openBolt(opts.bolt);
   try {
     const counts = await bolt.counts();
@@ -121,8 +134,13 @@ export async function restoreNeo4jDump(
       sampleChecked: sample.length,
       ...(probesChecked ? { probesChecked } : {}),
       downtimeMs: downtime.ms,
+      outages: [
+        ...(opts.safety?.downtimeMs !== undefined
+          ? [{ what: 'safety dump' as const, ms: opts.safety.downtimeMs }]
+          : []),
+        { what: 'load' as const, ms: downtime.ms },
+      ],
       durationMs: Date.now() - started,
-      ...(rolledBack ? { rolledBack } : {}),
     };
   } finally {
     await bolt.close();
@@ -149,14 +167,14 @@ function checkRestoredCounts(db: string, counts: GraphCounts, artifact: Artifact
 
 /**
  * Imports an export file over Bolt into the running database (no downtime), then verifies exact
- * counts against the manifest and the sampled records. `safety` is named when a failed import
- * may have left the database half-replaced.
+ * counts against the manifest and the sampled records. When an import fails after it touched
+ * the database, the safety export is imported back and checked (neo4j-rollback.ts).
  */
 export async function restoreNeo4jExport(
   artifact: ArtifactRecord,
   path: string,
   ctx: TargetContext,
-  opts: Neo4jBackupOptions & { safety?: { setId: string; file: string } },
+  opts: Neo4jBackupOptions & { safety?: SafetyBackup },
 ): Promise<Neo4jRestoreReport> {
   const started = Date.now();
   const db = opts.bolt.database;
@@ -170,13 +188,15 @@ export async function restoreNeo4jExport(
       },
     });
   } catch (err) {
-    const e = err as QnbError;
     if (!touched || !opts.safety) throw err;
-    throw new QnbError(e.code ?? 'E_SERVER', `${e.message}; "${db}" may be partly imported`, {
-      hint: `what was there before is in safety set ${opts.safety.setId}: \`qnb restore-neo4j ${opts.safety.file} --yes\``,
-      cause: err,
+    // the import cleared the database first: put the safety export back the same way
+    const safety = opts.safety;
+    await loadSafetyBack(safety, db, ctx, err, async (file, label) => {
+      await importExport(opts.bolt, file, label, ctx, { sample: [] });
     });
+    throw await checkRolledBack(opts.bolt, safety, artifact.file, err);
   }
+  await clearHalfLoaded(opts.backupDir);
   const bolt = await openBolt(opts.bolt);
   try {
     const counts = await bolt.counts();

@@ -7,21 +7,31 @@
 import { spawn } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import { NotFoundError, QnbError } from '../../core/errors.js';
+import { noteChildEnded, noteChildStarted } from './neo4j-marker.js';
+import type { RuntimeSpec } from './neo4j-runtime-spec.js';
 
-/** A running `neo4j-admin` with its streams. */
+/** Serializable description, stored in the "stopped" marker (its own file: no import cycle). */
+export type { RuntimeSpec } from './neo4j-runtime-spec.js';
+
+/** A running `neo4j-admin`. Its stdout is never used as data (an image's entrypoint may print there). */
 export interface AdminProcess {
   /** Stops the admin process (SIGTERM). */
   kill(): void;
-  stdout: Readable;
+  /** Its stdin (with `{ stdin: true }`); errors such as EPIPE surface through `done`. */
   stdin: Writable;
-  /** Resolves when it exits 0; rejects with the last lines of stderr otherwise. */
-  done: Promise<void>;
+  /** Resolves with its output when it exits 0; rejects with the last lines of it otherwise. */
+  done: Promise<string>;
 }
 
-/** Serializable description, stored in the "stopped" marker so another run can restart it. */
-export type RuntimeSpec = { kind: 'local'; home: string } | { kind: 'docker'; container: string };
+/** Options of one `neo4j-admin` run. */
+export interface AdminOptions {
+  /** Feed its stdin. @default false */
+  stdin?: boolean;
+  /** A host folder neo4j-admin may read and write, at the path `folderPath(folder)` for it. */
+  folder?: string;
+}
 
 /** Start/stop and admin commands for one Neo4j installation. */
 export interface Neo4jRuntime {
@@ -35,7 +45,9 @@ export interface Neo4jRuntime {
   /** Starts the server (does not wait for Bolt). Idempotent. */
   start(): Promise<void>;
   /** Runs `neo4j-admin ARGS…` next to the (stopped) server. */
-  admin(args: string[], opts?: { stdin?: boolean }): AdminProcess;
+  admin(args: string[], opts?: AdminOptions): AdminProcess;
+  /** Where neo4j-admin sees a host folder given as `AdminOptions.folder`. */
+  folderPath(folder: string): string;
 }
 
 /** Runs a command, resolves with stdout; rejects with a QnbError carrying stderr's last line. */
@@ -50,8 +62,11 @@ export function runCommand(
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(opts.env ? { env: opts.env } : {}),
     });
+    // while Neo4j is stopped by qnb, the marker names the child (a `neo4j stop` outlives a killed qnb)
+    noteChildStarted(child.pid, `${cmd} ${args.join(' ')}`);
     let stdout = '';
     let stderr = '';
+    for (const st of [child.stdout, child.stderr]) st.on('error', () => {});
     child.stdout.on('data', (d) => {
       stdout += d;
     });
@@ -71,44 +86,70 @@ export function runCommand(
     });
     child.on('close', (code) => {
       clearTimeout(timer);
+      noteChildEnded(child.pid);
       resolve({ code: code ?? 1, stdout, stderr });
     });
   });
 }
 
-function lastLines(text: string, n = 2): string {
+/**
+ * The lines of neo4j-admin's output that say why it failed: its last lines without the
+ * "Run with '--verbose'" advice and Java stack frames (e.g. "Failed to dump …: No space left on
+ * device | Dump failed for databases: 'neo4j'").
+ */
+export function adminFailure(text: string, n = 3): string {
+  const noise =
+    /^(Run with '--verbose'|\s+at |\s*\.\.\. \d+ more|Caused by: java\.net\.UnknownHost|java\.net\.UnknownHost|.*ERROR Could not determine local host name)/;
+  const lines = text.split('\n').filter((l) => l.trim() && !noise.test(l));
+  return lines.slice(-n).join(' | ').trim();
+}
+
+export function lastLines(text: string, n = 2): string {
   return text.trim().split('\n').filter(Boolean).slice(-n).join(' | ');
 }
 
-/** Spawns neo4j-admin and wraps its outcome. */
-function spawnAdmin(
+/**
+ * Spawns neo4j-admin (or `docker run … neo4j-admin`) and wraps its outcome. Its stdout and
+ * stderr are read into one bounded tail (an unread pipe would stall it); every stream has an
+ * error handler, so a child that dies while qnb writes to it (EPIPE) is reported by `done`.
+ */
+export function spawnAdmin(
   cmd: string,
   args: string[],
   env: NodeJS.ProcessEnv | undefined,
   what: string,
   withStdin: boolean,
+  /** The name `docker run --name` gives the admin container (recorded in the stopped marker). */
+  container?: string,
 ): AdminProcess {
   const child = spawn(cmd, args, { env, stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => {
-    stderr = (stderr + d).slice(-8000);
-  });
-  const done = new Promise<void>((resolve, reject) => {
+  const named = container ? { name: container, docker: cmd } : undefined;
+  noteChildStarted(child.pid, `${cmd} ${args.slice(0, 8).join(' ')}`, named);
+  let output = '';
+  const keep = (d: Buffer) => {
+    output = (output + d).slice(-8000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const stdin = child.stdin ?? new PassThrough();
+  for (const s of [stdin, child.stdout!, child.stderr!]) s.on('error', () => {});
+  const done = new Promise<string>((resolve, reject) => {
     child.on('error', (err) =>
       reject(new QnbError('E_IO', `${what}: cannot run neo4j-admin: ${err.message}`)),
     );
     child.on('close', (code, signal) => {
-      if (code === 0) resolve();
+      noteChildEnded(child.pid);
+      if (code === 0) resolve(output);
       else
         reject(
           new QnbError(
             'E_SERVER',
-            `${what}: neo4j-admin exited ${code ?? signal}: ${lastLines(stderr) || 'no output'}`,
+            `${what}: neo4j-admin exited ${code ?? signal}: ${adminFailure(output) || 'no output'}`,
           ),
         );
     });
   });
-  return { kill: () => child.kill('SIGTERM'), stdout: child.stdout!, stdin: child.stdin!, done };
+  return { kill: () => child.kill('SIGTERM'), stdin, done };
 }
 
 /**
@@ -180,96 +221,6 @@ export function createLocalRuntime(home: string, childEnv: NodeJS.ProcessEnv = {
         });
     },
     admin: (args, opts = {}) => spawnAdmin(bin('neo4j-admin'), args, env, what, Boolean(opts.stdin)),
-  };
-}
-
-/** A Docker container running the official image (or one that behaves like it). */
-/** `childEnv`: the environment of `docker` (config.neo4j.env); undefined = qnb's own. */
-export function createDockerRuntime(
-  container: string,
-  docker = 'docker',
-  childEnv?: NodeJS.ProcessEnv,
-): Neo4jRuntime {
-  const what = `neo4j container "${container}"`;
-  const inspect = async () => {
-    const r = await runCommand(
-      docker,
-      ['inspect', '--format', '{{.State.Running}} {{.Config.Image}}', container],
-      what,
-    );
-    if (r.code !== 0) {
-      if (/No such (object|container)/i.test(r.stderr)) {
-        throw new NotFoundError(
-          `Container not found: ${container}`,
-          'check the name with `docker ps -a`, or set NEO4J_CONTAINER',
-        );
-      }
-      throw new QnbError('E_CONNECT', `${what}: docker inspect failed: ${lastLines(r.stderr)}`, {
-        hint: 'is the Docker engine running? check DOCKER_HOST',
-      });
-    }
-    const [running, image] = r.stdout.trim().split(' ');
-    return { running: running === 'true', image: image ?? '' };
-  };
-  return {
-    spec: { kind: 'docker', container },
-    describe: () => `Docker container ${container}`,
-    async preflight() {
-      const s = await inspect();
-      if (!s.running)
-        throw new QnbError('E_NOT_FOUND', `${what} is not running`, {
-          hint: `start it: docker start ${container}`,
-        });
-    },
-    isRunning: async () => (await inspect()).running,
-    async stop() {
-      const r = await runCommand(docker, ['stop', '-t', '120', container], what, { timeoutMs: 180_000 });
-      if (r.code !== 0) throw new QnbError('E_SERVER', `${what}: docker stop failed: ${lastLines(r.stderr)}`);
-    },
-    async start() {
-      const r = await runCommand(docker, ['start', container], what, { timeoutMs: 120_000 });
-      if (r.code !== 0)
-        throw new QnbError('E_SERVER', `${what}: docker start failed: ${lastLines(r.stderr)}`);
-    },
-    admin(args, opts = {}) {
-      // a throwaway container of the server's image, with its volumes and no network
-      const stdout = new PassThrough();
-      const stdin = new PassThrough();
-      let inner: AdminProcess | undefined;
-      let killed = false;
-      const done = (async () => {
-        const { image } = await inspect();
-        if (killed) throw new QnbError('E_INTERRUPTED', `${what}: neo4j-admin cancelled`);
-        const flags = [
-          'run',
-          '--rm',
-          '--network',
-          'none',
-          '--volumes-from',
-          container,
-          ...(opts.stdin ? ['-i'] : []),
-        ];
-        inner = spawnAdmin(
-          docker,
-          [...flags, image, 'neo4j-admin', ...args],
-          childEnv,
-          what,
-          Boolean(opts.stdin),
-        );
-        inner.stdout.pipe(stdout);
-        if (opts.stdin) stdin.pipe(inner.stdin);
-        await inner.done;
-      })();
-      done.catch((err) => stdout.destroy(err));
-      return {
-        kill: () => {
-          killed = true;
-          inner?.kill();
-        },
-        stdout,
-        stdin,
-        done,
-      };
-    },
+    folderPath: (folder) => folder,
   };
 }

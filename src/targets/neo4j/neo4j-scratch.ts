@@ -16,6 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { QnbError } from '../../core/errors.js';
 import type { BoltOptions } from './neo4j-bolt.js';
 import { type RuntimeSpec, runCommand } from './neo4j-runtime.js';
+import { proveScratchHome } from './neo4j-scratch-check.js';
 
 /** A throwaway Neo4j. */
 export interface ScratchNeo4j {
@@ -57,6 +58,8 @@ function runWithStdin(
     };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
+    // a child that dies while it is fed (EPIPE) is reported by its exit status below
+    for (const st of [child.stdin, child.stdout, child.stderr]) st?.on('error', () => {});
     if (file) pipeline(createReadStream(file), child.stdin!).catch(() => {});
     child.on('error', (err) => reject(new QnbError('E_IO', `${what}: ${err.message}`)));
     child.on('close', (code) => {
@@ -73,6 +76,9 @@ function localScratch(liveHome: string, database: string, childEnv: NodeJS.Proce
   let home: string | undefined;
   let env: NodeJS.ProcessEnv = {};
   let port = 0;
+  // set once `neo4j start` ran on the proven scratch home: only then is there a scratch to stop
+  // (a `neo4j stop` through scripts that ignore NEO4J_HOME would stop the LIVE server)
+  let started = false;
   const ensureHome = async () => {
     if (home) return home;
     home = await mkdtemp(join(tmpdir(), 'qnb-verify-neo4j-'));
@@ -99,6 +105,8 @@ function localScratch(liveHome: string, database: string, childEnv: NodeJS.Proce
       ].join('\n'),
     );
     env = { ...childEnv, NEO4J_HOME: home, NEO4J_CONF: join(home, 'conf') };
+    // the borrowed scripts must act on the scratch home, never the live one
+    await proveScratchHome(bin('neo4j-admin'), env, home);
     return home;
   };
   const bin = (name: string) => join(liveHome, 'bin', name);
@@ -125,6 +133,7 @@ function localScratch(liveHome: string, database: string, childEnv: NodeJS.Proce
     },
     async start() {
       await ensureHome();
+      started = true;
       // env names the scratch home explicitly: the caller's NEO4J_HOME is the LIVE install
       const r = await runCommand(bin('neo4j'), ['start'], 'drill: scratch neo4j', {
         timeoutMs: 300_000,
@@ -139,9 +148,10 @@ function localScratch(liveHome: string, database: string, childEnv: NodeJS.Proce
     },
     async remove() {
       if (!home) return;
-      await runCommand(bin('neo4j'), ['stop'], 'drill: scratch neo4j', { timeoutMs: 300_000, env }).catch(
-        () => {},
-      );
+      if (started)
+        await runCommand(bin('neo4j'), ['stop'], 'drill: scratch neo4j', { timeoutMs: 300_000, env }).catch(
+          () => {},
+        );
       await rm(home, { recursive: true, force: true }).catch(() => {});
     },
   };
@@ -217,7 +227,8 @@ function dockerScratch(
       return { uri: `bolt://127.0.0.1:${port}`, user: 'neo4j', password: undefined, database };
     },
     async remove() {
-      if (started) await runCommand(docker, ['rm', '-f', id], 'drill').catch(() => {});
+      // -v: the image's anonymous volumes (the official image declares VOLUME /data /logs) go too
+      if (started) await runCommand(docker, ['rm', '-f', '-v', id], 'drill').catch(() => {});
       await runCommand(docker, ['volume', 'rm', '-f', id], 'drill').catch(() => {});
     },
   };

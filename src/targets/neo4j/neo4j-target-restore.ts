@@ -16,9 +16,12 @@ import type {
   TargetRestoreOptions,
 } from '../target.js';
 import { backupNeo4jDump, describeGraph, type Neo4jBackupOptions } from './neo4j-backup.js';
+import { checkDumpHeader } from './neo4j-dump-file.js';
 import { backupNeo4jExport } from './neo4j-export.js';
 import { EXPORT_EXT } from './neo4j-export-format.js';
+import { readHalfLoaded } from './neo4j-guardian.js';
 import { restoreNeo4jDump, restoreNeo4jExport } from './neo4j-restore.js';
+import type { SafetyBackup } from './neo4j-rollback.js';
 import type { Neo4jRuntime } from './neo4j-runtime.js';
 
 /** What restores need. `runtime` is only needed for dumps. */
@@ -32,7 +35,8 @@ export interface RestoreDeps {
 export interface Neo4jRestorePlan extends RestorePlan {
   artifact: ArtifactRecord;
   hasData: boolean;
-  safetyPath?: string;
+  /** The safety backup once taken: loaded back if the restore fails after touching the database. */
+  safety?: SafetyBackup;
 }
 
 /**
@@ -58,37 +62,40 @@ export async function restoreNeo4j(
     );
   }
   const isExport = artifact.kind === 'neo4j-export';
+  if (!isExport) await checkDumpHeader(path, artifact.file); // before anything is stopped or touched
   const runtime = isExport ? undefined : deps.runtime();
   await runtime?.preflight();
-  const current = await describeGraph(deps.opts.bolt, 0);
-  const newer = artifact.serverVersion && isNewerVersion(artifact.serverVersion, current.version);
+  // an interrupted load left Neo4j stopped on a store that fails its check: nothing to read or save
+  const leftStopped = !isExport && (await readHalfLoaded(deps.opts.backupDir))?.loadable === false;
+  const current = leftStopped ? undefined : await describeGraph(deps.opts.bolt, 0);
+  const newer = current && artifact.serverVersion && isNewerVersion(artifact.serverVersion, current.version);
   if (newer && isExport) {
     ctx.reporter.emit({
       type: 'warning',
       target: 'neo4j',
       name: db,
-      message: `${artifact.file} comes from Neo4j ${artifact.serverVersion}, newer than the server (${current.version}); importing it anyway (an export is logical)`,
+      message: `${artifact.file} comes from Neo4j ${artifact.serverVersion}, newer than the server (${current?.version}); importing it anyway (an export is logical)`,
     });
   } else if (newer && !opts.force) {
     throw new QnbError(
       'E_REFUSED',
-      `neo4j: ${artifact.file} comes from Neo4j ${artifact.serverVersion}, newer than the server (${current.version})`,
+      `neo4j: ${artifact.file} comes from Neo4j ${artifact.serverVersion}, newer than the server (${current?.version})`,
       {
         hint: 'load it into a Neo4j of the same version (or pass --force)',
       },
     );
   }
-  const hasData = current.counts.nodes > 0 || current.counts.relationships > 0;
+  const hasData = current ? current.counts.nodes > 0 || current.counts.relationships > 0 : false;
   if (hasData && !opts.yes) {
     throw new QnbError(
       'E_REFUSED',
-      `neo4j: database "${db}" holds ${current.counts.nodes} nodes and would be overwritten`,
+      `neo4j: database "${db}" holds ${current?.counts.nodes} nodes and would be overwritten`,
       {
         hint: `re-run with --yes (qnb takes a safety ${isExport ? 'export' : 'dump'} first)`,
       },
     );
   }
-  let safety: { setId: string; path: string; file: string } | undefined;
+  let safety: SafetyBackup | undefined;
   if (hasData) {
     ctx.reporter.emit({
       type: 'step',
@@ -102,7 +109,7 @@ export async function restoreNeo4j(
       const rec = runtime
         ? await backupNeo4jDump(runtime, sink, ctx, deps.opts)
         : await backupNeo4jExport(sink, ctx, deps.opts);
-      safety = { setId: set.id, path: repository.resolve(rec.file), file: rec.file };
+      safety = { ...safetyOf(deps, rec), setId: set.id };
     } catch (err) {
       const e = toQnbError(err, ctx.signal);
       set.errors.push({ target: 'neo4j', name: db, code: e.code, message: e.message });
@@ -123,7 +130,7 @@ export async function restoreNeo4j(
   const report = runtime
     ? await restoreNeo4jDump(runtime, artifact, path, ctx, {
         ...deps.opts,
-        ...(safety ? { safetyPath: safety.path } : {}),
+        ...(safety ? { safety } : {}),
       })
     : await restoreNeo4jExport(artifact, path, ctx, {
         ...deps.opts,
@@ -176,7 +183,18 @@ export async function neo4jSafetyBackup(
     plan.artifact.kind === 'neo4j-export'
       ? await backupNeo4jExport(sink, ctx, deps.opts)
       : await backupNeo4jDump(deps.runtime(), sink, ctx, deps.opts);
-  plan.safetyPath = deps.repository.resolve(rec.file);
+  plan.safety = { ...safetyOf(deps, rec), ...(sink.setId ? { setId: sink.setId } : {}) };
+}
+
+/** What a rollback needs of a safety backup's record: its file, counts and the outage it caused. */
+function safetyOf(deps: RestoreDeps, rec: ArtifactRecord): SafetyBackup {
+  const downtimeMs = rec.details?.downtimeMs;
+  return {
+    path: deps.repository.resolve(rec.file),
+    file: rec.file,
+    counts: rec.counts,
+    ...(typeof downtimeMs === 'number' ? { downtimeMs } : {}),
+  };
 }
 
 /** The Neo4j artifact of a set restore, after its plan and safety backup. */
@@ -187,12 +205,10 @@ export async function restorePlanned(
   plan: Neo4jRestorePlan,
   ctx: TargetContext,
 ): Promise<RestoreOutcome> {
+  const opts = { ...deps.opts, ...(plan.safety ? { safety: plan.safety } : {}) };
   const report =
     a.kind === 'neo4j-export'
-      ? await restoreNeo4jExport(a, path, ctx, deps.opts)
-      : await restoreNeo4jDump(deps.runtime(), a, path, ctx, {
-          ...deps.opts,
-          ...(plan.safetyPath ? { safetyPath: plan.safetyPath } : {}),
-        });
+      ? await restoreNeo4jExport(a, path, ctx, opts)
+      : await restoreNeo4jDump(deps.runtime(), a, path, ctx, opts);
   return { report };
 }

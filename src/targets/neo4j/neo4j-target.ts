@@ -13,18 +13,16 @@ import { untrustedRecord } from '../../core/selector.js';
 import type { DrillChecks, DrillOutcome, Target, TargetContext } from '../target.js';
 import { backupNeo4jDump, describeGraph, type Neo4jBackupOptions } from './neo4j-backup.js';
 import { openBolt, waitForBolt } from './neo4j-bolt.js';
+import { createDockerRuntime } from './neo4j-docker-runtime.js';
 import { neo4jChecks } from './neo4j-doctor.js';
+import { checkDumpHeader } from './neo4j-dump-file.js';
 import { backupNeo4jExport } from './neo4j-export.js';
+import { recoverAfterCrash } from './neo4j-guardian.js';
 import { importExport } from './neo4j-import.js';
 import { neo4jKeys, neo4jLinkSide } from './neo4j-links.js';
-import { clearStoppedMarker, orphanedStoppedMarker } from './neo4j-marker.js';
+import { updateStoppedMarker } from './neo4j-marker.js';
 import { checkProbesOf } from './neo4j-restore.js';
-import {
-  createDockerRuntime,
-  createLocalRuntime,
-  type Neo4jRuntime,
-  type RuntimeSpec,
-} from './neo4j-runtime.js';
+import { createLocalRuntime, type Neo4jRuntime, type RuntimeSpec } from './neo4j-runtime.js';
 import { createScratchNeo4j } from './neo4j-scratch.js';
 import {
   type Neo4jRestorePlan,
@@ -54,6 +52,7 @@ export function createNeo4jTarget(deps: Neo4jTargetDeps): Target {
     bolt: { uri: config.uri, user: config.user, password: config.password, database: config.database },
     backupDir,
     probeQueries: deps.drill?.neo4jQueries ?? [],
+    ...(childEnv ? { env: childEnv } : {}),
   };
 
   function runtimeFor(spec?: RuntimeSpec): Neo4jRuntime {
@@ -69,22 +68,9 @@ export function createNeo4jTarget(deps: Neo4jTargetDeps): Target {
     );
   }
 
-  /** Guarantee 3 after a crash: a marker left by a dead qnb means Neo4j may still be stopped. */
-  async function recoverStoppedNeo4j(ctx: TargetContext): Promise<string | undefined> {
-    const marker = await orphanedStoppedMarker(backupDir);
-    if (!marker) return undefined;
-    let message: string | undefined;
-    const runtime = marker.wasRunning ? runtimeFor(marker.runtime) : undefined;
-    // killed before its `neo4j stop` ran, or someone started Neo4j since: nothing to do
-    if (runtime && !(await runtime.isRunning())) {
-      message = `Neo4j (${runtime.describe()}) was left stopped by an interrupted qnb run (PID ${marker.pid}); starting it again`;
-      ctx.reporter.emit({ type: 'warning', target: 'neo4j', message });
-      await runtime.start();
-      await waitForBolt(neo4jOpts.bolt, 180_000);
-    }
-    await clearStoppedMarker(backupDir);
-    return message;
-  }
+  /** Guarantee 3 after a crash: what a guardian did, or a marker left by a dead qnb (neo4j-guardian.ts). */
+  const recoverStoppedNeo4j = (ctx: TargetContext) =>
+    recoverAfterCrash({ backupDir, bolt: neo4jOpts.bolt, reporter: ctx.reporter, runtimeFor });
 
   const exportMode = () => config.mode === 'export';
   const restoreDeps = { repository: deps.repository, runtime: () => runtimeFor(), opts: neo4jOpts };
@@ -108,7 +94,6 @@ export function createNeo4jTarget(deps: Neo4jTargetDeps): Target {
       target: 'neo4j',
       kinds: ['neo4j-dump', 'neo4j-export'],
       command: 'restore-neo4j',
-      nameFlag: '--database',
       untrusted: (p) => untrustedNeo4j(p, config.database),
     }),
     defaultName: () => config.database,
@@ -126,8 +111,17 @@ export function createNeo4jTarget(deps: Neo4jTargetDeps): Target {
         ctx,
         checks,
       ),
+    checkFile: async (artifact, path) => {
+      if (artifact.kind === 'neo4j-dump') await checkDumpHeader(path, artifact.file);
+    },
     doctorChecks: (ctx) =>
-      neo4jChecks({ config, neo4j: () => runtimeFor(), recoverNeo4j: () => recoverStoppedNeo4j(ctx) }),
+      neo4jChecks({
+        config,
+        backupDir,
+        neo4j: () => runtimeFor(),
+        recoverNeo4j: () => recoverStoppedNeo4j(ctx),
+        artifacts: async () => (await deps.repository.scan()).artifacts,
+      }),
     recover: recoverStoppedNeo4j,
     linkSide: (link) => neo4jLinkSide(neo4jOpts.bolt, link),
     close: async () => {},

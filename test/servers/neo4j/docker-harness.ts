@@ -2,7 +2,7 @@
  * Neo4j 5.26 in Docker for tests: a private Docker Engine (scripts/docker/start-dockerd.sh:
  * Debian's docker.io, socket /run/qnb-test-docker.sock, no bridge, no iptables) and a local image
  * qnb-test/neo4j:5.26.N that behaves like the official neo4j:5.26 image
- * (scripts/docker/build-neo4j-image.sh). Containers use --network host only; Bolt on 127.0.0.1.
+ * (scripts/docker/build-neo4j-image.sh; QNB_NEO4J_IMAGE names another tag, built the same way). Containers use --network host only; Bolt on 127.0.0.1.
  * See docs/neo4j-testing.md.
  *
  *   const { dockerHost } = await ensureDocker();
@@ -122,7 +122,7 @@ export interface Neo4jContainer {
    */
   admin(args: string[], opts?: { stdinFile?: string; stdoutFile?: string }): Promise<RunResult>;
   logs(): Promise<string>;
-  /** Removes the container (and its volume with `{ volume: true }`). */
+  /** Removes the container with its anonymous volumes (and its data volume with `{ volume: true }`). */
   remove(opts?: { volume?: boolean }): Promise<void>;
 }
 
@@ -135,6 +135,10 @@ export interface StartNeo4jContainerOptions {
   password: string;
   /** Extra environment for the container (NEO4J_<setting> variables become neo4j.conf settings). */
   env?: Record<string, string>;
+  /** `docker run --user UID:GID`, as the official image's docs describe for bind-mounted data. */
+  user?: string;
+  /** A host folder bind-mounted at /data instead of the named volume (`-v DIR:/data`). */
+  dataDir?: string;
 }
 
 /**
@@ -151,10 +155,22 @@ export async function startNeo4jContainer(opts: StartNeo4jContainerOptions): Pro
     NEO4J_BOLT_PORT: String(boltPort),
   };
   const envArgs = Object.keys(containerEnv).flatMap((k) => ['-e', k]);
-  await dockerOk(['volume', 'create', opts.volume], 'docker volume create');
+  if (!opts.dataDir) await dockerOk(['volume', 'create', opts.volume], 'docker volume create');
   const t0 = Date.now();
   await dockerOk(
-    ['run', '-d', '--name', opts.name, '--network', 'host', '-v', `${opts.volume}:/data`, ...envArgs, image],
+    [
+      'run',
+      '-d',
+      '--name',
+      opts.name,
+      '--network',
+      'host',
+      ...(opts.user ? ['--user', opts.user] : []),
+      '-v',
+      `${opts.dataDir ?? opts.volume}:/data`,
+      ...envArgs,
+      image,
+    ],
     'docker run',
     { env: containerEnv },
   );
@@ -207,8 +223,9 @@ export async function startNeo4jContainer(opts: StartNeo4jContainerOptions): Pro
       );
     },
     async remove(o = {}) {
-      await docker(['rm', '-f', opts.name]);
-      if (o.volume) await docker(['volume', 'rm', '-f', opts.volume]);
+      // -v: the anonymous /logs volume goes with the container
+      await docker(['rm', '-f', '-v', opts.name]);
+      if (o.volume && !opts.dataDir) await docker(['volume', 'rm', '-f', opts.volume]);
     },
   };
   try {
