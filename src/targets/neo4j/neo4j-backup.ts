@@ -7,7 +7,7 @@
 
 import type { Readable } from 'node:stream';
 import type { DrillConfig } from '../../config/schema.js';
-import { InterruptedError, joinCleanupError, throwIfAborted } from '../../core/errors.js';
+import { joinCleanupError, throwIfAborted } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import { type StreamResult, streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, ReservedFile, TargetContext } from '../target.js';

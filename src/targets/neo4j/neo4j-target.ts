@@ -20,7 +20,6 @@ import { backupNeo4jExport } from './neo4j-export.js';
 import { recoverAfterCrash } from './neo4j-guardian.js';
 import { importExport } from './neo4j-import.js';
 import { neo4jKeys, neo4jLinkSide } from './neo4j-links.js';
-import { updateStoppedMarker } from './neo4j-marker.js';
 import { checkProbesOf } from './neo4j-restore.js';
 import { createLocalRuntime, type Neo4jRuntime, type RuntimeSpec } from './neo4j-runtime.js';
 import { createScratchNeo4j } from './neo4j-scratch.js';
