@@ -2,6 +2,7 @@
  * Shared server environment, per-request context and the route type.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClusterMember } from './cluster.js';
 import type { ActiveFaults, FaultRegistry } from './faults.js';
 import { sendAccepted, sendOk } from './http-util.js';
 import type { Store } from './store.js';
@@ -16,6 +17,8 @@ export interface Env {
   /** Temp dir for snapshot creation, uploads and downloads (like storage/tmp). */
   tmpDir: string;
   peerId: number;
+  /** Cluster mode (cluster.ts): shared placement; undefined on a single node. */
+  cluster?: ClusterMember;
   version: string;
   /** Test-only padding bytes per collection. */
   padding: Map<string, number>;

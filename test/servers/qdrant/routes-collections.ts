@@ -1,6 +1,7 @@
 /**
  * Service, collection, alias, shard-key and point routes.
  */
+import { shardOf } from './cluster.js';
 import { type Ctx, finishMutation, type Route } from './context.js';
 import {
   badRequest,
@@ -31,13 +32,9 @@ export function collectionInfo(c: CollectionState): Json {
   };
 }
 
-function shardOf(key: string, shards: number): number {
-  let h = 0;
-  for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) >>> 0;
-  return h % shards;
-}
-
 function clusterInfo(ctx: Ctx, c: CollectionState): Json {
+  const member = ctx.env.cluster;
+  if (member) return member.cluster.collectionInfo(c, member.peerId);
   const params = c.config.params as Json;
   const points = [...c.points.values()];
   let local: Json[];
@@ -99,7 +96,10 @@ export const collectionRoutes: Route[] = [
     pattern: '/cluster',
     op: 'cluster',
     write: false,
-    handler: async (ctx) => sendOk(ctx.res, ctx.start, { status: 'disabled' }),
+    handler: async (ctx) => {
+      const member = ctx.env.cluster;
+      sendOk(ctx.res, ctx.start, member ? member.cluster.status(member.peerId) : { status: 'disabled' });
+    },
   },
   {
     method: 'GET',

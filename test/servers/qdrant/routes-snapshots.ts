@@ -18,6 +18,7 @@ import {
   sendOk,
 } from './http-util.js';
 import { hashFile, recoverFromFile, resolveLocation } from './recover.js';
+import { localContent } from './routes-shards.js';
 import {
   collectionSnapshotName,
   deleteSnapshot,
@@ -52,12 +53,7 @@ function reported(ctx: Ctx, d: SnapshotDescription): SnapshotDescription {
 /** Write a snapshot of `c` (state captured synchronously, at call time) into `dir`. */
 async function snapshotCollection(ctx: Ctx, c: CollectionState, dir: string, date: Date) {
   const { env } = ctx;
-  const content = {
-    collection: c.name,
-    config: structuredClone(c.config),
-    shardKeys: [...c.shardKeys],
-    points: [...env.store.sorted(c)],
-  };
+  const content = localContent(env, c);
   const name = collectionSnapshotName(c.name, env.peerId, date);
   const tmp = await tempFile(env.tmpDir, 'snapshot');
   try {

@@ -11,6 +11,7 @@ import { type Ctx, dropConnection, type Env, type Route } from './context.js';
 import { FaultRegistry } from './faults.js';
 import { drain, HttpError, sendError, serviceError, sleep } from './http-util.js';
 import { collectionRoutes } from './routes-collections.js';
+import { shardRoutes } from './routes-shards.js';
 import { snapshotRoutes } from './routes-snapshots.js';
 import { Store } from './store.js';
 import type {
@@ -25,7 +26,7 @@ import { ConnectionDropped } from './upload.js';
 
 type Compiled = { route: Route; segments: string[]; literals: number };
 
-const ROUTES: Compiled[] = [...collectionRoutes, ...snapshotRoutes].map((route) => {
+const ROUTES: Compiled[] = [...collectionRoutes, ...snapshotRoutes, ...shardRoutes].map((route) => {
   const segments = route.pattern.split('/').slice(1);
   return { route, segments, literals: segments.filter((s) => !s.startsWith('{')).length };
 });
@@ -120,12 +121,13 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
   const pending = new Set<Promise<unknown>>();
   const recoveries: RecoveryRecord[] = [];
   const env: Env = {
-    store: new Store(),
+    store: opts.cluster?.cluster.store ?? new Store(),
+    cluster: opts.cluster,
     faults: new FaultRegistry(),
     dataDir,
     snapshotsDir,
     tmpDir,
-    peerId: opts.peerId ?? Math.floor(Math.random() * 2 ** 52) + 2 ** 40,
+    peerId: opts.cluster?.peerId ?? opts.peerId ?? Math.floor(Math.random() * 2 ** 52) + 2 ** 40,
     version: opts.version ?? '1.19.0',
     padding: new Map(),
     recoveries,

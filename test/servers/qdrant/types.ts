@@ -24,6 +24,8 @@ export interface QdrantTestServerOptions {
    * response against the OpenAPI spec.
    */
   onResponse?: (record: ResponseRecord) => void;
+  /** Cluster mode: join this shared cluster state (see cluster.ts, startQdrantTestCluster). */
+  cluster?: import('./cluster.js').ClusterMember;
 }
 
 /**
