@@ -16,6 +16,11 @@ export interface QdrantConfig {
   collections: string[];
   /** Keep the snapshot on the Qdrant server after downloading it. @default false */
   keepServerSnapshots: boolean;
+  /**
+   * Distributed Qdrant: the REST URL of every node (qnb maps each to its peer id via `/cluster`).
+   * Empty on a single node. @default []
+   */
+  nodes: string[];
 }
 
 /** Neo4j connection settings (used by the Neo4j half of qnb). */
@@ -160,6 +165,18 @@ function bool(raw: unknown): boolean {
   throw new Error(`"${s}" is not true or false`);
 }
 
+function httpUrls(raw: unknown): string[] {
+  const list = Array.isArray(raw) ? raw.flatMap((x) => String(x).split(',')) : str(raw).split(',');
+  return [
+    ...new Set(
+      list
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
+        .map(httpUrl),
+    ),
+  ];
+}
+
 const COLLECTION_NAME = /^[^<>:"/\\|?*\0]{1,255}$/;
 
 function collections(raw: unknown): string[] {
@@ -259,6 +276,13 @@ export const KEYS: readonly KeySpec[] = [
     env: 'QNB_KEEP_SERVER_SNAPSHOTS',
     parse: bool,
     fix: 'use true or false',
+  },
+  {
+    path: 'qdrant.nodes',
+    env: 'QDRANT_NODE_URLS',
+    flag: '--qdrant-node',
+    parse: httpUrls,
+    fix: 'use the REST URL of every Qdrant node, comma-separated, e.g. http://node1:6333,http://node2:6333',
   },
   { path: 'neo4j.uri', env: 'NEO4J_URI', parse: boltUrl, fix: 'use a URI like bolt://localhost:7687' },
   { path: 'neo4j.user', env: 'NEO4J_USER', parse: str, fix: 'set the Neo4j user name, e.g. neo4j' },
@@ -402,7 +426,13 @@ export function defaultConfig(): QnbConfig {
   return {
     backupDir: './backups',
     keepLast: 5,
-    qdrant: { url: 'http://localhost:6333', apiKey: undefined, collections: [], keepServerSnapshots: false },
+    qdrant: {
+      url: 'http://localhost:6333',
+      apiKey: undefined,
+      collections: [],
+      keepServerSnapshots: false,
+      nodes: [],
+    },
     neo4j: {
       uri: 'bolt://localhost:7687',
       user: 'neo4j',

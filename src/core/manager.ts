@@ -18,6 +18,7 @@ import {
 } from '../targets/neo4j/neo4j-runtime.js';
 import { createQdrantApi, type QdrantApi } from '../targets/qdrant/qdrant-api.js';
 import { backupQdrantScope } from '../targets/qdrant/qdrant-backup.js';
+import { prepareClusterBackup } from '../targets/qdrant/qdrant-cluster-backup.js';
 import type { QdrantRestoreReport } from '../targets/qdrant/qdrant-restore.js';
 import type { TargetContext } from '../targets/target.js';
 import { type BackupCopyReport, copyAfterBackup, copyFailure } from './backup-copy.js';
@@ -161,6 +162,7 @@ export function createBackupManager(
     return api;
   };
   const ctx: TargetContext = { reporter, signal: options.signal, now };
+  const closers: (() => Promise<void>)[] = [];
   const neo4jOpts: Neo4jBackupOptions = {
     bolt: {
       uri: config.neo4j.uri,
@@ -262,11 +264,19 @@ export function createBackupManager(
         message: 'Qdrant has no collections; nothing to back up',
       });
     const keep = opts.keepServerSnapshots ?? config.qdrant.keepServerSnapshots;
+    // distributed Qdrant: one shard snapshot per shard, planned (or refused) before anything is written
+    const cluster = await prepareClusterBackup(q, {
+      ...{ nodeUrls: config.qdrant.nodes, apiKey: config.qdrant.apiKey, full: Boolean(opts.full), scopes },
+      ...{ serverVersion: version, keepServerSnapshot: keep, ctx },
+    });
+    if (cluster) closers.push(cluster.close);
     return scopes.map((scope) => ({
       target: 'qdrant' as const,
       name: scope ?? '*',
       run: (sink: ReturnType<typeof createSetSink>) =>
-        backupQdrantScope(q, scope, version, sink, ctx, { keepServerSnapshot: keep }),
+        cluster && scope !== null
+          ? cluster.backup(scope, sink)
+          : backupQdrantScope(q, scope, version, sink, ctx, { keepServerSnapshot: keep }),
     }));
   }
 
@@ -460,6 +470,7 @@ export function createBackupManager(
         return { ...(await restoreNeo4j(deps, { ...opts, file: fetch.file, latest: false })), fetch };
       }),
     async close() {
+      for (const close of closers.splice(0)) await close();
       if (api && !options.qdrantApi) await api.close();
     },
   };

@@ -49,6 +49,33 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * What a snapshot call acts on: a collection, the full storage (`null`) or one shard of a
+ * collection (`/collections/{c}/shards/{id}/snapshots…`, distributed Qdrant).
+ */
+export type SnapshotScope = string | null | { collection: string; shard: number };
+
+/** `GET /cluster` (ClusterStatus). */
+export interface ClusterStatus {
+  status: 'enabled' | 'disabled';
+  peer_id?: number;
+  peers?: Record<string, { uri: string }>;
+}
+
+/** `GET /collections/{c}/cluster` (CollectionClusterInfo). */
+export interface CollectionClusterInfo {
+  peer_id: number;
+  shard_count: number;
+  local_shards: {
+    shard_id: number;
+    shard_key?: string | number | null;
+    points_count: number;
+    state: string;
+  }[];
+  remote_shards: { shard_id: number; shard_key?: string | number | null; peer_id: number; state: string }[];
+  shard_transfers: { shard_id: number; from: number; to: number }[];
+}
+
 /** Everything qnb asks of a Qdrant server. `collection: null` means the full storage. */
 export interface QdrantApi {
   readonly baseUrl: string;
@@ -66,24 +93,32 @@ export interface QdrantApi {
   scroll(name: string, limit: number): Promise<QdrantPoint[]>;
   retrieve(name: string, ids: (string | number)[]): Promise<QdrantPoint[]>;
   deleteCollection(name: string): Promise<void>;
+  /** `PUT /collections/{c}` with a CreateCollection body. */
+  createCollection(name: string, body: Record<string, unknown>): Promise<void>;
+  /** `PUT /collections/{c}/shards` (custom sharding). */
+  createShardKey(name: string, shardKey: string | number): Promise<void>;
+  /** `GET /cluster`. */
+  clusterStatus(): Promise<ClusterStatus>;
+  /** `GET /collections/{c}/cluster`. */
+  collectionCluster(name: string): Promise<CollectionClusterInfo>;
   /**
    * `POST …/snapshots?wait=true` with no client-side timeout. Returns the description, or
    * `'accepted'` when the server answered 202. Network errors are thrown as E_CONNECT; the
    * caller must then look the snapshot up instead of creating a second one.
    */
-  createSnapshot(collection: string | null, opts?: CallOptions): Promise<SnapshotDescription | 'accepted'>;
-  listSnapshots(collection: string | null): Promise<SnapshotDescription[]>;
+  createSnapshot(collection: SnapshotScope, opts?: CallOptions): Promise<SnapshotDescription | 'accepted'>;
+  listSnapshots(collection: SnapshotScope): Promise<SnapshotDescription[]>;
   /** Idempotent: a missing snapshot is not an error. */
-  deleteSnapshot(collection: string | null, snapshot: string): Promise<void>;
+  deleteSnapshot(collection: SnapshotScope, snapshot: string): Promise<void>;
   /** `GET …/snapshots/{name}` with `Accept-Encoding: identity`, streamed. */
   downloadSnapshot(
-    collection: string | null,
+    collection: SnapshotScope,
     snapshot: string,
     opts?: CallOptions,
   ): Promise<SnapshotDownload>;
   /** Multipart upload (`snapshot` field) with `priority=snapshot`, `wait=true` and the checksum. */
   uploadSnapshot(
-    collection: string,
+    collection: string | { collection: string; shard: number },
     body: { fileName: string; size: number; stream: Readable; sha256: string },
     opts?: CallOptions,
   ): Promise<void>;
@@ -106,7 +141,7 @@ export interface QdrantApiOptions {
 /** At most this much of an error answer is read, for its message. */
 const ERROR_BODY_MAX = 64 * 1024;
 
-type Method = 'GET' | 'POST' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** Creates the Qdrant API for one server. */
 export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
@@ -114,9 +149,18 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
   const authHeaders: Record<string, string> = opts.apiKey ? { 'api-key': opts.apiKey } : {};
   const http = createQdrantHttp(baseUrl, authHeaders);
   const controlTimeout = opts.controlTimeoutMs ?? 600_000;
-  const snapPath = (collection: string | null) =>
-    collection === null ? '/snapshots' : `/collections/${encodeURIComponent(collection)}/snapshots`;
-  const what = (collection: string | null) => (collection === null ? 'full storage' : `"${collection}"`);
+  const snapPath = (scope: SnapshotScope) =>
+    scope === null
+      ? '/snapshots'
+      : typeof scope === 'string'
+        ? `/collections/${encodeURIComponent(scope)}/snapshots`
+        : `/collections/${encodeURIComponent(scope.collection)}/shards/${scope.shard}/snapshots`;
+  const what = (scope: SnapshotScope) =>
+    scope === null
+      ? 'full storage'
+      : typeof scope === 'string'
+        ? `"${scope}"`
+        : `shard ${scope.shard} of "${scope.collection}"`;
 
   /** A QnbError for a request that failed on the network or went silent. */
   function failure(op: string, err: unknown): QnbError {
@@ -249,6 +293,17 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     deleteCollection: async (name) => {
       await result(`delete collection "${name}"`, 'DELETE', coll(name));
     },
+    createCollection: async (name, body) => {
+      await result(`create collection "${name}"`, 'PUT', coll(name), body);
+    },
+    createShardKey: async (name, shardKey) => {
+      await result(`create shard key ${shardKey} of "${name}"`, 'PUT', `${coll(name)}/shards`, {
+        shard_key: shardKey,
+      });
+    },
+    clusterStatus: () => result<ClusterStatus>('read cluster status', 'GET', '/cluster'),
+    collectionCluster: (name) =>
+      result<CollectionClusterInfo>(`read cluster info of "${name}"`, 'GET', `${coll(name)}/cluster`),
 
     async createSnapshot(collection, callOpts = {}) {
       const op = `create snapshot of ${what(collection)}`;
@@ -298,7 +353,7 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     },
 
     async uploadSnapshot(collection, file, callOpts = {}) {
-      const op = `upload snapshot to "${collection}"`;
+      const op = `upload snapshot to ${what(collection)}`;
       const boundary = `----qnb${Math.random().toString(16).slice(2)}${Date.now().toString(16)}`;
       const head = Buffer.from(
         `--${boundary}\r\nContent-Disposition: form-data; name="snapshot"; filename="${file.fileName}"\r\n` +
@@ -311,19 +366,14 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
         yield tail;
       }
       const query = `wait=true&priority=snapshot&checksum=${file.sha256}`;
-      const res = await raw(
-        op,
-        'POST',
-        `/collections/${encodeURIComponent(collection)}/snapshots/upload?${query}`,
-        {
-          headers: {
-            'content-type': `multipart/form-data; boundary=${boundary}`,
-            'content-length': String(head.length + file.size + tail.length),
-          },
-          body: Readable.from(parts()),
-          signal: callOpts.signal,
+      const res = await raw(op, 'POST', `${snapPath(collection)}/upload?${query}`, {
+        headers: {
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+          'content-length': String(head.length + file.size + tail.length),
         },
-      );
+        body: Readable.from(parts()),
+        signal: callOpts.signal,
+      });
       const result = await jsonResult<boolean>(op, res);
       if (result === 'accepted') {
         throw new QnbError(
