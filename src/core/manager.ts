@@ -18,6 +18,7 @@ import {
 } from '../targets/neo4j/neo4j-runtime.js';
 import { createQdrantApi, type QdrantApi } from '../targets/qdrant/qdrant-api.js';
 import { backupQdrantScope } from '../targets/qdrant/qdrant-backup.js';
+import { attachNodeConfig } from '../targets/qdrant/qdrant-cluster.js';
 import { prepareClusterBackup } from '../targets/qdrant/qdrant-cluster-backup.js';
 import type { QdrantRestoreReport } from '../targets/qdrant/qdrant-restore.js';
 import type { TargetContext } from '../targets/target.js';
@@ -158,7 +159,10 @@ export function createBackupManager(
   const repository = createRepository(config.backupDir);
   let api: QdrantApi | undefined = options.qdrantApi;
   const qdrant = () => {
-    api ??= createQdrantApi({ url: config.qdrant.url, apiKey: config.qdrant.apiKey });
+    api ??= attachNodeConfig(createQdrantApi({ url: config.qdrant.url, apiKey: config.qdrant.apiKey }), {
+      nodeUrls: config.qdrant.nodes,
+      apiKey: config.qdrant.apiKey,
+    });
     return api;
   };
   const ctx: TargetContext = { reporter, signal: options.signal, now };
@@ -266,8 +270,7 @@ export function createBackupManager(
     const keep = opts.keepServerSnapshots ?? config.qdrant.keepServerSnapshots;
     // distributed Qdrant: one shard snapshot per shard, planned (or refused) before anything is written
     const cluster = await prepareClusterBackup(q, {
-      ...{ nodeUrls: config.qdrant.nodes, apiKey: config.qdrant.apiKey, full: Boolean(opts.full), scopes },
-      ...{ serverVersion: version, keepServerSnapshot: keep, ctx },
+      ...{ full: Boolean(opts.full), scopes, serverVersion: version, keepServerSnapshot: keep, ctx },
     });
     if (cluster) closers.push(cluster.close);
     return scopes.map((scope) => ({
@@ -276,7 +279,10 @@ export function createBackupManager(
       run: (sink: ReturnType<typeof createSetSink>) =>
         cluster && scope !== null
           ? cluster.backup(scope, sink)
-          : backupQdrantScope(q, scope, version, sink, ctx, { keepServerSnapshot: keep }),
+          : backupQdrantScope(q, scope, version, sink, ctx, {
+              keepServerSnapshot: keep,
+              topologyChecked: true,
+            }),
     }));
   }
 

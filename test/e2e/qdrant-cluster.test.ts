@@ -104,3 +104,114 @@ describe('detection before anything is written', () => {
     assert.deepEqual(await w.listed(), []);
   });
 });
+
+/** Every point of `name` as the cluster stores it (ids, vectors, payloads), in id order. */
+const pointsOf = (name: string) => cluster.nodes[0]!.points(name);
+
+async function drop(name: string): Promise<void> {
+  const res = await fetch(`${cluster.urls[0]}/collections/${name}`, { method: 'DELETE' });
+  assert.equal(res.status, 200);
+}
+
+type Manifest = {
+  artifacts: {
+    file: string;
+    details: {
+      cluster: {
+        shards: { points: number; sha256: string; peerId: number }[];
+        shardNumber: number;
+        replicationFactor: number;
+      };
+    };
+  }[];
+};
+
+async function manifestOf(backupDir: string): Promise<Manifest> {
+  const { readFile } = await import('node:fs/promises');
+  const sets = await readdir(join(backupDir, 'sets'));
+  return JSON.parse(await readFile(join(backupDir, 'sets', sets.sort().at(-1)!), 'utf8')) as Manifest;
+}
+
+describe('cluster backup and restore', () => {
+  test('6 shards × rf 1: one shard snapshot per shard, listed as one entry; drop → restore identical', async (t) => {
+    const w = await world(t);
+    const before = pointsOf('docs');
+    const mark = cluster.nodes.map((n) => n.requests.length);
+    const run = await w.qnb(['backup-qdrant', '--collection', 'docs'], { QDRANT_NODE_URLS: allNodes() });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const created = cluster.nodes.flatMap((n, i) =>
+      n.requests.slice(mark[i]).filter((r) => r.method === 'POST' && r.path.includes('/snapshots')),
+    );
+    assert.equal(created.length, 6);
+    assert.ok(created.every((r) => /^\/collections\/docs\/shards\/\d\/snapshots$/.test(r.path)));
+    const listed = await w.listed();
+    assert.equal(listed.length, 1);
+    assert.ok(listed[0]!.valid);
+    const text = await w.qnb(['list']);
+    assert.match(text.stdout, /300 points - 6 shards \(cluster\)/);
+    const art = (await manifestOf(w.backupDir)).artifacts[0]!;
+    assert.equal(art.details.cluster.shards.length, 6);
+    assert.equal(art.details.cluster.shardNumber, 6);
+    assert.equal(
+      art.details.cluster.shards.reduce((a, s) => a + s.points, 0),
+      300,
+    );
+    assert.equal(new Set(art.details.cluster.shards.map((s) => s.peerId)).size, 3);
+    for (const n of cluster.nodes) {
+      const left = await fetch(`${n.url}/collections/docs/cluster`).then((r) => r.json());
+      for (const s of (left as { result: { local_shards: { shard_id: number }[] } }).result.local_shards) {
+        const list = await fetch(`${n.url}/collections/docs/shards/${s.shard_id}/snapshots`).then((r) =>
+          r.json(),
+        );
+        assert.deepEqual((list as { result: unknown[] }).result, [], 'shard snapshots deleted on the server');
+      }
+    }
+    assert.equal((await w.qnb(['verify'])).code, 0);
+    await drop('docs');
+    const restore = await w.qnb(['restore-qdrant', '--latest', '--collection', 'docs'], {
+      QDRANT_NODE_URLS: allNodes(),
+    });
+    assert.equal(restore.code, 0, restore.stdout + restore.stderr);
+    assert.deepEqual(pointsOf('docs'), before);
+  });
+
+  test('3 shards × rf 2 with one node down: complete backup from the remaining replicas; restore into a single node', async (t) => {
+    const w = await world(t);
+    const before = pointsOf('rep');
+    await cluster.down(2);
+    let run: QnbRun;
+    try {
+      run = await w.qnb(['backup-qdrant', '--collection', 'rep'], { QDRANT_NODE_URLS: allNodes() });
+    } finally {
+      await cluster.up(2);
+    }
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const art = (await manifestOf(w.backupDir)).artifacts[0]!;
+    assert.equal(art.details.cluster.shards.length, 3);
+    assert.ok(!art.details.cluster.shards.some((s) => s.peerId === cluster.peerIds[2]));
+    const { startQdrantTestServer } = await import('../servers/qdrant/index.js');
+    const single = await startQdrantTestServer();
+    t.after(() => single.stop());
+    const restore = await w.qnb(['restore-qdrant', '--latest', '--collection', 'rep'], {
+      QDRANT_URL: single.url,
+    });
+    assert.equal(restore.code, 0, restore.stdout + restore.stderr);
+    assert.deepEqual(single.points('rep'), before);
+  });
+
+  test('rf 1 with one node down: clear failure, nothing listed valid', async (t) => {
+    const w = await world(t);
+    await cluster.down(1);
+    let run: QnbRun;
+    try {
+      run = await w.qnb(['backup-qdrant', '--collection', 'docs'], { QDRANT_NODE_URLS: allNodes() });
+    } finally {
+      await cluster.up(1);
+    }
+    assert.notEqual(run.code, 0);
+    const out = run.stdout + run.stderr;
+    assert.match(out, /collection "docs": shards? [\d, ]+ ha(ve|s) no Active replica/);
+    assert.match(out, new RegExp(`${cluster.urls[1]!.replace(/[.]/g, '\\.')} did not answer`));
+    assert.deepEqual(await w.listed(), []);
+  });
+});

@@ -26,12 +26,19 @@ function pointsText(a: ArtifactRecord): string | undefined {
   return undefined;
 }
 
+/** Shards of a cluster backup (distributed Qdrant), else undefined. */
+const shardCount = (a: ArtifactRecord) =>
+  (a.details?.cluster as { shards?: unknown[] } | undefined)?.shards?.length;
+
 /** Lines of one successful artifact, seed style. */
 function artifactLines(a: ArtifactRecord, abs: string, cwd: string): string[] {
   const lines: string[] = [];
   if (a.target === 'qdrant') {
     lines.push(`✅ Qdrant (${a.kind === 'qdrant-full' ? 'full storage' : a.name})`);
-    lines.push(`   Snapshot: ${String(a.details?.snapshotName ?? '')}`);
+    const shards = shardCount(a);
+    if (shards !== undefined)
+      lines.push(`   Shards: ${shards} shard snapshots (Qdrant cluster), all present`);
+    else lines.push(`   Snapshot: ${String(a.details?.snapshotName ?? '')}`);
     lines.push(`   Local: ${shownPath(abs, cwd)}`);
     lines.push(`   Size: ${mb(a.bytes)}`);
     const pts = pointsText(a);
@@ -95,6 +102,7 @@ function entryLines(e: RepoArtifact): string[] {
   const bits = [mb(a.bytes), displayTime(e.createdAt)];
   const pts = pointsText(a);
   if (pts) bits.push(`${pts} points`);
+  if (shardCount(a) !== undefined) bits.push(`${shardCount(a)} shards (cluster)`);
   if (typeof a.counts.nodes === 'number')
     bits.push(`${thousands(a.counts.nodes)} nodes, ${thousands(a.counts.relationships ?? 0)} relationships`);
   if (e.set.reason === 'pre-restore') bits.push('safety backup');

@@ -55,6 +55,14 @@ export interface CallOptions {
  */
 export type SnapshotScope = string | null | { collection: string; shard: number };
 
+/** `full storage`, `"docs"` or `shard 2 of "docs"`, for messages. */
+export const scopeLabel = (scope: SnapshotScope): string =>
+  scope === null
+    ? 'full storage'
+    : typeof scope === 'string'
+      ? `"${scope}"`
+      : `shard ${scope.shard} of "${scope.collection}"`;
+
 /** `GET /cluster` (ClusterStatus). */
 export interface ClusterStatus {
   status: 'enabled' | 'disabled';
@@ -155,12 +163,7 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
       : typeof scope === 'string'
         ? `/collections/${encodeURIComponent(scope)}/snapshots`
         : `/collections/${encodeURIComponent(scope.collection)}/shards/${scope.shard}/snapshots`;
-  const what = (scope: SnapshotScope) =>
-    scope === null
-      ? 'full storage'
-      : typeof scope === 'string'
-        ? `"${scope}"`
-        : `shard ${scope.shard} of "${scope.collection}"`;
+  const what = scopeLabel;
 
   /** A QnbError for a request that failed on the network or went silent. */
   function failure(op: string, err: unknown): QnbError {

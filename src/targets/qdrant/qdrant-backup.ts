@@ -14,7 +14,8 @@ import {
 import type { ArtifactRecord } from '../../core/manifest.js';
 import { streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, TargetContext } from '../target.js';
-import type { QdrantApi, SnapshotDescription } from './qdrant-api.js';
+import { type QdrantApi, type SnapshotDescription, type SnapshotScope, scopeLabel } from './qdrant-api.js';
+import { backupIfCluster } from './qdrant-cluster-backup.js';
 import { samplePoints } from './qdrant-sample.js';
 
 /** Per-run knobs for Qdrant backups. */
@@ -26,12 +27,22 @@ export interface QdrantBackupOptions {
   lookupTimeoutMs?: number;
   /** Pause between lookups. @default 1000 */
   lookupIntervalMs?: number;
+  /**
+   * The caller already checked the topology (backup-qdrant plans clusters up front). Otherwise a
+   * collection backup first asks whether the server is a cluster, and then takes shard snapshots
+   * (qdrant-cluster-backup.ts): never a collection snapshot holding only one node's shards.
+   */
+  topologyChecked?: boolean;
 }
 
-/** `null` = full-storage snapshot. */
-type Scope = string | null;
+/** `null` = full-storage snapshot; `{collection, shard}` = one shard (distributed Qdrant). */
+type Scope = SnapshotScope;
 
-const label = (scope: Scope) => (scope === null ? 'full storage' : `"${scope}"`);
+const label = scopeLabel;
+
+/** The name progress events carry. */
+const scopeName = (scope: Scope) =>
+  scope === null ? '*' : typeof scope === 'string' ? scope : `${scope.collection}#${scope.shard}`;
 
 /**
  * Creates a snapshot. After a network error or a 202 the snapshot may still be in the works on
@@ -92,7 +103,7 @@ export async function createSnapshotOnce(
 }
 
 /** Downloads a snapshot into a reserved temp file and checks size and checksum. */
-async function download(
+export async function download(
   api: QdrantApi,
   scope: Scope,
   snap: SnapshotDescription,
@@ -102,7 +113,7 @@ async function download(
 ): Promise<{ bytes: number; sha256: string; durationMs: number }> {
   const started = Date.now();
   const dl = await api.downloadSnapshot(scope, snap.name, { signal: ctx.signal });
-  const name = scope ?? '*';
+  const name = scopeName(scope);
   if (dl.contentEncoding) {
     ctx.reporter.emit({
       type: 'warning',
@@ -167,7 +178,7 @@ async function download(
 }
 
 /** Reads what the manifest records about a collection before the snapshot. */
-async function describeCollection(api: QdrantApi, name: string, sampleSize: number) {
+export async function describeCollection(api: QdrantApi, name: string, sampleSize: number) {
   let info: Record<string, unknown>;
   try {
     info = await api.getCollection(name);
@@ -190,12 +201,17 @@ async function describeCollection(api: QdrantApi, name: string, sampleSize: numb
 /** Backs up one collection, or the full storage when `scope` is null. Returns the committed record. */
 export async function backupQdrantScope(
   api: QdrantApi,
-  scope: Scope,
+  scope: string | null,
   serverVersion: string,
   sink: ArtifactSink,
   ctx: TargetContext,
   opts: QdrantBackupOptions,
 ): Promise<ArtifactRecord> {
+  if (scope !== null && !opts.topologyChecked) {
+    const keepServerSnapshot = opts.keepServerSnapshot;
+    const viaCluster = await backupIfCluster(api, scope, sink, { serverVersion, keepServerSnapshot, ctx });
+    if (viaCluster) return viaCluster;
+  }
   const startedAt = ctx.now();
   const name = scope ?? '*';
   ctx.reporter.emit({

@@ -1,18 +1,67 @@
 /**
  * Backup of collections of a distributed Qdrant: preflight (cluster detection and one plan per
- * collection, before anything is written), then one shard snapshot per shard.
+ * collection, before anything is written), then one shard snapshot per shard, each from a node
+ * holding an Active replica, downloaded with the same checksum and fsync guarantees as
+ * collection snapshots, bundled into one tar file (shard-bundle.ts) and committed only when
+ * every shard is there.
  */
+
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { QnbError, throwIfAborted } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
+import { streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, TargetContext } from '../target.js';
-import { createQdrantApi, type QdrantApi } from './qdrant-api.js';
+import type { QdrantApi } from './qdrant-api.js';
+import { createSnapshotOnce, describeCollection, download } from './qdrant-backup.js';
 import {
   type ClusterCollectionPlan,
   closeCluster,
-  discoverCluster,
+  discoverClusterOf,
   fullOnClusterError,
   planClusterCollection,
   type QdrantCluster,
+  type ShardSource,
 } from './qdrant-cluster.js';
+import { type BundleInput, bundleStream } from './shard-bundle.js';
+
+/** Name of the topology member of a cluster backup file. */
+export const TOPOLOGY_MEMBER = 'qnb-cluster.json';
+/** Marker of `details.cluster` and the topology member. */
+export const CLUSTER_FORMAT = 'qnb-qdrant-cluster/1';
+
+/** One shard file of a cluster backup, as the manifest records it. */
+export interface ShardFileRecord {
+  shardId: number;
+  shardKey?: string | number;
+  peerId: number;
+  /** Member name inside the backup file. */
+  member: string;
+  bytes: number;
+  sha256: string;
+  serverChecksum: string | null;
+  /** points_count the node reported for this shard. */
+  points: number;
+  snapshotName: string;
+}
+
+/** `details.cluster` of a cluster backup. */
+export interface ClusterBackupDetails {
+  format: typeof CLUSTER_FORMAT;
+  peers: { peerId: number; uri: string; url?: string }[];
+  shardNumber: number;
+  replicationFactor: number;
+  shardingMethod: 'auto' | 'custom';
+  shardKeys: (string | number)[];
+  shards: ShardFileRecord[];
+}
+
+/** The cluster details of an artifact, when it is a cluster backup. */
+export function clusterDetails(a: ArtifactRecord): ClusterBackupDetails | undefined {
+  const c = a.details?.cluster as ClusterBackupDetails | undefined;
+  return c && c.format === CLUSTER_FORMAT ? c : undefined;
+}
 
 /** What the manager needs to back up a cluster's collections. */
 export interface PreparedClusterBackup {
@@ -24,8 +73,6 @@ export interface PreparedClusterBackup {
 
 /** Options of prepareClusterBackup. */
 export interface ClusterBackupOptions {
-  nodeUrls: readonly string[];
-  apiKey: string | undefined;
   full: boolean;
   scopes: (string | null)[];
   serverVersion: string;
@@ -44,25 +91,248 @@ export async function prepareClusterBackup(
   entry: QdrantApi,
   opts: ClusterBackupOptions,
 ): Promise<PreparedClusterBackup | undefined> {
-  const makeApi = (url: string) => createQdrantApi({ url, apiKey: opts.apiKey });
-  const cluster = await discoverCluster(entry, opts.nodeUrls, makeApi);
+  const cluster = await discoverClusterOf(entry);
   if (!cluster) return undefined;
   const close = () => closeCluster(cluster, entry);
   try {
     if (opts.full) throw fullOnClusterError(cluster, entry);
     const plans = new Map<string, ClusterCollectionPlan>();
-    for (const scope of opts.scopes)
+    for (const scope of opts.scopes) {
       if (scope !== null) plans.set(scope, await planClusterCollection(cluster, scope));
+    }
     return {
       cluster,
       plans,
       close,
-      backup: async () => {
-        throw new Error('cluster backup is not implemented yet');
-      },
+      backup: (collection, sink) =>
+        backupClusterCollection(entry, cluster, plans.get(collection)!, sink, opts),
     };
   } catch (err) {
     await close();
     throw err;
+  }
+}
+
+/** Shards ordered so that consecutive ones come from different nodes (parallel downloads). */
+function interleave(shards: ShardSource[]): ShardSource[] {
+  const byPeer = new Map<number, ShardSource[]>();
+  for (const s of shards) byPeer.set(s.peerId, [...(byPeer.get(s.peerId) ?? []), s]);
+  const out: ShardSource[] = [];
+  const queues = [...byPeer.values()];
+  while (out.length < shards.length) for (const q of queues) if (q.length) out.push(q.shift()!);
+  return out;
+}
+
+/** Runs `work` over `items`, at most `limit` at once; the first failure stops new work. */
+async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async () => {
+    while (failed === undefined && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (err) {
+        failed ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failed !== undefined) throw failed;
+}
+
+async function backupClusterCollection(
+  entry: QdrantApi,
+  cluster: QdrantCluster,
+  plan: ClusterCollectionPlan,
+  sink: ArtifactSink,
+  opts: ClusterBackupOptions,
+): Promise<ArtifactRecord> {
+  const { ctx } = opts;
+  const collection = plan.collection;
+  const startedAt = ctx.now();
+  ctx.reporter.emit({
+    type: 'step',
+    target: 'qdrant',
+    name: collection,
+    message: `cluster: ${plan.shardCount} shard snapshots of "${collection}" from ${new Set(plan.shards.map((s) => s.peerId)).size} nodes`,
+  });
+  const before = await describeCollection(entry, collection, 3);
+  const reserved = await sink.reserve('qdrant', `${collection}-backup`, '.shards.tar');
+  const files = new Map<number, ShardFileRecord & { path: string }>();
+  let committed = false;
+  try {
+    await pool(interleave(plan.shards), opts.parallel ?? 2, async (shard) => {
+      throwIfAborted(ctx.signal);
+      const path = `${reserved.tempPath}.shard-${shard.shardId}`;
+      const sources = [{ peerId: shard.peerId, url: shard.url }, ...shard.fallbacks];
+      let lastErr: unknown;
+      for (const source of sources) {
+        const api = cluster.nodes.find((n) => n.peerId === source.peerId)!.api!;
+        try {
+          const got = await shardSnapshot(api, collection, shard.shardId, path, reserved.rel, opts);
+          files.set(shard.shardId, {
+            shardId: shard.shardId,
+            ...(shard.shardKey === undefined ? {} : { shardKey: shard.shardKey }),
+            peerId: source.peerId,
+            member: `shard-${shard.shardId}.snapshot`,
+            points: shard.points,
+            path,
+            ...got,
+          });
+          return;
+        } catch (err) {
+          lastErr = err;
+          await rm(path, { force: true });
+          throwIfAborted(ctx.signal);
+          if (!(err instanceof QnbError) || err.code !== 'E_CONNECT' || source === sources.at(-1)) break;
+          ctx.reporter.emit({
+            type: 'warning',
+            target: 'qdrant',
+            name: collection,
+            message: `shard ${shard.shardId} from peer ${source.peerId} failed (${err.message}); trying another Active replica`,
+          });
+        }
+      }
+      throw lastErr;
+    });
+    // valid only when every shard is there
+    const missing = plan.shards.filter((s) => !files.has(s.shardId)).map((s) => s.shardId);
+    if (missing.length > 0) {
+      throw new QnbError(
+        'E_SERVER',
+        `qdrant cluster: shards ${missing.join(', ')} of "${collection}" missing`,
+      );
+    }
+    const after = await entry.countExact(collection);
+    const params = ((before.config as Record<string, unknown> | null)?.params ?? {}) as Record<
+      string,
+      unknown
+    >;
+    const shards = plan.shards.map((s) => {
+      const { path: _path, ...rec } = files.get(s.shardId)!;
+      return rec;
+    });
+    const details: ClusterBackupDetails = {
+      format: CLUSTER_FORMAT,
+      peers: cluster.nodes.map((n) => ({
+        peerId: n.peerId,
+        uri: n.p2pUri,
+        ...(n.url ? { url: n.url } : {}),
+      })),
+      shardNumber: Number(params.shard_number ?? plan.shardCount),
+      replicationFactor: Number(params.replication_factor ?? 1),
+      shardingMethod: params.sharding_method === 'custom' ? 'custom' : 'auto',
+      shardKeys: shards.flatMap((s) => (s.shardKey === undefined ? [] : [s.shardKey])),
+      shards,
+    };
+    const topology = Buffer.from(
+      JSON.stringify(
+        { collection, config: before.config, aliases: before.aliases, points: before.points, ...details },
+        null,
+        2,
+      ),
+    );
+    const inputs: BundleInput[] = [
+      { name: TOPOLOGY_MEMBER, size: topology.length, open: () => topology },
+      ...plan.shards.map((s) => {
+        const f = files.get(s.shardId)!;
+        return { name: f.member, size: f.bytes, open: () => createReadStream(f.path) };
+      }),
+    ];
+    const bundle = await streamToFile(Readable.from(bundleStream(inputs)), reserved.tempPath, {
+      signal: ctx.signal,
+    });
+    const points = before.points;
+    const counts =
+      after === points
+        ? { points }
+        : { pointsMin: Math.min(points, after), pointsMax: Math.max(points, after) };
+    if (after !== points) {
+      ctx.reporter.emit({
+        type: 'warning',
+        target: 'qdrant',
+        name: collection,
+        message: `points changed during the snapshot (${points} → ${after})`,
+      });
+    }
+    const record: ArtifactRecord = {
+      target: 'qdrant',
+      kind: 'qdrant-collection',
+      name: collection,
+      file: reserved.rel,
+      status: 'pending',
+      bytes: bundle.bytes,
+      sha256: bundle.sha256,
+      serverChecksum: null,
+      checksumSource: 'self',
+      serverVersion: opts.serverVersion,
+      counts,
+      sample: before.sample,
+      startedAt: startedAt.toISOString(),
+      finishedAt: ctx.now().toISOString(),
+      durationMs: ctx.now().getTime() - startedAt.getTime(),
+      details: { serverUrl: entry.baseUrl, config: before.config, aliases: before.aliases, cluster: details },
+    };
+    await sink.commit(record, reserved.tempPath);
+    committed = true;
+    return record;
+  } finally {
+    for (const s of plan.shards) await rm(`${reserved.tempPath}.shard-${s.shardId}`, { force: true });
+    if (!committed) await sink.discard(reserved.tempPath);
+  }
+}
+
+/** One shard snapshot: created on the node, downloaded and checked, deleted on the server. */
+async function shardSnapshot(
+  api: QdrantApi,
+  collection: string,
+  shard: number,
+  path: string,
+  rel: string,
+  opts: ClusterBackupOptions,
+): Promise<{ bytes: number; sha256: string; serverChecksum: string | null; snapshotName: string }> {
+  const scope = { collection, shard };
+  const snap = await createSnapshotOnce(api, scope, opts.ctx, {
+    keepServerSnapshot: opts.keepServerSnapshot,
+  });
+  try {
+    const got = await download(api, scope, snap, path, rel, opts.ctx);
+    return {
+      bytes: got.bytes,
+      sha256: got.sha256,
+      serverChecksum: snap.checksum ?? null,
+      snapshotName: snap.name,
+    };
+  } finally {
+    if (!opts.keepServerSnapshot) {
+      await api.deleteSnapshot(scope, snap.name).catch((err: Error) =>
+        opts.ctx.reporter.emit({
+          type: 'warning',
+          target: 'qdrant',
+          name: collection,
+          message: `could not delete ${snap.name} on ${api.baseUrl}: ${err.message}`,
+        }),
+      );
+    }
+  }
+}
+
+/**
+ * A single collection backup when the caller does not know the topology (safety backups before
+ * a restore): `undefined` on a single node, else the cluster backup of `collection`.
+ */
+export async function backupIfCluster(
+  entry: QdrantApi,
+  collection: string,
+  sink: ArtifactSink,
+  opts: Omit<ClusterBackupOptions, 'full' | 'scopes'>,
+): Promise<ArtifactRecord | undefined> {
+  const prepared = await prepareClusterBackup(entry, { ...opts, full: false, scopes: [collection] });
+  if (!prepared) return undefined;
+  try {
+    return await prepared.backup(collection, sink);
+  } finally {
+    await prepared.close();
   }
 }

@@ -6,7 +6,7 @@
  * an Active replica, and refuses (before anything is written) when a shard has none it can reach.
  */
 import { ConfigError, QnbError } from '../../core/errors.js';
-import type { CollectionClusterInfo, QdrantApi } from './qdrant-api.js';
+import { type CollectionClusterInfo, createQdrantApi, type QdrantApi } from './qdrant-api.js';
 
 /** One peer of the cluster and how qnb reaches it. */
 export interface ClusterNode {
@@ -41,6 +41,8 @@ export interface ShardSource {
   /** points_count reported by the node holding the chosen replica. */
   points: number;
   replicas: ShardReplica[];
+  /** Other reachable nodes with an Active replica, tried in order when the first one fails. */
+  fallbacks: { peerId: number; url: string }[];
 }
 
 /** Which node each shard of a collection is read from. */
@@ -48,6 +50,26 @@ export interface ClusterCollectionPlan {
   collection: string;
   shardCount: number;
   shards: ShardSource[];
+}
+
+/** The node list (and key) configured for an entry API; attached where the API is created. */
+export interface NodeConfig {
+  nodeUrls: readonly string[];
+  apiKey?: string;
+}
+
+const nodeConfigs = new WeakMap<QdrantApi, NodeConfig>();
+
+/** Remembers the configured node URLs for `api` (the manager does this when it creates the API). */
+export function attachNodeConfig(api: QdrantApi, config: NodeConfig): QdrantApi {
+  nodeConfigs.set(api, config);
+  return api;
+}
+
+/** Discovers the cluster behind `api` with the node list attached to it (none: only `api`). */
+export function discoverClusterOf(api: QdrantApi): Promise<QdrantCluster | undefined> {
+  const config = nodeConfigs.get(api) ?? { nodeUrls: [] };
+  return discoverCluster(api, config.nodeUrls, (url) => createQdrantApi({ url, apiKey: config.apiKey }));
 }
 
 const NODES_FIX =
@@ -188,6 +210,7 @@ export async function planClusterCollection(
       url: pick.url!,
       points: local.get(`${shardId}:${pick.peerId}`)!.points,
       replicas: reps,
+      fallbacks: candidates.slice(1).map((n) => ({ peerId: n.peerId, url: n.url! })),
     });
   }
   if (missing.length > 0) throw uncovered(cluster, collection, missing, failed);

@@ -10,6 +10,8 @@ import type { ArtifactRecord } from '../../core/manifest.js';
 import { byteCounter } from '../../core/transfer.js';
 import type { TargetContext } from '../target.js';
 import type { AliasAction, AliasDescription, QdrantApi } from './qdrant-api.js';
+import { clusterDetails } from './qdrant-cluster-backup.js';
+import { restoreClusterBackup } from './qdrant-cluster-restore.js';
 import { compareSample } from './qdrant-sample.js';
 
 /** Options of one restore. */
@@ -82,6 +84,7 @@ export async function restoreQdrantCollection(
   ctx: TargetContext,
   opts: QdrantRestoreOptions,
 ): Promise<QdrantRestoreReport> {
+  if (clusterDetails(artifact)) return restoreClusterBackup(api, artifact, filePath, ctx, opts);
   const started = Date.now();
   const target = opts.as ?? artifact.name;
   checkShardingRestorable(artifact, target, opts.targetExists);
@@ -123,7 +126,16 @@ export async function restoreQdrantCollection(
     bytes: counter.bytes(),
     durationMs: Date.now() - started,
   });
+  return checkRestored(api, artifact, target, started);
+}
 
+/** Re-applies aliases, then checks the exact point count and the sampled points. */
+export async function checkRestored(
+  api: QdrantApi,
+  artifact: ArtifactRecord,
+  target: string,
+  started: number,
+): Promise<QdrantRestoreReport> {
   const recordedAliases = (artifact.details?.aliases ?? []) as AliasDescription[];
   const aliases = { applied: [] as string[], skipped: [] as string[] };
   if (target === artifact.name) aliases.applied = await reapplyAliases(api, target, recordedAliases);
