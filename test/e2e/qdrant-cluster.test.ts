@@ -166,13 +166,22 @@ describe('cluster backup and restore', () => {
         assert.deepEqual((list as { result: unknown[] }).result, [], 'shard snapshots deleted on the server');
       }
     }
-    assert.equal((await w.qnb(['verify'])).code, 0);
+    const deep = await w.qnb(['verify', '--deep'], { QDRANT_NODE_URLS: allNodes() });
+    assert.equal(deep.code, 0, deep.stdout + deep.stderr);
+    assert.deepEqual(
+      cluster.nodes[0]!.collections().filter((c) => c.startsWith('qnb-verify')),
+      [],
+      'scratch collection dropped',
+    );
     await drop('docs');
     const restore = await w.qnb(['restore-qdrant', '--latest', '--collection', 'docs'], {
       QDRANT_NODE_URLS: allNodes(),
     });
     assert.equal(restore.code, 0, restore.stdout + restore.stderr);
     assert.deepEqual(pointsOf('docs'), before);
+    const all = await w.qnb(['backup-all', '--skip-neo4j'], { QDRANT_NODE_URLS: allNodes() });
+    assert.equal(all.code, 0, all.stdout + all.stderr);
+    assert.equal((await w.listed()).filter((b) => b.valid).length, 3, 'docs twice and rep, each one entry');
   });
 
   test('3 shards × rf 2 with one node down: complete backup from the remaining replicas; restore into a single node', async (t) => {
