@@ -10,6 +10,7 @@ import type { QnbConfig } from '../config/schema.js';
 import { openBolt } from '../targets/neo4j/neo4j-bolt.js';
 import type { Neo4jRuntime } from '../targets/neo4j/neo4j-runtime.js';
 import type { QdrantApi } from '../targets/qdrant/qdrant-api.js';
+import { clusterDoctorChecks } from '../targets/qdrant/qdrant-cluster-doctor.js';
 import { ensureDir } from './fs-safe.js';
 import { isLockHolderAlive, LOCK_FILE, type LockInfo } from './lock.js';
 import type { Repository } from './repository.js';
@@ -129,6 +130,13 @@ async function qdrantChecks(d: Deps, out: DoctorCheck[]): Promise<void> {
         : `${names.length} collection(s): ${names.join(', ') || '—'}`,
       ...(missing.length ? { fix: 'fix QDRANT_COLLECTIONS' } : {}),
     });
+    const selected = d.config.qdrant.collections.length ? d.config.qdrant.collections : names;
+    out.push(
+      ...(await clusterDoctorChecks(
+        api,
+        selected.filter((c) => names.includes(c)),
+      )),
+    );
     out.push({
       area: 'qdrant',
       name: 'server disk for snapshots',

@@ -224,3 +224,15 @@ describe('cluster backup and restore', () => {
     assert.deepEqual(await w.listed(), []);
   });
 });
+
+test('doctor shows the cluster, each node and where each shard would be read from', async (t) => {
+  const w = await world(t);
+  const partial = await w.qnb(['doctor', '--skip-neo4j'], { QDRANT_NODE_URLS: cluster.urls[1] });
+  assert.notEqual(partial.code, 0);
+  assert.match(partial.stdout, /distributed mode, 3 peers/);
+  assert.match(partial.stdout, new RegExp(`node peer ${cluster.peerIds[2]}.*no reachable REST URL`));
+  assert.match(partial.stdout, /shards of "docs".*no Active replica/);
+  const good = await w.qnb(['doctor', '--skip-neo4j'], { QDRANT_NODE_URLS: allNodes() });
+  assert.equal(good.code, 0, good.stdout + good.stderr);
+  assert.match(good.stdout, /shards of "docs".*0←peer \d+, 1←peer \d+/);
+});
