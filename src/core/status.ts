@@ -9,7 +9,7 @@
  * below `dropRatio` × the median of its previous `window` valid backups.
  * Safety backups taken before a restore (`pre-restore`) are not regular backups and are left out.
  */
-import type { ArtifactCounts, SetManifest, TargetKind } from './manifest.js';
+import type { ArtifactCounts, ArtifactRecord, SetManifest, TargetKind } from './manifest.js';
 import type { RepoArtifact, RepoScan } from './repository.js';
 import { displayTime, formatDuration } from './time.js';
 
@@ -31,6 +31,8 @@ export interface LastGoodBackup {
   bytes: number;
   counts: ArtifactCounts;
   durationMs: number;
+  /** Qdrant cluster backups: shards in the backup of the collection's shards (coverage). */
+  shards?: { inBackup: number; total: number };
 }
 
 /** State of one target. */
@@ -89,6 +91,16 @@ const size = (b: number) => (b < 1048576 ? `${Math.round(b)} bytes` : `${(b / 10
 function countOf(c: ArtifactCounts, name: (typeof COUNT_NAMES)[number]): number | undefined {
   if (name === 'points') return c.points ?? c.pointsMax;
   return c[name];
+}
+
+/** Shard coverage of a Qdrant cluster backup (details.cluster, docs/manifest.md). */
+function shardCoverage(a: ArtifactRecord): Pick<LastGoodBackup, 'shards'> {
+  const c = a.details?.cluster as
+    | { shards?: unknown[]; shardNumber?: number; shardingMethod?: string }
+    | undefined;
+  if (!Array.isArray(c?.shards)) return {};
+  const total = c.shardingMethod === 'custom' ? c.shards.length : Number(c.shardNumber ?? c.shards.length);
+  return { shards: { inBackup: c.shards.length, total } };
 }
 
 const isRegular = (set: SetManifest) => set.reason !== 'pre-restore';
@@ -200,6 +212,7 @@ export function computeStatus(scan: RepoScan, opts: StatusOptions): StatusReport
         bytes: last.artifact.bytes,
         counts: last.artifact.counts,
         durationMs: last.artifact.durationMs,
+        ...shardCoverage(last.artifact),
       };
       if (ageMs > opts.maxAgeMs)
         problems.push({

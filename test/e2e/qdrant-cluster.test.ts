@@ -166,6 +166,13 @@ describe('cluster backup and restore', () => {
         assert.deepEqual((list as { result: unknown[] }).result, [], 'shard snapshots deleted on the server');
       }
     }
+    const status = JSON.parse((await w.qnb(['status', '--json'])).stdout) as {
+      targets: { name: string; lastGood?: { shards?: unknown } }[];
+    };
+    assert.deepEqual(status.targets.find((x) => x.name === 'docs')?.lastGood?.shards, {
+      inBackup: 6,
+      total: 6,
+    });
     const deep = await w.qnb(['verify', '--deep'], { QDRANT_NODE_URLS: allNodes() });
     assert.equal(deep.code, 0, deep.stdout + deep.stderr);
     assert.deepEqual(

@@ -243,6 +243,7 @@ export function renderStatus(r: StatusReport): string[] {
       const c = g.counts;
       const points = c.points ?? c.pointsMax;
       if (typeof points === 'number') lines.push(`   Points: ${thousands(points)}`);
+      if (g.shards) lines.push(`   Shards: ${g.shards.inBackup} of ${g.shards.total} (Qdrant cluster)`);
       if (typeof c.nodes === 'number') lines.push(`   Nodes: ${thousands(c.nodes)}`);
       if (typeof c.relationships === 'number') lines.push(`   Relationships: ${thousands(c.relationships)}`);
     }
