@@ -243,3 +243,28 @@ test('doctor shows the cluster, each node and where each shard would be read fro
   assert.equal(good.code, 0, good.stdout + good.stderr);
   assert.match(good.stdout, /shards of "docs".*0←peer \d+, 1←peer \d+/);
 });
+
+test('custom sharding on a cluster: shards matched by key on restore; identical points', async (t) => {
+  const w = await world(t);
+  const url = cluster.urls[0]!;
+  await put(url, '/collections/tenants', {
+    vectors: { size: 3, distance: 'Dot' },
+    sharding_method: 'custom',
+    replication_factor: 1,
+  });
+  for (const key of ['eu', 'us', 'ap']) await put(url, '/collections/tenants/shards', { shard_key: key });
+  const points = Array.from({ length: 30 }, (_, i) => ({ id: i + 1, vector: [i, 1, 0], payload: { i } }));
+  for (const key of ['eu', 'us', 'ap']) {
+    const mine = points.filter((p) => ['eu', 'us', 'ap'][p.id % 3] === key);
+    await put(url, '/collections/tenants/points?wait=true', { points: mine, shard_key: key });
+  }
+  const before = pointsOf('tenants');
+  const run = await w.qnb(['backup-qdrant', '--collection', 'tenants'], { QDRANT_NODE_URLS: allNodes() });
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  await drop('tenants');
+  const restore = await w.qnb(['restore-qdrant', '--latest', '--collection', 'tenants'], {
+    QDRANT_NODE_URLS: allNodes(),
+  });
+  assert.equal(restore.code, 0, restore.stdout + restore.stderr);
+  assert.deepEqual(pointsOf('tenants'), before);
+});
