@@ -193,6 +193,7 @@ function buildProgram(io: CliIO, setResult: (p: Promise<number>) => void) {
     .option('-y, --yes', 'allow overwriting an existing collection (a safety snapshot is taken first)')
     .option('--force', 'restore a file without a valid manifest entry, or across Qdrant versions')
     .option('--from <target>', 'fetch the snapshot from a copy target (folder or s3://bucket/prefix) first')
+    .option('--dry-run', 'print what the restore would do (cluster backups: the shard plan), change nothing')
     .action((file, opts) => {
       const c = createContext(io, global());
       setResult(

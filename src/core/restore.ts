@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import type { QdrantApi } from '../targets/qdrant/qdrant-api.js';
 import { backupQdrantScope } from '../targets/qdrant/qdrant-backup.js';
+import { dryRunPlan } from '../targets/qdrant/qdrant-cluster-restore.js';
 import { type QdrantRestoreReport, restoreQdrantCollection } from '../targets/qdrant/qdrant-restore.js';
 import { restoreIncompatibility } from '../targets/qdrant/qdrant-version.js';
 import type { TargetContext } from '../targets/target.js';
@@ -26,6 +27,8 @@ export interface RestoreQdrantOptions {
   force?: boolean;
   /** Folder relative paths are resolved against. */
   cwd?: string;
+  /** Print the plan (cluster backups: create + one upload per shard), change nothing. */
+  dryRun?: boolean;
 }
 
 interface RestoreDeps {
@@ -81,6 +84,14 @@ export async function restoreQdrant(
     throw new QnbError('E_REFUSED', `qdrant: ${incompatible}`, { hint: 'pass --force to try anyway' });
   if (incompatible) ctx.reporter.emit({ type: 'warning', target: 'qdrant', message: incompatible });
   const exists = await api.collectionExists(target);
+  if (opts.dryRun) {
+    const plan = await dryRunPlan(api, artifact, path, target, exists);
+    const report = { collection: target, from: artifact.file, expectedPoints: '', points: 0 };
+    return {
+      artifact,
+      report: { ...report, aliases: { applied: [], skipped: [] }, sampleChecked: 0, durationMs: 0, plan },
+    };
+  }
   if (exists && !opts.yes) {
     throw new QnbError('E_REFUSED', `qdrant: collection "${target}" exists and would be overwritten`, {
       hint: `re-run with --yes (qnb takes a safety snapshot of "${target}" first), or restore beside it with --as NEW_NAME`,

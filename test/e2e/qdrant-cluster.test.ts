@@ -180,6 +180,18 @@ describe('cluster backup and restore', () => {
       [],
       'scratch collection dropped',
     );
+    const marks = cluster.nodes.map((n) => n.requests.length);
+    const dry = await w.qnb(['restore-qdrant', '--latest', '--collection', 'docs', '--dry-run'], {
+      QDRANT_NODE_URLS: allNodes(),
+    });
+    assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+    assert.match(dry.stdout, /exists: safety backup first/);
+    assert.match(dry.stdout, /create "docs" with shard_number 6, replication_factor 1/);
+    assert.equal(dry.stdout.match(/upload shard \d: \d+ bytes to a node holding it/g)?.length, 6);
+    const changed = cluster.nodes.flatMap((n, i) =>
+      n.requests.slice(marks[i]).filter((r) => r.method !== 'GET'),
+    );
+    assert.deepEqual(changed, [], '--dry-run changed nothing');
     await drop('docs');
     const restore = await w.qnb(['restore-qdrant', '--latest', '--collection', 'docs'], {
       QDRANT_NODE_URLS: allNodes(),

@@ -13,6 +13,7 @@ export interface RestoreQdrantFlags {
   as?: string;
   yes?: boolean;
   force?: boolean;
+  dryRun?: boolean;
 }
 
 export async function runRestoreQdrant(

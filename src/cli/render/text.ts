@@ -150,6 +150,13 @@ export function renderRestore(r: {
   artifact: ArtifactRecord;
 }): string[] {
   const rep = r.report;
+  if (rep.plan)
+    return [
+      '=== Restore plan (dry run, nothing changed) ===',
+      '',
+      `From: ${rep.from}`,
+      ...rep.plan.map((l) => `  • ${l}`),
+    ];
   const lines = ['=== Restore Results ===', '', `✅ Qdrant (${rep.collection})`, `   From: ${rep.from}`];
   lines.push(`   Points: ${thousands(rep.points)} (manifest: ${rep.expectedPoints}) ✔`);
   if (rep.sampleChecked) lines.push(`   Sampled points: ${rep.sampleChecked} identical ✔`);

@@ -177,3 +177,52 @@ export function describePlan(plan: ClusterRestorePlan): string {
   );
   return `restore plan for "${plan.collection}" (${plan.topology}, ${plan.uploads.length} shards): ${lines.join('; ')}`;
 }
+
+/**
+ * What `restore-qdrant --dry-run` prints: the steps a restore of `artifact` into `target` would
+ * take on the server behind `api`, without changing anything.
+ */
+export async function dryRunPlan(
+  api: QdrantApi,
+  artifact: ArtifactRecord,
+  filePath: string,
+  target: string,
+  exists: boolean,
+): Promise<string[]> {
+  const details = clusterDetails(artifact);
+  const cluster = await discoverClusterOf(api);
+  try {
+    const where = cluster ? `a cluster of ${cluster.nodes.length} peers` : `a single node (${api.baseUrl})`;
+    const lines = [`target: "${target}" on ${where}`];
+    if (exists) lines.push(`"${target}" exists: safety backup first, then it is replaced`);
+    if (!details) {
+      lines.push(
+        `upload ${artifact.file} (${artifact.bytes} bytes) as a collection snapshot, priority=snapshot`,
+      );
+      if (cluster)
+        lines.push(
+          'warning: a single-node collection snapshot uploaded through one node of a cluster; check the restored count',
+        );
+    } else {
+      const files = members(await readBundleIndex(filePath), details, artifact.file);
+      const rf = Math.max(1, Math.min(details.replicationFactor, cluster?.nodes.length ?? 1));
+      lines.push(
+        details.shardingMethod === 'custom'
+          ? `create "${target}" (custom sharding, shard keys ${details.shardKeys.join(', ')}, replication_factor ${rf})`
+          : `create "${target}" with shard_number ${details.shardNumber}, replication_factor ${rf}, the recorded vectors and config`,
+      );
+      for (const s of details.shards) {
+        const key = s.shardKey === undefined ? '' : ` (key ${s.shardKey})`;
+        lines.push(
+          `upload shard ${s.shardId}${key}: ${files.get(s.shardId)!.size} bytes to a node holding it (read from /collections/${target}/cluster after creation), priority=snapshot`,
+        );
+      }
+    }
+    lines.push(
+      `then check ${JSON.stringify(artifact.counts)} exact and ${artifact.sample?.length ?? 0} sampled points`,
+    );
+    return lines;
+  } finally {
+    await closeCluster(cluster, api);
+  }
+}

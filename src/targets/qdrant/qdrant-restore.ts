@@ -31,6 +31,8 @@ export interface QdrantRestoreReport {
   aliases: { applied: string[]; skipped: string[] };
   sampleChecked: number;
   durationMs: number;
+  /** `--dry-run`: the steps a restore would take; nothing was changed. */
+  plan?: string[];
 }
 
 /** Refuses restores that Qdrant would silently get wrong. */
