@@ -279,4 +279,12 @@ test('custom sharding on a cluster: shards matched by key on restore; identical 
   });
   assert.equal(restore.code, 0, restore.stdout + restore.stderr);
   assert.deepEqual(pointsOf('tenants'), before);
+  // restore SET over the existing collection: cluster-aware safety backup first, then identical
+  const { id } = (await manifestOf(w.backupDir)) as unknown as { id: string };
+  const set = await w.qnb(['restore', id, '--yes'], { QDRANT_NODE_URLS: allNodes() });
+  assert.equal(set.code, 0, set.stdout + set.stderr);
+  assert.match(set.stdout, /Safety backup of the previous state: set /);
+  assert.deepEqual(pointsOf('tenants'), before);
+  const safety = (await w.listed()).filter((b) => b.name === 'tenants' && b.file.endsWith('.shards.tar'));
+  assert.equal(safety.length, 2, 'the backup and the safety backup of restore SET, each one cluster entry');
 });

@@ -42,7 +42,8 @@ export function checkShardingRestorable(
   targetExists: boolean,
 ): void {
   const config = (artifact.details?.config ?? {}) as { params?: { sharding_method?: string } };
-  if (config.params?.sharding_method === 'custom' && (target !== artifact.name || !targetExists)) {
+  // a cluster backup creates the shard keys itself (qdrant-cluster-restore.ts)
+  if (config.params?.sharding_method === 'custom' && !clusterDetails(artifact) && (target !== artifact.name || !targetExists)) {
     throw new QnbError(
       'E_UNSUPPORTED',
       `qdrant: "${artifact.name}" uses custom sharding; restored as "${target}" it would come back empty`,
