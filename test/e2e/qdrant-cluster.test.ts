@@ -288,3 +288,25 @@ test('custom sharding on a cluster: shards matched by key on restore; identical 
   const safety = (await w.listed()).filter((b) => b.name === 'tenants' && b.file.endsWith('.shards.tar'));
   assert.equal(safety.length, 2, 'the backup and the safety backup of restore SET, each one cluster entry');
 });
+
+test("a single node's backup restored into a cluster (same shard count): uploaded to every node, identical", async (t) => {
+  const w = await world(t);
+  const { startQdrantTestServer } = await import('../servers/qdrant/index.js');
+  const single = await startQdrantTestServer();
+  t.after(() => single.stop());
+  await put(single.url, '/collections/solo', { vectors: { size: 3, distance: 'Cosine' }, shard_number: 3 });
+  const points = Array.from({ length: 90 }, (_, i) => ({ id: i + 1, vector: [i + 1, 2, 3], payload: { i } }));
+  await put(single.url, '/collections/solo/points?wait=true', { points });
+  const before = single.points('solo');
+  const backup = await w.qnb(['backup-qdrant', '--collection', 'solo'], { QDRANT_URL: single.url });
+  assert.equal(backup.code, 0, backup.stdout + backup.stderr);
+  const refused = await w.qnb(['restore-qdrant', '--latest', '--collection', 'solo']);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stdout + refused.stderr, /needs every node .*no REST URL for peer/);
+  assert.ok(!cluster.nodes[0]!.collections().includes('solo'), 'nothing restored');
+  const restore = await w.qnb(['restore-qdrant', '--latest', '--collection', 'solo'], {
+    QDRANT_NODE_URLS: allNodes(),
+  });
+  assert.equal(restore.code, 0, restore.stdout + restore.stderr);
+  assert.deepEqual(pointsOf('solo'), before);
+});

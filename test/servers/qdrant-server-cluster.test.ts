@@ -147,6 +147,33 @@ describe('cluster mode', () => {
     assert.equal(missing.status, 404);
   });
 
+  test("a full collection snapshot uploaded to one node recovers only that node's shards", async () => {
+    const single = await servers.start();
+    await call(single, 'PUT', '/collections/solo', {
+      vectors: { size: 4, distance: 'Dot' },
+      shard_number: 3,
+    });
+    await call(single, 'PUT', '/collections/solo/points?wait=true', { points: points(30) });
+    const snap = (await call(single, 'POST', '/collections/solo/snapshots?wait=true')).json.result as {
+      name: string;
+    };
+    const file = join(work, 'solo.snapshot');
+    await writeFile(file, await downloadSnapshot(single, `/collections/solo/snapshots/${snap.name}`));
+    const counts: number[] = [];
+    for (const node of cluster.nodes) {
+      const up = await uploadFile(
+        `${node.url}/collections/solo/snapshots/upload?wait=true&priority=snapshot`,
+        file,
+        's',
+      );
+      assert.equal(up.status, 200, up.body);
+      counts.push(node.points('solo').length);
+    }
+    assert.ok(counts[0]! < 30, `first node recovered only its shards (${counts[0]})`);
+    assert.equal(counts[2], 30);
+    assert.deepEqual(cluster.nodes[0]!.points('solo'), single.points('solo'));
+  });
+
   test('replication 2: every shard on two nodes; a node can be taken down and back up', async () => {
     const [a] = cluster.nodes;
     await call(a!, 'PUT', '/collections/rep', {

@@ -4,7 +4,7 @@
  * placement, upload each shard snapshot to a node holding that shard with priority=snapshot,
  * then check the exact total and the sampled points.
  */
-import { QnbError, throwIfAborted, VerificationError } from '../../core/errors.js';
+import { ConfigError, QnbError, throwIfAborted, VerificationError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { TargetContext } from '../target.js';
 import type { QdrantApi } from './qdrant-api.js';
@@ -196,13 +196,10 @@ export async function dryRunPlan(
     const lines = [`target: "${target}" on ${where}`];
     if (exists) lines.push(`"${target}" exists: safety backup first, then it is replaced`);
     if (!details) {
+      const to = cluster ? 'every node, entry first (each recovers its own shards)' : api.baseUrl;
       lines.push(
-        `upload ${artifact.file} (${artifact.bytes} bytes) as a collection snapshot, priority=snapshot`,
+        `upload ${artifact.file} (${artifact.bytes} bytes) as a collection snapshot to ${to}, priority=snapshot`,
       );
-      if (cluster)
-        lines.push(
-          'warning: a single-node collection snapshot uploaded through one node of a cluster; check the restored count',
-        );
     } else {
       const files = members(await readBundleIndex(filePath), details, artifact.file);
       const rf = Math.max(1, Math.min(details.replicationFactor, cluster?.nodes.length ?? 1));
@@ -225,4 +222,29 @@ export async function dryRunPlan(
   } finally {
     await closeCluster(cluster, api);
   }
+}
+
+/**
+ * A single-node backup (one collection snapshot) restored into a cluster: Qdrant recovers, on
+ * the node the snapshot is uploaded to, only the shards that node holds, so the snapshot goes to
+ * every node. Returns the other nodes' APIs (none on a single node); refuses, before anything is
+ * uploaded, when a peer has no reachable REST URL.
+ */
+export async function otherNodesForSnapshot(
+  api: QdrantApi,
+  artifact: ArtifactRecord,
+  target: string,
+): Promise<{ apis: QdrantApi[]; close: () => Promise<void> }> {
+  const cluster = await discoverClusterOf(api);
+  const close = () => closeCluster(cluster, api);
+  if (!cluster) return { apis: [], close };
+  const missing = cluster.nodes.filter((n) => !n.url);
+  if (missing.length > 0) {
+    await close();
+    throw new ConfigError(
+      `qdrant cluster: restoring ${artifact.file} into "${target}" needs every node (each recovers its own shards from the collection snapshot); no REST URL for ${missing.map((n) => `peer ${n.peerId} (p2p ${n.p2pUri})`).join(', ')}; nothing was restored`,
+      'give qnb the REST URL of every node: QDRANT_NODE_URLS=http://node1:6333,http://node2:6333,… (or qdrant.nodes / --qdrant-node)',
+    );
+  }
+  return { apis: cluster.nodes.filter((n) => n.api && n.api !== api).map((n) => n.api!), close };
 }

@@ -11,7 +11,7 @@ import { byteCounter } from '../../core/transfer.js';
 import type { TargetContext } from '../target.js';
 import type { AliasAction, AliasDescription, QdrantApi } from './qdrant-api.js';
 import { clusterDetails } from './qdrant-cluster-backup.js';
-import { restoreClusterBackup } from './qdrant-cluster-restore.js';
+import { otherNodesForSnapshot, restoreClusterBackup } from './qdrant-cluster-restore.js';
 import { compareSample } from './qdrant-sample.js';
 
 /** Options of one restore. */
@@ -43,7 +43,11 @@ export function checkShardingRestorable(
 ): void {
   const config = (artifact.details?.config ?? {}) as { params?: { sharding_method?: string } };
   // a cluster backup creates the shard keys itself (qdrant-cluster-restore.ts)
-  if (config.params?.sharding_method === 'custom' && !clusterDetails(artifact) && (target !== artifact.name || !targetExists)) {
+  if (
+    config.params?.sharding_method === 'custom' &&
+    !clusterDetails(artifact) &&
+    (target !== artifact.name || !targetExists)
+  ) {
     throw new QnbError(
       'E_UNSUPPORTED',
       `qdrant: "${artifact.name}" uses custom sharding; restored as "${target}" it would come back empty`,
@@ -111,16 +115,26 @@ export async function restoreQdrantCollection(
       totalBytes: artifact.bytes,
     }),
   );
+  // on a cluster every node recovers its own shards from the snapshot (entry node first: it creates the collection)
+  const others = await otherNodesForSnapshot(api, artifact, target);
   try {
-    const stream = createReadStream(filePath, { highWaterMark: 1 << 20 }).pipe(counter);
-    await api.uploadSnapshot(
-      target,
-      { fileName: uploadName, size: artifact.bytes, stream, sha256: artifact.sha256 },
-      { signal: ctx.signal },
-    );
+    for (const node of [api, ...others.apis]) {
+      try {
+        const stream = createReadStream(filePath, { highWaterMark: 1 << 20 }).pipe(
+          node === api ? counter : byteCounter(() => {}),
+        );
+        await node.uploadSnapshot(
+          target,
+          { fileName: uploadName, size: artifact.bytes, stream, sha256: artifact.sha256 },
+          { signal: ctx.signal },
+        );
+      } finally {
+        // Qdrant keeps uploaded files in snapshots/<collection>/ (qdrant#10207): remove ours.
+        await node.deleteSnapshot(target, uploadName).catch(() => {});
+      }
+    }
   } finally {
-    // Qdrant keeps uploaded files in snapshots/<collection>/ (qdrant#10207): remove ours.
-    await api.deleteSnapshot(target, uploadName).catch(() => {});
+    await others.close();
   }
   ctx.reporter.emit({
     type: 'transfer-end',

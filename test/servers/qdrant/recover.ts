@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import type { Env } from './context.js';
 import { badInput, badRequest, forbidden, formatError } from './http-util.js';
-import { checkShardsPresent } from './routes-shards.js';
+import { checkShardsPresent, recoverOnClusterNode } from './routes-shards.js';
 import { tempFile } from './snapshot-files.js';
 import { readCollectionSnapshot } from './snapshot-format.js';
 import { checkCollectionName } from './store.js';
@@ -101,6 +101,7 @@ export async function resolveLocation(
 export async function recoverFromFile(env: Env, target: string, file: string): Promise<boolean> {
   const content = await readCollectionSnapshot(file);
   checkShardsPresent(env, content);
+  if (env.cluster) return recoverOnClusterNode(env, target, content);
   const { store } = env;
   const params = content.config.params as Json;
   const custom = params.sharding_method === 'custom';

@@ -32,7 +32,8 @@ import {
   timestamp,
 } from './snapshot-files.js';
 import { readCollectionSnapshot, type SnapshotContent, writeCollectionSnapshot } from './snapshot-format.js';
-import type { CollectionState } from './store.js';
+import { type CollectionState, checkCollectionName } from './store.js';
+import type { StoredPoint } from './types.js';
 import { spoolUpload } from './upload.js';
 
 /** What a collection snapshot through this node holds: every shard, or (cluster) the local ones. */
@@ -57,6 +58,38 @@ export function checkShardsPresent(env: Env, content: SnapshotContent): void {
   if (missing === undefined) return;
   const at = join(env.snapshotsDir, 'tmp', `${content.collection}-${randomUUID()}`, '0', String(missing));
   throw serviceError(`Can't restore snapshot in local mode with missing data at shard: ${at}`);
+}
+
+/**
+ * Collection snapshot recovery on a node of a cluster (Qdrant's `_do_recover_from_snapshot` with
+ * `is_distributed`): a missing collection is created from the snapshot config (placed over the
+ * whole cluster); then only the shards local to THIS node are recovered, from the snapshot's data
+ * for that shard (shards the snapshot lacks are left as they are). Other nodes' shards are not
+ * touched: restoring a collection snapshot into a cluster means uploading it to every node.
+ */
+export function recoverOnClusterNode(env: Env, target: string, content: SnapshotContent): boolean {
+  const member = env.cluster!;
+  let c = env.store.find(target);
+  if (!c) {
+    checkCollectionName(target);
+    const custom = (content.config.params as Record<string, unknown>).sharding_method === 'custom';
+    c = env.store.create(target, content.config, custom ? content.shardKeys : []);
+  }
+  const want = (c.config.params as Record<string, unknown>).shard_number;
+  const have = (content.config.params as Record<string, unknown>).shard_number;
+  if (want !== have) {
+    throw badInput(
+      `Snapshot is not compatible with existing collection: Collection shard number: ${String(want)} Snapshot shard number: ${String(have)}`,
+    );
+  }
+  const col = c;
+  const recovered = member.cluster
+    .localShards(col, member.peerId)
+    .filter((s) => !content.shards || content.shards.includes(s));
+  const mine = (p: StoredPoint) => recovered.some((s) => inShard(col, p, s));
+  const keep = [...col.points.values()].filter((p) => !mine(p));
+  env.store.replace(col, col.config, col.shardKeys, [...keep, ...content.points.filter(mine)]);
+  return true;
 }
 
 /** The collection and a shard id that exists and is local to this node (404 / 400 otherwise). */
