@@ -91,6 +91,23 @@ describe('detection before anything is written', () => {
     assert.deepEqual(await w.listed(), []);
   });
 
+  test('a key that may not read GET /cluster (403): a collection spread over peers is still refused', async (t) => {
+    const w = await world(t);
+    cluster.nodes[0]!.inject({
+      op: 'cluster',
+      times: 1,
+      fault: { kind: 'status', status: 403, message: 'no' },
+    });
+    const run = await w.qnb(['backup-qdrant', '--collection', 'docs'], { QDRANT_NODE_URLS: allNodes() });
+    cluster.nodes[0]!.clearFaults();
+    assert.notEqual(run.code, 0);
+    assert.match(
+      run.stdout + run.stderr,
+      /collection "docs" is spread over several peers .* may not read GET \/cluster/,
+    );
+    assert.deepEqual(await w.listed(), []);
+  });
+
   test('--full on a cluster is refused with the reason', async (t) => {
     const w = await world(t);
     const run = await w.qnb(['--qdrant-node', cluster.urls[1]!, 'backup-qdrant', '--full'], {

@@ -9,7 +9,7 @@
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { QnbError, throwIfAborted } from '../../core/errors.js';
+import { ConfigError, QnbError, throwIfAborted } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import { streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, TargetContext } from '../target.js';
@@ -91,7 +91,14 @@ export async function prepareClusterBackup(
   entry: QdrantApi,
   opts: ClusterBackupOptions,
 ): Promise<PreparedClusterBackup | undefined> {
-  const cluster = await discoverClusterOf(entry);
+  let cluster: QdrantCluster | undefined;
+  try {
+    cluster = await discoverClusterOf(entry);
+  } catch (err) {
+    if (!(err instanceof QnbError && err.code === 'E_AUTH' && err.message.includes('(403)'))) throw err;
+    await refuseIfSpread(entry, opts.scopes);
+    return undefined;
+  }
   if (!cluster) return undefined;
   const close = () => closeCluster(cluster, entry);
   try {
@@ -110,6 +117,24 @@ export async function prepareClusterBackup(
   } catch (err) {
     await close();
     throw err;
+  }
+}
+
+/**
+ * A key limited to some collections may not read `GET /cluster` (403). The collection's own
+ * `/collections/{c}/cluster` still tells whether it is spread over several peers: then refuse
+ * (a collection snapshot would be partial); else it is a single node, as before.
+ */
+async function refuseIfSpread(entry: QdrantApi, scopes: (string | null)[]): Promise<void> {
+  for (const scope of scopes) {
+    if (scope === null) continue;
+    const info = await entry.collectionCluster(scope);
+    if (info.remote_shards.length > 0 || info.local_shards.length < info.shard_count) {
+      throw new ConfigError(
+        `qdrant ${entry.baseUrl}: collection "${scope}" is spread over several peers (${info.shard_count} shards, ${info.local_shards.length} on this node) but this API key may not read GET /cluster; nothing was backed up`,
+        'use a key that may read the cluster status, and set QDRANT_NODE_URLS to the REST URL of every node',
+      );
+    }
   }
 }
 
