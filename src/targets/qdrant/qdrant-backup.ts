@@ -15,7 +15,6 @@ import type { ArtifactRecord } from '../../core/manifest.js';
 import { streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, TargetContext } from '../target.js';
 import { type QdrantApi, type SnapshotDescription, type SnapshotScope, scopeLabel } from './qdrant-api.js';
-import { backupIfCluster } from './qdrant-cluster-backup.js';
 import { samplePoints } from './qdrant-sample.js';
 
 /** Per-run knobs for Qdrant backups. */
@@ -27,12 +26,6 @@ export interface QdrantBackupOptions {
   lookupTimeoutMs?: number;
   /** Pause between lookups. @default 1000 */
   lookupIntervalMs?: number;
-  /**
-   * The caller already checked the topology (backup-qdrant plans clusters up front). Otherwise a
-   * collection backup first asks whether the server is a cluster, and then takes shard snapshots
-   * (qdrant-cluster-backup.ts): never a collection snapshot holding only one node's shards.
-   */
-  topologyChecked?: boolean;
 }
 
 /** `null` = full-storage snapshot; `{collection, shard}` = one shard (distributed Qdrant). */
@@ -198,7 +191,12 @@ export async function describeCollection(api: QdrantApi, name: string, sampleSiz
   return { config: info.config ?? null, aliases, points, sample };
 }
 
-/** Backs up one collection, or the full storage when `scope` is null. Returns the committed record. */
+/**
+ * Backs up one collection, or the full storage when `scope` is null, as ONE snapshot taken
+ * through `api`. Returns the committed record. Only for a server whose topology was checked: on
+ * a Qdrant cluster such a snapshot holds only that node's shards (callers that did not check use
+ * backupCheckingTopology, qdrant-cluster-backup.ts; the target's preflight plans clusters).
+ */
 export async function backupQdrantScope(
   api: QdrantApi,
   scope: string | null,
@@ -207,11 +205,6 @@ export async function backupQdrantScope(
   ctx: TargetContext,
   opts: QdrantBackupOptions,
 ): Promise<ArtifactRecord> {
-  if (scope !== null && !opts.topologyChecked) {
-    const keepServerSnapshot = opts.keepServerSnapshot;
-    const viaCluster = await backupIfCluster(api, scope, sink, { serverVersion, keepServerSnapshot, ctx });
-    if (viaCluster) return viaCluster;
-  }
   const startedAt = ctx.now();
   const name = scope ?? '*';
   ctx.reporter.emit({

@@ -14,7 +14,13 @@ import type { ArtifactRecord } from '../../core/manifest.js';
 import { streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, TargetContext } from '../target.js';
 import type { QdrantApi } from './qdrant-api.js';
-import { createSnapshotOnce, describeCollection, download } from './qdrant-backup.js';
+import {
+  backupQdrantScope,
+  createSnapshotOnce,
+  describeCollection,
+  download,
+  type QdrantBackupOptions,
+} from './qdrant-backup.js';
 import {
   type ClusterCollectionPlan,
   closeCluster,
@@ -24,44 +30,13 @@ import {
   type QdrantCluster,
   type ShardSource,
 } from './qdrant-cluster.js';
+import {
+  CLUSTER_FORMAT,
+  type ClusterBackupDetails,
+  type ShardFileRecord,
+  TOPOLOGY_MEMBER,
+} from './qdrant-cluster-details.js';
 import { type BundleInput, bundleStream } from './shard-bundle.js';
-
-/** Name of the topology member of a cluster backup file. */
-export const TOPOLOGY_MEMBER = 'qnb-cluster.json';
-/** Marker of `details.cluster` and the topology member. */
-export const CLUSTER_FORMAT = 'qnb-qdrant-cluster/1';
-
-/** One shard file of a cluster backup, as the manifest records it. */
-export interface ShardFileRecord {
-  shardId: number;
-  shardKey?: string | number;
-  peerId: number;
-  /** Member name inside the backup file. */
-  member: string;
-  bytes: number;
-  sha256: string;
-  serverChecksum: string | null;
-  /** points_count the node reported for this shard. */
-  points: number;
-  snapshotName: string;
-}
-
-/** `details.cluster` of a cluster backup. */
-export interface ClusterBackupDetails {
-  format: typeof CLUSTER_FORMAT;
-  peers: { peerId: number; uri: string; url?: string }[];
-  shardNumber: number;
-  replicationFactor: number;
-  shardingMethod: 'auto' | 'custom';
-  shardKeys: (string | number)[];
-  shards: ShardFileRecord[];
-}
-
-/** The cluster details of an artifact, when it is a cluster backup. */
-export function clusterDetails(a: ArtifactRecord): ClusterBackupDetails | undefined {
-  const c = a.details?.cluster as ClusterBackupDetails | undefined;
-  return c && c.format === CLUSTER_FORMAT ? c : undefined;
-}
 
 /** What the manager needs to back up a cluster's collections. */
 export interface PreparedClusterBackup {
@@ -344,17 +319,23 @@ async function shardSnapshot(
 }
 
 /**
- * A single collection backup when the caller does not know the topology (safety backups before
- * a restore): `undefined` on a single node, else the cluster backup of `collection`.
+ * A collection backup when the caller has not checked the topology (safety backups before a
+ * restore): shard snapshots on a cluster, never a collection snapshot holding only one node's
+ * shards; a collection snapshot on a single node.
  */
-export async function backupIfCluster(
-  entry: QdrantApi,
+export async function backupCheckingTopology(
+  api: QdrantApi,
   collection: string,
+  serverVersion: string,
   sink: ArtifactSink,
-  opts: Omit<ClusterBackupOptions, 'full' | 'scopes'>,
-): Promise<ArtifactRecord | undefined> {
-  const prepared = await prepareClusterBackup(entry, { ...opts, full: false, scopes: [collection] });
-  if (!prepared) return undefined;
+  ctx: TargetContext,
+  opts: QdrantBackupOptions,
+): Promise<ArtifactRecord> {
+  const { keepServerSnapshot } = opts;
+  const prepared = await prepareClusterBackup(api, {
+    ...{ full: false, scopes: [collection], serverVersion, keepServerSnapshot, ctx },
+  });
+  if (!prepared) return backupQdrantScope(api, collection, serverVersion, sink, ctx, opts);
   try {
     return await prepared.backup(collection, sink);
   } finally {

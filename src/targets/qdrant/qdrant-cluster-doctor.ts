@@ -2,8 +2,8 @@
  * `qnb doctor` on a distributed Qdrant: the cluster, each node's reachability (REST URL known
  * and answering) and which node each shard of each collection would be read from.
  */
-import type { DoctorCheck } from '../../core/doctor.js';
 import { QnbError } from '../../core/errors.js';
+import type { DoctorCheck } from '../target.js';
 import type { QdrantApi } from './qdrant-api.js';
 import { closeCluster, discoverClusterOf, planClusterCollection } from './qdrant-cluster.js';
 

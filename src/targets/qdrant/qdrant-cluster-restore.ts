@@ -4,7 +4,7 @@
  * placement, upload each shard snapshot to a node holding that shard with priority=snapshot,
  * then check the exact total and the sampled points.
  */
-import { ConfigError, QnbError, throwIfAborted, VerificationError } from '../../core/errors.js';
+import { QnbError, throwIfAborted, VerificationError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { TargetContext } from '../target.js';
 import type { QdrantApi } from './qdrant-api.js';
@@ -14,8 +14,13 @@ import {
   planClusterCollection,
   type QdrantCluster,
 } from './qdrant-cluster.js';
-import { type ClusterBackupDetails, clusterDetails } from './qdrant-cluster-backup.js';
-import { checkRestored, type QdrantRestoreOptions, type QdrantRestoreReport } from './qdrant-restore.js';
+import { type ClusterBackupDetails, clusterDetails } from './qdrant-cluster-details.js';
+import {
+  checkRestored,
+  type QdrantRestoreOptions,
+  type QdrantRestoreReport,
+  restoreQdrantCollection,
+} from './qdrant-restore.js';
 import { type BundleEntry, readBundleIndex, readBundleMember } from './shard-bundle.js';
 
 type Json = Record<string, unknown>;
@@ -62,6 +67,22 @@ function members(
     out.set(s.shardId, m);
   }
   return out;
+}
+
+/**
+ * Restores a checked backup file into `opts.as ?? artifact.name`: a cluster backup (shard
+ * snapshots) shard by shard, a collection snapshot as one upload (to every node of a cluster).
+ */
+export function restoreCollectionFile(
+  api: QdrantApi,
+  artifact: ArtifactRecord,
+  filePath: string,
+  ctx: TargetContext,
+  opts: QdrantRestoreOptions,
+): Promise<QdrantRestoreReport> {
+  return clusterDetails(artifact)
+    ? restoreClusterBackup(api, artifact, filePath, ctx, opts)
+    : restoreQdrantCollection(api, artifact, filePath, ctx, opts);
 }
 
 /** Restores a cluster backup into `opts.as ?? artifact.name` on the server (cluster or single node) behind `api`. */
@@ -222,29 +243,4 @@ export async function dryRunPlan(
   } finally {
     await closeCluster(cluster, api);
   }
-}
-
-/**
- * A single-node backup (one collection snapshot) restored into a cluster: Qdrant recovers, on
- * the node the snapshot is uploaded to, only the shards that node holds, so the snapshot goes to
- * every node. Returns the other nodes' APIs (none on a single node); refuses, before anything is
- * uploaded, when a peer has no reachable REST URL.
- */
-export async function otherNodesForSnapshot(
-  api: QdrantApi,
-  artifact: ArtifactRecord,
-  target: string,
-): Promise<{ apis: QdrantApi[]; close: () => Promise<void> }> {
-  const cluster = await discoverClusterOf(api);
-  const close = () => closeCluster(cluster, api);
-  if (!cluster) return { apis: [], close };
-  const missing = cluster.nodes.filter((n) => !n.url);
-  if (missing.length > 0) {
-    await close();
-    throw new ConfigError(
-      `qdrant cluster: restoring ${artifact.file} into "${target}" needs every node (each recovers its own shards from the collection snapshot); no REST URL for ${missing.map((n) => `peer ${n.peerId} (p2p ${n.p2pUri})`).join(', ')}; nothing was restored`,
-      'give qnb the REST URL of every node: QDRANT_NODE_URLS=http://node1:6333,http://node2:6333,… (or qdrant.nodes / --qdrant-node)',
-    );
-  }
-  return { apis: cluster.nodes.filter((n) => n.api && n.api !== api).map((n) => n.api!), close };
 }

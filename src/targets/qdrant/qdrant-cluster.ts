@@ -6,6 +6,7 @@
  * an Active replica, and refuses (before anything is written) when a shard has none it can reach.
  */
 import { ConfigError, QnbError } from '../../core/errors.js';
+import type { ArtifactRecord } from '../../core/manifest.js';
 import { type CollectionClusterInfo, createQdrantApi, type QdrantApi } from './qdrant-api.js';
 
 /** One peer of the cluster and how qnb reaches it. */
@@ -256,4 +257,29 @@ export function fullOnClusterError(cluster: QdrantCluster, entry: QdrantApi): Co
     `qdrant ${entry.baseUrl} runs in distributed mode (${cluster.nodes.length} peers): full-storage snapshots are supported on single nodes only`,
     'back up the collections instead (qnb backup-qdrant without --full): qnb then takes one shard snapshot per shard',
   );
+}
+
+/**
+ * A single-node backup (one collection snapshot) restored into a cluster: Qdrant recovers, on
+ * the node the snapshot is uploaded to, only the shards that node holds, so the snapshot goes to
+ * every node. Returns the other nodes' APIs (none on a single node); refuses, before anything is
+ * uploaded, when a peer has no reachable REST URL.
+ */
+export async function otherNodesForSnapshot(
+  api: QdrantApi,
+  artifact: ArtifactRecord,
+  target: string,
+): Promise<{ apis: QdrantApi[]; close: () => Promise<void> }> {
+  const cluster = await discoverClusterOf(api);
+  const close = () => closeCluster(cluster, api);
+  if (!cluster) return { apis: [], close };
+  const missing = cluster.nodes.filter((n) => !n.url);
+  if (missing.length > 0) {
+    await close();
+    throw new ConfigError(
+      `qdrant cluster: restoring ${artifact.file} into "${target}" needs every node (each recovers its own shards from the collection snapshot); no REST URL for ${missing.map((n) => `peer ${n.peerId} (p2p ${n.p2pUri})`).join(', ')}; nothing was restored`,
+      'give qnb the REST URL of every node: QDRANT_NODE_URLS=http://node1:6333,http://node2:6333,… (or qdrant.nodes / --qdrant-node)',
+    );
+  }
+  return { apis: cluster.nodes.filter((n) => n.api && n.api !== api).map((n) => n.api!), close };
 }

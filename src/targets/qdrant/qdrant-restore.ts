@@ -10,8 +10,8 @@ import type { ArtifactRecord } from '../../core/manifest.js';
 import { byteCounter } from '../../core/transfer.js';
 import type { TargetContext } from '../target.js';
 import type { AliasAction, AliasDescription, QdrantApi } from './qdrant-api.js';
-import { clusterDetails } from './qdrant-cluster-backup.js';
-import { otherNodesForSnapshot, restoreClusterBackup } from './qdrant-cluster-restore.js';
+import { otherNodesForSnapshot } from './qdrant-cluster.js';
+import { clusterDetails } from './qdrant-cluster-details.js';
 import { compareSample } from './qdrant-sample.js';
 
 /** Options of one restore. */
@@ -91,7 +91,11 @@ export async function restoreQdrantCollection(
   ctx: TargetContext,
   opts: QdrantRestoreOptions,
 ): Promise<QdrantRestoreReport> {
-  if (clusterDetails(artifact)) return restoreClusterBackup(api, artifact, filePath, ctx, opts);
+  if (clusterDetails(artifact))
+    throw new QnbError(
+      'E_INTERNAL',
+      `${artifact.file} is a cluster backup: restore it with restoreCollectionFile`,
+    );
   const started = Date.now();
   const target = opts.as ?? artifact.name;
   checkShardingRestorable(artifact, target, opts.targetExists);
