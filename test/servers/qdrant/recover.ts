@@ -94,8 +94,9 @@ export async function resolveLocation(
 /**
  * Recover collection `target` (name or alias) from a snapshot file. Missing collections are
  * created from the snapshot config; custom-sharded ones come back empty (no shard keys, #10135).
- * Existing ones must have the same vectors config and shard_number (else 400); their config and
- * points are replaced by the snapshot's.
+ * Existing ones must have the same vectors config and shard_number (else 400); only their shard
+ * data (points) is replaced: like Qdrant's `_do_recover_from_snapshot`, the existing collection
+ * keeps its own HNSW, optimizer, quantization, on-disk and strict-mode settings.
  */
 export async function recoverFromFile(env: Env, target: string, file: string): Promise<boolean> {
   const content = await readCollectionSnapshot(file);
@@ -124,6 +125,6 @@ export async function recoverFromFile(env: Env, target: string, file: string): P
   const points = custom
     ? content.points.filter((p) => p.shard_key !== undefined && keys.includes(p.shard_key))
     : content.points;
-  store.replace(existing, content.config, keys, points);
+  store.replace(existing, existing.config, keys, points);
   return true;
 }

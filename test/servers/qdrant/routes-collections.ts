@@ -14,6 +14,7 @@ import {
 } from './http-util.js';
 import { compareIds, idKey, matchesFilter, parseId, parseUpsert, record } from './points.js';
 import { type CollectionState, configFromCreate } from './store.js';
+import { checkCount, checkScroll } from './strict-mode.js';
 
 type Json = Record<string, unknown>;
 
@@ -239,6 +240,7 @@ export const collectionRoutes: Route[] = [
     handler: async (ctx) => {
       const body = await readJson(ctx.req);
       const c = ctx.env.store.get(ctx.params.name!);
+      checkCount(c, body, ctx.query);
       let count = 0;
       for (const p of c.points.values()) if (matchesFilter(p, body.filter)) count++;
       sendOk(ctx.res, ctx.start, { count });
@@ -256,6 +258,7 @@ export const collectionRoutes: Route[] = [
         throw badRequest('order_by is not supported by the qnb test server');
       }
       const limit = limitOf(body.limit, 10);
+      checkScroll(c, limit, ctx.query);
       const offset = body.offset === undefined || body.offset === null ? undefined : parseId(body.offset);
       const page: Json[] = [];
       let next: unknown = null;

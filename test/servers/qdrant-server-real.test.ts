@@ -1,0 +1,99 @@
+/**
+ * Real-Qdrant behaviours the test server models (issue 11): recovery into an existing collection
+ * keeps its settings, strict mode, and the rest listed in docs/qdrant.md. Every response is
+ * validated against Qdrant's OpenAPI spec.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { call, ValidatedServers } from './qdrant/testing.js';
+
+const servers = new ValidatedServers();
+
+after(async () => {
+  await servers.stopAll();
+  assert.deepEqual(servers.violations, [], 'every response must match the OpenAPI spec');
+});
+
+type Json = Record<string, unknown>;
+const result = (r: { json: Json }) => r.json.result as Json;
+const errorOf = (r: { json: Json }) => (r.json.status as { error: string }).error;
+
+describe('recovery into an existing collection (Qdrant _do_recover_from_snapshot)', () => {
+  test('keeps the existing collection settings and replaces only the points', async () => {
+    const server = await servers.start();
+    const c = (method: string, path: string, body?: unknown) => call(server, method, path, body);
+    await c('PUT', '/collections/src', {
+      vectors: { size: 2, distance: 'Dot' },
+      hnsw_config: { m: 32 },
+      on_disk_payload: true,
+    });
+    await c('PUT', '/collections/src/points?wait=true', { points: [{ id: 1, vector: [1, 2] }] });
+    const snap = result(await c('POST', '/collections/src/snapshots')) as { name: string };
+    const location = `file://${join(server.snapshotsDir, 'src', snap.name)}`;
+    await c('PUT', '/collections/live', {
+      vectors: { size: 2, distance: 'Dot' },
+      hnsw_config: { m: 4 },
+      on_disk_payload: false,
+      strict_mode_config: { enabled: true, max_query_limit: 50 },
+    });
+    await c('PUT', '/collections/live/points?wait=true', { points: [{ id: 9, vector: [0, 1] }] });
+    assert.equal((await c('PUT', '/collections/live/snapshots/recover', { location })).status, 200);
+    const info = result(await c('GET', '/collections/live'));
+    const config = info.config as Json;
+    assert.equal((config.hnsw_config as Json).m, 4, 'hnsw kept');
+    assert.equal((config.params as Json).on_disk_payload, false, 'on_disk_payload kept');
+    assert.equal((config.strict_mode_config as Json).max_query_limit, 50, 'strict mode kept');
+    assert.deepEqual(
+      server.points('live').map((p) => p.id),
+      [1],
+      'points come from the snapshot',
+    );
+    // a missing collection is created from the snapshot's config
+    assert.equal((await c('PUT', '/collections/fresh/snapshots/recover', { location })).status, 200);
+    const fresh = result(await c('GET', '/collections/fresh')).config as Json;
+    assert.equal((fresh.hnsw_config as Json).m, 32);
+    assert.equal((fresh.params as Json).on_disk_payload, true);
+  });
+});
+
+describe('strict mode (StrictModeVerification)', () => {
+  test('exact count, scroll limit and timeout are refused only when strict mode is enabled', async () => {
+    const server = await servers.start();
+    const c = (method: string, path: string, body?: unknown) => call(server, method, path, body);
+    await c('PUT', '/collections/strict', {
+      vectors: { size: 2, distance: 'Dot' },
+      strict_mode_config: { enabled: true, search_allow_exact: false, max_query_limit: 5, max_timeout: 30 },
+    });
+    await c('PUT', '/collections/off', {
+      vectors: { size: 2, distance: 'Dot' },
+      strict_mode_config: { enabled: false, search_allow_exact: false },
+    });
+    const points = Array.from({ length: 7 }, (_, i) => ({ id: i + 1, vector: [i, 1] }));
+    await c('PUT', '/collections/strict/points?wait=true', { points });
+    for (const body of [{ exact: true }, {}]) {
+      const r = await c('POST', '/collections/strict/points/count', body);
+      assert.equal(r.status, 400);
+      assert.equal(errorOf(r), 'Bad request: Exact search disabled!. Help: Set exact=false.');
+    }
+    const approx = await c('POST', '/collections/strict/points/count', { exact: false });
+    assert.equal(approx.status, 200);
+    assert.equal(result(approx).count, 7);
+    assert.equal((await c('POST', '/collections/off/points/count', { exact: true })).status, 200);
+
+    const tooLong = await c('POST', '/collections/strict/points/count?timeout=60', { exact: false });
+    assert.equal(tooLong.status, 400);
+    assert.match(errorOf(tooLong), /Limit exceeded 60 > 30 for "timeout"/);
+    assert.equal((await c('POST', '/collections/strict/points/count?timeout=30', { exact: false })).status, 200);
+
+    const big = await c('POST', '/collections/strict/points/scroll', {});
+    assert.equal(big.status, 400, 'the default scroll limit (10) exceeds max_query_limit');
+    assert.equal(
+      errorOf(big),
+      'Bad request: Limit exceeded 10 > 5 for "limit". Help: Reduce the "limit" parameter to or below 5.',
+    );
+    const page = await c('POST', '/collections/strict/points/scroll', { limit: 5 });
+    assert.equal(page.status, 200);
+    assert.equal((result(page).points as unknown[]).length, 5);
+  });
+});
