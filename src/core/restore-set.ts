@@ -12,6 +12,7 @@ import { restoreNeo4jDump, restoreNeo4jExport } from '../targets/neo4j/neo4j-res
 import type { Neo4jRuntime } from '../targets/neo4j/neo4j-runtime.js';
 import type { QdrantApi } from '../targets/qdrant/qdrant-api.js';
 import { backupQdrantScope } from '../targets/qdrant/qdrant-backup.js';
+import { countPoints } from '../targets/qdrant/qdrant-count.js';
 import { checkShardingRestorable, restoreQdrantCollection } from '../targets/qdrant/qdrant-restore.js';
 import { restoreIncompatibility } from '../targets/qdrant/qdrant-version.js';
 import type { TargetContext } from '../targets/target.js';
@@ -117,7 +118,7 @@ export async function restoreSet(deps: Deps, opts: RestoreSetOptions): Promise<R
       checkShardingRestorable(a, a.name, there);
       if (there)
         overwrites.push(
-          `Qdrant collection "${a.name}" (${await api.countExact(a.name)} points now → ${a.counts.points ?? '?'})`,
+          `Qdrant collection "${a.name}" (${(await countPoints(api, a.name)).count} points now → ${a.counts.points ?? '?'})`,
         );
     }
   }

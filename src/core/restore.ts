@@ -1,7 +1,11 @@
 import { basename } from 'node:path';
 import type { QdrantApi } from '../targets/qdrant/qdrant-api.js';
 import { backupQdrantScope } from '../targets/qdrant/qdrant-backup.js';
-import { type QdrantRestoreReport, restoreQdrantCollection } from '../targets/qdrant/qdrant-restore.js';
+import {
+  type QdrantRestoreReport,
+  refuseAliasTarget,
+  restoreQdrantCollection,
+} from '../targets/qdrant/qdrant-restore.js';
 import { restoreIncompatibility } from '../targets/qdrant/qdrant-version.js';
 import type { TargetContext } from '../targets/target.js';
 import { QnbError, toQnbError } from './errors.js';
@@ -80,6 +84,7 @@ export async function restoreQdrant(
   if (incompatible && !opts.force)
     throw new QnbError('E_REFUSED', `qdrant: ${incompatible}`, { hint: 'pass --force to try anyway' });
   if (incompatible) ctx.reporter.emit({ type: 'warning', target: 'qdrant', message: incompatible });
+  await refuseAliasTarget(api, target);
   const exists = await api.collectionExists(target);
   if (exists && !opts.yes) {
     throw new QnbError('E_REFUSED', `qdrant: collection "${target}" exists and would be overwritten`, {
@@ -97,6 +102,11 @@ export async function restoreQdrant(
   const report = await restoreQdrantCollection(api, artifact, path, ctx, {
     as: target,
     targetExists: exists,
+    ...(safetySetId
+      ? {
+          safetyNote: `its safety backup is set ${safetySetId}: qnb restore-qdrant --latest --collection ${target}`,
+        }
+      : {}),
   });
   return { report, artifact, ...(safetySetId ? { safetySetId } : {}) };
 }

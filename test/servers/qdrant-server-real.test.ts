@@ -84,7 +84,10 @@ describe('strict mode (StrictModeVerification)', () => {
     const tooLong = await c('POST', '/collections/strict/points/count?timeout=60', { exact: false });
     assert.equal(tooLong.status, 400);
     assert.match(errorOf(tooLong), /Limit exceeded 60 > 30 for "timeout"/);
-    assert.equal((await c('POST', '/collections/strict/points/count?timeout=30', { exact: false })).status, 200);
+    assert.equal(
+      (await c('POST', '/collections/strict/points/count?timeout=30', { exact: false })).status,
+      200,
+    );
 
     const big = await c('POST', '/collections/strict/points/scroll', {});
     assert.equal(big.status, 400, 'the default scroll limit (10) exceeds max_query_limit');

@@ -61,9 +61,18 @@ export interface QdrantApi {
   /** Aliases pointing at `name`, or all aliases when `name` is undefined. */
   listAliases(name?: string): Promise<AliasDescription[]>;
   updateAliases(actions: AliasAction[]): Promise<void>;
-  countExact(name: string): Promise<number>;
+  /**
+   * `POST …/points/count {exact: true}?timeout=S` — Qdrant's own limit is 60 s (then 408)
+   * unless `timeout` is sent. @default timeoutSec 600
+   */
+  countExact(name: string, timeoutSec?: number): Promise<number>;
+  /**
+   * Counts every point by scrolling ids only (no payload, no vectors), `pageSize` at a time:
+   * exact, for collections whose strict mode forbids `exact: true` counts.
+   */
+  countByScroll(name: string, pageSize: number, timeoutSec?: number): Promise<number>;
   /** The first `limit` points in id order, with vectors and payload. */
-  scroll(name: string, limit: number): Promise<QdrantPoint[]>;
+  scroll(name: string, limit: number, timeoutSec?: number): Promise<QdrantPoint[]>;
   retrieve(name: string, ids: (string | number)[]): Promise<QdrantPoint[]>;
   deleteCollection(name: string): Promise<void>;
   /**
@@ -73,8 +82,12 @@ export interface QdrantApi {
    */
   createSnapshot(collection: string | null, opts?: CallOptions): Promise<SnapshotDescription | 'accepted'>;
   listSnapshots(collection: string | null): Promise<SnapshotDescription[]>;
-  /** Idempotent: a missing snapshot is not an error. */
-  deleteSnapshot(collection: string | null, snapshot: string): Promise<void>;
+  /**
+   * Idempotent: a missing snapshot is not an error. Resolves true when it was deleted, false on
+   * a 404 — which does not prove it is gone (an upload into an alias name, or S3 snapshot
+   * storage, answers 404 for a file that stays on the server): check the listing.
+   */
+  deleteSnapshot(collection: string | null, snapshot: string): Promise<boolean>;
   /** `GET …/snapshots/{name}` with `Accept-Encoding: identity`, streamed. */
   downloadSnapshot(
     collection: string | null,
@@ -221,20 +234,43 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     updateAliases: async (actions) => {
       await result('update aliases', 'POST', '/collections/aliases', { actions });
     },
-    countExact: async (name) =>
+    countExact: async (name, timeoutSec = 600) =>
       Number(
         (
-          await result<{ count: number }>(`count points of "${name}"`, 'POST', `${coll(name)}/points/count`, {
-            exact: true,
-          })
+          await result<{ count: number }>(
+            `count points of "${name}"`,
+            'POST',
+            `${coll(name)}/points/count?timeout=${timeoutSec}`,
+            { exact: true },
+          )
         ).count,
       ),
-    scroll: async (name, limit) =>
+    async countByScroll(name, pageSize, timeoutSec = 600) {
+      let count = 0;
+      let offset: unknown = null;
+      do {
+        const page: { points: unknown[]; next_page_offset?: unknown } = await result(
+          `count points of "${name}" by scrolling`,
+          'POST',
+          `${coll(name)}/points/scroll?timeout=${timeoutSec}`,
+          {
+            limit: pageSize,
+            with_payload: false,
+            with_vector: false,
+            ...(offset === null ? {} : { offset }),
+          },
+        );
+        count += page.points.length;
+        offset = page.next_page_offset ?? null;
+      } while (offset !== null);
+      return count;
+    },
+    scroll: async (name, limit, timeoutSec = 600) =>
       (
         await result<{ points: QdrantPoint[] }>(
           `read points of "${name}"`,
           'POST',
-          `${coll(name)}/points/scroll`,
+          `${coll(name)}/points/scroll?timeout=${timeoutSec}`,
           {
             limit,
             ...withVectors,
@@ -272,9 +308,10 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
         { idleMs: controlTimeout },
       );
       const answer = await text(op, res, ERROR_BODY_MAX);
-      if (res.statusCode === 404) return;
+      if (res.statusCode === 404) return false;
       if (res.statusCode !== 200 && res.statusCode !== 202)
         throw httpError(baseUrl, op, res.statusCode ?? 0, answer);
+      return true;
     },
 
     async downloadSnapshot(collection, snapshot, callOpts = {}) {

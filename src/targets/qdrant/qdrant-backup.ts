@@ -15,6 +15,7 @@ import type { ArtifactRecord } from '../../core/manifest.js';
 import { streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, TargetContext } from '../target.js';
 import type { QdrantApi, SnapshotDescription } from './qdrant-api.js';
+import { countPoints, strictModeOf } from './qdrant-count.js';
 import { samplePoints } from './qdrant-sample.js';
 
 /** Per-run knobs for Qdrant backups. */
@@ -182,9 +183,19 @@ async function describeCollection(api: QdrantApi, name: string, sampleSize: numb
     throw err;
   }
   const aliases = await api.listAliases(name);
-  const points = await api.countExact(name);
-  const sample = sampleSize > 0 ? samplePoints(await api.scroll(name, sampleSize)) : [];
-  return { config: info.config ?? null, aliases, points, sample };
+  const { count: points, method: countMethod } = await countPoints(api, name, info);
+  // strict mode's max_query_limit also caps the sample's scroll
+  const strict = strictModeOf(info);
+  const limit = Math.min(sampleSize, strict?.max_query_limit ?? sampleSize);
+  const timeout = Math.min(600, strict?.max_timeout ?? 600);
+  const sample = limit > 0 ? samplePoints(await api.scroll(name, limit, timeout)) : [];
+  return {
+    config: info.config ?? null,
+    aliases,
+    points,
+    ...(countMethod === 'scroll' ? { countMethod } : {}),
+    sample,
+  };
 }
 
 /** Backs up one collection, or the full storage when `scope` is null. Returns the committed record. */
@@ -215,7 +226,7 @@ export async function backupQdrantScope(
   let committed = false;
   try {
     const got = await download(api, scope, snap, reserved.tempPath, reserved.rel, ctx);
-    const after = scope === null ? undefined : await api.countExact(scope);
+    const after = scope === null ? undefined : (await countPoints(api, scope)).count;
     const points = 'points' in before ? before.points : undefined;
     const counts =
       points === undefined
@@ -284,6 +295,6 @@ export async function backupQdrantScope(
 async function describeFull(api: QdrantApi) {
   const collections = await api.listCollections();
   const counts: Record<string, number> = {};
-  for (const c of collections) counts[c] = await api.countExact(c);
+  for (const c of collections) counts[c] = (await countPoints(api, c)).count;
   return { collections: counts, aliases: await api.listAliases() };
 }

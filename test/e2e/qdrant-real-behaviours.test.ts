@@ -1,0 +1,133 @@
+/**
+ * Real Qdrant behaviours qnb must handle (issue 11), through the CLI against the Qdrant test
+ * server, which models each one (test/servers/qdrant-server-real.test.ts): restore over an
+ * existing collection gives back the backed-up settings, strict mode, alias targets, …
+ */
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { describe, test } from 'node:test';
+import { createQnbWorld, hasStackTrace, type QnbWorld } from '../helpers/qnb-world.js';
+import { call } from '../servers/qdrant/testing.js';
+
+type Json = Record<string, unknown>;
+
+async function config(world: QnbWorld, name: string): Promise<Json> {
+  const r = await call(world.server, 'GET', `/collections/${name}`);
+  assert.equal(r.status, 200, r.text);
+  return (r.json.result as Json).config as Json;
+}
+
+async function createWithPoints(world: QnbWorld, name: string, body: Json, ids: number[]): Promise<void> {
+  assert.equal((await call(world.server, 'PUT', `/collections/${name}`, body)).status, 200);
+  const points = ids.map((id) => ({ id, vector: [id, 1], payload: { id } }));
+  const up = await call(world.server, 'PUT', `/collections/${name}/points?wait=true`, { points });
+  assert.equal(up.status, 200, up.text);
+}
+
+const ids = (world: QnbWorld, name: string) => world.server.points(name).map((p) => p.id);
+
+describe('restore over an existing collection', () => {
+  test('gives back the backed-up settings, not the overwritten collection’s, and keeps its aliases', async (t) => {
+    const world = await createQnbWorld(t, { papers: 3, chunks: 3 });
+    const vectors = { size: 2, distance: 'Dot' };
+    await createWithPoints(
+      world,
+      'tuned',
+      { vectors, hnsw_config: { m: 32 }, on_disk_payload: true },
+      [1, 2, 3],
+    );
+    const backup = await world.qnb(['backup-qdrant', '--collection', 'tuned']);
+    assert.equal(backup.code, 0, backup.stderr);
+    await call(world.server, 'DELETE', '/collections/tuned');
+    await createWithPoints(world, 'tuned', { vectors, hnsw_config: { m: 4 }, on_disk_payload: false }, [7]);
+    await call(world.server, 'POST', '/collections/aliases', {
+      actions: [{ create_alias: { alias_name: 'tuned_live', collection_name: 'tuned' } }],
+    });
+
+    const run = await world.qnb(['restore-qdrant', '--latest', '--collection', 'tuned', '--yes']);
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /Settings: as backed up ✔/);
+    const now = await config(world, 'tuned');
+    assert.equal((now.hnsw_config as Json).m, 32, 'HNSW m as backed up');
+    assert.equal((now.params as Json).on_disk_payload, true, 'on_disk_payload as backed up');
+    assert.deepEqual(ids(world, 'tuned'), [1, 2, 3]);
+    assert.equal(world.server.aliases().tuned_live, 'tuned', 'the alias of the overwritten collection stays');
+  });
+});
+
+describe('strict mode', () => {
+  test('a collection that forbids exact counts backs up and restores, counted exactly by scrolling', async (t) => {
+    const world = await createQnbWorld(t, { papers: 3, chunks: 3 });
+    const strict = { enabled: true, search_allow_exact: false, max_query_limit: 2, max_timeout: 120 };
+    await createWithPoints(
+      world,
+      'guarded',
+      { vectors: { size: 2, distance: 'Dot' }, strict_mode_config: strict },
+      [1, 2, 3, 4, 5],
+    );
+    const backup = await world.qnb(['backup-qdrant', '--collection', 'guarded', '--json']);
+    assert.equal(backup.code, 0, `${backup.stdout}\n${backup.stderr}`);
+    const artifact = (JSON.parse(backup.stdout) as { artifacts: { counts: Json }[] }).artifacts[0]!;
+    assert.deepEqual(artifact.counts, { points: 5 });
+
+    const restore = await world.qnb([
+      'restore-qdrant',
+      '--latest',
+      '--collection',
+      'guarded',
+      '--as',
+      'copy',
+    ]);
+    assert.equal(restore.code, 0, `${restore.stdout}\n${restore.stderr}`);
+    assert.match(restore.stdout, /Points: 5 \(manifest: 5, counted by scrolling/);
+    assert.deepEqual(ids(world, 'copy'), [1, 2, 3, 4, 5]);
+    assert.equal(((await config(world, 'copy')).strict_mode_config as Json).search_allow_exact, false);
+    // every count sends a timeout within strict mode's max_timeout
+    const counts = world.server.requests.filter((r) => /\/points\/(count|scroll)$/.test(r.path));
+    assert.ok(counts.length > 0);
+    for (const r of counts) assert.equal(r.query.timeout, '120', `${r.path} sends timeout`);
+  });
+
+  test('backup-all is complete with a strict collection beside the others', async (t) => {
+    const world = await createQnbWorld(t, { papers: 3, chunks: 3 });
+    await createWithPoints(
+      world,
+      'guarded',
+      {
+        vectors: { size: 2, distance: 'Dot' },
+        strict_mode_config: { enabled: true, search_allow_exact: false },
+      },
+      [1, 2],
+    );
+    const run = await world.qnb(['backup-qdrant']);
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.ok(!hasStackTrace(run));
+  });
+});
+
+describe('restore --as into an alias name', () => {
+  test('is refused before anything is uploaded', async (t) => {
+    const world = await createQnbWorld(t, { papers: 3, chunks: 3 });
+    assert.equal((await world.qnb(['backup-qdrant', '--collection', 'chunks'])).code, 0);
+    const run = await world.qnb([
+      'restore-qdrant',
+      '--latest',
+      '--collection',
+      'chunks',
+      '--as',
+      'library',
+      '--yes',
+    ]);
+    assert.equal(run.code, 2, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stderr, /"library" is an alias of collection "papers"/);
+    assert.ok(!hasStackTrace(run));
+    assert.equal(
+      world.server.requests.filter((r) => r.path.endsWith('/snapshots/upload')).length,
+      0,
+      'nothing uploaded',
+    );
+    const folders = await readdir(world.server.snapshotsDir);
+    assert.ok(!folders.includes('library'), 'no upload folder under the alias name');
+    assert.equal(world.server.points('papers').length, 3, 'papers untouched');
+  });
+});
