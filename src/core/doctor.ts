@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { QnbConfig } from '../config/schema.js';
 import { openBolt } from '../targets/neo4j/neo4j-bolt.js';
 import type { Neo4jRuntime } from '../targets/neo4j/neo4j-runtime.js';
+import { qdrantAccessCheck } from '../targets/qdrant/qdrant-access.js';
 import type { QdrantApi } from '../targets/qdrant/qdrant-api.js';
 import { ensureDir } from './fs-safe.js';
 import { isLockHolderAlive, LOCK_FILE, type LockInfo } from './lock.js';
@@ -119,6 +120,7 @@ async function qdrantChecks(d: Deps, out: DoctorCheck[]): Promise<void> {
       ok: true,
       detail: d.config.qdrant.apiKey ? 'key accepted' : 'no key needed',
     });
+    out.push(await qdrantAccessCheck(api));
     const missing = d.config.qdrant.collections.filter((c) => !names.includes(c));
     out.push({
       area: 'qdrant',

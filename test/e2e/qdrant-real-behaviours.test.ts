@@ -131,3 +131,33 @@ describe('restore --as into an alias name', () => {
     assert.equal(world.server.points('papers').length, 3, 'papers untouched');
   });
 });
+
+describe('read-only API key', () => {
+  test('doctor tells a read-only key from a manage key; a refused upload is an authorization error', async (t) => {
+    const world = await createQnbWorld(t, {
+      apiKey: 'manage-key',
+      readOnlyApiKey: 'read-key',
+      papers: 3,
+      chunks: 3,
+    });
+    const manage = await world.qnb(['doctor', '--skip-neo4j']);
+    assert.match(manage.stdout, /✔ qdrant: API key access — manage: backup, restore/);
+    const readOnly = await world.qnb(['doctor', '--skip-neo4j'], { QDRANT_API_KEY: 'read-key' });
+    assert.notEqual(readOnly.code, 0, readOnly.stdout);
+    assert.match(
+      readOnly.stdout,
+      /✘ qdrant: API key access — read-only key: listing and downloading existing snapshots only.* — fix: set QDRANT_API_KEY to the manage key/,
+    );
+
+    world.server.setSnapshotPadding('chunks', 3 * 1024 * 1024);
+    assert.equal((await world.qnb(['backup-qdrant', '--collection', 'chunks'])).code, 0);
+    const restore = await world.qnb(
+      ['restore-qdrant', '--latest', '--collection', 'chunks', '--as', 'chunks_copy'],
+      { QDRANT_API_KEY: 'read-key' },
+    );
+    assert.notEqual(restore.code, 0);
+    assert.match(restore.stderr, /refused, the API key is read-only/);
+    assert.doesNotMatch(restore.stderr, /cannot reach the server/);
+    assert.ok(!world.server.collections().includes('chunks_copy'));
+  });
+});

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { call, ValidatedServers } from './qdrant/testing.js';
+import { call, raw, ValidatedServers } from './qdrant/testing.js';
 
 const servers = new ValidatedServers();
 
@@ -98,5 +98,29 @@ describe('strict mode (StrictModeVerification)', () => {
     const page = await c('POST', '/collections/strict/points/scroll', { limit: 5 });
     assert.equal(page.status, 200);
     assert.equal((result(page).points as unknown[]).length, 5);
+  });
+});
+
+describe('read-only API key (service.read_only_api_key)', () => {
+  test('writes get 403; a large upload is cut off before its body is read; the delete probe tells the keys apart', async () => {
+    const server = await servers.start({ apiKey: 'manage-key', readOnlyApiKey: 'read-key' });
+    const as = (key: string) => ({ 'api-key': key });
+    await call(server, 'PUT', '/collections/c', { vectors: { size: 2, distance: 'Dot' } }, as('manage-key'));
+    const create = await call(server, 'POST', '/collections/c/snapshots', undefined, as('read-key'));
+    assert.equal(create.status, 403);
+    assert.equal(errorOf(create), 'Forbidden: Global manage access is required');
+    // the probe: deleting a full snapshot that cannot exist
+    const probe = '/snapshots/qnb-access-probe-0000.snapshot';
+    assert.equal((await call(server, 'DELETE', probe, undefined, as('manage-key'))).status, 404);
+    assert.equal((await call(server, 'DELETE', probe, undefined, as('read-key'))).status, 403);
+    // a 4 MiB upload with the read-only key: the connection is reset while the body is sent
+    const big = Buffer.alloc(4 * 1024 * 1024, 7);
+    const up = await raw(`${server.url}/collections/c/snapshots/upload`, {
+      method: 'POST',
+      headers: { ...as('read-key'), 'content-type': 'multipart/form-data; boundary=x' },
+      body: big,
+    });
+    assert.ok(up.error, `the upload must break off (got HTTP ${up.status})`);
+    assert.equal(server.recoveries.length, 0, 'nothing recovered');
   });
 });

@@ -11,6 +11,7 @@ import { QnbError, VerificationError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import { byteCounter } from '../../core/transfer.js';
 import type { TargetContext } from '../target.js';
+import { explainUploadFailure } from './qdrant-access.js';
 import type { AliasAction, AliasDescription, QdrantApi } from './qdrant-api.js';
 import { countPoints } from './qdrant-count.js';
 import { compareSample } from './qdrant-sample.js';
@@ -246,6 +247,9 @@ async function uploadInto(
       { signal: ctx.signal },
     );
     uploaded = true;
+  } catch (err) {
+    if (ctx.signal?.aborted) throw err;
+    throw await explainUploadFailure(api, target, err);
   } finally {
     // Qdrant keeps uploaded files in snapshots/<collection>/ (qdrant#10207): remove ours.
     await removeUploadedCopy(api, target, uploadName, ctx, uploaded);

@@ -6,7 +6,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authenticate, requireWrite } from './auth.js';
+import { authenticate, refuseWrite } from './auth.js';
 import { type Ctx, dropConnection, type Env, type Route } from './context.js';
 import { FaultRegistry } from './faults.js';
 import { drain, HttpError, sendError, serviceError, sleep } from './http-util.js';
@@ -159,7 +159,7 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
         res.end();
         return;
       }
-      if (match.route.write) requireWrite(access);
+      if (match.route.write && refuseWrite(access, req)) return;
       const faults = env.faults.take(match.route.op, match.params.name);
       const ctx: Ctx = {
         env,
