@@ -161,3 +161,23 @@ describe('read-only API key', () => {
     assert.ok(!world.server.collections().includes('chunks_copy'));
   });
 });
+
+describe('snapshots stored in S3 by Qdrant', () => {
+  test('a snapshot found after a lost connection is accepted without a checksum; the leftover upload is reported', async (t) => {
+    const world = await createQnbWorld(t, { papers: 4, chunks: 3, server: { snapshotsStorage: 's3' } });
+    world.server.inject({ op: 'create-snapshot', fault: { kind: 'drop-after-commit' } });
+    const backup = await world.qnb(['backup-qdrant', '--collection', 'papers', '--json']);
+    assert.equal(backup.code, 0, `${backup.stdout}\n${backup.stderr}`);
+    assert.match(backup.stderr, /without a checksum/);
+    const artifact = (JSON.parse(backup.stdout) as { artifacts: Json[] }).artifacts[0]!;
+    assert.equal(artifact.checksumSource, 'self');
+    assert.equal(artifact.serverChecksum, null);
+    assert.equal((await world.qnb(['verify'])).code, 0);
+
+    await call(world.server, 'DELETE', '/collections/papers');
+    const restore = await world.qnb(['restore-qdrant', '--latest', '--collection', 'papers']);
+    assert.equal(restore.code, 0, `${restore.stdout}\n${restore.stderr}`);
+    assert.equal(world.server.points('papers').length, 4);
+    assert.match(restore.stderr, /answered 404 to deleting the uploaded copy qnb-restore-\w+\.snapshot/);
+  });
+});

@@ -4,9 +4,11 @@
  * validated against Qdrant's OpenAPI spec.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { call, raw, ValidatedServers } from './qdrant/testing.js';
+import { call, raw, seed, uploadFile, ValidatedServers } from './qdrant/testing.js';
 
 const servers = new ValidatedServers();
 
@@ -122,5 +124,58 @@ describe('read-only API key (service.read_only_api_key)', () => {
     });
     assert.ok(up.error, `the upload must break off (got HTTP ${up.status})`);
     assert.equal(server.recoveries.length, 0, 'nothing recovered');
+  });
+});
+
+describe('snapshots_storage: s3', () => {
+  test('checksum null, downloads without Content-Length, uploads kept where delete cannot find them', async () => {
+    const server = await servers.start({ snapshotsStorage: 's3' });
+    await seed(server, 'kb');
+    const created = result(await call(server, 'POST', '/collections/kb/snapshots')) as Json & {
+      name: string;
+    };
+    assert.equal(created.checksum, null);
+    const listed = (await call(server, 'GET', '/collections/kb/snapshots')).json.result as Json[];
+    assert.deepEqual(
+      listed.map((d) => [d.name, d.checksum]),
+      [[created.name, null]],
+    );
+    const dl = await raw(`${server.url}/collections/kb/snapshots/${created.name}`, {
+      headers: { 'accept-encoding': 'identity' },
+    });
+    assert.equal(dl.status, 200);
+    assert.equal(dl.headers['content-length'], undefined);
+    assert.equal(dl.headers['transfer-encoding'], 'chunked');
+    assert.equal(dl.body.length, created.size);
+
+    const file = join(server.dataDir, 'dl.snapshot');
+    await writeFile(file, dl.body);
+    const up = await uploadFile(
+      `${server.url}/collections/kb/snapshots/upload?wait=true`,
+      file,
+      'mine.snapshot',
+    );
+    assert.equal(up.status, 200, up.body);
+    const del = await call(server, 'DELETE', '/collections/kb/snapshots/mine.snapshot');
+    assert.equal(del.status, 404, 'delete looks in the bucket');
+    assert.ok(existsSync(join(server.snapshotsDir, 'kb', 'mine.snapshot')), 'the upload stays on local disk');
+    const after = (await call(server, 'GET', '/collections/kb/snapshots')).json.result as Json[];
+    assert.ok(!after.some((d) => d.name === 'mine.snapshot'), 'and is not listed');
+  });
+});
+
+describe('upload into an alias name', () => {
+  test('is stored under snapshots/<alias>/, recovered into the aliased collection; delete gives 404', async () => {
+    const server = await servers.start();
+    await seed(server, 'kb');
+    await call(server, 'POST', '/collections/aliases', {
+      actions: [{ create_alias: { alias_name: 'kb_live', collection_name: 'kb' } }],
+    });
+    const created = result(await call(server, 'POST', '/collections/kb/snapshots')) as { name: string };
+    const file = join(server.snapshotsDir, 'kb', created.name);
+    const up = await uploadFile(`${server.url}/collections/kb_live/snapshots/upload`, file, 'up.snapshot');
+    assert.equal(up.status, 200, up.body);
+    assert.equal((await call(server, 'DELETE', '/collections/kb_live/snapshots/up.snapshot')).status, 404);
+    assert.ok(existsSync(join(server.snapshotsDir, 'kb_live', 'up.snapshot')));
   });
 });

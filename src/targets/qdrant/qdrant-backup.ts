@@ -66,6 +66,7 @@ export async function createSnapshotOnce(
   }
   const deadline = Date.now() + (opts.lookupTimeoutMs ?? 600_000);
   let lastError: unknown = lost;
+  const sizes = new Map<string, number>();
   while (Date.now() < deadline) {
     throwIfAborted(ctx.signal);
     try {
@@ -73,6 +74,19 @@ export async function createSnapshotOnce(
       // a snapshot is complete once its checksum file exists (local storage)
       const done = fresh.find((s) => s.checksum);
       if (done) return done;
+      // S3 snapshot storage never lists a checksum (objects appear once uploaded whole): take
+      // a fresh snapshot whose size held still between two listings; the download is then
+      // checked against that size and hashed by qnb (checksumSource "self")
+      const settled = fresh.find((s) => s.size > 0 && sizes.get(s.name) === s.size);
+      if (settled) {
+        ctx.reporter.emit({
+          type: 'warning',
+          target: 'qdrant',
+          message: `found ${settled.name} on the server without a checksum (S3 snapshot storage?); its size held still at ${settled.size} bytes`,
+        });
+        return settled;
+      }
+      for (const s of fresh) sizes.set(s.name, s.size);
       lastError = undefined;
     } catch (err) {
       lastError = err;

@@ -17,6 +17,8 @@ export interface Env {
   tmpDir: string;
   peerId: number;
   version: string;
+  /** `snapshots_storage`: local files, or S3 objects (see s3-storage.ts). */
+  snapshotsStorage: 'local' | 's3';
   /** Test-only padding bytes per collection. */
   padding: Map<string, number>;
   recoveries: RecoveryRecord[];

@@ -127,6 +127,7 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
     tmpDir,
     peerId: opts.peerId ?? Math.floor(Math.random() * 2 ** 52) + 2 ** 40,
     version: opts.version ?? '1.19.0',
+    snapshotsStorage: opts.snapshotsStorage ?? 'local',
     padding: new Map(),
     recoveries,
     background(work) {

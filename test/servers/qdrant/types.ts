@@ -16,6 +16,12 @@ export interface QdrantTestServerOptions {
   version?: string;
   /** Where snapshots, uploads and temp files live; default: a fresh mkdtemp dir removed by stop(). */
   dataDir?: string;
+  /**
+   * `storage.snapshots_config.snapshots_storage`: `s3` lists snapshots with `checksum: null`,
+   * streams downloads without Content-Length and keeps uploads where delete cannot find them
+   * (see s3-storage.ts). Default `local`.
+   */
+  snapshotsStorage?: 'local' | 's3';
   /** Peer id used in snapshot names; default: random. */
   peerId?: number;
   /**
