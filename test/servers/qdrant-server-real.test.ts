@@ -179,3 +179,35 @@ describe('upload into an alias name', () => {
     assert.ok(existsSync(join(server.snapshotsDir, 'kb_live', 'up.snapshot')));
   });
 });
+
+describe('interrupted wait=true calls', () => {
+  test('a proxy that gives up (504) does not stop Qdrant: the snapshot and the recovery finish in the background', async () => {
+    const server = await servers.start({ recoveryDelayMs: 300 });
+    await seed(server, 'kb');
+    server.inject({ op: 'create-snapshot', fault: { kind: 'proxy-gave-up' } });
+    const create = await call(server, 'POST', '/collections/kb/snapshots?wait=true');
+    assert.equal(create.status, 504);
+    assert.match(create.text, /504 Gateway Time-out/);
+    let listed: Json[] = [];
+    for (let i = 0; i < 50 && listed.length === 0; i++) {
+      listed = (await call(server, 'GET', '/collections/kb/snapshots')).json.result as Json[];
+      if (listed.length === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(listed.length, 1, 'the snapshot was made anyway');
+    const file = join(server.snapshotsDir, 'kb', String(listed[0]!.name));
+
+    server.inject({ op: 'upload-snapshot', fault: { kind: 'proxy-gave-up', status: 502 } });
+    const up = await uploadFile(
+      `${server.url}/collections/copy/snapshots/upload?wait=true`,
+      file,
+      'u.snapshot',
+    );
+    assert.equal(up.status, 502);
+    for (let i = 0; i < 50 && !server.collections().includes('copy'); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.ok(server.collections().includes('copy'), 'the collection is created first');
+    assert.equal(server.points('copy').length, 0, 'and is empty while the shards are recovered');
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(server.points('copy').length, 5, 'then the recovery completes');
+  });
+});

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import type { Env } from './context.js';
-import { badInput, badRequest, forbidden, formatError } from './http-util.js';
+import { badInput, badRequest, forbidden, formatError, sleep } from './http-util.js';
 import { tempFile } from './snapshot-files.js';
 import { readCollectionSnapshot } from './snapshot-format.js';
 import { checkCollectionName } from './store.js';
@@ -106,7 +106,9 @@ export async function recoverFromFile(env: Env, target: string, file: string): P
   const existing = store.find(target);
   if (!existing) {
     checkCollectionName(target);
+    // created first, recovered after: meanwhile (and after a failed recovery) it is empty
     const c = store.create(target, content.config);
+    if (env.recoveryDelayMs > 0) await sleep(env.recoveryDelayMs);
     if (!custom) store.replace(c, content.config, [], content.points);
     return true;
   }
@@ -125,6 +127,7 @@ export async function recoverFromFile(env: Env, target: string, file: string): P
   const points = custom
     ? content.points.filter((p) => p.shard_key !== undefined && keys.includes(p.shard_key))
     : content.points;
+  if (env.recoveryDelayMs > 0) await sleep(env.recoveryDelayMs);
   store.replace(existing, existing.config, keys, points);
   return true;
 }

@@ -128,6 +128,7 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
     peerId: opts.peerId ?? Math.floor(Math.random() * 2 ** 52) + 2 ** 40,
     version: opts.version ?? '1.19.0',
     snapshotsStorage: opts.snapshotsStorage ?? 'local',
+    recoveryDelayMs: opts.recoveryDelayMs ?? 0,
     padding: new Map(),
     recoveries,
     background(work) {

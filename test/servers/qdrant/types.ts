@@ -22,6 +22,12 @@ export interface QdrantTestServerOptions {
    * (see s3-storage.ts). Default `local`.
    */
   snapshotsStorage?: 'local' | 's3';
+  /**
+   * How long a recovery (upload/recover) takes after the collection exists: Qdrant creates a
+   * missing collection first, then recovers the shards, so meanwhile it is there and empty.
+   * Default 0.
+   */
+  recoveryDelayMs?: number;
   /** Peer id used in snapshot names; default: random. */
   peerId?: number;
   /**
@@ -85,7 +91,13 @@ export type FaultKind =
   /** any op: 500 "Service internal error: No space left on device (os error 28)", nothing done */
   | { kind: 'disk-full' }
   /** mutating ops: do the work, then destroy the connection instead of answering */
-  | { kind: 'drop-after-commit' };
+  | { kind: 'drop-after-commit' }
+  /**
+   * create/upload/recover snapshot ops: a reverse proxy in front of Qdrant gives up (its read
+   * timeout): the client gets `status` (default 504) as an HTML page with a `Via` header once the
+   * request is read, while Qdrant finishes the work in the background (its handlers are spawned)
+   */
+  | { kind: 'proxy-gave-up'; status?: 502 | 504 };
 
 /** A fault to inject: which operation (and optionally which collection), how often, what. */
 export interface Fault {
