@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createQnbWorld, hasStackTrace, type QnbWorld } from '../helpers/qnb-world.js';
 import { call } from '../servers/qdrant/testing.js';
@@ -179,5 +180,49 @@ describe('snapshots stored in S3 by Qdrant', () => {
     assert.equal(restore.code, 0, `${restore.stdout}\n${restore.stderr}`);
     assert.equal(world.server.points('papers').length, 4);
     assert.match(restore.stderr, /answered 404 to deleting the uploaded copy qnb-restore-\w+\.snapshot/);
+  });
+});
+
+describe('interrupted wait=true calls', () => {
+  test('a proxy 504 on snapshot create: qnb finds the snapshot Qdrant made anyway and leaves none behind', async (t) => {
+    const world = await createQnbWorld(t, { papers: 4, chunks: 3 });
+    world.server.inject({ op: 'create-snapshot', fault: { kind: 'proxy-gave-up', status: 504 } });
+    const run = await world.qnb(['backup-qdrant', '--collection', 'papers']);
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stderr, /a proxy gave up .*504 Gateway Time-out/);
+    const creates = world.server.requests.filter(
+      (r) => r.method === 'POST' && r.path.endsWith('/papers/snapshots'),
+    );
+    assert.equal(creates.length, 1, 'no second snapshot');
+    assert.deepEqual(
+      await readdir(join(world.server.snapshotsDir, 'papers')),
+      [],
+      'no snapshot left on the server',
+    );
+  });
+
+  test('a proxy 502 on upload: qnb waits for the background recovery, then cleans up and verifies', async (t) => {
+    const world = await createQnbWorld(t, { papers: 4, chunks: 3, server: { recoveryDelayMs: 1500 } });
+    assert.equal((await world.qnb(['backup-qdrant', '--collection', 'papers'])).code, 0);
+    world.server.inject({ op: 'upload-snapshot', fault: { kind: 'proxy-gave-up', status: 502 } });
+    const run = await world.qnb([
+      'restore-qdrant',
+      '--latest',
+      '--collection',
+      'papers',
+      '--as',
+      'papers_copy',
+    ]);
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(
+      run.stderr,
+      /the answer to the upload was lost .*502 Bad Gateway.*waits for "papers_copy" to settle/,
+    );
+    assert.equal(world.server.points('papers_copy').length, 4);
+    assert.deepEqual(
+      await readdir(join(world.server.snapshotsDir, 'papers_copy')),
+      [],
+      'uploaded copy removed',
+    );
   });
 });

@@ -16,6 +16,7 @@ import { streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, TargetContext } from '../target.js';
 import type { QdrantApi, SnapshotDescription } from './qdrant-api.js';
 import { countPoints, strictModeOf } from './qdrant-count.js';
+import { isGatewayFailure } from './qdrant-errors.js';
 import { samplePoints } from './qdrant-sample.js';
 
 /** Per-run knobs for Qdrant backups. */
@@ -56,12 +57,14 @@ export async function createSnapshotOnce(
     });
   } catch (err) {
     throwIfAborted(ctx.signal);
-    if (!(err instanceof QnbError) || err.code !== 'E_CONNECT') throw err;
+    const gateway = isGatewayFailure(err);
+    if (!(err instanceof QnbError) || (err.code !== 'E_CONNECT' && !gateway)) throw err;
     lost = err;
+    const what = gateway ? `a proxy gave up (${err.message.replace(/^.*: /, '')})` : 'connection lost';
     ctx.reporter.emit({
       type: 'warning',
       target: 'qdrant',
-      message: `connection lost while creating the snapshot of ${label(scope)}; looking for it on the server instead of creating a second one`,
+      message: `${what} while creating the snapshot of ${label(scope)}; Qdrant finishes it anyway, so qnb looks for it on the server instead of creating a second one`,
     });
   }
   const deadline = Date.now() + (opts.lookupTimeoutMs ?? 600_000);

@@ -57,7 +57,10 @@ export function createQdrantHttp(baseUrl: string, headers: Record<string, string
           { method, agent, headers: { ...headers, ...opts.headers }, signal: opts.signal },
           resolve,
         );
-        req.on('error', reject);
+        // `requestSent`: the whole request had been handed to the OS when the connection
+        // failed (the server may have the upload and still be working on it)
+        const fail = (err: Error) => reject(Object.assign(err, { requestSent: req.writableFinished }));
+        req.on('error', fail);
         const idleMs = opts.idleMs;
         if (idleMs !== undefined) {
           req.setTimeout(idleMs, () => {
@@ -68,7 +71,7 @@ export function createQdrantHttp(baseUrl: string, headers: Record<string, string
         const body = opts.body;
         if (body === undefined || typeof body === 'string') req.end(body);
         // an early answer (401, 500) ends the request; the error of the unsent rest is not news
-        else pipeline(body, req).catch(reject);
+        else pipeline(body, req).catch(fail);
       });
     },
     close() {

@@ -14,8 +14,10 @@ import type { TargetContext } from '../target.js';
 import { explainUploadFailure } from './qdrant-access.js';
 import type { AliasAction, AliasDescription, QdrantApi } from './qdrant-api.js';
 import { countPoints } from './qdrant-count.js';
+import { mayStillRun } from './qdrant-errors.js';
 import { compareSample } from './qdrant-sample.js';
 import { settingsDiff } from './qdrant-settings.js';
+import { settleAfterInterruptedUpload } from './qdrant-settle.js';
 
 /** Options of one restore. */
 export interface QdrantRestoreOptions {
@@ -249,7 +251,11 @@ async function uploadInto(
     uploaded = true;
   } catch (err) {
     if (ctx.signal?.aborted) throw err;
-    throw await explainUploadFailure(api, target, err);
+    const explained = await explainUploadFailure(api, target, err);
+    if (explained !== err || !(err instanceof QnbError) || !mayStillRun(err)) throw explained;
+    // the server may have the whole file and be recovering it: wait before touching anything
+    await settleAfterInterruptedUpload(api, target, err, ctx, { expected: expectedRange(artifact) });
+    uploaded = true;
   } finally {
     // Qdrant keeps uploaded files in snapshots/<collection>/ (qdrant#10207): remove ours.
     await removeUploadedCopy(api, target, uploadName, ctx, uploaded);
