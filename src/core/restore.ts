@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import type { QdrantApi } from '../targets/qdrant/qdrant-api.js';
 import { backupQdrantScope } from '../targets/qdrant/qdrant-backup.js';
 import {
+  fullSnapshotRestoreError,
   type QdrantRestoreReport,
   refuseAliasTarget,
   restoreQdrantCollection,
@@ -67,15 +68,7 @@ export async function restoreQdrant(
     },
   );
   const { artifact, path } = await checkPickedFile(picked, ctx, opts.force);
-  if (artifact.kind === 'qdrant-full') {
-    throw new QnbError(
-      'E_UNSUPPORTED',
-      `${artifact.file} is a full-storage snapshot; Qdrant has no API to restore one`,
-      {
-        hint: `start Qdrant with --storage-snapshot ${path}`,
-      },
-    );
-  }
+  if (artifact.kind === 'qdrant-full') throw fullSnapshotRestoreError(artifact.file, path);
   const target = opts.as ?? artifact.name;
   const serverVersion = await api.version();
   const incompatible = artifact.serverVersion

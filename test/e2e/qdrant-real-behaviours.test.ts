@@ -226,3 +226,33 @@ describe('interrupted wait=true calls', () => {
     );
   });
 });
+
+describe('idle keep-alive connections closed by Qdrant', () => {
+  test('a read that crosses the close on a reused connection is sent once more', async (t) => {
+    const world = await createQnbWorld(t, { papers: 4, chunks: 3 });
+    world.server.inject({ op: 'list-snapshots', fault: { kind: 'keep-alive-close' } });
+    const run = await world.qnb(['backup-qdrant', '--collection', 'papers']);
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    const lists = world.server.requests.filter(
+      (r) => r.method === 'GET' && r.path === '/collections/papers/snapshots',
+    );
+    assert.ok(lists.length >= 2, 'the listing was sent again');
+    assert.equal(lists[0]!.status, 0, 'the first one got no answer');
+  });
+});
+
+describe('full-storage snapshot', () => {
+  test('restore prints the exact start-up flags Qdrant needs', async (t) => {
+    const world = await createQnbWorld(t, { papers: 2, chunks: 2 });
+    assert.equal((await world.qnb(['backup-qdrant', '--full'])).code, 0);
+    const full = (await world.listed()).find((b) => b.file.includes('full-snapshot'));
+    assert.ok(full, 'a full snapshot is listed');
+    const run = await world.qnb(['restore-qdrant', full.file]);
+    assert.notEqual(run.code, 0);
+    const path = join(world.backupDir, full.file);
+    assert.ok(
+      run.stderr.includes(`qdrant --storage-snapshot ${path} --force-snapshot`),
+      `flags with the absolute path in:\n${run.stderr}`,
+    );
+  });
+});

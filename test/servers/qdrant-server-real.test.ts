@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { call, raw, seed, uploadFile, ValidatedServers } from './qdrant/testing.js';
@@ -209,5 +211,37 @@ describe('interrupted wait=true calls', () => {
     assert.equal(server.points('copy').length, 0, 'and is empty while the shards are recovered');
     await new Promise((r) => setTimeout(r, 600));
     assert.equal(server.points('copy').length, 5, 'then the recovery completes');
+  });
+});
+
+describe('keep-alive connections', () => {
+  test('an idle connection is closed after 5 s; keep-alive-close closes a reused one before answering', async () => {
+    const server = await servers.start();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string) =>
+      new Promise<{ status: number; reused: boolean; error?: Error; socket?: Socket }>((resolve) => {
+        const req = request(`${server.url}${path}`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket, socket: req.socket! }),
+          );
+        });
+        req.on('error', (error) => resolve({ status: 0, reused: req.reusedSocket, error }));
+        req.end();
+      });
+    const first = await get('/collections');
+    assert.equal(first.status, 200);
+    const started = Date.now();
+    await new Promise((r) => first.socket!.once('close', r));
+    const idle = Date.now() - started;
+    assert.ok(idle > 4500 && idle < 7000, `closed after ${idle} ms idle`);
+
+    assert.equal((await get('/collections')).status, 200);
+    server.inject({ op: 'list-collections', fault: { kind: 'keep-alive-close' } });
+    const crossed = await get('/collections');
+    assert.equal(crossed.status, 0);
+    assert.equal(crossed.reused, true);
+    assert.match(String((crossed.error as NodeJS.ErrnoException).code), /ECONNRESET/);
+    agent.destroy();
   });
 });

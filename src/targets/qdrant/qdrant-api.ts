@@ -148,8 +148,13 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     path: string,
     extra: HttpRequestOptions = {},
   ): Promise<IncomingMessage> {
+    // reads, and snapshot deletes (404 tolerated), may be sent twice (see QdrantHttp)
+    const idempotent =
+      method === 'GET' ||
+      (method === 'POST' && /\/points(\/count|\/scroll)?(\?|$)/.test(path)) ||
+      (method === 'DELETE' && /\/snapshots\/[^/]+(\?|$)/.test(path));
     try {
-      return await http.send(method, path, extra);
+      return await http.send(method, path, { idempotent, ...extra });
     } catch (err) {
       if (extra.signal?.aborted) throw err;
       throw failure(op, err);

@@ -69,6 +69,21 @@ function expectedRange(a: ArtifactRecord): [number, number] | undefined {
   return undefined;
 }
 
+/**
+ * Qdrant restores a full-storage snapshot only at start-up (src/main.rs): `--storage-snapshot
+ * FILE` recreates every collection and alias, and `--force-snapshot` is needed when any of them
+ * exist already (without it Qdrant stops with "Use --force-snapshot to overwrite it").
+ */
+export function fullSnapshotRestoreError(file: string, path: string): QnbError {
+  return new QnbError(
+    'E_UNSUPPORTED',
+    `${file} is a full-storage snapshot; Qdrant has no API to restore one`,
+    {
+      hint: `stop Qdrant, then start it once with: qdrant --storage-snapshot ${path} --force-snapshot (--force-snapshot replaces the collections and aliases it holds; in Docker, mount the file and give its path inside the container)`,
+    },
+  );
+}
+
 /** Refuses a target name that is an alias (the upload would stay in snapshots/<alias>/). */
 export async function refuseAliasTarget(api: QdrantApi, target: string): Promise<void> {
   const alias = (await api.listAliases()).find((a) => a.alias_name === target);

@@ -30,6 +30,7 @@ function applies(kind: Kind, op: FaultOp): boolean {
     case 'slow':
     case 'reset':
     case 'disk-full':
+    case 'keep-alive-close':
       return true;
     case 'wrong-checksum':
     case 'null-checksum':

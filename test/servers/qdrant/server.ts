@@ -189,6 +189,10 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
       const transfer = ['upload-snapshot', 'download-snapshot', 'download-full-snapshot'].includes(
         match.route.op,
       );
+      if (main?.kind === 'keep-alive-close') {
+        dropConnection(ctx, false);
+        return;
+      }
       if (main?.kind === 'reset' && !transfer) {
         dropConnection(ctx);
         return;
@@ -209,6 +213,7 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
   const server = createServer({ requestTimeout: 0 }, (req, res) => {
     void handle(req, res);
   });
+  server.keepAliveTimeout = 5000; // Qdrant (actix-web) closes connections idle for 5 s
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());

@@ -97,7 +97,13 @@ export type FaultKind =
    * timeout): the client gets `status` (default 504) as an HTML page with a `Via` header once the
    * request is read, while Qdrant finishes the work in the background (its handlers are spawned)
    */
-  | { kind: 'proxy-gave-up'; status?: 502 | 504 };
+  | { kind: 'proxy-gave-up'; status?: 502 | 504 }
+  /**
+   * any op: the request crosses Qdrant's close of an idle keep-alive connection (actix closes
+   * connections idle for 5 s): the connection is closed (FIN) before the request is read,
+   * nothing is done and nothing answered. Meant for a request on a reused connection.
+   */
+  | { kind: 'keep-alive-close' };
 
 /** A fault to inject: which operation (and optionally which collection), how often, what. */
 export interface Fault {
