@@ -17,6 +17,8 @@ export interface Env {
   tmpDir: string;
   peerId: number;
   version: string;
+  /** How long the optimizer takes to make deferred points visible (see deferred.ts). */
+  optimizeDelayMs: number;
   /** Pause between creating a missing collection and filling it, in a recovery. */
   recoveryDelayMs: number;
   /** `snapshots_storage`: local files, or S3 objects (see s3-storage.ts). */

@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import type { Env } from './context.js';
+import { pointsRecovered } from './deferred.js';
 import { badInput, badRequest, forbidden, formatError, sleep } from './http-util.js';
 import { tempFile } from './snapshot-files.js';
 import { readCollectionSnapshot } from './snapshot-format.js';
@@ -110,6 +111,7 @@ export async function recoverFromFile(env: Env, target: string, file: string): P
     const c = store.create(target, content.config);
     if (env.recoveryDelayMs > 0) await sleep(env.recoveryDelayMs);
     if (!custom) store.replace(c, content.config, [], content.points);
+    pointsRecovered(env, c);
     return true;
   }
   const have = existing.config.params as Json;
@@ -129,5 +131,6 @@ export async function recoverFromFile(env: Env, target: string, file: string): P
     : content.points;
   if (env.recoveryDelayMs > 0) await sleep(env.recoveryDelayMs);
   store.replace(existing, existing.config, keys, points);
+  pointsRecovered(env, existing);
   return true;
 }

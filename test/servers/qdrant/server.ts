@@ -129,6 +129,7 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
     version: opts.version ?? '1.19.0',
     snapshotsStorage: opts.snapshotsStorage ?? 'local',
     recoveryDelayMs: opts.recoveryDelayMs ?? 0,
+    optimizeDelayMs: opts.optimizeDelayMs ?? 300,
     padding: new Map(),
     recoveries,
     background(work) {

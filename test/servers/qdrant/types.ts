@@ -28,6 +28,11 @@ export interface QdrantTestServerOptions {
    * Default 0.
    */
   recoveryDelayMs?: number;
+  /**
+   * How long the optimizer takes, after a write or a recovery, to make points deferred by
+   * `optimizers_config.prevent_unoptimized: true` visible (see deferred.ts). Default 300.
+   */
+  optimizeDelayMs?: number;
   /** Peer id used in snapshot names; default: random. */
   peerId?: number;
   /**
