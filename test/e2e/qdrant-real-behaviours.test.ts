@@ -256,3 +256,33 @@ describe('full-storage snapshot', () => {
     );
   });
 });
+
+describe('deferred points (prevent_unoptimized)', () => {
+  test('backup and restore wait for the optimizer instead of recording and checking a count that hides points', async (t) => {
+    const world = await createQnbWorld(t, { papers: 2, chunks: 2, server: { optimizeDelayMs: 1500 } });
+    await createWithPoints(
+      world,
+      'lazy',
+      {
+        vectors: { size: 2, distance: 'Dot' },
+        optimizers_config: { prevent_unoptimized: true, indexing_threshold: 2 },
+      },
+      [1, 2, 3, 4, 5, 6],
+    );
+    const backup = await world.qnb(['backup-qdrant', '--collection', 'lazy', '--json']);
+    assert.equal(backup.code, 0, `${backup.stdout}\n${backup.stderr}`);
+    const artifact = (JSON.parse(backup.stdout) as { artifacts: { counts: Json }[] }).artifacts[0]!;
+    assert.deepEqual(artifact.counts, { points: 6 }, 'the snapshot holds 6 points');
+
+    const restore = await world.qnb([
+      'restore-qdrant',
+      '--latest',
+      '--collection',
+      'lazy',
+      '--as',
+      'lazy_copy',
+    ]);
+    assert.equal(restore.code, 0, `${restore.stdout}\n${restore.stderr}`);
+    assert.match(restore.stdout, /Points: 6 \(manifest: 6\)/);
+  });
+});

@@ -23,6 +23,8 @@ function pointsText(a: ArtifactRecord): string | undefined {
   if (typeof c.points === 'number') return thousands(c.points);
   if (typeof c.pointsMin === 'number' && typeof c.pointsMax === 'number')
     return `${thousands(c.pointsMin)}–${thousands(c.pointsMax)} (changed during backup)`;
+  if (typeof c.pointsMin === 'number')
+    return `at least ${thousands(c.pointsMin)} (more were deferred by prevent_unoptimized)`;
   return undefined;
 }
 

@@ -16,6 +16,7 @@ import { streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, TargetContext } from '../target.js';
 import type { QdrantApi, SnapshotDescription } from './qdrant-api.js';
 import { countPoints, strictModeOf } from './qdrant-count.js';
+import { settleDeferred } from './qdrant-deferred.js';
 import { isGatewayFailure } from './qdrant-errors.js';
 import { samplePoints } from './qdrant-sample.js';
 
@@ -185,7 +186,7 @@ async function download(
 }
 
 /** Reads what the manifest records about a collection before the snapshot. */
-async function describeCollection(api: QdrantApi, name: string, sampleSize: number) {
+async function describeCollection(api: QdrantApi, name: string, sampleSize: number, ctx: TargetContext) {
   let info: Record<string, unknown>;
   try {
     info = await api.getCollection(name);
@@ -199,6 +200,16 @@ async function describeCollection(api: QdrantApi, name: string, sampleSize: numb
     }
     throw err;
   }
+  const settle = await settleDeferred(api, name, info, ctx);
+  info = settle.info;
+  if (!settle.settled) {
+    ctx.reporter.emit({
+      type: 'warning',
+      target: 'qdrant',
+      name,
+      message: `"${name}" still hides points the optimizer has not processed (prevent_unoptimized, status ${String(info.status)}); its count is recorded as a lower bound only`,
+    });
+  }
   const aliases = await api.listAliases(name);
   const { count: points, method: countMethod } = await countPoints(api, name, info);
   // strict mode's max_query_limit also caps the sample's scroll
@@ -211,6 +222,7 @@ async function describeCollection(api: QdrantApi, name: string, sampleSize: numb
     aliases,
     points,
     ...(countMethod === 'scroll' ? { countMethod } : {}),
+    ...(settle.settled ? {} : { deferredPoints: true }),
     sample,
   };
 }
@@ -233,7 +245,9 @@ export async function backupQdrantScope(
     message: `snapshot of ${label(scope)}: creating`,
   });
   const before =
-    scope === null ? await describeFull(api) : await describeCollection(api, scope, opts.sampleSize ?? 3);
+    scope === null
+      ? await describeFull(api)
+      : await describeCollection(api, scope, opts.sampleSize ?? 3, ctx);
   const snap = await createSnapshotOnce(api, scope, ctx, opts);
   const reserved = await sink.reserve(
     'qdrant',
@@ -248,9 +262,11 @@ export async function backupQdrantScope(
     const counts =
       points === undefined
         ? {}
-        : after === undefined || after === points
-          ? { points }
-          : { pointsMin: Math.min(points, after), pointsMax: Math.max(points, after) };
+        : 'deferredPoints' in before
+          ? { pointsMin: Math.min(points, after ?? points) }
+          : after === undefined || after === points
+            ? { points }
+            : { pointsMin: Math.min(points, after), pointsMax: Math.max(points, after) };
     if (after !== undefined && after !== points) {
       ctx.reporter.emit({
         type: 'warning',

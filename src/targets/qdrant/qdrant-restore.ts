@@ -14,6 +14,7 @@ import type { TargetContext } from '../target.js';
 import { explainUploadFailure } from './qdrant-access.js';
 import type { AliasAction, AliasDescription, QdrantApi } from './qdrant-api.js';
 import { countPoints } from './qdrant-count.js';
+import { settleDeferred } from './qdrant-deferred.js';
 import { mayStillRun } from './qdrant-errors.js';
 import { compareSample } from './qdrant-sample.js';
 import { settingsDiff } from './qdrant-settings.js';
@@ -66,6 +67,8 @@ function expectedRange(a: ArtifactRecord): [number, number] | undefined {
   if (typeof a.counts.points === 'number') return [a.counts.points, a.counts.points];
   if (typeof a.counts.pointsMin === 'number' && typeof a.counts.pointsMax === 'number')
     return [a.counts.pointsMin, a.counts.pointsMax];
+  // a lower bound only: the collection hid deferred points at backup time (qdrant-deferred.ts)
+  if (typeof a.counts.pointsMin === 'number') return [a.counts.pointsMin, Number.POSITIVE_INFINITY];
   return undefined;
 }
 
@@ -162,7 +165,8 @@ export async function restoreQdrantCollection(
   aliases.applied = await reapplyAliases(api, target, [...own, ...again]);
   if (target !== artifact.name) aliases.skipped = recordedAliases.map((a) => a.alias_name);
 
-  const info = await api.getCollection(target);
+  const settle = await settleDeferred(api, target, await api.getCollection(target), ctx);
+  const info = settle.info;
   let settings: QdrantRestoreReport['settings'] = 'not recorded';
   if (recordedConfig && typeof recordedConfig === 'object') {
     const diff = settingsDiff(recordedConfig, info.config);
@@ -188,8 +192,16 @@ export async function restoreQdrantCollection(
   const expectedPoints = range
     ? range[0] === range[1]
       ? `${range[0]}`
-      : `${range[0]}–${range[1]}`
+      : range[1] === Number.POSITIVE_INFINITY
+        ? `at least ${range[0]}`
+        : `${range[0]}–${range[1]}`
     : 'unknown';
+  if (range && points < range[0] && !settle.settled) {
+    throw new VerificationError(
+      `qdrant "${target}": could not verify the restore: ${points} points are visible, the manifest recorded ${expectedPoints}, and the collection still hides points its optimizer has not processed (prevent_unoptimized, status ${String(info.status)})`,
+      'let the optimizer run (max_optimization_threads > 0), then check the count again',
+    );
+  }
   if (range && (points < range[0] || points > range[1])) {
     throw new VerificationError(
       `qdrant "${target}": restored ${points} points, the manifest recorded ${expectedPoints}`,
