@@ -57,9 +57,17 @@ export function createQdrantHttp(baseUrl: string, headers: Record<string, string
   const request = https ? httpsRequest : httpRequest;
   function sendOnce(method: string, path: string, opts: HttpRequestOptions): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
+      // a streamed body (an upload) cannot be sent twice, so it never takes a pooled connection
+      // that may have gone stale: it opens its own
+      const streamed = typeof opts.body === 'object';
       const req = request(
         new URL(`${baseUrl}${path}`),
-        { method, agent, headers: { ...headers, ...opts.headers }, signal: opts.signal },
+        {
+          method,
+          agent: streamed ? false : agent,
+          headers: { ...headers, ...opts.headers },
+          signal: opts.signal,
+        },
         resolve,
       );
       // `requestSent`: the whole request had been handed to the OS when the connection
