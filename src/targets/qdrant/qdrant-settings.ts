@@ -29,8 +29,10 @@ function leaves(value: unknown, path: string, out: Map<string, string>): void {
 }
 
 /**
- * The settings that differ, as `path: recorded → now` lines (null and absent count as equal).
- * Empty when `recorded` is not an object (nothing was recorded).
+ * The recorded settings that differ now, as `path: recorded → now` lines (null and absent count
+ * as equal). Settings the recording does not have are not compared: a newer Qdrant (restore
+ * into the next minor version) reports fields the older one did not know. Empty when
+ * `recorded` is not an object (nothing was recorded).
  */
 export function settingsDiff(recorded: unknown, now: unknown): string[] {
   if (!recorded || typeof recorded !== 'object') return [];
@@ -41,7 +43,7 @@ export function settingsDiff(recorded: unknown, now: unknown): string[] {
     leaves(((now ?? {}) as Json)[key], key, b);
   }
   const out: string[] = [];
-  for (const path of new Set([...a.keys(), ...b.keys()])) {
+  for (const path of a.keys()) {
     const was = a.get(path);
     const is = b.get(path);
     if (was !== is) out.push(`${path}: ${was ?? 'unset'} → ${is ?? 'unset'}`);
