@@ -147,7 +147,7 @@ describe('read-only API key', () => {
     assert.notEqual(readOnly.code, 0, readOnly.stdout);
     assert.match(
       readOnly.stdout,
-      /✘ qdrant: API key access — read-only key: listing and downloading existing snapshots only.* — fix: set QDRANT_API_KEY to the manage key/,
+      /✘ qdrant: API key access — read-only key \(no global manage access\): listing and downloading existing snapshots only.* — fix: set QDRANT_API_KEY to the manage key/,
     );
 
     world.server.setSnapshotPadding('chunks', 3 * 1024 * 1024);

@@ -78,7 +78,7 @@ export async function qdrantAccessCheck(api: QdrantApi): Promise<{
       area: 'qdrant',
       name,
       ok: false,
-      detail: `read-only key: ${ACCESS_ALLOWS['read-only']}`,
+      detail: `read-only key (no global manage access): ${ACCESS_ALLOWS['read-only']}`,
       fix: 'set QDRANT_API_KEY to the manage key (service.api_key), not service.read_only_api_key',
     };
   } catch (err) {
