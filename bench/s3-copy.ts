@@ -19,7 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import type { ArtifactRecord } from '../src/core/manifest.js';
 import { createRepository } from '../src/core/repository.js';
-import { createSetSink, finishSet, startSet } from '../src/core/run.js';
+import { createSetSink, finishSet, startSet } from '../src/core/set-lifecycle.js';
 import { startS3TestServer } from '../test/servers/s3/s3-server.js';
 import { bigStream } from '../test/suites/copy-backend-suite.js';
 import { arg } from './lib/args.js';

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import type { ArtifactRecord } from '../../src/core/manifest.js';
 import { createRepository } from '../../src/core/repository.js';
-import { createSetSink, finishSet, startSet } from '../../src/core/run.js';
+import { createSetSink, finishSet, startSet } from '../../src/core/set-lifecycle.js';
 
 const CONFIG = {
   params: {

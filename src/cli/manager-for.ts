@@ -7,6 +7,7 @@ import { backupSucceeded, copyFailure } from '../core/backup-copy.js';
 import { type BackupManager, type BackupResult, createBackupManager } from '../core/manager.js';
 import type { CopyBackend } from '../storage/backend.js';
 import { printJson } from './context.js';
+import { openDestination } from './destination.js';
 import { exitCodeForBackup } from './exit-codes.js';
 import type { CommandContext } from './io.js';
 import { createCliReporter } from './render/progress.js';
@@ -32,14 +33,23 @@ export function managerFor(ctx: CommandContext): { manager: BackupManager; done(
   };
 }
 
-/** Opens the target of `--copy-to` when one is given (the copy code, and the S3 SDK, load only then). */
-export async function openCopyTo(
+/**
+ * Runs `body` with a manager and, when `raw` names one (`--from`, `--remote`), the copy
+ * destination opened first (a bad destination fails before the manager starts); closes both.
+ */
+export async function withManager<T>(
   ctx: CommandContext,
-  raw: string | undefined,
-): Promise<CopyBackend | undefined> {
-  if (!raw) return undefined;
-  const { openTarget } = await import('./commands/copy.js');
-  return openTarget(ctx, raw, '--copy-to');
+  destination: { raw: string | undefined; flag: string } | undefined,
+  body: (manager: BackupManager, backend: CopyBackend | undefined) => Promise<T>,
+): Promise<T> {
+  const backend = destination ? await openDestination(ctx, destination.raw, destination.flag) : undefined;
+  const { manager, done } = managerFor(ctx);
+  try {
+    return await body(manager, backend);
+  } finally {
+    await backend?.close();
+    await done();
+  }
 }
 
 /** `✘ …` for a failed off-site copy after a backup, or undefined. */

@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { lilconfigSync } from 'lilconfig';
 import { ConfigError } from '../core/errors.js';
-import { type ConfigSource, defaultConfig, KEYS, type KeySpec, type QnbConfig } from './schema.js';
+import { KEYS } from './keys.js';
+import { type ConfigSource, defaultConfig, type KeySpec, type QnbConfig } from './schema.js';
 
 /** A loaded configuration plus the origin of each key and the secret values to redact. */
 export interface LoadedConfig {
@@ -128,9 +129,9 @@ function setPath(obj: object, path: string, value: unknown): void {
   cur[parts.at(-1)!] = value;
 }
 
-function apply(key: KeySpec, raw: unknown, name: string, target: QnbConfig): void {
+function apply(key: KeySpec, raw: unknown, name: string, into: QnbConfig): void {
   try {
-    setPath(target, key.path, key.parse(raw));
+    setPath(into, key.path, key.parse(raw));
   } catch (err) {
     throw new ConfigError(`${name}: ${(err as Error).message}`, key.fix);
   }
@@ -177,6 +178,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
     }
   }
   config.backupDir = resolve(opts.cwd ?? process.cwd(), config.backupDir);
+  // neo4j, neo4j-admin and docker run with this environment (a copy: the config is frozen)
+  config.neo4j.env = { ...env };
   const secrets = [
     config.qdrant.apiKey,
     config.neo4j.password,

@@ -1,6 +1,6 @@
 /**
- * The off-site step of the backup pipeline (`--copy-to TARGET` on backup-all, schedule, watch, run
- * and the cron line): after a set verified, copy every set the target lacks (so a copy that failed
+ * The off-site step of the backup pipeline (`--copy-to DEST` on backup-all, schedule, watch, run
+ * and the cron line): after a set verified, copy every set the destination lacks (so a copy that failed
  * before catches up), and say whether it worked. `backupAll` runs it between the backup and
  * retention, under the same lock, and skips retention when it failed: nothing is pruned locally
  * that never left the machine.
@@ -9,16 +9,18 @@ import type { CopyBackend } from '../storage/backend.js';
 import type { TargetContext } from '../targets/target.js';
 import { type CopyOptions, type CopyReport, copySets } from './copy.js';
 import { type ErrorCode, toQnbError } from './errors.js';
-import type { BackupResult } from './manager.js';
 import type { Repository } from './repository.js';
 
 /** What the copy after a backup did. */
 export interface BackupCopyReport extends CopyReport {
-  /** Set when the target could not be used at all (e.g. unreachable, missing folder): nothing was copied. */
+  /** Set when the destination could not be used at all (e.g. unreachable, missing folder): nothing was copied. */
   error?: { code: ErrorCode; message: string; hint?: string };
 }
 
-/** Copies what `backend` lacks; a target that cannot be read is a failed report, not a throw. */
+/** The copy step of one backup run: its report, or why it did not run (no destination, set not ok). */
+export type BackupCopyOutcome = BackupCopyReport | { skipped: string };
+
+/** Copies what `backend` lacks; a destination that cannot be read is a failed report, not a throw. */
 export async function copyAfterBackup(
   repo: Repository,
   backend: CopyBackend,
@@ -45,9 +47,9 @@ export async function copyAfterBackup(
   }
 }
 
-/** Why the copy after a backup failed; undefined when it worked, or did not run (no target, set not ok). */
+/** Why the copy after a backup failed; undefined when it worked, or did not run (no destination, set not ok). */
 export function copyFailure(
-  copy: BackupResult['copy'],
+  copy: BackupCopyOutcome | undefined,
 ): { code: ErrorCode; message: string; hint?: string } | undefined {
   if (!copy || 'skipped' in copy || copy.ok) return undefined;
   if (copy.error) return copy.error;
@@ -55,7 +57,7 @@ export function copyFailure(
   return failed?.error ?? { code: 'E_IO', message: `copy to ${copy.target} failed` };
 }
 
-/** True when the run did all it was asked: an `ok` set and, with a copy target, a complete copy. */
-export function backupSucceeded(r: BackupResult): boolean {
+/** True when the run did all it was asked: an `ok` set and, with a copy destination, a complete copy. */
+export function backupSucceeded(r: { status: string; copy?: BackupCopyOutcome | undefined }): boolean {
   return r.status === 'ok' && copyFailure(r.copy) === undefined;
 }

@@ -1,20 +1,15 @@
 /**
- * `qnb copy`: sends the backup sets a copy target does not have yet, newest first. Per set, every
+ * `qnb copy`: sends the backup sets a copy destination does not have yet, newest first. Per set, every
  * valid artifact goes first (each put verified, see the backend), the set's manifest last — so a
- * set that is half copied has no manifest on the target and never looks complete; the next run
- * finishes it. Objects already on the target are proven (recorded sha256, or read back and hashed)
+ * set that is half copied has no manifest on the destination and never looks complete; the next run
+ * finishes it. Objects already on the destination are proven (recorded sha256, or read back and hashed)
  * instead of being sent again; an object under the same key with other bytes is never overwritten.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import type { CopyBackend } from '../storage/backend.js';
-import { withRetry } from '../storage/retry.js';
 import type { TargetContext } from '../targets/target.js';
-import { AGE_SUFFIX, encryptFile } from './age.js';
+import { AGE_SUFFIX } from './age.js';
+import { putText, remoteSha256, sendEncrypted, sendFile } from './copy-upload.js';
 import { type ErrorCode, QnbError, throwIfAborted, toQnbError } from './errors.js';
-import { tempPathFor } from './fs-safe.js';
 import { type SetManifest, type StoredObject, storedObject } from './manifest.js';
 import { displayBase, scanRemote, setKey } from './remote-scan.js';
 import type { RepoArtifact, Repository } from './repository.js';
@@ -40,7 +35,7 @@ export interface CopyArtifactResult {
 /** What happened to one set. */
 export interface CopySetResult {
   id: string;
-  /** `present`: its manifest was already on the target; `copied`: completed by this run. */
+  /** `present`: its manifest was already on the destination; `copied`: completed by this run. */
   action: 'present' | 'copied' | 'would-copy' | 'failed' | 'not-tried';
   artifacts: CopyArtifactResult[];
   error?: { code: ErrorCode; message: string; hint?: string };
@@ -49,7 +44,7 @@ export interface CopySetResult {
 /** The result of copy. */
 export interface CopyReport {
   target: string;
-  /** How the target proves a copy (the backend's `verification`). */
+  /** How the destination proves a copy (the backend's `verification`). */
   verification: string;
   dryRun: boolean;
   /** Set when this run encrypts what it sends. */
@@ -61,7 +56,7 @@ export interface CopyReport {
   durationMs: number;
 }
 
-/** Errors that end the whole run (the target is unusable), not just one set. */
+/** Errors that end the whole run (the destination is unusable), not just one set. */
 const FATAL: ErrorCode[] = [
   'E_AUTH',
   'E_CONNECT',
@@ -72,19 +67,7 @@ const FATAL: ErrorCode[] = [
   'E_INTERNAL',
 ];
 
-/** sha256 of an object on the target: recorded at put time when the backend keeps it, else read back. */
-async function remoteSha256(
-  backend: CopyBackend,
-  key: string,
-  signal?: AbortSignal,
-): Promise<string | undefined> {
-  if (backend.properties().storesSha256) return (await backend.stat(key, signal ? { signal } : {}))?.sha256;
-  const hash = createHash('sha256');
-  for await (const chunk of await backend.get(key, signal ? { signal } : {})) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-/** The set as the target stores it: only the artifacts that were copied, with how each is stored. */
+/** The set as the destination stores it: only the artifacts that were copied, with how each is stored. */
 function remoteManifest(set: SetManifest, copied: Map<string, StoredObject | undefined>): string {
   const artifacts = set.artifacts
     .filter((a) => copied.has(a.file))
@@ -95,107 +78,7 @@ function remoteManifest(set: SetManifest, copied: Map<string, StoredObject | und
   return `${JSON.stringify({ ...set, artifacts }, null, 2)}\n`;
 }
 
-/** Puts a small in-memory object (a manifest). */
-export async function putText(
-  backend: CopyBackend,
-  key: string,
-  text: string,
-  signal?: AbortSignal,
-): Promise<void> {
-  const data = Buffer.from(text, 'utf8');
-  const sha256 = createHash('sha256').update(data).digest('hex');
-  await withRetry(
-    () =>
-      backend.put(key, Readable.from([data]), { size: data.length, sha256, ...(signal ? { signal } : {}) }),
-    {
-      ...(signal ? { signal } : {}),
-    },
-  );
-}
-
-/** Sends one local file under `key`, retrying transient failures with a fresh stream. */
-async function sendFile(
-  backend: CopyBackend,
-  a: RepoArtifact,
-  local: { path: string; key: string; bytes: number; sha256: string },
-  ctx: TargetContext,
-): Promise<void> {
-  const { target, name } = a.artifact;
-  const { key, bytes, sha256 } = local;
-  const started = Date.now();
-  ctx.reporter.emit({
-    type: 'transfer-start',
-    direction: 'upload',
-    target,
-    name,
-    file: key,
-    totalBytes: bytes,
-  });
-  await withRetry(
-    () =>
-      backend.put(key, createReadStream(local.path, { highWaterMark: 1 << 20 }), {
-        size: bytes,
-        sha256,
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-        onProgress: (n) =>
-          ctx.reporter.emit({
-            type: 'transfer-progress',
-            direction: 'upload',
-            name,
-            bytes: n,
-            totalBytes: bytes,
-          }),
-      }),
-    {
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
-      onRetry: (attempt, e) =>
-        ctx.reporter.emit({
-          type: 'warning',
-          target,
-          name,
-          message: `${key}: try ${attempt} failed (${e.message}); trying again`,
-        }),
-    },
-  );
-  ctx.reporter.emit({
-    type: 'transfer-end',
-    direction: 'upload',
-    name,
-    bytes,
-    durationMs: Date.now() - started,
-  });
-}
-
-/**
- * Encrypts one artifact to a temporary file beside it (so the exact bytes, their size and sha256
- * are known before the upload starts, and a retry sends the same bytes), sends it, removes it.
- */
-async function sendEncrypted(
-  backend: CopyBackend,
-  a: RepoArtifact,
-  recipients: readonly string[],
-  ctx: TargetContext,
-): Promise<StoredObject> {
-  const { file, bytes, sha256, target, name } = a.artifact;
-  const key = `${file}${AGE_SUFFIX}`;
-  const tmp = tempPathFor(a.path);
-  try {
-    ctx.reporter.emit({ type: 'step', target, name, message: `encrypting ${file} (age)` });
-    const enc = await encryptFile(
-      a.path,
-      tmp,
-      recipients,
-      { bytes, sha256, what: file },
-      ctx.signal ? { signal: ctx.signal } : {},
-    );
-    await sendFile(backend, a, { path: tmp, key, ...enc }, ctx);
-    return { key, bytes: enc.bytes, sha256: enc.sha256, encryption: 'age', recipients: [...recipients] };
-  } finally {
-    await rm(tmp, { force: true }).catch(() => {});
-  }
-}
-
-/** The set id of every object key that a manifest on the target references (read once, lazily). */
+/** The set id of every object key that a manifest on the destination references (read once, lazily). */
 function referencesOn(backend: CopyBackend, signal?: AbortSignal) {
   let refs: Promise<Map<string, string>> | undefined;
   return (key: string) => {
@@ -290,7 +173,7 @@ async function copySet(
   return { files, bytes };
 }
 
-/** Copies what the target lacks. Returns a report; throws only when the target cannot be read at all. */
+/** Copies what the destination lacks. Returns a report; throws only when the destination cannot be read at all. */
 export async function copySets(
   repo: Repository,
   backend: CopyBackend,

@@ -1,41 +1,26 @@
 /**
- * `qnb doctor`: checks every prerequisite and says what to do, one line each. It also starts
- * a Neo4j that a crashed qnb left stopped (guarantee 3).
+ * `qnb doctor`: checks every prerequisite and says what to do, one line each: the configuration,
+ * the backups folder, then each target's own checks (which also repair what a crashed qnb left,
+ * e.g. start a Neo4j left stopped: guarantee 3).
  */
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, readFile, rm, statfs, writeFile } from 'node:fs/promises';
+import { readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QnbConfig } from '../config/schema.js';
-import { openBolt } from '../targets/neo4j/neo4j-bolt.js';
-import type { Neo4jRuntime } from '../targets/neo4j/neo4j-runtime.js';
-import { qdrantAccessCheck } from '../targets/qdrant/qdrant-access.js';
-import type { QdrantApi } from '../targets/qdrant/qdrant-api.js';
+import type { DoctorCheck, Target, TargetContext } from '../targets/target.js';
 import { ensureDir } from './fs-safe.js';
 import { isLockHolderAlive, LOCK_FILE, type LockInfo } from './lock.js';
 import type { Repository } from './repository.js';
 
 /** One check. */
-export interface DoctorCheck {
-  area: 'config' | 'backups' | 'qdrant' | 'neo4j';
-  name: string;
-  ok: boolean;
-  /** What was found. */
-  detail: string;
-  /** What to do when not ok. */
-  fix?: string;
-  /** Not an error, but worth knowing. */
-  warning?: boolean;
-}
+export type { DoctorCheck };
 
 interface Deps {
   config: Readonly<QnbConfig>;
   repository: Repository;
-  qdrant: () => QdrantApi;
-  /** Throws a ConfigError when Neo4j is not configured. */
-  neo4j: () => Neo4jRuntime;
-  /** Starts a Neo4j left stopped by a dead qnb; returns a message when it did. */
-  recoverNeo4j: () => Promise<string | undefined>;
+  /** The databases to check (each target's own checks, e.g. Qdrant reachable, Neo4j left stopped). */
+  targets: readonly Target[];
+  ctx: TargetContext;
 }
 
 const msg = (err: unknown) => (err as Error).message;
@@ -92,161 +77,6 @@ async function backupsChecks(d: Deps, out: DoctorCheck[]): Promise<void> {
   }
 }
 
-async function qdrantChecks(d: Deps, out: DoctorCheck[]): Promise<void> {
-  const api = d.qdrant();
-  try {
-    const version = await api.version();
-    out.push({
-      area: 'qdrant',
-      name: 'Qdrant reachable',
-      ok: true,
-      detail: `${api.baseUrl} (Qdrant ${version})`,
-    });
-  } catch (err) {
-    out.push({
-      area: 'qdrant',
-      name: 'Qdrant reachable',
-      ok: false,
-      detail: msg(err),
-      fix: hint(err) ?? 'check QDRANT_URL',
-    });
-    return;
-  }
-  try {
-    const names = await api.listCollections();
-    out.push({
-      area: 'qdrant',
-      name: 'API key accepted',
-      ok: true,
-      detail: d.config.qdrant.apiKey ? 'key accepted' : 'no key needed',
-    });
-    out.push(await qdrantAccessCheck(api));
-    const missing = d.config.qdrant.collections.filter((c) => !names.includes(c));
-    out.push({
-      area: 'qdrant',
-      name: 'collections',
-      ok: missing.length === 0,
-      detail: missing.length
-        ? `not found: ${missing.join(', ')} (existing: ${names.join(', ') || 'none'})`
-        : `${names.length} collection(s): ${names.join(', ') || '—'}`,
-      ...(missing.length ? { fix: 'fix QDRANT_COLLECTIONS' } : {}),
-    });
-    out.push({
-      area: 'qdrant',
-      name: 'server disk for snapshots',
-      ok: true,
-      warning: true,
-      detail:
-        'a snapshot needs about 2× the collection size free on the Qdrant server (not visible through the API)',
-    });
-  } catch (err) {
-    out.push({
-      area: 'qdrant',
-      name: 'API key accepted',
-      ok: false,
-      detail: msg(err),
-      fix: hint(err) ?? 'set QDRANT_API_KEY',
-    });
-  }
-}
-
-async function neo4jChecks(d: Deps, out: DoctorCheck[]): Promise<void> {
-  const c = d.config.neo4j;
-  if (c.mode === 'export' && !c.container && !c.home) {
-    // the online export and its restore need Bolt only
-    out.push({
-      area: 'neo4j',
-      name: 'Neo4j configured',
-      ok: true,
-      detail: 'export mode over Bolt (dumps and verify --deep also need NEO4J_HOME or NEO4J_CONTAINER)',
-    });
-  } else if (!(await runtimeChecks(d, out))) return;
-  await boltCheck(d, out);
-}
-
-/** The local install or container: false when Neo4j is not configured at all. */
-async function runtimeChecks(d: Deps, out: DoctorCheck[]): Promise<boolean> {
-  let runtime: Neo4jRuntime;
-  try {
-    runtime = d.neo4j();
-  } catch (err) {
-    out.push({ area: 'neo4j', name: 'Neo4j configured', ok: false, detail: msg(err), fix: hint(err) });
-    return false;
-  }
-  try {
-    const recovered = await d.recoverNeo4j();
-    if (recovered)
-      out.push({
-        area: 'neo4j',
-        name: 'left stopped by a crashed qnb',
-        ok: true,
-        warning: true,
-        detail: recovered,
-      });
-  } catch (err) {
-    out.push({
-      area: 'neo4j',
-      name: 'restart after a crashed qnb',
-      ok: false,
-      detail: msg(err),
-      fix: hint(err),
-    });
-  }
-  try {
-    await runtime.preflight();
-    out.push({
-      area: 'neo4j',
-      name: runtime.spec.kind === 'docker' ? 'container exists and runs' : 'neo4j-admin present',
-      ok: true,
-      detail: runtime.describe(),
-    });
-  } catch (err) {
-    out.push({
-      area: 'neo4j',
-      name: runtime.spec.kind === 'docker' ? 'container exists and runs' : 'neo4j-admin present',
-      ok: false,
-      detail: msg(err),
-      fix: hint(err),
-    });
-  }
-  if (runtime.spec.kind === 'local') {
-    const bin = join(runtime.spec.home, 'bin', 'neo4j');
-    const ok = await access(bin, constants.X_OK).then(
-      () => true,
-      () => false,
-    );
-    out.push({
-      area: 'neo4j',
-      name: 'bin/neo4j executable',
-      ok,
-      detail: bin,
-      ...(ok ? {} : { fix: 'check NEO4J_HOME' }),
-    });
-  }
-  return true;
-}
-
-async function boltCheck(d: Deps, out: DoctorCheck[]): Promise<void> {
-  const c = d.config.neo4j;
-  try {
-    const bolt = await openBolt({ uri: c.uri, user: c.user, password: c.password, database: c.database });
-    try {
-      const version = await bolt.version();
-      const counts = await bolt.counts();
-      out.push({
-        area: 'neo4j',
-        name: 'Bolt and credentials',
-        ok: true,
-        detail: `${c.uri} (Neo4j ${version}; ${counts.nodes} nodes, ${counts.relationships} relationships)`,
-      });
-    } finally {
-      await bolt.close();
-    }
-  } catch (err) {
-    out.push({ area: 'neo4j', name: 'Bolt and credentials', ok: false, detail: msg(err), fix: hint(err) });
-  }
-}
-
 /**
  * Encrypted copies: an identity that opens none of the recipients means copies this machine
  * could not restore; no identity here is the recommended setup, said once.
@@ -288,7 +118,7 @@ async function encryptionChecks(d: Deps, out: DoctorCheck[]): Promise<void> {
 }
 
 /** Runs every check; never throws for a failed check. */
-export async function runDoctor(d: Deps, opts: { neo4j: boolean; qdrant: boolean }): Promise<DoctorCheck[]> {
+export async function runDoctor(d: Deps): Promise<DoctorCheck[]> {
   const out: DoctorCheck[] = [
     {
       area: 'config',
@@ -299,7 +129,6 @@ export async function runDoctor(d: Deps, opts: { neo4j: boolean; qdrant: boolean
   ];
   await encryptionChecks(d, out);
   await backupsChecks(d, out);
-  if (opts.qdrant) await qdrantChecks(d, out);
-  if (opts.neo4j) await neo4jChecks(d, out);
+  for (const t of d.targets) out.push(...(await t.doctorChecks(d.ctx)));
   return out;
 }

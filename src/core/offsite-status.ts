@@ -1,7 +1,7 @@
 /**
- * The 3-2-1 view of `qnb status --remote TARGET`: for every backup set, whether it exists in the
- * backups folder, on the copy target, or both, and whether the off-site copies keep up. A pure
- * function of the local scan and the target's scan (no lock, no writes).
+ * The 3-2-1 view of `qnb status --remote DEST`: for every backup set, whether it exists in the
+ * backups folder, on the copy destination, or both, and whether the off-site copies keep up. A pure
+ * function of the local scan and the destination's scan (no lock, no writes).
  *
  * A set is present on a side when it has at least one valid artifact there (the same validity
  * rules as `qnb list` and `qnb list --remote`). Regular sets count (`backup`, and the
@@ -10,12 +10,12 @@
  * backup of the schedule.
  *
  * Off-site problems (each makes `status` exit 6):
- * - `never`: the target holds no valid backup set at all;
- * - `stale`: the newest valid set on the target is older than `maxAgeMs`;
- * - `not-copied`: the newest valid local set is not on the target and is older than `maxAgeMs`
+ * - `never`: the destination holds no valid backup set at all;
+ * - `stale`: the newest valid set on the destination is older than `maxAgeMs`;
+ * - `not-copied`: the newest valid local set is not on the destination and is older than `maxAgeMs`
  *   (a fresh set that the next `qnb copy` will send is fine);
- * - `incomplete`: the newest valid local set is on the target without some of its files (damage
- *   or removal on the target: its manifest is there, so `qnb copy` will not send them again).
+ * - `incomplete`: the newest valid local set is on the destination without some of its files (damage
+ *   or removal on the destination: its manifest is there, so `qnb copy` will not send them again).
  */
 import type { ArtifactRecord, SetManifest } from './manifest.js';
 import type { RepoScan } from './repository.js';
@@ -41,7 +41,7 @@ export interface PlacedArtifact {
   bytes: number;
   /** Valid in the backups folder. */
   local: boolean;
-  /** Valid on the copy target. */
+  /** Valid on the copy destination. */
   remote: boolean;
 }
 
@@ -56,36 +56,36 @@ export interface PlacedSet {
   where: Placement;
   /** Every artifact valid on at least one side. */
   artifacts: PlacedArtifact[];
-  /** Files valid locally that the target lacks (only for `both`). */
+  /** Files valid locally that the destination lacks (only for `both`). */
   missingRemote: string[];
-  /** Files valid on the target that the backups folder lacks (only for `both`; e.g. pruned locally). */
+  /** Files valid on the destination that the backups folder lacks (only for `both`; e.g. pruned locally). */
   missingLocal: string[];
 }
 
 /** The off-site part of the status report. */
 export interface OffsiteReport {
-  /** The copy target as shown to people (`/mnt/usb/qnb`, `s3://bucket/prefix`). */
+  /** The copy destination as shown to people (`/mnt/usb/qnb`, `s3://bucket/prefix`). */
   target: string;
   healthy: boolean;
   /** Newest first. */
   sets: PlacedSet[];
   /** How many sets are in each place. */
   counts: Record<Placement, number>;
-  /** The newest set with a valid artifact in the backups folder, and whether it is on the target. */
+  /** The newest set with a valid artifact in the backups folder, and whether it is on the destination. */
   newestLocal?: { id: string; ageMs: number; where: Placement };
-  /** The newest set with a valid artifact on the target. */
+  /** The newest set with a valid artifact on the destination. */
   newestRemote?: { id: string; ageMs: number };
   problems: OffsiteProblem[];
-  /** Manifests on the target that could not be read (`sets/<id>.json: problem`). */
+  /** Manifests on the destination that could not be read (`sets/<id>.json: problem`). */
   warnings: string[];
 }
 
 /** Options of computeOffsite. */
 export interface OffsiteOptions {
   now: Date;
-  /** Older copies are stale; an older local set that is not on the target is overdue. */
+  /** Older copies are stale; an older local set that is not on the destination is overdue. */
   maxAgeMs: number;
-  /** The copy target as shown to people, used in messages. */
+  /** The copy destination as shown to people, used in messages. */
   target: string;
 }
 
@@ -168,7 +168,7 @@ function problemsOf(
   return problems;
 }
 
-/** Where every backup set is (backups folder, copy target, both), and the off-site health. */
+/** Where every backup set is (backups folder, copy destination, both), and the off-site health. */
 export function computeOffsite(local: RepoScan, remote: RepoScan, opts: OffsiteOptions): OffsiteReport {
   const nowMs = opts.now.getTime();
   const here = validBySet(local);

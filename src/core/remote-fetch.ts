@@ -1,9 +1,9 @@
 /**
- * `restore-… --from TARGET`: brings one artifact from a copy target back into the local backups
+ * `restore-… --from DEST`: brings one artifact from a copy destination back into the local backups
  * folder, verified, so the normal restore (which re-checks it against its manifest) runs on it.
- * The file streams to a temporary name, its sha256 must equal the target's manifest, then it is
- * recorded in the local set of the same id (created from the target's manifest when missing) and
- * renamed into place — the same pending → rename → ok steps as a backup (run.ts).
+ * The file streams to a temporary name, its sha256 must equal the destination's manifest, then it is
+ * recorded in the local set of the same id (created from the destination's manifest when missing) and
+ * renamed into place — the same pending → rename → ok steps as a backup (set-lifecycle.ts).
  */
 import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -15,14 +15,14 @@ import { tempPathFor } from './fs-safe.js';
 import { type ArtifactKind, type SetManifest, storedObject, type TargetKind } from './manifest.js';
 import { scanRemote } from './remote-scan.js';
 import type { RepoArtifact, Repository } from './repository.js';
-import { createSetSink } from './run.js';
+import { createSetSink } from './set-lifecycle.js';
 import { hashFile, type StreamResult, streamToFile } from './transfer.js';
 
 /** Which artifact to bring back. */
 export interface FetchSelection {
   target: TargetKind;
   kinds: ArtifactKind[];
-  /** A file name or path as the target lists it. */
+  /** A file name or path as the destination lists it. */
   file?: string;
   /** The newest valid backup (of `name`). */
   latest?: boolean;
@@ -219,7 +219,7 @@ export async function fetchChosen(
     if (existing) {
       await rm(tmp, { force: true });
     }
-    // the local entry describes the plain file: the target's `stored` stays on the target
+    // the local entry describes the plain file: the destination's `stored` stays on the destination
     const { stored: _stored, ...record } = a;
     const set = await localSetFor(repo, chosen.set);
     set.pruned = set.pruned?.filter((p) => p.file !== a.file);

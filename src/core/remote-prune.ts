@@ -1,19 +1,19 @@
 /**
- * `qnb prune --remote TARGET`: retention on a copy target, with the same planner and guarantees as
+ * `qnb prune --remote DEST`: retention on a copy destination, with the same planner and guarantees as
  * local retention (prune.ts): the newest valid backup of every group is kept, only objects that a
- * manifest on the target references are deleted, unknown objects are reported and never touched,
+ * manifest on the destination references are deleted, unknown objects are reported and never touched,
  * and the manifest entry leaves (moved to `pruned`) before the object, so a crash in between
  * leaves an unknown object, never a valid-looking entry without its object.
  */
 import type { CopyBackend } from '../storage/backend.js';
 import type { TargetContext } from '../targets/target.js';
-import { putText } from './copy.js';
+import { putText } from './copy-upload.js';
 import { throwIfAborted } from './errors.js';
 import { type SetManifest, storedObject } from './manifest.js';
 import { type PruneOptions, type PruneResult, planFor } from './prune.js';
 import { scanRemote, setKey } from './remote-scan.js';
 
-/** Plans retention over the target and (unless dryRun) deletes what the plan removes. */
+/** Plans retention over the destination and (unless dryRun) deletes what the plan removes. */
 export async function pruneRemote(
   backend: CopyBackend,
   base: string,

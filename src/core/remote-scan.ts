@@ -1,25 +1,26 @@
 /**
- * Reads a copy target as a repository: the same layout as the backups folder (`qdrant/`, `neo4j/`,
- * `sets/<id>.json`), so the same rules decide what is valid. A set exists on the target only once
- * its manifest is there (copy writes it last); an artifact is valid only when that manifest has a
- * complete entry for it and the object exists with the recorded size.
+ * Reads a copy destination as a repository: the same layout as the backups folder (`qdrant/`, `neo4j/`,
+ * `sets/<id>.json`), judged by the same rules (`judgeArtifacts` in repository.ts). A set exists on
+ * the destination only once its manifest is there (copy writes it last); an artifact is valid only when
+ * that manifest has a complete entry for it, the object exists with the recorded size and no
+ * recorded verification failed.
  */
 import type { CopyBackend, ObjectInfo } from '../storage/backend.js';
 import { toQnbError } from './errors.js';
-import { isCompleteArtifact, parseManifest, type SetManifest, storedObject } from './manifest.js';
-import type { RepoArtifact, RepoScan } from './repository.js';
+import { storedObject } from './manifest.js';
+import { judgeArtifacts, parseManifests, type RepoScan } from './repository.js';
 
-/** Folder of set manifests on a target. */
+/** Folder of set manifests on a destination. */
 export const REMOTE_SETS = 'sets/';
 /** The key of a set's manifest. */
 export const setKey = (id: string) => `${REMOTE_SETS}${id}.json`;
 /** Largest manifest qnb reads (a manifest is a few KiB). */
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
-/** How a target's keys are shown: its location without the endpoint note (`s3://b/p`, `/mnt/usb`). */
+/** How a destination's keys are shown: its location without the endpoint note (`s3://b/p`, `/mnt/usb`). */
 export const displayBase = (backend: CopyBackend) => backend.name.replace(/ \(.*\)$/, '');
 
-/** A remote scan plus every object on the target by key. */
+/** A remote scan plus every object on the destination by key. */
 export interface RemoteScan extends RepoScan {
   objects: Map<string, ObjectInfo>;
 }
@@ -55,8 +56,8 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 }
 
 /**
- * Scans a copy target. `base` is how keys are shown (a folder path or `s3://bucket/prefix`), used as
- * each artifact's `path`. Errors reaching the target (credentials, missing bucket) are thrown.
+ * Scans a copy destination. `base` is how keys are shown (a folder path or `s3://bucket/prefix`), used as
+ * each artifact's `path`. Errors reaching the destination (credentials, missing bucket) are thrown.
  */
 export async function scanRemote(
   backend: CopyBackend,
@@ -66,8 +67,6 @@ export async function scanRemote(
   const objects = new Map<string, ObjectInfo>();
   for await (const o of backend.list('', signal ? { signal } : {})) objects.set(o.key, o);
   const manifestKeys = [...objects.keys()].filter((k) => /^sets\/[^/]+\.json$/.test(k));
-  const sets: SetManifest[] = [];
-  const badManifests: RepoScan['badManifests'] = [];
   const texts = await mapLimit(manifestKeys, 8, async (key) => {
     try {
       return await readText(backend, key, signal);
@@ -77,37 +76,15 @@ export async function scanRemote(
       return { error: e.message };
     }
   });
-  manifestKeys.forEach((key, i) => {
-    const text = texts[i]!;
-    const parsed = typeof text === 'string' ? parseManifest(text) : text.error;
-    if (typeof parsed === 'string') badManifests.push({ file: key, problem: parsed });
-    else sets.push(parsed);
-  });
-  const referenced = new Set<string>();
-  const artifacts: RepoArtifact[] = [];
-  const show = (key: string) => `${base.replace(/\/+$/, '')}/${key}`;
-  for (const set of sets) {
-    for (const a of set.artifacts) {
-      const stored = storedObject(a);
-      referenced.add(stored.key);
-      const o = objects.get(stored.key);
-      let problem: string | undefined;
-      if (!isCompleteArtifact(a)) problem = 'incomplete (the run that wrote it did not finish)';
-      else if (!o) problem = 'missing on the copy target';
-      else if (o.size !== stored.bytes) problem = `size ${o.size} differs from manifest ${stored.bytes}`;
-      artifacts.push({
-        set,
-        artifact: a,
-        path: show(stored.key),
-        createdAt: new Date(a.finishedAt || set.startedAt),
-        valid: problem === undefined,
-        ...(problem ? { problem } : {}),
-      });
-    }
-  }
-  artifacts.sort(
-    (x, y) => y.createdAt.getTime() - x.createdAt.getTime() || y.artifact.file.localeCompare(x.artifact.file),
+  const { sets, bad: badManifests } = parseManifests(
+    manifestKeys.map((file, i) => ({ file, text: texts[i]! })),
   );
+  const { artifacts, referenced } = judgeArtifacts(sets, {
+    objectOf: storedObject,
+    sizeOf: (key) => objects.get(key)?.size,
+    show: (key) => `${base.replace(/\/+$/, '')}/${key}`,
+    missing: 'missing on the copy target',
+  });
   const unknownFiles = [...objects.keys()]
     .filter((k) => !referenced.has(k) && !manifestKeys.includes(k))
     .sort();

@@ -1,7 +1,7 @@
 /**
- * `qnb verify --from TARGET [SET|FILE]`: reads copies back from a target and re-hashes them against
- * the target's manifests, without writing anything anywhere. (`--deep --from` fetches the copies
- * into the backups folder first, then runs the local restore drill: manager.verifyFrom.)
+ * `qnb verify --from DEST [SET|FILE]`: reads copies back from a destination and re-hashes them against
+ * the destination's manifests, without writing anything anywhere. (`--deep --from` fetches the copies
+ * into the backups folder first, then runs the local restore drill: manager.verify(…, { deep, from }).)
  */
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
@@ -54,7 +54,7 @@ function mismatch(got: StreamResult, want: { bytes: number; sha256: string }, wh
 }
 
 /**
- * Reads each chosen copy back and compares size and sha256 with the target's manifest. An
+ * Reads each chosen copy back and compares size and sha256 with the destination's manifest. An
  * encrypted copy is checked as stored; with `identities` it is also decrypted and the plain bytes
  * checked against the backup's own sha256.
  */

@@ -2,6 +2,7 @@
  * The local backups folder: `qdrant/`, `neo4j/` and `sets/<id>.json` manifests.
  * Every artifact file is referenced by a manifest; a file without a complete manifest entry is
  * never a valid backup. Temporary files carry TEMP_PREFIX and are removed by the next run.
+ * `judgeArtifacts` is the one validity rule, used here and on copy destinations (remote-scan.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
@@ -10,6 +11,14 @@ import { join } from 'node:path';
 import { ioError, NotFoundError } from './errors.js';
 import { ensureDir, TEMP_PREFIX, writeFileAtomic } from './fs-safe.js';
 import { LOCK_FILE } from './lock.js';
+import {
+  type ArtifactRecord,
+  isCompleteArtifact,
+  parseManifest,
+  type SetManifest,
+  type TargetKind,
+} from './manifest.js';
+import { fileStamp } from './time.js';
 
 /**
  * A temp file in the backups folder's root (an atomic write of a small file) older than this was
@@ -26,15 +35,6 @@ function processAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
-
-import {
-  type ArtifactRecord,
-  isCompleteArtifact,
-  parseManifest,
-  type SetManifest,
-  type TargetKind,
-} from './manifest.js';
-import { fileStamp } from './time.js';
 
 /** Sub-folders of the backups folder. */
 export const TARGET_DIRS: Record<TargetKind, string> = { qdrant: 'qdrant', neo4j: 'neo4j' };
@@ -130,23 +130,86 @@ function readTextSync(path: string): string {
   }
 }
 
+/**
+ * Where a scan finds each artifact's object: the backups folder (a file) or a copy destination
+ * (an object, maybe encrypted). Everything else about validity is the same in both places.
+ */
+export interface ScanPlace {
+  /** The key and size the manifest promises for the artifact's object here. */
+  objectOf(a: ArtifactRecord): { key: string; bytes: number };
+  /** Size of the object under `key`; undefined when there is none. */
+  sizeOf(key: string): number | undefined;
+  /** How the object is shown as the artifact's `path`. */
+  show(key: string): string;
+  /** The problem of an artifact whose object is missing. */
+  missing: string;
+}
+
+/** Sorts manifest texts into sets and unreadable manifests (`error` when the text could not be read). */
+export function parseManifests(entries: { file: string; text: string | { error: string } }[]): {
+  sets: SetManifest[];
+  bad: RepoScan['badManifests'];
+} {
+  const sets: SetManifest[] = [];
+  const bad: RepoScan['badManifests'] = [];
+  for (const { file, text } of entries) {
+    const parsed = typeof text === 'string' ? parseManifest(text) : text.error;
+    if (typeof parsed === 'string') bad.push({ file, problem: parsed });
+    else sets.push(parsed);
+  }
+  return { sets, bad };
+}
+
+/**
+ * The one validity rule, for the backups folder and every copy destination: an artifact is valid
+ * only when its manifest entry is complete, its object exists with the recorded size, and no
+ * verification recorded a failure. Returns the artifacts newest first and every referenced key.
+ */
+export function judgeArtifacts(
+  sets: SetManifest[],
+  place: ScanPlace,
+): { artifacts: RepoArtifact[]; referenced: Set<string> } {
+  const referenced = new Set<string>();
+  const artifacts: RepoArtifact[] = [];
+  for (const set of sets) {
+    for (const a of set.artifacts) {
+      const object = place.objectOf(a);
+      referenced.add(object.key);
+      const size = place.sizeOf(object.key);
+      let problem: string | undefined;
+      if (!isCompleteArtifact(a)) problem = 'incomplete (the run that wrote it did not finish)';
+      else if (size === undefined) problem = place.missing;
+      else if (size !== object.bytes) problem = `size ${size} differs from manifest ${object.bytes}`;
+      else if (a.verification && !a.verification.ok)
+        problem = `failed verification: ${a.verification.detail ?? ''}`;
+      artifacts.push({
+        set,
+        artifact: a,
+        path: place.show(object.key),
+        createdAt: new Date(a.finishedAt || set.startedAt),
+        valid: problem === undefined,
+        ...(problem ? { problem } : {}),
+      });
+    }
+  }
+  artifacts.sort(
+    (x, y) => y.createdAt.getTime() - x.createdAt.getTime() || y.artifact.file.localeCompare(x.artifact.file),
+  );
+  return { artifacts, referenced };
+}
+
 /** Opens the backups folder at `root` (nothing is created until init()). */
 export function createRepository(root: string): Repository {
   const resolvePath = (rel: string) => join(root, ...rel.split('/'));
   const setPath = (id: string) => join(root, SETS_DIR, `${id}.json`);
 
   async function readSets(): Promise<{ sets: SetManifest[]; bad: RepoScan['badManifests'] }> {
-    const sets: SetManifest[] = [];
-    const bad: RepoScan['badManifests'] = [];
     const names = (await listDir(join(root, SETS_DIR))).filter(
       (n) => n.endsWith('.json') && !n.startsWith(TEMP_PREFIX),
     );
-    for (const name of names) {
-      const parsed = parseManifest(readTextSync(join(root, SETS_DIR, name)));
-      if (typeof parsed === 'string') bad.push({ file: `${SETS_DIR}/${name}`, problem: parsed });
-      else sets.push(parsed);
-    }
-    return { sets, bad };
+    return parseManifests(
+      names.map((name) => ({ file: `${SETS_DIR}/${name}`, text: readTextSync(join(root, SETS_DIR, name)) })),
+    );
   }
 
   return {
@@ -188,34 +251,16 @@ export function createRepository(root: string): Repository {
 
     async scan() {
       const { sets, bad } = await readSets();
-      const referenced = new Set<string>();
-      const artifacts: RepoArtifact[] = [];
       const sizes = new Map<string, number | undefined>();
-      for (const set of sets) for (const a of set.artifacts) referenced.add(a.file);
-      for (const rel of referenced) sizes.set(rel, fileSizeSync(resolvePath(rel)));
-      for (const set of sets) {
-        for (const a of set.artifacts) {
-          const size = sizes.get(a.file);
-          let problem: string | undefined;
-          if (!isCompleteArtifact(a)) problem = 'incomplete (the run that wrote it did not finish)';
-          else if (size === undefined) problem = 'file missing';
-          else if (size !== a.bytes) problem = `size ${size} differs from manifest ${a.bytes}`;
-          else if (a.verification && !a.verification.ok)
-            problem = `failed verification: ${a.verification.detail ?? ''}`;
-          artifacts.push({
-            set,
-            artifact: a,
-            path: resolvePath(a.file),
-            createdAt: new Date(a.finishedAt || set.startedAt),
-            valid: problem === undefined,
-            ...(problem ? { problem } : {}),
-          });
-        }
-      }
-      artifacts.sort(
-        (x, y) =>
-          y.createdAt.getTime() - x.createdAt.getTime() || y.artifact.file.localeCompare(x.artifact.file),
-      );
+      const { artifacts, referenced } = judgeArtifacts(sets, {
+        objectOf: (a) => ({ key: a.file, bytes: a.bytes }),
+        sizeOf: (rel) => {
+          if (!sizes.has(rel)) sizes.set(rel, fileSizeSync(resolvePath(rel)));
+          return sizes.get(rel);
+        },
+        show: resolvePath,
+        missing: 'file missing',
+      });
       const unknownFiles: string[] = [];
       for (const dir of Object.values(TARGET_DIRS)) {
         for (const n of await listDir(join(root, dir))) {

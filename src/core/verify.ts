@@ -1,11 +1,12 @@
 /**
- * `qnb verify`: re-hash artifact files against their manifests and record the result.
+ * `qnb verify`: re-hash artifact files against their manifests and record the result; with
+ * `--deep`, each artifact's target also restores it somewhere harmless and compares (a drill).
  */
-import type { TargetContext } from '../targets/target.js';
-import { type DrillDeps, drillArtifact } from './drill.js';
+import type { DrillOutcome, Target, TargetContext } from '../targets/target.js';
 import { NotFoundError } from './errors.js';
+import type { ArtifactRecord } from './manifest.js';
 import type { RepoArtifact, Repository } from './repository.js';
-import { findByFile, findBySet } from './select.js';
+import { findByFile, findBySet } from './selector.js';
 import { hashFile } from './transfer.js';
 
 /** One checked file. */
@@ -22,6 +23,26 @@ export interface VerifyItem {
   note?: string;
 }
 
+/**
+ * Restore drill of one artifact whose file hash already matched (`verify --deep`): its target
+ * restores it somewhere harmless and compares. A failure is the outcome's detail, not an error.
+ */
+async function drillArtifact(
+  a: ArtifactRecord,
+  path: string,
+  targets: readonly Target[],
+  ctx: TargetContext,
+): Promise<DrillOutcome> {
+  try {
+    const target = targets.find((t) => t.kind === a.target);
+    if (!target) return { skipped: `no restore drill for ${a.kind} (no ${a.target} target)` };
+    return await target.drill(a, path, ctx);
+  } catch (err) {
+    if (ctx.signal?.aborted) throw err;
+    return { detail: (err as Error).message };
+  }
+}
+
 /** Result of verify. */
 export interface VerifyResult {
   ok: boolean;
@@ -33,7 +54,7 @@ export async function verifyArtifacts(
   repo: Repository,
   selector: string | undefined,
   ctx: TargetContext,
-  drill?: DrillDeps,
+  drill?: readonly Target[],
 ): Promise<VerifyResult> {
   const scan = await repo.scan();
   let chosen: RepoArtifact[];
@@ -76,7 +97,7 @@ export async function verifyArtifacts(
     let note: string | undefined;
     const started = Date.now();
     if (!detail && drill) {
-      const outcome = await drillArtifact(a.artifact, a.path, drill);
+      const outcome = await drillArtifact(a.artifact, a.path, drill, ctx);
       deep = !outcome.skipped;
       detail = outcome.detail;
       note = outcome.skipped;

@@ -1,6 +1,7 @@
 /** Names a configuration key's layer in error messages (`--cron`, `QNB_CRON`, `qnb.config.yaml: automation.cron`). */
+
+import { KEYS } from '../config/keys.js';
 import type { LoadedConfig } from '../config/load.js';
-import { KEYS } from '../config/schema.js';
 
 /** How the user set `path`, e.g. `--cron` or `QNB_CRON`. */
 export function keySource(loaded: LoadedConfig, path: string): string {

@@ -8,7 +8,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { QnbConfig } from '../config/schema.js';
 import type { QnbEvent } from '../core/events.js';
 import { type BackupManager, type BackupResult, createBackupManager } from '../core/manager.js';
-import { createMonitor, type Monitor } from '../core/notify.js';
+import { createMonitor, type Monitor } from '../core/monitor.js';
 import { displayTime } from '../core/time.js';
 import type { CopyBackend } from '../storage/backend.js';
 

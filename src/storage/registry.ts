@@ -1,5 +1,5 @@
 /**
- * Which backend a copy target names, and the one visible function that builds it (restic's
+ * Which backend a copy destination names, and the one visible function that builds it (restic's
  * `all.Backends()`): `s3://bucket/prefix` → S3, `memory://name` → memory (tests), anything else is
  * a folder path (absolute, or relative to the working folder; `file://` allowed).
  */
@@ -11,17 +11,17 @@ import { createDirBackend } from './dir/dir-backend.js';
 import { createMemoryBackend } from './memory/memory-backend.js';
 import { DEFAULT_PART_SIZE, parseS3Url, type S3BackendConfig } from './s3/s3-config.js';
 
-/** A parsed copy target. */
-export type CopyTarget =
+/** A parsed copy destination: where off-site copies go. */
+export type CopyDestination =
   | { kind: 'dir'; root: string }
   | { kind: 's3'; bucket: string; prefix: string }
   | { kind: 'memory'; name: string };
 
-/** S3 settings from the configuration (everything but bucket and prefix, which the target names). */
+/** S3 settings from the configuration (everything but bucket and prefix, which the destination names). */
 export type S3Settings = Partial<Omit<S3BackendConfig, 'bucket' | 'prefix'>>;
 
 /** Parses what the user typed after `--to`, `--remote` or `--from`. */
-export function parseCopyTarget(raw: string, cwd: string): CopyTarget {
+export function parseDestination(raw: string, cwd: string): CopyDestination {
   const s = raw.trim();
   if (s === '')
     throw new QnbError('E_USAGE', 'empty copy target', { hint: 'use a folder or s3://bucket/prefix' });
@@ -39,15 +39,15 @@ export function parseCopyTarget(raw: string, cwd: string): CopyTarget {
 
 const memoryBackends = new Map<string, CopyBackend>();
 
-/** Builds the backend for a target. Loads the S3 SDK only for S3 targets. */
-export async function openCopyBackend(target: CopyTarget, s3: S3Settings = {}): Promise<CopyBackend> {
-  switch (target.kind) {
+/** Builds the backend for a destination. Loads the S3 SDK only for S3 destinations. */
+export async function openCopyBackend(dest: CopyDestination, s3: S3Settings = {}): Promise<CopyBackend> {
+  switch (dest.kind) {
     case 'dir':
-      return createDirBackend({ root: target.root });
+      return createDirBackend({ root: dest.root });
     case 'memory': {
       // one store per name for the life of the process, so a test can copy, then list
-      const b = memoryBackends.get(target.name) ?? createMemoryBackend(target.name);
-      memoryBackends.set(target.name, b);
+      const b = memoryBackends.get(dest.name) ?? createMemoryBackend(dest.name);
+      memoryBackends.set(dest.name, b);
       return b;
     }
     case 's3': {
@@ -57,17 +57,17 @@ export async function openCopyBackend(target: CopyTarget, s3: S3Settings = {}): 
         partSize: DEFAULT_PART_SIZE,
         concurrency: 3,
         ...(Object.fromEntries(Object.entries(s3).filter(([, v]) => v !== undefined)) as S3Settings),
-        bucket: target.bucket,
-        prefix: target.prefix,
+        bucket: dest.bucket,
+        prefix: dest.prefix,
       });
     }
   }
 }
 
-/** Shows a target for people (no secrets). */
-export function describeTarget(target: CopyTarget, s3: S3Settings = {}): string {
-  if (target.kind === 'dir') return target.root;
-  if (target.kind === 'memory') return target.name;
-  const url = `s3://${target.bucket}${target.prefix ? `/${target.prefix}` : ''}`;
+/** Shows a destination for people (no secrets). */
+export function describeDestination(dest: CopyDestination, s3: S3Settings = {}): string {
+  if (dest.kind === 'dir') return dest.root;
+  if (dest.kind === 'memory') return dest.name;
+  const url = `s3://${dest.bucket}${dest.prefix ? `/${dest.prefix}` : ''}`;
   return s3.endpoint ? `${url} (${s3.endpoint})` : url;
 }

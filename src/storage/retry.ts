@@ -1,5 +1,5 @@
 /**
- * Retries for copy targets (restic's `retry/`): a call whose error is `retryable` (network, 5xx,
+ * Retries for copy destinations (restic's `retry/`): a call whose error is `retryable` (network, 5xx,
  * a checksum the server rejected) is tried again with backoff; anything else, or an abort, ends it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';

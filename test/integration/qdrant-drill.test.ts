@@ -22,7 +22,7 @@ test('restore drill passes, records a deep verification, leaves no scratch colle
   const { config } = loadConfig({ env: { QDRANT_URL: server.url }, cwd });
   const manager = createBackupManager(config);
   t.after(() => manager.close());
-  const backup = await manager.backupQdrant();
+  const backup = await manager.backup('qdrant');
   const live = await dumpCollection(client, 'papers');
 
   const ok = await manager.verify(undefined, { deep: true });

@@ -3,7 +3,8 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
-import { createBackupManager } from '../../src/core/manager.js';
+import { type BackupOptions, createBackupManager } from '../../src/core/manager.js';
+import type { QdrantRestoreReport } from '../../src/targets/qdrant/qdrant-restore.js';
 import { aliasList, clientFor, dumpCollection, seedCollections } from '../helpers/qdrant-data.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startQdrantTestServer } from '../servers/qdrant/index.js';
@@ -18,8 +19,28 @@ async function world(
   const cwd = await tempDir(t);
   const client = clientFor(server.url, serverOpts.apiKey);
   const { config } = loadConfig({ env: { QDRANT_URL: server.url, ...env }, cwd });
-  const manager = createBackupManager(config);
-  t.after(() => manager.close());
+  const m = createBackupManager(config);
+  t.after(() => m.close());
+  // the manager's one backup and restore, under the names this file has always used
+  const manager = {
+    list: () => m.list(),
+    backupQdrant: (opts: BackupOptions = {}) => m.backup('qdrant', opts),
+    restoreQdrant: async (o: {
+      file?: string;
+      latest?: boolean;
+      collection?: string;
+      as?: string;
+      yes?: boolean;
+    }) => {
+      const r = await m.restore({
+        kind: 'qdrant',
+        selector: { file: o.file, latest: o.latest, name: o.collection },
+        as: o.as,
+        yes: o.yes,
+      });
+      return { ...r, report: r.report as QdrantRestoreReport };
+    },
+  };
   return { server, client, manager, cwd, config };
 }
 

@@ -71,7 +71,7 @@ test('a partial set never triggers retention', async (t) => {
 test('prune keeps the newest valid backup even when newer ones are broken', async (t) => {
   const { manager, config, tick } = await world(t);
   for (let i = 0; i < 3; i++) {
-    await manager.backupQdrant({ collections: ['papers'] });
+    await manager.backup('qdrant', { collections: ['papers'] });
     tick(24);
   }
   const scan = await manager.list();

@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ArtifactRecord, SetManifest } from '../../src/core/manifest.js';
 import { parseManifest, storedObject } from '../../src/core/manifest.js';
 import { createRepository } from '../../src/core/repository.js';
-import { createSetSink, finishSet, startSet } from '../../src/core/run.js';
+import { createSetSink, finishSet, startSet } from '../../src/core/set-lifecycle.js';
 import type { CopyBackend } from '../../src/storage/backend.js';
 import { bigStream } from './copy-backend-suite.js';
 
@@ -56,6 +56,13 @@ export async function syntheticRepository(
     out.push(set);
   }
   return out;
+}
+
+/** Records in `set` that its Qdrant artifact failed a restore drill (as `verify --deep` does); returns it. */
+export function markDrillFailed(set: SetManifest, detail: string): ArtifactRecord {
+  const a = set.artifacts.find((x) => x.target === 'qdrant')!;
+  a.verification = { at: new Date().toISOString(), ok: false, deep: true, detail };
+  return a;
 }
 
 async function hashOf(backend: CopyBackend, key: string): Promise<{ bytes: number; sha256: string }> {

@@ -3,12 +3,19 @@ import { createHash } from 'node:crypto';
 import { readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
+import { copySets } from '../../src/core/copy.js';
+import { putText } from '../../src/core/copy-upload.js';
+import { silentReporter } from '../../src/core/events.js';
 import { commitFile, tempPathFor, writeFileAtomic } from '../../src/core/fs-safe.js';
 import type { ArtifactRecord } from '../../src/core/manifest.js';
 import { parseManifest } from '../../src/core/manifest.js';
-import { createRepository } from '../../src/core/repository.js';
-import { createSetSink, finishSet, startSet } from '../../src/core/run.js';
+import { pruneRemote } from '../../src/core/remote-prune.js';
+import { scanRemote } from '../../src/core/remote-scan.js';
+import { createRepository, type RepoScan } from '../../src/core/repository.js';
+import { createSetSink, finishSet, startSet } from '../../src/core/set-lifecycle.js';
+import { createMemoryBackend } from '../../src/storage/memory/memory-backend.js';
 import { tempDir } from '../helpers/tmp.js';
+import { markDrillFailed, syntheticRepository } from '../suites/copy-fixtures.js';
 
 function record(file: string, data: string, over: Partial<ArtifactRecord> = {}): ArtifactRecord {
   const now = new Date().toISOString();
@@ -194,4 +201,37 @@ test('manifests from a newer qnb or with broken entries are not trusted', () => 
     }),
   );
   assert.ok(typeof m !== 'string' && m.artifacts.length === 0);
+});
+
+test('a copy destination is judged by the same rules as the backups folder: a failed verification is not valid there either, and remote retention keeps the good backup', async (t) => {
+  const root = join(await tempDir(t), 'backups');
+  const sets = await syntheticRepository(root, { sets: 3, bytes: 512 });
+  const repo = createRepository(root);
+  const dest = createMemoryBackend('memory://same-rules');
+  const ctx = { reporter: silentReporter, now: () => new Date('2026-11-10T00:00:00Z') };
+  assert.equal((await copySets(repo, dest, ctx)).ok, true);
+  // the newest set's Qdrant snapshot failed its restore drill after it was copied; both places
+  // record it (a destination filled by mirroring the backups folder holds the same manifest)
+  const newest = await repo.loadSet(sets[2]!.id);
+  const bad = markDrillFailed(newest, 'drill: 3 points missing');
+  await repo.saveSet(newest);
+  await putText(dest, `sets/${newest.id}.json`, `${JSON.stringify(newest, null, 2)}\n`);
+
+  const local = await repo.scan();
+  const remote = await scanRemote(dest, 'memory://same-rules');
+  const judged = (s: RepoScan) => s.artifacts.map((a) => [a.artifact.file, a.valid, a.problem ?? '']);
+  assert.deepEqual(judged(remote), judged(local));
+  const onDest = remote.artifacts.find((a) => a.artifact.file === bad.file)!;
+  assert.equal(onDest.valid, false);
+  assert.equal(onDest.problem, 'failed verification: drill: 3 points missing');
+
+  // retention on the destination must not take the failed snapshot for the newest valid one
+  const pruned = await pruneRemote(dest, 'memory://same-rules', ctx, { policy: { keepLast: 1 } });
+  const kept = pruned.decisions
+    .filter((d) => d.action === 'keep' && d.id.startsWith('qdrant/'))
+    .map((d) => d.id);
+  const older = (await repo.loadSet(sets[1]!.id)).artifacts.find((a) => a.target === 'qdrant')!.file;
+  assert.ok(kept.includes(older), `the newest good Qdrant snapshot ${older} is kept: ${kept.join(', ')}`);
+  assert.ok(dest.objects.has(older));
+  assert.ok(dest.objects.has(bad.file), 'an invalid entry is never removed by retention');
 });

@@ -7,7 +7,8 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KEYS } from '../../config/schema.js';
+import type { Command } from '@commander-js/extra-typings';
+import { KEYS } from '../../config/keys.js';
 import { cronToOnCalendar, parseCrontabCron } from '../../schedule/cron.js';
 import { keySource } from '../../schedule/cron-source.js';
 import {
@@ -18,7 +19,8 @@ import {
   systemdUnits,
   writeCrontab,
 } from '../../schedule/install-cron.js';
-import { parseCopyTarget } from '../../storage/registry.js';
+import { parseDestination } from '../../storage/registry.js';
+import { COPY_TO_HELP, type CommandHost } from '../command.js';
 import { printJson } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
@@ -49,7 +51,7 @@ function jobFor(ctx: CommandContext, flags: InstallCronFlags): JobSpec {
   if (flags.skipQdrant) args.push('--skip-qdrant');
   if (flags.copyTo) {
     // checked now (a bad target is exit 2 before the crontab is touched); a folder goes in absolute
-    const target = parseCopyTarget(flags.copyTo, ctx.io.cwd);
+    const target = parseDestination(flags.copyTo, ctx.io.cwd);
     args.push('--copy-to', target.kind === 'dir' ? target.root : flags.copyTo.trim());
   }
   return { node: process.execPath, script, cwd: ctx.io.cwd, args };
@@ -60,6 +62,20 @@ function envOnly(ctx: CommandContext): string[] {
   return KEYS.filter((k) => ctx.loaded.sources[k.path] === 'env' && !k.path.startsWith('automation.')).map(
     (k) => k.env!,
   );
+}
+
+export function register(program: Command, host: CommandHost): void {
+  program
+    .command('install-cron')
+    .description('install the crontab line that runs qnb backup-all (or print a systemd timer)')
+    .option('--cron <expr>', 'cron expression (env QNB_CRON, default "0 2 * * *")')
+    .option('--log <file>', 'log file the cron job appends to (default /tmp/qnb-backup.log)')
+    .option('--print', 'only print the crontab line')
+    .option('--systemd', 'print a qnb-backup.service + qnb-backup.timer pair instead')
+    .option('--skip-neo4j', 'leave Neo4j out')
+    .option('--skip-qdrant', 'leave Qdrant out')
+    .option('--copy-to <target>', COPY_TO_HELP)
+    .action((opts) => host.setResult(runInstallCron(host.context({ '--cron': opts.cron }), opts)));
 }
 
 export async function runInstallCron(ctx: CommandContext, flags: InstallCronFlags): Promise<number> {

@@ -6,13 +6,15 @@
  * stdout stays its own. Retention keeps the newest pre-command backup whatever the policy says.
  */
 
+import type { Command } from '@commander-js/extra-typings';
 import { backupSucceeded, copyFailure } from '../../core/backup-copy.js';
 import { QnbError } from '../../core/errors.js';
 import { runCommand } from '../../schedule/guarded-run.js';
 import { createBackupJob } from '../../schedule/job.js';
+import type { CommandHost } from '../command.js';
+import { openCopyTo } from '../destination.js';
 import { exitCodeForBackup } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
-import { openCopyTo } from '../manager-for.js';
 import { createCliReporter } from '../render/progress.js';
 import { renderBackup } from '../render/text.js';
 
@@ -22,6 +24,20 @@ export interface RunFlags {
   skipQdrant?: boolean;
   /** A folder or s3://bucket/prefix the backup is copied to before CMD runs. */
   copyTo?: string;
+}
+
+export function register(program: Command, host: CommandHost): void {
+  program
+    .command('run')
+    .description('back up, then run a risky command only if the backup is ok: qnb run -- CMD ARGS…')
+    .argument('<command...>', 'the command and its arguments, after --')
+    .option('--skip-neo4j', 'leave Neo4j out')
+    .option('--skip-qdrant', 'leave Qdrant out')
+    .option(
+      '--copy-to <target>',
+      'copy the backup to a folder or s3://bucket/prefix too; CMD runs only if it worked',
+    )
+    .action((command, opts) => host.setResult(runRun(host.context(), command, opts)));
 }
 
 export async function runRun(ctx: CommandContext, argv: string[], flags: RunFlags): Promise<number> {

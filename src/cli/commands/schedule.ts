@@ -5,15 +5,18 @@
  * holding the lock — a tick is skipped and logged. SIGINT/SIGTERM stop it: the running backup is
  * interrupted through the signal (its leftovers cleaned), then it exits 130; when idle, 0.
  */
+
+import type { Command } from '@commander-js/extra-typings';
 import { Cron } from 'croner';
 import { toQnbError } from '../../core/errors.js';
 import { displayTime, formatDuration } from '../../core/time.js';
 import { parseScheduleCron } from '../../schedule/cron.js';
 import { keySource } from '../../schedule/cron-source.js';
 import { createBackupJob, timestamped } from '../../schedule/job.js';
+import { aborted, COPY_TO_HELP, type CommandHost } from '../command.js';
+import { openCopyTo } from '../destination.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
-import { openCopyTo } from '../manager-for.js';
 import { createCliReporter } from '../render/progress.js';
 import { renderBackup, runSummary } from '../render/text.js';
 
@@ -25,12 +28,21 @@ export interface ScheduleFlags {
   copyTo?: string;
 }
 
-/** Resolves when `signal` fires. */
-export function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
+export function register(program: Command, host: CommandHost): void {
+  program
+    .command('schedule')
+    .description('long-running scheduler: backup-all on a cron schedule (default daily 02:00), for a service')
+    .option(
+      '--cron <expr>',
+      'cron expression, 5 fields or 6 with seconds (env QNB_CRON, default "0 2 * * *")',
+    )
+    .option('--tz <zone>', 'IANA time zone of the schedule (env QNB_TZ, default: local)')
+    .option('--skip-neo4j', 'leave Neo4j out')
+    .option('--skip-qdrant', 'leave Qdrant out')
+    .option('--copy-to <target>', COPY_TO_HELP)
+    .action((opts) =>
+      host.setResult(runSchedule(host.context({ '--cron': opts.cron, '--tz': opts.tz }), opts)),
+    );
 }
 
 export async function runSchedule(ctx: CommandContext, flags: ScheduleFlags): Promise<number> {

@@ -5,14 +5,18 @@
  * where each backup set is — local, remote or both — and exit 6 when the copies fall behind.
  * Reads only: no lock, no database server, so it is quick and works during a backup.
  */
+
+import type { Command } from '@commander-js/extra-typings';
 import { computeOffsite, type OffsiteReport } from '../../core/offsite-status.js';
 import { displayBase, scanRemote } from '../../core/remote-scan.js';
 import { createRepository, type RepoScan } from '../../core/repository.js';
 import { computeStatus } from '../../core/status.js';
+import type { CommandHost } from '../command.js';
 import { printJson } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
-import { renderOffsite, renderStatus } from '../render/text.js';
+import { renderOffsite } from '../render/offsite.js';
+import { renderStatus } from '../render/text.js';
 
 /** Options of status. */
 export interface StatusFlags {
@@ -27,8 +31,8 @@ async function offsiteReport(
   local: RepoScan,
   now: Date,
 ): Promise<OffsiteReport> {
-  const { openTarget } = await import('./copy.js');
-  const backend = await openTarget(ctx, raw, '--remote');
+  const { openDestination } = await import('../destination.js');
+  const backend = await openDestination(ctx, raw, '--remote');
   try {
     const target = displayBase(backend);
     const remote = await scanRemote(backend, target, ctx.io.signal);
@@ -36,6 +40,19 @@ async function offsiteReport(
   } finally {
     await backend.close();
   }
+}
+
+export function register(program: Command, host: CommandHost): void {
+  program
+    .command('status')
+    .description('last good backup per target, age and size trend; exit 6 when stale, failing or shrunk')
+    .option('--max-age <duration>', 'older last good backups are stale (env QNB_MAX_AGE, default 26h)')
+    .option(
+      '--remote <target>',
+      'also show where each set is: here, on this folder or s3://bucket/prefix, or both (default: QNB_COPY_TO)',
+    )
+    .option('--no-remote', 'only the backups folder, even when QNB_COPY_TO is set')
+    .action((opts) => host.setResult(runStatus(host.context({ '--max-age': opts.maxAge }), opts)));
 }
 
 export async function runStatus(ctx: CommandContext, flags: StatusFlags = {}): Promise<number> {

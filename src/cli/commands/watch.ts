@@ -6,16 +6,17 @@
  */
 import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
+import type { Command } from '@commander-js/extra-typings';
 import { NotFoundError, toQnbError } from '../../core/errors.js';
 import { formatDuration } from '../../core/time.js';
 import { createBackupJob, timestamped } from '../../schedule/job.js';
 import { type AttemptOutcome, createChangeGate, watchFile } from '../../schedule/watch.js';
+import { aborted, COPY_TO_HELP, type CommandHost } from '../command.js';
+import { openCopyTo } from '../destination.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
-import { openCopyTo } from '../manager-for.js';
 import { createCliReporter } from '../render/progress.js';
 import { renderBackup, runSummary } from '../render/text.js';
-import { aborted } from './schedule.js';
 
 /** Options of watch. */
 export interface WatchFlags {
@@ -30,6 +31,26 @@ async function isDir(path: string): Promise<boolean> {
     (s) => s.isDirectory(),
     () => false,
   );
+}
+
+export function register(program: Command, host: CommandHost): void {
+  program
+    .command('watch')
+    .description('back up when a file (e.g. zotero.sqlite) changes, at most once per cooldown')
+    .argument('<path>', 'file to watch')
+    .option(
+      '--debounce <duration>',
+      'quiet time that ends a burst of changes (env QNB_WATCH_DEBOUNCE, default 30s)',
+    )
+    .option('--cooldown <duration>', 'least time between two backups (env QNB_WATCH_COOLDOWN, default 1h)')
+    .option('--skip-neo4j', 'leave Neo4j out')
+    .option('--skip-qdrant', 'leave Qdrant out')
+    .option('--copy-to <target>', COPY_TO_HELP)
+    .action((path, opts) =>
+      host.setResult(
+        runWatch(host.context({ '--debounce': opts.debounce, '--cooldown': opts.cooldown }), path, opts),
+      ),
+    );
 }
 
 export async function runWatch(ctx: CommandContext, path: string, flags: WatchFlags): Promise<number> {

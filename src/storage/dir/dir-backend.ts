@@ -1,5 +1,5 @@
 /**
- * A folder as a copy target: an external drive, a NAS mount, any mounted folder. Objects are files
+ * A folder as a copy destination: an external drive, a NAS mount, any mounted folder. Objects are files
  * below the root; a put writes `.qnb-tmp-<random>-<name>` beside the final name, hashes while
  * writing, fsyncs, checks the sha256, renames and fsyncs the folder (restic's local `Save`).
  * The root must already exist: an unmounted drive must not silently become a folder on the system disk.
@@ -23,13 +23,13 @@ import {
   type PutOptions,
 } from '../backend.js';
 
-/** Settings of a folder target. */
+/** Settings of a folder destination. */
 export interface DirBackendConfig {
-  /** Absolute path of the target folder; it must exist. */
+  /** Absolute path of the destination folder; it must exist. */
   root: string;
 }
 
-/** Maps a file system error on the copy target to one clear QnbError. */
+/** Maps a file system error on the copy destination to one clear QnbError. */
 export function dirError(err: unknown, root: string, path: string): QnbError {
   if (err instanceof QnbError) return err;
   const e = err as NodeJS.ErrnoException;
@@ -63,7 +63,7 @@ export function dirError(err: unknown, root: string, path: string): QnbError {
   }
 }
 
-/** Opens a folder target. Nothing is touched until the first call. */
+/** Opens a folder destination. Nothing is touched until the first call. */
 export function createDirBackend(config: DirBackendConfig): CopyBackend {
   const { root } = config;
   const pathOf = (key: string) => {

@@ -1,5 +1,5 @@
 /**
- * An in-memory copy target for unit tests and library callers' tests. Same contract and the same
+ * An in-memory copy destination for unit tests and library callers' tests. Same contract and the same
  * conformance suite as the real backends; nothing survives the process.
  */
 import { createHash } from 'node:crypto';

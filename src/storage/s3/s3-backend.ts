@@ -1,5 +1,5 @@
 /**
- * S3-compatible storage as a copy target. The SDK loads on first use (`qnb --help` never loads it).
+ * S3-compatible storage as a copy destination. The SDK loads on first use (`qnb --help` never loads it).
  * Objects live at `<prefix>/<key>` in the bucket; each records its sha256 in the `qnb-sha256`
  * metadata so `stat` can prove an object without reading it back. Uploads: see s3-upload.ts.
  */
@@ -25,7 +25,7 @@ export function s3Location(c: Pick<S3BackendConfig, 'bucket' | 'prefix' | 'endpo
   return c.endpoint ? `${url} (${c.endpoint})` : url;
 }
 
-/** Opens an S3 target: loads the SDK and builds the client. No request is made yet. */
+/** Opens an S3 destination: loads the SDK and builds the client. No request is made yet. */
 export async function createS3Backend(config: S3BackendConfig): Promise<S3Backend> {
   checkCredentials(config);
   // The SDK warns on stderr about Node 20 on first client creation; qnb states its own engine range.

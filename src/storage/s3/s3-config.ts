@@ -1,5 +1,5 @@
 /**
- * Settings of an S3-compatible copy target (AWS S3, Ceph radosgw, versitygw, MinIO, R2, B2 …), and
+ * Settings of an S3-compatible copy destination (AWS S3, Ceph radosgw, versitygw, MinIO, R2, B2 …), and
  * the parser of `s3://bucket/prefix`. Credentials come from the configuration (AWS_ACCESS_KEY_ID /
  * AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, their *_FILE variants, or the config file) or, when
  * none is set, from a named AWS profile (AWS_PROFILE, ~/.aws/credentials).

@@ -5,9 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { canonicalJson } from '../../core/canonical-json.js';
 import { InterruptedError, QnbError } from '../../core/errors.js';
 import type { SampleRecord } from '../../core/manifest.js';
-import { canonicalJson } from '../qdrant/qdrant-sample.js';
 
 /** Bolt connection settings. */
 export interface BoltOptions {

@@ -84,7 +84,7 @@ function lastLines(text: string, n = 2): string {
 function spawnAdmin(
   cmd: string,
   args: string[],
-  env: NodeJS.ProcessEnv,
+  env: NodeJS.ProcessEnv | undefined,
   what: string,
   withStdin: boolean,
 ): AdminProcess {
@@ -140,10 +140,13 @@ export async function runningFromPidFile(home: string, confDir: string): Promise
   return cmdline.includes('org.neo4j');
 }
 
-/** A local install under `home`. */
-export function createLocalRuntime(home: string): Neo4jRuntime {
+/**
+ * A local install under `home`. `childEnv` is the environment its processes get (config.neo4j.env,
+ * read by config/load.ts), with NEO4J_HOME set to `home` and NEO4J_CONF defaulting to `home/conf`.
+ */
+export function createLocalRuntime(home: string, childEnv: NodeJS.ProcessEnv = {}): Neo4jRuntime {
   const bin = (name: string) => join(home, 'bin', name);
-  const env = { ...process.env, NEO4J_HOME: home, NEO4J_CONF: process.env.NEO4J_CONF ?? join(home, 'conf') };
+  const env = { ...childEnv, NEO4J_HOME: home, NEO4J_CONF: childEnv.NEO4J_CONF ?? join(home, 'conf') };
   const what = `neo4j (NEO4J_HOME=${home})`;
   const neo4j = async (cmd: string) => runCommand(bin('neo4j'), [cmd], what, { timeoutMs: 300_000, env });
   return {
@@ -181,7 +184,12 @@ export function createLocalRuntime(home: string): Neo4jRuntime {
 }
 
 /** A Docker container running the official image (or one that behaves like it). */
-export function createDockerRuntime(container: string, docker = 'docker'): Neo4jRuntime {
+/** `childEnv`: the environment of `docker` (config.neo4j.env); undefined = qnb's own. */
+export function createDockerRuntime(
+  container: string,
+  docker = 'docker',
+  childEnv?: NodeJS.ProcessEnv,
+): Neo4jRuntime {
   const what = `neo4j container "${container}"`;
   const inspect = async () => {
     const r = await runCommand(
@@ -244,7 +252,7 @@ export function createDockerRuntime(container: string, docker = 'docker'): Neo4j
         inner = spawnAdmin(
           docker,
           [...flags, image, 'neo4j-admin', ...args],
-          process.env,
+          childEnv,
           what,
           Boolean(opts.stdin),
         );

@@ -45,7 +45,7 @@ function freePort(): Promise<number> {
 function runWithStdin(
   cmd: string,
   args: string[],
-  env: NodeJS.ProcessEnv,
+  env: NodeJS.ProcessEnv | undefined,
   file: string | undefined,
   what: string,
 ): Promise<void> {
@@ -69,7 +69,7 @@ function runWithStdin(
   });
 }
 
-function localScratch(liveHome: string, database: string): ScratchNeo4j {
+function localScratch(liveHome: string, database: string, childEnv: NodeJS.ProcessEnv = {}): ScratchNeo4j {
   let home: string | undefined;
   let env: NodeJS.ProcessEnv = {};
   let port = 0;
@@ -98,7 +98,7 @@ function localScratch(liveHome: string, database: string): ScratchNeo4j {
         '',
       ].join('\n'),
     );
-    env = { ...process.env, NEO4J_HOME: home, NEO4J_CONF: join(home, 'conf') };
+    env = { ...childEnv, NEO4J_HOME: home, NEO4J_CONF: join(home, 'conf') };
     return home;
   };
   const bin = (name: string) => join(liveHome, 'bin', name);
@@ -147,7 +147,12 @@ function localScratch(liveHome: string, database: string): ScratchNeo4j {
   };
 }
 
-function dockerScratch(container: string, database: string, docker = 'docker'): ScratchNeo4j {
+function dockerScratch(
+  container: string,
+  database: string,
+  docker = 'docker',
+  childEnv?: NodeJS.ProcessEnv,
+): ScratchNeo4j {
   const id = `qnb-verify-${randomBytes(4).toString('hex')}`;
   let image = '';
   let started = false;
@@ -174,7 +179,7 @@ function dockerScratch(container: string, database: string, docker = 'docker'): 
         'neo4j-admin',
         ...args,
       ],
-      process.env,
+      childEnv,
       file,
       what,
     );
@@ -218,7 +223,13 @@ function dockerScratch(container: string, database: string, docker = 'docker'): 
   };
 }
 
-/** A scratch Neo4j beside the live one described by `spec`. */
-export function createScratchNeo4j(spec: RuntimeSpec, database: string): ScratchNeo4j {
-  return spec.kind === 'docker' ? dockerScratch(spec.container, database) : localScratch(spec.home, database);
+/** A scratch Neo4j beside the live one described by `spec`; `childEnv` as for the runtimes. */
+export function createScratchNeo4j(
+  spec: RuntimeSpec,
+  database: string,
+  childEnv?: NodeJS.ProcessEnv,
+): ScratchNeo4j {
+  return spec.kind === 'docker'
+    ? dockerScratch(spec.container, database, 'docker', childEnv)
+    : localScratch(spec.home, database, childEnv);
 }

@@ -2,11 +2,7 @@
  * Qdrant's snapshot compatibility rule: restore into the same minor version or the next one.
  */
 
-/** Parsed `major.minor.patch`; undefined when unparsable. */
-export function parseVersion(v: string): [number, number, number] | undefined {
-  const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(v.trim());
-  return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : undefined;
-}
+import { parseVersion } from '../../core/version.js';
 
 /**
  * Undefined when a snapshot from `source` can be restored into `target`; otherwise the reason.

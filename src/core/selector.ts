@@ -1,15 +1,32 @@
 /**
- * Picks the artifact a restore works on: a named file (which must have a valid manifest entry
- * unless --force) or the newest valid backup of a target.
+ * Selectors: what a user typed to name backups (a path, a file name or a set id), resolved
+ * against a repository scan. Also picks the artifact a restore works on: a named file (which must
+ * have a valid manifest entry unless --force) or the newest valid backup of a target.
  */
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import type { TargetContext } from '../targets/target.js';
+import type { PickSpec, TargetContext } from '../targets/target.js';
 import { NotFoundError, QnbError, VerificationError } from './errors.js';
-import type { ArtifactKind, ArtifactRecord, TargetKind } from './manifest.js';
-import type { Repository } from './repository.js';
-import { findByFile } from './select.js';
+import type { ArtifactRecord } from './manifest.js';
+import type { RepoArtifact, RepoScan, Repository } from './repository.js';
 import { hashFile } from './transfer.js';
+
+/** Artifacts whose file matches `arg` (absolute/relative path, path inside the backups folder, or name). */
+export function findByFile(scan: RepoScan, arg: string, cwd: string): RepoArtifact[] {
+  const abs = resolve(cwd, arg);
+  const norm = arg.replace(/\\/g, '/');
+  return scan.artifacts.filter(
+    (a) =>
+      a.path === abs ||
+      a.artifact.file === norm ||
+      (!norm.includes('/') && basename(a.artifact.file) === norm),
+  );
+}
+
+/** Artifacts of the set with id `id`. */
+export function findBySet(scan: RepoScan, id: string): RepoArtifact[] {
+  return scan.artifacts.filter((a) => a.set.id === id);
+}
 
 /** What the user asked for. */
 export interface PickOptions {
@@ -22,15 +39,7 @@ export interface PickOptions {
 }
 
 /** What kind of artifact a command restores. */
-export interface PickSpec {
-  target: TargetKind;
-  kinds: ArtifactKind[];
-  command: string;
-  /** `--collection` or `--database`, for messages. */
-  nameFlag: string;
-  /** Builds a record for a file outside any manifest (only with --force). */
-  untrusted(path: string): Promise<ArtifactRecord>;
-}
+export type { PickSpec };
 
 /** The chosen artifact; `trusted` is false for a --force'd file outside any valid manifest entry. */
 export interface Picked {

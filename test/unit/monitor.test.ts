@@ -13,7 +13,7 @@ import { InterruptedError, LockedError } from '../../src/core/errors.js';
 import type { QnbEvent } from '../../src/core/events.js';
 import { acquireLock } from '../../src/core/lock.js';
 import type { BackupResult } from '../../src/core/manager.js';
-import { createMonitor, describeUrl, prometheusText } from '../../src/core/notify.js';
+import { createMonitor, describeUrl, prometheusText } from '../../src/core/monitor.js';
 import { createRepository } from '../../src/core/repository.js';
 import { computeStatus } from '../../src/core/status.js';
 import { tempDir } from '../helpers/tmp.js';

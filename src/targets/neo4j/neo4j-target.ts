@@ -1,0 +1,178 @@
+/**
+ * The Neo4j target: one Neo4j database, run locally (NEO4J_HOME) or in Docker (NEO4J_CONTAINER)
+ * and reached over Bolt. Implements the Target contract (target.ts): dumps (Community: Neo4j
+ * stopped meanwhile) or online exports, restores (neo4j-target-restore.ts), the scratch-Neo4j
+ * drill, doctor's Neo4j checks (neo4j-doctor.ts), and starting a Neo4j a crashed qnb left stopped.
+ */
+import type { Neo4jConfig } from '../../config/schema.js';
+import { ConfigError } from '../../core/errors.js';
+import type { ArtifactRecord } from '../../core/manifest.js';
+import type { Repository } from '../../core/repository.js';
+import { untrustedRecord } from '../../core/selector.js';
+import type { DrillOutcome, Target, TargetContext } from '../target.js';
+import { backupNeo4jDump, describeGraph, type Neo4jBackupOptions } from './neo4j-backup.js';
+import { openBolt, waitForBolt } from './neo4j-bolt.js';
+import { neo4jChecks } from './neo4j-doctor.js';
+import { backupNeo4jExport } from './neo4j-export.js';
+import { importExport } from './neo4j-import.js';
+import { clearStoppedMarker, orphanedStoppedMarker } from './neo4j-marker.js';
+import {
+  createDockerRuntime,
+  createLocalRuntime,
+  type Neo4jRuntime,
+  type RuntimeSpec,
+} from './neo4j-runtime.js';
+import { createScratchNeo4j } from './neo4j-scratch.js';
+import {
+  type Neo4jRestorePlan,
+  neo4jKindOf,
+  neo4jSafetyBackup,
+  planNeo4jRestore,
+  restoreNeo4j,
+  restorePlanned,
+} from './neo4j-target-restore.js';
+
+/** What the Neo4j target is built from. */
+export interface Neo4jTargetDeps {
+  config: Readonly<Neo4jConfig>;
+  /** The backups folder (the stopped-Neo4j crash marker lives there). */
+  backupDir: string;
+  repository: Repository;
+}
+
+/** Builds the Neo4j target. Which runtime (local or Docker) is decided on first use. */
+export function createNeo4jTarget(deps: Neo4jTargetDeps): Target {
+  const { config, backupDir } = deps;
+  // the environment of neo4j, neo4j-admin and docker: read by config/load.ts, like every setting
+  const childEnv = config.env as NodeJS.ProcessEnv | undefined;
+  const neo4jOpts: Neo4jBackupOptions = {
+    bolt: { uri: config.uri, user: config.user, password: config.password, database: config.database },
+    backupDir,
+  };
+
+  function runtimeFor(spec?: RuntimeSpec): Neo4jRuntime {
+    if (spec)
+      return spec.kind === 'docker'
+        ? createDockerRuntime(spec.container, 'docker', childEnv)
+        : createLocalRuntime(spec.home, childEnv);
+    if (config.container) return createDockerRuntime(config.container, 'docker', childEnv);
+    if (config.home) return createLocalRuntime(config.home, childEnv);
+    throw new ConfigError(
+      'neo4j: neither NEO4J_CONTAINER nor NEO4J_HOME is set',
+      'set NEO4J_CONTAINER to the Docker container name, or NEO4J_HOME to the local install',
+    );
+  }
+
+  /** Guarantee 3 after a crash: a marker left by a dead qnb means Neo4j may still be stopped. */
+  async function recoverStoppedNeo4j(ctx: TargetContext): Promise<string | undefined> {
+    const marker = await orphanedStoppedMarker(backupDir);
+    if (!marker) return undefined;
+    let message: string | undefined;
+    const runtime = marker.wasRunning ? runtimeFor(marker.runtime) : undefined;
+    // killed before its `neo4j stop` ran, or someone started Neo4j since: nothing to do
+    if (runtime && !(await runtime.isRunning())) {
+      message = `Neo4j (${runtime.describe()}) was left stopped by an interrupted qnb run (PID ${marker.pid}); starting it again`;
+      ctx.reporter.emit({ type: 'warning', target: 'neo4j', message });
+      await runtime.start();
+      await waitForBolt(neo4jOpts.bolt, 180_000);
+    }
+    await clearStoppedMarker(backupDir);
+    return message;
+  }
+
+  const exportMode = () => config.mode === 'export';
+  const restoreDeps = { repository: deps.repository, runtime: () => runtimeFor(), opts: neo4jOpts };
+  return {
+    kind: 'neo4j',
+    name: config.database,
+    restoreKinds: ['neo4j-dump', 'neo4j-export'],
+    async probe() {
+      const graph = await describeGraph(neo4jOpts.bolt, 0);
+      return { version: graph.version, capabilities: { onlineBackup: exportMode() } };
+    },
+    async preflight() {
+      if (!exportMode()) runtimeFor(); // configuration errors before a set is written
+      return [{ name: config.database }];
+    },
+    backup: (_scope, sink, ctx) =>
+      exportMode()
+        ? backupNeo4jExport(sink, ctx, neo4jOpts)
+        : backupNeo4jDump(runtimeFor(), sink, ctx, neo4jOpts),
+    pickSpec: () => ({
+      target: 'neo4j',
+      kinds: ['neo4j-dump', 'neo4j-export'],
+      command: 'restore-neo4j',
+      nameFlag: '--database',
+      untrusted: (p) => untrustedNeo4j(p, config.database),
+    }),
+    defaultName: () => config.database,
+    planRestore: (artifacts, opts) => planNeo4jRestore(restoreDeps, artifacts, opts),
+    safetyBackup: (plan, sink, ctx) => neo4jSafetyBackup(restoreDeps, plan as Neo4jRestorePlan, sink, ctx),
+    restore: (artifact, path, opts, ctx) =>
+      opts.plan
+        ? restorePlanned(restoreDeps, artifact, path, opts.plan as Neo4jRestorePlan, ctx)
+        : restoreNeo4j(restoreDeps, artifact, path, opts, ctx),
+    drill: (artifact, path, ctx) =>
+      drillNeo4j(artifact, path, { spec: runtimeFor().spec, database: config.database, childEnv }, ctx),
+    doctorChecks: (ctx) =>
+      neo4jChecks({ config, neo4j: () => runtimeFor(), recoverNeo4j: () => recoverStoppedNeo4j(ctx) }),
+    recover: recoverStoppedNeo4j,
+    close: async () => {},
+  };
+}
+
+const untrustedNeo4j = (path: string, database: string) =>
+  untrustedRecord(path, 'neo4j', neo4jKindOf(path), database);
+
+/**
+ * `verify --deep`: a scratch Neo4j of the same version (temporary home or throwaway container):
+ * load a dump and `neo4j-admin database check` it, or import an export over Bolt; then exact
+ * counts and sampled records.
+ */
+async function drillNeo4j(
+  a: ArtifactRecord,
+  path: string,
+  where: { spec: RuntimeSpec; database: string; childEnv?: NodeJS.ProcessEnv },
+  ctx: TargetContext,
+): Promise<DrillOutcome> {
+  const scratch = createScratchNeo4j(where.spec, where.database, where.childEnv);
+  const step = (message: string) =>
+    ctx.reporter.emit({ type: 'step', target: 'neo4j', name: a.name, message });
+  const isExport = a.kind === 'neo4j-export';
+  try {
+    if (!isExport) {
+      step(`drill: loading ${a.file} into a scratch Neo4j`);
+      await scratch.load(path);
+      step('drill: neo4j-admin database check');
+      await scratch.check();
+    }
+    step('drill: starting the scratch Neo4j');
+    const bolt = await scratch.start();
+    await waitForBolt(bolt, 180_000);
+    // an export is imported over Bolt into the (empty) scratch database, sample checked on the way
+    const imported = isExport
+      ? await importExport(bolt, path, a.file, ctx, { sample: a.sample ?? [] })
+      : undefined;
+    const client = await openBolt(bolt);
+    try {
+      const counts = await client.counts();
+      const { nodes, relationships } = a.counts;
+      if (counts.nodes !== nodes || counts.relationships !== relationships) {
+        return {
+          detail: `restored ${counts.nodes} nodes / ${counts.relationships} relationships, manifest ${nodes} / ${relationships}`,
+        };
+      }
+      const bad = imported
+        ? imported.sampleBad
+        : a.sample?.length
+          ? await client.compareSample(a.sample)
+          : [];
+      if (bad.length) return { detail: `sampled records differ: ${bad.join(', ')}` };
+      return {};
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await scratch.remove();
+  }
+}

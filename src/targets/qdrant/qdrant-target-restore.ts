@@ -1,0 +1,186 @@
+/**
+ * Qdrant restores (moved from core/restore.ts and core/restore-set.ts): one collection from a
+ * snapshot, with its own checks and safety snapshot (`restore-qdrant`), or the Qdrant part of a
+ * set restore (`restore SET`): plan, safety snapshots into the set's safety set, restore.
+ */
+import { basename } from 'node:path';
+import { QnbError, toQnbError } from '../../core/errors.js';
+import type { ArtifactRecord } from '../../core/manifest.js';
+import type { Repository } from '../../core/repository.js';
+import { untrustedRecord } from '../../core/selector.js';
+import { createSetSink, finishSet, startSet } from '../../core/set-lifecycle.js';
+import type {
+  ArtifactSink,
+  RestoreOutcome,
+  RestorePlan,
+  TargetContext,
+  TargetRestoreOptions,
+} from '../target.js';
+import type { QdrantApi } from './qdrant-api.js';
+import { backupQdrantScope } from './qdrant-backup.js';
+import { countPoints } from './qdrant-count.js';
+import {
+  checkShardingRestorable,
+  fullSnapshotRestoreError,
+  refuseAliasTarget,
+  restoreQdrantCollection,
+} from './qdrant-restore.js';
+import { restoreIncompatibility } from './qdrant-version.js';
+
+/** What restores need. */
+export interface RestoreDeps {
+  api: QdrantApi;
+  repository: Repository;
+  keepServerSnapshots: boolean;
+}
+
+/** A set restore's Qdrant plan: the server version and which collections exist now. */
+export interface QdrantRestorePlan extends RestorePlan {
+  version: string;
+  exists: Map<string, boolean>;
+}
+
+/** The record of a snapshot outside any manifest (`--force`): its collection from `--collection` or the name. */
+export async function untrustedArtifact(
+  path: string,
+  opts: { file?: string; collection?: string },
+): Promise<ArtifactRecord> {
+  const name = opts.collection ?? /^(.*)-backup-\d{8}-\d{6}(?:-\d+)?\.snapshot$/.exec(basename(path))?.[1];
+  if (!name) {
+    throw new QnbError('E_USAGE', `${opts.file}: cannot tell which collection it holds`, {
+      hint: 'pass --collection NAME',
+    });
+  }
+  return untrustedRecord(path, 'qdrant', 'qdrant-collection', name);
+}
+
+/** Restores one Qdrant collection from a checked snapshot file (`restore-qdrant`). */
+export async function restoreQdrant(
+  deps: RestoreDeps,
+  artifact: ArtifactRecord,
+  path: string,
+  opts: TargetRestoreOptions,
+  ctx: TargetContext,
+): Promise<RestoreOutcome> {
+  const { api } = deps;
+  if (artifact.kind === 'qdrant-full') throw fullSnapshotRestoreError(artifact.file, path);
+  const target = opts.as ?? artifact.name;
+  const serverVersion = await api.version();
+  const incompatible = artifact.serverVersion
+    ? restoreIncompatibility(artifact.serverVersion, serverVersion)
+    : undefined;
+  if (incompatible && !opts.force)
+    throw new QnbError('E_REFUSED', `qdrant: ${incompatible}`, { hint: 'pass --force to try anyway' });
+  if (incompatible) ctx.reporter.emit({ type: 'warning', target: 'qdrant', message: incompatible });
+  await refuseAliasTarget(api, target);
+  const exists = await api.collectionExists(target);
+  if (exists && !opts.yes) {
+    throw new QnbError('E_REFUSED', `qdrant: collection "${target}" exists and would be overwritten`, {
+      hint: `re-run with --yes (qnb takes a safety snapshot of "${target}" first), or restore beside it with --as NEW_NAME`,
+    });
+  }
+  let safetySetId: string | undefined;
+  if (exists) safetySetId = await safetyBackup(deps, target, serverVersion, ctx);
+  ctx.reporter.emit({
+    type: 'step',
+    target: 'qdrant',
+    name: target,
+    message: `restoring ${artifact.file} into "${target}"`,
+  });
+  const report = await restoreQdrantCollection(api, artifact, path, ctx, {
+    as: target,
+    targetExists: exists,
+    ...(safetySetId
+      ? {
+          safetyNote: `its safety backup is set ${safetySetId}: qnb restore-qdrant --latest --collection ${target}`,
+        }
+      : {}),
+  });
+  return { report, ...(safetySetId ? { safetySetId } : {}) };
+}
+
+async function safetyBackup(
+  deps: RestoreDeps,
+  collection: string,
+  version: string,
+  ctx: TargetContext,
+): Promise<string> {
+  const { repository } = deps;
+  ctx.reporter.emit({
+    type: 'step',
+    target: 'qdrant',
+    name: collection,
+    message: `safety snapshot of "${collection}" before overwriting it`,
+  });
+  const set = await startSet(repository, 'restore-qdrant (safety backup)', ctx.now(), 'pre-restore');
+  try {
+    await backupQdrantScope(deps.api, collection, version, createSetSink(repository, set, ctx.now), ctx, {
+      keepServerSnapshot: deps.keepServerSnapshots,
+    });
+  } catch (err) {
+    const e = toQnbError(err, ctx.signal);
+    set.errors.push({ target: 'qdrant', name: collection, code: e.code, message: e.message });
+    await finishSet(repository, set, ctx.now(), 'failed');
+    throw new QnbError(
+      e.code,
+      `safety snapshot of "${collection}" failed, so nothing was restored: ${e.message}`,
+      { hint: e.hint, cause: e },
+    );
+  }
+  await finishSet(repository, set, ctx.now());
+  return set.id;
+}
+
+/** A set restore's checks for its Qdrant collections: versions, sharding, what would be overwritten. */
+export async function planQdrantRestore(
+  api: QdrantApi,
+  qdrantArts: ArtifactRecord[],
+  opts: { force?: boolean },
+): Promise<QdrantRestorePlan> {
+  const overwrites: string[] = [];
+  const exists = new Map<string, boolean>();
+  const qVersion = await api.version();
+  for (const a of qdrantArts) {
+    const inc = restoreIncompatibility(a.serverVersion, qVersion);
+    if (inc && !opts.force)
+      throw new QnbError('E_REFUSED', `qdrant: ${inc}`, { hint: 'pass --force to try anyway' });
+    const there = await api.collectionExists(a.name);
+    exists.set(a.name, there);
+    checkShardingRestorable(a, a.name, there);
+    if (there)
+      overwrites.push(
+        `Qdrant collection "${a.name}" (${(await countPoints(api, a.name)).count} points now → ${a.counts.points ?? '?'})`,
+      );
+  }
+  return { overwrites, version: qVersion, exists };
+}
+
+/** Safety snapshots of the collections a set restore overwrites, into the safety set's sink. */
+export async function qdrantSafetyBackup(
+  deps: RestoreDeps,
+  plan: QdrantRestorePlan,
+  sink: ArtifactSink,
+  ctx: TargetContext,
+): Promise<void> {
+  for (const [name, there] of plan.exists) {
+    if (!there) continue;
+    await backupQdrantScope(deps.api, name, plan.version, sink, ctx, {
+      keepServerSnapshot: deps.keepServerSnapshots,
+    });
+  }
+}
+
+/** One collection of a set restore, after its plan and safety snapshot. */
+export async function restorePlanned(
+  api: QdrantApi,
+  a: ArtifactRecord,
+  path: string,
+  plan: QdrantRestorePlan,
+  ctx: TargetContext,
+): Promise<RestoreOutcome> {
+  const report = await restoreQdrantCollection(api, a, path, ctx, {
+    as: a.name,
+    targetExists: plan.exists.get(a.name) ?? false,
+  });
+  return { report };
+}

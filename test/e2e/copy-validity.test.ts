@@ -1,0 +1,57 @@
+/**
+ * A copy destination is judged by the same rules as the backups folder, through the real qnb
+ * binary: a copy whose manifest records a failed restore drill (a destination filled by mirroring
+ * a backups folder, or a drill that failed after the copy) is listed NOT VALID by `list --remote`,
+ * and `prune --remote` neither counts it as the newest valid backup nor deletes the good one
+ * before it. Before one Repository judged both places, the remote scan skipped that rule.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { SetManifest } from '../../src/core/manifest.js';
+import { qnbEnv, runQnb } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+import { markDrillFailed, syntheticRepository } from '../suites/copy-fixtures.js';
+
+interface Listed {
+  backups: { file: string; valid: boolean; problem?: string }[];
+}
+
+test('a failed verification recorded on a destination: list --remote says NOT VALID, prune --remote keeps the good copy', async (t) => {
+  const cwd = await tempDir(t);
+  const backupDir = join(cwd, 'backups');
+  const sets = await syntheticRepository(backupDir, { sets: 3, bytes: 4096 });
+  const dest = join(cwd, 'usb-drive');
+  await mkdir(dest);
+  const env = qnbEnv({ QNB_BACKUP_DIR: backupDir });
+  const qnb = (args: string[]) => runQnb(args, { cwd, env });
+  const copied = await qnb(['copy', '--to', dest]);
+  assert.equal(copied.code, 0, copied.stderr + copied.stdout);
+
+  // the newest set's manifest on the drive records that its Qdrant snapshot failed a restore drill
+  const manifestPath = join(dest, 'sets', `${sets[2]!.id}.json`);
+  const newest = JSON.parse(await readFile(manifestPath, 'utf8')) as SetManifest;
+  const bad = markDrillFailed(newest, 'drill: 3 points missing');
+  await writeFile(manifestPath, `${JSON.stringify(newest, null, 2)}\n`);
+  const qdrantFiles = sets.map((s) => s.artifacts.find((a) => a.target === 'qdrant')!.file);
+
+  const listed = await qnb(['list', '--remote', dest, '--json']);
+  assert.equal(listed.code, 0, listed.stderr);
+  const byFile = new Map((JSON.parse(listed.stdout) as Listed).backups.map((b) => [b.file, b]));
+  assert.equal(byFile.get(bad.file)?.valid, false);
+  assert.equal(byFile.get(bad.file)?.problem, 'failed verification: drill: 3 points missing');
+  assert.equal(byFile.get(qdrantFiles[1]!)?.valid, true);
+  const text = await qnb(['list', '--remote', dest]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /✘ NOT VALID: failed verification: drill: 3 points missing/);
+
+  const pruned = await qnb(['prune', '--remote', dest, '--keep-last', '1']);
+  assert.equal(pruned.code, 0, pruned.stderr + pruned.stdout);
+  const left = await qnb(['list', '--remote', dest, '--json']);
+  const files = (JSON.parse(left.stdout) as Listed).backups.map((b) => b.file);
+  assert.ok(files.includes(qdrantFiles[1]!), `the newest good Qdrant copy is kept: ${files.join(', ')}`);
+  assert.ok(files.includes(bad.file), 'the failed copy is not valid, so retention leaves it alone');
+  assert.ok(!files.includes(qdrantFiles[0]!), 'the older good copy goes, as keep-last 1 says');
+  await readFile(join(dest, qdrantFiles[1]!));
+});
