@@ -22,6 +22,8 @@ function pointsText(a: ArtifactRecord): string | undefined {
   if (typeof c.points === 'number') return thousands(c.points);
   if (typeof c.pointsMin === 'number' && typeof c.pointsMax === 'number')
     return `${thousands(c.pointsMin)}–${thousands(c.pointsMax)} (changed during backup)`;
+  if (typeof c.pointsMin === 'number')
+    return `at least ${thousands(c.pointsMin)} (more were deferred by prevent_unoptimized)`;
   return undefined;
 }
 
@@ -157,7 +159,12 @@ export function renderRestore(r: {
       ...rep.plan.map((l) => `  • ${l}`),
     ];
   const lines = ['=== Restore Results ===', '', `✅ Qdrant (${rep.collection})`, `   From: ${rep.from}`];
-  lines.push(`   Points: ${thousands(rep.points)} (manifest: ${rep.expectedPoints}) ✔`);
+  const counted =
+    rep.countMethod === 'scroll' ? ', counted by scrolling: strict mode forbids exact counts' : '';
+  lines.push(`   Points: ${thousands(rep.points)} (manifest: ${rep.expectedPoints}${counted}) ✔`);
+  if (rep.settings === 'as backed up') lines.push('   Settings: as backed up ✔');
+  else if (rep.settings === 'kept the existing collection')
+    lines.push('   Settings: kept the existing (custom-sharded) collection’s own ⚠');
   if (rep.sampleChecked) lines.push(`   Sampled points: ${rep.sampleChecked} identical ✔`);
   if (rep.aliases.applied.length) lines.push(`   Aliases: ${rep.aliases.applied.join(', ')}`);
   if (rep.aliases.skipped.length)

@@ -81,9 +81,18 @@ export interface QdrantApi {
   /** Aliases pointing at `name`, or all aliases when `name` is undefined. */
   listAliases(name?: string): Promise<AliasDescription[]>;
   updateAliases(actions: AliasAction[]): Promise<void>;
-  countExact(name: string): Promise<number>;
+  /**
+   * `POST …/points/count {exact: true}?timeout=S` — Qdrant's own limit is 60 s (then 408)
+   * unless `timeout` is sent. @default timeoutSec 600
+   */
+  countExact(name: string, timeoutSec?: number): Promise<number>;
+  /**
+   * Counts every point by scrolling ids only (no payload, no vectors), `pageSize` at a time:
+   * exact, for collections whose strict mode forbids `exact: true` counts.
+   */
+  countByScroll(name: string, pageSize: number, timeoutSec?: number): Promise<number>;
   /** The first `limit` points in id order, with vectors and payload. */
-  scroll(name: string, limit: number): Promise<QdrantPoint[]>;
+  scroll(name: string, limit: number, timeoutSec?: number): Promise<QdrantPoint[]>;
   retrieve(name: string, ids: (string | number)[]): Promise<QdrantPoint[]>;
   deleteCollection(name: string): Promise<void>;
   /** `PUT /collections/{c}` with a CreateCollection body. */
@@ -101,8 +110,12 @@ export interface QdrantApi {
    */
   createSnapshot(collection: SnapshotScope, opts?: CallOptions): Promise<SnapshotDescription | 'accepted'>;
   listSnapshots(collection: SnapshotScope): Promise<SnapshotDescription[]>;
-  /** Idempotent: a missing snapshot is not an error. */
-  deleteSnapshot(collection: SnapshotScope, snapshot: string): Promise<void>;
+  /**
+   * Idempotent: a missing snapshot is not an error. Resolves true when it was deleted, false on
+   * a 404 — which does not prove it is gone (an upload into an alias name, or S3 snapshot
+   * storage, answers 404 for a file that stays on the server): check the listing.
+   */
+  deleteSnapshot(collection: SnapshotScope, snapshot: string): Promise<boolean>;
   /** `GET …/snapshots/{name}` with `Accept-Encoding: identity`, streamed. */
   downloadSnapshot(
     collection: SnapshotScope,

@@ -90,8 +90,13 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     path: string,
     extra: HttpRequestOptions = {},
   ): Promise<IncomingMessage> {
+    // reads, and snapshot deletes (404 tolerated), may be sent twice (see QdrantHttp)
+    const idempotent =
+      method === 'GET' ||
+      (method === 'POST' && /\/points(\/count|\/scroll)?(\?|$)/.test(path)) ||
+      (method === 'DELETE' && /\/snapshots\/[^/]+(\?|$)/.test(path));
     try {
-      return await http.send(method, path, extra);
+      return await http.send(method, path, { idempotent, ...extra });
     } catch (err) {
       if (extra.signal?.aborted) throw err;
       throw failure(op, err);
@@ -176,20 +181,43 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     updateAliases: async (actions) => {
       await result('update aliases', 'POST', '/collections/aliases', { actions });
     },
-    countExact: async (name) =>
+    countExact: async (name, timeoutSec = 600) =>
       Number(
         (
-          await result<{ count: number }>(`count points of "${name}"`, 'POST', `${coll(name)}/points/count`, {
-            exact: true,
-          })
+          await result<{ count: number }>(
+            `count points of "${name}"`,
+            'POST',
+            `${coll(name)}/points/count?timeout=${timeoutSec}`,
+            { exact: true },
+          )
         ).count,
       ),
-    scroll: async (name, limit) =>
+    async countByScroll(name, pageSize, timeoutSec = 600) {
+      let count = 0;
+      let offset: unknown = null;
+      do {
+        const page: { points: unknown[]; next_page_offset?: unknown } = await result(
+          `count points of "${name}" by scrolling`,
+          'POST',
+          `${coll(name)}/points/scroll?timeout=${timeoutSec}`,
+          {
+            limit: pageSize,
+            with_payload: false,
+            with_vector: false,
+            ...(offset === null ? {} : { offset }),
+          },
+        );
+        count += page.points.length;
+        offset = page.next_page_offset ?? null;
+      } while (offset !== null);
+      return count;
+    },
+    scroll: async (name, limit, timeoutSec = 600) =>
       (
         await result<{ points: QdrantPoint[] }>(
           `read points of "${name}"`,
           'POST',
-          `${coll(name)}/points/scroll`,
+          `${coll(name)}/points/scroll?timeout=${timeoutSec}`,
           {
             limit,
             ...withVectors,
@@ -238,9 +266,10 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
         { idleMs: controlTimeout },
       );
       const answer = await text(op, res, ERROR_BODY_MAX);
-      if (res.statusCode === 404) return;
+      if (res.statusCode === 404) return false;
       if (res.statusCode !== 200 && res.statusCode !== 202)
         throw httpError(baseUrl, op, res.statusCode ?? 0, answer);
+      return true;
     },
 
     async downloadSnapshot(collection, snapshot, callOpts = {}) {

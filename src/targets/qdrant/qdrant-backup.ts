@@ -15,6 +15,9 @@ import type { ArtifactRecord } from '../../core/manifest.js';
 import { streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, TargetContext } from '../target.js';
 import { type QdrantApi, type SnapshotDescription, type SnapshotScope, scopeLabel } from './qdrant-api.js';
+import { countPoints, strictModeOf } from './qdrant-count.js';
+import { settleDeferred } from './qdrant-deferred.js';
+import { isGatewayFailure } from './qdrant-errors.js';
 import { samplePoints } from './qdrant-sample.js';
 
 /** Per-run knobs for Qdrant backups. */
@@ -59,16 +62,19 @@ export async function createSnapshotOnce(
     });
   } catch (err) {
     throwIfAborted(ctx.signal);
-    if (!(err instanceof QnbError) || err.code !== 'E_CONNECT') throw err;
+    const gateway = isGatewayFailure(err);
+    if (!(err instanceof QnbError) || (err.code !== 'E_CONNECT' && !gateway)) throw err;
     lost = err;
+    const what = gateway ? `a proxy gave up (${err.message.replace(/^.*: /, '')})` : 'connection lost';
     ctx.reporter.emit({
       type: 'warning',
       target: 'qdrant',
-      message: `connection lost while creating the snapshot of ${label(scope)}; looking for it on the server instead of creating a second one`,
+      message: `${what} while creating the snapshot of ${label(scope)}; Qdrant finishes it anyway, so qnb looks for it on the server instead of creating a second one`,
     });
   }
   const deadline = Date.now() + (opts.lookupTimeoutMs ?? 600_000);
   let lastError: unknown = lost;
+  const sizes = new Map<string, number>();
   while (Date.now() < deadline) {
     throwIfAborted(ctx.signal);
     try {
@@ -76,6 +82,19 @@ export async function createSnapshotOnce(
       // a snapshot is complete once its checksum file exists (local storage)
       const done = fresh.find((s) => s.checksum);
       if (done) return done;
+      // S3 snapshot storage never lists a checksum (objects appear once uploaded whole): take
+      // a fresh snapshot whose size held still between two listings; the download is then
+      // checked against that size and hashed by qnb (checksumSource "self")
+      const settled = fresh.find((s) => s.size > 0 && sizes.get(s.name) === s.size);
+      if (settled) {
+        ctx.reporter.emit({
+          type: 'warning',
+          target: 'qdrant',
+          message: `found ${settled.name} on the server without a checksum (S3 snapshot storage?); its size held still at ${settled.size} bytes`,
+        });
+        return settled;
+      }
+      for (const s of fresh) sizes.set(s.name, s.size);
       lastError = undefined;
     } catch (err) {
       lastError = err;
@@ -171,7 +190,12 @@ export async function download(
 }
 
 /** Reads what the manifest records about a collection before the snapshot. */
-export async function describeCollection(api: QdrantApi, name: string, sampleSize: number) {
+export async function describeCollection(
+  api: QdrantApi,
+  name: string,
+  sampleSize: number,
+  ctx: TargetContext,
+) {
   let info: Record<string, unknown>;
   try {
     info = await api.getCollection(name);
@@ -185,10 +209,31 @@ export async function describeCollection(api: QdrantApi, name: string, sampleSiz
     }
     throw err;
   }
+  const settle = await settleDeferred(api, name, info, ctx);
+  info = settle.info;
+  if (!settle.settled) {
+    ctx.reporter.emit({
+      type: 'warning',
+      target: 'qdrant',
+      name,
+      message: `"${name}" still hides points the optimizer has not processed (prevent_unoptimized, status ${String(info.status)}); its count is recorded as a lower bound only`,
+    });
+  }
   const aliases = await api.listAliases(name);
-  const points = await api.countExact(name);
-  const sample = sampleSize > 0 ? samplePoints(await api.scroll(name, sampleSize)) : [];
-  return { config: info.config ?? null, aliases, points, sample };
+  const { count: points, method: countMethod } = await countPoints(api, name, info);
+  // strict mode's max_query_limit also caps the sample's scroll
+  const strict = strictModeOf(info);
+  const limit = Math.min(sampleSize, strict?.max_query_limit ?? sampleSize);
+  const timeout = Math.min(600, strict?.max_timeout ?? 600);
+  const sample = limit > 0 ? samplePoints(await api.scroll(name, limit, timeout)) : [];
+  return {
+    config: info.config ?? null,
+    aliases,
+    points,
+    ...(countMethod === 'scroll' ? { countMethod } : {}),
+    ...(settle.settled ? {} : { deferredPoints: true }),
+    sample,
+  };
 }
 
 /**
@@ -214,7 +259,9 @@ export async function backupQdrantScope(
     message: `snapshot of ${label(scope)}: creating`,
   });
   const before =
-    scope === null ? await describeFull(api) : await describeCollection(api, scope, opts.sampleSize ?? 3);
+    scope === null
+      ? await describeFull(api)
+      : await describeCollection(api, scope, opts.sampleSize ?? 3, ctx);
   const snap = await createSnapshotOnce(api, scope, ctx, opts);
   const reserved = await sink.reserve(
     'qdrant',
@@ -224,14 +271,16 @@ export async function backupQdrantScope(
   let committed = false;
   try {
     const got = await download(api, scope, snap, reserved.tempPath, reserved.rel, ctx);
-    const after = scope === null ? undefined : await api.countExact(scope);
+    const after = scope === null ? undefined : (await countPoints(api, scope)).count;
     const points = 'points' in before ? before.points : undefined;
     const counts =
       points === undefined
         ? {}
-        : after === undefined || after === points
-          ? { points }
-          : { pointsMin: Math.min(points, after), pointsMax: Math.max(points, after) };
+        : 'deferredPoints' in before
+          ? { pointsMin: Math.min(points, after ?? points) }
+          : after === undefined || after === points
+            ? { points }
+            : { pointsMin: Math.min(points, after), pointsMax: Math.max(points, after) };
     if (after !== undefined && after !== points) {
       ctx.reporter.emit({
         type: 'warning',
@@ -293,6 +342,6 @@ export async function backupQdrantScope(
 async function describeFull(api: QdrantApi) {
   const collections = await api.listCollections();
   const counts: Record<string, number> = {};
-  for (const c of collections) counts[c] = await api.countExact(c);
+  for (const c of collections) counts[c] = (await countPoints(api, c)).count;
   return { collections: counts, aliases: await api.listAliases() };
 }

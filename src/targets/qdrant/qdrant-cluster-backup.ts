@@ -14,13 +14,7 @@ import type { ArtifactRecord } from '../../core/manifest.js';
 import { streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, TargetContext } from '../target.js';
 import type { QdrantApi } from './qdrant-api.js';
-import {
-  backupQdrantScope,
-  createSnapshotOnce,
-  describeCollection,
-  download,
-  type QdrantBackupOptions,
-} from './qdrant-backup.js';
+import { createSnapshotOnce, describeCollection, download } from './qdrant-backup.js';
 import {
   type ClusterCollectionPlan,
   closeCluster,
@@ -36,6 +30,7 @@ import {
   type ShardFileRecord,
   TOPOLOGY_MEMBER,
 } from './qdrant-cluster-details.js';
+import { countPoints } from './qdrant-count.js';
 import { type BundleInput, bundleStream } from './shard-bundle.js';
 
 /** What the manager needs to back up a cluster's collections. */
@@ -157,7 +152,7 @@ async function backupClusterCollection(
     name: collection,
     message: `cluster: ${plan.shardCount} shard snapshots of "${collection}" from ${new Set(plan.shards.map((s) => s.peerId)).size} nodes`,
   });
-  const before = await describeCollection(entry, collection, 3);
+  const before = await describeCollection(entry, collection, 3, ctx);
   const reserved = await sink.reserve('qdrant', `${collection}-backup`, '.shards.tar');
   const files = new Map<number, ShardFileRecord & { path: string }>();
   let committed = false;
@@ -204,7 +199,7 @@ async function backupClusterCollection(
         `qdrant cluster: shards ${missing.join(', ')} of "${collection}" missing`,
       );
     }
-    const after = await entry.countExact(collection);
+    const after = (await countPoints(entry, collection)).count;
     const params = ((before.config as Record<string, unknown> | null)?.params ?? {}) as Record<
       string,
       unknown
@@ -244,10 +239,13 @@ async function backupClusterCollection(
       signal: ctx.signal,
     });
     const points = before.points;
+    // deferred points (prevent_unoptimized): the count is a lower bound only, as in qdrant-backup.ts
     const counts =
-      after === points
-        ? { points }
-        : { pointsMin: Math.min(points, after), pointsMax: Math.max(points, after) };
+      'deferredPoints' in before
+        ? { pointsMin: Math.min(points, after) }
+        : after === points
+          ? { points }
+          : { pointsMin: Math.min(points, after), pointsMax: Math.max(points, after) };
     if (after !== points) {
       ctx.reporter.emit({
         type: 'warning',
@@ -272,7 +270,14 @@ async function backupClusterCollection(
       startedAt: startedAt.toISOString(),
       finishedAt: ctx.now().toISOString(),
       durationMs: ctx.now().getTime() - startedAt.getTime(),
-      details: { serverUrl: entry.baseUrl, config: before.config, aliases: before.aliases, cluster: details },
+      details: {
+        serverUrl: entry.baseUrl,
+        config: before.config,
+        aliases: before.aliases,
+        ...('countMethod' in before ? { countMethod: before.countMethod } : {}),
+        ...('deferredPoints' in before ? { deferredPoints: true } : {}),
+        cluster: details,
+      },
     };
     await sink.commit(record, reserved.tempPath);
     committed = true;
@@ -315,30 +320,5 @@ async function shardSnapshot(
         }),
       );
     }
-  }
-}
-
-/**
- * A collection backup when the caller has not checked the topology (safety backups before a
- * restore): shard snapshots on a cluster, never a collection snapshot holding only one node's
- * shards; a collection snapshot on a single node.
- */
-export async function backupCheckingTopology(
-  api: QdrantApi,
-  collection: string,
-  serverVersion: string,
-  sink: ArtifactSink,
-  ctx: TargetContext,
-  opts: QdrantBackupOptions,
-): Promise<ArtifactRecord> {
-  const { keepServerSnapshot } = opts;
-  const prepared = await prepareClusterBackup(api, {
-    ...{ full: false, scopes: [collection], serverVersion, keepServerSnapshot, ctx },
-  });
-  if (!prepared) return backupQdrantScope(api, collection, serverVersion, sink, ctx, opts);
-  try {
-    return await prepared.backup(collection, sink);
-  } finally {
-    await prepared.close();
   }
 }

@@ -15,12 +15,8 @@ import {
   type QdrantCluster,
 } from './qdrant-cluster.js';
 import { type ClusterBackupDetails, clusterDetails } from './qdrant-cluster-details.js';
-import {
-  checkRestored,
-  type QdrantRestoreOptions,
-  type QdrantRestoreReport,
-  restoreQdrantCollection,
-} from './qdrant-restore.js';
+import { type QdrantRestoreOptions, restoreQdrantCollection } from './qdrant-restore.js';
+import { checkRestored, type QdrantRestoreReport } from './qdrant-restore-check.js';
 import { type BundleEntry, readBundleIndex, readBundleMember } from './shard-bundle.js';
 
 type Json = Record<string, unknown>;
@@ -47,6 +43,7 @@ export function createBody(config: Json, details: ClusterBackupDetails, peers: n
   if (config.optimizer_config) body.optimizers_config = config.optimizer_config;
   if (config.wal_config) body.wal_config = config.wal_config;
   if (config.quantization_config) body.quantization_config = config.quantization_config;
+  if (config.strict_mode_config) body.strict_mode_config = config.strict_mode_config;
   return body;
 }
 
@@ -107,10 +104,24 @@ export async function restoreClusterBackup(
     );
   }
   const cluster = await discoverClusterOf(api);
+  const peers = cluster?.nodes.length ?? 1;
+  // the collection is always created from the recorded config (as Qdrant does for a snapshot
+  // into a missing collection): an existing one is dropped first (its safety backup was taken)
+  const keptAliases = opts.targetExists ? await api.listAliases(target) : [];
+  let dropped = false;
   try {
     const config = (artifact.details?.config ?? {}) as Json;
-    if (opts.targetExists) await api.deleteCollection(target); // the caller took a safety backup (--yes)
-    await api.createCollection(target, createBody(config, details, cluster?.nodes.length ?? 1));
+    if (opts.targetExists) {
+      ctx.reporter.emit({
+        type: 'step',
+        target: 'qdrant',
+        name: target,
+        message: `dropping "${target}" so it comes back with the backed-up settings`,
+      });
+      await api.deleteCollection(target);
+      dropped = true;
+    }
+    await api.createCollection(target, createBody(config, details, peers));
     for (const key of details.shardingMethod === 'custom' ? details.shardKeys : [])
       await api.createShardKey(target, key);
     const plan = await planRestore(api, cluster, target, details, files);
@@ -130,10 +141,19 @@ export async function restoreClusterBackup(
         { signal: ctx.signal },
       );
     }
+  } catch (err) {
+    if (!dropped || !(err instanceof QnbError)) throw err;
+    throw new QnbError(err.code, `${err.message} (the previous "${target}" was dropped before the upload)`, {
+      hint: opts.safetyNote ?? err.hint,
+      cause: err,
+      retryable: err.retryable,
+    });
   } finally {
     await closeCluster(cluster, api);
   }
-  return checkRestored(api, artifact, target, started);
+  // fewer peers than the recorded replication_factor: capped on purpose (createBody)
+  const ignoreSettings = details.replicationFactor > peers ? ['params.replication_factor'] : [];
+  return checkRestored(api, artifact, target, ctx, { started, keptAliases, ignoreSettings });
 }
 
 /** Which node receives which shard; refuses when the shard layout cannot match. */

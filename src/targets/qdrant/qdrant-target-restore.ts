@@ -17,9 +17,11 @@ import type {
   TargetRestoreOptions,
 } from '../target.js';
 import type { QdrantApi } from './qdrant-api.js';
-import { backupCheckingTopology } from './qdrant-cluster-backup.js';
+import { backupQdrantScope, type QdrantBackupOptions } from './qdrant-backup.js';
+import { prepareClusterBackup } from './qdrant-cluster-backup.js';
 import { dryRunPlan, restoreCollectionFile } from './qdrant-cluster-restore.js';
-import { checkShardingRestorable } from './qdrant-restore.js';
+import { countPoints } from './qdrant-count.js';
+import { checkShardingRestorable, fullSnapshotRestoreError, refuseAliasTarget } from './qdrant-restore.js';
 import { restoreIncompatibility } from './qdrant-version.js';
 
 /** What restores need. */
@@ -58,15 +60,7 @@ export async function restoreQdrant(
   ctx: TargetContext,
 ): Promise<RestoreOutcome> {
   const { api } = deps;
-  if (artifact.kind === 'qdrant-full') {
-    throw new QnbError(
-      'E_UNSUPPORTED',
-      `${artifact.file} is a full-storage snapshot; Qdrant has no API to restore one`,
-      {
-        hint: `start Qdrant with --storage-snapshot ${path}`,
-      },
-    );
-  }
+  if (artifact.kind === 'qdrant-full') throw fullSnapshotRestoreError(artifact.file, path);
   const target = opts.as ?? artifact.name;
   const serverVersion = await api.version();
   const incompatible = artifact.serverVersion
@@ -75,6 +69,7 @@ export async function restoreQdrant(
   if (incompatible && !opts.force)
     throw new QnbError('E_REFUSED', `qdrant: ${incompatible}`, { hint: 'pass --force to try anyway' });
   if (incompatible) ctx.reporter.emit({ type: 'warning', target: 'qdrant', message: incompatible });
+  await refuseAliasTarget(api, target);
   const exists = await api.collectionExists(target);
   if (opts.dryRun) {
     const plan = await dryRunPlan(api, artifact, path, target, exists);
@@ -99,6 +94,11 @@ export async function restoreQdrant(
   const report = await restoreCollectionFile(api, artifact, path, ctx, {
     as: target,
     targetExists: exists,
+    ...(safetySetId
+      ? {
+          safetyNote: `its safety backup is set ${safetySetId}: qnb restore-qdrant --latest --collection ${target}`,
+        }
+      : {}),
   });
   return { report, ...(safetySetId ? { safetySetId } : {}) };
 }
@@ -155,7 +155,7 @@ export async function planQdrantRestore(
     checkShardingRestorable(a, a.name, there);
     if (there)
       overwrites.push(
-        `Qdrant collection "${a.name}" (${await api.countExact(a.name)} points now → ${a.counts.points ?? '?'})`,
+        `Qdrant collection "${a.name}" (${(await countPoints(api, a.name)).count} points now → ${a.counts.points ?? '?'})`,
       );
   }
   return { overwrites, version: qVersion, exists };
@@ -189,4 +189,29 @@ export async function restorePlanned(
     targetExists: plan.exists.get(a.name) ?? false,
   });
   return { report };
+}
+
+/**
+ * A collection backup when the caller has not checked the topology (safety backups before a
+ * restore): shard snapshots on a cluster, never a collection snapshot holding only one node's
+ * shards; a collection snapshot on a single node.
+ */
+export async function backupCheckingTopology(
+  api: QdrantApi,
+  collection: string,
+  serverVersion: string,
+  sink: ArtifactSink,
+  ctx: TargetContext,
+  opts: QdrantBackupOptions,
+): Promise<ArtifactRecord> {
+  const { keepServerSnapshot } = opts;
+  const prepared = await prepareClusterBackup(api, {
+    ...{ full: false, scopes: [collection], serverVersion, keepServerSnapshot, ctx },
+  });
+  if (!prepared) return backupQdrantScope(api, collection, serverVersion, sink, ctx, opts);
+  try {
+    return await prepared.backup(collection, sink);
+  } finally {
+    await prepared.close();
+  }
 }

@@ -9,6 +9,7 @@ import { NotFoundError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { Repository } from '../../core/repository.js';
 import type { BackupScope, DoctorCheck, DrillOutcome, Target, TargetContext } from '../target.js';
+import { qdrantAccessCheck } from './qdrant-access.js';
 import { createQdrantApi, type QdrantApi } from './qdrant-api.js';
 import { backupQdrantScope } from './qdrant-backup.js';
 import { attachNodeConfig } from './qdrant-cluster.js';
@@ -173,7 +174,7 @@ async function drillQdrant(
 const msg = (err: unknown) => (err as Error).message;
 const hint = (err: unknown) => (err as { hint?: string }).hint;
 
-/** doctor: reachable, API key accepted, configured collections exist. */
+/** doctor: reachable, API key accepted (manage or read-only), configured collections exist. */
 async function qdrantChecks(api: QdrantApi, config: Readonly<QdrantConfig>): Promise<DoctorCheck[]> {
   const out: DoctorCheck[] = [];
   try {
@@ -202,6 +203,7 @@ async function qdrantChecks(api: QdrantApi, config: Readonly<QdrantConfig>): Pro
       ok: true,
       detail: config.apiKey ? 'key accepted' : 'no key needed',
     });
+    out.push(await qdrantAccessCheck(api));
     const missing = config.collections.filter((c) => !names.includes(c));
     out.push({
       area: 'qdrant',

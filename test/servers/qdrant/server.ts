@@ -6,7 +6,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authenticate, requireWrite } from './auth.js';
+import { authenticate, refuseWrite } from './auth.js';
 import { type Ctx, dropConnection, type Env, type Route } from './context.js';
 import { FaultRegistry } from './faults.js';
 import { drain, HttpError, sendError, serviceError, sleep } from './http-util.js';
@@ -129,6 +129,9 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
     tmpDir,
     peerId: opts.cluster?.peerId ?? opts.peerId ?? Math.floor(Math.random() * 2 ** 52) + 2 ** 40,
     version: opts.version ?? '1.19.0',
+    snapshotsStorage: opts.snapshotsStorage ?? 'local',
+    recoveryDelayMs: opts.recoveryDelayMs ?? 0,
+    optimizeDelayMs: opts.optimizeDelayMs ?? 300,
     padding: new Map(),
     recoveries,
     background(work) {
@@ -161,7 +164,7 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
         res.end();
         return;
       }
-      if (match.route.write) requireWrite(access);
+      if (match.route.write && refuseWrite(access, req)) return;
       const faults = env.faults.take(match.route.op, match.params.name);
       const ctx: Ctx = {
         env,
@@ -189,6 +192,10 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
       const transfer = ['upload-snapshot', 'download-snapshot', 'download-full-snapshot'].includes(
         match.route.op,
       );
+      if (main?.kind === 'keep-alive-close') {
+        dropConnection(ctx, false);
+        return;
+      }
       if (main?.kind === 'reset' && !transfer) {
         dropConnection(ctx);
         return;
@@ -209,6 +216,7 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
   const server = createServer({ requestTimeout: 0 }, (req, res) => {
     void handle(req, res);
   });
+  server.keepAliveTimeout = 5000; // Qdrant (actix-web) closes connections idle for 5 s
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
