@@ -17,7 +17,12 @@ export function createContext(
     configFile: global.config,
     env: io.env,
     cwd: io.cwd,
-    flags: { '--backup-dir': global.backupDir, '--qdrant-url': global.qdrantUrl, ...flags },
+    flags: {
+      '--backup-dir': global.backupDir,
+      '--qdrant-url': global.qdrantUrl,
+      '--qdrant-node': global.qdrantNode,
+      ...flags,
+    },
   });
   const redact = createRedactor(loaded.secrets);
   const { config } = loaded;

@@ -22,6 +22,8 @@ export interface GlobalOptions {
   config?: string;
   backupDir?: string;
   qdrantUrl?: string;
+  /** `--qdrant-node URL` (repeatable): REST URLs of the nodes of a Qdrant cluster. */
+  qdrantNode?: string[];
 }
 
 /** A loaded command context: config plus output helpers that redact secrets. */

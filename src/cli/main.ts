@@ -55,6 +55,11 @@ function buildProgram(io: CliIO, modules: CommandModule[], setResult: (p: Promis
     .option('--config <file>', 'config file (default: ./qnb.config.json or .yaml)')
     .option('--backup-dir <dir>', 'backups folder (env QNB_BACKUP_DIR, default ./backups)')
     .option('--qdrant-url <url>', 'Qdrant URL (env QDRANT_URL, default http://localhost:6333)')
+    .option(
+      '--qdrant-node <url>',
+      'REST URL of a node of a Qdrant cluster (repeatable; env QDRANT_NODE_URLS)',
+      (v: string, prev?: string[]) => [...(prev ?? []), v],
+    )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError('(run qnb --help for usage)');

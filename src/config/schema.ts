@@ -14,6 +14,11 @@ export interface QdrantConfig {
   collections: string[];
   /** Keep the snapshot on the Qdrant server after downloading it. @default false */
   keepServerSnapshots: boolean;
+  /**
+   * Distributed Qdrant: the REST URL of every node (qnb maps each to its peer id via `/cluster`).
+   * Empty on a single node. @default []
+   */
+  nodes: string[];
 }
 
 /** Neo4j connection settings (used by the Neo4j half of qnb). */
@@ -169,7 +174,13 @@ export function defaultConfig(): QnbConfig {
   return {
     backupDir: './backups',
     keepLast: 5,
-    qdrant: { url: 'http://localhost:6333', apiKey: undefined, collections: [], keepServerSnapshots: false },
+    qdrant: {
+      url: 'http://localhost:6333',
+      apiKey: undefined,
+      collections: [],
+      keepServerSnapshots: false,
+      nodes: [],
+    },
     neo4j: {
       uri: 'bolt://localhost:7687',
       user: 'neo4j',

@@ -21,6 +21,19 @@ export function httpUrl(raw: unknown): string {
   return s.replace(/\/+$/, '');
 }
 
+/** A comma-separated list (or array) of http(s) URLs, trimmed, without duplicates. */
+export function httpUrls(raw: unknown): string[] {
+  const list = Array.isArray(raw) ? raw.flatMap((x) => String(x).split(',')) : str(raw).split(',');
+  return [
+    ...new Set(
+      list
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
+        .map(httpUrl),
+    ),
+  ];
+}
+
 export function boltUrl(raw: unknown): string {
   const s = str(raw);
   const m = /^(bolt|neo4j)(\+s|\+ssc)?:\/\/[^/\s]+/.exec(s);

@@ -118,6 +118,16 @@ export function prometheusText(
       'Qdrant points in that backup.',
       (t) => t.lastGood?.counts.points ?? t.lastGood?.counts.pointsMax,
     ],
+    [
+      'qnb_last_shards',
+      'Qdrant cluster backups: shard snapshots in that backup.',
+      (t) => t.lastGood?.shards?.inBackup,
+    ],
+    [
+      'qnb_last_shard_coverage',
+      'Qdrant cluster backups: shards in that backup / shards of the collection (1 = complete).',
+      (t) => t.lastGood?.shards && t.lastGood.shards.inBackup / t.lastGood.shards.total,
+    ],
     ['qnb_last_nodes', 'Neo4j nodes in that backup.', (t) => t.lastGood?.counts.nodes],
     [
       'qnb_last_relationships',

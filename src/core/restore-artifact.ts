@@ -37,6 +37,8 @@ export interface RestoreRequest {
   yes?: boolean;
   /** Restore a file without a valid manifest entry, or across incompatible versions. */
   force?: boolean;
+  /** One artifact: print the target's restore plan, change nothing (`restore-qdrant --dry-run`). */
+  dryRun?: boolean;
   /** Folder relative paths are resolved against. */
   cwd?: string;
 }
@@ -83,7 +85,12 @@ export async function restoreArtifact(
   const name = target.defaultName(sel);
   const picked = await pickArtifact(repository, { ...sel, ...(name ? { name } : {}) }, spec);
   const { artifact, path } = await checkPickedFile(picked, ctx, req.force);
-  const out = await target.restore(artifact, path, { as: req.as, yes: req.yes, force: req.force }, ctx);
+  const out = await target.restore(
+    artifact,
+    path,
+    { as: req.as, yes: req.yes, force: req.force, dryRun: req.dryRun },
+    ctx,
+  );
   return {
     report: out.report,
     artifact,

@@ -10,7 +10,7 @@
  * Safety backups taken before a restore (`pre-restore`) are not regular backups and are left out.
  */
 import { consistencyText } from './consistency.js';
-import type { ArtifactCounts, SetManifest, TargetKind } from './manifest.js';
+import type { ArtifactCounts, ArtifactRecord, SetManifest, TargetKind } from './manifest.js';
 import type { RepoArtifact, RepoScan } from './repository.js';
 import { displayTime, formatDuration } from './time.js';
 
@@ -34,6 +34,8 @@ export interface LastGoodBackup {
   durationMs: number;
   /** `consistency: 0 orphans` when its set recorded links between the stores. */
   consistency?: string;
+  /** Qdrant cluster backups: shards in the backup of the collection's shards (coverage). */
+  shards?: { inBackup: number; total: number };
 }
 
 /** State of one target. */
@@ -92,6 +94,16 @@ const size = (b: number) => (b < 1048576 ? `${Math.round(b)} bytes` : `${(b / 10
 function countOf(c: ArtifactCounts, name: (typeof COUNT_NAMES)[number]): number | undefined {
   if (name === 'points') return c.points ?? c.pointsMax;
   return c[name];
+}
+
+/** Shard coverage of a Qdrant cluster backup (details.cluster, docs/manifest.md). */
+function shardCoverage(a: ArtifactRecord): Pick<LastGoodBackup, 'shards'> {
+  const c = a.details?.cluster as
+    | { shards?: unknown[]; shardNumber?: number; shardingMethod?: string }
+    | undefined;
+  if (!Array.isArray(c?.shards)) return {};
+  const total = c.shardingMethod === 'custom' ? c.shards.length : Number(c.shardNumber ?? c.shards.length);
+  return { shards: { inBackup: c.shards.length, total } };
 }
 
 const isRegular = (set: SetManifest) => set.reason !== 'pre-restore';
@@ -203,6 +215,7 @@ export function computeStatus(scan: RepoScan, opts: StatusOptions): StatusReport
         bytes: last.artifact.bytes,
         counts: last.artifact.counts,
         durationMs: last.artifact.durationMs,
+        ...shardCoverage(last.artifact),
       };
       const consistency = consistencyText(last.set.links);
       if (consistency) lastGood.consistency = consistency;

@@ -93,6 +93,8 @@ export interface TargetRestoreOptions {
   yes?: boolean;
   /** Go on across incompatible versions. */
   force?: boolean;
+  /** Alone: report the plan (`report.plan`), change nothing. */
+  dryRun?: boolean;
   /** Part of a set restore: the plan from `planRestore`, whose safety backup already ran. */
   plan?: RestorePlan;
 }

@@ -6,7 +6,11 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { type QdrantTestServer, startQdrantTestServer } from '../servers/qdrant/index.js';
+import {
+  type QdrantTestServer,
+  type QdrantTestServerOptions,
+  startQdrantTestServer,
+} from '../servers/qdrant/index.js';
 import { type QnbRun, qnbEnv, runQnb, startQnb } from './cli.js';
 import { clientFor, seedCollections } from './qdrant-data.js';
 import { tempDir } from './tmp.js';
@@ -35,9 +39,12 @@ export async function createQnbWorld(
     papers?: number;
     chunks?: number;
     env?: Record<string, string>;
+    /** More test-server options (e.g. snapshotsStorage). */
+    server?: QdrantTestServerOptions;
   } = {},
 ): Promise<QnbWorld> {
   const server = await startQdrantTestServer({
+    ...opts.server,
     ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
     ...(opts.readOnlyApiKey ? { readOnlyApiKey: opts.readOnlyApiKey } : {}),
   });

@@ -7,6 +7,23 @@ import { redact, shortSecretWarning } from '../../src/config/redact.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { tempDir } from '../helpers/tmp.js';
 
+describe('qdrant.nodes (distributed Qdrant)', () => {
+  test('QDRANT_NODE_URLS comma-separated, config file list, repeatable --qdrant-node; bad URL named', async (t) => {
+    const cwd = await tempDir(t);
+    assert.deepEqual(loadConfig({ env: {}, cwd }).config.qdrant.nodes, []);
+    const env = loadConfig({ env: { QDRANT_NODE_URLS: 'http://n1:6333/, http://n2:6333,' }, cwd });
+    assert.deepEqual(env.config.qdrant.nodes, ['http://n1:6333', 'http://n2:6333']);
+    const flag = loadConfig({ env: {}, cwd, flags: { '--qdrant-node': ['http://a:1', 'http://b:2'] } });
+    assert.deepEqual(flag.config.qdrant.nodes, ['http://a:1', 'http://b:2']);
+    await writeFile(join(cwd, 'qnb.config.yaml'), 'qdrant:\n  nodes: [http://f1:6333, http://f2:6333]\n');
+    assert.deepEqual(loadConfig({ env: {}, cwd }).config.qdrant.nodes, ['http://f1:6333', 'http://f2:6333']);
+    assert.throws(
+      () => loadConfig({ env: { QDRANT_NODE_URLS: 'http://ok:1,node2:6333' }, cwd }),
+      (e: unknown) => e instanceof ConfigError && /QDRANT_NODE_URLS/.test(e.message),
+    );
+  });
+});
+
 describe('config layers: defaults < file < env < flags', () => {
   test('defaults when nothing is set', async (t) => {
     const cwd = await tempDir(t);

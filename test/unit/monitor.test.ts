@@ -296,6 +296,17 @@ test('Prometheus textfile: per-target gauges, run gauges, written atomically, re
           createdAt: new Date('2026-03-10T02:00:01Z'),
           valid: true,
         },
+        {
+          set: { reason: 'backup' } as never,
+          artifact: {
+            ...result('ok').artifacts[0]!,
+            name: 'sharded',
+            details: { cluster: { shards: [{}, {}, {}], shardNumber: 3, shardingMethod: 'auto' } },
+          },
+          path: '/y',
+          createdAt: new Date('2026-03-10T02:00:01Z'),
+          valid: true,
+        },
       ],
       unknownFiles: [],
       badManifests: [],
@@ -309,6 +320,9 @@ test('Prometheus textfile: per-target gauges, run gauges, written atomically, re
   assert.match(prom, /^qnb_last_bytes\{target="qdrant",name="pa\\"pers"\} 4096$/m);
   assert.match(prom, /^qnb_last_points\{target="qdrant",name="pa\\"pers"\} 40$/m);
   assert.doesNotMatch(prom, /qnb_last_nodes/);
+  assert.match(prom, /^qnb_last_shards\{target="qdrant",name="sharded"\} 3$/m);
+  assert.match(prom, /^qnb_last_shard_coverage\{target="qdrant",name="sharded"\} 1$/m);
+  assert.doesNotMatch(prom, /qnb_last_shards\{target="qdrant",name="pa/);
   assert.match(prom, /^qnb_last_run_timestamp_seconds 1773111600$/m);
   assert.match(prom, /^qnb_last_run_success 1$/m);
   assert.ok(prom.endsWith('\n'));

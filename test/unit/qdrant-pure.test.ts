@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseDuration } from '../../src/core/time.js';
-import { errorText, httpError } from '../../src/targets/qdrant/qdrant-errors.js';
+import { errorText, httpError, mayStillRun } from '../../src/targets/qdrant/qdrant-errors.js';
 import { canonicalJson, compareSample, samplePoints } from '../../src/targets/qdrant/qdrant-sample.js';
+import { settingsDiff } from '../../src/targets/qdrant/qdrant-settings.js';
 import { restoreIncompatibility } from '../../src/targets/qdrant/qdrant-version.js';
 
 test('Qdrant restore compatibility: same or next minor only', () => {
@@ -48,4 +49,41 @@ test('durations', () => {
   assert.equal(parseDuration('1h30m'), 5.4e6);
   assert.equal(parseDuration('30s'), 30_000);
   assert.equal(parseDuration('soon'), undefined);
+});
+
+test('restored settings: recorded ones must match; fields a newer Qdrant adds are not compared', () => {
+  const recorded = {
+    params: { vectors: { size: 2, distance: 'Dot' }, on_disk_payload: true },
+    hnsw_config: { m: 32, ef_construct: 100 },
+    quantization_config: null,
+    wal_config: { wal_capacity_mb: 64 },
+  };
+  const same = {
+    ...recorded,
+    hnsw_config: { m: 32, ef_construct: 100, inline_storage: false },
+    wal_config: { wal_capacity_mb: 32 },
+  };
+  assert.deepEqual(settingsDiff(recorded, same), []);
+  const drifted = {
+    ...recorded,
+    hnsw_config: { m: 4, ef_construct: 100 },
+    params: { ...recorded.params, on_disk_payload: false },
+  };
+  assert.deepEqual(settingsDiff(recorded, drifted), [
+    'hnsw_config.m: 32 → 4',
+    'params.on_disk_payload: true → false',
+  ]);
+  assert.deepEqual(settingsDiff(undefined, drifted), []);
+});
+
+test('a proxy error page is named by its title; 502/504 count as work that may still run', () => {
+  const e = httpError(
+    'http://q',
+    'upload snapshot to "c"',
+    504,
+    '<html><head><title>504 Gateway Time-out</title></head></html>',
+  );
+  assert.match(e.message, /HTTP 504: 504 Gateway Time-out \(from a proxy\)/);
+  assert.equal(mayStillRun(e), true);
+  assert.equal(mayStillRun(httpError('http://q', 'x', 500, 'boom')), false);
 });

@@ -6,7 +6,7 @@ import { printJson } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
 import { withManager } from '../manager-for.js';
-import { renderDoctor } from '../render/text.js';
+import { renderDoctor } from '../render/doctor.js';
 
 /** Options of doctor. */
 export interface DoctorFlags {

@@ -1,4 +1,4 @@
-/** `qnb restore-qdrant [FILE|--latest] [--collection C] [--as NEW] [--yes] [--force] [--from DESTINATION]` */
+/** `qnb restore-qdrant [FILE|--latest] [--collection C] [--as NEW] [--yes] [--force] [--dry-run] [--from DESTINATION]` */
 import type { Command } from '@commander-js/extra-typings';
 import type { QdrantRestoreReport } from '../../targets/qdrant/qdrant-restore.js';
 import type { CommandHost } from '../command.js';
@@ -16,6 +16,8 @@ export interface RestoreQdrantFlags {
   as?: string;
   yes?: boolean;
   force?: boolean;
+  /** Print the restore plan (cluster backups: the shard plan), change nothing. */
+  dryRun?: boolean;
   /** A copy destination to fetch the snapshot from first. */
   from?: string;
 }
@@ -31,6 +33,7 @@ export function register(program: Command, host: CommandHost): void {
     .option('-y, --yes', 'allow overwriting an existing collection (a safety snapshot is taken first)')
     .option('--force', 'restore a file without a valid manifest entry, or across Qdrant versions')
     .option('--from <target>', 'fetch the snapshot from a copy target (folder or s3://bucket/prefix) first')
+    .option('--dry-run', 'print what the restore would do (cluster backups: the shard plan), change nothing')
     .action((file, opts) => host.setResult(runRestoreQdrant(host.context(), file, opts)));
 }
 
@@ -47,6 +50,7 @@ export async function runRestoreQdrant(
       as: flags.as,
       yes: flags.yes,
       force: flags.force,
+      dryRun: flags.dryRun,
       cwd: ctx.io.cwd,
       from: backend,
     });

@@ -4,7 +4,6 @@
 import { basename } from 'node:path';
 import { copyFailure } from '../../core/backup-copy.js';
 import { consistencyText, describeLink } from '../../core/consistency.js';
-import type { DoctorCheck } from '../../core/doctor.js';
 import type { BackupResult } from '../../core/manager.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { PruneResult } from '../../core/prune.js';
@@ -23,15 +22,24 @@ function pointsText(a: ArtifactRecord): string | undefined {
   if (typeof c.points === 'number') return thousands(c.points);
   if (typeof c.pointsMin === 'number' && typeof c.pointsMax === 'number')
     return `${thousands(c.pointsMin)}–${thousands(c.pointsMax)} (changed during backup)`;
+  if (typeof c.pointsMin === 'number')
+    return `at least ${thousands(c.pointsMin)} (more were deferred by prevent_unoptimized)`;
   return undefined;
 }
+
+/** Shards of a cluster backup (distributed Qdrant), else undefined. */
+const shardCount = (a: ArtifactRecord) =>
+  (a.details?.cluster as { shards?: unknown[] } | undefined)?.shards?.length;
 
 /** Lines of one successful artifact, seed style. */
 function artifactLines(a: ArtifactRecord, abs: string, cwd: string): string[] {
   const lines: string[] = [];
   if (a.target === 'qdrant') {
     lines.push(`✅ Qdrant (${a.kind === 'qdrant-full' ? 'full storage' : a.name})`);
-    lines.push(`   Snapshot: ${String(a.details?.snapshotName ?? '')}`);
+    const shards = shardCount(a);
+    if (shards !== undefined)
+      lines.push(`   Shards: ${shards} shard snapshots (Qdrant cluster), all present`);
+    else lines.push(`   Snapshot: ${String(a.details?.snapshotName ?? '')}`);
     lines.push(`   Local: ${shownPath(abs, cwd)}`);
     lines.push(`   Size: ${mb(a.bytes)}`);
     const pts = pointsText(a);
@@ -111,6 +119,7 @@ function entryLines(e: RepoArtifact): string[] {
   const bits = [mb(a.bytes), displayTime(e.createdAt)];
   const pts = pointsText(a);
   if (pts) bits.push(`${pts} points`);
+  if (shardCount(a) !== undefined) bits.push(`${shardCount(a)} shards (cluster)`);
   if (typeof a.counts.nodes === 'number')
     bits.push(`${thousands(a.counts.nodes)} nodes, ${thousands(a.counts.relationships ?? 0)} relationships`);
   if (e.set.reason === 'pre-restore') bits.push('safety backup');
@@ -160,8 +169,20 @@ export function renderRestore(r: {
   artifact: ArtifactRecord;
 }): string[] {
   const rep = r.report;
+  if (rep.plan)
+    return [
+      '=== Restore plan (dry run, nothing changed) ===',
+      '',
+      `From: ${rep.from}`,
+      ...rep.plan.map((l) => `  • ${l}`),
+    ];
   const lines = ['=== Restore Results ===', '', `✅ Qdrant (${rep.collection})`, `   From: ${rep.from}`];
-  lines.push(`   Points: ${thousands(rep.points)} (manifest: ${rep.expectedPoints}) ✔`);
+  const counted =
+    rep.countMethod === 'scroll' ? ', counted by scrolling: strict mode forbids exact counts' : '';
+  lines.push(`   Points: ${thousands(rep.points)} (manifest: ${rep.expectedPoints}${counted}) ✔`);
+  if (rep.settings === 'as backed up') lines.push('   Settings: as backed up ✔');
+  else if (rep.settings === 'kept the existing collection')
+    lines.push('   Settings: kept the existing (custom-sharded) collection’s own ⚠');
   if (rep.sampleChecked) lines.push(`   Sampled points: ${rep.sampleChecked} identical ✔`);
   if (rep.probes?.recall !== undefined)
     lines.push(
@@ -264,6 +285,7 @@ export function renderStatus(r: StatusReport): string[] {
       const c = g.counts;
       const points = c.points ?? c.pointsMax;
       if (typeof points === 'number') lines.push(`   Points: ${thousands(points)}`);
+      if (g.shards) lines.push(`   Shards: ${g.shards.inBackup} of ${g.shards.total} (Qdrant cluster)`);
       if (typeof c.nodes === 'number') lines.push(`   Nodes: ${thousands(c.nodes)}`);
       if (typeof c.relationships === 'number') lines.push(`   Relationships: ${thousands(c.relationships)}`);
       if (g.consistency) lines.push(`   ${g.consistency[0]!.toUpperCase()}${g.consistency.slice(1)}`);
@@ -316,17 +338,5 @@ export function renderRestoreSet(r: RestoreSetResult): string[] {
     lines.push('', 'The stores are NOT at the same point now.');
     if (r.safetySetId) lines.push(`To go back to where you were: qnb restore ${r.safetySetId} --yes`);
   }
-  return lines;
-}
-
-/** doctor: one line per check, ✔ / ✘ / ⚠, with the fix after a dash. */
-export function renderDoctor(checks: DoctorCheck[]): string[] {
-  const lines = ['=== qnb doctor ===', ''];
-  for (const c of checks) {
-    const icon = !c.ok ? '✘' : c.warning ? '⚠' : '✔';
-    lines.push(`${icon} ${c.area}: ${c.name} — ${c.detail}${!c.ok && c.fix ? ` — fix: ${c.fix}` : ''}`);
-  }
-  const bad = checks.filter((c) => !c.ok).length;
-  lines.push('', bad ? `${bad} problem(s) found.` : 'Everything qnb needs is in place.');
   return lines;
 }

@@ -8,89 +8,38 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { QnbError } from '../../core/errors.js';
+import type {
+  AliasDescription,
+  ClusterStatus,
+  CollectionClusterInfo,
+  QdrantApi,
+  QdrantPoint,
+  SnapshotDescription,
+  SnapshotScope,
+} from './qdrant-api-types.js';
 import { connectError, httpError } from './qdrant-errors.js';
 import { createQdrantHttp, type HttpRequestOptions, IDLE_TIMEOUT, readText } from './qdrant-http.js';
 
-/** `SnapshotDescription` from the Qdrant OpenAPI spec. */
-export interface SnapshotDescription {
-  name: string;
-  creation_time?: string | null;
-  size: number;
-  checksum?: string | null;
-}
+export type {
+  AliasAction,
+  AliasDescription,
+  CallOptions,
+  ClusterStatus,
+  CollectionClusterInfo,
+  QdrantApi,
+  QdrantPoint,
+  SnapshotDescription,
+  SnapshotDownload,
+  SnapshotScope,
+} from './qdrant-api-types.js';
 
-/** An alias as Qdrant lists it. */
-export interface AliasDescription {
-  alias_name: string;
-  collection_name: string;
-}
-
-/** A point as returned by scroll/retrieve with vectors and payload. */
-export interface QdrantPoint {
-  id: string | number;
-  vector?: unknown;
-  payload?: Record<string, unknown> | null;
-}
-
-/** Alias change actions (`POST /collections/aliases`). */
-export type AliasAction =
-  | { create_alias: { alias_name: string; collection_name: string } }
-  | { delete_alias: { alias_name: string } };
-
-/** A streamed download. */
-export interface SnapshotDownload {
-  body: Readable;
-  contentLength: number | undefined;
-  contentEncoding: string | undefined;
-}
-
-/** Options of a long-running call. */
-export interface CallOptions {
-  signal?: AbortSignal;
-}
-
-/** Everything qnb asks of a Qdrant server. `collection: null` means the full storage. */
-export interface QdrantApi {
-  readonly baseUrl: string;
-  /** `GET /` — server version. */
-  version(): Promise<string>;
-  listCollections(): Promise<string[]>;
-  /** `GET /collections/{c}` — the CollectionInfo object; NotFoundError when missing. */
-  getCollection(name: string): Promise<Record<string, unknown>>;
-  collectionExists(name: string): Promise<boolean>;
-  /** Aliases pointing at `name`, or all aliases when `name` is undefined. */
-  listAliases(name?: string): Promise<AliasDescription[]>;
-  updateAliases(actions: AliasAction[]): Promise<void>;
-  countExact(name: string): Promise<number>;
-  /** The first `limit` points in id order, with vectors and payload. */
-  scroll(name: string, limit: number): Promise<QdrantPoint[]>;
-  retrieve(name: string, ids: (string | number)[]): Promise<QdrantPoint[]>;
-  /** `POST /collections/{c}/points/{op}` (scroll, query): the answer's `result`. */
-  points<T>(name: string, op: 'scroll' | 'query', body: unknown): Promise<T>;
-  deleteCollection(name: string): Promise<void>;
-  /**
-   * `POST …/snapshots?wait=true` with no client-side timeout. Returns the description, or
-   * `'accepted'` when the server answered 202. Network errors are thrown as E_CONNECT; the
-   * caller must then look the snapshot up instead of creating a second one.
-   */
-  createSnapshot(collection: string | null, opts?: CallOptions): Promise<SnapshotDescription | 'accepted'>;
-  listSnapshots(collection: string | null): Promise<SnapshotDescription[]>;
-  /** Idempotent: a missing snapshot is not an error. */
-  deleteSnapshot(collection: string | null, snapshot: string): Promise<void>;
-  /** `GET …/snapshots/{name}` with `Accept-Encoding: identity`, streamed. */
-  downloadSnapshot(
-    collection: string | null,
-    snapshot: string,
-    opts?: CallOptions,
-  ): Promise<SnapshotDownload>;
-  /** Multipart upload (`snapshot` field) with `priority=snapshot`, `wait=true` and the checksum. */
-  uploadSnapshot(
-    collection: string,
-    body: { fileName: string; size: number; stream: Readable; sha256: string },
-    opts?: CallOptions,
-  ): Promise<void>;
-  close(): Promise<void>;
-}
+/** `full storage`, `"docs"` or `shard 2 of "docs"`, for messages. */
+export const scopeLabel = (scope: SnapshotScope): string =>
+  scope === null
+    ? 'full storage'
+    : typeof scope === 'string'
+      ? `"${scope}"`
+      : `shard ${scope.shard} of "${scope.collection}"`;
 
 /** Connection settings for createQdrantApi. */
 export interface QdrantApiOptions {
@@ -108,7 +57,7 @@ export interface QdrantApiOptions {
 /** At most this much of an error answer is read, for its message. */
 const ERROR_BODY_MAX = 64 * 1024;
 
-type Method = 'GET' | 'POST' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** Creates the Qdrant API for one server. */
 export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
@@ -116,9 +65,13 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
   const authHeaders: Record<string, string> = opts.apiKey ? { 'api-key': opts.apiKey } : {};
   const http = createQdrantHttp(baseUrl, authHeaders);
   const controlTimeout = opts.controlTimeoutMs ?? 600_000;
-  const snapPath = (collection: string | null) =>
-    collection === null ? '/snapshots' : `/collections/${encodeURIComponent(collection)}/snapshots`;
-  const what = (collection: string | null) => (collection === null ? 'full storage' : `"${collection}"`);
+  const snapPath = (scope: SnapshotScope) =>
+    scope === null
+      ? '/snapshots'
+      : typeof scope === 'string'
+        ? `/collections/${encodeURIComponent(scope)}/snapshots`
+        : `/collections/${encodeURIComponent(scope.collection)}/shards/${scope.shard}/snapshots`;
+  const what = scopeLabel;
 
   /** A QnbError for a request that failed on the network or went silent. */
   function failure(op: string, err: unknown): QnbError {
@@ -137,8 +90,13 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     path: string,
     extra: HttpRequestOptions = {},
   ): Promise<IncomingMessage> {
+    // reads, and snapshot deletes (404 tolerated), may be sent twice (see QdrantHttp)
+    const idempotent =
+      method === 'GET' ||
+      (method === 'POST' && /\/points(\/count|\/scroll)?(\?|$)/.test(path)) ||
+      (method === 'DELETE' && /\/snapshots\/[^/]+(\?|$)/.test(path));
     try {
-      return await http.send(method, path, extra);
+      return await http.send(method, path, { idempotent, ...extra });
     } catch (err) {
       if (extra.signal?.aborted) throw err;
       throw failure(op, err);
@@ -223,20 +181,43 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     updateAliases: async (actions) => {
       await result('update aliases', 'POST', '/collections/aliases', { actions });
     },
-    countExact: async (name) =>
+    countExact: async (name, timeoutSec = 600) =>
       Number(
         (
-          await result<{ count: number }>(`count points of "${name}"`, 'POST', `${coll(name)}/points/count`, {
-            exact: true,
-          })
+          await result<{ count: number }>(
+            `count points of "${name}"`,
+            'POST',
+            `${coll(name)}/points/count?timeout=${timeoutSec}`,
+            { exact: true },
+          )
         ).count,
       ),
-    scroll: async (name, limit) =>
+    async countByScroll(name, pageSize, timeoutSec = 600) {
+      let count = 0;
+      let offset: unknown = null;
+      do {
+        const page: { points: unknown[]; next_page_offset?: unknown } = await result(
+          `count points of "${name}" by scrolling`,
+          'POST',
+          `${coll(name)}/points/scroll?timeout=${timeoutSec}`,
+          {
+            limit: pageSize,
+            with_payload: false,
+            with_vector: false,
+            ...(offset === null ? {} : { offset }),
+          },
+        );
+        count += page.points.length;
+        offset = page.next_page_offset ?? null;
+      } while (offset !== null);
+      return count;
+    },
+    scroll: async (name, limit, timeoutSec = 600) =>
       (
         await result<{ points: QdrantPoint[] }>(
           `read points of "${name}"`,
           'POST',
-          `${coll(name)}/points/scroll`,
+          `${coll(name)}/points/scroll?timeout=${timeoutSec}`,
           {
             limit,
             ...withVectors,
@@ -253,6 +234,17 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     deleteCollection: async (name) => {
       await result(`delete collection "${name}"`, 'DELETE', coll(name));
     },
+    createCollection: async (name, body) => {
+      await result(`create collection "${name}"`, 'PUT', coll(name), body);
+    },
+    createShardKey: async (name, shardKey) => {
+      await result(`create shard key ${shardKey} of "${name}"`, 'PUT', `${coll(name)}/shards`, {
+        shard_key: shardKey,
+      });
+    },
+    clusterStatus: () => result<ClusterStatus>('read cluster status', 'GET', '/cluster'),
+    collectionCluster: (name) =>
+      result<CollectionClusterInfo>(`read cluster info of "${name}"`, 'GET', `${coll(name)}/cluster`),
 
     async createSnapshot(collection, callOpts = {}) {
       const op = `create snapshot of ${what(collection)}`;
@@ -276,9 +268,10 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
         { idleMs: controlTimeout },
       );
       const answer = await text(op, res, ERROR_BODY_MAX);
-      if (res.statusCode === 404) return;
+      if (res.statusCode === 404) return false;
       if (res.statusCode !== 200 && res.statusCode !== 202)
         throw httpError(baseUrl, op, res.statusCode ?? 0, answer);
+      return true;
     },
 
     async downloadSnapshot(collection, snapshot, callOpts = {}) {
@@ -302,7 +295,7 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
     },
 
     async uploadSnapshot(collection, file, callOpts = {}) {
-      const op = `upload snapshot to "${collection}"`;
+      const op = `upload snapshot to ${what(collection)}`;
       const boundary = `----qnb${Math.random().toString(16).slice(2)}${Date.now().toString(16)}`;
       const head = Buffer.from(
         `--${boundary}\r\nContent-Disposition: form-data; name="snapshot"; filename="${file.fileName}"\r\n` +
@@ -315,19 +308,14 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
         yield tail;
       }
       const query = `wait=true&priority=snapshot&checksum=${file.sha256}`;
-      const res = await raw(
-        op,
-        'POST',
-        `/collections/${encodeURIComponent(collection)}/snapshots/upload?${query}`,
-        {
-          headers: {
-            'content-type': `multipart/form-data; boundary=${boundary}`,
-            'content-length': String(head.length + file.size + tail.length),
-          },
-          body: Readable.from(parts()),
-          signal: callOpts.signal,
+      const res = await raw(op, 'POST', `${snapPath(collection)}/upload?${query}`, {
+        headers: {
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+          'content-length': String(head.length + file.size + tail.length),
         },
-      );
+        body: Readable.from(parts()),
+        signal: callOpts.signal,
+      });
       const result = await jsonResult<boolean>(op, res);
       if (result === 'accepted') {
         throw new QnbError(

@@ -14,7 +14,10 @@ import {
 import type { ArtifactRecord } from '../../core/manifest.js';
 import { streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, TargetContext } from '../target.js';
-import type { QdrantApi, SnapshotDescription } from './qdrant-api.js';
+import { type QdrantApi, type SnapshotDescription, type SnapshotScope, scopeLabel } from './qdrant-api.js';
+import { countPoints, strictModeOf } from './qdrant-count.js';
+import { settleDeferred } from './qdrant-deferred.js';
+import { isGatewayFailure } from './qdrant-errors.js';
 import { recordQdrantProbes } from './qdrant-probes.js';
 import { samplePoints } from './qdrant-sample.js';
 
@@ -31,10 +34,9 @@ export interface QdrantBackupOptions {
   lookupIntervalMs?: number;
 }
 
-/** `null` = full-storage snapshot. */
-type Scope = string | null;
-
-const label = (scope: Scope) => (scope === null ? 'full storage' : `"${scope}"`);
+/** The name progress events carry (SnapshotScope: null = full storage, {collection, shard} = one shard). */
+const scopeName = (scope: SnapshotScope) =>
+  scope === null ? '*' : typeof scope === 'string' ? scope : `${scope.collection}#${scope.shard}`;
 
 /**
  * Creates a snapshot. After a network error or a 202 the snapshot may still be in the works on
@@ -42,7 +44,7 @@ const label = (scope: Scope) => (scope === null ? 'full storage' : `"${scope}"`)
  */
 export async function createSnapshotOnce(
   api: QdrantApi,
-  scope: Scope,
+  scope: SnapshotScope,
   ctx: TargetContext,
   opts: QdrantBackupOptions,
 ): Promise<SnapshotDescription> {
@@ -54,20 +56,23 @@ export async function createSnapshotOnce(
     ctx.reporter.emit({
       type: 'warning',
       target: 'qdrant',
-      message: `snapshot of ${label(scope)} accepted (202); waiting for it`,
+      message: `snapshot of ${scopeLabel(scope)} accepted (202); waiting for it`,
     });
   } catch (err) {
     throwIfAborted(ctx.signal);
-    if (!(err instanceof QnbError) || err.code !== 'E_CONNECT') throw err;
+    const gateway = isGatewayFailure(err);
+    if (!(err instanceof QnbError) || (err.code !== 'E_CONNECT' && !gateway)) throw err;
     lost = err;
+    const what = gateway ? `a proxy gave up (${err.message.replace(/^.*: /, '')})` : 'connection lost';
     ctx.reporter.emit({
       type: 'warning',
       target: 'qdrant',
-      message: `connection lost while creating the snapshot of ${label(scope)}; looking for it on the server instead of creating a second one`,
+      message: `${what} while creating the snapshot of ${scopeLabel(scope)}; Qdrant finishes it anyway, so qnb looks for it on the server instead of creating a second one`,
     });
   }
   const deadline = Date.now() + (opts.lookupTimeoutMs ?? 600_000);
   let lastError: unknown = lost;
+  const sizes = new Map<string, number>();
   while (Date.now() < deadline) {
     throwIfAborted(ctx.signal);
     try {
@@ -75,6 +80,19 @@ export async function createSnapshotOnce(
       // a snapshot is complete once its checksum file exists (local storage)
       const done = fresh.find((s) => s.checksum);
       if (done) return done;
+      // S3 snapshot storage never lists a checksum (objects appear once uploaded whole): take
+      // a fresh snapshot whose size held still between two listings; the download is then
+      // checked against that size and hashed by qnb (checksumSource "self")
+      const settled = fresh.find((s) => s.size > 0 && sizes.get(s.name) === s.size);
+      if (settled) {
+        ctx.reporter.emit({
+          type: 'warning',
+          target: 'qdrant',
+          message: `found ${settled.name} on the server without a checksum (S3 snapshot storage?); its size held still at ${settled.size} bytes`,
+        });
+        return settled;
+      }
+      for (const s of fresh) sizes.set(s.name, s.size);
       lastError = undefined;
     } catch (err) {
       lastError = err;
@@ -86,7 +104,7 @@ export async function createSnapshotOnce(
   const reason = lastError instanceof Error ? `: ${lastError.message}` : '';
   throw new QnbError(
     'E_SERVER',
-    `qdrant ${api.baseUrl}: snapshot of ${label(scope)} did not appear on the server${reason}`,
+    `qdrant ${api.baseUrl}: snapshot of ${scopeLabel(scope)} did not appear on the server${reason}`,
     {
       hint: 'check the Qdrant server log; no second snapshot was created',
       retryable: true,
@@ -95,9 +113,9 @@ export async function createSnapshotOnce(
 }
 
 /** Downloads a snapshot into a reserved temp file and checks size and checksum. */
-async function download(
+export async function download(
   api: QdrantApi,
-  scope: Scope,
+  scope: SnapshotScope,
   snap: SnapshotDescription,
   tempPath: string,
   file: string,
@@ -105,7 +123,7 @@ async function download(
 ): Promise<{ bytes: number; sha256: string; durationMs: number }> {
   const started = Date.now();
   const dl = await api.downloadSnapshot(scope, snap.name, { signal: ctx.signal });
-  const name = scope ?? '*';
+  const name = scopeName(scope);
   if (dl.contentEncoding) {
     ctx.reporter.emit({
       type: 'warning',
@@ -170,7 +188,13 @@ async function download(
 }
 
 /** Reads what the manifest records about a collection before the snapshot. */
-async function describeCollection(api: QdrantApi, name: string, sampleSize: number, probeSamples: number) {
+export async function describeCollection(
+  api: QdrantApi,
+  name: string,
+  sampleSize: number,
+  ctx: TargetContext,
+  probeSamples: number,
+) {
   let info: Record<string, unknown>;
   try {
     info = await api.getCollection(name);
@@ -184,18 +208,45 @@ async function describeCollection(api: QdrantApi, name: string, sampleSize: numb
     }
     throw err;
   }
+  const settle = await settleDeferred(api, name, info, ctx);
+  info = settle.info;
+  if (!settle.settled) {
+    ctx.reporter.emit({
+      type: 'warning',
+      target: 'qdrant',
+      name,
+      message: `"${name}" still hides points the optimizer has not processed (prevent_unoptimized, status ${String(info.status)}); its count is recorded as a lower bound only`,
+    });
+  }
   const aliases = await api.listAliases(name);
-  const points = await api.countExact(name);
-  const sample = sampleSize > 0 ? samplePoints(await api.scroll(name, sampleSize)) : [];
+  const { count: points, method: countMethod } = await countPoints(api, name, info);
+  // strict mode's max_query_limit also caps the sample's scroll
+  const strict = strictModeOf(info);
+  const limit = Math.min(sampleSize, strict?.max_query_limit ?? sampleSize);
+  const timeout = Math.min(600, strict?.max_timeout ?? 600);
+  const sample = limit > 0 ? samplePoints(await api.scroll(name, limit, timeout)) : [];
   const config = (info.config ?? null) as Record<string, unknown> | null;
   const probes = await recordQdrantProbes(api, name, config, probeSamples);
-  return { config, aliases, points, sample, probes };
+  return {
+    config,
+    probes,
+    aliases,
+    points,
+    ...(countMethod === 'scroll' ? { countMethod } : {}),
+    ...(settle.settled ? {} : { deferredPoints: true }),
+    sample,
+  };
 }
 
-/** Backs up one collection, or the full storage when `scope` is null. Returns the committed record. */
+/**
+ * Backs up one collection, or the full storage when `scope` is null, as ONE snapshot taken
+ * through `api`. Returns the committed record. Only for a server whose topology was checked: on
+ * a Qdrant cluster such a snapshot holds only that node's shards (callers that did not check use
+ * backupCheckingTopology, qdrant-cluster-backup.ts; the target's preflight plans clusters).
+ */
 export async function backupQdrantScope(
   api: QdrantApi,
-  scope: Scope,
+  scope: string | null,
   serverVersion: string,
   sink: ArtifactSink,
   ctx: TargetContext,
@@ -207,12 +258,12 @@ export async function backupQdrantScope(
     type: 'step',
     target: 'qdrant',
     name,
-    message: `snapshot of ${label(scope)}: creating`,
+    message: `snapshot of ${scopeLabel(scope)}: creating`,
   });
   const before =
     scope === null
       ? await describeFull(api)
-      : await describeCollection(api, scope, opts.sampleSize ?? 3, opts.probeSamples ?? 20);
+      : await describeCollection(api, scope, opts.sampleSize ?? 3, ctx, opts.probeSamples ?? 20);
   const snap = await createSnapshotOnce(api, scope, ctx, opts);
   const reserved = await sink.reserve(
     'qdrant',
@@ -222,14 +273,16 @@ export async function backupQdrantScope(
   let committed = false;
   try {
     const got = await download(api, scope, snap, reserved.tempPath, reserved.rel, ctx);
-    const after = scope === null ? undefined : await api.countExact(scope);
+    const after = scope === null ? undefined : (await countPoints(api, scope)).count;
     const points = 'points' in before ? before.points : undefined;
     const counts =
       points === undefined
         ? {}
-        : after === undefined || after === points
-          ? { points }
-          : { pointsMin: Math.min(points, after), pointsMax: Math.max(points, after) };
+        : 'deferredPoints' in before
+          ? { pointsMin: Math.min(points, after ?? points) }
+          : after === undefined || after === points
+            ? { points }
+            : { pointsMin: Math.min(points, after), pointsMax: Math.max(points, after) };
     if (after !== undefined && after !== points) {
       ctx.reporter.emit({
         type: 'warning',
@@ -291,6 +344,6 @@ export async function backupQdrantScope(
 async function describeFull(api: QdrantApi) {
   const collections = await api.listCollections();
   const counts: Record<string, number> = {};
-  for (const c of collections) counts[c] = await api.countExact(c);
+  for (const c of collections) counts[c] = (await countPoints(api, c)).count;
   return { collections: counts, aliases: await api.listAliases() };
 }

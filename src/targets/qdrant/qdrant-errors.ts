@@ -40,7 +40,9 @@ export function errorText(body: unknown): string {
     try {
       return errorText(JSON.parse(body));
     } catch {
-      return body.trim().slice(0, 300);
+      // a proxy's HTML error page: its title says it
+      const title = /<title>([^<]*)<\/title>/i.exec(body)?.[1];
+      return (title ? `${title.trim()} (from a proxy)` : body.trim()).slice(0, 300);
     }
   }
   const status = (body as { status?: { error?: string } } | null)?.status;
@@ -50,6 +52,33 @@ export function errorText(body: unknown): string {
 
 /** A QnbError for an HTTP error status of operation `op` (e.g. `create snapshot of "docs"`). */
 export function httpError(baseUrl: string, op: string, status: number, body: unknown): QnbError {
+  return Object.assign(describeHttpError(baseUrl, op, status, body), { httpStatus: status });
+}
+
+/**
+ * A reverse proxy's "gave up waiting" (502 Bad Gateway, 504 Gateway Timeout): Qdrant itself may
+ * still be doing the work (its handlers run to completion without the client).
+ */
+export function isGatewayFailure(err: unknown): boolean {
+  const status = (err as { httpStatus?: number } | undefined)?.httpStatus;
+  return status === 502 || status === 504;
+}
+
+/**
+ * Whether the server may have received the whole request before the answer was lost (a proxy's
+ * 502/504, or a connection that failed after the request was sent): then the work may go on.
+ */
+export function mayStillRun(err: unknown): boolean {
+  if (isGatewayFailure(err)) return true;
+  if (!(err instanceof QnbError) || err.code !== 'E_CONNECT') return false;
+  for (let e = err as { cause?: unknown; requestSent?: boolean } | undefined, i = 0; e && i < 5; i++) {
+    if (e.requestSent === true) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
+function describeHttpError(baseUrl: string, op: string, status: number, body: unknown): QnbError {
   const text = errorText(body);
   const detail = text ? `: ${text}` : '';
   if (status === 401) {

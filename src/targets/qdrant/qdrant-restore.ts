@@ -1,17 +1,26 @@
 /**
- * Restores one collection snapshot: preflight (version, sharding, overwrite), upload under a
- * unique name with priority=snapshot and the checksum, delete the uploaded copy, re-apply
- * aliases, then verify the exact point count and the sampled points against the manifest.
+ * Restores one collection snapshot: preflight (version, sharding, overwrite, alias names), drop
+ * an existing target (its safety snapshot was taken by the caller) so the collection comes back
+ * with the backed-up settings, upload under a unique name with priority=snapshot and the
+ * checksum (to every node of a cluster: each recovers only its own shards from it), delete the
+ * uploaded copy (and check it is gone), then verify (qdrant-restore-check.ts). Cluster backups
+ * (shard snapshots) are restored by qdrant-cluster-restore.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { QnbError, VerificationError } from '../../core/errors.js';
+import { QnbError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import { byteCounter } from '../../core/transfer.js';
 import type { TargetContext } from '../target.js';
-import type { AliasAction, AliasDescription, QdrantApi } from './qdrant-api.js';
-import { checkQdrantProbes, type QdrantProbeCheck, type QdrantProbes } from './qdrant-probes.js';
-import { compareSample } from './qdrant-sample.js';
+import { explainUploadFailure } from './qdrant-access.js';
+import type { QdrantApi } from './qdrant-api.js';
+import { otherNodesForSnapshot } from './qdrant-cluster.js';
+import { clusterDetails } from './qdrant-cluster-details.js';
+import { mayStillRun } from './qdrant-errors.js';
+import { checkRestored, expectedRange, type QdrantRestoreReport } from './qdrant-restore-check.js';
+import { settleAfterInterruptedUpload } from './qdrant-settle.js';
+
+export type { QdrantRestoreReport } from './qdrant-restore-check.js';
 
 /** Options of one restore. */
 export interface QdrantRestoreOptions {
@@ -21,19 +30,8 @@ export interface QdrantRestoreOptions {
   targetExists: boolean;
   /** Least HNSW recall@10 the probes accept (drill.recallThreshold). @default 0.9 */
   recallThreshold?: number;
-}
-
-/** What a restore did and found. */
-export interface QdrantRestoreReport {
-  collection: string;
-  from: string;
-  expectedPoints: string;
-  points: number;
-  aliases: { applied: string[]; skipped: string[] };
-  sampleChecked: number;
-  /** The semantic probes re-run on the restored collection. */
-  probes?: QdrantProbeCheck;
-  durationMs: number;
+  /** Where the overwritten collection's safety backup is (for the error after a failed upload). */
+  safetyNote?: string;
 }
 
 /** Refuses restores that Qdrant would silently get wrong. */
@@ -43,7 +41,12 @@ export function checkShardingRestorable(
   targetExists: boolean,
 ): void {
   const config = (artifact.details?.config ?? {}) as { params?: { sharding_method?: string } };
-  if (config.params?.sharding_method === 'custom' && (target !== artifact.name || !targetExists)) {
+  // a cluster backup creates the shard keys itself (qdrant-cluster-restore.ts)
+  if (
+    config.params?.sharding_method === 'custom' &&
+    !clusterDetails(artifact) &&
+    (target !== artifact.name || !targetExists)
+  ) {
     throw new QnbError(
       'E_UNSUPPORTED',
       `qdrant: "${artifact.name}" uses custom sharding; restored as "${target}" it would come back empty`,
@@ -54,29 +57,32 @@ export function checkShardingRestorable(
   }
 }
 
-function expectedRange(a: ArtifactRecord): [number, number] | undefined {
-  if (typeof a.counts.points === 'number') return [a.counts.points, a.counts.points];
-  if (typeof a.counts.pointsMin === 'number' && typeof a.counts.pointsMax === 'number')
-    return [a.counts.pointsMin, a.counts.pointsMax];
-  return undefined;
+/**
+ * Qdrant restores a full-storage snapshot only at start-up (src/main.rs): `--storage-snapshot
+ * FILE` recreates every collection and alias, and `--force-snapshot` is needed when any of them
+ * exist already (without it Qdrant stops with "Use --force-snapshot to overwrite it").
+ */
+export function fullSnapshotRestoreError(file: string, path: string): QnbError {
+  return new QnbError(
+    'E_UNSUPPORTED',
+    `${file} is a full-storage snapshot; Qdrant has no API to restore one`,
+    {
+      hint: `stop Qdrant, then start it once with: qdrant --storage-snapshot ${path} --force-snapshot (--force-snapshot replaces the collections and aliases it holds; in Docker, mount the file and give its path inside the container)`,
+    },
+  );
 }
 
-async function reapplyAliases(
-  api: QdrantApi,
-  target: string,
-  recorded: AliasDescription[],
-): Promise<string[]> {
-  if (recorded.length === 0) return [];
-  const current = new Map((await api.listAliases()).map((a) => [a.alias_name, a.collection_name]));
-  const actions: AliasAction[] = [];
-  for (const a of recorded) {
-    const now = current.get(a.alias_name);
-    if (now === target) continue;
-    if (now !== undefined) actions.push({ delete_alias: { alias_name: a.alias_name } });
-    actions.push({ create_alias: { alias_name: a.alias_name, collection_name: target } });
-  }
-  if (actions.length) await api.updateAliases(actions);
-  return recorded.map((a) => a.alias_name);
+/** Refuses a target name that is an alias (the upload would stay in snapshots/<alias>/). */
+export async function refuseAliasTarget(api: QdrantApi, target: string): Promise<void> {
+  const alias = (await api.listAliases()).find((a) => a.alias_name === target);
+  if (!alias) return;
+  throw new QnbError(
+    'E_REFUSED',
+    `qdrant: "${target}" is an alias of collection "${alias.collection_name}", not a collection`,
+    {
+      hint: `restore into "${alias.collection_name}" (with --yes) or into a new name; Qdrant would keep the uploaded copy in snapshots/${target}/ on the server`,
+    },
+  );
 }
 
 /** Uploads the snapshot file into `target` and verifies the result. */
@@ -87,9 +93,70 @@ export async function restoreQdrantCollection(
   ctx: TargetContext,
   opts: QdrantRestoreOptions,
 ): Promise<QdrantRestoreReport> {
+  if (clusterDetails(artifact)) {
+    throw new QnbError(
+      'E_INTERNAL',
+      `${artifact.file} is a cluster backup: restore it with restoreCollectionFile`,
+    );
+  }
   const started = Date.now();
   const target = opts.as ?? artifact.name;
   checkShardingRestorable(artifact, target, opts.targetExists);
+  const recordedConfig = artifact.details?.config;
+  const custom =
+    (recordedConfig as { params?: { sharding_method?: string } } | undefined)?.params?.sharding_method ===
+    'custom';
+  // Qdrant recovers into an existing collection keeping that collection's settings; a dropped
+  // one is created from the snapshot's config. Custom sharding needs the user's shard keys, so
+  // that collection is kept (and its settings compared below).
+  const dropFirst = opts.targetExists && !custom;
+  const keptAliases = dropFirst ? await api.listAliases(target) : [];
+  // on a cluster every node recovers its own shards from the snapshot: refused before anything
+  // is dropped when a node has no REST URL
+  const others = await otherNodesForSnapshot(api, artifact, target);
+  let dropped = false;
+  try {
+    if (dropFirst) {
+      ctx.reporter.emit({
+        type: 'step',
+        target: 'qdrant',
+        name: target,
+        message: `dropping "${target}" so it comes back with the backed-up settings`,
+      });
+      await api.deleteCollection(target);
+      dropped = true;
+    }
+    await uploadInto([api, ...others.apis], artifact, filePath, target, ctx);
+  } catch (err) {
+    if (!dropped || !(err instanceof QnbError)) throw err;
+    throw new QnbError(err.code, `${err.message} (the previous "${target}" was dropped before the upload)`, {
+      hint: opts.safetyNote ?? err.hint,
+      cause: err,
+      retryable: err.retryable,
+    });
+  } finally {
+    await others.close();
+  }
+  return checkRestored(api, artifact, target, ctx, {
+    started,
+    keptAliases,
+    keptExisting: custom,
+    ...(opts.recallThreshold === undefined ? {} : { recallThreshold: opts.recallThreshold }),
+  });
+}
+
+/**
+ * Uploads the file under a unique name to each node (the entry node first: it creates the
+ * collection), then deletes the uploaded copy there and checks it is gone.
+ */
+async function uploadInto(
+  nodes: QdrantApi[],
+  artifact: ArtifactRecord,
+  filePath: string,
+  target: string,
+  ctx: TargetContext,
+): Promise<void> {
+  const started = Date.now();
   const uploadName = `qnb-restore-${randomBytes(6).toString('hex')}.snapshot`;
   ctx.reporter.emit({
     type: 'transfer-start',
@@ -110,16 +177,31 @@ export async function restoreQdrantCollection(
       totalBytes: artifact.bytes,
     }),
   );
-  try {
-    const stream = createReadStream(filePath, { highWaterMark: 1 << 20 }).pipe(counter);
-    await api.uploadSnapshot(
-      target,
-      { fileName: uploadName, size: artifact.bytes, stream, sha256: artifact.sha256 },
-      { signal: ctx.signal },
-    );
-  } finally {
-    // Qdrant keeps uploaded files in snapshots/<collection>/ (qdrant#10207): remove ours.
-    await api.deleteSnapshot(target, uploadName).catch(() => {});
+  for (const api of nodes) {
+    let uploaded = false;
+    try {
+      const stream = createReadStream(filePath, { highWaterMark: 1 << 20 }).pipe(
+        api === nodes[0] ? counter : byteCounter(() => {}),
+      );
+      await api.uploadSnapshot(
+        target,
+        { fileName: uploadName, size: artifact.bytes, stream, sha256: artifact.sha256 },
+        { signal: ctx.signal },
+      );
+      uploaded = true;
+    } catch (err) {
+      if (ctx.signal?.aborted) throw err;
+      const explained = await explainUploadFailure(api, target, err);
+      // on a cluster the count only settles once every node has its shards: no waiting there
+      if (explained !== err || !(err instanceof QnbError) || !mayStillRun(err) || nodes.length > 1)
+        throw explained;
+      // the server may have the whole file and be recovering it: wait before touching anything
+      await settleAfterInterruptedUpload(api, target, err, ctx, { expected: expectedRange(artifact) });
+      uploaded = true;
+    } finally {
+      // Qdrant keeps uploaded files in snapshots/<collection>/ (qdrant#10207): remove ours.
+      await removeUploadedCopy(api, target, uploadName, ctx, uploaded);
+    }
   }
   ctx.reporter.emit({
     type: 'transfer-end',
@@ -128,64 +210,36 @@ export async function restoreQdrantCollection(
     bytes: counter.bytes(),
     durationMs: Date.now() - started,
   });
+}
 
-  const recordedAliases = (artifact.details?.aliases ?? []) as AliasDescription[];
-  const aliases = { applied: [] as string[], skipped: [] as string[] };
-  if (target === artifact.name) aliases.applied = await reapplyAliases(api, target, recordedAliases);
-  else aliases.skipped = recordedAliases.map((a) => a.alias_name);
-
-  const points = await api.countExact(target);
-  const range = expectedRange(artifact);
-  const expectedPoints = range
-    ? range[0] === range[1]
-      ? `${range[0]}`
-      : `${range[0]}–${range[1]}`
-    : 'unknown';
-  if (range && (points < range[0] || points > range[1])) {
-    throw new VerificationError(
-      `qdrant "${target}": restored ${points} points, the manifest recorded ${expectedPoints}`,
-      'the restore is incomplete; check the Qdrant server log (custom sharding or a version mismatch can cause this)',
-    );
-  }
-  const sample = artifact.sample ?? [];
-  if (sample.length) {
-    const bad = compareSample(
-      sample,
-      await api.retrieve(
-        target,
-        sample.map((s) => s.id),
-      ),
-    );
-    const changing = range !== undefined && range[0] !== range[1];
-    if (bad.length && !changing) {
-      throw new VerificationError(
-        `qdrant "${target}": sampled points differ after restore: ids ${bad.join(', ')}`,
-        'the snapshot does not hold what was recorded',
-      );
+/**
+ * Deletes the uploaded copy; a 404 is only "gone" when the listing agrees. Never throws.
+ * `uploaded`: the server accepted the upload (so a copy certainly was stored).
+ */
+export async function removeUploadedCopy(
+  api: QdrantApi,
+  target: string,
+  uploadName: string,
+  ctx: TargetContext,
+  uploaded: boolean,
+): Promise<void> {
+  const warn = (message: string) =>
+    ctx.reporter.emit({ type: 'warning', target: 'qdrant', name: target, message });
+  try {
+    if (await api.deleteSnapshot(target, uploadName)) return;
+    const listed = await api.listSnapshots(target).catch(() => undefined);
+    if (listed && !listed.some((s) => s.name === uploadName)) {
+      // not found and not listed: never stored, or kept where the API cannot see it (S3 storage)
+      if (uploaded)
+        warn(
+          `the server answered 404 to deleting the uploaded copy ${uploadName} and does not list it; with snapshots_storage s3 Qdrant may keep it in its local snapshots/${target}/ folder`,
+        );
+      return;
     }
+    warn(
+      `the uploaded copy ${uploadName} is still on the server (snapshots/${target}/) and could not be deleted; delete it by hand`,
+    );
+  } catch (err) {
+    warn(`could not delete the uploaded copy ${uploadName} on the server: ${(err as Error).message}`);
   }
-  const recorded = artifact.details?.probes as QdrantProbes | undefined;
-  const probes = recorded
-    ? await checkQdrantProbes(api, target, recorded, {
-        recallThreshold: opts.recallThreshold ?? 0.9,
-        changing: range !== undefined && range[0] !== range[1],
-      })
-    : undefined;
-  if (probes?.recall !== undefined)
-    ctx.reporter.emit({
-      type: 'step',
-      target: 'qdrant',
-      name: target,
-      message: `probes: ${probes.checked} exact top-10 identical, HNSW recall@10 ${probes.recall}`,
-    });
-  return {
-    ...(probes ? { probes } : {}),
-    collection: target,
-    from: artifact.file,
-    expectedPoints,
-    points,
-    aliases,
-    sampleChecked: sample.length,
-    durationMs: Date.now() - started,
-  };
 }

@@ -17,8 +17,11 @@ import type {
   TargetRestoreOptions,
 } from '../target.js';
 import type { QdrantApi } from './qdrant-api.js';
-import { backupQdrantScope } from './qdrant-backup.js';
-import { checkShardingRestorable, restoreQdrantCollection } from './qdrant-restore.js';
+import { backupQdrantScope, type QdrantBackupOptions } from './qdrant-backup.js';
+import { prepareClusterBackup } from './qdrant-cluster-backup.js';
+import { dryRunPlan, restoreCollectionFile } from './qdrant-cluster-restore.js';
+import { countPoints } from './qdrant-count.js';
+import { checkShardingRestorable, fullSnapshotRestoreError, refuseAliasTarget } from './qdrant-restore.js';
 import { restoreIncompatibility } from './qdrant-version.js';
 
 /** What restores need. */
@@ -59,15 +62,7 @@ export async function restoreQdrant(
   ctx: TargetContext,
 ): Promise<RestoreOutcome> {
   const { api } = deps;
-  if (artifact.kind === 'qdrant-full') {
-    throw new QnbError(
-      'E_UNSUPPORTED',
-      `${artifact.file} is a full-storage snapshot; Qdrant has no API to restore one`,
-      {
-        hint: `start Qdrant with --storage-snapshot ${path}`,
-      },
-    );
-  }
+  if (artifact.kind === 'qdrant-full') throw fullSnapshotRestoreError(artifact.file, path);
   const target = opts.as ?? artifact.name;
   const serverVersion = await api.version();
   const incompatible = artifact.serverVersion
@@ -76,7 +71,15 @@ export async function restoreQdrant(
   if (incompatible && !opts.force)
     throw new QnbError('E_REFUSED', `qdrant: ${incompatible}`, { hint: 'pass --force to try anyway' });
   if (incompatible) ctx.reporter.emit({ type: 'warning', target: 'qdrant', message: incompatible });
+  await refuseAliasTarget(api, target);
   const exists = await api.collectionExists(target);
+  if (opts.dryRun) {
+    const plan = await dryRunPlan(api, artifact, path, target, exists);
+    const report = { collection: target, from: artifact.file, expectedPoints: '', points: 0 };
+    return {
+      report: { ...report, aliases: { applied: [], skipped: [] }, sampleChecked: 0, durationMs: 0, plan },
+    };
+  }
   if (exists && !opts.yes) {
     throw new QnbError('E_REFUSED', `qdrant: collection "${target}" exists and would be overwritten`, {
       hint: `re-run with --yes (qnb takes a safety snapshot of "${target}" first), or restore beside it with --as NEW_NAME`,
@@ -90,10 +93,15 @@ export async function restoreQdrant(
     name: target,
     message: `restoring ${artifact.file} into "${target}"`,
   });
-  const report = await restoreQdrantCollection(api, artifact, path, ctx, {
+  const report = await restoreCollectionFile(api, artifact, path, ctx, {
     as: target,
     targetExists: exists,
     ...(deps.recallThreshold === undefined ? {} : { recallThreshold: deps.recallThreshold }),
+    ...(safetySetId
+      ? {
+          safetyNote: `its safety backup is set ${safetySetId}: qnb restore-qdrant --latest --collection ${target}`,
+        }
+      : {}),
   });
   return { report, ...(safetySetId ? { safetySetId } : {}) };
 }
@@ -113,7 +121,9 @@ async function safetyBackup(
   });
   const set = await startSet(repository, 'restore-qdrant (safety backup)', ctx.now(), 'pre-restore');
   try {
-    await backupQdrantScope(deps.api, collection, version, createSetSink(repository, set, ctx.now), ctx, {
+    // cluster-aware: on a cluster the safety backup is a shard-snapshot backup too
+    const sink = createSetSink(repository, set, ctx.now);
+    await backupCheckingTopology(deps.api, collection, version, sink, ctx, {
       keepServerSnapshot: deps.keepServerSnapshots,
     });
   } catch (err) {
@@ -148,7 +158,7 @@ export async function planQdrantRestore(
     checkShardingRestorable(a, a.name, there);
     if (there)
       overwrites.push(
-        `Qdrant collection "${a.name}" (${await api.countExact(a.name)} points now → ${a.counts.points ?? '?'})`,
+        `Qdrant collection "${a.name}" (${(await countPoints(api, a.name)).count} points now → ${a.counts.points ?? '?'})`,
       );
   }
   return { overwrites, version: qVersion, exists };
@@ -163,7 +173,7 @@ export async function qdrantSafetyBackup(
 ): Promise<void> {
   for (const [name, there] of plan.exists) {
     if (!there) continue;
-    await backupQdrantScope(deps.api, name, plan.version, sink, ctx, {
+    await backupCheckingTopology(deps.api, name, plan.version, sink, ctx, {
       keepServerSnapshot: deps.keepServerSnapshots,
     });
   }
@@ -178,10 +188,35 @@ export async function restorePlanned(
   ctx: TargetContext,
   recallThreshold?: number,
 ): Promise<RestoreOutcome> {
-  const report = await restoreQdrantCollection(api, a, path, ctx, {
+  const report = await restoreCollectionFile(api, a, path, ctx, {
     as: a.name,
     targetExists: plan.exists.get(a.name) ?? false,
     ...(recallThreshold === undefined ? {} : { recallThreshold }),
   });
   return { report };
+}
+
+/**
+ * A collection backup when the caller has not checked the topology (safety backups before a
+ * restore): shard snapshots on a cluster, never a collection snapshot holding only one node's
+ * shards; a collection snapshot on a single node.
+ */
+export async function backupCheckingTopology(
+  api: QdrantApi,
+  collection: string,
+  serverVersion: string,
+  sink: ArtifactSink,
+  ctx: TargetContext,
+  opts: QdrantBackupOptions,
+): Promise<ArtifactRecord> {
+  const { keepServerSnapshot } = opts;
+  const prepared = await prepareClusterBackup(api, {
+    ...{ full: false, scopes: [collection], serverVersion, keepServerSnapshot, ctx },
+  });
+  if (!prepared) return backupQdrantScope(api, collection, serverVersion, sink, ctx, opts);
+  try {
+    return await prepared.backup(collection, sink);
+  } finally {
+    await prepared.close();
+  }
 }

@@ -17,10 +17,14 @@ import type {
   Target,
   TargetContext,
 } from '../target.js';
+import { qdrantAccessCheck } from './qdrant-access.js';
 import { createQdrantApi, type QdrantApi } from './qdrant-api.js';
 import { backupQdrantScope } from './qdrant-backup.js';
+import { attachNodeConfig } from './qdrant-cluster.js';
+import { type PreparedClusterBackup, prepareClusterBackup } from './qdrant-cluster-backup.js';
+import { clusterDoctorChecks } from './qdrant-cluster-doctor.js';
+import { restoreCollectionFile } from './qdrant-cluster-restore.js';
 import { qdrantKeys, qdrantLinkSide } from './qdrant-links.js';
-import { restoreQdrantCollection } from './qdrant-restore.js';
 import {
   planQdrantRestore,
   type QdrantRestorePlan,
@@ -45,6 +49,8 @@ interface QdrantScope extends BackupScope {
   collection: string | null;
   version: string;
   keepServerSnapshot: boolean;
+  /** Distributed Qdrant: the planned shard-snapshot backup (preflight); undefined on a single node. */
+  cluster?: PreparedClusterBackup;
 }
 
 /** Builds the Qdrant target; the API client is created on first use. */
@@ -52,10 +58,17 @@ export function createQdrantTarget(deps: QdrantTargetDeps): Target {
   const { config } = deps;
   let api: QdrantApi | undefined = deps.api;
   const qdrant = () => {
-    api ??= createQdrantApi({ url: config.url, apiKey: config.apiKey });
+    // the node list (QDRANT_NODE_URLS) travels with the entry node's client: every cluster
+    // check (backup, safety backup, restore, doctor) finds the peers' REST URLs there
+    api ??= attachNodeConfig(createQdrantApi({ url: config.url, apiKey: config.apiKey }), {
+      nodeUrls: config.nodes,
+      apiKey: config.apiKey,
+    });
     return api;
   };
   const threshold = deps.drill?.recallThreshold;
+  /** Cluster clients opened by preflight, closed with the target. */
+  const closers: (() => Promise<void>)[] = [];
   const restoreDeps = () => ({
     api: qdrant(),
     repository: deps.repository,
@@ -81,17 +94,25 @@ export function createQdrantTarget(deps: QdrantTargetDeps): Target {
           message: 'Qdrant has no collections; nothing to back up',
         });
       const keep = req.keepServerSnapshots ?? config.keepServerSnapshots;
+      // distributed Qdrant: one shard snapshot per shard, planned (or refused) before anything is written
+      const cluster = await prepareClusterBackup(q, {
+        ...{ full: Boolean(req.full), scopes, serverVersion: version, keepServerSnapshot: keep, ctx },
+      });
+      if (cluster) closers.push(cluster.close);
       return scopes.map(
         (scope): QdrantScope => ({
           name: scope ?? '*',
           collection: scope,
           version,
           keepServerSnapshot: keep,
+          ...(cluster ? { cluster } : {}),
         }),
       );
     },
     backup(scope, sink, ctx) {
       const s = scope as QdrantScope;
+      // the topology was checked in preflight: shard snapshots on a cluster, else one snapshot
+      if (s.cluster && s.collection !== null) return s.cluster.backup(s.collection, sink);
       return backupQdrantScope(qdrant(), s.collection, s.version, sink, ctx, {
         keepServerSnapshot: s.keepServerSnapshot,
         probeSamples: deps.drill?.qdrantSamples ?? 20,
@@ -117,6 +138,7 @@ export function createQdrantTarget(deps: QdrantTargetDeps): Target {
     recover: async () => undefined,
     linkSide: (link) => qdrantLinkSide(qdrant, link),
     async close() {
+      for (const close of closers.splice(0)) await close();
       if (api && !deps.api) await api.close();
     },
   };
@@ -159,7 +181,7 @@ async function drillQdrant(
   try {
     // restoring under a new name: custom sharding would come back empty, so use the original
     // collection's sharding check only as a message
-    await restoreQdrantCollection(api, a, path, ctx, {
+    await restoreCollectionFile(api, a, path, ctx, {
       as: scratch,
       targetExists: false,
       ...(recallThreshold === undefined ? {} : { recallThreshold }),
@@ -181,7 +203,7 @@ async function drillQdrant(
 const msg = (err: unknown) => (err as Error).message;
 const hint = (err: unknown) => (err as { hint?: string }).hint;
 
-/** doctor: reachable, API key accepted, configured collections exist. */
+/** doctor: reachable, API key accepted (manage or read-only), configured collections exist. */
 async function qdrantChecks(api: QdrantApi, config: Readonly<QdrantConfig>): Promise<DoctorCheck[]> {
   const out: DoctorCheck[] = [];
   try {
@@ -210,6 +232,7 @@ async function qdrantChecks(api: QdrantApi, config: Readonly<QdrantConfig>): Pro
       ok: true,
       detail: config.apiKey ? 'key accepted' : 'no key needed',
     });
+    out.push(await qdrantAccessCheck(api));
     const missing = config.collections.filter((c) => !names.includes(c));
     out.push({
       area: 'qdrant',
@@ -220,6 +243,13 @@ async function qdrantChecks(api: QdrantApi, config: Readonly<QdrantConfig>): Pro
         : `${names.length} collection(s): ${names.join(', ') || '—'}`,
       ...(missing.length ? { fix: 'fix QDRANT_COLLECTIONS' } : {}),
     });
+    const selected = config.collections.length ? config.collections : names;
+    out.push(
+      ...(await clusterDoctorChecks(
+        api,
+        selected.filter((c) => names.includes(c)),
+      )),
+    );
     out.push({
       area: 'qdrant',
       name: 'server disk for snapshots',

@@ -48,3 +48,26 @@ export function authenticate(keys: AuthKeys, req: IncomingMessage, path: string)
 export function requireWrite(access: Access): void {
   if (access !== 'manage') throw forbidden('Global manage access is required');
 }
+
+/** A request body larger than this is not read when the request is refused (see refuseWrite). */
+const UNREAD_BODY_LIMIT = 1024 * 1024;
+
+/**
+ * Refuse a write with a read-only key like Qdrant (actix): the 403 is answered without reading
+ * the request body. A large body (a snapshot upload) is then cut off while the client is still
+ * sending; the reset discards the 403 on the client side, which sees ECONNRESET/EPIPE only (as
+ * measured against Qdrant 1.18.3). Modelled as a reset without an answer. Small bodies are read
+ * and dropped, and the 403 arrives. Returns false for manage access.
+ */
+export function refuseWrite(access: Access, req: IncomingMessage): boolean {
+  if (access === 'manage') return false;
+  const length = Number(req.headers['content-length'] ?? 0);
+  const err = forbidden('Global manage access is required');
+  if (length > UNREAD_BODY_LIMIT || req.headers['transfer-encoding'] !== undefined) {
+    const socket = req.socket;
+    if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
+    else socket.destroy();
+    return true;
+  }
+  throw err;
+}

@@ -2,6 +2,7 @@
  * Shared server environment, per-request context and the route type.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClusterMember } from './cluster.js';
 import type { ActiveFaults, FaultRegistry } from './faults.js';
 import { sendAccepted, sendOk } from './http-util.js';
 import type { Store } from './store.js';
@@ -16,7 +17,15 @@ export interface Env {
   /** Temp dir for snapshot creation, uploads and downloads (like storage/tmp). */
   tmpDir: string;
   peerId: number;
+  /** Cluster mode (cluster.ts): shared placement; undefined on a single node. */
+  cluster?: ClusterMember;
   version: string;
+  /** How long the optimizer takes to make deferred points visible (see deferred.ts). */
+  optimizeDelayMs: number;
+  /** Pause between creating a missing collection and filling it, in a recovery. */
+  recoveryDelayMs: number;
+  /** `snapshots_storage`: local files, or S3 objects (see s3-storage.ts). */
+  snapshotsStorage: 'local' | 's3';
   /** Test-only padding bytes per collection. */
   padding: Map<string, number>;
   recoveries: RecoveryRecord[];
@@ -47,6 +56,16 @@ export interface Route {
   handler: (ctx: Ctx) => Promise<void>;
 }
 
+/** What nginx answers when it gives up on the upstream (not a Qdrant response: `Via` set). */
+function sendProxyError(ctx: Ctx, status: 502 | 504): void {
+  const title = status === 502 ? '502 Bad Gateway' : '504 Gateway Time-out';
+  const body = Buffer.from(
+    `<html><head><title>${title}</title></head><body><h1>${title}</h1></body></html>\n`,
+  );
+  ctx.res.writeHead(status, { 'content-type': 'text/html', 'content-length': body.length, via: '1.1 proxy' });
+  ctx.res.end(body);
+}
+
 /** Destroy the client connection without answering (reset / drop-after-commit). */
 export function dropConnection(ctx: Ctx, hard = true): void {
   const socket = ctx.res.socket ?? ctx.req.socket;
@@ -70,6 +89,11 @@ export async function finishMutation<T>(
   if (!wait || main?.kind === 'accepted') {
     ctx.env.background(work());
     sendAccepted(ctx.res, ctx.start);
+    return;
+  }
+  if (main?.kind === 'proxy-gave-up') {
+    ctx.env.background(work());
+    sendProxyError(ctx, main.status ?? 504);
     return;
   }
   const value = await work();

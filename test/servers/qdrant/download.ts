@@ -66,7 +66,10 @@ export async function serveFile(ctx: Ctx, path: string, name: string): Promise<v
   let status = 200;
   const rangeHeader = req.headers.range;
   const ifRange = req.headers['if-range'];
-  const rangeAllowed = ifRange === undefined || ifRange === etag || ifRange === headers['last-modified'];
+  const s3 = ctx.env.snapshotsStorage === 's3';
+  if (s3) delete headers['accept-ranges']; // an S3 object stream: chunked, no length, no ranges
+  const rangeAllowed =
+    !s3 && (ifRange === undefined || ifRange === etag || ifRange === headers['last-modified']);
   if (rangeHeader && rangeAllowed) {
     const r = parseRange(rangeHeader, size);
     if (r === 'invalid') {
@@ -85,7 +88,7 @@ export async function serveFile(ctx: Ctx, path: string, name: string): Promise<v
   if (gzip) {
     headers['content-encoding'] = 'gzip';
     headers.vary = 'accept-encoding';
-  } else {
+  } else if (!s3) {
     headers['content-length'] = end - start + 1;
   }
   const delayMs = faults.slow?.delayMs ?? 0;

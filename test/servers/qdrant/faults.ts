@@ -30,6 +30,7 @@ function applies(kind: Kind, op: FaultOp): boolean {
     case 'slow':
     case 'reset':
     case 'disk-full':
+    case 'keep-alive-close':
       return true;
     case 'wrong-checksum':
     case 'null-checksum':
@@ -39,6 +40,8 @@ function applies(kind: Kind, op: FaultOp): boolean {
       return DOWNLOADS.includes(op);
     case 'accepted':
       return ASYNC_OPS.includes(op);
+    case 'proxy-gave-up':
+      return ['create-snapshot', 'upload-snapshot', 'recover-snapshot', 'create-full-snapshot'].includes(op);
     case 'drop-after-commit':
       return MUTATING_OPS.includes(op);
     case 'degraded-index':

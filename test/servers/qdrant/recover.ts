@@ -10,7 +10,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import type { Env } from './context.js';
-import { badInput, badRequest, forbidden, formatError } from './http-util.js';
+import { pointsRecovered } from './deferred.js';
+import { badInput, badRequest, forbidden, formatError, sleep } from './http-util.js';
+import { checkShardsPresent, recoverOnClusterNode } from './routes-shards.js';
 import { tempFile } from './snapshot-files.js';
 import { readCollectionSnapshot } from './snapshot-format.js';
 import { checkCollectionName } from './store.js';
@@ -94,19 +96,25 @@ export async function resolveLocation(
 /**
  * Recover collection `target` (name or alias) from a snapshot file. Missing collections are
  * created from the snapshot config; custom-sharded ones come back empty (no shard keys, #10135).
- * Existing ones must have the same vectors config and shard_number (else 400); their config and
- * points are replaced by the snapshot's.
+ * Existing ones must have the same vectors config and shard_number (else 400); only their shard
+ * data (points) is replaced: like Qdrant's `_do_recover_from_snapshot`, the existing collection
+ * keeps its own HNSW, optimizer, quantization, on-disk and strict-mode settings.
  */
 export async function recoverFromFile(env: Env, target: string, file: string): Promise<boolean> {
   const content = await readCollectionSnapshot(file);
+  checkShardsPresent(env, content);
+  if (env.cluster) return recoverOnClusterNode(env, target, content);
   const { store } = env;
   const params = content.config.params as Json;
   const custom = params.sharding_method === 'custom';
   const existing = store.find(target);
   if (!existing) {
     checkCollectionName(target);
+    // created first, recovered after: meanwhile (and after a failed recovery) it is empty
     const c = store.create(target, content.config);
+    if (env.recoveryDelayMs > 0) await sleep(env.recoveryDelayMs);
     if (!custom) store.replace(c, content.config, [], content.points);
+    pointsRecovered(env, c);
     return true;
   }
   const have = existing.config.params as Json;
@@ -124,6 +132,8 @@ export async function recoverFromFile(env: Env, target: string, file: string): P
   const points = custom
     ? content.points.filter((p) => p.shard_key !== undefined && keys.includes(p.shard_key))
     : content.points;
-  store.replace(existing, content.config, keys, points);
+  if (env.recoveryDelayMs > 0) await sleep(env.recoveryDelayMs);
+  store.replace(existing, existing.config, keys, points);
+  pointsRecovered(env, existing);
   return true;
 }

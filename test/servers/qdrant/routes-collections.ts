@@ -1,7 +1,9 @@
 /**
  * Service, collection, alias, shard-key and point routes.
  */
+import { shardOf } from './cluster.js';
 import { type Ctx, finishMutation, type Route } from './context.js';
+import { collectionStatus, pointsWritten, visible, visibleCount } from './deferred.js';
 import {
   badRequest,
   boolParam,
@@ -14,6 +16,7 @@ import {
 } from './http-util.js';
 import { compareIds, idKey, matchesFilter, parseId, parseUpsert, record } from './points.js';
 import { type CollectionState, configFromCreate } from './store.js';
+import { checkCount, checkScroll } from './strict-mode.js';
 
 type Json = Record<string, unknown>;
 
@@ -21,23 +24,19 @@ type Json = Record<string, unknown>;
 export function collectionInfo(c: CollectionState): Json {
   const shards = (c.config.params as Json).shard_number as number;
   return {
-    status: 'green',
+    status: collectionStatus(c),
     optimizer_status: 'ok',
     indexed_vectors_count: 0,
-    points_count: c.points.size,
+    points_count: visibleCount(c),
     segments_count: 2 * shards,
     config: c.config,
     payload_schema: {},
   };
 }
 
-function shardOf(key: string, shards: number): number {
-  let h = 0;
-  for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) >>> 0;
-  return h % shards;
-}
-
 function clusterInfo(ctx: Ctx, c: CollectionState): Json {
+  const member = ctx.env.cluster;
+  if (member) return member.cluster.collectionInfo(c, member.peerId);
   const params = c.config.params as Json;
   const points = [...c.points.values()];
   let local: Json[];
@@ -99,7 +98,10 @@ export const collectionRoutes: Route[] = [
     pattern: '/cluster',
     op: 'cluster',
     write: false,
-    handler: async (ctx) => sendOk(ctx.res, ctx.start, { status: 'disabled' }),
+    handler: async (ctx) => {
+      const member = ctx.env.cluster;
+      sendOk(ctx.res, ctx.start, member ? member.cluster.status(member.peerId) : { status: 'disabled' });
+    },
   },
   {
     method: 'GET',
@@ -227,6 +229,11 @@ export const collectionRoutes: Route[] = [
       const points = parseUpsert(c.config, body);
       await finishMutation(ctx, true, async () => {
         const operation_id = ctx.env.store.upsert(c, points);
+        pointsWritten(
+          ctx.env,
+          c,
+          points.map((p) => idKey(p.id)),
+        );
         return { operation_id, status: wait ? 'completed' : 'acknowledged' };
       });
     },
@@ -239,8 +246,9 @@ export const collectionRoutes: Route[] = [
     handler: async (ctx) => {
       const body = await readJson(ctx.req);
       const c = ctx.env.store.get(ctx.params.name!);
+      checkCount(c, body, ctx.query);
       let count = 0;
-      for (const p of c.points.values()) if (matchesFilter(p, body.filter)) count++;
+      for (const p of c.points.values()) if (visible(c, p) && matchesFilter(p, body.filter)) count++;
       sendOk(ctx.res, ctx.start, { count });
     },
   },
@@ -256,12 +264,13 @@ export const collectionRoutes: Route[] = [
         throw badRequest('order_by is not supported by the qnb test server');
       }
       const limit = limitOf(body.limit, 10);
+      checkScroll(c, limit, ctx.query);
       const offset = body.offset === undefined || body.offset === null ? undefined : parseId(body.offset);
       const page: Json[] = [];
       let next: unknown = null;
       for (const p of ctx.env.store.sorted(c)) {
         if (offset !== undefined && compareIds(p.id, offset) < 0) continue;
-        if (!matchesFilter(p, body.filter)) continue;
+        if (!visible(c, p) || !matchesFilter(p, body.filter)) continue;
         if (page.length === limit) {
           next = p.id;
           break;
@@ -285,7 +294,7 @@ export const collectionRoutes: Route[] = [
       for (const raw of body.ids) {
         const key = idKey(parseId(raw));
         const p = c.points.get(key);
-        if (!p || seen.has(key)) continue;
+        if (!p || seen.has(key) || !visible(c, p)) continue;
         seen.add(key);
         out.push(record(c.config, p, body.with_payload ?? true, body.with_vector ?? false));
       }

@@ -18,6 +18,8 @@ import {
   sendOk,
 } from './http-util.js';
 import { hashFile, recoverFromFile, resolveLocation } from './recover.js';
+import { localContent } from './routes-shards.js';
+import { asStored, snapshotStoreDir } from './s3-storage.js';
 import {
   collectionSnapshotName,
   deleteSnapshot,
@@ -34,8 +36,9 @@ import type { CollectionState } from './store.js';
 import { checkCollectionName } from './store.js';
 import { sanitizeFilename, spoolUpload } from './upload.js';
 
-/** Apply the wrong-checksum / null-checksum faults to a description. */
-function reported(ctx: Ctx, d: SnapshotDescription): SnapshotDescription {
+/** Apply the storage (S3: no checksum) and the wrong-checksum / null-checksum faults. */
+function reported(ctx: Ctx, stored: SnapshotDescription): SnapshotDescription {
+  const d = asStored(ctx.env, stored);
   const kind = ctx.faults.main?.kind;
   if (kind === 'null-checksum') return { ...d, checksum: null };
   if (kind === 'wrong-checksum') {
@@ -52,12 +55,7 @@ function reported(ctx: Ctx, d: SnapshotDescription): SnapshotDescription {
 /** Write a snapshot of `c` (state captured synchronously, at call time) into `dir`. */
 async function snapshotCollection(ctx: Ctx, c: CollectionState, dir: string, date: Date) {
   const { env } = ctx;
-  const content = {
-    collection: c.name,
-    config: structuredClone(c.config),
-    shardKeys: [...c.shardKeys],
-    points: [...env.store.sorted(c)],
-  };
+  const content = localContent(env, c);
   const name = collectionSnapshotName(c.name, env.peerId, date);
   const tmp = await tempFile(env.tmpDir, 'snapshot');
   try {
@@ -71,7 +69,7 @@ async function snapshotCollection(ctx: Ctx, c: CollectionState, dir: string, dat
   }
 }
 
-const collectionDir = (ctx: Ctx, c: CollectionState) => join(ctx.env.snapshotsDir, c.name);
+const collectionDir = (ctx: Ctx, c: CollectionState) => snapshotStoreDir(ctx.env, c.name);
 
 async function upload(ctx: Ctx): Promise<void> {
   const { env, query, req } = ctx;
@@ -160,8 +158,8 @@ async function createFull(ctx: Ctx): Promise<void> {
       const tmp = join(dir, 'full.tar');
       const written = await writeFullSnapshot(tmp, files, aliases);
       const name = fullSnapshotName(date);
-      await storeSnapshot(tmp, join(env.snapshotsDir, name), written.sha256);
-      return describe(join(env.snapshotsDir, name), name);
+      await storeSnapshot(tmp, join(snapshotStoreDir(env), name), written.sha256);
+      return describe(join(snapshotStoreDir(env), name), name);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -253,7 +251,7 @@ export const snapshotRoutes: Route[] = [
     op: 'list-full-snapshots',
     write: false,
     handler: async (ctx) => {
-      const list = await listSnapshots(ctx.env.snapshotsDir);
+      const list = await listSnapshots(snapshotStoreDir(ctx.env));
       sendOk(
         ctx.res,
         ctx.start,
@@ -267,7 +265,7 @@ export const snapshotRoutes: Route[] = [
     op: 'download-full-snapshot',
     write: false,
     handler: async (ctx) => {
-      const path = await snapshotPath(ctx.env.snapshotsDir, ctx.params.snapshot!);
+      const path = await snapshotPath(snapshotStoreDir(ctx.env), ctx.params.snapshot!);
       await serveFile(ctx, path, ctx.params.snapshot!);
     },
   },
@@ -278,7 +276,7 @@ export const snapshotRoutes: Route[] = [
     write: true,
     handler: async (ctx) => {
       const wait = boolParam(ctx.query, 'wait', true);
-      const path = await snapshotPath(ctx.env.snapshotsDir, ctx.params.snapshot!);
+      const path = await snapshotPath(snapshotStoreDir(ctx.env), ctx.params.snapshot!);
       await finishMutation(ctx, wait, async () => {
         await deleteSnapshot(path);
         return true;

@@ -6,12 +6,13 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authenticate, requireWrite } from './auth.js';
+import { authenticate, refuseWrite } from './auth.js';
 import { type Ctx, dropConnection, type Env, type Route } from './context.js';
 import { FaultRegistry } from './faults.js';
 import { drain, HttpError, sendError, serviceError, sleep } from './http-util.js';
 import { collectionRoutes } from './routes-collections.js';
 import { queryRoutes } from './routes-query.js';
+import { shardRoutes } from './routes-shards.js';
 import { snapshotRoutes } from './routes-snapshots.js';
 import { Store } from './store.js';
 import type {
@@ -26,10 +27,12 @@ import { ConnectionDropped } from './upload.js';
 
 type Compiled = { route: Route; segments: string[]; literals: number };
 
-const ROUTES: Compiled[] = [...collectionRoutes, ...snapshotRoutes, ...queryRoutes].map((route) => {
-  const segments = route.pattern.split('/').slice(1);
-  return { route, segments, literals: segments.filter((s) => !s.startsWith('{')).length };
-});
+const ROUTES: Compiled[] = [...collectionRoutes, ...snapshotRoutes, ...shardRoutes, ...queryRoutes].map(
+  (route) => {
+    const segments = route.pattern.split('/').slice(1);
+    return { route, segments, literals: segments.filter((s) => !s.startsWith('{')).length };
+  },
+);
 
 function matchRoute(
   method: string,
@@ -121,13 +124,17 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
   const pending = new Set<Promise<unknown>>();
   const recoveries: RecoveryRecord[] = [];
   const env: Env = {
-    store: new Store(),
+    store: opts.cluster?.cluster.store ?? new Store(),
+    cluster: opts.cluster,
     faults: new FaultRegistry(),
     dataDir,
     snapshotsDir,
     tmpDir,
-    peerId: opts.peerId ?? Math.floor(Math.random() * 2 ** 52) + 2 ** 40,
+    peerId: opts.cluster?.peerId ?? opts.peerId ?? Math.floor(Math.random() * 2 ** 52) + 2 ** 40,
     version: opts.version ?? '1.19.0',
+    snapshotsStorage: opts.snapshotsStorage ?? 'local',
+    recoveryDelayMs: opts.recoveryDelayMs ?? 0,
+    optimizeDelayMs: opts.optimizeDelayMs ?? 300,
     padding: new Map(),
     recoveries,
     background(work) {
@@ -160,7 +167,7 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
         res.end();
         return;
       }
-      if (match.route.write) requireWrite(access);
+      if (match.route.write && refuseWrite(access, req)) return;
       const faults = env.faults.take(match.route.op, match.params.name);
       const ctx: Ctx = {
         env,
@@ -188,6 +195,10 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
       const transfer = ['upload-snapshot', 'download-snapshot', 'download-full-snapshot'].includes(
         match.route.op,
       );
+      if (main?.kind === 'keep-alive-close') {
+        dropConnection(ctx, false);
+        return;
+      }
       if (main?.kind === 'reset' && !transfer) {
         dropConnection(ctx);
         return;
@@ -208,6 +219,7 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
   const server = createServer({ requestTimeout: 0 }, (req, res) => {
     void handle(req, res);
   });
+  server.keepAliveTimeout = 5000; // Qdrant (actix-web) closes connections idle for 5 s
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());

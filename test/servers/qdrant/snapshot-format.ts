@@ -30,6 +30,8 @@ export interface SnapshotContent {
   config: Json;
   shardKeys: (string | number)[];
   points: StoredPoint[];
+  /** Cluster mode: the shard ids this snapshot holds data of (absent: every shard). */
+  shards?: number[];
 }
 
 /** Result of writing a file: size and sha256 hex, computed inline. */
@@ -111,6 +113,7 @@ export async function writeCollectionSnapshot(
       sharding_method: (config.params as Json).sharding_method ?? 'auto',
       shard_keys: shardKeys,
       points_count: points.length,
+      ...(content.shards ? { shards: content.shards } : {}),
     };
     await bufferEntry(pack, 'version.info', '0.4.2');
     await bufferEntry(pack, 'config.json', JSON.stringify(config, null, 2));
@@ -202,5 +205,6 @@ export async function readCollectionSnapshot(path: string): Promise<SnapshotCont
     config,
     shardKeys: (info.shard_keys as (string | number)[]) ?? [],
     points,
+    ...(Array.isArray(info.shards) ? { shards: info.shards as number[] } : {}),
   };
 }

@@ -16,6 +16,23 @@ export interface QdrantTestServerOptions {
   version?: string;
   /** Where snapshots, uploads and temp files live; default: a fresh mkdtemp dir removed by stop(). */
   dataDir?: string;
+  /**
+   * `storage.snapshots_config.snapshots_storage`: `s3` lists snapshots with `checksum: null`,
+   * streams downloads without Content-Length and keeps uploads where delete cannot find them
+   * (see s3-storage.ts). Default `local`.
+   */
+  snapshotsStorage?: 'local' | 's3';
+  /**
+   * How long a recovery (upload/recover) takes after the collection exists: Qdrant creates a
+   * missing collection first, then recovers the shards, so meanwhile it is there and empty.
+   * Default 0.
+   */
+  recoveryDelayMs?: number;
+  /**
+   * How long the optimizer takes, after a write or a recovery, to make points deferred by
+   * `optimizers_config.prevent_unoptimized: true` visible (see deferred.ts). Default 300.
+   */
+  optimizeDelayMs?: number;
   /** Peer id used in snapshot names; default: random. */
   peerId?: number;
   /**
@@ -24,6 +41,8 @@ export interface QdrantTestServerOptions {
    * response against the OpenAPI spec.
    */
   onResponse?: (record: ResponseRecord) => void;
+  /** Cluster mode: join this shared cluster state (see cluster.ts, startQdrantTestCluster). */
+  cluster?: import('./cluster.js').ClusterMember;
 }
 
 /**
@@ -82,7 +101,19 @@ export type FaultKind =
   /** mutating ops: do the work, then destroy the connection instead of answering */
   | { kind: 'drop-after-commit' }
   /** query: approximate (non-exact) searches see every other point only, as a broken HNSW index would */
-  | { kind: 'degraded-index' };
+  | { kind: 'degraded-index' }
+  /**
+   * create/upload/recover snapshot ops: a reverse proxy in front of Qdrant gives up (its read
+   * timeout): the client gets `status` (default 504) as an HTML page with a `Via` header once the
+   * request is read, while Qdrant finishes the work in the background (its handlers are spawned)
+   */
+  | { kind: 'proxy-gave-up'; status?: 502 | 504 }
+  /**
+   * any op: the request crosses Qdrant's close of an idle keep-alive connection (actix closes
+   * connections idle for 5 s): the connection is closed (FIN) before the request is read,
+   * nothing is done and nothing answered. Meant for a request on a reused connection.
+   */
+  | { kind: 'keep-alive-close' };
 
 /** A fault to inject: which operation (and optionally which collection), how often, what. */
 export interface Fault {
