@@ -56,8 +56,27 @@ let active: { path: string; marker: StoppedMarker } | undefined;
  */
 function writeMarkerSync(path: string, m: StoppedMarker): void {
   const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, JSON.stringify(m), { mode: FILE_MODE });
-  renameSync(temp, path);
+  try {
+    writeFileSync(temp, JSON.stringify(m), { mode: FILE_MODE });
+    renameSync(temp, path);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Child bookkeeping is best effort: it runs right after a spawn and in a child's `close`
+ * handler, where a throw (a full disk: ENOSPC) would abandon a `neo4j stop` already on its way
+ * (qnb would "start" a server that is still stopping, and the stop would finish after qnb left)
+ * or crash qnb outright. The marker then lags; recovery still waits for what it does name.
+ */
+function updateChildren(children: MarkerChild[]): void {
+  try {
+    updateStoppedMarker({ children });
+  } catch {
+    if (active) active.marker = { ...active.marker, children };
+  }
 }
 
 /** Writes the marker (before stopping Neo4j). */
@@ -102,15 +121,13 @@ export function noteChildStarted(
     what,
     ...(container ? { container } : {}),
   };
-  const children = [...(active.marker.children ?? []), child];
-  updateStoppedMarker({ children });
+  updateChildren([...(active.marker.children ?? []), child]);
 }
 
 /** Removes a child that has ended from the active marker. */
 export function noteChildEnded(pid: number | undefined): void {
   if (!active || !pid) return;
-  const children = (active.marker.children ?? []).filter((c) => c.pid !== pid);
-  updateStoppedMarker({ children });
+  updateChildren((active.marker.children ?? []).filter((c) => c.pid !== pid));
 }
 
 /** Removes the marker (after Neo4j is back). */
