@@ -38,8 +38,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-/** The long Neo4j files: the lane that restarts JVMs. */
-const HEAVY = /(neo4j-(local|docker|export|guardian)|torture|target-neo4j|consistency)/;
+/** The longest Neo4j files (a lane each way takes about as long). */
+const HEAVY = /(neo4j-(local|docker)|torture)/;
 const lanes = serial
   ? [{ name: 'all', files }]
   : [
