@@ -54,6 +54,25 @@ describe('restore over an existing collection', () => {
     assert.deepEqual(ids(world, 'tuned'), [1, 2, 3]);
     assert.equal(world.server.aliases().tuned_live, 'tuned', 'the alias of the overwritten collection stays');
   });
+  test('an upload that fails after the drop says so, names the safety backup, and its hint brings it back', async (t) => {
+    const world = await createQnbWorld(t, { papers: 3, chunks: 3 });
+    const before = ids(world, 'papers');
+    const backup = await world.qnb(['backup-qdrant', '--collection', 'papers']);
+    assert.equal(backup.code, 0, backup.stderr);
+    world.server.inject({ op: 'upload-snapshot', fault: { kind: 'disk-full' } });
+
+    const run = await world.qnb(['restore-qdrant', '--latest', '--collection', 'papers', '--yes']);
+    assert.notEqual(run.code, 0, run.stdout);
+    assert.match(run.stderr, /the previous "papers" was dropped before the upload/);
+    const hint = /safety backup is set (\S+): (qnb restore-qdrant --latest --collection papers)/.exec(run.stderr);
+    assert.ok(hint, run.stderr);
+    assert.equal(hasStackTrace(run), false);
+    assert.equal((await call(world.server, 'GET', '/collections/papers')).status, 404, 'the drop happened');
+
+    const again = await world.qnb(['restore-qdrant', '--latest', '--collection', 'papers', '--yes']);
+    assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
+    assert.deepEqual(ids(world, 'papers'), before);
+  });
 });
 
 describe('strict mode', () => {

@@ -15,6 +15,7 @@ import {
   type QdrantCluster,
 } from './qdrant-cluster.js';
 import { type ClusterBackupDetails, clusterDetails } from './qdrant-cluster-details.js';
+import { dropThenRestore } from './qdrant-drop.js';
 import { type QdrantRestoreOptions, restoreQdrantCollection } from './qdrant-restore.js';
 import { checkRestored, type QdrantRestoreReport } from './qdrant-restore-check.js';
 import { type BundleEntry, readBundleIndex, readBundleMember } from './shard-bundle.js';
@@ -108,46 +109,36 @@ export async function restoreClusterBackup(
   // the collection is always created from the recorded config (as Qdrant does for a snapshot
   // into a missing collection): an existing one is dropped first (its safety backup was taken)
   const keptAliases = opts.targetExists ? await api.listAliases(target) : [];
-  let dropped = false;
   try {
     const config = (artifact.details?.config ?? {}) as Json;
-    if (opts.targetExists) {
-      ctx.reporter.emit({
-        type: 'step',
-        target: 'qdrant',
-        name: target,
-        message: `dropping "${target}" so it comes back with the backed-up settings`,
-      });
-      await api.deleteCollection(target);
-      dropped = true;
-    }
-    await api.createCollection(target, createBody(config, details, peers));
-    for (const key of details.shardingMethod === 'custom' ? details.shardKeys : [])
-      await api.createShardKey(target, key);
-    const plan = await planRestore(api, cluster, target, details, files);
-    ctx.reporter.emit({ type: 'step', target: 'qdrant', name: target, message: describePlan(plan) });
-    for (const u of plan.uploads) {
-      throwIfAborted(ctx.signal);
-      const node = cluster?.nodes.find((n) => n.peerId === u.peerId)?.api ?? api;
-      const shard = details.shards.find((s) => s.shardId === u.shardId)!;
-      await node.uploadSnapshot(
-        { collection: target, shard: u.toShardId },
-        {
-          fileName: `qnb-restore-${target}-shard-${u.shardId}.snapshot`,
-          size: shard.bytes,
-          stream: readBundleMember(filePath, files.get(u.shardId)!),
-          sha256: shard.sha256,
-        },
-        { signal: ctx.signal },
-      );
-    }
-  } catch (err) {
-    if (!dropped || !(err instanceof QnbError)) throw err;
-    throw new QnbError(err.code, `${err.message} (the previous "${target}" was dropped before the upload)`, {
-      hint: opts.safetyNote ?? err.hint,
-      cause: err,
-      retryable: err.retryable,
-    });
+    await dropThenRestore(
+      api,
+      target,
+      ctx,
+      { drop: opts.targetExists, safetyNote: opts.safetyNote },
+      async () => {
+        await api.createCollection(target, createBody(config, details, peers));
+        for (const key of details.shardingMethod === 'custom' ? details.shardKeys : [])
+          await api.createShardKey(target, key);
+        const plan = await planRestore(api, cluster, target, details, files);
+        ctx.reporter.emit({ type: 'step', target: 'qdrant', name: target, message: describePlan(plan) });
+        for (const u of plan.uploads) {
+          throwIfAborted(ctx.signal);
+          const node = cluster?.nodes.find((n) => n.peerId === u.peerId)?.api ?? api;
+          const shard = details.shards.find((s) => s.shardId === u.shardId)!;
+          await node.uploadSnapshot(
+            { collection: target, shard: u.toShardId },
+            {
+              fileName: `qnb-restore-${target}-shard-${u.shardId}.snapshot`,
+              size: shard.bytes,
+              stream: readBundleMember(filePath, files.get(u.shardId)!),
+              sha256: shard.sha256,
+            },
+            { signal: ctx.signal },
+          );
+        }
+      },
+    );
   } finally {
     await closeCluster(cluster, api);
   }

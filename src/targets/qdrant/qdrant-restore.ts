@@ -16,6 +16,7 @@ import { explainUploadFailure } from './qdrant-access.js';
 import type { QdrantApi } from './qdrant-api.js';
 import { otherNodesForSnapshot } from './qdrant-cluster.js';
 import { clusterDetails } from './qdrant-cluster-details.js';
+import { dropThenRestore } from './qdrant-drop.js';
 import { mayStillRun } from './qdrant-errors.js';
 import { checkRestored, expectedRange, type QdrantRestoreReport } from './qdrant-restore-check.js';
 import { settleAfterInterruptedUpload } from './qdrant-settle.js';
@@ -114,26 +115,10 @@ export async function restoreQdrantCollection(
   // on a cluster every node recovers its own shards from the snapshot: refused before anything
   // is dropped when a node has no REST URL
   const others = await otherNodesForSnapshot(api, artifact, target);
-  let dropped = false;
   try {
-    if (dropFirst) {
-      ctx.reporter.emit({
-        type: 'step',
-        target: 'qdrant',
-        name: target,
-        message: `dropping "${target}" so it comes back with the backed-up settings`,
-      });
-      await api.deleteCollection(target);
-      dropped = true;
-    }
-    await uploadInto([api, ...others.apis], artifact, filePath, target, ctx);
-  } catch (err) {
-    if (!dropped || !(err instanceof QnbError)) throw err;
-    throw new QnbError(err.code, `${err.message} (the previous "${target}" was dropped before the upload)`, {
-      hint: opts.safetyNote ?? err.hint,
-      cause: err,
-      retryable: err.retryable,
-    });
+    await dropThenRestore(api, target, ctx, { drop: dropFirst, safetyNote: opts.safetyNote }, () =>
+      uploadInto([api, ...others.apis], artifact, filePath, target, ctx),
+    );
   } finally {
     await others.close();
   }
