@@ -64,7 +64,9 @@ describe('restore over an existing collection', () => {
     const run = await world.qnb(['restore-qdrant', '--latest', '--collection', 'papers', '--yes']);
     assert.notEqual(run.code, 0, run.stdout);
     assert.match(run.stderr, /the previous "papers" was dropped before the upload/);
-    const hint = /safety backup is set (\S+): (qnb restore-qdrant --latest --collection papers)/.exec(run.stderr);
+    const hint = /safety backup is set (\S+): (qnb restore-qdrant --latest --collection papers)/.exec(
+      run.stderr,
+    );
     assert.ok(hint, run.stderr);
     assert.equal(hasStackTrace(run), false);
     assert.equal((await call(world.server, 'GET', '/collections/papers')).status, 404, 'the drop happened');
