@@ -8,7 +8,6 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inShard, shardIds } from './cluster.js';
 import { type Ctx, type Env, finishMutation, type Route } from './context.js';
-import { serveFile } from './download.js';
 import {
   badInput,
   boolParam,
@@ -22,15 +21,8 @@ import {
   serviceError,
   validationError,
 } from './http-util.js';
-import {
-  deleteSnapshot,
-  describe,
-  listSnapshots,
-  snapshotPath,
-  storeSnapshot,
-  tempFile,
-  timestamp,
-} from './snapshot-files.js';
+import { snapshotFileRoutes } from './routes-snapshot-files.js';
+import { describe, listSnapshots, storeSnapshot, tempFile, timestamp } from './snapshot-files.js';
 import { readCollectionSnapshot, type SnapshotContent, writeCollectionSnapshot } from './snapshot-format.js';
 import { type CollectionState, checkCollectionName } from './store.js';
 import type { StoredPoint } from './types.js';
@@ -208,30 +200,12 @@ export const shardRoutes: Route[] = [
     write: true,
     handler: uploadShardSnapshot,
   },
-  {
-    method: 'GET',
-    pattern: '/collections/{name}/shards/{shard}/snapshots/{snapshot}',
-    op: 'download-snapshot',
-    write: false,
-    handler: async (ctx) => {
+  ...snapshotFileRoutes(
+    '/collections/{name}/shards/{shard}/snapshots/{snapshot}',
+    { download: 'download-snapshot', remove: 'delete-snapshot' },
+    (ctx) => {
       const { c, shardId } = localShard(ctx);
-      const path = await snapshotPath(shardDir(ctx, c, shardId), ctx.params.snapshot!);
-      await serveFile(ctx, path, ctx.params.snapshot!);
+      return shardDir(ctx, c, shardId);
     },
-  },
-  {
-    method: 'DELETE',
-    pattern: '/collections/{name}/shards/{shard}/snapshots/{snapshot}',
-    op: 'delete-snapshot',
-    write: true,
-    handler: async (ctx) => {
-      const wait = boolParam(ctx.query, 'wait', true);
-      const { c, shardId } = localShard(ctx);
-      const path = await snapshotPath(shardDir(ctx, c, shardId), ctx.params.snapshot!);
-      await finishMutation(ctx, wait, async () => {
-        await deleteSnapshot(path);
-        return true;
-      });
-    },
-  },
+  ),
 ];

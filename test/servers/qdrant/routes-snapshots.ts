@@ -5,7 +5,6 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Ctx, finishMutation, type Route } from './context.js';
-import { serveFile } from './download.js';
 import {
   boolParam,
   checkChecksum,
@@ -19,15 +18,14 @@ import {
 } from './http-util.js';
 import { hashFile, recoverFromFile, resolveLocation } from './recover.js';
 import { localContent } from './routes-shards.js';
+import { snapshotFileRoutes } from './routes-snapshot-files.js';
 import { asStored, snapshotStoreDir } from './s3-storage.js';
 import {
   collectionSnapshotName,
-  deleteSnapshot,
   describe,
   fullSnapshotName,
   listSnapshots,
   type SnapshotDescription,
-  snapshotPath,
   storeSnapshot,
   tempFile,
 } from './snapshot-files.js';
@@ -218,32 +216,11 @@ export const snapshotRoutes: Route[] = [
     write: true,
     handler: recover,
   },
-  {
-    method: 'GET',
-    pattern: '/collections/{name}/snapshots/{snapshot}',
-    op: 'download-snapshot',
-    write: false,
-    handler: async (ctx) => {
-      const c = ctx.env.store.get(ctx.params.name!);
-      const path = await snapshotPath(collectionDir(ctx, c), ctx.params.snapshot!);
-      await serveFile(ctx, path, ctx.params.snapshot!);
-    },
-  },
-  {
-    method: 'DELETE',
-    pattern: '/collections/{name}/snapshots/{snapshot}',
-    op: 'delete-snapshot',
-    write: true,
-    handler: async (ctx) => {
-      const wait = boolParam(ctx.query, 'wait', true);
-      const c = ctx.env.store.get(ctx.params.name!);
-      const path = await snapshotPath(collectionDir(ctx, c), ctx.params.snapshot!);
-      await finishMutation(ctx, wait, async () => {
-        await deleteSnapshot(path);
-        return true;
-      });
-    },
-  },
+  ...snapshotFileRoutes(
+    '/collections/{name}/snapshots/{snapshot}',
+    { download: 'download-snapshot', remove: 'delete-snapshot' },
+    (ctx) => collectionDir(ctx, ctx.env.store.get(ctx.params.name!)),
+  ),
   { method: 'POST', pattern: '/snapshots', op: 'create-full-snapshot', write: true, handler: createFull },
   {
     method: 'GET',
@@ -259,28 +236,9 @@ export const snapshotRoutes: Route[] = [
       );
     },
   },
-  {
-    method: 'GET',
-    pattern: '/snapshots/{snapshot}',
-    op: 'download-full-snapshot',
-    write: false,
-    handler: async (ctx) => {
-      const path = await snapshotPath(snapshotStoreDir(ctx.env), ctx.params.snapshot!);
-      await serveFile(ctx, path, ctx.params.snapshot!);
-    },
-  },
-  {
-    method: 'DELETE',
-    pattern: '/snapshots/{snapshot}',
-    op: 'delete-full-snapshot',
-    write: true,
-    handler: async (ctx) => {
-      const wait = boolParam(ctx.query, 'wait', true);
-      const path = await snapshotPath(snapshotStoreDir(ctx.env), ctx.params.snapshot!);
-      await finishMutation(ctx, wait, async () => {
-        await deleteSnapshot(path);
-        return true;
-      });
-    },
-  },
+  ...snapshotFileRoutes(
+    '/snapshots/{snapshot}',
+    { download: 'download-full-snapshot', remove: 'delete-full-snapshot' },
+    (ctx) => snapshotStoreDir(ctx.env),
+  ),
 ];
