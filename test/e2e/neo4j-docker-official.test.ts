@@ -9,21 +9,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chown, mkdir, open, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { qnbEnv, runQnb } from '../helpers/cli.js';
+import { describe, test } from 'node:test';
+import { runQnb } from '../helpers/cli.js';
 import { IN_CI } from '../helpers/components.js';
 import { emptyGraph, graphHash, seedTypedGraph, wreckGraph } from '../helpers/neo4j-data.js';
+import { useDockerNeo4j } from '../helpers/neo4j-docker-world.js';
 import { hasStackTrace } from '../helpers/qnb-world.js';
-import {
-  docker,
-  dockerAvailable,
-  ensureDocker,
-  type Neo4jContainer,
-  startNeo4jContainer,
-} from '../servers/neo4j/docker-harness.js';
+import { docker, dockerAvailable, startNeo4jContainer } from '../servers/neo4j/docker-harness.js';
 
 const avail = await dockerAvailable();
 if (!avail.ok && IN_CI) throw new Error(`Docker (for Neo4j in a container) is required in CI: ${avail.hint}`);
@@ -61,49 +55,21 @@ async function leftVolumes(before: string[]): Promise<string[]> {
 }
 
 describe('Neo4j in Docker as the official image runs it', { skip, timeout: 40 * 60_000 }, () => {
-  const password = `pw-${randomBytes(6).toString('hex')}`;
+  const w = useDockerNeo4j('qnb-e2e-official');
   const suffix = randomBytes(3).toString('hex');
-  let c: Neo4jContainer;
-  let cwd: string;
-  let env: NodeJS.ProcessEnv;
-  let original: Awaited<ReturnType<typeof graphHash>>;
-  const qnb = (args: string[], extra: Record<string, string> = {}) =>
-    runQnb(args, { cwd, env: { ...env, ...extra }, timeoutMs: 600_000 });
-
-  before(async () => {
-    const { dockerHost } = await ensureDocker();
-    c = await startNeo4jContainer({
-      name: `qnb-e2e-official-${suffix}`,
-      volume: `qnb-e2e-official-data-${suffix}`,
-      password,
-    });
-    await seedTypedGraph(c.boltUrl, password);
-    original = await graphHash(c.boltUrl, password);
-    cwd = await mkdtemp(join(tmpdir(), 'qnb-docker-official-'));
-    env = qnbEnv({
-      NEO4J_CONTAINER: c.name,
-      NEO4J_URI: c.boltUrl,
-      NEO4J_PASSWORD: password,
-      DOCKER_HOST: dockerHost,
-    });
-  });
-  after(async () => {
-    await c?.remove({ volume: true });
-    if (cwd) await rm(cwd, { recursive: true, force: true });
-  });
 
   test('a root-owned file under /data: the backup is a real dump, and verify --deep loads it', async () => {
-    const touched = await docker(['exec', '--user', '0', c.name, 'touch', '/data/root-owned']);
+    const touched = await docker(['exec', '--user', '0', w.c.name, 'touch', '/data/root-owned']);
     assert.equal(touched.code, 0, touched.stderr);
-    const run = await qnb(['backup-neo4j']);
+    const run = await w.qnb(['backup-neo4j']);
     assert.equal(run.code, 0, run.stdout + run.stderr);
-    const [dump] = await dumpsIn(cwd);
+    const [dump] = await dumpsIn(w.cwd);
     assert.ok(dump, 'a dump was written');
     // the official entrypoint's warning must not be the start of the dump
     assert.equal(await magic(dump), 'DZV1');
-    assert.ok(await c.isRunning());
+    assert.ok(await w.c.isRunning());
     const before = await volumes();
-    const deep = await qnb(['verify', '--deep']);
+    const deep = await w.qnb(['verify', '--deep']);
     assert.equal(deep.code, 0, deep.stdout + deep.stderr);
     assert.match(deep.stdout, /\(sha256 \+ restore drill\)/);
     assert.deepEqual(await leftVolumes(before), [], 'verify --deep leaves no Docker volume behind');
@@ -111,34 +77,34 @@ describe('Neo4j in Docker as the official image runs it', { skip, timeout: 40 * 
 
   test('a restore whose load fails rolls back to the safety dump; Neo4j runs with the original graph', async () => {
     // a dump cut in half: its header is fine, so neo4j-admin load starts (and wipes) before it fails
-    const [dump] = await dumpsIn(cwd);
-    const half = join(cwd, 'neo4j-cut.dump');
+    const [dump] = await dumpsIn(w.cwd);
+    const half = join(w.cwd, 'neo4j-cut.dump');
     const fh = await open(dump!, 'r');
     const size = (await stat(dump!)).size;
     const buf = Buffer.alloc(Math.floor(size / 2));
     await fh.read(buf, 0, buf.length, 0);
     await fh.close();
     await writeFile(half, buf);
-    const run = await qnb(['restore-neo4j', half, '--force', '--yes']);
+    const run = await w.qnb(['restore-neo4j', half, '--force', '--yes']);
     assert.notEqual(run.code, 0, run.stdout + run.stderr);
     assert.ok(!hasStackTrace(run), run.stderr);
     assert.match(run.stdout + run.stderr, /rolled back|put back from the safety dump/);
-    assert.ok(await c.isRunning(), 'the container runs');
-    assert.equal((await graphHash(c.boltUrl, password)).hash, original.hash);
+    assert.ok(await w.c.isRunning(), 'the container runs');
+    assert.equal((await graphHash(w.c.boltUrl, w.password)).hash, w.original.hash);
   });
 
   test('doctor: quick on a stopped container; warns when the live database is empty but its backup is not', async () => {
-    await c.stop();
+    await w.c.stop();
     const t0 = Date.now();
-    const down = await qnb(['doctor', '--skip-qdrant']);
+    const down = await w.qnb(['doctor', '--skip-qdrant']);
     const took = Date.now() - t0;
-    await c.start();
+    await w.c.start();
     assert.equal(down.code, 1, down.stdout + down.stderr);
     assert.match(down.stdout, /✘ neo4j: Bolt and credentials — .*cannot reach the server over Bolt/);
     // the driver's retry backoff made this 30+ s
     assert.ok(took < 20_000, `doctor took ${took} ms on a stopped container`);
-    await emptyGraph(c.boltUrl, password);
-    const empty = await qnb(['doctor', '--skip-qdrant']);
+    await emptyGraph(w.c.boltUrl, w.password);
+    const empty = await w.qnb(['doctor', '--skip-qdrant']);
     assert.match(
       empty.stdout,
       /⚠ neo4j: live database — database "neo4j" is empty, but its newest backup neo4j\/neo4j-\S+\.dump holds \d+ nodes/,
@@ -146,7 +112,7 @@ describe('Neo4j in Docker as the official image runs it', { skip, timeout: 40 * 
   });
 
   test('a --user container with a bind-mounted data folder: backed up, restored, and it starts again', async () => {
-    const dataDir = join(cwd, 'user-data');
+    const dataDir = join(w.cwd, 'user-data');
     await mkdir(dataDir);
     await chown(dataDir, 1000, 1000);
     const u = await startNeo4jContainer({
@@ -154,26 +120,26 @@ describe('Neo4j in Docker as the official image runs it', { skip, timeout: 40 * 
       volume: `unused-${suffix}`,
       dataDir,
       user: '1000:1000',
-      password,
+      password: w.password,
     });
     try {
-      await seedTypedGraph(u.boltUrl, password, 20);
-      const mine = await graphHash(u.boltUrl, password);
+      await seedTypedGraph(u.boltUrl, w.password, 20);
+      const mine = await graphHash(u.boltUrl, w.password);
       const userEnv = { NEO4J_CONTAINER: u.name, NEO4J_URI: u.boltUrl };
-      const home = join(cwd, 'user-run');
+      const home = join(w.cwd, 'user-run');
       await mkdir(home);
       const q = (args: string[]) =>
-        runQnb(args, { cwd: home, env: { ...env, ...userEnv }, timeoutMs: 600_000 });
+        runQnb(args, { cwd: home, env: { ...w.env, ...userEnv }, timeoutMs: 600_000 });
       const backup = await q(['backup-neo4j']);
       assert.equal(backup.code, 0, backup.stdout + backup.stderr);
       assert.ok(await u.isRunning(), 'it started again after the backup');
-      await wreckGraph(u.boltUrl, password);
+      await wreckGraph(u.boltUrl, w.password);
       const restore = await q(['restore-neo4j', '--latest', '--yes']);
       assert.equal(restore.code, 0, restore.stdout + restore.stderr);
       // both outages it caused: the safety dump's and the load's
       assert.match(restore.stdout, /Downtime: .+ in 2 outages \(safety dump .+, load .+\)/);
       assert.ok(await u.isRunning(), 'it started again after the restore');
-      assert.equal((await graphHash(u.boltUrl, password)).hash, mine.hash);
+      assert.equal((await graphHash(u.boltUrl, w.password)).hash, mine.hash);
       // nothing under the data folder was handed to another user
       const owners = await docker([
         'run',

@@ -17,7 +17,8 @@ import neo4j from 'neo4j-driver';
 import { qnbEnv, runQnb, startQnb } from '../helpers/cli.js';
 import { IN_CI } from '../helpers/components.js';
 import { graphHash, seedTypedGraph } from '../helpers/neo4j-data.js';
-import { dockerAvailable, ensureDocker, startNeo4jContainer } from '../servers/neo4j/docker-harness.js';
+import { useDockerNeo4j } from '../helpers/neo4j-docker-world.js';
+import { dockerAvailable } from '../servers/neo4j/docker-harness.js';
 import { createNeo4jHome, type Neo4jHome, neo4jAvailable, waitForBolt } from '../servers/neo4j/harness.js';
 
 const MARKER = '.qnb-neo4j-stopped.json';
@@ -292,41 +293,15 @@ describe('guardian: Neo4j in Docker', {
   skip: dockerAvail.ok ? false : `Docker missing — ${dockerAvail.hint}`,
   timeout: 20 * 60_000,
 }, () => {
-  const password = `pw-${randomBytes(6).toString('hex')}`;
-  const suffix = randomBytes(3).toString('hex');
-  let c: Awaited<ReturnType<typeof startNeo4jContainer>>;
-  let cwd: string;
-  let env: NodeJS.ProcessEnv;
-
-  before(async () => {
-    const { dockerHost } = await ensureDocker();
-    c = await startNeo4jContainer({
-      name: `qnb-guardian-neo4j-${suffix}`,
-      volume: `qnb-guardian-neo4j-data-${suffix}`,
-      password,
-    });
-    await seedTypedGraph(c.boltUrl, password);
-    cwd = await mkdtemp(join(tmpdir(), 'qnb-guardian-docker-'));
-    env = qnbEnv({
-      NEO4J_CONTAINER: c.name,
-      NEO4J_URI: c.boltUrl,
-      NEO4J_PASSWORD: password,
-      DOCKER_HOST: dockerHost,
-    });
-  });
-  after(async () => {
-    endGuardians();
-    await c?.remove({ volume: true });
-    if (cwd) await rm(cwd, { recursive: true, force: true });
-  });
+  const w = useDockerNeo4j('qnb-guardian-neo4j', { cleanup: endGuardians });
 
   test('SIGKILL during `docker stop`: the container answers Bolt again within 60 s of the stop ending, with no qnb command', async () => {
-    const before = await graphHash(c.boltUrl, password);
-    const { childPid } = await killDuring(['backup-neo4j'], { cwd, env }, /docker stop -t/);
-    const secs = await backWithin60s(c.boltUrl, password, childPid);
+    const before = await graphHash(w.c.boltUrl, w.password);
+    const { childPid } = await killDuring(['backup-neo4j'], { cwd: w.cwd, env: w.env }, /docker stop -t/);
+    const secs = await backWithin60s(w.c.boltUrl, w.password, childPid);
     await sleep(3_000);
-    await boltWithin(c.boltUrl, password, 2);
-    assert.equal((await graphHash(c.boltUrl, password)).hash, before.hash);
+    await boltWithin(w.c.boltUrl, w.password, 2);
+    assert.equal((await graphHash(w.c.boltUrl, w.password)).hash, before.hash);
     console.log(`# the container answered ${secs.toFixed(1)} s after the stop ended`);
   });
 });
