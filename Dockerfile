@@ -19,7 +19,9 @@ ARG DEBIAN_IMAGE=debian:bookworm-slim
 FROM ${NODE_IMAGE} AS base
 # uid/gid 7474 = the official Neo4j image's neo4j user: the dumps neo4j-admin writes into the
 # backups volume are then qnb's own (another uid works too: qnb copies them instead of renaming).
-RUN groupadd --gid 7474 qnb \
+# npm and yarn are not needed at run time
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/yarn* /opt/yarn-* \
+ && groupadd --gid 7474 qnb \
  && useradd --uid 7474 --gid 7474 --home-dir /home/qnb --create-home --shell /usr/sbin/nologin qnb \
  && mkdir -p /backups /opt/qnb \
  && chown qnb:qnb /backups \
@@ -41,12 +43,11 @@ ENTRYPOINT ["qnb"]
 CMD ["schedule"]
 
 FROM base AS prebuilt
-# .qnb-prebuilt/ = opt/qnb/{dist,node_modules,package.json} and usr/local/bin/docker (the glob
-# keeps a build without it working: Dockerfile is always there)
-COPY --chown=root:root Dockerfile .qnb-prebuil[t] /tmp/prebuilt/
+# .qnb-prebuilt/ = opt/qnb/{dist,node_modules,package.json} and usr/local/bin/docker, merged into /
+# (the glob keeps a build without it working: Dockerfile is always there, and is removed)
+COPY Dockerfile .qnb-prebuil[t] /
 USER root
-RUN if [ -d /tmp/prebuilt/opt ]; then cp -a /tmp/prebuilt/opt /tmp/prebuilt/usr / && qnb --version; fi \
- && rm -rf /tmp/prebuilt
+RUN rm /Dockerfile && if [ -d /opt/qnb/dist ]; then qnb --version; fi
 USER qnb
 
 FROM ${NODE_IMAGE} AS build
