@@ -36,7 +36,7 @@ export interface ContainerInfo {
  * Variables not passed to admin containers: NEO4J_AUTH is only used to set the initial
  * password when the server starts, and keeping it out keeps the password out of one more process.
  */
-const NOT_FOR_ADMIN = new Set(['NEO4J_AUTH', 'NEO4J_AUTH_PATH']);
+const NOT_FOR_ADMIN = new Set(['NEO4J_AUTH', 'NEO4J_AUTH_PATH', 'NEO4J_AUTH_FILE']);
 
 /** `docker inspect` of one container; NotFoundError when there is none of that name. */
 export async function inspectContainer(
