@@ -7,9 +7,10 @@
  * - when qnb itself runs in a container, the engine's path of a folder qnb sees: `docker run -v`
  *   paths are the engine's, so a folder on qnb's `/backups` volume is mounted by its source.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
 import { NotFoundError, QnbError } from '../../core/errors.js';
+import { ownContainerIdSync } from '../../core/process-place.js';
 import { lastLines, runCommand } from './neo4j-runtime.js';
 
 /** `NEO4J_CONTAINER=label:KEY=VALUE` (or `label:KEY`) finds the container by label. */
@@ -108,17 +109,6 @@ export async function resolveContainer(
   return names[0]!;
 }
 
-/** The id of the container qnb runs in (from the engine's files mounted at /etc/hostname …), or undefined. */
-export async function ownContainerId(): Promise<string | undefined> {
-  const inContainer = await stat('/.dockerenv').then(
-    () => true,
-    () => false,
-  );
-  if (!inContainer) return undefined;
-  const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  return /\/containers\/([0-9a-f]{64})\/(hostname|hosts|resolv\.conf)\s/.exec(info)?.[1];
-}
-
 interface Mount {
   Source?: string;
   Destination?: string;
@@ -134,7 +124,7 @@ export async function enginePath(
   docker: string,
   env: NodeJS.ProcessEnv | undefined,
 ): Promise<string> {
-  const id = await ownContainerId();
+  const id = ownContainerIdSync();
   if (!id) return folder;
   const what = 'qnb container';
   const r = await runCommand(

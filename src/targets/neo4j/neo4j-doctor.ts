@@ -8,10 +8,11 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Neo4jConfig } from '../../config/schema.js';
+import { ownContainerIdSync } from '../../core/process-place.js';
 import type { RepoArtifact } from '../../core/repository.js';
 import type { DoctorCheck } from '../target.js';
 import { boltAttempt, type GraphCounts, openBolt } from './neo4j-bolt.js';
-import { enginePath, ownContainerId } from './neo4j-docker-host.js';
+import { enginePath } from './neo4j-docker-host.js';
 import { halfLoadedMessage, readHalfLoaded } from './neo4j-guardian.js';
 import type { Neo4jRuntime } from './neo4j-runtime.js';
 
@@ -117,7 +118,7 @@ async function runtimeChecks(d: Deps, out: DoctorCheck[]): Promise<boolean> {
 
 /** In a sidecar: the backups folder must be on a mount the engine can hand to admin containers. */
 async function engineFolderCheck(d: Deps, out: DoctorCheck[]): Promise<void> {
-  if (!(await ownContainerId())) return;
+  if (!ownContainerIdSync()) return;
   const name = 'backups folder reachable by admin containers';
   try {
     const source = await enginePath(d.backupDir, 'docker', d.config.env as NodeJS.ProcessEnv | undefined);
