@@ -115,9 +115,10 @@ interface Mount {
 }
 
 /**
- * The engine's path of `folder`: itself when qnb does not run in a container; in a container,
- * the source of the volume or bind mount holding it. Throws when the folder is in the container's
- * own file system, which no other container can mount.
+ * The engine's path of `folder`: itself when qnb does not run in a container (or the engine does
+ * not know qnb's container); in a container, the source of the volume or bind mount holding it.
+ * Throws when the folder is in the container's own file system, which no other container can
+ * mount.
  */
 export async function enginePath(
   folder: string,
@@ -133,6 +134,8 @@ export async function enginePath(
     what,
     env ? { env } : {},
   );
+  // another engine than the one qnb runs in (e.g. Docker in Docker): it sees qnb's own paths
+  if (r.code !== 0 && /No such (object|container)/i.test(r.stderr)) return folder;
   if (r.code !== 0)
     throw (
       (await engineAccessError(r.stderr, env, what)) ??
