@@ -85,7 +85,7 @@ export const KEYS: readonly KeySpec[] = [
     path: 'neo4j.container',
     env: 'NEO4J_CONTAINER',
     parse: str,
-    fix: 'set the Docker container name, or unset it for a local install',
+    fix: 'set the Docker container name (or label:KEY=VALUE to find it by label), or unset it for a local install',
   },
   { path: 'neo4j.home', env: 'NEO4J_HOME', parse: str, fix: 'set it to the Neo4j installation folder' },
   {

@@ -10,6 +10,7 @@ import type { QnbConfig } from '../config/schema.js';
 import type { DoctorCheck, Target, TargetContext } from '../targets/target.js';
 import { ensureDir } from './fs-safe.js';
 import { isLockHolderAlive, LOCK_FILE, type LockInfo } from './lock.js';
+import { placeOf } from './process-place.js';
 import type { Repository } from './repository.js';
 
 /** One check. */
@@ -62,7 +63,8 @@ async function backupsChecks(d: Deps, out: DoctorCheck[]): Promise<void> {
   });
   try {
     const lock = JSON.parse(await readFile(join(dir, LOCK_FILE), 'utf8')) as LockInfo;
-    const alive = isLockHolderAlive(lock);
+    const where = placeOf(lock);
+    const alive = where === 'elsewhere' || (where === 'here' && isLockHolderAlive(lock));
     out.push({
       area: 'backups',
       name: 'lock',

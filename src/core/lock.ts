@@ -6,16 +6,16 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { link, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ioError, LockedError } from './errors.js';
 import { FILE_MODE, TEMP_PREFIX } from './fs-safe.js';
+import { type ProcessPlace, placeOf, processPlace } from './process-place.js';
 
 /** Name of the lock file inside the backups folder. */
 export const LOCK_FILE = '.qnb.lock';
 
 /** What a lock file holds. */
-export interface LockInfo {
+export interface LockInfo extends ProcessPlace {
   pid: number;
   host: string;
   /** Process start time from /proc (clock ticks since boot), to detect PID reuse. */
@@ -78,7 +78,7 @@ export async function acquireLock(dir: string, command: string): Promise<Lock> {
   const path = join(dir, LOCK_FILE);
   const info: LockInfo = {
     pid: process.pid,
-    host: hostname(),
+    ...processPlace(),
     procStart: processStartTime(process.pid),
     startedAt: new Date().toISOString(),
     command,
@@ -111,12 +111,14 @@ export async function acquireLock(dir: string, command: string): Promise<Lock> {
       await breakStaleLock(path, holder);
       continue;
     }
-    if (holder.host !== info.host || holder.pid === 0 || isLockHolderAlive(holder)) {
+    // a holder in another container (or host) is never judged by its PID here
+    const where = placeOf(holder);
+    if (where === 'elsewhere' || holder.pid === 0 || (where === 'here' && isLockHolderAlive(holder))) {
       throw new LockedError(
         `backups folder is locked by ${describe(holder)}`,
-        holder.host === info.host
+        where !== 'elsewhere'
           ? 'wait for that run to finish'
-          : `if no qnb runs on ${holder.host}, remove ${path}`,
+          : `if no qnb runs on ${holder.host}${holder.host === info.host ? ' (in another container)' : ''}, remove ${path}`,
       );
     }
     await breakStaleLock(path, holder);

@@ -78,6 +78,12 @@ export interface BackupManager {
   verify(selector?: string, opts?: VerifyOptions): Promise<VerifyResult>;
   /** Checks every prerequisite; repairs what a crashed qnb left (a Neo4j left stopped). */
   doctor(opts?: { skip?: TargetKind[] }): Promise<DoctorCheck[]>;
+  /**
+   * Under the lock, only what every writing operation does first: removes an interrupted run's
+   * leftovers and starts a Neo4j a crashed qnb left stopped (`schedule` at start-up: a restarted
+   * sidecar). LockedError when another run holds the lock (nothing to repair then).
+   */
+  recover(): Promise<void>;
   /** Retention: deletes what the policy does not keep (never a target's newest valid backup). */
   prune(opts: PruneOptions): Promise<PruneResult>;
   /** Retention on a copy destination, same planner and guarantees as `prune`. */
@@ -242,6 +248,7 @@ export function createBackupManager(
     listRemote: (from) => scanRemote(from, displayBase(from), options.signal),
     restore,
     verify,
+    recover: () => locked('recover', async () => undefined),
     doctor: (opts = {}) =>
       runDoctor({
         config,

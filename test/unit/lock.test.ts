@@ -80,6 +80,36 @@ test('a lock from another host is never broken automatically', async (t) => {
   );
 });
 
+test('a dead-looking lock from another container on this host (another PID namespace) is never broken', async (t) => {
+  // a sidecar and a `docker run --rm` one-off under --network host share the host's name, but a
+  // PID of the other container means nothing here: its run may well be going on
+  const dir = await tempDir(t);
+  const other: LockInfo = {
+    pid: deadPid(),
+    host: hostname(),
+    pidNs: 'pid:[1]',
+    container: 'c'.repeat(64),
+    procStart: null,
+    startedAt: '',
+    command: 'restore --latest',
+    token: 't',
+  };
+  await writeFile(join(dir, LOCK_FILE), JSON.stringify(other));
+  await assert.rejects(
+    acquireLock(dir, 'backup-all (schedule)'),
+    (e: unknown) => e instanceof LockedError && /\(in another container\), remove/.test(e.hint ?? ''),
+  );
+  // the same lock written in this PID namespace is judged by its PID: stale, recovered
+  const { readlinkSync } = await import('node:fs');
+  await writeFile(
+    join(dir, LOCK_FILE),
+    JSON.stringify({ ...other, pidNs: readlinkSync('/proc/self/ns/pid') }),
+  );
+  const lock = await acquireLock(dir, 'backup-all (schedule)');
+  assert.ok(lock.info.pidNs?.startsWith('pid:['), 'our lock records our PID namespace');
+  await lock.release();
+});
+
 test('release removes only our own lock', async (t) => {
   const dir = await tempDir(t);
   const lock = await acquireLock(dir, 'a');

@@ -114,12 +114,20 @@ export async function runSchedule(ctx: CommandContext, flags: ScheduleFlags): Pr
   log(
     `qnb schedule: "${expr}" (${zone}), backup-all${flags.skipNeo4j ? ' --skip-neo4j' : ''}${flags.skipQdrant ? ' --skip-qdrant' : ''}${copyTo ? ` --copy-to ${copyTo.name}` : ''}; next run ${first ? displayTime(first) : 'never'}; stop with Ctrl-C or SIGTERM`,
   );
+  // a restarted sidecar (or service): what the killed run left — Neo4j stopped, temp files — is
+  // repaired now, not at the next tick; a run holding the lock needs nothing of it
+  const recovery = job.manager.recover().catch((err) => {
+    const e = toQnbError(err, ctx.io.signal);
+    if (e.code !== 'E_LOCKED' && e.code !== 'E_INTERRUPTED')
+      log(`recovery at start failed — ${e.message}${e.hint ? ` — ${e.hint}` : ''}`);
+  });
   try {
     await aborted(ctx.io.signal);
     cron.stop();
     log(running ? 'stopping: interrupting the running backup…' : 'stopping: no backup running');
     await running;
   } finally {
+    await recovery;
     cron.stop();
     reporter.stop();
     await job.close();

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, chown } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { NotFoundError, QnbError } from '../../core/errors.js';
+import { engineAccessError, enginePath, LABEL_PREFIX, resolveContainer } from './neo4j-docker-host.js';
 import { type AdminProcess, lastLines, type Neo4jRuntime, runCommand, spawnAdmin } from './neo4j-runtime.js';
 
 /** Where a throwaway admin container sees the folder given as `AdminOptions.folder`. */
@@ -35,26 +36,34 @@ export interface ContainerInfo {
  * Variables not passed to admin containers: NEO4J_AUTH is only used to set the initial
  * password when the server starts, and keeping it out keeps the password out of one more process.
  */
-const NOT_FOR_ADMIN = new Set(['NEO4J_AUTH', 'NEO4J_AUTH_PATH']);
+const NOT_FOR_ADMIN = new Set(['NEO4J_AUTH', 'NEO4J_AUTH_PATH', 'NEO4J_AUTH_FILE']);
 
 /** `docker inspect` of one container; NotFoundError when there is none of that name. */
-export async function inspectContainer(container: string, docker = 'docker'): Promise<ContainerInfo> {
+export async function inspectContainer(
+  container: string,
+  docker = 'docker',
+  env?: NodeJS.ProcessEnv,
+): Promise<ContainerInfo> {
   const what = `neo4j container "${container}"`;
   const r = await runCommand(
     docker,
     ['inspect', '--type', 'container', '--format', '{{json .}}', container],
     what,
+    env ? { env } : {},
   );
   if (r.code !== 0) {
     if (/No such (object|container)/i.test(r.stderr)) {
       throw new NotFoundError(
         `Container not found: ${container}`,
-        'check the name with `docker ps -a`, or set NEO4J_CONTAINER',
+        `check the name with \`docker ps -a\`, or set NEO4J_CONTAINER (a name, or ${LABEL_PREFIX}qnb.neo4j=true to find it by label)`,
       );
     }
-    throw new QnbError('E_CONNECT', `${what}: docker inspect failed: ${lastLines(r.stderr)}`, {
-      hint: 'is the Docker engine running? check DOCKER_HOST',
-    });
+    throw (
+      (await engineAccessError(r.stderr, env, what)) ??
+      new QnbError('E_CONNECT', `${what}: docker inspect failed: ${lastLines(r.stderr)}`, {
+        hint: 'is the Docker engine running? check DOCKER_HOST',
+      })
+    );
   }
   const j = JSON.parse(r.stdout) as {
     Image?: string;
@@ -97,35 +106,52 @@ async function shareFolder(folder: string, user: string): Promise<void> {
 }
 
 /**
- * A Docker container running the official image (or one that behaves like it). `childEnv`: the
- * environment of `docker` (config.neo4j.env); undefined = qnb's own.
+ * A Docker container running the official image (or one that behaves like it). `ref`: its name,
+ * or `label:KEY=VALUE` to find it by label (resolved on first use; `spec` then names it).
+ * `childEnv`: the environment of `docker` (config.neo4j.env); undefined = qnb's own.
  */
 export function createDockerRuntime(
-  container: string,
+  ref: string,
   docker = 'docker',
   childEnv?: NodeJS.ProcessEnv,
 ): Neo4jRuntime {
-  const what = `neo4j container "${container}"`;
-  const inspect = () => inspectContainer(container, docker);
+  let container = ref;
+  let resolved: Promise<string> | undefined;
+  const name = () => {
+    resolved ??= resolveContainer(ref, docker, childEnv).then((n) => {
+      container = n;
+      return n;
+    });
+    resolved.catch(() => {
+      resolved = undefined;
+    });
+    return resolved;
+  };
+  const what = () => `neo4j container "${container}"`;
+  const inspect = async () => inspectContainer(await name(), docker, childEnv);
+  const cmdOpts = (timeoutMs: number) => ({ timeoutMs, ...(childEnv ? { env: childEnv } : {}) });
   return {
-    spec: { kind: 'docker', container },
+    get spec() {
+      return { kind: 'docker' as const, container };
+    },
     describe: () => `Docker container ${container}`,
     async preflight() {
       const s = await inspect();
       if (!s.running)
-        throw new QnbError('E_NOT_FOUND', `${what} is not running`, {
+        throw new QnbError('E_NOT_FOUND', `${what()} is not running`, {
           hint: `start it: docker start ${container}`,
         });
     },
     isRunning: async () => (await inspect()).running,
     async stop() {
-      const r = await runCommand(docker, ['stop', '-t', '120', container], what, { timeoutMs: 180_000 });
-      if (r.code !== 0) throw new QnbError('E_SERVER', `${what}: docker stop failed: ${lastLines(r.stderr)}`);
+      const r = await runCommand(docker, ['stop', '-t', '120', await name()], what(), cmdOpts(180_000));
+      if (r.code !== 0)
+        throw new QnbError('E_SERVER', `${what()}: docker stop failed: ${lastLines(r.stderr)}`);
     },
     async start() {
-      const r = await runCommand(docker, ['start', container], what, { timeoutMs: 120_000 });
+      const r = await runCommand(docker, ['start', await name()], what(), cmdOpts(120_000));
       if (r.code !== 0)
-        throw new QnbError('E_SERVER', `${what}: docker start failed: ${lastLines(r.stderr)}`);
+        throw new QnbError('E_SERVER', `${what()}: docker start failed: ${lastLines(r.stderr)}`);
     },
     folderPath: () => CONTAINER_FOLDER,
     admin(args, opts = {}) {
@@ -135,32 +161,34 @@ export function createDockerRuntime(
       const done = (async () => {
         const info = await inspect();
         if (opts.folder) await shareFolder(opts.folder, info.user);
-        if (killed) throw new QnbError('E_INTERRUPTED', `${what}: neo4j-admin cancelled`);
+        // the engine mounts ITS path of the folder (qnb's own in a sidecar differs)
+        const source = opts.folder ? await enginePath(opts.folder, docker, childEnv) : undefined;
+        if (killed) throw new QnbError('E_INTERRUPTED', `${what()}: neo4j-admin cancelled`);
         // values reach docker through its environment (`-e NAME`), never through argv
         const envNames = Object.keys(info.neo4jEnv);
         // named, so that a guardian can wait for it if qnb dies meanwhile (neo4j-children.ts)
-        const name = `qnb-admin-${randomBytes(6).toString('hex')}`;
+        const adminName = `qnb-admin-${randomBytes(6).toString('hex')}`;
         const flags = [
           'run',
           '--rm',
           '--name',
-          name,
+          adminName,
           '--network',
           'none',
           '--volumes-from',
           container,
           ...(info.user ? ['--user', info.user] : []),
           ...envNames.flatMap((n) => ['-e', n]),
-          ...(opts.folder ? ['-v', `${opts.folder}:${CONTAINER_FOLDER}`] : []),
+          ...(source ? ['-v', `${source}:${CONTAINER_FOLDER}`] : []),
           ...(opts.stdin ? ['-i'] : []),
         ];
         inner = spawnAdmin(
           docker,
           [...flags, info.imageId, 'neo4j-admin', ...args],
           { ...(childEnv ?? process.env), ...info.neo4jEnv },
-          what,
+          what(),
           Boolean(opts.stdin),
-          name,
+          adminName,
         );
         if (opts.stdin) stdin.pipe(inner.stdin);
         return await inner.done;

@@ -8,9 +8,11 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Neo4jConfig } from '../../config/schema.js';
+import { ownContainerIdSync } from '../../core/process-place.js';
 import type { RepoArtifact } from '../../core/repository.js';
 import type { DoctorCheck } from '../target.js';
 import { boltAttempt, type GraphCounts, openBolt } from './neo4j-bolt.js';
+import { enginePath } from './neo4j-docker-host.js';
 import { halfLoadedMessage, readHalfLoaded } from './neo4j-guardian.js';
 import type { Neo4jRuntime } from './neo4j-runtime.js';
 
@@ -96,6 +98,7 @@ async function runtimeChecks(d: Deps, out: DoctorCheck[]): Promise<boolean> {
       fix: hint(err),
     });
   }
+  if (runtime.spec.kind === 'docker') await engineFolderCheck(d, out);
   if (runtime.spec.kind === 'local') {
     const bin = join(runtime.spec.home, 'bin', 'neo4j');
     const ok = await access(bin, constants.X_OK).then(
@@ -111,6 +114,18 @@ async function runtimeChecks(d: Deps, out: DoctorCheck[]): Promise<boolean> {
     });
   }
   return true;
+}
+
+/** In a sidecar: the backups folder must be on a mount the engine can hand to admin containers. */
+async function engineFolderCheck(d: Deps, out: DoctorCheck[]): Promise<void> {
+  if (!ownContainerIdSync()) return;
+  const name = 'backups folder reachable by admin containers';
+  try {
+    const source = await enginePath(d.backupDir, 'docker', d.config.env as NodeJS.ProcessEnv | undefined);
+    out.push({ area: 'neo4j', name, ok: true, detail: `${d.backupDir} is ${source} on the Docker host` });
+  } catch (err) {
+    out.push({ area: 'neo4j', name, ok: false, detail: msg(err), fix: hint(err) });
+  }
 }
 
 async function boltCheck(d: Deps, out: DoctorCheck[]): Promise<void> {

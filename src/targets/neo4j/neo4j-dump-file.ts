@@ -8,7 +8,8 @@
  * neo4j/neo4j `org.neo4j.dbms.archive.DumpFormat`/`Dumper`) and `neo4j-admin database load
  * --info`, which reads the archive's metadata without loading anything.
  */
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InterruptedError, QnbError, VerificationError } from '../../core/errors.js';
 import { DIR_MODE, FILE_MODE } from '../../core/fs-safe.js';
@@ -176,7 +177,12 @@ export async function dumpToFile(
     const file = await stopped(() => dumpIntoFolder(runtime, db, folder, ctx, label));
     await checkDumpHeader(file, label);
     const info = await inspectDumpInFolder(runtime, db, folder, ctx, label);
-    await rename(file, dest);
+    const owner = (await stat(file)).uid;
+    const uid = process.getuid?.();
+    if (uid === undefined || uid === 0 || owner === uid) await rename(file, dest);
+    // written by another user that qnb cannot take it from (qnb in a sidecar under another uid than
+    // Neo4j's): a copy of its own, never a file qnb could not chmod or remove later
+    else await copyFile(file, dest, constants.COPYFILE_EXCL);
     const fh = await open(dest, 'r+');
     try {
       // written by the container's user: make it qnb's, private, and durable

@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { FILE_MODE } from '../../core/fs-safe.js';
 import { isLockHolderAlive, processStartTime } from '../../core/lock.js';
+import { type ProcessPlace, placeOf, processPlace } from '../../core/process-place.js';
 import type { RuntimeSpec } from './neo4j-runtime-spec.js';
 
 /** File name of the marker inside the backups folder. */
@@ -29,7 +30,7 @@ export interface MarkerChild {
 }
 
 /** What the marker holds. */
-export interface StoppedMarker {
+export interface StoppedMarker extends ProcessPlace {
   runtime: RuntimeSpec;
   pid: number;
   procStart: string | null;
@@ -89,7 +90,7 @@ export async function writeStoppedMarker(
     runtime,
     pid: process.pid,
     procStart: processStartTime(process.pid),
-    host: hostname(),
+    ...processPlace(),
     since: new Date().toISOString(),
     wasRunning,
     token: randomBytes(8).toString('hex'),
@@ -173,6 +174,10 @@ export function processAlive(pid: number, procStart: string | null): boolean {
 /** A marker left by a qnb process that is no longer running on this host, if any. */
 export async function orphanedStoppedMarker(backupDir: string): Promise<StoppedMarker | undefined> {
   const m = await readStoppedMarker(backupDir);
-  if (!m || m.host !== hostname()) return undefined;
+  // a marker of another container (or host) is not ours to act on; one of an earlier run of
+  // this container (restarted) is: that run's processes, its guardian too, have all ended
+  const where = m ? placeOf(m) : 'elsewhere';
+  if (!m || where === 'elsewhere') return undefined;
+  if (where === 'gone') return m;
   return processAlive(m.pid, m.procStart) && m.pid !== process.pid ? undefined : m;
 }

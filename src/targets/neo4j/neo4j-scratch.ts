@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { QnbError } from '../../core/errors.js';
 import type { BoltOptions } from './neo4j-bolt.js';
+import { resolveContainer } from './neo4j-docker-host.js';
 import { type RuntimeSpec, runCommand } from './neo4j-runtime.js';
 import { proveScratchHome } from './neo4j-scratch-check.js';
 
@@ -168,8 +169,9 @@ function dockerScratch(
   let started = false;
   const getImage = async () => {
     if (image) return image;
-    const r = await runCommand(docker, ['inspect', '--format', '{{.Config.Image}}', container], 'drill');
-    if (r.code !== 0) throw new QnbError('E_NOT_FOUND', `Container not found: ${container}`);
+    const name = await resolveContainer(container, docker, childEnv);
+    const r = await runCommand(docker, ['inspect', '--format', '{{.Config.Image}}', name], 'drill');
+    if (r.code !== 0) throw new QnbError('E_NOT_FOUND', `Container not found: ${name}`);
     image = r.stdout.trim();
     return image;
   };

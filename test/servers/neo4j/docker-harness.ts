@@ -139,6 +139,8 @@ export interface StartNeo4jContainerOptions {
   user?: string;
   /** A host folder bind-mounted at /data instead of the named volume (`-v DIR:/data`). */
   dataDir?: string;
+  /** Container labels (`--label KEY=VALUE`), e.g. `qnb.neo4j=true` for a qnb sidecar. */
+  labels?: string[];
 }
 
 /**
@@ -166,6 +168,7 @@ export async function startNeo4jContainer(opts: StartNeo4jContainerOptions): Pro
       '--network',
       'host',
       ...(opts.user ? ['--user', opts.user] : []),
+      ...(opts.labels ?? []).flatMap((l) => ['--label', l]),
       '-v',
       `${opts.dataDir ?? opts.volume}:/data`,
       ...envArgs,
