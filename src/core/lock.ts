@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { link, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ioError, LockedError } from './errors.js';
 import { FILE_MODE, TEMP_PREFIX } from './fs-safe.js';
@@ -13,6 +13,15 @@ import { type ProcessPlace, placeOf, processPlace } from './process-place.js';
 
 /** Name of the lock file inside the backups folder. */
 export const LOCK_FILE = '.qnb.lock';
+
+/**
+ * A held lock's file gets a fresh mtime this often (restic refreshes its locks the same way), so
+ * a holder nothing here can judge by PID — another host, another container — is known to be
+ * gone once its lock has not been refreshed for {@link STALE_ELSEWHERE_MS}.
+ */
+export const REFRESH_MS = 60_000;
+/** Age of the last refresh after which a lock written elsewhere is stale (restic: 30 min). */
+export const STALE_ELSEWHERE_MS = 30 * 60_000;
 
 /** What a lock file holds. */
 export interface LockInfo extends ProcessPlace {
@@ -23,6 +32,8 @@ export interface LockInfo extends ProcessPlace {
   startedAt: string;
   command: string;
   token: string;
+  /** Set by holders that refresh the file's mtime every this many ms (absent in older locks). */
+  refreshEvery?: number;
 }
 
 /** A held lock. */
@@ -74,8 +85,13 @@ function describe(info: LockInfo): string {
  * Takes the lock for `command`, recovering a stale lock of a dead process on this host.
  * Throws LockedError naming the holder when another live run has it.
  */
-export async function acquireLock(dir: string, command: string): Promise<Lock> {
+export async function acquireLock(
+  dir: string,
+  command: string,
+  opts: { refreshMs?: number; staleElsewhereMs?: number } = {},
+): Promise<Lock> {
   const path = join(dir, LOCK_FILE);
+  const refreshMs = opts.refreshMs ?? REFRESH_MS;
   const info: LockInfo = {
     pid: process.pid,
     ...processPlace(),
@@ -83,6 +99,7 @@ export async function acquireLock(dir: string, command: string): Promise<Lock> {
     startedAt: new Date().toISOString(),
     command,
     token: randomBytes(8).toString('hex'),
+    refreshEvery: refreshMs,
   };
   for (let attempt = 0; attempt < 3; attempt++) {
     // write the whole lock under a temporary name, then link it into place: link fails with
@@ -98,7 +115,15 @@ export async function acquireLock(dir: string, command: string): Promise<Lock> {
         await fh.close();
       }
       await link(temp, path);
-      return { info, release: () => releaseLock(path, info.token) };
+      const refresher = setInterval(() => void refreshLock(path, info.token), refreshMs);
+      refresher.unref();
+      return {
+        info,
+        release: () => {
+          clearInterval(refresher);
+          return releaseLock(path, info.token);
+        },
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(err as NodeJS.ErrnoException, path);
     } finally {
@@ -111,14 +136,22 @@ export async function acquireLock(dir: string, command: string): Promise<Lock> {
       await breakStaleLock(path, holder);
       continue;
     }
-    // a holder in another container (or host) is never judged by its PID here
+    // a holder in another container (or host) is never judged by its PID here, only by
+    // whether it still refreshes its lock
     const where = placeOf(holder);
-    if (where === 'elsewhere' || holder.pid === 0 || (where === 'here' && isLockHolderAlive(holder))) {
+    const staleElsewhere =
+      where === 'elsewhere' &&
+      (await notRefreshedFor(path, holder, opts.staleElsewhereMs ?? STALE_ELSEWHERE_MS));
+    if (
+      (where === 'elsewhere' && !staleElsewhere) ||
+      holder.pid === 0 ||
+      (where === 'here' && isLockHolderAlive(holder))
+    ) {
       throw new LockedError(
         `backups folder is locked by ${describe(holder)}`,
         where !== 'elsewhere'
           ? 'wait for that run to finish'
-          : `if no qnb runs on ${holder.host}${holder.host === info.host ? ' (in another container)' : ''}, remove ${path}`,
+          : `if no qnb runs on ${holder.host}${holder.host === info.host ? ' (in another container)' : ''}, remove ${path}${holder.refreshEvery ? ' (qnb takes it over once it has not been refreshed for 30 min)' : ''}`,
       );
     }
     await breakStaleLock(path, holder);
@@ -132,6 +165,28 @@ async function unreadableAndOld(path: string): Promise<boolean> {
     return Date.now() - (await stat(path)).mtimeMs > 60_000;
   } catch {
     return false;
+  }
+}
+
+/** True for a refreshing holder's lock whose mtime is older than `staleMs`. */
+async function notRefreshedFor(path: string, holder: LockInfo, staleMs: number): Promise<boolean> {
+  if (!holder.refreshEvery) return false; // an older qnb never refreshed: nothing tells
+  try {
+    return Date.now() - (await stat(path)).mtimeMs > staleMs;
+  } catch {
+    return false;
+  }
+}
+
+/** Gives our lock file a fresh mtime, if it is still ours. Best effort. */
+async function refreshLock(path: string, token: string): Promise<void> {
+  try {
+    const current = await readLock(path);
+    if (current?.token !== token) return;
+    const now = new Date();
+    await utimes(path, now, now);
+  } catch {
+    // a lost refresh only makes the lock look older to another host or container
   }
 }
 

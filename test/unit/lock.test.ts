@@ -110,6 +110,61 @@ test('a dead-looking lock from another container on this host (another PID names
   await lock.release();
 });
 
+test('a lock written elsewhere is taken over only once its holder has stopped refreshing it (restic-style)', async (t) => {
+  // a sidecar killed mid-backup and recreated by compose (a new container id) must not be locked
+  // out for good; a live holder elsewhere keeps its lock fresh and is never broken
+  const { utimes } = await import('node:fs/promises');
+  const dir = await tempDir(t);
+  const path = join(dir, LOCK_FILE);
+  const elsewhere: LockInfo = {
+    pid: 1,
+    host: hostname(),
+    pidNs: 'pid:[1]',
+    container: 'd'.repeat(64),
+    procStart: null,
+    startedAt: '',
+    command: 'backup-all (schedule)',
+    token: 't',
+    refreshEvery: 60_000,
+  };
+  const age = async (ms: number) => {
+    const then = new Date(Date.now() - ms);
+    await utimes(path, then, then);
+  };
+  await writeFile(path, JSON.stringify(elsewhere));
+  await age(29 * 60_000);
+  await assert.rejects(
+    acquireLock(dir, 'verify'),
+    (e: unknown) => e instanceof LockedError && /not been refreshed for 30 min/.test(e.hint ?? ''),
+  );
+  await age(31 * 60_000);
+  const taken = await acquireLock(dir, 'verify');
+  await taken.release();
+
+  // an older qnb's lock (no refreshEvery) never refreshed: its age says nothing
+  const { refreshEvery: _, ...older } = elsewhere;
+  await writeFile(path, JSON.stringify(older));
+  await age(24 * 3600_000);
+  await assert.rejects(acquireLock(dir, 'verify'), LockedError);
+});
+
+test('a held lock refreshes its file while held and stops when released', async (t) => {
+  const { stat, utimes } = await import('node:fs/promises');
+  const dir = await tempDir(t);
+  const path = join(dir, LOCK_FILE);
+  const lock = await acquireLock(dir, 'backup-all', { refreshMs: 50 });
+  const old = new Date(Date.now() - 3600_000);
+  await utimes(path, old, old);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(Date.now() - (await stat(path)).mtimeMs < 10_000, 'the holder refreshed its lock');
+  assert.equal(lock.info.refreshEvery, 50);
+  await lock.release();
+  await writeFile(path, JSON.stringify({ ...lock.info, token: 'next' }));
+  await utimes(path, old, old);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(Date.now() - (await stat(path)).mtimeMs > 3000_000, 'a released lock no longer refreshes');
+});
+
 test('release removes only our own lock', async (t) => {
   const dir = await tempDir(t);
   const lock = await acquireLock(dir, 'a');
