@@ -3,13 +3,13 @@
  * Never holds a whole file in memory.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createGzip, createInflate } from 'node:zlib';
 import { ioError, QnbError } from './errors.js';
 import { FILE_MODE } from './fs-safe.js';
+import { hashingFileWriter } from './hash-writer.js';
 
 /** Bytes and sha256 of what was streamed. */
 export interface StreamResult {
@@ -99,7 +99,9 @@ export function decoderFor(encoding: string): Transform {
 
 /**
  * Writes `source` to a new file at `path` (must not exist), decoding `encoding` if given (or
- * compressing with gzip when `gzip`), hashing the bytes as written, and fsyncing before it resolves.
+ * compressing with gzip when `gzip`), hashing the bytes as written, and fsyncing before it
+ * resolves. The writing, hashing and flushing run on a worker thread (hash-writer.ts), so the
+ * thread receiving the data only copies it; memory stays bounded (a full pool pauses the source).
  */
 export async function streamToFile(
   source: Readable,
@@ -112,35 +114,38 @@ export async function streamToFile(
     gzip?: boolean;
   } = {},
 ): Promise<StreamResult> {
-  const hash = createHash('sha256');
-  let bytes = 0;
   const progress = throttled(opts.onProgress);
   // first: an encoding qnb cannot decode throws before the file exists
   const decoder = opts.encoding ? decoderFor(opts.encoding) : undefined;
-  // 1 MiB buffer: the WriteStream gathers what arrives during one write into the next writev
-  const out = createWriteStream(path, { flags: 'wx', mode: FILE_MODE, flush: true, highWaterMark: 1 << 20 });
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'wx', FILE_MODE);
+  } catch (err) {
+    source.destroy();
+    throw ioError(err as NodeJS.ErrnoException, path);
+  }
   const stages: Transform[] = [];
   if (decoder) stages.push(decoder);
   if (opts.gzip) stages.push(createGzip());
-  const done = pipeline([source, ...stages, out] as unknown as NodeJS.ReadWriteStream[], {
-    signal: opts.signal,
-  });
-  // The hash listens to the same 'data' events the pipe writes, instead of a Transform between
-  // them (bench/FINDINGS.md: the extra stream stage cost CPU a busy download cannot spare).
-  (stages.at(-1) ?? source).on('data', (chunk: Buffer | string) => {
-    hash.update(chunk);
-    bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-    progress(bytes);
-  });
+  const out = hashingFileWriter(fh.fd, progress);
   try {
-    await done;
+    await pipeline([source, ...stages, out] as unknown as NodeJS.ReadWriteStream[], {
+      signal: opts.signal,
+    });
+    // the worker writes through fh.fd: close it only once the worker is gone
+    await out.stop();
+    await fh.close();
   } catch (err) {
+    await out.stop();
+    await fh.close().catch(() => {});
     const e = err as NodeJS.ErrnoException;
-    if (e.syscall && ['write', 'open', 'close', 'fsync'].includes(e.syscall)) throw ioError(e, path);
+    if (e.syscall && ['write', 'open', 'close', 'fsync', 'fdatasync'].includes(e.syscall))
+      throw ioError(e, path);
     throw err;
   }
-  opts.onProgress?.(bytes);
-  return { bytes, sha256: hash.digest('hex') };
+  const res = out.result();
+  opts.onProgress?.(res.bytes);
+  return res;
 }
 
 /** Size of the one buffer hashFile reads into. */

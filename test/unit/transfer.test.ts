@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { QnbError } from '../../src/core/errors.js';
+import { hashingFileWriter } from '../../src/core/hash-writer.js';
 import { streamToFile } from '../../src/core/transfer.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -75,4 +77,36 @@ test('streamToFile passes on a source that breaks off, and an abort', async (t) 
     streamToFile(Readable.from(endless()), join(dir, 'b'), { signal: controller.signal }),
     (e: Error) => e.name === 'AbortError',
   );
+});
+
+test('streamToFile keeps memory bounded and hashes exactly the bytes on disk past many pool rounds', async (t) => {
+  const dir = await tempDir(t);
+  // 40 MiB in 64 KiB chunks through the 8 × 1 MiB pool: the source is paused many times
+  const hash = createHash('sha256');
+  async function* chunks() {
+    for (let i = 0; i < 640; i++) {
+      const b = Buffer.alloc(65536, i & 0xff);
+      b.writeUInt32BE(i, 0);
+      hash.update(b);
+      yield b;
+    }
+  }
+  const res = await streamToFile(Readable.from(chunks()), join(dir, 'big'));
+  assert.equal(res.bytes, 640 * 65536);
+  assert.equal(res.sha256, hash.digest('hex'));
+  assert.equal(sha256(await readFile(join(dir, 'big'))), res.sha256);
+});
+
+test('hashingFileWriter: a write error on the writer thread fails the stream with its errno', async () => {
+  const fh = await open('/dev/full', 'w');
+  try {
+    const w = hashingFileWriter(fh.fd, () => {}, 1 << 20);
+    await assert.rejects(
+      pipeline(Readable.from([Buffer.alloc(3 << 20, 1)]), w),
+      (e: NodeJS.ErrnoException) => e.code === 'ENOSPC' && e.syscall === 'write',
+    );
+    await w.stop();
+  } finally {
+    await fh.close();
+  }
 });
