@@ -43,6 +43,8 @@ export async function startBenchServer(opts: {
   dataDir: string;
   maxSeconds: number;
   cwd: string;
+  /** Also `bulk-1`…`bulk-N`, snapshots padded with `mb` MiB each. */
+  extra?: { n: number; mb: number };
 }): Promise<BenchServer> {
   const child = spawnTracked(
     process.execPath,
@@ -57,6 +59,7 @@ export async function startBenchServer(opts: {
       '--max-seconds',
       String(opts.maxSeconds),
       '--watch-stdin',
+      ...(opts.extra ? ['--extra', String(opts.extra.n), '--extra-mb', String(opts.extra.mb)] : []),
     ],
     { cwd: opts.cwd, stdinPipe: true },
   );
