@@ -8,8 +8,8 @@ import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createGzip, createInflate } from 'node:zlib';
 import { ioError, QnbError } from './errors.js';
+import { durableFileWriter } from './file-writer.js';
 import { FILE_MODE } from './fs-safe.js';
-import { hashingFileWriter } from './hash-writer.js';
 
 /** Bytes and sha256 of what was streamed. */
 export interface StreamResult {
@@ -100,8 +100,7 @@ export function decoderFor(encoding: string): Transform {
 /**
  * Writes `source` to a new file at `path` (must not exist), decoding `encoding` if given (or
  * compressing with gzip when `gzip`), hashing the bytes as written, and fsyncing before it
- * resolves. The writing, hashing and flushing run on a worker thread (hash-writer.ts), so the
- * thread receiving the data only copies it; memory stays bounded (a full pool pauses the source).
+ * resolves; a background fdatasync every 32 MiB keeps that final fsync short (file-writer.ts).
  */
 export async function streamToFile(
   source: Readable,
@@ -114,6 +113,8 @@ export async function streamToFile(
     gzip?: boolean;
   } = {},
 ): Promise<StreamResult> {
+  const hash = createHash('sha256');
+  let bytes = 0;
   const progress = throttled(opts.onProgress);
   // first: an encoding qnb cannot decode throws before the file exists
   const decoder = opts.encoding ? decoderFor(opts.encoding) : undefined;
@@ -127,25 +128,32 @@ export async function streamToFile(
   const stages: Transform[] = [];
   if (decoder) stages.push(decoder);
   if (opts.gzip) stages.push(createGzip());
-  const out = hashingFileWriter(fh.fd, progress);
+  const out = durableFileWriter(fh);
+  const done = pipeline([source, ...stages, out] as unknown as NodeJS.ReadWriteStream[], {
+    signal: opts.signal,
+  });
+  // The hash listens to the same 'data' events the pipe writes, instead of a Transform between
+  // them (bench/FINDINGS.md: the extra stream stage cost CPU a busy download cannot spare). A
+  // worker thread for the hash was measured too and lost (issue 14, bench/FINDINGS.md).
+  (stages.at(-1) ?? source).on('data', (chunk: Buffer | string) => {
+    hash.update(chunk);
+    bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    progress(bytes);
+  });
   try {
-    await pipeline([source, ...stages, out] as unknown as NodeJS.ReadWriteStream[], {
-      signal: opts.signal,
-    });
-    // the worker writes through fh.fd: close it only once the worker is gone
-    await out.stop();
+    await done;
     await fh.close();
   } catch (err) {
-    await out.stop();
+    // no write or sync of ours may still run on the descriptor when it is closed
+    await out.settled();
     await fh.close().catch(() => {});
     const e = err as NodeJS.ErrnoException;
-    if (e.syscall && ['write', 'open', 'close', 'fsync', 'fdatasync'].includes(e.syscall))
+    if (e.syscall && ['write', 'writev', 'open', 'close', 'fsync', 'fdatasync'].includes(e.syscall))
       throw ioError(e, path);
     throw err;
   }
-  const res = out.result();
-  opts.onProgress?.(res.bytes);
-  return res;
+  opts.onProgress?.(bytes);
+  return { bytes, sha256: hash.digest('hex') };
 }
 
 /** Size of the one buffer hashFile reads into. */

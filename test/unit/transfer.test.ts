@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { QnbError } from '../../src/core/errors.js';
-import { hashingFileWriter } from '../../src/core/hash-writer.js';
+import { durableFileWriter } from '../../src/core/file-writer.js';
 import { streamToFile } from '../../src/core/transfer.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -79,7 +79,7 @@ test('streamToFile passes on a source that breaks off, and an abort', async (t) 
   );
 });
 
-test('streamToFile keeps memory bounded and hashes exactly the bytes on disk past many pool rounds', async (t) => {
+test('streamToFile hashes exactly the bytes on disk across background syncs', async (t) => {
   const dir = await tempDir(t);
   // 40 MiB in 64 KiB chunks through the 8 × 1 MiB pool: the source is paused many times
   const hash = createHash('sha256');
@@ -97,15 +97,37 @@ test('streamToFile keeps memory bounded and hashes exactly the bytes on disk pas
   assert.equal(sha256(await readFile(join(dir, 'big'))), res.sha256);
 });
 
-test('hashingFileWriter: a write error on the writer thread fails the stream with its errno', async () => {
+test('durableFileWriter: a write error fails the stream with its errno, background syncs included', async () => {
   const fh = await open('/dev/full', 'w');
   try {
-    const w = hashingFileWriter(fh.fd, () => {}, 1 << 20);
+    const w = durableFileWriter(fh, 1 << 20);
     await assert.rejects(
       pipeline(Readable.from([Buffer.alloc(3 << 20, 1)]), w),
-      (e: NodeJS.ErrnoException) => e.code === 'ENOSPC' && e.syscall === 'write',
+      (e: NodeJS.ErrnoException) => e.code === 'ENOSPC' && /^write/.test(e.syscall ?? ''),
     );
-    await w.stop();
+    await w.settled();
+  } finally {
+    await fh.close();
+  }
+});
+
+test('durableFileWriter flushes in the background while writing and fsyncs once at the end', async (t) => {
+  const dir = await tempDir(t);
+  const fh = await open(join(dir, 'f'), 'wx');
+  const calls: string[] = [];
+  const spy = new Proxy(fh, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop);
+      if (prop === 'datasync' || prop === 'sync') calls.push(String(prop));
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  try {
+    const w = durableFileWriter(spy, 4 << 20);
+    await pipeline(Readable.from(Array.from({ length: 20 }, () => Buffer.alloc(1 << 20, 3))), w);
+    assert.ok(calls.filter((c) => c === 'datasync').length >= 2, calls.join());
+    assert.equal(calls.at(-1), 'sync', 'the final fsync comes last');
+    assert.equal((await fh.stat()).size, 20 << 20);
   } finally {
     await fh.close();
   }

@@ -1,5 +1,6 @@
 /**
- * The end of streamToFile: a Writable whose bytes a worker thread writes to the file and hashes
+ * Bench-local (issue 14, measured and NOT adopted — bench/FINDINGS.md): the end of streamToFile as
+ * a Writable whose bytes a worker thread writes to the file and hashes
  * (sha256 of exactly the buffers it wrote), flushing them to disk in the background every
  * `syncEvery` bytes and fsyncing at the end. The thread that receives the data only copies each
  * chunk into one of a few fixed 1 MiB buffers, which travel to the worker and back (transferred,
@@ -15,46 +16,76 @@ const BUF = 1 << 20;
 /** Background fdatasync every this many bytes: the final fsync then has little left to write. */
 export const SYNC_EVERY = 32 << 20;
 
-/** What the worker runs (plain CommonJS, no loader: it starts in ~25 ms). */
+/**
+ * What the worker runs (plain CommonJS, no loader: it starts in ~25 ms). Each buffer is hashed
+ * on arrival, then written by the libuv pool (one write at a time, in order) while the next one
+ * is hashed; it goes back to the receiving thread only once written, so the bytes hashed are the
+ * bytes written. Every `syncEvery` bytes written an fdatasync runs in the background.
+ */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const { fd, syncEvery } = workerData;
 const hash = createHash('sha256');
+const queue = [];
+let writing = false;
 let bytes = 0;
 let unsynced = 0;
 let syncing = null;
+let ending = false;
 let failed = false;
 const fail = (err) => {
   if (failed) return;
   failed = true;
   parentPort.postMessage({ type: 'error', message: err.message, code: err.code, syscall: err.syscall, errno: err.errno });
 };
-const backgroundSync = () => {
-  unsynced = 0;
-  syncing = new Promise((resolve) => fs.fdatasync(fd, (err) => { if (err) fail(err); syncing = null; resolve(); }));
+const finish = () => {
+  Promise.resolve(syncing).then(() => {
+    if (failed) return;
+    fs.fsync(fd, (err) => {
+      if (err) return fail(err);
+      parentPort.postMessage({ type: 'done', bytes, sha256: hash.digest('hex') });
+    });
+  });
+};
+const writeNext = () => {
+  if (failed) return;
+  const m = queue.shift();
+  if (!m) {
+    writing = false;
+    if (ending) finish();
+    return;
+  }
+  writing = true;
+  const buf = new Uint8Array(m.buffer, 0, m.length);
+  const rest = (off) =>
+    fs.write(fd, buf, off, m.length - off, null, (err, n) => {
+      if (err) return fail(err);
+      if (off + n < m.length) return rest(off + n);
+      bytes += m.length;
+      unsynced += m.length;
+      if (syncEvery > 0 && unsynced >= syncEvery && !syncing) {
+        unsynced = 0;
+        syncing = new Promise((resolve) =>
+          fs.fdatasync(fd, (e) => { if (e) fail(e); syncing = null; resolve(); }),
+        );
+      }
+      parentPort.postMessage({ type: 'free', buffer: m.buffer }, [m.buffer]);
+      writeNext();
+    });
+  rest(0);
 };
 parentPort.on('message', (m) => {
   if (failed) return;
   try {
     if (m.type === 'data') {
-      const buf = new Uint8Array(m.buffer, 0, m.length);
-      let off = 0;
-      while (off < m.length) off += fs.writeSync(fd, buf, off, m.length - off);
-      hash.update(buf);
-      bytes += m.length;
-      unsynced += m.length;
-      if (syncEvery > 0 && unsynced >= syncEvery && !syncing) backgroundSync();
-      parentPort.postMessage({ type: 'free', buffer: m.buffer }, [m.buffer]);
+      hash.update(new Uint8Array(m.buffer, 0, m.length));
+      queue.push(m);
+      if (!writing) writeNext();
     } else if (m.type === 'end') {
-      Promise.resolve(syncing).then(() => {
-        if (failed) return;
-        fs.fsync(fd, (err) => {
-          if (err) return fail(err);
-          parentPort.postMessage({ type: 'done', bytes, sha256: hash.digest('hex') });
-        });
-      });
+      ending = true;
+      if (!writing) finish();
     }
   } catch (err) {
     fail(err);
@@ -76,9 +107,10 @@ export function hashingFileWriter(
   fd: number,
   onBytes: (bytes: number) => void,
   syncEvery = SYNC_EVERY,
+  pool = POOL,
 ): Writable & { result(): { bytes: number; sha256: string }; stop(): Promise<void> } {
   const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { fd, syncEvery } });
-  const free: ArrayBuffer[] = Array.from({ length: POOL }, () => new ArrayBuffer(BUF));
+  const free: ArrayBuffer[] = Array.from({ length: pool }, () => new ArrayBuffer(BUF));
   let current: Uint8Array | undefined;
   let filled = 0;
   let copied = 0;
