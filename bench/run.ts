@@ -609,7 +609,7 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
         'curl -o: curl’s `%{time_total}` (no hash, no fsync). Pipeline: wall time of `bash -c` + `sync FILE` (same guarantees as qnb: sha256 of the bytes written, durable). ' +
         'qnb: inside the process, from the request to the file fsynced and closed, sha256 checked against the server’s.',
       '',
-      '### Idle machine',
+      '### Without the hog',
       '',
       table(head, rowsFor(idle)),
       '',
