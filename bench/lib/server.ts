@@ -34,6 +34,8 @@ export interface BenchServer {
   ): Promise<ServerTiming | undefined>;
   /** Number of timing lines seen so far. */
   seen(): number;
+  /** Every timing line after `since`. */
+  timingsSince(since: number): ServerTiming[];
   log(): string;
   stop(): Promise<void>;
 }
@@ -106,6 +108,7 @@ export async function startBenchServer(opts: {
     ...info,
     child,
     seen: () => timings.length,
+    timingsSince: (since) => timings.slice(since),
     log: () => log,
     async timing(method, urlPrefix, since, timeoutMs = 3000) {
       const hit = find(method, urlPrefix, since);
