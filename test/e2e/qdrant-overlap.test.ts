@@ -125,3 +125,36 @@ test('an interrupt during a download deletes the snapshot already created for th
   assert.equal((await world.listed()).filter((b) => b.valid).length, 0);
   assert.equal((await lastSet(world)).status, 'interrupted');
 });
+
+test('an interrupt while the next snapshot is still being created deletes it once Qdrant finishes it', async (t) => {
+  const { world } = await overlapWorld(t);
+  // chunks' snapshot takes 1.5 s on the server, which finishes it although qnb hung up
+  world.server.inject({
+    op: 'create-snapshot',
+    collection: 'chunks',
+    fault: { kind: 'slow', delayMs: 1500 },
+  });
+  const proc = world.start(['backup-qdrant', '--collection', 'papers', '--collection', 'chunks']);
+  const deadline = Date.now() + 30_000;
+  while (!world.server.requests.some(isCreate('chunks'))) {
+    if (Date.now() > deadline) {
+      proc.child.kill('SIGKILL');
+      throw new Error(`chunks' snapshot was never requested:\n${proc.output().stderr}`);
+    }
+    await sleep(20);
+  }
+  const asked = Date.now();
+  assert.equal(world.server.requests.find(isCreate('chunks'))?.status, 0, 'interrupted during the creation');
+  proc.child.kill('SIGINT');
+  const run = await proc.done;
+  assert.equal(run.code, 130, run.stderr);
+  world.server.clearFaults();
+  // by now the server has finished the snapshot qnb asked for
+  await sleep(Math.max(0, asked + 2500 - Date.now()));
+  assert.deepEqual(
+    await snapshotsLeft(world),
+    [],
+    'the snapshot Qdrant finished after the interrupt is deleted',
+  );
+  assert.equal((await lastSet(world)).status, 'interrupted');
+});

@@ -42,7 +42,11 @@ export async function createSnapshotOnce(
       message: `snapshot of ${scopeLabel(scope)} accepted (202); waiting for it`,
     });
   } catch (err) {
-    throwIfAborted(ctx.signal);
+    if (ctx.signal?.aborted) {
+      // interrupted while the server creates it: Qdrant finishes it anyway, so delete it then
+      if (!opts.keepServerSnapshot) await deleteCreatedMeanwhile(api, scope, before, ctx);
+      throw new InterruptedError();
+    }
     const gateway = isGatewayFailure(err);
     if (!(err instanceof QnbError) || (err.code !== 'E_CONNECT' && !gateway)) throw err;
     lost = err;
@@ -93,4 +97,37 @@ export async function createSnapshotOnce(
       retryable: true,
     },
   );
+}
+
+/** How long an interrupted backup waits for the snapshot it asked for, to delete it. */
+const INTERRUPT_CLEANUP_MS = 10_000;
+
+/**
+ * After an interrupt during creation: waits (briefly, without the aborted signal) for snapshots
+ * not in `before` to complete on the server and deletes them; names any it could not wait for.
+ */
+async function deleteCreatedMeanwhile(
+  api: QdrantApi,
+  scope: SnapshotScope,
+  before: Set<string>,
+  ctx: TargetContext,
+): Promise<void> {
+  const deadline = Date.now() + INTERRUPT_CLEANUP_MS;
+  let pending: string[] = [];
+  while (Date.now() < deadline) {
+    const fresh = await api.listSnapshots(scope).then(
+      (list) => list.filter((s) => !before.has(s.name)),
+      () => [],
+    );
+    const done = fresh.filter((s) => s.checksum);
+    for (const s of done) await api.deleteSnapshot(scope, s.name).catch(() => {});
+    if (done.length) return;
+    pending = fresh.map((s) => s.name);
+    await sleep(250);
+  }
+  ctx.reporter.emit({
+    type: 'warning',
+    target: 'qdrant',
+    message: `interrupted while Qdrant created a snapshot of ${scopeLabel(scope)}; Qdrant may still finish ${pending.length ? pending.join(', ') : 'it'}: delete it on the server`,
+  });
 }
