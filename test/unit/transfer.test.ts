@@ -123,9 +123,10 @@ test('durableFileWriter flushes in the background while writing and fsyncs once 
     },
   });
   try {
+    // a background sync starts once 4 MiB are written and none is running (how many: disk speed)
     const w = durableFileWriter(spy, 4 << 20);
     await pipeline(Readable.from(Array.from({ length: 20 }, () => Buffer.alloc(1 << 20, 3))), w);
-    assert.ok(calls.filter((c) => c === 'datasync').length >= 2, calls.join());
+    assert.ok(calls.filter((c) => c === 'datasync').length >= 1, calls.join());
     assert.equal(calls.at(-1), 'sync', 'the final fsync comes last');
     assert.equal((await fh.stat()).size, 20 << 20);
   } finally {
