@@ -25,11 +25,11 @@ async function overlapWorld(t: Parameters<typeof createQnbWorld>[0]) {
     if (world && isDownload('papers')(r)) seen.arrivedBeforePapersDone ??= world.server.requests.length;
   };
   world = await createQnbWorld(t, { server: { onResponse } });
-  // papers downloads slowly (twice 1.5 s): room for chunks' snapshot to be created meanwhile
+  // papers downloads slowly (twice 2 s): room for chunks' snapshot to be created meanwhile
   world.server.inject({
     op: 'download-snapshot',
     collection: 'papers',
-    fault: { kind: 'slow', delayMs: 1500 },
+    fault: { kind: 'slow', delayMs: 2000 },
     times: Number.POSITIVE_INFINITY,
   });
   return { world, seen };
