@@ -2,11 +2,12 @@
  * The Qdrant test server in its own process, for the bench:
  *
  *   node --import tsx bench/qdrant-server.ts --mb 512 [--collection papers] [--data-dir D]
- *        [--max-seconds 900] [--watch-stdin]
+ *        [--max-seconds 900] [--watch-stdin] [--extra N --extra-mb MB]
  *
  * Starts `test/servers/qdrant` on a free loopback port, seeds `papers` and `chunks` through the
  * official client (test/helpers/qdrant-data.ts), pads the snapshots of `--collection` with
- * `--mb` MiB (streamed from disk), then prints one line
+ * `--mb` MiB (streamed from disk), with `--extra N` also creates `bulk-1`…`bulk-N` (snapshots
+ * padded with `--extra-mb` MiB each: several collections), then prints one line
  *   QNB_BENCH_SERVER {"url":"http://127.0.0.1:PORT","collection":"papers","paddingBytes":N,"pid":P}
  * and keeps serving until SIGTERM/SIGINT, until its stdin closes (with --watch-stdin: the bench
  * went away), or after --max-seconds — whichever comes first.
@@ -29,6 +30,9 @@ const { values } = parseArgs({
     'data-dir': { type: 'string' },
     'max-seconds': { type: 'string', default: '900' },
     'watch-stdin': { type: 'boolean', default: false },
+    /** More collections `bulk-1`…`bulk-N` (a few points each), snapshots padded with --extra-mb. */
+    extra: { type: 'string', default: '0' },
+    'extra-mb': { type: 'string', default: '100' },
   },
 });
 
@@ -100,6 +104,20 @@ try {
   if (!server.collections().includes(collection))
     throw new Error(`no collection ${collection} after seeding`);
   server.setSnapshotPadding(collection, paddingBytes);
+  const client = clientFor(server.url);
+  for (let i = 1; i <= Number(values.extra); i++) {
+    const name = `bulk-${i}`;
+    await client.createCollection(name, { vectors: { size: 4, distance: 'Cosine' } });
+    await client.upsert(name, {
+      wait: true,
+      points: Array.from({ length: 20 }, (_, id) => ({
+        id: id + 1,
+        vector: [1, id, i, 0.5],
+        payload: { i },
+      })),
+    });
+    server.setSnapshotPadding(name, Math.round(Number(values['extra-mb']) * 1024 * 1024));
+  }
 } catch (e) {
   console.error(e);
   shutdown(1);

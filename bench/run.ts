@@ -2,11 +2,12 @@
  * `npm run bench` — measures qnb against curl side by side and writes bench/RESULTS.md.
  * See bench/README.md for what each number means.
  *
- *   node --import tsx bench/run.ts [--quick] [--only download,cli,upload,memory,list] [--out FILE]
+ *   node --import tsx bench/run.ts [--quick] [--only download,static,cli,upload,overlap,memory,list] [--out FILE]
  *
  * Env: QNB_BENCH_MB (speed size, default 512; --quick 128), QNB_BENCH_MEM_MB (memory size, default
  * 2048; --quick 128), QNB_BENCH_REPS (default 4; --quick 3), QNB_BENCH_MEM_REPS (default 3),
- * QNB_BENCH_BUDGET_S (hard stop, default 540), QNB_BENCH_DL_VARIANTS / QNB_BENCH_UP_VARIANTS
+ * QNB_BENCH_BUDGET_S (hard stop, default 720), QNB_BENCH_OVERLAP_MB (size of each of the 5
+ * collections of the overlap section, default 100; --quick 32), QNB_BENCH_DL_VARIANTS / QNB_BENCH_UP_VARIANTS
  * (bench-local experiments run beside qnb's exact path; "none" for none), QNB_BENCH_CLI_PATCHES
  * (patched dist/ copies run beside the CLI, default hwm1m), QNB_BENCH_MEM_MALLOC=0 (skip the
  * malloc diagnosis restore).
@@ -18,12 +19,23 @@ import { createReadStream, existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { makeBackupsFolder } from './lib/backups-fixture.js';
 import { freeBytes, loadAvg, machineFacts } from './lib/machine.js';
+import { hasNginx, NGINX, startStaticServer } from './lib/nginx.js';
 import { makePatchedCli, PATCHES } from './lib/patched-cli.js';
-import { hasGnuTime, killAll, killAllSync, type RunResult, runMeasured, runOk } from './lib/proc.js';
+import {
+  hasGnuTime,
+  killAll,
+  killAllSync,
+  type RunResult,
+  runMeasured,
+  runOk,
+  spawnTracked,
+  stopChild,
+} from './lib/proc.js';
 import { type BenchServer, type ServerTiming, startBenchServer } from './lib/server.js';
 import { fmt, fmtMb, fmtS, listS, mbps, median, table } from './lib/stats.js';
 
@@ -43,7 +55,7 @@ const SPEED_MB = Number(env.QNB_BENCH_MB ?? (QUICK ? 128 : 512));
 const MEM_MB_WANTED = Number(env.QNB_BENCH_MEM_MB ?? (QUICK ? 128 : 2048));
 const REPS = Math.max(3, Number(env.QNB_BENCH_REPS ?? (QUICK ? 3 : 4)));
 const MEM_REPS = Math.max(1, Number(env.QNB_BENCH_MEM_REPS ?? (QUICK ? 1 : 3)));
-const BUDGET_MS = Number(env.QNB_BENCH_BUDGET_S ?? 540) * 1000;
+const BUDGET_MS = Number(env.QNB_BENCH_BUDGET_S ?? 720) * 1000;
 const variantList = (v: string | undefined, dflt: string) =>
   (v ?? dflt) === 'none'
     ? []
@@ -60,7 +72,9 @@ const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_ARENA_MAX: '2' };
 const MALLOC_ENV_TEXT = Object.entries(MALLOC_ENV)
   .map(([k, v]) => `${k}=${v}`)
   .join(' ');
-const SECTIONS = new Set((flags.only ?? 'download,cli,upload,memory,list').split(',').map((s) => s.trim()));
+const SECTIONS = new Set(
+  (flags.only ?? 'download,static,cli,upload,overlap,memory,list').split(',').map((s) => s.trim()),
+);
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const REPO_DIR = join(BENCH_DIR, '..');
@@ -439,6 +453,349 @@ async function downloadSection(server: BenchServer, snap: SnapshotInfo, dir: str
       ],
     ],
   };
+}
+
+/** A process that keeps one core busy (bounded by its own deadline; stopped by PID). */
+async function withCpuHog<T>(fn: () => Promise<T>): Promise<T> {
+  const seconds = Math.max(5, Math.ceil(timeLeft() / 1000));
+  const hog = spawnTracked(NODE, [
+    '-e',
+    `const end = Date.now() + ${seconds * 1000}; while (Date.now() < end) {}`,
+  ]);
+  try {
+    return await fn();
+  } finally {
+    await stopChild(hog, 1000);
+  }
+}
+
+/**
+ * 1b. The same snapshot bytes from nginx (`sendfile on`: the server costs what Qdrant costs to
+ * stream a file), so the figures are the client's own cost: plain curl, the same-guarantee shell
+ * pipeline, qnb (and qnb's code before issue 14) — also with one core kept busy by a CPU hog.
+ */
+async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: string): Promise<Section> {
+  if (!hasNginx()) throw new Error(`${NGINX} is missing (apt-get install -y nginx)`);
+  const nginx = await startStaticServer(join(dir, 'nginx'), source, COLLECTION, snap.name);
+  try {
+    const url = `${nginx.url}/collections/${COLLECTION}/snapshots/${encodeURIComponent(snap.name)}`;
+    const file = join(dir, 'static.snapshot');
+    const stats = join(dir, 'time-static.txt');
+    const curlO = async (rep: number): Promise<Sample> => {
+      await rm(file, { force: true });
+      const r = await runMeasured(
+        'curl',
+        ['-s', '-o', file, '-w', '%{time_total} %{size_download} %{http_code}', url],
+        stats,
+      );
+      const [t, size, code] = r.stdout.trim().split(/\s+/);
+      if (r.code !== 0 || code !== '200' || Number(size) !== snap.size)
+        throw new Error(`curl -o from nginx: exit ${r.code}, HTTP ${code}, ${size} of ${snap.size} bytes`);
+      await rm(file, { force: true });
+      return {
+        rep,
+        ms: Number(t) * 1000,
+        bytes: snap.size,
+        clientCpuMs: (r.stats.userS + r.stats.sysS) * 1000,
+      };
+    };
+    const pipelineOnce = async (rep: number): Promise<Sample> => {
+      await rm(file, { force: true });
+      const sh = `set -o pipefail; curl -s -H 'Accept-Encoding: identity' '${url}' | tee '${file}' | sha256sum`;
+      const r = await runMeasured('bash', ['-c', sh], stats);
+      if (r.code !== 0 || !r.stdout.startsWith(snap.checksum))
+        throw new Error(`curl | tee | sha256sum: exit ${r.code}, ${r.stdout.trim()} ≠ ${snap.checksum}`);
+      const s = await runOk('sync', [file]);
+      await rm(file, { force: true });
+      return {
+        rep,
+        ms: r.stats.wallS * 1000 + s.wallMs,
+        bytes: snap.size,
+        clientCpuMs: (r.stats.userS + r.stats.sysS) * 1000,
+        extra: { syncMs: s.wallMs },
+      };
+    };
+    const qnbOnce = async (rep: number, variant: string): Promise<Sample> => {
+      await rm(file, { force: true });
+      const r = await runOk(
+        NODE,
+        [...TSX, join(BENCH_DIR, 'qnb-download.ts'), nginx.url, COLLECTION, snap.name, file, variant],
+        { cwd: REPO_DIR, timeoutMs: 300_000 },
+      );
+      const out = lastJsonLine<{
+        ms: number;
+        tailMs?: number;
+        bytes: number;
+        sha256: string;
+        cpuMs: number;
+        maxRssKb: number;
+      }>(r);
+      const receiveOnly = variant === 'http-discard';
+      if (out.bytes !== snap.size || (out.sha256 !== snap.checksum && !receiveOnly))
+        throw new Error(`qnb download (${variant}) from nginx: ${out.bytes} bytes, sha256 ${out.sha256}`);
+      await rm(file, { force: true });
+      return {
+        rep,
+        ms: out.ms,
+        bytes: out.bytes,
+        clientCpuMs: out.cpuMs,
+        extra: { maxRssKb: out.maxRssKb, ...(out.tailMs === undefined ? {} : { tailMs: out.tailMs }) },
+      };
+    };
+    const make = (suffix: string): Contender[] => [
+      { key: `curl-o${suffix}`, label: `curl -o${suffix}`, samples: [], run: curlO },
+      {
+        key: `pipeline${suffix}`,
+        label: `curl | tee FILE | sha256sum; sync FILE${suffix}`,
+        samples: [],
+        run: pipelineOnce,
+      },
+      {
+        key: `qnb${suffix}`,
+        label: `qnb download (exact code)${suffix}`,
+        samples: [],
+        run: (r) => qnbOnce(r, 'exact'),
+      },
+      {
+        key: `inline${suffix}`,
+        label: `qnb before issue 14 (\`inline\`: no background flush)${suffix}`,
+        samples: [],
+        run: (r) => qnbOnce(r, 'inline'),
+      },
+      {
+        key: `receive${suffix}`,
+        label: `node:http receive only, no hash, no file (\`http-discard\`: qnb's ceiling)${suffix}`,
+        samples: [],
+        run: (r) => qnbOnce(r, 'http-discard'),
+      },
+    ];
+    log('static download: warm-up');
+    await curlO(0);
+    await qnbOnce(0, 'exact');
+    const idle = make('');
+    const hogged = make(' + CPU hog');
+    const reserve = reserveAfter('download') / 2;
+    const repsIdle = await alternate(idle, REPS, reserve + 30_000, 'static download');
+    const repsHog = await withCpuHog(() => alternate(hogged, REPS, reserve, 'static download + hog'));
+    const rowsFor = (cs: Contender[]) => {
+      const curl = cs[0] as Contender;
+      const pipe = cs[1] as Contender;
+      return cs.map((c) => {
+        const s = summarize(c);
+        return [
+          c.label,
+          fmt(s.mbps, 0),
+          fmtS(s.ms),
+          listS(c.samples.map((x) => x.ms)),
+          fmt(pairedRatio(c, curl), 2),
+          fmt(pairedRatio(c, pipe), 2),
+          fmtS(s.clientCpuMs),
+          c.samples[0]?.extra?.tailMs === undefined
+            ? '–'
+            : fmt(median(c.samples.map((x) => x.extra?.tailMs ?? 0)), 0),
+          c.samples[0]?.extra?.maxRssKb ? fmtMb(median(c.samples.map((x) => x.extra?.maxRssKb ?? 0))) : '–',
+        ];
+      });
+    };
+    const figures = (cs: Contender[]) => {
+      const [curl, pipe, qnb, inline, receive] = cs as [
+        Contender,
+        Contender,
+        Contender,
+        Contender,
+        Contender,
+      ];
+      return {
+        vsCurl: pairedRatio(qnb, curl),
+        vsPipe: pairedRatio(qnb, pipe),
+        inlineVsCurl: pairedRatio(inline, curl),
+        receiveVsCurl: pairedRatio(receive, curl),
+      };
+    };
+    const fi = figures(idle);
+    const fh = figures(hogged);
+    const head = [
+      'contender',
+      'median MB/s',
+      'median s',
+      'runs (s)',
+      'speed vs curl -o (paired)',
+      'speed vs pipeline (paired)',
+      'client CPU s',
+      'last byte → fsynced, ms',
+      'peak RSS MB',
+    ];
+    const md = [
+      `## 1b. Snapshot download from nginx — ${SPEED_MB} MB (${snap.size.toLocaleString('en-US')} bytes)`,
+      '',
+      `The same snapshot file served by nginx (${NGINX}, \`sendfile on\`, 127.0.0.1, started by the bench with its own prefix; ` +
+        'the kernel copies the file, so the server costs about what Qdrant costs), so the figures show the client’s own cost. ' +
+        `${repsIdle} repetitions as the machine is (load average in the Machine table); then ${repsHog} with one core kept busy by a CPU hog the bench starts (\`node -e 'while(…){}'\`, stopped by PID). ` +
+        'Order rotates every repetition. _speed vs X_ = median over repetitions of X’s time ÷ this contender’s time (> 1 = faster). ' +
+        'curl -o: curl’s `%{time_total}` (no hash, no fsync). Pipeline: wall time of `bash -c` + `sync FILE` (same guarantees as qnb: sha256 of the bytes written, durable). ' +
+        'qnb: inside the process, from the request to the file fsynced and closed, sha256 checked against the server’s; ' +
+        '_last byte → fsynced_: what is left after the last byte arrived (final writes, fsync).',
+      '',
+      '### Without the hog',
+      '',
+      table(head, rowsFor(idle)),
+      '',
+      '### One core kept busy',
+      '',
+      table(head, rowsFor(hogged)),
+      '',
+      `qnb vs curl -o: **${fmt(fi.vsCurl, 2)}** without the hog, **${fmt(fh.vsCurl, 2)}** with it (target ≥ 0.9); ` +
+        `qnb vs the pipeline: **${fmt(fi.vsPipe, 2)}×** without, **${fmt(fh.vsPipe, 2)}×** with the hog (target ≥ 1.8×). ` +
+        `qnb before issue 14 vs curl -o: ${fmt(fi.inlineVsCurl, 2)} without, ${fmt(fh.inlineVsCurl, 2)} with the hog. ` +
+        `Receiving alone (node:http, bytes dropped) vs curl -o: ${fmt(fi.receiveVsCurl, 2)} without, ${fmt(fh.receiveVsCurl, 2)} with the hog — ` +
+        'the ceiling of any design that receives through node:http.',
+      '',
+      '```sh',
+      `curl -s -o "$FILE" -w '%{time_total}' "$NGINX/collections/${COLLECTION}/snapshots/$SNAP"`,
+      `bash -c "set -o pipefail; curl -s -H 'Accept-Encoding: identity' \\"$URL\\" | tee \\"$FILE\\" | sha256sum"; sync "$FILE"`,
+      `node --import tsx bench/qnb-download.ts "$NGINX" ${COLLECTION} "$SNAP" "$FILE" [inline]`,
+      '```',
+    ].join('\n');
+    const v = (x: number, t: number) => verdict(x >= t);
+    return {
+      md,
+      verdicts: [
+        [
+          `nginx download ${SPEED_MB} MB: qnb vs curl -o (as is / CPU hog)`,
+          `${fmt(fi.vsCurl, 2)} / ${fmt(fh.vsCurl, 2)}`,
+          '≥ 0.9',
+          v(Math.min(fi.vsCurl, fh.vsCurl), 0.9),
+        ],
+        [
+          `nginx download ${SPEED_MB} MB: qnb vs curl|tee|sha256sum+sync (as is / CPU hog)`,
+          `${fmt(fi.vsPipe, 2)}× / ${fmt(fh.vsPipe, 2)}×`,
+          '≥ 1.8×',
+          v(Math.min(fi.vsPipe, fh.vsPipe), 1.8),
+        ],
+      ],
+    };
+  } finally {
+    await nginx.stop();
+  }
+}
+
+/**
+ * 5. backup-qdrant of several collections (`bulk-1`…`bulk-N`, ~MB each): snapshots created while
+ * the previous one downloads (QDRANT_SNAPSHOTS_IN_FLIGHT=2, the default) vs one after another (=1).
+ */
+async function overlapSection(dir: string): Promise<Section> {
+  const n = 5;
+  const mb = Number(env.QNB_BENCH_OVERLAP_MB ?? (QUICK ? 32 : 100));
+  log(`overlap: starting a server with ${n} collections of ${mb} MB`);
+  const server = await startBenchServer({
+    mb: 1,
+    dataDir: join(dir, 'server'),
+    maxSeconds: Math.ceil(timeLeft() / 1000) + 30,
+    cwd: REPO_DIR,
+    extra: { n, mb },
+  });
+  try {
+    const modes = [
+      { key: '2', label: 'overlapped (QDRANT_SNAPSHOTS_IN_FLIGHT=2, default)' },
+      { key: '1', label: 'one after another (QDRANT_SNAPSHOTS_IN_FLIGHT=1)' },
+    ];
+    const walls = new Map<string, number[]>();
+    const serverSums = new Map<string, { create: number; download: number }[]>();
+    const stats = join(dir, 'time-overlap.txt');
+    let bytes = 0;
+    for (let rep = 1; rep <= 3; rep++) {
+      if (
+        rep > 1 &&
+        timeLeft() < reserveAfter('overlap') + 2 * (median(walls.get('1') ?? [30_000]) + 5_000)
+      ) {
+        log('overlap: stopping early to stay inside the time budget');
+        break;
+      }
+      for (const m of rep % 2 ? modes : [...modes].reverse()) {
+        const backups = join(dir, 'backups');
+        await rm(backups, { recursive: true, force: true });
+        const args = ['--json', '--backup-dir', backups, '--qdrant-url', server.url, 'backup-qdrant'];
+        for (let i = 1; i <= n; i++) args.push('-c', `bulk-${i}`);
+        const since = server.seen();
+        const r = await runMeasured(NODE, [QNB_BIN, ...args], stats, {
+          cwd: dir,
+          env: { ...qnbEnv(), QDRANT_SNAPSHOTS_IN_FLIGHT: m.key },
+          timeoutMs: 600_000,
+        });
+        const out = JSON.parse(r.stdout) as { status: string; artifacts: { name: string; bytes: number }[] };
+        if (r.code !== 0 || out.status !== 'ok' || out.artifacts.length !== n)
+          throw new Error(
+            `backup-qdrant of ${n} collections (${m.key} in flight): exit ${r.code}, ${r.stdout.slice(0, 500)}\n${r.stderr.slice(-1000)}`,
+          );
+        if (
+          out.artifacts.map((a) => a.name).join() !==
+          Array.from({ length: n }, (_, i) => `bulk-${i + 1}`).join()
+        )
+          throw new Error(`manifest order: ${out.artifacts.map((a) => a.name).join()}`);
+        bytes = out.artifacts.reduce((sum, a) => sum + a.bytes, 0);
+        walls.set(m.key, [...(walls.get(m.key) ?? []), r.stats.wallS * 1000]);
+        await sleep(300); // the last timing lines
+        const lines = server.timingsSince(since);
+        const sum = (method: string, re: RegExp) =>
+          lines.filter((l) => l.method === method && re.test(l.url)).reduce((a, l) => a + l.totalMs, 0);
+        serverSums.set(m.key, [
+          ...(serverSums.get(m.key) ?? []),
+          {
+            create: sum('POST', /^\/collections\/bulk-\d+\/snapshots/),
+            download: sum('GET', /^\/collections\/bulk-\d+\/snapshots\/./),
+          },
+        ]);
+        log(
+          `overlap rep ${rep}: ${m.key} in flight ${fmtS(r.stats.wallS * 1000)} s, peak RSS ${fmtMb(r.stats.maxRssKb)} MB`,
+        );
+      }
+    }
+    const over = median(walls.get('2') ?? []);
+    const seq = median(walls.get('1') ?? []);
+    const ratio = over / seq;
+    const md = [
+      `## 5. backup-qdrant of ${n} collections of ${mb} MB — overlapped vs one after another`,
+      '',
+      `\`node dist/cli/main.js --json backup-qdrant -c bulk-1 … -c bulk-${n}\` against the Node test server (snapshot creation writes ${mb} MB of ` +
+        'pseudo-random padding per collection, like a real server writing its snapshot; the download streams it back), wall time under GNU time, ' +
+        `${walls.get('2')?.length ?? 0} runs each, alternating. ${fmt(bytes / 2 ** 20, 0)} MB downloaded per run.`,
+      '',
+      table(
+        [
+          'mode',
+          'median s',
+          'runs (s)',
+          'server: snapshot creation s (sum)',
+          'server: download responses s (sum)',
+        ],
+        modes.map((m) => [
+          m.label,
+          fmtS(median(walls.get(m.key) ?? [])),
+          listS(walls.get(m.key) ?? []),
+          fmtS(median((serverSums.get(m.key) ?? []).map((x) => x.create))),
+          fmtS(median((serverSums.get(m.key) ?? []).map((x) => x.download))),
+        ]),
+      ),
+      '',
+      'What bounds the gain: only snapshot creation can hide behind the downloads, so the best an overlap can reach is ' +
+        'one after another minus the smaller of the two server sums; the Node test server creates and streams on the same 2 cores as qnb.',
+      '',
+      `**overlapped / one after another = ${fmt(ratio, 2)}** (target ≤ 0.7): ${verdict(ratio <= 0.7)}.`,
+    ].join('\n');
+    return {
+      md,
+      verdicts: [
+        [
+          `backup-qdrant ${n} × ${mb} MB: overlapped / sequential`,
+          fmt(ratio, 2),
+          '≤ 0.7',
+          verdict(ratio <= 0.7),
+        ],
+      ],
+    };
+  } finally {
+    await server.stop();
+  }
 }
 
 /** The CLIs to run end to end: qnb as built, plus bench-local patched copies (QNB_BENCH_CLI_PATCHES). */
@@ -1095,11 +1452,15 @@ async function listSection(dir: string): Promise<Section> {
 
 /** Time to keep for the sections after `section` (rough, from the sizes). */
 function reserveAfter(section: string): number {
-  const order = ['download', 'cli', 'upload', 'memory', 'list'].filter((s) => SECTIONS.has(s));
+  const order = ['download', 'static', 'cli', 'upload', 'overlap', 'memory', 'list'].filter((s) =>
+    SECTIONS.has(s),
+  );
   const rest = order.slice(order.indexOf(section) + 1);
   const speed = SPEED_MB / 512;
   const est: Record<string, number> = {
     download: 0,
+    static: REPS * 8 * speed * 3_000 + 10_000,
+    overlap: (QUICK ? 25_000 : 70_000) + 10_000,
     cli: 3 * (1 + CLI_PATCHES.length) * speed * 8_000,
     upload: REPS * (2 + UP_VARIANTS.length) * speed * 4_500 + 10_000,
     memory: MEM_REPS * (MEM_MB_WANTED / 1024) * 26_000 + 2 * (MEM_MB_WANTED / 1024) * 13_000 + 15_000,
@@ -1141,7 +1502,7 @@ async function main(): Promise<void> {
   };
   const loads: string[] = [`start: ${facts.loadAvg}`];
 
-  if (SECTIONS.has('download') || SECTIONS.has('cli') || SECTIONS.has('upload')) {
+  if (SECTIONS.has('download') || SECTIONS.has('static') || SECTIONS.has('cli') || SECTIONS.has('upload')) {
     const dir = join(root, 'speed');
     await mkdir(dir, { recursive: true });
     log(`speed: starting the Qdrant test server with a ${SPEED_MB} MB snapshot`);
@@ -1157,8 +1518,8 @@ async function main(): Promise<void> {
       if (SECTIONS.has('download')) {
         await section('1. Snapshot download', () => downloadSection(server, snap, dir));
         loads.push(`after download: ${loadAvg()}`);
-      } else if (SECTIONS.has('upload')) {
-        // the upload section needs a copy of the snapshot (the download section leaves one)
+      } else if (SECTIONS.has('upload') || SECTIONS.has('static')) {
+        // the upload and nginx sections need a copy of the snapshot (the download section leaves one)
         const src = join(dir, 'upload-source.snapshot');
         await runOk('curl', [
           '-s',
@@ -1166,6 +1527,11 @@ async function main(): Promise<void> {
           src,
           `${server.url}/collections/${COLLECTION}/snapshots/${encodeURIComponent(snap.name)}`,
         ]);
+      }
+      if (SECTIONS.has('static')) {
+        const source = join(dir, 'upload-source.snapshot');
+        await section('1b. Snapshot download from nginx', () => staticDownloadSection(snap, dir, source));
+        loads.push(`after nginx download: ${loadAvg()}`);
       }
       if (SECTIONS.has('cli')) {
         await section('1c. CLI backup', () => cliBackupSection(server, dir));
@@ -1179,6 +1545,13 @@ async function main(): Promise<void> {
       await server.stop();
       await rm(dir, { recursive: true, force: true });
     }
+  }
+  if (SECTIONS.has('overlap')) {
+    const dir = join(root, 'overlap');
+    await mkdir(dir, { recursive: true });
+    await section('5. Several collections', () => overlapSection(dir));
+    loads.push(`after several collections: ${loadAvg()}`);
+    await rm(dir, { recursive: true, force: true });
   }
   if (SECTIONS.has('memory')) {
     const dir = join(root, 'memory');

@@ -12,8 +12,10 @@ import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Agent, request } from 'undici';
+import { createQdrantApi } from '../../src/targets/qdrant/qdrant-api.js';
+import { hashingFileWriter } from './worker-writer.js';
 
-type Result = { bytes: number; sha256: string };
+type Result = { bytes: number; sha256: string; bodyEndMs?: number };
 export type Variant = (url: string, collection: string, snapshot: string, out: string) => Promise<Result>;
 
 /** Knobs of a variant. */
@@ -143,10 +145,89 @@ function discard(client: Knobs['client']): Variant {
   };
 }
 
+/** qnb's api.downloadSnapshot (node:http, as `exact`) into a file opened like streamToFile does. */
+async function qnbBody(url: string, collection: string, snapshot: string) {
+  const api = createQdrantApi({ url });
+  const dl = await api.downloadSnapshot(collection, snapshot);
+  return { body: dl.body, close: () => api.close() };
+}
+
+/**
+ * streamToFile before issue 14: sha256 on the receiving thread ('data' listener), a 1 MiB
+ * WriteStream (writes on the libuv pool), one fsync at the end (`flush: true`).
+ */
+function inline(syncEvery = 0): Variant {
+  return async (url, collection, snapshot, out) => {
+    const t0 = performance.now();
+    const src = await qnbBody(url, collection, snapshot);
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const file = createWriteStream(out, { flags: 'wx', mode: 0o600, flush: true, highWaterMark: 1 << 20 });
+    let unsynced = 0;
+    let syncing = false;
+    src.body.on('data', (c: Buffer) => {
+      hash.update(c);
+      bytes += c.length;
+      unsynced += c.length;
+      const fd = (file as unknown as { fd: number | null }).fd;
+      if (syncEvery > 0 && unsynced >= syncEvery && !syncing && typeof fd === 'number') {
+        syncing = true;
+        unsynced = 0;
+        fdatasync(fd, () => {
+          syncing = false;
+        });
+      }
+    });
+    let bodyEndMs: number | undefined;
+    src.body.once('end', () => {
+      bodyEndMs = performance.now() - t0;
+    });
+    try {
+      await pipeline(src.body, file);
+    } finally {
+      await src.close();
+    }
+    return { bytes, sha256: hash.digest('hex'), ...(bodyEndMs === undefined ? {} : { bodyEndMs }) };
+  };
+}
+
+/** streamToFile's worker writer (hash-writer.ts) with another background-sync interval (0 = none). */
+function worker(syncEvery: number, pool?: number): Variant {
+  return async (url, collection, snapshot, out) => {
+    const t0 = performance.now();
+    const src = await qnbBody(url, collection, snapshot);
+    const fh = await openFile(out, 'wx', 0o600);
+    const w = hashingFileWriter(fh.fd, () => {}, syncEvery, pool);
+    let bodyEndMs: number | undefined;
+    src.body.once('end', () => {
+      bodyEndMs = performance.now() - t0;
+    });
+    try {
+      await pipeline(src.body, w);
+    } finally {
+      await w.stop();
+      await fh.close();
+      await src.close();
+    }
+    return { ...w.result(), ...(bodyEndMs === undefined ? {} : { bodyEndMs }) };
+  };
+}
+
 const base: Knobs = { client: 'undici', flush: true, hash: true, syncEvery: 0 };
 
 /** Variants by name (`exact` itself runs qnb's real code in qnb-download.ts). */
 export const DOWNLOAD_VARIANTS: Record<string, Variant> = {
+  /** streamToFile before issue 14 (hash on the receiving thread, one fsync at the end). */
+  inline: inline(),
+  /** inline + a background fdatasync every 32 MiB (no worker). */
+  'inline-sync32m': inline(32 << 20),
+  /** The worker writer without background flushing: one fsync of everything at the end. */
+  'worker-nosync': worker(0),
+  /** The worker writer flushing every 8 MiB / 128 MiB (qnb: SYNC_EVERY, 32 MiB). */
+  'worker-sync8m': worker(8 << 20),
+  'worker-sync128m': worker(128 << 20),
+  /** The worker writer with 32 × 1 MiB buffers instead of 8. */
+  'worker-pool32': worker(32 << 20, 32),
   /** A copy of exact (undici, default highWaterMark, flush) — checks the copy matches qnb. */
   copy: build(base),
   /** No fsync (what curl does). */

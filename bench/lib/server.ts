@@ -34,6 +34,8 @@ export interface BenchServer {
   ): Promise<ServerTiming | undefined>;
   /** Number of timing lines seen so far. */
   seen(): number;
+  /** Every timing line after `since`. */
+  timingsSince(since: number): ServerTiming[];
   log(): string;
   stop(): Promise<void>;
 }
@@ -43,6 +45,8 @@ export async function startBenchServer(opts: {
   dataDir: string;
   maxSeconds: number;
   cwd: string;
+  /** Also `bulk-1`…`bulk-N`, snapshots padded with `mb` MiB each. */
+  extra?: { n: number; mb: number };
 }): Promise<BenchServer> {
   const child = spawnTracked(
     process.execPath,
@@ -57,6 +61,7 @@ export async function startBenchServer(opts: {
       '--max-seconds',
       String(opts.maxSeconds),
       '--watch-stdin',
+      ...(opts.extra ? ['--extra', String(opts.extra.n), '--extra-mb', String(opts.extra.mb)] : []),
     ],
     { cwd: opts.cwd, stdinPipe: true },
   );
@@ -103,6 +108,7 @@ export async function startBenchServer(opts: {
     ...info,
     child,
     seen: () => timings.length,
+    timingsSince: (since) => timings.slice(since),
     log: () => log,
     async timing(method, urlPrefix, since, timeoutMs = 3000) {
       const hit = find(method, urlPrefix, since);

@@ -70,6 +70,12 @@ export const KEYS: readonly KeySpec[] = [
     parse: httpUrls,
     fix: 'use the REST URL of every Qdrant node, comma-separated, e.g. http://node1:6333,http://node2:6333',
   },
+  {
+    path: 'qdrant.snapshotsInFlight',
+    env: 'QDRANT_SNAPSHOTS_IN_FLIGHT',
+    parse: positiveInt,
+    fix: 'use a whole number ≥ 1, e.g. 2 (1 = one collection after another)',
+  },
   { path: 'neo4j.uri', env: 'NEO4J_URI', parse: boltUrl, fix: 'use a URI like bolt://localhost:7687' },
   { path: 'neo4j.user', env: 'NEO4J_USER', parse: str, fix: 'set the Neo4j user name, e.g. neo4j' },
   {

@@ -19,6 +19,11 @@ export interface QdrantConfig {
    * Empty on a single node. @default []
    */
   nodes: string[];
+  /**
+   * Collections in flight at once in a backup of several: the next snapshots are created on the
+   * server while the current one downloads (1 = one after another). @default 2
+   */
+  snapshotsInFlight: number;
 }
 
 /** Neo4j connection settings (used by the Neo4j half of qnb). */
@@ -180,6 +185,7 @@ export function defaultConfig(): QnbConfig {
       collections: [],
       keepServerSnapshots: false,
       nodes: [],
+      snapshotsInFlight: 2,
     },
     neo4j: {
       uri: 'bolt://localhost:7687',

@@ -3,12 +3,12 @@
  * Never holds a whole file in memory.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createGzip, createInflate } from 'node:zlib';
 import { ioError, QnbError } from './errors.js';
+import { durableFileWriter } from './file-writer.js';
 import { FILE_MODE } from './fs-safe.js';
 
 /** Bytes and sha256 of what was streamed. */
@@ -99,7 +99,8 @@ export function decoderFor(encoding: string): Transform {
 
 /**
  * Writes `source` to a new file at `path` (must not exist), decoding `encoding` if given (or
- * compressing with gzip when `gzip`), hashing the bytes as written, and fsyncing before it resolves.
+ * compressing with gzip when `gzip`), hashing the bytes as written, and fsyncing before it
+ * resolves; a background fdatasync every 32 MiB keeps that final fsync short (file-writer.ts).
  */
 export async function streamToFile(
   source: Readable,
@@ -117,16 +118,23 @@ export async function streamToFile(
   const progress = throttled(opts.onProgress);
   // first: an encoding qnb cannot decode throws before the file exists
   const decoder = opts.encoding ? decoderFor(opts.encoding) : undefined;
-  // 1 MiB buffer: the WriteStream gathers what arrives during one write into the next writev
-  const out = createWriteStream(path, { flags: 'wx', mode: FILE_MODE, flush: true, highWaterMark: 1 << 20 });
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'wx', FILE_MODE);
+  } catch (err) {
+    source.destroy();
+    throw ioError(err as NodeJS.ErrnoException, path);
+  }
   const stages: Transform[] = [];
   if (decoder) stages.push(decoder);
   if (opts.gzip) stages.push(createGzip());
+  const out = durableFileWriter(fh);
   const done = pipeline([source, ...stages, out] as unknown as NodeJS.ReadWriteStream[], {
     signal: opts.signal,
   });
   // The hash listens to the same 'data' events the pipe writes, instead of a Transform between
-  // them (bench/FINDINGS.md: the extra stream stage cost CPU a busy download cannot spare).
+  // them (bench/FINDINGS.md: the extra stream stage cost CPU a busy download cannot spare). A
+  // worker thread for the hash was measured too and lost (issue 14, bench/FINDINGS.md).
   (stages.at(-1) ?? source).on('data', (chunk: Buffer | string) => {
     hash.update(chunk);
     bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
@@ -134,9 +142,14 @@ export async function streamToFile(
   });
   try {
     await done;
+    await fh.close();
   } catch (err) {
+    // no write or sync of ours may still run on the descriptor when it is closed
+    await out.settled();
+    await fh.close().catch(() => {});
     const e = err as NodeJS.ErrnoException;
-    if (e.syscall && ['write', 'open', 'close', 'fsync'].includes(e.syscall)) throw ioError(e, path);
+    if (e.syscall && ['write', 'writev', 'open', 'close', 'fsync', 'fdatasync'].includes(e.syscall))
+      throw ioError(e, path);
     throw err;
   }
   opts.onProgress?.(bytes);

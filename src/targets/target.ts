@@ -56,6 +56,14 @@ export interface ProbeResult {
   capabilities: { fullSnapshot?: boolean; onlineBackup?: boolean };
 }
 
+/** A backup whose server-side part is done (Target.prepareBackup). */
+export interface PreparedBackup {
+  /** The rest of `backup`: transfer, verify, commit, clean up on the server. */
+  run(sink: ArtifactSink): Promise<ArtifactRecord>;
+  /** Undoes the server-side part when `run` will not run. Never throws. */
+  release(): Promise<void>;
+}
+
 /** What to back up (`backup-qdrant -c …`, `--full`); empty = what the configuration says. */
 export interface BackupRequest {
   /** Qdrant: collections; default the configured ones, else all. */
@@ -187,6 +195,16 @@ export interface Target {
    * (a Neo4j stopped for a dump is started again).
    */
   backup(scope: BackupScope, sink: ArtifactSink, ctx: TargetContext): Promise<ArtifactRecord>;
+  /**
+   * Optional: `backup` in two halves, so a set overlaps the next scope's server-side work (e.g.
+   * creating a snapshot) with the current scope's transfer. Resolves once the server-side part is
+   * done; `run` then does what `backup` does with the rest, `release` undoes the server-side part
+   * when `run` will never be called (an interrupted set). Up to `backupsInFlight` scopes of this
+   * target are in flight at once (one running, the others prepared or preparing).
+   */
+  prepareBackup?(scope: BackupScope, ctx: TargetContext): Promise<PreparedBackup>;
+  /** Scopes of this target in flight at once with `prepareBackup` (≥ 1; 1 = one after another). */
+  readonly backupsInFlight?: number;
   /** How `restore-<kind>` names an artifact: the kinds, flag and record for a `--force`d foreign file. */
   pickSpec(sel: PickRequest): PickSpec;
   /** The name a `--from --latest` fetch looks for when the user named none (Neo4j: the database). */

@@ -89,6 +89,12 @@ describe('invalid configuration names the key and the fix', () => {
     ['ftp URL', { QDRANT_URL: 'ftp://x' }, /^QDRANT_URL: "ftp:\/\/x" is not an http\(s\) URL/, /URL/],
     ['keep-last zero', { QNB_KEEP_LAST: '0' }, /^QNB_KEEP_LAST: /, /whole number/],
     ['keep-last text', { QNB_KEEP_LAST: 'five' }, /^QNB_KEEP_LAST: /, /whole number/],
+    [
+      'snapshots in flight zero',
+      { QDRANT_SNAPSHOTS_IN_FLIGHT: '0' },
+      /^QDRANT_SNAPSHOTS_IN_FLIGHT: /,
+      /one collection after another/,
+    ],
     ['neo4j mode', { NEO4J_MODE: 'backup' }, /^NEO4J_MODE: /, /dump or export/],
     ['bolt uri', { NEO4J_URI: 'http://localhost:7474' }, /^NEO4J_URI: /, /bolt:\/\//],
     [

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { QnbError } from '../../src/core/errors.js';
+import { durableFileWriter } from '../../src/core/file-writer.js';
 import { streamToFile } from '../../src/core/transfer.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -75,4 +77,59 @@ test('streamToFile passes on a source that breaks off, and an abort', async (t) 
     streamToFile(Readable.from(endless()), join(dir, 'b'), { signal: controller.signal }),
     (e: Error) => e.name === 'AbortError',
   );
+});
+
+test('streamToFile hashes exactly the bytes on disk across background syncs', async (t) => {
+  const dir = await tempDir(t);
+  // 40 MiB in 64 KiB chunks through the 8 × 1 MiB pool: the source is paused many times
+  const hash = createHash('sha256');
+  async function* chunks() {
+    for (let i = 0; i < 640; i++) {
+      const b = Buffer.alloc(65536, i & 0xff);
+      b.writeUInt32BE(i, 0);
+      hash.update(b);
+      yield b;
+    }
+  }
+  const res = await streamToFile(Readable.from(chunks()), join(dir, 'big'));
+  assert.equal(res.bytes, 640 * 65536);
+  assert.equal(res.sha256, hash.digest('hex'));
+  assert.equal(sha256(await readFile(join(dir, 'big'))), res.sha256);
+});
+
+test('durableFileWriter: a write error fails the stream with its errno, background syncs included', async () => {
+  const fh = await open('/dev/full', 'w');
+  try {
+    const w = durableFileWriter(fh, 1 << 20);
+    await assert.rejects(
+      pipeline(Readable.from([Buffer.alloc(3 << 20, 1)]), w),
+      (e: NodeJS.ErrnoException) => e.code === 'ENOSPC' && /^write/.test(e.syscall ?? ''),
+    );
+    await w.settled();
+  } finally {
+    await fh.close();
+  }
+});
+
+test('durableFileWriter flushes in the background while writing and fsyncs once at the end', async (t) => {
+  const dir = await tempDir(t);
+  const fh = await open(join(dir, 'f'), 'wx');
+  const calls: string[] = [];
+  const spy = new Proxy(fh, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop);
+      if (prop === 'datasync' || prop === 'sync') calls.push(String(prop));
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  try {
+    // a background sync starts once 4 MiB are written and none is running (how many: disk speed)
+    const w = durableFileWriter(spy, 4 << 20);
+    await pipeline(Readable.from(Array.from({ length: 20 }, () => Buffer.alloc(1 << 20, 3))), w);
+    assert.ok(calls.filter((c) => c === 'datasync').length >= 1, calls.join());
+    assert.equal(calls.at(-1), 'sync', 'the final fsync comes last');
+    assert.equal((await fh.stat()).size, 20 << 20);
+  } finally {
+    await fh.close();
+  }
 });

@@ -14,7 +14,7 @@ import type { ArtifactRecord } from '../../core/manifest.js';
 import { streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, TargetContext } from '../target.js';
 import type { QdrantApi } from './qdrant-api.js';
-import { createSnapshotOnce, describeCollection, download } from './qdrant-backup.js';
+import { describeCollection } from './qdrant-backup.js';
 import {
   type ClusterCollectionPlan,
   closeCluster,
@@ -31,6 +31,8 @@ import {
   TOPOLOGY_MEMBER,
 } from './qdrant-cluster-details.js';
 import { countPoints } from './qdrant-count.js';
+import { download } from './qdrant-download.js';
+import { createSnapshotOnce } from './qdrant-snapshot-create.js';
 import { type BundleInput, bundleStream } from './shard-bundle.js';
 
 /** What the manager needs to back up a cluster's collections. */

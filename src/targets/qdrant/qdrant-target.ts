@@ -19,7 +19,7 @@ import type {
 } from '../target.js';
 import { qdrantAccessCheck } from './qdrant-access.js';
 import { createQdrantApi, type QdrantApi } from './qdrant-api.js';
-import { backupQdrantScope } from './qdrant-backup.js';
+import { backupQdrantScope, prepareQdrantScope } from './qdrant-backup.js';
 import { attachNodeConfig } from './qdrant-cluster.js';
 import { type PreparedClusterBackup, prepareClusterBackup } from './qdrant-cluster-backup.js';
 import { clusterDoctorChecks } from './qdrant-cluster-doctor.js';
@@ -67,6 +67,10 @@ export function createQdrantTarget(deps: QdrantTargetDeps): Target {
     return api;
   };
   const threshold = deps.drill?.recallThreshold;
+  const backupOptions = (s: QdrantScope) => ({
+    keepServerSnapshot: s.keepServerSnapshot,
+    probeSamples: deps.drill?.qdrantSamples ?? 20,
+  });
   /** Cluster clients opened by preflight, closed with the target. */
   const closers: (() => Promise<void>)[] = [];
   const restoreDeps = () => ({
@@ -113,10 +117,18 @@ export function createQdrantTarget(deps: QdrantTargetDeps): Target {
       const s = scope as QdrantScope;
       // the topology was checked in preflight: shard snapshots on a cluster, else one snapshot
       if (s.cluster && s.collection !== null) return s.cluster.backup(s.collection, sink);
-      return backupQdrantScope(qdrant(), s.collection, s.version, sink, ctx, {
-        keepServerSnapshot: s.keepServerSnapshot,
-        probeSamples: deps.drill?.qdrantSamples ?? 20,
-      });
+      return backupQdrantScope(qdrant(), s.collection, s.version, sink, ctx, backupOptions(s));
+    },
+    // several collections: the next snapshot is created while the current one downloads
+    backupsInFlight: config.snapshotsInFlight,
+    async prepareBackup(scope, ctx) {
+      const s = scope as QdrantScope;
+      const cluster = s.cluster;
+      if (cluster && s.collection !== null) {
+        const collection = s.collection;
+        return { run: (sink) => cluster.backup(collection, sink), release: async () => {} };
+      }
+      return prepareQdrantScope(qdrant(), s.collection, s.version, ctx, backupOptions(s));
     },
     pickSpec: (sel) => ({
       target: 'qdrant',
