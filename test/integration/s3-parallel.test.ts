@@ -12,14 +12,14 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, test } from 'node:test';
-import type { S3Client } from '@aws-sdk/client-s3';
 import { copySets } from '../../src/core/copy.js';
 import { silentReporter } from '../../src/core/events.js';
 import { fetchSet } from '../../src/core/remote-fetch.js';
 import { createRepository } from '../../src/core/repository.js';
-import { createS3BackendWith, type S3Backend } from '../../src/storage/s3/s3-backend.js';
+import type { S3Backend } from '../../src/storage/s3/s3-backend.js';
 import { MIN_PART_SIZE } from '../../src/storage/s3/s3-config.js';
 import { IN_CI } from '../helpers/components.js';
+import { backendThrough, type S3Handler } from '../helpers/s3-handler.js';
 import { tempDir } from '../helpers/tmp.js';
 import { S3_KIND, type S3TestServer, s3ServerAvailable, startS3TestServer } from '../servers/s3/s3-server.js';
 import { bigStream } from '../suites/copy-backend-suite.js';
@@ -29,15 +29,6 @@ const avail = s3ServerAvailable();
 if (!avail.ok && IN_CI) throw new Error(`an S3 server (${S3_KIND}) is required in CI: ${avail.hint}`);
 let server: S3TestServer | undefined;
 after(async () => server?.stop());
-
-type Req = {
-  method?: string;
-  headers?: Record<string, string>;
-  query?: Record<string, unknown>;
-  body?: unknown;
-};
-type Res = { response: { body?: unknown } };
-type Handler = { handle(req: Req, opts?: { abortSignal?: AbortSignal }): Promise<Res>; destroy?(): void };
 
 /** What went over the wire. */
 interface Wire {
@@ -51,23 +42,10 @@ interface Wire {
 
 async function backendOn(t: { after(fn: () => unknown): void }): Promise<{ backend: S3Backend; wire: Wire }> {
   server ??= await startS3TestServer();
-  const bucket = `qnb-par-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-  await server.createBucket(bucket);
-  const sdk = await import('@aws-sdk/client-s3');
-  const opts = {
-    region: server.region,
-    endpoint: server.endpoint,
-    forcePathStyle: true,
-    credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED' as const,
-    responseChecksumValidation: 'WHEN_REQUIRED' as const,
-  };
-  const plain: S3Client = new sdk.S3Client(opts);
-  const real = plain.config.requestHandler as unknown as Handler;
   const wire: Wire = { maxParts: 0, maxRanges: 0, ranges: [] };
   let parts = 0;
   let ranges = 0;
-  const wrapper: Handler = {
+  const backend = await backendThrough(t, server, (real) => ({
     async handle(req, o) {
       const range = Object.entries(req.headers ?? {}).find(([k]) => k.toLowerCase() === 'range')?.[1];
       if (req.query?.partNumber !== undefined) {
@@ -77,7 +55,7 @@ async function backendOn(t: { after(fn: () => unknown): void }): Promise<{ backe
       if (!range || req.method !== 'GET') return real.handle(req, o);
       wire.ranges.push(range);
       wire.maxRanges = Math.max(wire.maxRanges, ++ranges);
-      let res: Res;
+      let res: Awaited<ReturnType<S3Handler['handle']>>;
       try {
         res = await real.handle(req, o);
       } catch (e) {
@@ -106,19 +84,7 @@ async function backendOn(t: { after(fn: () => unknown): void }): Promise<{ backe
       return res;
     },
     destroy: () => real.destroy?.(),
-  };
-  const client = new sdk.S3Client({ ...opts, requestHandler: wrapper as never });
-  const backend = createS3BackendWith(sdk, client, {
-    bucket,
-    prefix: 'lab',
-    region: server.region,
-    partSize: MIN_PART_SIZE,
-    concurrency: 4,
-  });
-  t.after(async () => {
-    await backend.close();
-    plain.destroy();
-  });
+  }));
   return { backend, wire };
 }
 

@@ -17,7 +17,11 @@ const GiB = 1024 ** 3;
 const TiB = 1024 ** 4;
 
 test('part size: configured floor, whole MiB, within 9,000 parts up to S3 limits', () => {
-  assert.equal(partSizeFor(2 * GiB, DEFAULT_PART_SIZE), 8 * MiB, 'a 2 GiB snapshot: 8 MiB parts (256 of them)');
+  assert.equal(
+    partSizeFor(2 * GiB, DEFAULT_PART_SIZE),
+    8 * MiB,
+    'a 2 GiB snapshot: 8 MiB parts (256 of them)',
+  );
   assert.equal(partSizeFor(1000, DEFAULT_PART_SIZE), 8 * MiB);
   assert.equal(partSizeFor(1000, 1), MIN_PART_SIZE, 'never below S3 minimum');
   assert.equal(partSizeFor(TiB, DEFAULT_PART_SIZE), 117 * MiB);
@@ -35,6 +39,7 @@ test('part size: configured floor, whole MiB, within 9,000 parts up to S3 limits
 test('an object larger than 10,000 parts of 5 GiB is refused before any request', () => {
   assert.throws(
     () => partSizeFor(10_000 * MAX_PART_SIZE + 1, DEFAULT_PART_SIZE),
-    (e: { code?: string; message: string }) => e.code === 'E_UNSUPPORTED' && /larger than S3 can store/.test(e.message),
+    (e: { code?: string; message: string }) =>
+      e.code === 'E_UNSUPPORTED' && /larger than S3 can store/.test(e.message),
   );
 });

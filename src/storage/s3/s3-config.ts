@@ -70,9 +70,13 @@ export function partSizeFor(size: number, configured: number): number {
   const mib = 1024 * 1024;
   const part = Math.ceil(min / mib) * mib;
   if (part > MAX_PART_SIZE && Math.ceil(size / MAX_PART_SIZE) > MAX_PARTS)
-    throw new QnbError('E_UNSUPPORTED', `an object of ${size} bytes is larger than S3 can store in one object`, {
-      hint: 'S3 stores at most 10,000 parts of 5 GiB in one object',
-    });
+    throw new QnbError(
+      'E_UNSUPPORTED',
+      `an object of ${size} bytes is larger than S3 can store in one object`,
+      {
+        hint: 'S3 stores at most 10,000 parts of 5 GiB in one object',
+      },
+    );
   return Math.min(part, MAX_PART_SIZE);
 }
 
