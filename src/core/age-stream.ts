@@ -30,12 +30,17 @@ function chunkNonce(counter: number, last: boolean): Buffer {
   return n;
 }
 
-/** Seals one chunk: ciphertext ‖ tag. */
-export function sealChunk(key: Buffer, counter: number, plain: Buffer, last: boolean): Buffer {
+/** Seals one chunk: ciphertext and tag, to be written one after the other. */
+function sealParts(key: Buffer, counter: number, plain: Buffer, last: boolean): [Buffer, Buffer] {
   const c = createCipheriv('chacha20-poly1305', key, chunkNonce(counter, last), { authTagLength: TAG });
   const body = c.update(plain);
   c.final();
-  return Buffer.concat([body, c.getAuthTag()]);
+  return [body, c.getAuthTag()];
+}
+
+/** Seals one chunk: ciphertext ‖ tag. */
+export function sealChunk(key: Buffer, counter: number, plain: Buffer, last: boolean): Buffer {
+  return Buffer.concat(sealParts(key, counter, plain, last));
 }
 
 /** Opens one sealed chunk, or throws naming it: its plaintext is returned only once the tag checked. */
@@ -57,28 +62,31 @@ export function openChunk(key: Buffer, counter: number, sealed: Buffer, last: bo
 /**
  * Cuts `source` into whole units of `unit` bytes (the last may be shorter, and is empty only when
  * the source is). Each unit is handed to `seal` with whether it is the last; a unit is known not to
- * be last only once a later byte arrived. Output is gathered into batches.
+ * be last only once a later byte arrived. Output comes in batches of up to 16 units' buffers, for
+ * one gathered write (writev) each.
  */
 async function* chunked(
   source: AsyncIterable<Uint8Array>,
   unit: number,
-  seal: (unitBytes: Buffer, index: number, last: boolean) => Buffer,
-): AsyncGenerator<Buffer> {
+  seal: (unitBytes: Buffer, index: number, last: boolean) => Buffer | Buffer[],
+): AsyncGenerator<Buffer[]> {
   const pending = Buffer.allocUnsafe(unit);
   let fill = 0;
   let index = 0;
   let out: Buffer[] = [];
+  let units = 0;
   for await (const raw of source) {
     const c = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.length);
     let off = 0;
     while (off < c.length) {
       if (fill === unit) {
         // a byte follows a full unit: that unit was not the last
-        out.push(seal(pending, index++, false));
+        out.push(...[seal(pending, index++, false)].flat());
         fill = 0;
-        if (out.length >= BATCH) {
-          yield Buffer.concat(out);
+        if (++units >= BATCH) {
+          yield out;
           out = [];
+          units = 0;
         }
       }
       const n = Math.min(unit - fill, c.length - off);
@@ -87,21 +95,25 @@ async function* chunked(
       off += n;
     }
   }
-  out.push(seal(pending.subarray(0, fill), index, true));
-  yield Buffer.concat(out);
+  out.push(...[seal(pending.subarray(0, fill), index, true)].flat());
+  yield out;
 }
 
-/** Encrypts a plaintext stream into the STREAM payload (without the 16-byte nonce before it). */
-export function sealStream(source: AsyncIterable<Uint8Array>, key: Buffer): AsyncGenerator<Buffer> {
-  return chunked(source, CHUNK, (plain, i, last) => sealChunk(key, i, plain, last));
+/**
+ * Encrypts a plaintext stream into the STREAM payload (without the 16-byte nonce before it), as
+ * batches of buffers to write one after the other (no copy into one buffer).
+ */
+export function sealStream(source: AsyncIterable<Uint8Array>, key: Buffer): AsyncGenerator<Buffer[]> {
+  return chunked(source, CHUNK, (plain, i, last) => sealParts(key, i, plain, last));
 }
 
 /** Decrypts a STREAM payload (what follows the 16-byte nonce); throws on any damage. */
-export function openStream(source: AsyncIterable<Uint8Array>, key: Buffer): AsyncGenerator<Buffer> {
-  return chunked(source, SEALED_CHUNK, (sealed, i, last) => {
+export async function* openStream(source: AsyncIterable<Uint8Array>, key: Buffer): AsyncGenerator<Buffer> {
+  const batches = chunked(source, SEALED_CHUNK, (sealed, i, last) => {
     const plain = openChunk(key, i, sealed, last);
     if (last && i > 0 && plain.length === 0)
       throw new Error('the payload ends with an empty chunk after data (not a valid age file)');
     return plain;
   });
+  for await (const b of batches) yield Buffer.concat(b);
 }

@@ -9,9 +9,9 @@
  * whatever the file's size.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { openChunk, openStream, payloadKey, sealStream } from './age-stream.js';
+import { sealFile } from './age-file.js';
+import { openChunk, openStream, payloadKey } from './age-stream.js';
 import { ConfigError, QnbError } from './errors.js';
 import { type StreamResult, streamToFile } from './transfer.js';
 
@@ -73,24 +73,6 @@ function headerLength(buf: Buffer): number {
   return eol < 0 ? -1 : eol + 1;
 }
 
-/** A file read one MiB at a time into one reused buffer, each piece passed to `onChunk` first. */
-async function* readFileChunks(path: string, onChunk: (c: Buffer) => void): AsyncGenerator<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) return;
-      const chunk = buf.subarray(0, bytesRead);
-      onChunk(chunk);
-      // the consumer copies the piece before it asks for the next one (age-stream.ts)
-      yield chunk;
-    }
-  } finally {
-    await fh.close().catch(() => {});
-  }
-}
-
 /**
  * Encrypts `source` for `recipients` into a new file `dest` (created exclusively). The plaintext is
  * hashed as it is read and must be `expect`'s bytes, or `dest` is worthless and E_CHECKSUM is
@@ -107,19 +89,8 @@ export async function encryptFile(
   // a fresh payload nonce of qnb's own: the key the library used for its empty payload is not reused
   const nonce = randomBytes(NONCE);
   const key = payloadKey(fileKey, nonce);
-  const plain = createHash('sha256');
-  let plainBytes = 0;
-  const input = readFileChunks(source, (c) => {
-    plain.update(c);
-    plainBytes += c.length;
-    opts.onProgress?.(plainBytes);
-  });
-  async function* file(): AsyncGenerator<Buffer> {
-    yield Buffer.concat([header, nonce]);
-    yield* sealStream(input, key);
-  }
-  const out = await streamToFile(Readable.from(file()), dest, opts.signal ? { signal: opts.signal } : {});
-  if (plainBytes !== expect.bytes || plain.digest('hex') !== expect.sha256)
+  const { plain, cipher } = await sealFile(source, dest, [header, nonce], key, opts);
+  if (plain.bytes !== expect.bytes || plain.sha256 !== expect.sha256)
     throw new QnbError(
       'E_CHECKSUM',
       `${expect.what}: the bytes read differ from the manifest; nothing sent`,
@@ -127,7 +98,7 @@ export async function encryptFile(
         hint: 'the local file is corrupt or changed: run `qnb verify`',
       },
     );
-  return out;
+  return cipher;
 }
 
 /** How a decryption went: the encrypted bytes read, and the plaintext written. */

@@ -9,9 +9,9 @@ import { test } from 'node:test';
 import { CHUNK, openStream, SEALED_CHUNK, sealChunk, sealStream } from '../../src/core/age-stream.js';
 
 const key = randomBytes(32);
-const collect = async (g: AsyncIterable<Buffer>) => {
+const collect = async (g: AsyncIterable<Buffer | Buffer[]>) => {
   const parts: Buffer[] = [];
-  for await (const p of g) parts.push(p);
+  for await (const p of g) parts.push(...[p].flat());
   return Buffer.concat(parts);
 };
 /** Feeds `b` in pieces of `piece` bytes (boundaries must not depend on how the bytes arrive). */
