@@ -30,21 +30,24 @@ export interface RangedGet {
   wrap: (e: unknown) => Error;
 }
 
-/** Reads a response body whole, checking it is exactly `want` bytes. */
-async function readBody(body: unknown, want: number, what: string): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(want);
+/**
+ * Reads a response body whole, as the pieces it arrived in (no copy into one buffer), checking it
+ * is exactly `want` bytes.
+ */
+async function readBody(body: unknown, want: number, what: string): Promise<Buffer[]> {
+  const pieces: Buffer[] = [];
   let fill = 0;
   for await (const raw of body as AsyncIterable<Buffer>) {
     if (fill + raw.length > want)
       throw new QnbError('E_SERVER', `${what}: the server sent more bytes than the range asked`);
-    raw.copy(buf, fill);
+    pieces.push(raw);
     fill += raw.length;
   }
   if (fill !== want)
     throw new QnbError('E_SERVER', `${what}: the server sent ${fill} of ${want} bytes, then stopped`, {
       retryable: true,
     });
-  return buf;
+  return pieces;
 }
 
 /** `bytes 0-8388607/2147483648` → 2147483648 (undefined when absent or unknown). */
@@ -96,7 +99,7 @@ async function* ranges(
   let failure: Error | undefined;
   const what = (start: number, end: number) => `${spec.shownKey}: bytes ${start}–${end}`;
   /** One range; the first one's response is already there. */
-  const fetchRange = async (start: number, got?: GetObjectCommandOutput): Promise<Buffer> => {
+  const fetchRange = async (start: number, got?: GetObjectCommandOutput): Promise<Buffer[]> => {
     const end = Math.min(start + rangeSize, total) - 1;
     try {
       const r =
@@ -130,8 +133,8 @@ async function* ranges(
       });
     return spec.wrap(e);
   };
-  const queue: Promise<Buffer>[] = [];
-  const watch = (p: Promise<Buffer>) => {
+  const queue: Promise<Buffer[]>[] = [];
+  const watch = (p: Promise<Buffer[]>) => {
     // failures are awaited in order below; this only keeps them from counting as unhandled
     p.catch(() => {});
     queue.push(p);
@@ -151,9 +154,9 @@ async function* ranges(
     next = rangeSize;
     fill();
     while (queue.length) {
-      const buf = await queue.shift()!;
+      const pieces = await queue.shift()!;
       fill();
-      yield buf;
+      yield* pieces;
     }
   } finally {
     inner.abort();
