@@ -207,8 +207,11 @@ export async function decryptStream(
       if (!ended) source.destroy();
     }
   }
+  const stream = Readable.from(openStream(payload(), key));
+  // a reader that stops before it read anything never starts payload(): release the source here
+  stream.once('close', () => source.destroy());
   return {
-    stream: Readable.from(openStream(payload(), key)),
+    stream,
     cipher: () => ({ bytes, sha256: hash.digest('hex') }),
     explain,
   };

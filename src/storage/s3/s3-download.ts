@@ -82,7 +82,11 @@ export async function getRanged(spec: RangedGet, plainGet: () => Promise<Readabl
     (first.Body as Readable).destroy();
     return plainGet();
   }
-  return Readable.from(ranges(spec, first, total, etag), { objectMode: false, highWaterMark: 0 });
+  const out = Readable.from(ranges(spec, first, total, etag), { objectMode: false, highWaterMark: 0 });
+  // a reader that stops before it read anything never starts the generator: the first response's
+  // connection is released here too
+  out.once('close', () => (first.Body as Readable).destroy());
+  return out;
 }
 
 async function* ranges(
