@@ -1,14 +1,20 @@
 /**
- * Bench: `qnb copy` of one large artifact to a real S3 server (versitygw on loopback), beside
- * command-line clients uploading the same file to the same server: s3cmd (Debian, multipart) and
- * curl (one streamed PUT signed with --aws-sigv4). Peak RSS and wall time by GNU time.
+ * Bench: qnb's S3 transfers of one large artifact beside command-line clients doing the same to the
+ * same real S3 server (versitygw on loopback), in one run, side by side:
+ *   - upload: `qnb copy` vs `rclone copyto` (and one unsigned `curl` PUT, the wire's ceiling);
+ *   - restore download: qnb's fetch (the code `qnb restore --from` runs) vs `rclone copyto` back;
+ *   - encryption: qnb's encryptFile vs the `age` CLI encrypting the same file, and the whole
+ *     encrypted `qnb copy`.
+ * Each row: wall time and peak RSS (GNU time), the client's CPU (user + sys) and the server's CPU
+ * (from /proc), so the table says what limits each figure.
  *
  *   npm run build && node --import tsx bench/s3-copy.ts [--gb 2] [--runs 1] [--out FILE.json] [--results bench/RESULTS.md]
  *
  * Prints a Markdown table and, with --results, writes it into that file between the markers
  * `<!-- s3-copy:begin -->` and `<!-- s3-copy:end -->` (appended when they are missing), so
- * other sections of the file stay as they are. Every process it
- * starts is stopped by PID; the server listens on 127.0.0.1 only; temp files are removed.
+ * other sections of the file stay as they are. Every process it starts is stopped by PID; the
+ * server listens on 127.0.0.1 only; rclone gets its remote from environment variables and an empty
+ * config file; temp files are removed.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
@@ -26,6 +32,7 @@ import { arg } from './lib/args.js';
 import { loadAverage, writeSection } from './lib/results-section.js';
 
 const QNB = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const STEPS = fileURLToPath(new URL('./lib/s3-steps.mjs', import.meta.url));
 const GB = Number(arg('gb', '2'));
 const RUNS = Number(arg('runs', '1'));
 const OUT = arg('out', '');
@@ -36,19 +43,33 @@ interface Measured {
   tool: string;
   wallS: number;
   maxRssMb: number;
+  /** Client CPU seconds (user + sys). */
+  cpuS: number;
+  /** Server CPU seconds during the run. */
+  serverCpuS: number;
   code: number | null;
 }
 
-/** Runs a command under GNU time; returns wall time and peak RSS. */
+/** CPU seconds (user + sys) a process has used so far. */
+async function cpuOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields 14 and 15 (utime, stime) are 12 and 13 after the command name; clock ticks of 10 ms
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** Runs a command under GNU time; returns wall time, peak RSS and CPU, and the server's CPU. */
 async function measured(
   tool: string,
   cmd: string,
   args: string[],
   env: NodeJS.ProcessEnv,
   cwd: string,
+  serverPids: number[],
 ): Promise<Measured> {
   const stats = join(cwd, `.time-${tool.replace(/\W+/g, '-')}`);
-  const child = spawn('/usr/bin/time', ['-f', '%e %M', '-o', stats, cmd, ...args], {
+  const server0 = (await Promise.all(serverPids.map(cpuOf))).reduce((a, b) => a + b, 0);
+  const child = spawn('/usr/bin/time', ['-f', '%e %M %U %S', '-o', stats, cmd, ...args], {
     cwd,
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -60,13 +81,28 @@ async function measured(
   const timer = setTimeout(() => child.kill('SIGKILL'), 30 * 60_000);
   const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
   clearTimeout(timer);
-  const [wall, rss] = (await readFile(stats, 'utf8')).trim().split('\n').pop()!.split(/\s+/).map(Number);
+  const server1 = (await Promise.all(serverPids.map(cpuOf))).reduce((a, b) => a + b, 0);
+  const [wall, rss, user, sys] = (await readFile(stats, 'utf8'))
+    .trim()
+    .split('\n')
+    .pop()!
+    .split(/\s+/)
+    .map(Number);
   if (code !== 0) process.stderr.write(`${tool} exited ${code}: ${err.slice(-2000)}\n`);
-  return { tool, wallS: wall ?? Number.NaN, maxRssMb: (rss ?? Number.NaN) / 1024, code };
+  process.stderr.write(`${tool}: ${wall} s\n`);
+  return {
+    tool,
+    wallS: wall ?? Number.NaN,
+    maxRssMb: (rss ?? Number.NaN) / 1024,
+    cpuS: (user ?? 0) + (sys ?? 0),
+    serverCpuS: server1 - server0,
+    code,
+  };
 }
 
 async function main() {
   const work = await mkdtemp(join(tmpdir(), 'qnb-bench-s3-'));
+  const load0 = await loadAverage();
   const server = await startS3TestServer();
   try {
     await server.createBucket('bench');
@@ -104,112 +140,148 @@ async function main() {
       ),
     );
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...server.env(), ...tuning };
-    const host = server.endpoint.replace('http://', '');
-    const s3cfg = join(work, 's3cfg');
-    await writeFile(
-      s3cfg,
-      `[default]\naccess_key = ${server.accessKey}\nsecret_key = ${server.secretKey}\nhost_base = ${host}\nhost_bucket = ${host}\nuse_https = False\nsignature_v2 = False\nbucket_location = us-east-1\n`,
-      { mode: 0o600 },
-    );
+    // rclone: the remote from environment variables, an empty config file (nothing of the user's)
+    const rcloneConf = join(work, 'rclone.conf');
+    await writeFile(rcloneConf, '', { mode: 0o600 });
+    const rcloneEnv = {
+      ...env,
+      RCLONE_CONFIG: rcloneConf,
+      RCLONE_CONFIG_BENCH_TYPE: 's3',
+      RCLONE_CONFIG_BENCH_PROVIDER: 'Other',
+      RCLONE_CONFIG_BENCH_ENDPOINT: server.endpoint,
+      RCLONE_CONFIG_BENCH_REGION: 'us-east-1',
+      RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: 'true',
+      RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: server.accessKey,
+      RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: server.secretKey,
+    };
+    const hasRclone = existsSync('/usr/bin/rclone');
     const { generateIdentity, identityToRecipient } = await import('age-encryption');
     const recipient = await identityToRecipient(await generateIdentity());
     const results: Measured[] = [];
+    const pids = server.pids;
+    const run1 = (tool: string, cmd: string, args: string[], e: NodeJS.ProcessEnv = env) =>
+      measured(tool, cmd, args, e, work, pids).then((m) => {
+        results.push(m);
+        return m;
+      });
     for (let run = 1; run <= RUNS; run++) {
-      results.push(
-        await measured(
-          'qnb copy',
-          process.execPath,
-          [QNB, 'copy', '--to', `s3://bench/qnb-${run}`],
-          env,
-          work,
-        ),
-      );
-      // encrypted: the same copy with QNB_AGE_RECIPIENTS, beside the age CLI encrypting the same file
-      results.push(
-        await measured(
-          'qnb copy, age-encrypted',
-          process.execPath,
-          [QNB, 'copy', '--to', `s3://bench/qnb-age-${run}`],
-          { ...env, QNB_AGE_RECIPIENTS: recipient },
-          work,
-        ),
-      );
+      // upload
+      await run1('upload: qnb copy', process.execPath, [QNB, 'copy', '--to', `s3://bench/qnb-${run}`]);
+      if (hasRclone)
+        await run1(
+          'upload: rclone copyto',
+          '/usr/bin/rclone',
+          ['copyto', file, `bench:bench/rclone-${run}/big.snapshot`],
+          rcloneEnv,
+        );
+      await run1('upload: curl PUT (one unsigned request)', 'curl', [
+        '-sS',
+        '-f',
+        '-o',
+        '/dev/null',
+        '--aws-sigv4',
+        'aws:amz:us-east-1:s3',
+        '--user',
+        `${server.accessKey}:${server.secretKey}`,
+        '-H',
+        'x-amz-content-sha256: UNSIGNED-PAYLOAD',
+        '-T',
+        file,
+        `${server.endpoint}/bench/curl-${run}/big`,
+      ]);
+      // restore download: qnb's fetch of the copy it made vs rclone back to a file
+      const back = join(work, `restore-${run}`);
+      await run1('download: qnb restore fetch', process.execPath, [
+        STEPS,
+        'fetch',
+        back,
+        `s3://bench/qnb-${run}`,
+      ]);
+      await rm(back, { recursive: true, force: true });
+      if (hasRclone) {
+        await run1(
+          'download: rclone copyto',
+          '/usr/bin/rclone',
+          ['copyto', `bench:bench/rclone-${run}/big.snapshot`, join(work, `rclone-back-${run}`)],
+          rcloneEnv,
+        );
+        await rm(join(work, `rclone-back-${run}`), { force: true });
+        // the same guarantee as qnb's (the file on disk, not only in the page cache, before "done")
+        const synced = join(work, `rclone-sync-${run}`);
+        await run1(
+          'download: rclone copyto + sync FILE',
+          'sh',
+          ['-c', 'rclone copyto "$1" "$2" && sync "$2"', 'sh', `bench:bench/rclone-${run}/big.snapshot`, synced],
+          rcloneEnv,
+        );
+        await rm(synced, { force: true });
+      }
+      // encryption alone, then the whole encrypted copy
+      const encOut = join(work, `enc-${run}.age`);
+      await run1('encrypt: qnb encryptFile', process.execPath, [
+        STEPS,
+        'encrypt',
+        file,
+        encOut,
+        recipient,
+        String(SIZE),
+        data.sha256,
+      ]);
+      await rm(encOut, { force: true });
       if (existsSync('/usr/bin/age'))
-        results.push(
-          await measured(
-            'age -r (encrypt only, to a file)',
-            '/usr/bin/age',
-            ['-r', recipient, '-o', join(work, `age-${run}.age`), file],
-            env,
-            work,
-          ),
-        );
-      await rm(join(work, `age-${run}.age`), { force: true });
-      if (existsSync('/usr/bin/s3cmd'))
-        results.push(
-          await measured(
-            's3cmd put (15 MiB parts)',
-            '/usr/bin/s3cmd',
-            ['-c', s3cfg, '--no-progress', 'put', file, `s3://bench/s3cmd-${run}/big`],
-            env,
-            work,
-          ),
-        );
-      results.push(
-        await measured(
-          'curl PUT (one request, --aws-sigv4)',
-          'curl',
-          [
-            '-sS',
-            '-f',
-            '-o',
-            '/dev/null',
-            '--aws-sigv4',
-            'aws:amz:us-east-1:s3',
-            '--user',
-            `${server.accessKey}:${server.secretKey}`,
-            '-H',
-            'x-amz-content-sha256: UNSIGNED-PAYLOAD',
-            '-T',
-            file,
-            `${server.endpoint}/bench/curl-${run}/big`,
-          ],
-          env,
-          work,
-        ),
+        await run1('encrypt: age -r (CLI)', '/usr/bin/age', ['-r', recipient, '-o', encOut, file]);
+      await rm(encOut, { force: true });
+      await run1(
+        'encrypted copy: qnb copy with QNB_AGE_RECIPIENTS',
+        process.execPath,
+        [QNB, 'copy', '--to', `s3://bench/qnb-age-${run}`],
+        {
+          ...env,
+          QNB_AGE_RECIPIENTS: recipient,
+        },
       );
     }
     const mb = SIZE / 1024 ** 2;
+    const ratio = (a: string, b: string) => {
+      const x = results.find((r) => r.tool.startsWith(a));
+      const y = results.find((r) => r.tool.startsWith(b));
+      return x && y ? (y.wallS / x.wallS).toFixed(2) : 'n/a';
+    };
     const lines = [
       `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}; server: versitygw (posix backend) on 127.0.0.1, same disk.`,
-      `File: ${(SIZE / 1024 ** 3).toFixed(2)} GiB (${mb.toFixed(0)} MiB); ${RUNS} run(s) each; qnb ${process.env.QNB_S3_PART_SIZE_MB ?? 8} MiB parts, ${process.env.QNB_S3_CONCURRENCY ?? 3} in flight.`,
+      `File: ${(SIZE / 1024 ** 3).toFixed(2)} GiB (${mb.toFixed(0)} MiB); ${RUNS} run(s) each; qnb ${process.env.QNB_S3_PART_SIZE_MB ?? 8} MiB parts and ranges, ${process.env.QNB_S3_CONCURRENCY ?? 3} in flight; rclone ${hasRclone ? 'defaults' : 'not installed'}.`,
       '',
-      '| client | wall s | MB/s | peak RSS MB | exit |',
-      '|---|---:|---:|---:|---:|',
+      '| step: client | wall s | MB/s | client CPU s | server CPU s | peak RSS MB | exit |',
+      '|---|---:|---:|---:|---:|---:|---:|',
       ...results.map(
         (m) =>
-          `| ${m.tool} | ${m.wallS.toFixed(1)} | ${(mb / m.wallS).toFixed(0)} | ${m.maxRssMb.toFixed(0)} | ${m.code} |`,
+          `| ${m.tool} | ${m.wallS.toFixed(1)} | ${(mb / m.wallS).toFixed(0)} | ${m.cpuS.toFixed(1)} | ${m.serverCpuS.toFixed(1)} | ${m.maxRssMb.toFixed(0)} | ${m.code} |`,
       ),
+      '',
+      `qnb / rclone throughput: upload ${ratio('upload: qnb', 'upload: rclone')}×, restore download ${ratio('download: qnb', 'download: rclone copyto')}× (${ratio('download: qnb', 'download: rclone copyto + sync')}× against rclone + sync); qnb encryptFile / age CLI: ${ratio('encrypt: qnb', 'encrypt: age')}×.`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     if (RESULTS) {
       const cmd = `npm run build && node --import tsx bench/s3-copy.ts --gb ${GB} --runs ${RUNS} --results ${RESULTS}`;
       const section = [
-        '## Off-site copy to S3: peak memory and time beside command-line clients',
+        '## S3 copy, restore download and encryption beside rclone and the age CLI',
         '',
-        `Measured ${new Date().toISOString()} with \`${cmd}\` (load average ${await loadAverage()}).`,
+        `Measured ${new Date().toISOString()} with \`${cmd}\` (load average before ${load0}, after ${await loadAverage()}).`,
         '',
         ...lines,
         '',
-        'qnb reads the file once, hashing it (sha256) while it sends each part signed with its own sha256',
-        '(x-amz-content-sha256) and with Content-MD5, then HEADs the object. curl sends one unsigned PUT',
-        "(no hashing on either side beyond the server's MD5) and s3cmd reads the file twice (MD5 first).",
-        "Peak RSS is GNU time's ru_maxrss of the whole process (a qnb run that copies 1 KB peaks at about 93 MB:",
-        'Node, qnb and the AWS SDK); memory for parts is (in flight + 1) × part size whatever the file size.',
-        'The server runs on the same 2 cores, so its hashing counts against every client.',
-        'The age-encrypted copy first encrypts into a temp file beside the backup (hashing the plain bytes',
-        'read and the encrypted bytes written, pure-JS ChaCha20-Poly1305), then sends that file like any other;',
-        '`age -r` is the age CLI (Go) encrypting the same file to a file, for the cost of encryption alone.',
+        "Client CPU is user + sys of the measured process (GNU time); server CPU is versitygw's over the",
+        'same interval (/proc). When client CPU + server CPU is close to 2 × wall, the two cores are the',
+        'limit; when both are well under, the disk (or waiting) is. qnb upload: reads the file once,',
+        'sha256 of the whole file plus sha256 and MD5 of each part (signed payload + Content-MD5, both',
+        'checked by the server), 3 parts in flight, then a HEAD. qnb download: ranged GETs (If-Match the',
+        'first ETag) 3 at a time, written in order, sha256 + size checked against the manifest, fsync,',
+        'manifest. rclone: its defaults (MD5 of the file for its metadata, no fsync on download; the',
+        '`+ sync FILE` row adds the fsync qnb does, as coreutils `sync FILE`).',
+        'qnb encryptFile: the age header from age-encryption, the payload through node:crypto',
+        'ChaCha20-Poly1305, sha256 of the plain bytes read and of the encrypted bytes written, fsync;',
+        '`age -r` writes without either hash or fsync. The encrypted copy = encryptFile to a temp file',
+        'beside the backup + the upload of that file.',
       ].join('\n');
       await writeSection(RESULTS, 's3-copy', section);
     }

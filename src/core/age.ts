@@ -1,15 +1,17 @@
 /**
- * age encryption of off-site copies (https://age-encryption.org/v1), through `age-encryption`, the
- * TypeScript implementation by age's author. A copy encrypted here is an ordinary `.age` file:
- * `age -d -i key.txt file.snapshot.age > file.snapshot` decrypts it without qnb.
+ * age encryption of off-site copies (https://age-encryption.org/v1). A copy encrypted here is an
+ * ordinary `.age` file: `age -d -i key.txt file.snapshot.age > file.snapshot` decrypts it without
+ * qnb, and qnb decrypts what the `age` CLI wrote.
  *
- * Streams are web streams inside the library; both adapters here pull one chunk at a time, so
- * memory stays bounded whatever the file's size (Node 20's `Readable.toWeb` does not always apply
- * backpressure).
+ * The header (X25519 recipients, the file key wrapped for each, the header MAC) comes from
+ * `age-encryption`, the TypeScript implementation by age's author; the payload, where the bytes
+ * are, goes through Node's OpenSSL ChaCha20-Poly1305 (age-stream.ts). Memory stays bounded
+ * whatever the file's size.
  */
-import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { sealFile } from './age-file.js';
+import { openChunk, openStream, payloadKey } from './age-stream.js';
 import { ConfigError, QnbError } from './errors.js';
 import { type StreamResult, streamToFile } from './transfer.js';
 
@@ -18,55 +20,57 @@ export const AGE_SUFFIX = '.age';
 
 const lib = () => import('age-encryption');
 
-/** A web stream that pulls one chunk at a time from a Node stream (bounded memory). */
-function webFrom(source: Readable, onChunk: (c: Buffer) => void): ReadableStream<Uint8Array> {
-  const it = source[Symbol.asyncIterator]();
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const { value, done } = await it.next();
-        if (done) controller.close();
-        else {
-          onChunk(value as Buffer);
-          controller.enqueue(value as Uint8Array);
-        }
-      },
-      cancel(reason) {
-        source.destroy(reason instanceof Error ? reason : undefined);
-      },
+/** The 16-byte nonce that follows the header and salts the payload key. */
+const NONCE = 16;
+/** Longest header qnb reads (a header holds one short stanza per recipient). */
+const MAX_HEADER = 1 << 20;
+
+/**
+ * A new header for `recipients` and the file key it wraps. `age-encryption` writes the header; a
+ * recipient of qnb's own that adds no stanza hands qnb the file key. The library's output for an
+ * empty payload is header ‖ nonce ‖ one empty final chunk: qnb opens that chunk with the key it
+ * derives, which proves the key derivation matches the library's, and keeps only the header.
+ */
+async function newHeader(recipients: readonly string[]): Promise<{ header: Buffer; fileKey: Buffer }> {
+  const { Encrypter } = await lib();
+  const enc = new Encrypter();
+  try {
+    for (const r of recipients) enc.addRecipient(r);
+  } catch (err) {
+    throw new ConfigError(
+      `QNB_AGE_RECIPIENTS: ${(err as Error).message}`,
+      'give age public keys (age1…), as `age-keygen -y key.txt` prints them',
+    );
+  }
+  let fileKey: Buffer | undefined;
+  enc.addRecipient({
+    wrapFileKey(key: Uint8Array) {
+      fileKey = Buffer.from(key);
+      return [];
     },
-    { highWaterMark: 0 },
-  );
+  });
+  const empty = Buffer.from(await enc.encrypt(new Uint8Array(0)));
+  const end = empty.length - NONCE - 16;
+  const header = empty.subarray(0, end);
+  if (!fileKey || !header.toString('latin1').endsWith('\n') || headerLength(header) !== end)
+    throw new QnbError('E_INTERNAL', 'age-encryption wrote a header qnb does not understand');
+  const key = payloadKey(fileKey, empty.subarray(end, end + NONCE));
+  openChunk(key, 0, empty.subarray(end + NONCE), true);
+  return { header: Buffer.from(header), fileKey };
 }
 
-/** A file read one MiB at a time as a web stream, each chunk passed to `onChunk` first. */
-async function webFromFile(path: string, onChunk: (c: Buffer) => void): Promise<ReadableStream<Uint8Array>> {
-  const fh = await open(path, 'r');
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        try {
-          const buf = Buffer.allocUnsafe(1 << 20);
-          const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-          if (bytesRead === 0) {
-            await fh.close();
-            controller.close();
-            return;
-          }
-          const chunk = buf.subarray(0, bytesRead);
-          onChunk(chunk);
-          controller.enqueue(chunk);
-        } catch (err) {
-          await fh.close().catch(() => {});
-          controller.error(err);
-        }
-      },
-      async cancel() {
-        await fh.close().catch(() => {});
-      },
-    },
-    { highWaterMark: 0 },
-  );
+/**
+ * Length of the header at the start of `buf` (through the newline ending its `--- MAC` line), or
+ * -1 when `buf` does not hold all of it yet. Throws when `buf` cannot start an age v1 file.
+ */
+function headerLength(buf: Buffer): number {
+  const intro = 'age-encryption.org/v1\n';
+  const start = buf.subarray(0, Math.min(buf.length, intro.length)).toString('latin1');
+  if (!intro.startsWith(start)) throw new Error('not an age v1 file (no age-encryption.org/v1 header)');
+  const mac = buf.indexOf('\n---', 0, 'latin1');
+  if (mac < 0) return -1;
+  const eol = buf.indexOf(10, mac + 4);
+  return eol < 0 ? -1 : eol + 1;
 }
 
 /**
@@ -81,26 +85,12 @@ export async function encryptFile(
   expect: { bytes: number; sha256: string; what: string },
   opts: { signal?: AbortSignal; onProgress?: (plainBytes: number) => void } = {},
 ): Promise<StreamResult> {
-  const { Encrypter } = await lib();
-  const enc = new Encrypter();
-  try {
-    for (const r of recipients) enc.addRecipient(r);
-  } catch (err) {
-    throw new ConfigError(
-      `QNB_AGE_RECIPIENTS: ${(err as Error).message}`,
-      'give age public keys (age1…), as `age-keygen -y key.txt` prints them',
-    );
-  }
-  const plain = createHash('sha256');
-  let plainBytes = 0;
-  const input = await webFromFile(source, (c) => {
-    plain.update(c);
-    plainBytes += c.length;
-    opts.onProgress?.(plainBytes);
-  });
-  const cipher = await enc.encrypt(input);
-  const out = await streamToFile(Readable.from(cipher), dest, opts.signal ? { signal: opts.signal } : {});
-  if (plainBytes !== expect.bytes || plain.digest('hex') !== expect.sha256)
+  const { header, fileKey } = await newHeader(recipients);
+  // a fresh payload nonce of qnb's own: the key the library used for its empty payload is not reused
+  const nonce = randomBytes(NONCE);
+  const key = payloadKey(fileKey, nonce);
+  const { plain, cipher } = await sealFile(source, dest, [header, nonce], key, opts);
+  if (plain.bytes !== expect.bytes || plain.sha256 !== expect.sha256)
     throw new QnbError(
       'E_CHECKSUM',
       `${expect.what}: the bytes read differ from the manifest; nothing sent`,
@@ -108,7 +98,7 @@ export async function encryptFile(
         hint: 'the local file is corrupt or changed: run `qnb verify`',
       },
     );
-  return out;
+  return cipher;
 }
 
 /** How a decryption went: the encrypted bytes read, and the plaintext written. */
@@ -129,10 +119,31 @@ export async function decryptToFile(
   opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
 ): Promise<DecryptResult> {
   const plainStream = await decryptStream(source, identities, what);
-  const plain = await streamToFile(Readable.from(plainStream.stream), dest, opts).catch((err) => {
+  const plain = await streamToFile(plainStream.stream, dest, opts).catch((err) => {
     throw plainStream.explain(err);
   });
   return { cipher: plainStream.cipher(), plain };
+}
+
+/**
+ * Reads the header from `it` (hashing what it reads); returns it and the bytes read after it.
+ * Bounded: a "header" longer than MAX_HEADER is not one.
+ */
+async function readHeader(
+  it: AsyncIterator<Uint8Array>,
+  onChunk: (c: Buffer) => void,
+): Promise<{ header: Buffer; rest: Buffer }> {
+  let buf = Buffer.alloc(0);
+  for (;;) {
+    const len = headerLength(buf);
+    if (len >= 0) return { header: buf.subarray(0, len), rest: buf.subarray(len) };
+    if (buf.length > MAX_HEADER) throw new Error('not an age v1 file (no end of header in the first MiB)');
+    const { value, done } = await it.next();
+    if (done) throw new Error('the file ends inside the age header (truncated)');
+    const c = Buffer.from(value);
+    onChunk(c);
+    buf = Buffer.concat([buf, c]);
+  }
 }
 
 /** Decrypts `source` into a stream (for hashing without writing); `cipher()` after it ended. */
@@ -140,12 +151,16 @@ export async function decryptStream(
   source: Readable,
   identities: readonly string[],
   what: string,
-): Promise<{ stream: ReadableStream<Uint8Array>; cipher(): StreamResult; explain(err: unknown): QnbError }> {
+): Promise<{ stream: Readable; cipher(): StreamResult; explain(err: unknown): QnbError }> {
   const { Decrypter } = await lib();
   const dec = new Decrypter();
   for (const i of identities) dec.addIdentity(i);
   const hash = createHash('sha256');
   let bytes = 0;
+  const count = (c: Uint8Array) => {
+    hash.update(c);
+    bytes += c.length;
+  };
   const explain = (err: unknown) => {
     if (err instanceof QnbError) return err;
     const m = (err as Error).message ?? String(err);
@@ -157,17 +172,47 @@ export async function decryptStream(
       hint: 'restore an older copy: `qnb list --remote TARGET`',
     });
   };
-  let stream: ReadableStream<Uint8Array>;
+  const it = source[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  let key: Buffer;
+  let rest: Buffer;
   try {
-    stream = await dec.decrypt(
-      webFrom(source, (c) => {
-        hash.update(c);
-        bytes += c.length;
-      }),
-    );
+    const h = await readHeader(it, count);
+    const fileKey = await dec.decryptHeader(h.header);
+    rest = h.rest;
+    while (rest.length < NONCE) {
+      const { value, done } = await it.next();
+      if (done) throw new Error('the file ends before its payload (truncated)');
+      count(value);
+      rest = Buffer.concat([rest, Buffer.from(value)]);
+    }
+    key = payloadKey(fileKey, rest.subarray(0, NONCE));
+    rest = rest.subarray(NONCE);
   } catch (err) {
     source.destroy();
     throw explain(err);
   }
-  return { stream, cipher: () => ({ bytes, sha256: hash.digest('hex') }), explain };
+  async function* payload(): AsyncGenerator<Uint8Array> {
+    let ended = false;
+    try {
+      if (rest.length) yield rest;
+      for (;;) {
+        const { value, done } = await it.next();
+        if (done) break;
+        count(value);
+        yield value;
+      }
+      ended = true;
+    } finally {
+      // stopped early (damage found, or the writer failed): nothing more is read
+      if (!ended) source.destroy();
+    }
+  }
+  const stream = Readable.from(openStream(payload(), key));
+  // a reader that stops before it read anything never starts payload(): release the source here
+  stream.once('close', () => source.destroy());
+  return {
+    stream,
+    cipher: () => ({ bytes, sha256: hash.digest('hex') }),
+    explain,
+  };
 }

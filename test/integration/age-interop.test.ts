@@ -56,6 +56,37 @@ test('age CLI ⇄ qnb: each decrypts what the other encrypted (3 MiB + 17 bytes,
   assert.equal(got.cipher.sha256, sha(await readFile(cliEnc)), 'the encrypted bytes are hashed as read');
 });
 
+test('age CLI ⇄ qnb at chunk boundaries (0, 64 KiB, 64 KiB + 1, 128 KiB); a cut file is refused', async (t) => {
+  if (!requireComponent(t, 'age CLI', hasAge, 'apt-get install age')) return;
+  const dir = await tempDir(t);
+  const key = await keyPair(dir, 'key');
+  for (const size of [0, 65536, 65537, 131072]) {
+    const data = randomBytes(size);
+    const src = join(dir, `p${size}`);
+    await writeFile(src, data);
+    const enc = join(dir, `q${size}.age`);
+    await encryptFile(src, enc, [key.recipient], { bytes: size, sha256: sha(data), what: 'p' });
+    assert.equal(sha(execFileSync('age', ['-d', '-i', key.file, enc])), sha(data), `CLI opens qnb's ${size}`);
+    const cliEnc = join(dir, `c${size}.age`);
+    execFileSync('age', ['-r', key.recipient, '-o', cliEnc, src]);
+    // the same layout as the CLI: header lengths differ only by the stanza, payloads not at all
+    const [ours, theirs] = [await readFile(enc), await readFile(cliEnc)];
+    const payload = (b: Buffer) => b.length - (b.indexOf(10, b.indexOf('\n---') + 1) + 1);
+    assert.equal(payload(ours), payload(theirs), `${size} bytes: the same payload length as the CLI's`);
+    const got = await decryptToFile(createReadStream(cliEnc), join(dir, `b${size}`), key.identities, 'c');
+    assert.equal(got.plain.sha256, sha(data), `qnb opens the CLI's ${size}`);
+  }
+  // the CLI's 128 KiB file cut after its first chunk: every byte left is authentic, still refused
+  const whole = await readFile(join(dir, 'c131072.age'));
+  const cut = join(dir, 'cut.age');
+  await writeFile(cut, whole.subarray(0, whole.length - (65536 + 16)));
+  const out = join(dir, 'cut-out');
+  await assert.rejects(
+    decryptToFile(createReadStream(cut), out, key.identities, 'cut.age'),
+    (e: QnbError) => e.code === 'E_CHECKSUM' && /cut\.age: the encrypted copy is damaged/.test(e.message),
+  );
+});
+
 test('several recipients: any one of their identities opens the copy', async (t) => {
   if (!requireComponent(t, 'age CLI', hasAge, 'apt-get install age')) return;
   const dir = await tempDir(t);

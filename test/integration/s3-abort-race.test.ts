@@ -13,25 +13,17 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { S3Client } from '@aws-sdk/client-s3';
-import { createS3BackendWith, type S3Backend } from '../../src/storage/s3/s3-backend.js';
+import type { S3Backend } from '../../src/storage/s3/s3-backend.js';
 import { MIN_PART_SIZE } from '../../src/storage/s3/s3-config.js';
 import { PART_GRACE_MS } from '../../src/storage/s3/s3-upload.js';
 import { IN_CI } from '../helpers/components.js';
+import { backendThrough } from '../helpers/s3-handler.js';
 import { S3_KIND, type S3TestServer, s3ServerAvailable, startS3TestServer } from '../servers/s3/s3-server.js';
 
 const avail = s3ServerAvailable();
 if (!avail.ok && IN_CI) throw new Error(`an S3 server (${S3_KIND}) is required in CI: ${avail.hint}`);
 let server: S3TestServer | undefined;
 after(async () => server?.stop());
-
-type Handler = {
-  handle(
-    req: { query?: Record<string, unknown>; body?: unknown },
-    opts?: { abortSignal?: AbortSignal },
-  ): Promise<unknown>;
-  destroy?(): void;
-};
 
 /**
  * A backend whose part requests reach the server `delay` ms late and cannot be called back;
@@ -43,22 +35,8 @@ async function delayedPartsBackend(
   onWire: () => void,
 ): Promise<{ backend: S3Backend; late: Promise<unknown>[] }> {
   server ??= await startS3TestServer();
-  const bucket = `qnb-race-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-  await server.createBucket(bucket);
-  const sdk = await import('@aws-sdk/client-s3');
-  const opts = {
-    region: server.region,
-    endpoint: server.endpoint,
-    forcePathStyle: true,
-    credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED' as const,
-    responseChecksumValidation: 'WHEN_REQUIRED' as const,
-  };
-  // the SDK's own Node HTTP handler does the real requests
-  const plain: S3Client = new sdk.S3Client(opts);
-  const real = plain.config.requestHandler as unknown as Handler;
   const late: Promise<unknown>[] = [];
-  const wrapper: Handler = {
+  const backend = await backendThrough(t, server, (real) => ({
     handle(req, o) {
       if (req.query?.partNumber === undefined) return real.handle(req, o);
       // the server gets the request and the first bytes now, the rest `delay` ms later
@@ -82,19 +60,7 @@ async function delayedPartsBackend(
       });
     },
     destroy: () => real.destroy?.(),
-  };
-  const client = new sdk.S3Client({ ...opts, requestHandler: wrapper as never });
-  const backend = createS3BackendWith(sdk, client, {
-    bucket,
-    prefix: 'lab',
-    region: server.region,
-    partSize: MIN_PART_SIZE,
-    concurrency: 4,
-  });
-  t.after(async () => {
-    await backend.close();
-    plain.destroy();
-  });
+  }));
   return { backend, late };
 }
 

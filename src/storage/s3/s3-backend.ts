@@ -8,6 +8,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { InterruptedError, NotFoundError, QnbError } from '../../core/errors.js';
 import { type BackendProperties, type CopyBackend, checkKey, type ObjectInfo } from '../backend.js';
 import { checkCredentials, partSizeFor, type S3BackendConfig } from './s3-config.js';
+import { getRanged } from './s3-download.js';
 import { isNotFound, s3Error } from './s3-errors.js';
 import { abortLeftoverUploads, SHA256_META, uploadObject } from './s3-upload.js';
 
@@ -152,11 +153,28 @@ export function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3Backen
     },
 
     async get(key, opts = {}) {
-      try {
-        const r = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: full(key) }), {
+      const fullKey = full(key);
+      const plainGet = async () => {
+        const r = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: fullKey }), {
           abortSignal: opts.signal,
         });
         return r.Body as Readable;
+      };
+      try {
+        return await getRanged(
+          {
+            sdk,
+            client,
+            bucket,
+            key: fullKey,
+            shownKey: `${location}: get ${key}`,
+            rangeSize: config.partSize,
+            concurrency: Math.max(config.concurrency, 2),
+            wrap: (e) => err(e, `get ${key}`, opts.signal),
+            ...(opts.signal ? { signal: opts.signal } : {}),
+          },
+          plainGet,
+        );
       } catch (e) {
         if (isNotFound(e)) {
           await checkBucket();

@@ -55,11 +55,29 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } {
   return { bucket, prefix };
 }
 
-/** Part size for an object of `size` bytes: the configured size, raised so the upload fits in 10,000 parts. */
+/** S3's largest part. */
+export const MAX_PART_SIZE = 5 * 1024 ** 3;
+/** Parts qnb aims below, a margin under S3's 10,000. */
+const TARGET_PARTS = 9_000;
+
+/**
+ * Part size for an object of `size` bytes: the configured size, raised (to whole MiB) so the upload
+ * takes at most 9,000 parts; a 2 GiB snapshot goes in 8 MiB parts, 1 TiB in 117 MiB parts. Objects
+ * past what 10,000 parts of 5 GiB hold (S3's own limits, ~48 TiB) are refused before any request.
+ */
 export function partSizeFor(size: number, configured: number): number {
-  const min = Math.max(configured, MIN_PART_SIZE, Math.ceil(size / MAX_PARTS));
+  const min = Math.max(configured, MIN_PART_SIZE, Math.ceil(size / TARGET_PARTS));
   const mib = 1024 * 1024;
-  return Math.ceil(min / mib) * mib;
+  const part = Math.ceil(min / mib) * mib;
+  if (part > MAX_PART_SIZE && Math.ceil(size / MAX_PART_SIZE) > MAX_PARTS)
+    throw new QnbError(
+      'E_UNSUPPORTED',
+      `an object of ${size} bytes is larger than S3 can store in one object`,
+      {
+        hint: 'S3 stores at most 10,000 parts of 5 GiB in one object',
+      },
+    );
+  return Math.min(part, MAX_PART_SIZE);
 }
 
 /** Checks that credentials can be found without asking a metadata service on the network. */
