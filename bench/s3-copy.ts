@@ -211,7 +211,13 @@ async function main() {
         await run1(
           'download: rclone copyto + sync FILE',
           'sh',
-          ['-c', 'rclone copyto "$1" "$2" && sync "$2"', 'sh', `bench:bench/rclone-${run}/big.snapshot`, synced],
+          [
+            '-c',
+            'rclone copyto "$1" "$2" && sync "$2"',
+            'sh',
+            `bench:bench/rclone-${run}/big.snapshot`,
+            synced,
+          ],
           rcloneEnv,
         );
         await rm(synced, { force: true });
