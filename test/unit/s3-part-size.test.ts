@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  concurrencyFor,
   DEFAULT_PART_SIZE,
   MAX_PART_SIZE,
   MAX_PARTS,
@@ -42,4 +43,22 @@ test('an object larger than 10,000 parts of 5 GiB is refused before any request'
     (e: { code?: string; message: string }) =>
       e.code === 'E_UNSUPPORTED' && /larger than S3 can store/.test(e.message),
   );
+});
+
+test('parts in flight shrink as parts grow, so part buffers stay within 128 MiB (never below one)', () => {
+  assert.equal(concurrencyFor(8 * MiB, 3), 3, 'default: 3 × 8 MiB parts in flight');
+  assert.equal(concurrencyFor(12 * MiB, 8), 8);
+  assert.equal(concurrencyFor(40 * MiB, 3), 2, '(2 + 1) × 40 MiB = 120 MiB');
+  const part = partSizeFor(TiB, DEFAULT_PART_SIZE);
+  assert.equal(concurrencyFor(part, 3), 1, 'a 1 TiB snapshot (117 MiB parts): one in flight');
+  assert.equal(concurrencyFor(MAX_PART_SIZE, 3), 1);
+  for (const [p, c] of [
+    [8, 3],
+    [16, 6],
+    [33, 4],
+    [64, 3],
+  ] as const) {
+    const n = concurrencyFor(p * MiB, c);
+    assert.ok((n + 1) * p * MiB <= 128 * MiB || n === 1, `${p} MiB × ${n}`);
+  }
 });

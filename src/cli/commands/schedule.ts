@@ -12,12 +12,10 @@ import { toQnbError } from '../../core/errors.js';
 import { displayTime, formatDuration } from '../../core/time.js';
 import { parseScheduleCron } from '../../schedule/cron.js';
 import { keySource } from '../../schedule/cron-source.js';
-import { createBackupJob, timestamped } from '../../schedule/job.js';
+import { openAutomationJob } from '../automation-job.js';
 import { aborted, COPY_TO_HELP, type CommandHost } from '../command.js';
-import { openCopyTo } from '../destination.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
-import { createCliReporter } from '../render/progress.js';
 import { renderBackup, runSummary } from '../render/text.js';
 
 /** Options of schedule. */
@@ -50,20 +48,7 @@ export async function runSchedule(ctx: CommandContext, flags: ScheduleFlags): Pr
   const expr = automation.cron.trim();
   // a bad expression is a configuration error before anything runs
   parseScheduleCron(expr, keySource(ctx.loaded, 'automation.cron'), automation.timeZone);
-  const copyTo = await openCopyTo(ctx, flags.copyTo);
-  const log = timestamped(ctx.out);
-  const reporter = createCliReporter(timestamped(ctx.err), {
-    tty: false,
-    quiet: ctx.json,
-    stream: ctx.io.stderr,
-  });
-  const job = createBackupJob(ctx.loaded.config, {
-    onEvent: (e) => reporter.emit(e),
-    signal: ctx.io.signal,
-    redact: ctx.redact,
-    cwd: ctx.io.cwd,
-    ...(copyTo ? { copyTo } : {}),
-  });
+  const { copyTo, log, reporter, job } = await openAutomationJob(ctx, flags.copyTo);
   const zone = automation.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
   let running: Promise<void> | undefined;
   let runStarted = 0;

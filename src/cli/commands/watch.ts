@@ -9,13 +9,11 @@ import { basename, dirname, resolve } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { NotFoundError, toQnbError } from '../../core/errors.js';
 import { formatDuration } from '../../core/time.js';
-import { createBackupJob, timestamped } from '../../schedule/job.js';
 import { type AttemptOutcome, createChangeGate, watchFile } from '../../schedule/watch.js';
+import { openAutomationJob } from '../automation-job.js';
 import { aborted, COPY_TO_HELP, type CommandHost } from '../command.js';
-import { openCopyTo } from '../destination.js';
 import { EXIT } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
-import { createCliReporter } from '../render/progress.js';
 import { renderBackup, runSummary } from '../render/text.js';
 
 /** Options of watch. */
@@ -66,20 +64,7 @@ export async function runWatch(ctx: CommandContext, path: string, flags: WatchFl
     );
   if (!(await isDir(dirname(file))))
     throw new NotFoundError(`watch ${path}: folder ${dirname(file)} does not exist`, 'check the path');
-  const copyTo = await openCopyTo(ctx, flags.copyTo);
-  const log = timestamped(ctx.out);
-  const reporter = createCliReporter(timestamped(ctx.err), {
-    tty: false,
-    quiet: ctx.json,
-    stream: ctx.io.stderr,
-  });
-  const job = createBackupJob(ctx.loaded.config, {
-    onEvent: (e) => reporter.emit(e),
-    signal: ctx.io.signal,
-    redact: ctx.redact,
-    cwd: ctx.io.cwd,
-    ...(copyTo ? { copyTo } : {}),
-  });
+  const { log, reporter, job } = await openAutomationJob(ctx, flags.copyTo);
   let runs = 0;
   let interrupted = false;
 

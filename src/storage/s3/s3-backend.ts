@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { InterruptedError, NotFoundError, QnbError } from '../../core/errors.js';
 import { type BackendProperties, type CopyBackend, checkKey, type ObjectInfo } from '../backend.js';
-import { checkCredentials, partSizeFor, type S3BackendConfig } from './s3-config.js';
+import { checkCredentials, concurrencyFor, partSizeFor, type S3BackendConfig } from './s3-config.js';
 import { getRanged } from './s3-download.js';
 import { isNotFound, s3Error } from './s3-errors.js';
 import { abortLeftoverUploads, SHA256_META, uploadObject } from './s3-upload.js';
@@ -122,6 +122,7 @@ export function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3Backen
       try {
         await checkBucket();
         await abortLeftoverUploads(sdk, client, bucket, fullKey).catch(() => 0);
+        const partSize = partSizeFor(opts.size, config.partSize);
         await uploadObject({
           sdk,
           client,
@@ -131,8 +132,8 @@ export function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3Backen
           body,
           size: opts.size,
           sha256: opts.sha256,
-          partSize: partSizeFor(opts.size, config.partSize),
-          concurrency: config.concurrency,
+          partSize,
+          concurrency: concurrencyFor(partSize, config.concurrency),
           ...(opts.signal ? { signal: opts.signal } : {}),
           ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
         });

@@ -80,6 +80,18 @@ export function partSizeFor(size: number, configured: number): number {
   return Math.min(part, MAX_PART_SIZE);
 }
 
+/** Part buffers an upload may hold at once before it lowers its concurrency. */
+export const PART_BUFFER_BUDGET = 128 * 1024 * 1024;
+
+/**
+ * Parts in flight for parts of `partSize`: the configured number, lowered so the buffers
+ * ((concurrency + 1) × part size) stay within 128 MiB, never below one. Large objects get large
+ * parts (a 1 TiB snapshot: 117 MiB) and would otherwise hold several of them at once.
+ */
+export function concurrencyFor(partSize: number, configured: number): number {
+  return Math.max(1, Math.min(configured, Math.floor(PART_BUFFER_BUDGET / partSize) - 1));
+}
+
 /** Checks that credentials can be found without asking a metadata service on the network. */
 export function checkCredentials(c: S3BackendConfig): void {
   if (c.accessKeyId && !c.secretAccessKey)
