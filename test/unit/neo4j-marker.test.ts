@@ -3,14 +3,20 @@
  * the spawn returns to other code — so recovery can wait for a `neo4j stop` that outlives qnb.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { QnbEvent } from '../../src/core/events.js';
+import { acquireLock } from '../../src/core/lock.js';
+import { recoverAfterCrash } from '../../src/targets/neo4j/neo4j-guardian.js';
 import {
   clearStoppedMarker,
+  orphanedStoppedMarker,
   processAlive,
   readStoppedMarkerSync,
+  STOPPED_MARKER,
+  type StoppedMarker,
   updateStoppedMarker,
   writeStoppedMarker,
 } from '../../src/targets/neo4j/neo4j-marker.js';
@@ -42,4 +48,51 @@ test('processAlive: a process that ended, or a PID reused with another start tim
   assert.equal(processAlive(process.pid, null), true);
   assert.equal(processAlive(2 ** 22 + 11, null), false);
   assert.equal(processAlive(process.pid, '1'), false);
+});
+
+test('under the lock, a marker written under another lock is orphaned wherever it was written (a recreated sidecar)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'qnb-marker-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const lock = await acquireLock(dir, 'backup-all');
+  t.after(() => lock.release());
+  const mine = await writeStoppedMarker(dir, { kind: 'docker', container: 'agent-zot-neo4j' }, true);
+  assert.equal(mine.lockToken, lock.info.token, 'the marker records the lock its writer held');
+  await clearStoppedMarker(dir);
+
+  // written in another container (its PIDs mean nothing here) by a run that held another lock
+  const elsewhere: StoppedMarker = {
+    runtime: { kind: 'docker', container: 'agent-zot-neo4j' },
+    pid: 1,
+    procStart: null,
+    host: 'a1b2c3d4e5f6',
+    pidNs: 'pid:[1]',
+    container: 'e'.repeat(64),
+    since: new Date().toISOString(),
+    wasRunning: false,
+    token: 'm1',
+    children: [],
+  };
+  const put = (m: StoppedMarker) => writeFile(join(dir, STOPPED_MARKER), JSON.stringify(m));
+  await put(elsewhere);
+  assert.equal(await orphanedStoppedMarker(dir), undefined, 'no lock record: never acted on from here');
+  await put({ ...elsewhere, lockToken: lock.info.token });
+  assert.equal(await orphanedStoppedMarker(dir), undefined, 'written under the lock held now');
+  await put({ ...elsewhere, lockToken: 'an-earlier-run' });
+  assert.equal((await orphanedStoppedMarker(dir))?.token, 'm1');
+
+  // recovery waits out a stop that run may have begun, then acts (here: Neo4j was not running)
+  const events: QnbEvent[] = [];
+  const started = Date.now();
+  await recoverAfterCrash({
+    backupDir: dir,
+    bolt: { uri: 'bolt://127.0.0.1:1', user: 'neo4j', password: 'x', database: 'neo4j' },
+    reporter: { emit: (e: QnbEvent) => events.push(e) } as never,
+    runtimeFor: () => ({}) as never,
+    settleMs: 600,
+  });
+  assert.ok(Date.now() - started >= 400, 'waited for the stop to settle');
+  assert.ok(
+    events.some((e) => 'message' in e && /another container that has ended; waiting/.test(String(e.message))),
+  );
+  assert.equal(readStoppedMarkerSync(dir), undefined, 'the orphaned marker is dealt with');
 });

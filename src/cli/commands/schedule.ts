@@ -6,6 +6,7 @@
  * interrupted through the signal (its leftovers cleaned), then it exits 130; when idle, 0.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from '@commander-js/extra-typings';
 import { Cron } from 'croner';
 import { toQnbError } from '../../core/errors.js';
@@ -42,6 +43,9 @@ export function register(program: Command, host: CommandHost): void {
       host.setResult(runSchedule(host.context({ '--cron': opts.cron, '--tz': opts.tz }), opts)),
     );
 }
+
+/** Start-up recovery tries for the lock this many times, a minute apart (past its 30 min staleness). */
+const RECOVERY_ATTEMPTS = 40;
 
 export async function runSchedule(ctx: CommandContext, flags: ScheduleFlags): Promise<number> {
   const { automation } = ctx.loaded.config;
@@ -100,12 +104,27 @@ export async function runSchedule(ctx: CommandContext, flags: ScheduleFlags): Pr
     `qnb schedule: "${expr}" (${zone}), backup-all${flags.skipNeo4j ? ' --skip-neo4j' : ''}${flags.skipQdrant ? ' --skip-qdrant' : ''}${copyTo ? ` --copy-to ${copyTo.name}` : ''}; next run ${first ? displayTime(first) : 'never'}; stop with Ctrl-C or SIGTERM`,
   );
   // a restarted sidecar (or service): what the killed run left — Neo4j stopped, temp files — is
-  // repaired now, not at the next tick; a run holding the lock needs nothing of it
-  const recovery = job.manager.recover().catch((err) => {
-    const e = toQnbError(err, ctx.io.signal);
-    if (e.code !== 'E_LOCKED' && e.code !== 'E_INTERRUPTED')
-      log(`recovery at start failed — ${e.message}${e.hint ? ` — ${e.hint}` : ''}`);
-  });
+  // repaired now, not at the next tick. A lock held elsewhere is waited for, once a minute, until
+  // the first scheduled run (which recovers itself): a live holder finishes its own work, and the
+  // lock of a sidecar killed and recreated by compose is taken over once it stops being refreshed
+  const recovery = (async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await job.manager.recover();
+        return;
+      } catch (err) {
+        const e = toQnbError(err, ctx.io.signal);
+        if (e.code === 'E_LOCKED' && attempt < RECOVERY_ATTEMPTS && runs === 0 && !ctx.io.signal.aborted) {
+          if (attempt === 1) log(`recovery at start waits for the lock (once a minute) — ${e.message}`);
+          await sleep(60_000, undefined, { signal: ctx.io.signal }).catch(() => {});
+          continue;
+        }
+        if (e.code !== 'E_LOCKED' && e.code !== 'E_INTERRUPTED')
+          log(`recovery at start failed — ${e.message}${e.hint ? ` — ${e.hint}` : ''}`);
+        return;
+      }
+    }
+  })();
   try {
     await aborted(ctx.io.signal);
     cron.stop();

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { FILE_MODE } from '../../core/fs-safe.js';
-import { isLockHolderAlive, processStartTime } from '../../core/lock.js';
+import { isLockHolderAlive, LOCK_FILE, type LockInfo, processStartTime } from '../../core/lock.js';
 import { type ProcessPlace, placeOf, processPlace } from '../../core/process-place.js';
 import type { RuntimeSpec } from './neo4j-runtime-spec.js';
 
@@ -46,6 +46,8 @@ export interface StoppedMarker extends ProcessPlace {
   guardian?: { pid: number; procStart: string | null };
   /** Set while `neo4j-admin database load` replaces the database (a restore). */
   loading?: { database: string; file: string; safety?: string; since: string };
+  /** Token of the backups-folder lock the writer held: once another run holds the lock, the writer's run has ended. */
+  lockToken?: string;
 }
 
 /** The marker this process wrote and keeps up to date, if Neo4j is stopped by it now. */
@@ -96,6 +98,8 @@ export async function writeStoppedMarker(
     token: randomBytes(8).toString('hex'),
     children: [],
   };
+  const lockToken = ownLockToken(backupDir);
+  if (lockToken) m.lockToken = lockToken;
   const path = join(backupDir, STOPPED_MARKER);
   writeMarkerSync(path, m);
   active = { path, marker: m };
@@ -171,13 +175,31 @@ export function processAlive(pid: number, procStart: string | null): boolean {
   }
 }
 
-/** A marker left by a qnb process that is no longer running on this host, if any. */
+/** The token of the backups-folder lock when this process holds it. */
+function ownLockToken(backupDir: string): string | undefined {
+  try {
+    const lock = JSON.parse(readFileSync(join(backupDir, LOCK_FILE), 'utf8')) as LockInfo;
+    return lock.pid === process.pid && placeOf(lock) === 'here' ? lock.token : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A marker left by a qnb run that has ended, if any. Called under the backups-folder lock: a
+ * marker written under another lock than the one held now is orphaned wherever it was written
+ * (its run no longer holds the lock, so it ended — e.g. a sidecar killed and recreated by
+ * compose, a new container); without that record, only this PID namespace's markers are judged.
+ */
 export async function orphanedStoppedMarker(backupDir: string): Promise<StoppedMarker | undefined> {
   const m = await readStoppedMarker(backupDir);
+  if (!m) return undefined;
+  const held = ownLockToken(backupDir);
+  if (m.lockToken && held && m.lockToken !== held) return m;
   // a marker of another container (or host) is not ours to act on; one of an earlier run of
   // this container (restarted) is: that run's processes, its guardian too, have all ended
-  const where = m ? placeOf(m) : 'elsewhere';
-  if (!m || where === 'elsewhere') return undefined;
+  const where = placeOf(m);
+  if (where === 'elsewhere') return undefined;
   if (where === 'gone') return m;
   return processAlive(m.pid, m.procStart) && m.pid !== process.pid ? undefined : m;
 }
