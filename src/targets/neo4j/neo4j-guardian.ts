@@ -16,16 +16,15 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Reporter } from '../../core/events.js';
 import { writeFileAtomic } from '../../core/fs-safe.js';
 import { processStartTime } from '../../core/lock.js';
-import { placeOf } from '../../core/process-place.js';
 import { type BoltOptions, waitForBolt } from './neo4j-bolt.js';
-import { waitForChildren } from './neo4j-children.js';
+import { ELSEWHERE_SETTLE_MS, settleElsewhere, waitForChildren } from './neo4j-children.js';
 import { createDockerRuntime } from './neo4j-docker-runtime.js';
 import {
   orphanedStoppedMarker,
@@ -50,12 +49,6 @@ export const GUARDIAN_ENV = 'QNB_GUARDIAN_BOLT';
 const CHILDREN_TIMEOUT_MS = 15 * 60_000;
 /** How long Neo4j may take to answer Bolt after a start. */
 const START_TIMEOUT_MS = 180_000;
-/**
- * A stop begun by a qnb in another container goes on in the engine (`docker stop -t 120`) or in
- * its own process after that container is gone, where no PID here can be waited for: such a
- * marker is acted on only once this long has passed since its last update.
- */
-export const ELSEWHERE_SETTLE_MS = 130_000;
 
 /** What a guardian did after its qnb died. */
 export interface GuardianReport {
@@ -281,22 +274,7 @@ export async function recoverAfterCrash(deps: {
 }): Promise<string | undefined> {
   const { backupDir, reporter } = deps;
   let marker = await orphanedStoppedMarker(backupDir);
-  if (marker && placeOf(marker) === 'elsewhere') {
-    const mtime = await stat(join(backupDir, STOPPED_MARKER)).then(
-      (st) => st.mtimeMs,
-      () => 0,
-    );
-    const wait = mtime + (deps.settleMs ?? ELSEWHERE_SETTLE_MS) - Date.now();
-    if (wait > 0) {
-      reporter.emit({
-        type: 'step',
-        target: 'neo4j',
-        name: 'neo4j',
-        message: `Neo4j was stopped by a qnb run in another container that has ended; waiting ${Math.ceil(wait / 1000)} s for a stop it began to finish`,
-      });
-      await sleep(wait);
-    }
-  }
+  if (marker) await settleElsewhere(backupDir, marker, deps.settleMs ?? ELSEWHERE_SETTLE_MS, reporter);
   if (marker?.guardian && processAlive(marker.guardian.pid, marker.guardian.procStart)) {
     // its guardian is on it: wait for it rather than act twice
     const deadline = Date.now() + CHILDREN_TIMEOUT_MS + START_TIMEOUT_MS;
