@@ -3,9 +3,10 @@
  *
  *   node --import tsx bench/qnb-download.ts URL COLLECTION SNAPSHOT OUT_FILE [VARIANT]
  *
- * VARIANT `exact` (default) is the code `qnb backup-qdrant` runs: createQdrantApi().downloadSnapshot
- * (undici, Accept-Encoding: identity) + streamToFile (sha256 inline, fsync). Other variants are
- * bench-local experiments from `lib/download-variants.ts`.
+ * VARIANT `exact` (default) is the code `qnb backup-qdrant` runs: createQdrantApi().downloadSnapshotToFile
+ * (socket read into a shared ring, sha256 on a worker, background fdatasync, fsync); `streamed` is
+ * its node:http fallback (downloadSnapshot + streamToFile). Other variants are bench-local
+ * experiments from `lib/download-variants.ts`.
  * Prints one JSON line: {"ms","tailMs","bytes","sha256","cpuMs","maxRssKb"} — ms from the request
  * to the file being complete (for `exact`: fsynced and closed); tailMs from the last byte received
  * to that point (the final hash/write/fsync the receiving could not hide).
@@ -26,16 +27,29 @@ const stopTrace = startMemTrace();
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 let result: { bytes: number; sha256: string; bodyEndMs?: number };
-if (variant === 'exact') {
+if (variant === 'exact' || variant === 'streamed') {
   const api = createQdrantApi({ url });
   try {
-    const dl = await api.downloadSnapshot(collection, snapshot);
+    // exact: what `qnb backup-qdrant` runs (qdrant-download.ts): the ring path
+    // (core/http-get-file.ts), falling back to node:http + streamToFile for other answers;
+    // streamed: that fallback alone (the path of every download before the ring)
     let bodyEndMs: number | undefined;
-    dl.body.once('end', () => {
-      bodyEndMs = performance.now() - t0;
-    });
-    // qnb passes a progress callback that emits an event; a no-op stands in for it here
-    result = await streamToFile(dl.body, out, { encoding: dl.contentEncoding, onProgress: () => {} });
+    const fast =
+      variant === 'exact'
+        ? await api.downloadSnapshotToFile(collection, snapshot, out, {
+            expectedBytes: Number(process.env.QNB_BENCH_SIZE ?? 1 << 30),
+            onProgress: () => {},
+          })
+        : undefined;
+    if (fast) result = fast;
+    else {
+      const dl = await api.downloadSnapshot(collection, snapshot);
+      dl.body.once('end', () => {
+        bodyEndMs = performance.now() - t0;
+      });
+      // qnb passes a progress callback that emits an event; a no-op stands in for it here
+      result = await streamToFile(dl.body, out, { encoding: dl.contentEncoding, onProgress: () => {} });
+    }
     if (bodyEndMs !== undefined) result.bodyEndMs = bodyEndMs;
   } finally {
     await api.close();

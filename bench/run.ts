@@ -30,6 +30,7 @@ import {
   hasGnuTime,
   killAll,
   killAllSync,
+  procCpuMs,
   type RunResult,
   runMeasured,
   runOk,
@@ -530,7 +531,7 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
         cpuMs: number;
         maxRssKb: number;
       }>(r);
-      const receiveOnly = variant === 'http-discard';
+      const receiveOnly = variant.endsWith('-discard');
       if (out.bytes !== snap.size || (out.sha256 !== snap.checksum && !receiveOnly))
         throw new Error(`qnb download (${variant}) from nginx: ${out.bytes} bytes, sha256 ${out.sha256}`);
       await rm(file, { force: true });
@@ -542,33 +543,57 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
         extra: { maxRssKb: out.maxRssKb, ...(out.tailMs === undefined ? {} : { tailMs: out.tailMs }) },
       };
     };
-    const make = (suffix: string): Contender[] => [
-      { key: `curl-o${suffix}`, label: `curl -o${suffix}`, samples: [], run: curlO },
-      {
-        key: `pipeline${suffix}`,
-        label: `curl | tee FILE | sha256sum; sync FILE${suffix}`,
-        samples: [],
-        run: pipelineOnce,
-      },
-      {
-        key: `qnb${suffix}`,
-        label: `qnb download (exact code)${suffix}`,
-        samples: [],
-        run: (r) => qnbOnce(r, 'exact'),
-      },
-      {
-        key: `inline${suffix}`,
-        label: `qnb before issue 14 (\`inline\`: no background flush)${suffix}`,
-        samples: [],
-        run: (r) => qnbOnce(r, 'inline'),
-      },
-      {
-        key: `receive${suffix}`,
-        label: `node:http receive only, no hash, no file (\`http-discard\`: qnb's ceiling)${suffix}`,
-        samples: [],
-        run: (r) => qnbOnce(r, 'http-discard'),
-      },
-    ];
+    /** nginx's CPU (user + sys, /proc) over one sample: what the server side cost. */
+    const serverCpu =
+      (fn: (rep: number) => Promise<Sample>) =>
+      async (rep: number): Promise<Sample> => {
+        const before = await procCpuMs(nginx.pid);
+        const sample = await fn(rep);
+        const after = await procCpuMs(nginx.pid);
+        return { ...sample, extra: { ...sample.extra, serverCpuMs: after - before } };
+      };
+    const make = (suffix: string): Contender[] =>
+      (
+        [
+          { key: `curl-o${suffix}`, label: `curl -o${suffix}`, samples: [], run: curlO },
+          {
+            key: `pipeline${suffix}`,
+            label: `curl | tee FILE | sha256sum; sync FILE${suffix}`,
+            samples: [],
+            run: pipelineOnce,
+          },
+          {
+            key: `qnb${suffix}`,
+            label: `qnb download (exact code)${suffix}`,
+            samples: [],
+            run: (r) => qnbOnce(r, 'exact'),
+          },
+          {
+            key: `inline${suffix}`,
+            label: `qnb before issue 14 (\`inline\`: node:http, hash on the receiving thread, one fsync)${suffix}`,
+            samples: [],
+            run: (r) => qnbOnce(r, 'inline'),
+          },
+          {
+            key: `streamed${suffix}`,
+            label: `qnb's node:http fallback (\`streamed\`: streamToFile, background fdatasync)${suffix}`,
+            samples: [],
+            run: (r) => qnbOnce(r, 'streamed'),
+          },
+          {
+            key: `receive${suffix}`,
+            label: `node:http receive only, no hash, no file (\`http-discard\`)${suffix}`,
+            samples: [],
+            run: (r) => qnbOnce(r, 'http-discard'),
+          },
+          {
+            key: `raw-receive${suffix}`,
+            label: `socket read into one buffer, no hash, no file (\`raw-discard\`)${suffix}`,
+            samples: [],
+            run: (r) => qnbOnce(r, 'raw-discard'),
+          },
+        ] as Contender[]
+      ).map((c) => ({ ...c, run: serverCpu(c.run) }));
     log('static download: warm-up');
     await curlO(0);
     await qnbOnce(0, 'exact');
@@ -590,6 +615,7 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
           fmt(pairedRatio(c, curl), 2),
           fmt(pairedRatio(c, pipe), 2),
           fmtS(s.clientCpuMs),
+          fmtS(median(c.samples.map((x) => x.extra?.serverCpuMs ?? 0))),
           c.samples[0]?.extra?.tailMs === undefined
             ? '–'
             : fmt(median(c.samples.map((x) => x.extra?.tailMs ?? 0)), 0),
@@ -598,18 +624,28 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
       });
     };
     const figures = (cs: Contender[]) => {
-      const [curl, pipe, qnb, inline, receive] = cs as [
+      const [curl, pipe, qnb, inline, streamed, receive, raw] = cs as [
+        Contender,
+        Contender,
         Contender,
         Contender,
         Contender,
         Contender,
         Contender,
       ];
+      const cpu = (c: Contender) => median(c.samples.map((x) => x.clientCpuMs + (x.extra?.serverCpuMs ?? 0)));
       return {
         vsCurl: pairedRatio(qnb, curl),
         vsPipe: pairedRatio(qnb, pipe),
         inlineVsCurl: pairedRatio(inline, curl),
+        streamedVsCurl: pairedRatio(streamed, curl),
         receiveVsCurl: pairedRatio(receive, curl),
+        rawVsCurl: pairedRatio(raw, curl),
+        // CPU of client + server ÷ (2 cores × wall): near 1 = the cores are the limit
+        qnbCores: cpu(qnb) / summarize(qnb).ms,
+        curlCores: cpu(curl) / summarize(curl).ms,
+        qnbCpuS: cpu(qnb) / 1000,
+        curlCpuS: cpu(curl) / 1000,
       };
     };
     const fi = figures(idle);
@@ -622,6 +658,7 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
       'speed vs curl -o (paired)',
       'speed vs pipeline (paired)',
       'client CPU s',
+      'server (nginx) CPU s',
       'last byte → fsynced, ms',
       'peak RSS MB',
     ];
@@ -646,9 +683,15 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
       '',
       `qnb vs curl -o: **${fmt(fi.vsCurl, 2)}** without the hog, **${fmt(fh.vsCurl, 2)}** with it (target ≥ 0.9); ` +
         `qnb vs the pipeline: **${fmt(fi.vsPipe, 2)}×** without, **${fmt(fh.vsPipe, 2)}×** with the hog (target ≥ 1.8×). ` +
-        `qnb before issue 14 vs curl -o: ${fmt(fi.inlineVsCurl, 2)} without, ${fmt(fh.inlineVsCurl, 2)} with the hog. ` +
-        `Receiving alone (node:http, bytes dropped) vs curl -o: ${fmt(fi.receiveVsCurl, 2)} without, ${fmt(fh.receiveVsCurl, 2)} with the hog — ` +
-        'the ceiling of any design that receives through node:http.',
+        `qnb before issue 14 vs curl -o: ${fmt(fi.inlineVsCurl, 2)} without, ${fmt(fh.inlineVsCurl, 2)} with the hog; ` +
+        `the node:http path (qnb's fallback) ${fmt(fi.streamedVsCurl, 2)} / ${fmt(fh.streamedVsCurl, 2)}. ` +
+        `Receiving alone, bytes dropped: node:http ${fmt(fi.receiveVsCurl, 2)} / ${fmt(fh.receiveVsCurl, 2)} of curl -o, ` +
+        `a socket read into one buffer ${fmt(fi.rawVsCurl, 2)} / ${fmt(fh.rawVsCurl, 2)} (why qnb reads the socket itself: core/http-get-file.ts).`,
+      '',
+      `What limits it: curl -o and nginx together used ${fmt(fi.curlCpuS, 2)} s of CPU (${fmt(fi.curlCores, 2)} cores busy on average over curl's run); ` +
+        `qnb and nginx ${fmt(fi.qnbCpuS, 2)} s (${fmt(fi.qnbCores, 2)} cores): qnb does curl's receive and write plus a sha256 of every byte ` +
+        '(≈ 0.3 s per 512 MB on one core at 1.7 GB/s) and the background fdatasync. With 2 cores, the sha256 can only hide behind the ' +
+        'receive while a core is free; with the hog, client + server + hog share the same 2 cores, and the hash is paid in wall time.',
       '',
       '```sh',
       `curl -s -o "$FILE" -w '%{time_total}' "$NGINX/collections/${COLLECTION}/snapshots/$SNAP"`,

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, fdatasync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import http from 'node:http';
+import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -213,6 +214,66 @@ function worker(syncEvery: number, pool?: number): Variant {
   };
 }
 
+/** Parses the head off the first read of a raw GET; [body offset, content length]. */
+function rawHead(buf: Uint8Array, n: number): [number, number] {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, n);
+  const end = b.indexOf('\r\n\r\n');
+  const m = /content-length: *(\d+)/i.exec(b.subarray(0, end).toString('latin1'));
+  if (end < 0 || !m) throw new Error('raw GET: no head with a Content-Length in the first read');
+  return [end + 4, Number(m[1])];
+}
+
+/** A raw GET on a socket reading into `buffer()`; `onBody(buf, from, n)` per read; resolves the byte count. */
+function rawGet(
+  target: string,
+  buffer: () => Buffer,
+  onBody: (buf: Uint8Array, from: number, n: number) => boolean | Promise<void>,
+): Promise<number> {
+  const u = new URL(target);
+  return new Promise((resolve, reject) => {
+    let length = -1;
+    let bytes = 0;
+    const s = net.connect({
+      host: u.hostname,
+      port: Number(u.port),
+      onread: {
+        buffer,
+        callback(n, buf) {
+          let from = 0;
+          if (length < 0) [from, length] = rawHead(buf, n);
+          bytes += n - from;
+          const more = onBody(buf, from, n - from);
+          if (bytes >= length) {
+            s.destroy();
+            resolve(bytes);
+            return false;
+          }
+          if (more instanceof Promise) {
+            more.then(() => s.resume(), reject);
+            return false;
+          }
+          return more;
+        },
+      },
+    });
+    s.on('connect', () =>
+      s.write(`GET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`),
+    );
+    s.on('error', reject);
+  });
+}
+
+/** Socket read into one reused 1 MiB buffer, bytes dropped: the receive cost without node:http. */
+const rawDiscard: Variant = async (url, collection, snapshot) => {
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const bytes = await rawGet(
+    snapshotUrl(url, collection, snapshot),
+    () => buf,
+    () => true,
+  );
+  return { bytes, sha256: '' };
+};
+
 const base: Knobs = { client: 'undici', flush: true, hash: true, syncEvery: 0 };
 
 /** Variants by name (`exact` itself runs qnb's real code in qnb-download.ts). */
@@ -248,6 +309,8 @@ export const DOWNLOAD_VARIANTS: Record<string, Variant> = {
   discard: discard('undici'),
   /** node:http: receive and drop the body. */
   'http-discard': discard('http'),
+  /** Socket read into one 1 MiB buffer, dropped (no node:http). */
+  'raw-discard': rawDiscard,
   /** undici body iterated directly, hashed, written in 1 MiB writev batches; fsync at the end. */
   batch1m: batched('undici', 1 << 20),
   /** node:http body iterated directly, hashed, written in 1 MiB writev batches; fsync at the end. */

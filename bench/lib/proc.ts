@@ -203,3 +203,11 @@ export async function runMeasured(
     rssSource: '/proc/PID/status VmHWM, polled every 20 ms',
   };
 }
+
+/** CPU milliseconds (user + sys) a process has used so far, from /proc (clock ticks of 10 ms). */
+export async function procCpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields 14 and 15 (utime, stime) are 12 and 13 after the command name
+  return (Number(f[11]) + Number(f[12])) * 10;
+}

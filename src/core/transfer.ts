@@ -18,7 +18,7 @@ export interface StreamResult {
 }
 
 /** Calls `onProgress(bytes)` at most every `everyMs` (progress lines and bars need no more). */
-function throttled(
+export function throttled(
   onProgress: ((bytes: number) => void) | undefined,
   everyMs = 200,
 ): (bytes: number) => void {

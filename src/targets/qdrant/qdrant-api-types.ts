@@ -124,6 +124,17 @@ export interface QdrantApi {
     snapshot: string,
     opts?: CallOptions,
   ): Promise<SnapshotDownload>;
+  /**
+   * The fast download (core/http-get-file.ts): the snapshot straight into a new file at `path`,
+   * sha256 and size measured, fsynced. `undefined` (no file created) when the server is not
+   * plain http or answered anything but a 200 with a length: then use downloadSnapshot.
+   */
+  downloadSnapshotToFile(
+    collection: SnapshotScope,
+    snapshot: string,
+    path: string,
+    opts: CallOptions & { expectedBytes?: number; onProgress?: (bytes: number) => void },
+  ): Promise<{ bytes: number; sha256: string } | undefined>;
   /** Multipart upload (`snapshot` field) with `priority=snapshot`, `wait=true` and the checksum. */
   uploadSnapshot(
     collection: string | { collection: string; shard: number },

@@ -8,6 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { QnbError } from '../../core/errors.js';
+import { getToFile } from '../../core/http-get-file.js';
 import type {
   AliasDescription,
   ClusterStatus,
@@ -292,6 +293,15 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
         contentLength: Number.isFinite(len) ? len : undefined,
         contentEncoding: typeof enc === 'string' && enc !== 'identity' ? enc : undefined,
       };
+    },
+
+    downloadSnapshotToFile(collection, snapshot, path, callOpts) {
+      const url = new URL(`${baseUrl}${snapPath(collection)}/${encodeURIComponent(snapshot)}`);
+      return getToFile(url, path, {
+        ...callOpts,
+        headers: { ...authHeaders, 'accept-encoding': 'identity' },
+        idleMs: opts.idleTimeoutMs ?? 300_000,
+      });
     },
 
     async uploadSnapshot(collection, file, callOpts = {}) {

@@ -21,16 +21,7 @@ export async function download(
   ctx: TargetContext,
 ): Promise<{ bytes: number; sha256: string; durationMs: number }> {
   const started = Date.now();
-  const dl = await api.downloadSnapshot(scope, snap.name, { signal: ctx.signal });
   const name = scopeName(scope);
-  if (dl.contentEncoding) {
-    ctx.reporter.emit({
-      type: 'warning',
-      target: 'qdrant',
-      name,
-      message: `server compressed the download (${dl.contentEncoding}) although qnb asked for identity; decoding it`,
-    });
-  }
   ctx.reporter.emit({
     type: 'transfer-start',
     direction: 'download',
@@ -40,22 +31,40 @@ export async function download(
     totalBytes: snap.size,
   });
   let received = 0;
-  let res: { bytes: number; sha256: string };
-  try {
-    res = await streamToFile(dl.body, tempPath, {
-      signal: ctx.signal,
-      encoding: dl.contentEncoding,
-      onProgress: (bytes) => {
-        received = bytes;
-        ctx.reporter.emit({
-          type: 'transfer-progress',
-          direction: 'download',
-          name,
-          bytes,
-          totalBytes: snap.size,
-        });
-      },
+  const onProgress = (bytes: number) => {
+    received = bytes;
+    ctx.reporter.emit({
+      type: 'transfer-progress',
+      direction: 'download',
+      name,
+      bytes,
+      totalBytes: snap.size,
     });
+  };
+  let res: { bytes: number; sha256: string } | undefined;
+  try {
+    // the fast path first; anything but a plain 200 with a length comes through node:http
+    res = await api.downloadSnapshotToFile(scope, snap.name, tempPath, {
+      signal: ctx.signal,
+      expectedBytes: snap.size,
+      onProgress,
+    });
+    if (res === undefined) {
+      const dl = await api.downloadSnapshot(scope, snap.name, { signal: ctx.signal });
+      if (dl.contentEncoding) {
+        ctx.reporter.emit({
+          type: 'warning',
+          target: 'qdrant',
+          name,
+          message: `server compressed the download (${dl.contentEncoding}) although qnb asked for identity; decoding it`,
+        });
+      }
+      res = await streamToFile(dl.body, tempPath, {
+        signal: ctx.signal,
+        encoding: dl.contentEncoding,
+        onProgress,
+      });
+    }
   } catch (err) {
     if (err instanceof QnbError || ctx.signal?.aborted) throw err;
     const why = (err as Error).message;
