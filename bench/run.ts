@@ -355,7 +355,7 @@ async function downloadSection(server: BenchServer, snap: SnapshotInfo, dir: str
     { key: 'curl', label: '(a) curl', samples: [], run: (rep) => curlOnce(rep, 'none') },
     {
       key: 'qnb',
-      label: '(b) qnb downloadSnapshot + streamToFile (exact code, sha256 + fsync)',
+      label: '(b) qnb downloadSnapshotToFile (exact code: socket → ring, sha256 on a worker, fsync)',
       samples: [],
       run: (rep) => qnbOnce(rep, 'exact'),
     },
@@ -433,7 +433,7 @@ async function downloadSection(server: BenchServer, snap: SnapshotInfo, dir: str
     `curl -s -X POST '${'$URL'}/collections/${COLLECTION}/snapshots?wait=true'`,
     `# (a) curl — time = curl's own %{time_total}`,
     CURL_DL('$FILE', `"$URL/collections/${COLLECTION}/snapshots/$SNAP"`),
-    `# (b) qnb — time measured inside the process around downloadSnapshot() + streamToFile()`,
+    `# (b) qnb — time measured inside the process around downloadSnapshotToFile() (core/http-get-file.ts)`,
     `node --import tsx bench/qnb-download.ts "$URL" ${COLLECTION} "$SNAP" "$FILE"`,
     `# curl + fsync — (a), then:`,
     'sync "$FILE"',

@@ -134,7 +134,8 @@ export async function streamToFile(
   });
   // The hash listens to the same 'data' events the pipe writes, instead of a Transform between
   // them (bench/FINDINGS.md: the extra stream stage cost CPU a busy download cannot spare). A
-  // worker thread for the hash was measured too and lost (issue 14, bench/FINDINGS.md).
+  // worker fed by postMessage lost (a copy and a message per chunk); the plain-http download
+  // hashes on a worker through a shared ring instead (http-get-file.ts).
   (stages.at(-1) ?? source).on('data', (chunk: Buffer | string) => {
     hash.update(chunk);
     bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
