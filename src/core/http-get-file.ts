@@ -64,6 +64,11 @@ function contentLength(head: Head): number | undefined {
 
 function requestText(url: URL, headers: Record<string, string>): string {
   const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`];
+  // user:password in the URL, as node:http sends it
+  if (url.username || url.password) {
+    const user = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    lines.push(`Authorization: Basic ${Buffer.from(user).toString('base64')}`);
+  }
   for (const [k, v] of Object.entries(headers)) {
     if (/[\r\n]/.test(k) || /[\r\n]/.test(v)) throw new Error(`header ${k} contains a line break`);
     lines.push(`${k}: ${v}`);

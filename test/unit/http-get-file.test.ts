@@ -64,6 +64,13 @@ test('a plain 200 is written, hashed on the worker, fsynced, 0600; the request c
   assert.match(srv.requests[0] ?? '', /^GET \/snap HTTP\/1\.1\r\n/);
   assert.match(srv.requests[0] ?? '', /\r\napi-key: k-123\r\n/);
   assert.match(srv.requests[0] ?? '', /\r\nConnection: close\r\n/);
+  // user:password in the URL goes out as Basic auth, like node:http does
+  const withUser = srv.url();
+  withUser.username = 'qnb';
+  withUser.password = 's%40cret';
+  await getToFile(withUser, join(dir, 'out2'), { headers: {} });
+  assert.match(srv.requests[1] ?? '', /\r\nAuthorization: Basic cW5iOnNAY3JldA==\r\n/);
+  assert.doesNotMatch(srv.requests[1] ?? '', /qnb:|s@cret/);
 });
 
 test('a head split over several packets and a small body hashed inline', async (t) => {
