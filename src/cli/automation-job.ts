@@ -1,6 +1,7 @@
 /**
- * What `schedule` and `watch` share: the `--copy-to` destination opened once, a timestamped log
- * on stdout, a non-TTY progress reporter on stderr, and the backup job they run again and again.
+ * What `schedule`, `watch` and `run` share: the `--copy-to` destination opened once, a
+ * timestamped log on stdout, a progress reporter on stderr (timestamped and never a TTY bar for
+ * the long-running commands; as a person sees it for `run`), and the backup job.
  */
 import { createBackupJob, timestamped } from '../schedule/job.js';
 import { openCopyTo } from './destination.js';
@@ -8,11 +9,15 @@ import type { CommandContext } from './io.js';
 import { createCliReporter } from './render/progress.js';
 
 /** Opens the long-running command's job (a bad `--copy-to` fails here, before anything runs). */
-export async function openAutomationJob(ctx: CommandContext, copyToFlag: string | undefined) {
+export async function openAutomationJob(
+  ctx: CommandContext,
+  copyToFlag: string | undefined,
+  opts: { interactive?: boolean } = {},
+) {
   const copyTo = await openCopyTo(ctx, copyToFlag);
   const log = timestamped(ctx.out);
-  const reporter = createCliReporter(timestamped(ctx.err), {
-    tty: false,
+  const reporter = createCliReporter(opts.interactive ? ctx.err : timestamped(ctx.err), {
+    tty: opts.interactive === true && ctx.io.isTTY && !ctx.json,
     quiet: ctx.json,
     stream: ctx.io.stderr,
   });

@@ -10,12 +10,10 @@ import type { Command } from '@commander-js/extra-typings';
 import { backupSucceeded, copyFailure } from '../../core/backup-copy.js';
 import { QnbError } from '../../core/errors.js';
 import { runCommand } from '../../schedule/guarded-run.js';
-import { createBackupJob } from '../../schedule/job.js';
+import { openAutomationJob } from '../automation-job.js';
 import type { CommandHost } from '../command.js';
-import { openCopyTo } from '../destination.js';
 import { exitCodeForBackup } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
-import { createCliReporter } from '../render/progress.js';
 import { renderBackup } from '../render/text.js';
 
 /** Options of run. */
@@ -46,19 +44,7 @@ export async function runRun(ctx: CommandContext, argv: string[], flags: RunFlag
     throw new QnbError('E_USAGE', 'run: no command given', {
       hint: 'qnb run -- CMD ARGS…, e.g. qnb run -- make reindex',
     });
-  const copyTo = await openCopyTo(ctx, flags.copyTo);
-  const reporter = createCliReporter(ctx.err, {
-    tty: ctx.io.isTTY && !ctx.json,
-    quiet: ctx.json,
-    stream: ctx.io.stderr,
-  });
-  const job = createBackupJob(ctx.loaded.config, {
-    onEvent: (e) => reporter.emit(e),
-    signal: ctx.io.signal,
-    redact: ctx.redact,
-    cwd: ctx.io.cwd,
-    ...(copyTo ? { copyTo } : {}),
-  });
+  const { reporter, job } = await openAutomationJob(ctx, flags.copyTo, { interactive: true });
   let result: Awaited<ReturnType<typeof job.run>>;
   try {
     result = await job.run({
