@@ -191,7 +191,8 @@ export async function sealFile(
     await writing.catch(() => {});
     await reading?.catch(() => {});
     const err = e as NodeJS.ErrnoException;
-    throw err.syscall === 'write' || err.syscall === 'read' ? ioError(err, dest) : err;
+    if (err.syscall === 'read') throw ioError(err, source);
+    throw err.syscall === 'write' ? ioError(err, dest) : err;
   } finally {
     opts.signal?.removeEventListener('abort', bump);
     Atomics.store(ctl, CTL.STOP, 1);
