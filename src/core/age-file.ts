@@ -5,7 +5,7 @@
  * (checked against the manifest by age.ts), seals the even batches and writes every batch in order;
  * the worker seals the odd batches and hashes the ciphertext (header included) in order. Each of
  * the two sequential hashes costs about as much as the sealing, so the split keeps both cores
- * equally busy (bench/FINDINGS.md). Memory: two rings of 8 MiB and the worker's small heap.
+ * equally busy (bench/FINDINGS.md). Memory: two rings of 4 MiB and the worker's small heap.
  *
  * No fsync: the file is a temporary one that the upload reads back and checks against the sha256
  * computed here before anything trusts it, and a crash makes it a leftover either way

@@ -20,8 +20,8 @@ import { CHUNK, SEALED_CHUNK } from './age-stream.js';
 
 /** Chunks per batch (1 MiB of plaintext). */
 export const BATCH_CHUNKS = 16;
-/** Batches in each ring: what is read ahead and waits to be written, 8 MiB each way. */
-export const SLOTS = 8;
+/** Batches in each ring: what is read ahead and waits to be written, 4 MiB each way. */
+export const SLOTS = 4;
 
 /** Int32 fields of the control array. */
 export const CTL = {
@@ -164,14 +164,26 @@ export const SCAVENGE_EVERY = 4;
  * process (as jest's leak detector does); nothing else changes.
  */
 export function scavenger(): () => void {
-  if (!exposedGc) {
-    setFlagsFromString('--expose-gc');
-    exposedGc = runInNewContext('gc') as (o: { type: 'minor' }) => void;
-  }
-  const gc = exposedGc;
+  const gc = exposedGc();
   return () => gc({ type: 'minor' });
 }
-let exposedGc: ((o: { type: 'minor' }) => void) | undefined;
+
+/**
+ * A full GC, once a file is sealed: the rings (SharedArrayBuffers that outlived many minor GCs)
+ * and the worker's memory go back before the upload that follows allocates its own buffers.
+ */
+export function releaseRings(): void {
+  exposedGc()({ type: 'major' });
+}
+
+let gcFn: ((o: { type: 'minor' | 'major' }) => void) | undefined;
+function exposedGc(): (o: { type: 'minor' | 'major' }) => void {
+  if (!gcFn) {
+    setFlagsFromString('--expose-gc');
+    gcFn = runInNewContext('gc') as (o: { type: 'minor' | 'major' }) => void;
+  }
+  return gcFn;
+}
 
 /** Source text of the worker (run with `eval: true`, CommonJS: `require` is there). */
 export function workerSource(): string {
