@@ -122,7 +122,8 @@ export async function sealFile(
       throw ioError(e as NodeJS.ErrnoException, dest);
     });
     const fh = out;
-    worker = new Worker(workerSource(), { eval: true, workerData: shared });
+    // no execArgv of the parent's (a loader such as tsx): the worker needs only Node's builtins
+    worker = new Worker(workerSource(), { eval: true, workerData: shared, execArgv: [] });
     worker.on('message', (m: StreamResult) => {
       cipher = m;
       bump();

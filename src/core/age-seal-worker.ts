@@ -185,16 +185,20 @@ function exposedGc(): (o: { type: 'minor' | 'major' }) => void {
   return gcFn;
 }
 
-/** Source text of the worker (run with `eval: true`, CommonJS: `require` is there). */
+/**
+ * Source text of the worker (run with `eval: true`). Builtins come through
+ * `process.getBuiltinModule` (Node ≥ 20.16): the text runs alike as CommonJS or as an ES module
+ * (a `--input-type=module` in the parent's options would make it one).
+ */
 export function workerSource(): string {
   // `__name`: what a bundler's keep-names transform (tsx) may call inside the functions' text
   return [
     'const __name = (f) => f;',
-    "const { workerData, parentPort } = require('node:worker_threads');",
-    "const { createCipheriv, createHash } = require('node:crypto');",
+    "const { workerData, parentPort } = process.getBuiltinModule('node:worker_threads');",
+    "const { createCipheriv, createHash } = process.getBuiltinModule('node:crypto');",
     `const sealBatch = ${sealBatch.toString()};`,
     // the flag was set before the worker started: its context has `gc` already
-    "const collect = globalThis.gc ?? require('node:vm').runInNewContext('gc');",
+    "const collect = globalThis.gc ?? process.getBuiltinModule('node:vm').runInNewContext('gc');",
     "const scavenge = () => collect({ type: 'minor' });",
     `(${workerMain.toString()})(workerData, parentPort, createCipheriv, createHash, sealBatch, scavenge);`,
   ].join('\n');
