@@ -20,7 +20,8 @@ import { CHUNK, SEALED_CHUNK } from './age-stream.js';
 
 /** Chunks per batch (1 MiB of plaintext). */
 export const BATCH_CHUNKS = 16;
-/** Batches in each ring: what is read ahead and waits to be written, 4 MiB each way. */
+/** Batches in each ring: what is read ahead and waits to be written, 4 MiB each way (at least 3:
+ * while the next read waits for a free slot, the two batches before it are not yet published). */
 export const SLOTS = 4;
 
 /** Int32 fields of the control array. */
@@ -31,8 +32,6 @@ export const CTL = {
   FILLED: 1,
   /** Batches whose ciphertext the worker hashed. */
   HASHED: 2,
-  /** Batches written to the file. */
-  WRITTEN: 3,
   /** Total batches once the last one is published, else -1. */
   TOTAL: 4,
   /** 1: the worker stops now (error, interrupt or done). */
@@ -76,6 +75,7 @@ export function sealBatch(
   const nonce = Buffer.alloc(12);
   let at = 0;
   for (let i = 0; i < chunks; i++) {
+    // 16 = BATCH_CHUNKS (a literal: this function also runs from its source text in the worker)
     const counter = batch * 16 + i;
     // bytes 0–10 are the counter; 6 bytes hold any counter a file can reach (2^48 × 64 KiB)
     nonce.writeUIntBE(counter, 5, 6);
