@@ -8,10 +8,10 @@
  * Each row: wall time and peak RSS (GNU time), the client's CPU (user + sys) and the server's CPU
  * (from /proc), so the table says what limits each figure.
  *
- *   npm run build && node --import tsx bench/s3-copy.ts [--gb 2] [--runs 1] [--only upload,download,encrypt]
+ *   npm run build && node --import tsx bench/s3-copy.ts [--gb 2] [--runs 1] [--steps upload,download,encrypt]
  *     [--out FILE.json] [--results bench/RESULTS.md]
  *
- * `--only` runs some groups of rows (default all three); `--only encrypt` is the encryption rows
+ * `--steps` runs some groups of rows (default all three); `--steps encrypt` is the encryption rows
  * alone (encryptFile, the age CLI, the encrypted copy). Before each encryption row the page cache
  * is flushed (`sync`, not timed) so no row pays for the previous one's dirty pages, and the order
  * of qnb and the age CLI alternates between runs.
@@ -38,13 +38,13 @@ import { arg } from './lib/args.js';
 import { loadAverage, writeSection } from './lib/results-section.js';
 
 const QNB = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const STEPS = fileURLToPath(new URL('./lib/s3-steps.mjs', import.meta.url));
+const STEPS_SCRIPT = fileURLToPath(new URL('./lib/s3-steps.mjs', import.meta.url));
 const GB = Number(arg('gb', '2'));
 const RUNS = Number(arg('runs', '1'));
 const OUT = arg('out', '');
 const RESULTS = arg('results', '');
 const SIZE = Math.round(GB * 1024 ** 3);
-const ONLY = new Set(arg('only', 'upload,download,encrypt').split(','));
+const STEPS = new Set(arg('steps', 'upload,download,encrypt').split(','));
 
 interface Measured {
   tool: string;
@@ -177,9 +177,9 @@ async function main() {
       });
     for (let run = 1; run <= RUNS; run++) {
       // upload (the restore download reads back this copy)
-      if (ONLY.has('upload') || ONLY.has('download'))
+      if (STEPS.has('upload') || STEPS.has('download'))
         await run1('upload: qnb copy', process.execPath, [QNB, 'copy', '--to', `s3://bench/qnb-${run}`]);
-      if (ONLY.has('upload')) {
+      if (STEPS.has('upload')) {
         if (hasRclone)
           await run1(
             'upload: rclone copyto',
@@ -203,11 +203,11 @@ async function main() {
           `${server.endpoint}/bench/curl-${run}/big`,
         ]);
       }
-      if (ONLY.has('download')) {
+      if (STEPS.has('download')) {
         // restore download: qnb's fetch of the copy it made vs rclone back to a file
         const back = join(work, `restore-${run}`);
         await run1('download: qnb restore fetch', process.execPath, [
-          STEPS,
+          STEPS_SCRIPT,
           'fetch',
           back,
           `s3://bench/qnb-${run}`,
@@ -238,14 +238,14 @@ async function main() {
           await rm(synced, { force: true });
         }
       }
-      if (!ONLY.has('encrypt')) continue;
+      if (!STEPS.has('encrypt')) continue;
       // encryption alone (qnb and the CLI, in alternating order), then the whole encrypted copy
       const encOut = join(work, `enc-${run}.age`);
       const settle = () => new Promise((r) => spawn('sync', [], { stdio: 'ignore' }).on('close', r));
       const encryptions = [
         () =>
           run1('encrypt: qnb encryptFile', process.execPath, [
-            STEPS,
+            STEPS_SCRIPT,
             'encrypt',
             file,
             encOut,
