@@ -18,6 +18,7 @@ import { Worker } from 'node:worker_threads';
 import {
   CIPHER_SLOT,
   CTL,
+  keepFreedChunks,
   PLAIN_SLOT,
   SCAVENGE_EVERY,
   type SealShared,
@@ -85,6 +86,7 @@ export async function sealFile(
   };
   const ctl = new Int32Array(shared.ctl);
   const scavenge = scavenger();
+  keepFreedChunks();
   Atomics.store(ctl, CTL.TOTAL, -1);
   const plainView = (s: number) => Buffer.from(shared.plain, s * PLAIN_SLOT, PLAIN_SLOT);
   const cipherView = (s: number) => Buffer.from(shared.cipher, s * CIPHER_SLOT, CIPHER_SLOT);
