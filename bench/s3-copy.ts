@@ -8,7 +8,13 @@
  * Each row: wall time and peak RSS (GNU time), the client's CPU (user + sys) and the server's CPU
  * (from /proc), so the table says what limits each figure.
  *
- *   npm run build && node --import tsx bench/s3-copy.ts [--gb 2] [--runs 1] [--out FILE.json] [--results bench/RESULTS.md]
+ *   npm run build && node --import tsx bench/s3-copy.ts [--gb 2] [--runs 1] [--steps upload,download,encrypt]
+ *     [--out FILE.json] [--results bench/RESULTS.md]
+ *
+ * `--steps` runs some groups of rows (default all three); `--steps encrypt` is the encryption rows
+ * alone (encryptFile, the age CLI, the encrypted copy). Before each encryption row the page cache
+ * is flushed (`sync`, not timed) so no row pays for the previous one's dirty pages, and the order
+ * of qnb and the age CLI alternates between runs.
  *
  * Prints a Markdown table and, with --results, writes it into that file between the markers
  * `<!-- s3-copy:begin -->` and `<!-- s3-copy:end -->` (appended when they are missing), so
@@ -32,12 +38,13 @@ import { arg } from './lib/args.js';
 import { loadAverage, writeSection } from './lib/results-section.js';
 
 const QNB = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const STEPS = fileURLToPath(new URL('./lib/s3-steps.mjs', import.meta.url));
+const STEPS_SCRIPT = fileURLToPath(new URL('./lib/s3-steps.mjs', import.meta.url));
 const GB = Number(arg('gb', '2'));
 const RUNS = Number(arg('runs', '1'));
 const OUT = arg('out', '');
 const RESULTS = arg('results', '');
 const SIZE = Math.round(GB * 1024 ** 3);
+const STEPS = new Set(arg('steps', 'upload,download,encrypt').split(','));
 
 interface Measured {
   tool: string;
@@ -48,6 +55,8 @@ interface Measured {
   /** Server CPU seconds during the run. */
   serverCpuS: number;
   code: number | null;
+  /** A `threads: …` line the step printed (per-thread CPU), if any. */
+  threads?: string;
 }
 
 /** CPU seconds (user + sys) a process has used so far. */
@@ -89,6 +98,7 @@ async function measured(
     .split(/\s+/)
     .map(Number);
   if (code !== 0) process.stderr.write(`${tool} exited ${code}: ${err.slice(-2000)}\n`);
+  const threads = /^threads: (.*)$/m.exec(err)?.[1];
   process.stderr.write(`${tool}: ${wall} s\n`);
   return {
     tool,
@@ -97,6 +107,7 @@ async function measured(
     cpuS: (user ?? 0) + (sys ?? 0),
     serverCpuS: server1 - server0,
     code,
+    ...(threads ? { threads } : {}),
   };
 }
 
@@ -165,78 +176,95 @@ async function main() {
         return m;
       });
     for (let run = 1; run <= RUNS; run++) {
-      // upload
-      await run1('upload: qnb copy', process.execPath, [QNB, 'copy', '--to', `s3://bench/qnb-${run}`]);
-      if (hasRclone)
-        await run1(
-          'upload: rclone copyto',
-          '/usr/bin/rclone',
-          ['copyto', file, `bench:bench/rclone-${run}/big.snapshot`],
-          rcloneEnv,
-        );
-      await run1('upload: curl PUT (one unsigned request)', 'curl', [
-        '-sS',
-        '-f',
-        '-o',
-        '/dev/null',
-        '--aws-sigv4',
-        'aws:amz:us-east-1:s3',
-        '--user',
-        `${server.accessKey}:${server.secretKey}`,
-        '-H',
-        'x-amz-content-sha256: UNSIGNED-PAYLOAD',
-        '-T',
-        file,
-        `${server.endpoint}/bench/curl-${run}/big`,
-      ]);
-      // restore download: qnb's fetch of the copy it made vs rclone back to a file
-      const back = join(work, `restore-${run}`);
-      await run1('download: qnb restore fetch', process.execPath, [
-        STEPS,
-        'fetch',
-        back,
-        `s3://bench/qnb-${run}`,
-      ]);
-      await rm(back, { recursive: true, force: true });
-      if (hasRclone) {
-        await run1(
-          'download: rclone copyto',
-          '/usr/bin/rclone',
-          ['copyto', `bench:bench/rclone-${run}/big.snapshot`, join(work, `rclone-back-${run}`)],
-          rcloneEnv,
-        );
-        await rm(join(work, `rclone-back-${run}`), { force: true });
-        // the same guarantee as qnb's (the file on disk, not only in the page cache, before "done")
-        const synced = join(work, `rclone-sync-${run}`);
-        await run1(
-          'download: rclone copyto + sync FILE',
-          'sh',
-          [
-            '-c',
-            'rclone copyto "$1" "$2" && sync "$2"',
-            'sh',
-            `bench:bench/rclone-${run}/big.snapshot`,
-            synced,
-          ],
-          rcloneEnv,
-        );
-        await rm(synced, { force: true });
+      // upload (the restore download reads back this copy)
+      if (STEPS.has('upload') || STEPS.has('download'))
+        await run1('upload: qnb copy', process.execPath, [QNB, 'copy', '--to', `s3://bench/qnb-${run}`]);
+      if (STEPS.has('upload')) {
+        if (hasRclone)
+          await run1(
+            'upload: rclone copyto',
+            '/usr/bin/rclone',
+            ['copyto', file, `bench:bench/rclone-${run}/big.snapshot`],
+            rcloneEnv,
+          );
+        await run1('upload: curl PUT (one unsigned request)', 'curl', [
+          '-sS',
+          '-f',
+          '-o',
+          '/dev/null',
+          '--aws-sigv4',
+          'aws:amz:us-east-1:s3',
+          '--user',
+          `${server.accessKey}:${server.secretKey}`,
+          '-H',
+          'x-amz-content-sha256: UNSIGNED-PAYLOAD',
+          '-T',
+          file,
+          `${server.endpoint}/bench/curl-${run}/big`,
+        ]);
       }
-      // encryption alone, then the whole encrypted copy
+      if (STEPS.has('download')) {
+        // restore download: qnb's fetch of the copy it made vs rclone back to a file
+        const back = join(work, `restore-${run}`);
+        await run1('download: qnb restore fetch', process.execPath, [
+          STEPS_SCRIPT,
+          'fetch',
+          back,
+          `s3://bench/qnb-${run}`,
+        ]);
+        await rm(back, { recursive: true, force: true });
+        if (hasRclone) {
+          await run1(
+            'download: rclone copyto',
+            '/usr/bin/rclone',
+            ['copyto', `bench:bench/rclone-${run}/big.snapshot`, join(work, `rclone-back-${run}`)],
+            rcloneEnv,
+          );
+          await rm(join(work, `rclone-back-${run}`), { force: true });
+          // the same guarantee as qnb's (the file on disk, not only in the page cache, before "done")
+          const synced = join(work, `rclone-sync-${run}`);
+          await run1(
+            'download: rclone copyto + sync FILE',
+            'sh',
+            [
+              '-c',
+              'rclone copyto "$1" "$2" && sync "$2"',
+              'sh',
+              `bench:bench/rclone-${run}/big.snapshot`,
+              synced,
+            ],
+            rcloneEnv,
+          );
+          await rm(synced, { force: true });
+        }
+      }
+      if (!STEPS.has('encrypt')) continue;
+      // encryption alone (qnb and the CLI, in alternating order), then the whole encrypted copy
       const encOut = join(work, `enc-${run}.age`);
-      await run1('encrypt: qnb encryptFile', process.execPath, [
-        STEPS,
-        'encrypt',
-        file,
-        encOut,
-        recipient,
-        String(SIZE),
-        data.sha256,
-      ]);
-      await rm(encOut, { force: true });
-      if (existsSync('/usr/bin/age'))
-        await run1('encrypt: age -r (CLI)', '/usr/bin/age', ['-r', recipient, '-o', encOut, file]);
-      await rm(encOut, { force: true });
+      const settle = () => new Promise((r) => spawn('sync', [], { stdio: 'ignore' }).on('close', r));
+      const encryptions = [
+        () =>
+          run1('encrypt: qnb encryptFile', process.execPath, [
+            STEPS_SCRIPT,
+            'encrypt',
+            file,
+            encOut,
+            recipient,
+            String(SIZE),
+            data.sha256,
+          ]),
+        async () => {
+          if (existsSync('/usr/bin/age'))
+            await run1('encrypt: age -r (CLI)', '/usr/bin/age', ['-r', recipient, '-o', encOut, file]);
+        },
+      ];
+      if (run % 2 === 0) encryptions.reverse();
+      for (const encrypt of encryptions) {
+        await settle();
+        await encrypt();
+        await rm(encOut, { force: true });
+      }
+      await settle();
       await run1(
         'encrypted copy: qnb copy with QNB_AGE_RECIPIENTS',
         process.execPath,
@@ -248,10 +276,15 @@ async function main() {
       );
     }
     const mb = SIZE / 1024 ** 2;
+    /** Median wall time of the rows whose tool starts with `prefix`. */
+    const wall = (prefix: string) => {
+      const w = results.filter((r) => r.tool.startsWith(prefix)).map((r) => r.wallS);
+      w.sort((p, q) => p - q);
+      return w.length ? (w[(w.length - 1) >> 1]! + w[w.length >> 1]!) / 2 : Number.NaN;
+    };
     const ratio = (a: string, b: string) => {
-      const x = results.find((r) => r.tool.startsWith(a));
-      const y = results.find((r) => r.tool.startsWith(b));
-      return x && y ? (y.wallS / x.wallS).toFixed(2) : 'n/a';
+      const r = wall(b) / wall(a);
+      return Number.isFinite(r) ? r.toFixed(2) : 'n/a';
     };
     const lines = [
       `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}; server: versitygw (posix backend) on 127.0.0.1, same disk.`,
@@ -263,6 +296,8 @@ async function main() {
         (m) =>
           `| ${m.tool} | ${m.wallS.toFixed(1)} | ${(mb / m.wallS).toFixed(0)} | ${m.cpuS.toFixed(1)} | ${m.serverCpuS.toFixed(1)} | ${m.maxRssMb.toFixed(0)} | ${m.code} |`,
       ),
+      '',
+      ...results.flatMap((m) => (m.threads ? [`- ${m.tool}, CPU per thread: ${m.threads}`] : [])),
       '',
       `qnb / rclone throughput: upload ${ratio('upload: qnb', 'upload: rclone')}×, restore download ${ratio('download: qnb', 'download: rclone copyto')}× (${ratio('download: qnb', 'download: rclone copyto + sync')}× against rclone + sync); qnb encryptFile / age CLI: ${ratio('encrypt: qnb', 'encrypt: age')}×.`,
     ];
@@ -285,9 +320,12 @@ async function main() {
         'manifest. rclone: its defaults (MD5 of the file for its metadata, no fsync on download; the',
         '`+ sync FILE` row adds the fsync qnb does, as coreutils `sync FILE`).',
         'qnb encryptFile: the age header from age-encryption, the payload through node:crypto',
-        'ChaCha20-Poly1305, sha256 of the plain bytes read and of the encrypted bytes written, fsync;',
-        '`age -r` writes without either hash or fsync. The encrypted copy = encryptFile to a temp file',
-        'beside the backup + the upload of that file.',
+        'ChaCha20-Poly1305 on two threads (the main thread reads, hashes the plain bytes, seals the even',
+        '1 MiB batches and writes; a worker seals the odd ones and hashes the encrypted bytes), sha256',
+        'of the plain bytes read (checked against the manifest) and of the encrypted bytes written (what',
+        'the upload is checked against), no fsync of the temporary file; `age -r` hashes nothing. The',
+        'page cache is flushed (`sync`) before each encryption row. The encrypted copy = encryptFile to a',
+        'temp file beside the backup + the upload of that file.',
       ].join('\n');
       await writeSection(RESULTS, 's3-copy', section);
     }

@@ -41,7 +41,41 @@ if (step === 'fetch') {
 } else if (step === 'encrypt') {
   const [source, dest, recipient, size, sha256] = args;
   const { encryptFile } = await import(new URL('core/age.js', dist));
-  await encryptFile(source, dest, [recipient], { bytes: Number(size), sha256, what: source });
+  const { readdirSync, readFileSync } = await import('node:fs');
+  // CPU seconds (user, sys) of each thread, sampled while it runs (a thread's figures vanish from
+  // /proc when it ends): the main thread, the sealing/hashing worker, and the libuv pool (reads and
+  // writes, kernel time) — what limits the encryption
+  const last = new Map();
+  const sample = () => {
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        const st = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        last.set(tid, [Number(f[11]) / 100, Number(f[12]) / 100]);
+      } catch {}
+    }
+  };
+  const timer = setInterval(sample, 50);
+  await encryptFile(
+    source,
+    dest,
+    [recipient],
+    { bytes: Number(size), sha256, what: source },
+    {
+      onProgress: (n) => n === Number(size) && sample(),
+    },
+  );
+  clearInterval(timer);
+  sample();
+  const main = last.get(String(process.pid)) ?? [0, 0];
+  last.delete(String(process.pid));
+  const rest = [...last.values()].sort((a, b) => b[0] - a[0]);
+  const worker = rest.shift() ?? [0, 0];
+  const sum = (xs, i) => xs.reduce((a, x) => a + x[i], 0);
+  const fmt = ([u, s]) => `${(u + s).toFixed(2)} s (user ${u.toFixed(2)}, sys ${s.toFixed(2)})`;
+  process.stderr.write(
+    `threads: main ${fmt(main)}; worker ${fmt(worker)}; other threads (I/O pool, V8) ${fmt([sum(rest, 0), sum(rest, 1)])}\n`,
+  );
 } else {
   console.error('usage: s3-steps.mjs fetch|encrypt …');
   process.exit(2);

@@ -1,23 +1,64 @@
 /**
- * Encrypting a file on disk into a temporary `.age` file: read into one reused buffer, seal
- * (age-stream.ts), hash (sha256 of the plain bytes read and of the encrypted bytes written) and
- * write with one gathered write in flight while the next batch is sealed. Memory: a few MiB.
- * (A worker thread for the two hashes was measured and dropped: no faster on a busy machine, and
- * its own heap put the process over 150 MB; bench/FINDINGS.md.)
+ * Encrypting a file on disk into a temporary `.age` file on both cores (age-seal-worker.ts has the
+ * shared-memory layout and the worker). The main thread reads the source into a ring of 1 MiB
+ * slots (the next read in flight while it works on the last one), hashes the plaintext in order
+ * (checked against the manifest by age.ts), seals the even batches and writes every batch in order;
+ * the worker seals the odd batches and hashes the ciphertext (header included) in order. Each of
+ * the two sequential hashes costs about as much as the sealing, so the split keeps both cores
+ * equally busy (bench/FINDINGS.md). Memory: two rings of 4 MiB and the worker's small heap.
  *
  * No fsync: the file is a temporary one that the upload reads back and checks against the sha256
  * computed here before anything trusts it, and a crash makes it a leftover either way
- * (bench/FINDINGS.md: the fsync of 2 GiB cost more than the encryption).
+ * (bench/FINDINGS.md: the fsync of 2 GiB cost more than the encryption). An error or an interrupt
+ * stops the worker before sealFile returns; the caller removes the temporary file.
  */
-import { createHash } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { sealStream } from './age-stream.js';
+import { Worker } from 'node:worker_threads';
+import {
+  CIPHER_SLOT,
+  CTL,
+  keepFreedChunks,
+  PLAIN_SLOT,
+  SCAVENGE_EVERY,
+  type SealShared,
+  SLOTS,
+  scavenger,
+  sealBatch,
+  workerSource,
+} from './age-seal-worker.js';
 import { InterruptedError, ioError } from './errors.js';
 import { FILE_MODE } from './fs-safe.js';
 import type { StreamResult } from './transfer.js';
 
-/** Bytes per read of the source. */
-const READ = 1 << 20;
+type Handle = Awaited<ReturnType<typeof open>>;
+
+/** `Atomics.waitAsync` (V8, Node ≥ 16; not in TypeScript's ES2022 lib). */
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<unknown> | string };
+  }
+).waitAsync;
+
+/** Ciphertext bytes of a batch of `len` plaintext bytes (an empty batch is one empty chunk). */
+const sealedLength = (len: number) => len + 16 * Math.max(1, Math.ceil(len / (64 * 1024)));
+
+/** Writes all of `buf` (another write for what a short write left). */
+async function writeFull(fh: Handle, buf: Buffer): Promise<void> {
+  let off = 0;
+  while (off < buf.length) off += (await fh.write(buf, off, buf.length - off, null)).bytesWritten;
+}
+
+/** Reads until `buf` is full or the file ends; returns the bytes read. */
+async function readFull(fh: Handle, buf: Buffer): Promise<number> {
+  let n = 0;
+  while (n < buf.length) {
+    const { bytesRead } = await fh.read(buf, n, buf.length - n, null);
+    if (bytesRead === 0) break;
+    n += bytesRead;
+  }
+  return n;
+}
 
 /** Encrypts `source` into a new file `dest` (created exclusively): `head` first, then the payload. */
 export async function sealFile(
@@ -28,71 +69,138 @@ export async function sealFile(
   opts: { signal?: AbortSignal; onProgress?: (plainBytes: number) => void } = {},
 ): Promise<{ plain: StreamResult; cipher: StreamResult }> {
   const plainHash = createHash('sha256');
-  const cipherHash = createHash('sha256');
   let plainBytes = 0;
-  let cipherBytes = 0;
+  const shared: SealShared = {
+    ctl: new SharedArrayBuffer(CTL.SIZE * 4),
+    plain: new SharedArrayBuffer(SLOTS * PLAIN_SLOT),
+    cipher: new SharedArrayBuffer(SLOTS * CIPHER_SLOT),
+    key,
+    head,
+    layout: {
+      f: CTL,
+      slots: SLOTS,
+      plainSlot: PLAIN_SLOT,
+      cipherSlot: CIPHER_SLOT,
+      scavengeEvery: SCAVENGE_EVERY,
+    },
+  };
+  const ctl = new Int32Array(shared.ctl);
+  const scavenge = scavenger();
+  keepFreedChunks();
+  Atomics.store(ctl, CTL.TOTAL, -1);
+  const plainView = (s: number) => Buffer.from(shared.plain, s * PLAIN_SLOT, PLAIN_SLOT);
+  const cipherView = (s: number) => Buffer.from(shared.cipher, s * CIPHER_SLOT, CIPHER_SLOT);
+  let failure: unknown;
+  let cipher: StreamResult | undefined;
+  const bump = () => {
+    Atomics.add(ctl, CTL.SEQ, 1);
+    Atomics.notify(ctl, CTL.SEQ);
+  };
+  const fail = (e: unknown) => {
+    failure ??= e;
+    bump();
+  };
+  /** Waits, without blocking the event loop, until `ready()`; throws a failure or an interrupt. */
+  const until = async (ready: () => boolean) => {
+    for (;;) {
+      if (failure) throw failure;
+      if (opts.signal?.aborted) throw new InterruptedError();
+      const seen = Atomics.load(ctl, CTL.SEQ);
+      if (ready()) return;
+      const w = waitAsync(ctl, CTL.SEQ, seen);
+      if (w.async) await w.value;
+    }
+  };
+  opts.signal?.addEventListener('abort', bump);
   const src = await open(source, 'r').catch((e) => {
     throw ioError(e as NodeJS.ErrnoException, source);
   });
-  let out: Awaited<ReturnType<typeof open>> | undefined;
-  let writing: Promise<void> | undefined;
+  let out: Handle | undefined;
+  let worker: Worker | undefined;
+  let reading: Promise<number> | undefined;
+  let writing: Promise<void> = Promise.resolve();
   try {
     out = await open(dest, 'wx', FILE_MODE).catch((e) => {
       throw ioError(e as NodeJS.ErrnoException, dest);
     });
     const fh = out;
-    async function* plain(): AsyncGenerator<Buffer> {
-      const buf = Buffer.allocUnsafe(READ);
-      for (;;) {
-        const { bytesRead } = await src.read(buf, 0, READ, null);
-        if (bytesRead === 0) return;
-        const chunk = buf.subarray(0, bytesRead);
-        plainHash.update(chunk);
-        plainBytes += bytesRead;
-        opts.onProgress?.(plainBytes);
-        // the sealer copies the piece before it asks for the next one (age-stream.ts)
-        yield chunk;
+    // no execArgv of the parent's (a loader such as tsx): the worker needs only Node's builtins
+    worker = new Worker(workerSource(), { eval: true, workerData: shared, execArgv: [] });
+    worker.on('message', (m: StreamResult) => {
+      cipher = m;
+      bump();
+    });
+    worker.on('error', fail);
+    worker.on('exit', (code) => {
+      if (!cipher) fail(new Error(`the encryption worker stopped early (exit code ${code})`));
+    });
+    await writeFull(fh, Buffer.concat(head));
+    let written = 0;
+    /** A slot may take batch `b` once batch `b - SLOTS` was written and its ciphertext hashed. */
+    const slotFree = (b: number) =>
+      b < SLOTS || (written > b - SLOTS && Atomics.load(ctl, CTL.HASHED) > b - SLOTS);
+    /** Batch `b` (in its slot) goes to the worker; the even ones are sealed here; all are written. */
+    const publish = (b: number, len: number, last: boolean) => {
+      const s = b % SLOTS;
+      const plain = plainView(s).subarray(0, len);
+      plainHash.update(plain);
+      plainBytes += len;
+      opts.onProgress?.(plainBytes);
+      Atomics.store(ctl, CTL.LEN + s, len);
+      Atomics.store(ctl, CTL.LAST + s, last ? 1 : 0);
+      Atomics.store(ctl, CTL.FILLED, b + 1);
+      if (last) Atomics.store(ctl, CTL.TOTAL, b + 1);
+      bump();
+      if (b % 2 === 0) {
+        sealBatch(createCipheriv, key, b, plain, last, cipherView(s));
+        Atomics.store(ctl, CTL.SEALED + s, b + 1);
+        bump();
+        if (b % (2 * SCAVENGE_EVERY) === 0) scavenge();
       }
-    }
-    /** One gathered write of the buffers (another for what a short write left). */
-    const writeAll = async (bufs: Buffer[]) => {
-      let left = bufs;
-      while (left.length) {
-        let n = (await fh.writev(left)).bytesWritten;
-        while (left.length && n >= left[0]!.length) {
-          n -= left[0]!.length;
-          left = left.slice(1);
-        }
-        if (n > 0) left = [left[0]!.subarray(n), ...left.slice(1)];
-      }
+      writing = writing.then(async () => {
+        await until(() => Atomics.load(ctl, CTL.SEALED + s) === b + 1);
+        await writeFull(fh, cipherView(s).subarray(0, sealedLength(len)));
+        written = b + 1;
+        bump();
+      });
+      // a failed write stops the loop below (through `until`) and is thrown by `await writing`
+      writing.catch(fail);
     };
-    async function* all(): AsyncGenerator<Buffer[]> {
-      yield head.map((b) => Buffer.from(b));
-      yield* sealStream(plain(), key);
-    }
-    for await (const bufs of all()) {
-      if (opts.signal?.aborted) throw new InterruptedError();
-      for (const b of bufs) {
-        cipherHash.update(b);
-        cipherBytes += b.length;
+    // batch b is known to be the last only once the read after it found the end of the file
+    let b = 0;
+    let next = readFull(src, plainView(0));
+    for (;;) {
+      reading = next;
+      const len = await next;
+      reading = undefined;
+      const full = len === PLAIN_SLOT;
+      if (full) {
+        await until(() => slotFree(b + 1));
+        next = readFull(src, plainView((b + 1) % SLOTS));
+        reading = next;
+        next.catch(() => {});
       }
-      await writing;
-      writing = writeAll(bufs);
-      // a failed write is thrown by the `await` above or below, not reported as unhandled meanwhile
-      writing.catch(() => {});
+      if (b > 0) publish(b - 1, PLAIN_SLOT, len === 0);
+      if (!full) {
+        if (len > 0 || b === 0) publish(b, len, true);
+        break;
+      }
+      b++;
     }
     await writing;
-    return {
-      plain: { bytes: plainBytes, sha256: plainHash.digest('hex') },
-      cipher: { bytes: cipherBytes, sha256: cipherHash.digest('hex') },
-    };
+    await until(() => cipher !== undefined);
+    return { plain: { bytes: plainBytes, sha256: plainHash.digest('hex') }, cipher: cipher! };
   } catch (e) {
-    await writing?.catch(() => {});
+    await writing.catch(() => {});
+    await reading?.catch(() => {});
     const err = e as NodeJS.ErrnoException;
-    throw err.syscall === 'write' || err.syscall === 'writev' || err.syscall === 'read'
-      ? ioError(err, dest)
-      : err;
+    if (err.syscall === 'read') throw ioError(err, source);
+    throw err.syscall === 'write' ? ioError(err, dest) : err;
   } finally {
+    opts.signal?.removeEventListener('abort', bump);
+    Atomics.store(ctl, CTL.STOP, 1);
+    bump();
+    await worker?.terminate();
     await src.close().catch(() => {});
     await out?.close().catch(() => {});
   }

@@ -11,6 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { sealFile } from './age-file.js';
+import { releaseRings } from './age-seal-worker.js';
 import { openChunk, openStream, payloadKey } from './age-stream.js';
 import { ConfigError, QnbError } from './errors.js';
 import { type StreamResult, streamToFile } from './transfer.js';
@@ -90,6 +91,8 @@ export async function encryptFile(
   const nonce = randomBytes(NONCE);
   const key = payloadKey(fileKey, nonce);
   const { plain, cipher } = await sealFile(source, dest, [header, nonce], key, opts);
+  // after a large file only: a full GC costs milliseconds, a copy may encrypt many small files
+  if (plain.bytes >= 64 * 1024 * 1024) releaseRings();
   if (plain.bytes !== expect.bytes || plain.sha256 !== expect.sha256)
     throw new QnbError(
       'E_CHECKSUM',

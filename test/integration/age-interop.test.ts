@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseIdentities, parseRecipients } from '../../src/config/age-keys.js';
 import { decryptToFile, encryptFile } from '../../src/core/age.js';
+import { PLAIN_SLOT, SLOTS } from '../../src/core/age-seal-worker.js';
 import { QnbError } from '../../src/core/errors.js';
 import { requireComponent } from '../helpers/components.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -84,6 +85,32 @@ test('age CLI ⇄ qnb at chunk boundaries (0, 64 KiB, 64 KiB + 1, 128 KiB); a cu
   await assert.rejects(
     decryptToFile(createReadStream(cut), out, key.identities, 'cut.age'),
     (e: QnbError) => e.code === 'E_CHECKSUM' && /cut\.age: the encrypted copy is damaged/.test(e.message),
+  );
+});
+
+test('the two-thread encryption: the age CLI decrypts a file spanning the rings byte for byte; a damaged middle chunk is refused by both', async (t) => {
+  if (!requireComponent(t, 'age CLI', hasAge, 'apt-get install age')) return;
+  const dir = await tempDir(t);
+  const key = await keyPair(dir, 'key');
+  // more than two rings of batches: slots are reused, batches alternate between the two threads
+  const data = randomBytes(2 * SLOTS * PLAIN_SLOT + PLAIN_SLOT + 5);
+  const src = join(dir, 'big.snapshot');
+  await writeFile(src, data);
+  const enc = join(dir, 'big.snapshot.age');
+  await encryptFile(src, enc, [key.recipient], { bytes: data.length, sha256: sha(data), what: 'big' });
+  const byCli = execFileSync('age', ['-d', '-i', key.file, enc], { maxBuffer: 64 << 20 });
+  assert.ok(byCli.equals(data), 'the age CLI gives back the same bytes');
+
+  const cipher = await readFile(enc);
+  const payloadStart = cipher.indexOf(10, cipher.indexOf('\n---') + 1) + 1 + 16;
+  // chunk 16 × 3 + 5: in batch 3, sealed by the worker
+  cipher[payloadStart + (3 * 16 + 5) * (65536 + 16) + 1000]! ^= 0x08;
+  const bad = join(dir, 'bad.age');
+  await writeFile(bad, cipher);
+  assert.notEqual(spawnSync('age', ['-d', '-i', key.file, '-o', join(dir, 'cli-out'), bad]).status, 0);
+  await assert.rejects(
+    decryptToFile(createReadStream(bad), join(dir, 'qnb-out'), key.identities, 'bad.age'),
+    (e: QnbError) => e.code === 'E_CHECKSUM' && /chunk 53 fails authentication/.test(e.message),
   );
 });
 
