@@ -13,8 +13,8 @@
  * went away), or after --max-seconds — whichever comes first.
  *
  * For every HTTP request it also prints
- *   QNB_BENCH_TIMING {"method","url","status","recvMs","totalMs","cpuMs"}
- * recvMs = until the request body was fully received, totalMs = until the response finished,
+ *   QNB_BENCH_TIMING {"method","url","status","startMs","recvMs","totalMs","cpuMs"}
+ * startMs = when the request arrived (epoch ms), recvMs = until the request body was fully received, totalMs = until the response finished,
  * cpuMs = CPU time (user+sys) of this whole server process meanwhile (the bench sends one
  * request at a time, so that is the request's cost).
  */
@@ -52,6 +52,7 @@ function track(req: IncomingMessage, res: ServerResponse): void {
       method: req.method,
       url: req.url,
       status: res.statusCode,
+      startMs: performance.timeOrigin + t0,
       recvMs: recv ?? null,
       totalMs: performance.now() - t0,
       cpuMs: (cpu.user + cpu.system) / 1000,
@@ -103,7 +104,7 @@ try {
   await seedCollections(clientFor(server.url));
   if (!server.collections().includes(collection))
     throw new Error(`no collection ${collection} after seeding`);
-  server.setSnapshotPadding(collection, paddingBytes);
+  await server.setSnapshotPadding(collection, paddingBytes);
   const client = clientFor(server.url);
   for (let i = 1; i <= Number(values.extra); i++) {
     const name = `bulk-${i}`;
@@ -116,7 +117,7 @@ try {
         payload: { i },
       })),
     });
-    server.setSnapshotPadding(name, Math.round(Number(values['extra-mb']) * 1024 * 1024));
+    await server.setSnapshotPadding(name, Math.round(Number(values['extra-mb']) * 1024 * 1024));
   }
 } catch (e) {
   console.error(e);

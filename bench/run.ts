@@ -7,7 +7,8 @@
  * Env: QNB_BENCH_MB (speed size, default 512; --quick 128), QNB_BENCH_MEM_MB (memory size, default
  * 2048; --quick 128), QNB_BENCH_REPS (default 4; --quick 3), QNB_BENCH_MEM_REPS (default 3),
  * QNB_BENCH_BUDGET_S (hard stop, default 720), QNB_BENCH_OVERLAP_MB (size of each of the 5
- * collections of the overlap section, default 100; --quick 32), QNB_BENCH_DL_VARIANTS / QNB_BENCH_UP_VARIANTS
+ * collections of the overlap section, default 100; --quick 32), QNB_BENCH_TIMELINES (a folder that keeps the overlap
+ * section's per-run request timelines, timeline-<in flight>-<rep>.json), QNB_BENCH_DL_VARIANTS / QNB_BENCH_UP_VARIANTS
  * (bench-local experiments run beside qnb's exact path; "none" for none), QNB_BENCH_CLI_PATCHES
  * (patched dist/ copies run beside the CLI, default hwm1m), QNB_BENCH_MEM_MALLOC=0 (skip the
  * malloc diagnosis restore).
@@ -23,8 +24,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { makeBackupsFolder } from './lib/backups-fixture.js';
-import { freeBytes, loadAvg, machineFacts } from './lib/machine.js';
+import { freeBytes, loadAvg, machineFacts, processCpuS } from './lib/machine.js';
 import { hasNginx, NGINX, startStaticServer } from './lib/nginx.js';
+import { type OverlapTimeline, overlapTimeline } from './lib/overlap-timeline.js';
 import { makePatchedCli, PATCHES } from './lib/patched-cli.js';
 import {
   hasGnuTime,
@@ -701,6 +703,9 @@ async function overlapSection(dir: string): Promise<Section> {
     ];
     const walls = new Map<string, number[]>();
     const serverSums = new Map<string, { create: number; download: number }[]>();
+    const timelines = new Map<string, OverlapTimeline[]>();
+    /** CPU seconds of the client (GNU time) and of the server process (/proc) per run. */
+    const cpus = new Map<string, { qnb: number; server: number }[]>();
     const stats = join(dir, 'time-overlap.txt');
     let bytes = 0;
     for (let rep = 1; rep <= 3; rep++) {
@@ -717,11 +722,19 @@ async function overlapSection(dir: string): Promise<Section> {
         const args = ['--json', '--backup-dir', backups, '--qdrant-url', server.url, 'backup-qdrant'];
         for (let i = 1; i <= n; i++) args.push('-c', `bulk-${i}`);
         const since = server.seen();
+        const serverCpu0 = await processCpuS(server.pid);
+        const spawnMs = Date.now();
         const r = await runMeasured(NODE, [QNB_BIN, ...args], stats, {
           cwd: dir,
           env: { ...qnbEnv(), QDRANT_SNAPSHOTS_IN_FLIGHT: m.key },
           timeoutMs: 600_000,
         });
+        const exitMs = Date.now();
+        await sleep(300); // the last timing lines
+        cpus.set(m.key, [
+          ...(cpus.get(m.key) ?? []),
+          { qnb: r.stats.userS + r.stats.sysS, server: (await processCpuS(server.pid)) - serverCpu0 },
+        ]);
         const out = JSON.parse(r.stdout) as { status: string; artifacts: { name: string; bytes: number }[] };
         if (r.code !== 0 || out.status !== 'ok' || out.artifacts.length !== n)
           throw new Error(
@@ -734,7 +747,6 @@ async function overlapSection(dir: string): Promise<Section> {
           throw new Error(`manifest order: ${out.artifacts.map((a) => a.name).join()}`);
         bytes = out.artifacts.reduce((sum, a) => sum + a.bytes, 0);
         walls.set(m.key, [...(walls.get(m.key) ?? []), r.stats.wallS * 1000]);
-        await sleep(300); // the last timing lines
         const lines = server.timingsSince(since);
         const sum = (method: string, re: RegExp) =>
           lines.filter((l) => l.method === method && re.test(l.url)).reduce((a, l) => a + l.totalMs, 0);
@@ -745,6 +757,12 @@ async function overlapSection(dir: string): Promise<Section> {
             download: sum('GET', /^\/collections\/bulk-\d+\/snapshots\/./),
           },
         ]);
+        const timeline = overlapTimeline(lines, spawnMs, exitMs);
+        timelines.set(m.key, [...(timelines.get(m.key) ?? []), timeline]);
+        await writeFile(
+          join(env.QNB_BENCH_TIMELINES ?? dir, `timeline-${m.key}-${rep}.json`),
+          JSON.stringify({ spawnMs, exitMs, timeline, lines }, null, 1),
+        );
         log(
           `overlap rep ${rep}: ${m.key} in flight ${fmtS(r.stats.wallS * 1000)} s, peak RSS ${fmtMb(r.stats.maxRssKb)} MB`,
         );
@@ -775,6 +793,49 @@ async function overlapSection(dir: string): Promise<Section> {
           fmtS(median((serverSums.get(m.key) ?? []).map((x) => x.create))),
           fmtS(median((serverSums.get(m.key) ?? []).map((x) => x.download))),
         ]),
+      ),
+      '',
+      "Where the wall time goes (medians; from the server's request start/end times and the client's spawn/exit): " +
+        'start-up = spawn → first request; before 1st download = preflight + describe + snapshot creation of the first collection; ' +
+        "gaps = between one download's last byte and the next one's request (fsync, commit, count, delete, waiting for a snapshot still being created); " +
+        'tail = last response → exit; hidden = creation time that ran while a download was in flight; idle = no request of the run in progress on the server.',
+      '',
+      table(
+        [
+          'mode',
+          'wall s',
+          'start-up s',
+          'before 1st download s',
+          'downloads s',
+          'gaps s',
+          'tail s',
+          'creation s (hidden)',
+          'describe s',
+          'delete s',
+          'server idle s',
+          'CPU s: qnb + server',
+          '(qnb + server CPU) / 2 cores',
+        ],
+        modes.map((m) => {
+          const tl = timelines.get(m.key) ?? [];
+          const cpu = cpus.get(m.key) ?? [];
+          const med = (f: (t: OverlapTimeline) => number) => fmtS(median(tl.map(f)));
+          return [
+            m.label.replace(/ \(.*/, ''),
+            med((t) => t.wallMs),
+            med((t) => t.startupMs),
+            med((t) => t.beforeFirstDownloadMs),
+            med((t) => t.downloadsMs),
+            med((t) => t.gapsMs),
+            med((t) => t.tailMs),
+            `${med((t) => t.createMs)} (${med((t) => t.createHiddenMs)})`,
+            med((t) => t.describeMs),
+            med((t) => t.deleteMs),
+            med((t) => t.serverIdleMs),
+            `${fmtS(1000 * median(cpu.map((c) => c.qnb)))} + ${fmtS(1000 * median(cpu.map((c) => c.server)))}`,
+            fmtS((1000 * median(cpu.map((c) => c.qnb + c.server))) / os.cpus().length),
+          ];
+        }),
       ),
       '',
       'What bounds the gain: only snapshot creation can hide behind the downloads, so the best an overlap can reach is ' +

@@ -1,6 +1,6 @@
 /** Facts about the machine the bench ran on. */
 import { execFileSync } from 'node:child_process';
-import { statfs } from 'node:fs/promises';
+import { readFile, statfs } from 'node:fs/promises';
 import os from 'node:os';
 
 export interface MachineFacts {
@@ -49,3 +49,18 @@ export async function freeBytes(path: string): Promise<number> {
   const s = await statfs(path);
   return s.bavail * s.bsize;
 }
+
+/** CPU seconds (user + system, all threads) a running process has used so far; NaN if unknown (no /proc). */
+export async function processCpuS(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** USER_HZ of /proc/<pid>/stat: 100 on every Linux build in practice (sysconf(_SC_CLK_TCK)). */
+const CLOCK_TICKS = 100;

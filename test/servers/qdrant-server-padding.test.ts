@@ -43,7 +43,7 @@ test(`a ${paddingMb} MB snapshot is streamed everywhere and recovers the same po
       payload: { i },
     }));
     await call(server, 'PUT', '/collections/big/points?wait=true', { points });
-    server.setSnapshotPadding('big', paddingMb * MB);
+    await server.setSnapshotPadding('big', paddingMb * MB);
 
     global.gc?.();
     const base = process.memoryUsage().rss;
