@@ -22,6 +22,8 @@ export interface OverlapTimeline {
   tailMs: number;
   /** Server time of the snapshot creations (POST …/snapshots), summed. */
   createMs: number;
+  /** …of which the creations that started before the first download (nothing to hide behind). */
+  firstCreateMs: number;
   /** …of which overlapped a download in flight. */
   createHiddenMs: number;
   /** Preflight/describe requests (GET/POST on collections, aliases, count, scroll, query), summed. */
@@ -79,6 +81,7 @@ export function overlapTimeline(lines: ServerTiming[], spawnMs: number, exitMs: 
     gapsMs: dlEnd - dlStart - length(downloads),
     tailMs: exitMs - dlEnd,
     createMs: sum(isCreate),
+    firstCreateMs: lines.filter((t) => isCreate(t) && t.startMs < dlStart).reduce((s, t) => s + t.totalMs, 0),
     createHiddenMs: creates.reduce((s, c) => s + overlapWith(c, downloads), 0),
     describeMs: sum((t) => !isDownload(t) && !isCreate(t) && !isDelete(t) && !isList(t)),
     deleteMs: sum(isDelete),
