@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { makeBackupsFolder } from './lib/backups-fixture.js';
-import { freeBytes, loadAvg, machineFacts, processCpuS } from './lib/machine.js';
+import { diskCounters, freeBytes, loadAvg, machineFacts, processCpuS } from './lib/machine.js';
 import { hasNginx, NGINX, startStaticServer } from './lib/nginx.js';
 import { type OverlapTimeline, overlapTimeline } from './lib/overlap-timeline.js';
 import { makePatchedCli, PATCHES } from './lib/patched-cli.js';
@@ -686,9 +686,16 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
 /** What limits the overlap figure, from the timelines and CPU of the runs (section 5). */
 function overlapBound(
   timelines: Map<string, OverlapTimeline[]>,
-  cpus: Map<string, { qnb: number; server: number }[]>,
+  cpus: Map<string, { qnb: number; server: number; serverMain: number }[]>,
+  disks: Map<string, { mb: number; busyMs: number }[]>,
   seqWall: number,
 ): string {
+  const disk = (key: string) => {
+    const d = disks.get(key) ?? [];
+    return d.length
+      ? `${fmt(median(d.map((x) => x.mb)), 0)} MB written, busy ${fmtS(median(d.map((x) => x.busyMs)))} s`
+      : 'not measured';
+  };
   const med = (key: string, f: (t: OverlapTimeline) => number) => median((timelines.get(key) ?? []).map(f));
   const dlOver = med('2', (t) => t.downloadsMs);
   const dlSeq = med('1', (t) => t.downloadsMs);
@@ -704,7 +711,8 @@ function overlapBound(
       `the creation (copying the collection's data into the tar, then sha256 of the archive, as Qdrant does) and the streaming on the server and ` +
       `the receiving, hashing and writing in qnb share ${cores} cores: the CPU both processes used overlapped needs at least ${fmtS(cpuFloor)} s on ${cores} cores ` +
       `(${fmt(cpuFloor / seqWall, 2)} of one after another), before any other load on the machine. qnb's own serial time outside the downloads ` +
-      `(start-up, first collection's describe and creation, gaps, tail) was ${fmtS(serial)} s.`,
+      `(start-up, first collection's describe and creation, gaps, tail) was ${fmtS(serial)} s. ` +
+      `The disk under the bench folder (all writers on the machine): overlapped ${disk('2')}; one after another ${disk('1')}.`,
     '',
     "The test server models real Qdrant 1.18's snapshot creation (bench/FINDINGS.md): the collection's data lies in a file written when the " +
       'collection was filled; a snapshot copies it into a tar on disk, then computes the sha256 of the finished archive in a second pass ' +
@@ -740,7 +748,9 @@ async function overlapSection(dir: string): Promise<Section> {
     const serverSums = new Map<string, { create: number; download: number }[]>();
     const timelines = new Map<string, OverlapTimeline[]>();
     /** CPU seconds of the client (GNU time) and of the server process (/proc) per run. */
-    const cpus = new Map<string, { qnb: number; server: number }[]>();
+    const cpus = new Map<string, { qnb: number; server: number; serverMain: number }[]>();
+    /** Bytes the disk of the bench folder wrote, and how long it was busy, per run (/proc/diskstats). */
+    const disks = new Map<string, { mb: number; busyMs: number }[]>();
     const stats = join(dir, 'time-overlap.txt');
     let bytes = 0;
     for (let rep = 1; rep <= OVERLAP_REPS; rep++) {
@@ -758,6 +768,8 @@ async function overlapSection(dir: string): Promise<Section> {
         for (let i = 1; i <= n; i++) args.push('-c', `bulk-${i}`);
         const since = server.seen();
         const serverCpu0 = await processCpuS(server.pid);
+        const serverMain0 = await processCpuS(server.pid, true);
+        const disk0 = await diskCounters(dir);
         const spawnMs = Date.now();
         const r = await runMeasured(NODE, [QNB_BIN, ...args], stats, {
           cwd: dir,
@@ -765,10 +777,20 @@ async function overlapSection(dir: string): Promise<Section> {
           timeoutMs: 600_000,
         });
         const exitMs = Date.now();
+        const disk1 = await diskCounters(dir);
+        if (disk0 && disk1)
+          disks.set(m.key, [
+            ...(disks.get(m.key) ?? []),
+            { mb: (disk1.writtenBytes - disk0.writtenBytes) / 2 ** 20, busyMs: disk1.busyMs - disk0.busyMs },
+          ]);
         await sleep(300); // the last timing lines
         cpus.set(m.key, [
           ...(cpus.get(m.key) ?? []),
-          { qnb: r.stats.userS + r.stats.sysS, server: (await processCpuS(server.pid)) - serverCpu0 },
+          {
+            qnb: r.stats.userS + r.stats.sysS,
+            server: (await processCpuS(server.pid)) - serverCpu0,
+            serverMain: (await processCpuS(server.pid, true)) - serverMain0,
+          },
         ]);
         const out = JSON.parse(r.stdout) as { status: string; artifacts: { name: string; bytes: number }[] };
         if (r.code !== 0 || out.status !== 'ok' || out.artifacts.length !== n)
@@ -849,12 +871,14 @@ async function overlapSection(dir: string): Promise<Section> {
           'describe s',
           'delete s',
           'server idle s',
-          'CPU s: qnb + server',
+          'CPU s: qnb + server (its event loop)',
           '(qnb + server CPU) / 2 cores',
+          'disk: MB written, busy s',
         ],
         modes.map((m) => {
           const tl = timelines.get(m.key) ?? [];
           const cpu = cpus.get(m.key) ?? [];
+          const disk = disks.get(m.key) ?? [];
           const med = (f: (t: OverlapTimeline) => number) => fmtS(median(tl.map(f)));
           return [
             m.label.replace(/ \(.*/, ''),
@@ -868,13 +892,17 @@ async function overlapSection(dir: string): Promise<Section> {
             med((t) => t.describeMs),
             med((t) => t.deleteMs),
             med((t) => t.serverIdleMs),
-            `${fmtS(1000 * median(cpu.map((c) => c.qnb)))} + ${fmtS(1000 * median(cpu.map((c) => c.server)))}`,
+            `${fmtS(1000 * median(cpu.map((c) => c.qnb)))} + ${fmtS(1000 * median(cpu.map((c) => c.server)))} ` +
+              `(${fmtS(1000 * median(cpu.map((c) => c.serverMain)))})`,
             fmtS((1000 * median(cpu.map((c) => c.qnb + c.server))) / os.cpus().length),
+            disk.length
+              ? `${fmt(median(disk.map((d) => d.mb)), 0)}, ${fmtS(median(disk.map((d) => d.busyMs)))}`
+              : '–',
           ];
         }),
       ),
       '',
-      overlapBound(timelines, cpus, seq),
+      overlapBound(timelines, cpus, disks, seq),
       '',
       `**overlapped / one after another = ${fmt(ratio, 2)}** (target ≤ 0.7): ${verdict(ratio <= 0.7)}. ` +
         `Per pair of runs next to each other: ${pairs.map((x) => fmt(x, 2)).join(', ')} (median ${fmt(median(pairs), 2)}).`,
