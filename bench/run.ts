@@ -1200,9 +1200,10 @@ async function memorySection(dir: string): Promise<Section> {
   const free = await freeBytes(dir);
   let memMb = MEM_MB_WANTED;
   let note = '';
-  if (memMb >= 2048 && free < 8 * 2 ** 30) {
+  // the collection's data file, its snapshot, the backup and the restore's upload: 4 × the size, and room
+  if (memMb >= 2048 && free < 10 * 2 ** 30) {
     memMb = 1024;
-    note = `Only ${fmt(free / 2 ** 30, 1)} GB free on the temp file system (< 8 GB), so a 1 GB snapshot was used instead of 2 GB.`;
+    note = `Only ${fmt(free / 2 ** 30, 1)} GB free on the temp file system (< 10 GB), so a 1 GB snapshot was used instead of 2 GB.`;
   }
   log(`memory: starting a server with a ${memMb} MB snapshot (free disk ${fmt(free / 2 ** 30, 1)} GB)`);
   const server = await startBenchServer({
