@@ -5,9 +5,10 @@
  *        [--max-seconds 900] [--watch-stdin] [--extra N --extra-mb MB]
  *
  * Starts `test/servers/qdrant` on a free loopback port, seeds `papers` and `chunks` through the
- * official client (test/helpers/qdrant-data.ts), pads the snapshots of `--collection` with
- * `--mb` MiB (streamed from disk), with `--extra N` also creates `bulk-1`…`bulk-N` (snapshots
- * padded with `--extra-mb` MiB each: several collections), then prints one line
+ * official client (test/helpers/qdrant-data.ts), gives `--collection` `--mb` MiB of data (written
+ * once, before the ready line; each snapshot archives it, as Qdrant archives segment files), with
+ * `--extra N` also creates `bulk-1`…`bulk-N` (`--extra-mb` MiB of data each: several
+ * collections), then prints one line
  *   QNB_BENCH_SERVER {"url":"http://127.0.0.1:PORT","collection":"papers","paddingBytes":N,"pid":P}
  * and keeps serving until SIGTERM/SIGINT, until its stdin closes (with --watch-stdin: the bench
  * went away), or after --max-seconds — whichever comes first.
