@@ -31,7 +31,7 @@ const put = (path: string, body: unknown) =>
 await put('/collections/bench', { vectors: { size: 4, distance: 'Dot' }, shard_number: 6 });
 const points = Array.from({ length: 600 }, (_, i) => ({ id: i + 1, vector: [i, 1, 2, 3], payload: { i } }));
 await put('/collections/bench/points?wait=true', { points });
-for (const n of cluster.nodes) n.setSnapshotPadding('bench', sizeMb * 1024 * 1024);
+await Promise.all(cluster.nodes.map((n) => n.setSnapshotPadding('bench', sizeMb * 1024 * 1024)));
 
 type Info = { result: { local_shards: { shard_id: number }[] } };
 async function curlPerShard(dir: string): Promise<number> {

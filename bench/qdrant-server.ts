@@ -5,16 +5,17 @@
  *        [--max-seconds 900] [--watch-stdin] [--extra N --extra-mb MB]
  *
  * Starts `test/servers/qdrant` on a free loopback port, seeds `papers` and `chunks` through the
- * official client (test/helpers/qdrant-data.ts), pads the snapshots of `--collection` with
- * `--mb` MiB (streamed from disk), with `--extra N` also creates `bulk-1`…`bulk-N` (snapshots
- * padded with `--extra-mb` MiB each: several collections), then prints one line
+ * official client (test/helpers/qdrant-data.ts), gives `--collection` `--mb` MiB of data (written
+ * once, before the ready line; each snapshot archives it, as Qdrant archives segment files), with
+ * `--extra N` also creates `bulk-1`…`bulk-N` (`--extra-mb` MiB of data each: several
+ * collections), then prints one line
  *   QNB_BENCH_SERVER {"url":"http://127.0.0.1:PORT","collection":"papers","paddingBytes":N,"pid":P}
  * and keeps serving until SIGTERM/SIGINT, until its stdin closes (with --watch-stdin: the bench
  * went away), or after --max-seconds — whichever comes first.
  *
  * For every HTTP request it also prints
- *   QNB_BENCH_TIMING {"method","url","status","recvMs","totalMs","cpuMs"}
- * recvMs = until the request body was fully received, totalMs = until the response finished,
+ *   QNB_BENCH_TIMING {"method","url","status","startMs","recvMs","totalMs","cpuMs"}
+ * startMs = when the request arrived (epoch ms), recvMs = until the request body was fully received, totalMs = until the response finished,
  * cpuMs = CPU time (user+sys) of this whole server process meanwhile (the bench sends one
  * request at a time, so that is the request's cost).
  */
@@ -52,6 +53,7 @@ function track(req: IncomingMessage, res: ServerResponse): void {
       method: req.method,
       url: req.url,
       status: res.statusCode,
+      startMs: performance.timeOrigin + t0,
       recvMs: recv ?? null,
       totalMs: performance.now() - t0,
       cpuMs: (cpu.user + cpu.system) / 1000,
@@ -103,7 +105,7 @@ try {
   await seedCollections(clientFor(server.url));
   if (!server.collections().includes(collection))
     throw new Error(`no collection ${collection} after seeding`);
-  server.setSnapshotPadding(collection, paddingBytes);
+  await server.setSnapshotPadding(collection, paddingBytes);
   const client = clientFor(server.url);
   for (let i = 1; i <= Number(values.extra); i++) {
     const name = `bulk-${i}`;
@@ -116,7 +118,7 @@ try {
         payload: { i },
       })),
     });
-    server.setSnapshotPadding(name, Math.round(Number(values['extra-mb']) * 1024 * 1024));
+    await server.setSnapshotPadding(name, Math.round(Number(values['extra-mb']) * 1024 * 1024));
   }
 } catch (e) {
   console.error(e);

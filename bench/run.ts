@@ -7,7 +7,9 @@
  * Env: QNB_BENCH_MB (speed size, default 512; --quick 128), QNB_BENCH_MEM_MB (memory size, default
  * 2048; --quick 128), QNB_BENCH_REPS (default 4; --quick 3), QNB_BENCH_MEM_REPS (default 3),
  * QNB_BENCH_BUDGET_S (hard stop, default 720), QNB_BENCH_OVERLAP_MB (size of each of the 5
- * collections of the overlap section, default 100; --quick 32), QNB_BENCH_DL_VARIANTS / QNB_BENCH_UP_VARIANTS
+ * collections of the overlap section, default 100; --quick 32), QNB_BENCH_OVERLAP_REPS (runs of each mode, default 3),
+ * QNB_BENCH_OVERLAP_3=1 (also 3 in flight), QNB_BENCH_TIMELINES (a folder that keeps the overlap
+ * section's per-run request timelines, timeline-<in flight>-<rep>.json), QNB_BENCH_DL_VARIANTS / QNB_BENCH_UP_VARIANTS
  * (bench-local experiments run beside qnb's exact path; "none" for none), QNB_BENCH_CLI_PATCHES
  * (patched dist/ copies run beside the CLI, default hwm1m), QNB_BENCH_MEM_MALLOC=0 (skip the
  * malloc diagnosis restore).
@@ -23,8 +25,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { makeBackupsFolder } from './lib/backups-fixture.js';
-import { freeBytes, loadAvg, machineFacts } from './lib/machine.js';
+import { diskCounters, freeBytes, loadAvg, machineFacts, processCpuS } from './lib/machine.js';
 import { hasNginx, NGINX, startStaticServer } from './lib/nginx.js';
+import { type OverlapTimeline, overlapTimeline } from './lib/overlap-timeline.js';
 import { makePatchedCli, PATCHES } from './lib/patched-cli.js';
 import {
   hasGnuTime,
@@ -73,6 +76,7 @@ const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_ARENA_MAX: '2' };
 const MALLOC_ENV_TEXT = Object.entries(MALLOC_ENV)
   .map(([k, v]) => `${k}=${v}`)
   .join(' ');
+const OVERLAP_REPS = Math.max(1, Number(env.QNB_BENCH_OVERLAP_REPS ?? 3));
 const SECTIONS = new Set(
   (flags.only ?? 'download,static,cli,upload,overlap,memory,list').split(',').map((s) => s.trim()),
 );
@@ -722,6 +726,43 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
   }
 }
 
+/** What limits the overlap figure, from the timelines and CPU of the runs (section 5). */
+function overlapBound(
+  timelines: Map<string, OverlapTimeline[]>,
+  cpus: Map<string, { qnb: number; server: number; serverMain: number }[]>,
+  disks: Map<string, { mb: number; busyMs: number }[]>,
+  seqWall: number,
+): string {
+  const disk = (key: string) => {
+    const d = disks.get(key) ?? [];
+    return d.length
+      ? `${fmt(median(d.map((x) => x.mb)), 0)} MB written, busy ${fmtS(median(d.map((x) => x.busyMs)))} s`
+      : 'not measured';
+  };
+  const med = (key: string, f: (t: OverlapTimeline) => number) => median((timelines.get(key) ?? []).map(f));
+  const dlOver = med('2', (t) => t.downloadsMs);
+  const dlSeq = med('1', (t) => t.downloadsMs);
+  const hideable = med('1', (t) => t.createMs - t.firstCreateMs);
+  const best = seqWall - hideable;
+  const cores = os.cpus().length;
+  const cpuFloor = (1000 * median((cpus.get('2') ?? []).map((c) => c.qnb + c.server))) / cores;
+  const serial = med('2', (t) => t.startupMs + t.beforeFirstDownloadMs + t.gapsMs + t.tailMs);
+  return [
+    `What limits the figure: only the snapshot creations after the first can hide behind downloads (${fmtS(hideable)} s one after another), ` +
+      `so with every one hidden and the downloads as fast as one after another the overlap would take ${fmtS(best)} s ` +
+      `(**${fmt(best / seqWall, 2)}** of one after another). Measured: overlapped, the downloads took ${fmtS(dlOver)} s against ${fmtS(dlSeq)} s — ` +
+      `the creation (copying the collection's data into the tar, then sha256 of the archive, as Qdrant does) and the streaming on the server and ` +
+      `the receiving, hashing and writing in qnb share ${cores} cores: the CPU both processes used overlapped needs at least ${fmtS(cpuFloor)} s on ${cores} cores ` +
+      `(${fmt(cpuFloor / seqWall, 2)} of one after another), before any other load on the machine. qnb's own serial time outside the downloads ` +
+      `(start-up, first collection's describe and creation, gaps, tail) was ${fmtS(serial)} s. ` +
+      `The disk under the bench folder (all writers on the machine): overlapped ${disk('2')}; one after another ${disk('1')}.`,
+    '',
+    "The test server models real Qdrant 1.18's snapshot creation (bench/FINDINGS.md): the collection's data lies in a file written when the " +
+      'collection was filled; a snapshot copies it into a tar on disk, then computes the sha256 of the finished archive in a second pass ' +
+      '(on a worker thread, as Qdrant does on its runtime threads while other threads serve downloads); no data is generated per snapshot and nothing waits on a timer.',
+  ].join('\n');
+}
+
 /**
  * 5. backup-qdrant of several collections (`bulk-1`…`bulk-N`, ~MB each): snapshots created while
  * the previous one downloads (QDRANT_SNAPSHOTS_IN_FLIGHT=2, the default) vs one after another (=1).
@@ -741,12 +782,21 @@ async function overlapSection(dir: string): Promise<Section> {
     const modes = [
       { key: '2', label: 'overlapped (QDRANT_SNAPSHOTS_IN_FLIGHT=2, default)' },
       { key: '1', label: 'one after another (QDRANT_SNAPSHOTS_IN_FLIGHT=1)' },
+      ...(env.QNB_BENCH_OVERLAP_3 === '1'
+        ? [{ key: '3', label: 'overlapped (QDRANT_SNAPSHOTS_IN_FLIGHT=3)' }]
+        : []),
     ];
+    const loadBefore = loadAvg();
     const walls = new Map<string, number[]>();
     const serverSums = new Map<string, { create: number; download: number }[]>();
+    const timelines = new Map<string, OverlapTimeline[]>();
+    /** CPU seconds of the client (GNU time) and of the server process (/proc) per run. */
+    const cpus = new Map<string, { qnb: number; server: number; serverMain: number }[]>();
+    /** Bytes the disk of the bench folder wrote, and how long it was busy, per run (/proc/diskstats). */
+    const disks = new Map<string, { mb: number; busyMs: number }[]>();
     const stats = join(dir, 'time-overlap.txt');
     let bytes = 0;
-    for (let rep = 1; rep <= 3; rep++) {
+    for (let rep = 1; rep <= OVERLAP_REPS; rep++) {
       if (
         rep > 1 &&
         timeLeft() < reserveAfter('overlap') + 2 * (median(walls.get('1') ?? [30_000]) + 5_000)
@@ -760,11 +810,31 @@ async function overlapSection(dir: string): Promise<Section> {
         const args = ['--json', '--backup-dir', backups, '--qdrant-url', server.url, 'backup-qdrant'];
         for (let i = 1; i <= n; i++) args.push('-c', `bulk-${i}`);
         const since = server.seen();
+        const serverCpu0 = await processCpuS(server.pid);
+        const serverMain0 = await processCpuS(server.pid, true);
+        const disk0 = await diskCounters(dir);
+        const spawnMs = Date.now();
         const r = await runMeasured(NODE, [QNB_BIN, ...args], stats, {
           cwd: dir,
           env: { ...qnbEnv(), QDRANT_SNAPSHOTS_IN_FLIGHT: m.key },
           timeoutMs: 600_000,
         });
+        const exitMs = Date.now();
+        const disk1 = await diskCounters(dir);
+        if (disk0 && disk1)
+          disks.set(m.key, [
+            ...(disks.get(m.key) ?? []),
+            { mb: (disk1.writtenBytes - disk0.writtenBytes) / 2 ** 20, busyMs: disk1.busyMs - disk0.busyMs },
+          ]);
+        await sleep(300); // the last timing lines
+        cpus.set(m.key, [
+          ...(cpus.get(m.key) ?? []),
+          {
+            qnb: r.stats.userS + r.stats.sysS,
+            server: (await processCpuS(server.pid)) - serverCpu0,
+            serverMain: (await processCpuS(server.pid, true)) - serverMain0,
+          },
+        ]);
         const out = JSON.parse(r.stdout) as { status: string; artifacts: { name: string; bytes: number }[] };
         if (r.code !== 0 || out.status !== 'ok' || out.artifacts.length !== n)
           throw new Error(
@@ -777,7 +847,6 @@ async function overlapSection(dir: string): Promise<Section> {
           throw new Error(`manifest order: ${out.artifacts.map((a) => a.name).join()}`);
         bytes = out.artifacts.reduce((sum, a) => sum + a.bytes, 0);
         walls.set(m.key, [...(walls.get(m.key) ?? []), r.stats.wallS * 1000]);
-        await sleep(300); // the last timing lines
         const lines = server.timingsSince(since);
         const sum = (method: string, re: RegExp) =>
           lines.filter((l) => l.method === method && re.test(l.url)).reduce((a, l) => a + l.totalMs, 0);
@@ -788,6 +857,12 @@ async function overlapSection(dir: string): Promise<Section> {
             download: sum('GET', /^\/collections\/bulk-\d+\/snapshots\/./),
           },
         ]);
+        const timeline = overlapTimeline(lines, spawnMs, exitMs);
+        timelines.set(m.key, [...(timelines.get(m.key) ?? []), timeline]);
+        await writeFile(
+          join(env.QNB_BENCH_TIMELINES ?? dir, `timeline-${m.key}-${rep}.json`),
+          JSON.stringify({ spawnMs, exitMs, timeline, lines }, null, 1),
+        );
         log(
           `overlap rep ${rep}: ${m.key} in flight ${fmtS(r.stats.wallS * 1000)} s, peak RSS ${fmtMb(r.stats.maxRssKb)} MB`,
         );
@@ -796,12 +871,13 @@ async function overlapSection(dir: string): Promise<Section> {
     const over = median(walls.get('2') ?? []);
     const seq = median(walls.get('1') ?? []);
     const ratio = over / seq;
+    const pairs = (walls.get('2') ?? []).map((w, i) => w / (walls.get('1')?.[i] ?? Number.NaN));
     const md = [
       `## 5. backup-qdrant of ${n} collections of ${mb} MB — overlapped vs one after another`,
       '',
-      `\`node dist/cli/main.js --json backup-qdrant -c bulk-1 … -c bulk-${n}\` against the Node test server (snapshot creation writes ${mb} MB of ` +
-        'pseudo-random padding per collection, like a real server writing its snapshot; the download streams it back), wall time under GNU time, ' +
-        `${walls.get('2')?.length ?? 0} runs each, alternating. ${fmt(bytes / 2 ** 20, 0)} MB downloaded per run.`,
+      `\`node dist/cli/main.js --json backup-qdrant -c bulk-1 … -c bulk-${n}\` against the Node test server (each collection holds ${mb} MB of ` +
+        'data in a file written when it was filled; snapshot creation archives that file into a tar and hashes the archive, as Qdrant does; the download streams it back), wall time under GNU time, ' +
+        `${walls.get('2')?.length ?? 0} runs each, alternating; load average before ${loadBefore}, after ${loadAvg()}. ${fmt(bytes / 2 ** 20, 0)} MB downloaded per run.`,
       '',
       table(
         [
@@ -820,10 +896,59 @@ async function overlapSection(dir: string): Promise<Section> {
         ]),
       ),
       '',
-      'What bounds the gain: only snapshot creation can hide behind the downloads, so the best an overlap can reach is ' +
-        'one after another minus the smaller of the two server sums; the Node test server creates and streams on the same 2 cores as qnb.',
+      "Where the wall time goes (medians; from the server's request start/end times and the client's spawn/exit): " +
+        'start-up = spawn → first request; before 1st download = preflight + describe + snapshot creation of the first collection; ' +
+        "gaps = between one download's last byte and the next one's request (fsync, commit, count, delete, waiting for a snapshot still being created); " +
+        'tail = last response → exit; hidden = creation time that ran while a download was in flight; idle = no request of the run in progress on the server.',
       '',
-      `**overlapped / one after another = ${fmt(ratio, 2)}** (target ≤ 0.7): ${verdict(ratio <= 0.7)}.`,
+      table(
+        [
+          'mode',
+          'wall s',
+          'start-up s',
+          'before 1st download s',
+          'downloads s',
+          'gaps s',
+          'tail s',
+          'creation s (hidden)',
+          'describe s',
+          'delete s',
+          'server idle s',
+          'CPU s: qnb + server (its event loop)',
+          '(qnb + server CPU) / 2 cores',
+          'disk: MB written, busy s',
+        ],
+        modes.map((m) => {
+          const tl = timelines.get(m.key) ?? [];
+          const cpu = cpus.get(m.key) ?? [];
+          const disk = disks.get(m.key) ?? [];
+          const med = (f: (t: OverlapTimeline) => number) => fmtS(median(tl.map(f)));
+          return [
+            m.label.replace(/ \(.*/, ''),
+            med((t) => t.wallMs),
+            med((t) => t.startupMs),
+            med((t) => t.beforeFirstDownloadMs),
+            med((t) => t.downloadsMs),
+            med((t) => t.gapsMs),
+            med((t) => t.tailMs),
+            `${med((t) => t.createMs)} (${med((t) => t.createHiddenMs)})`,
+            med((t) => t.describeMs),
+            med((t) => t.deleteMs),
+            med((t) => t.serverIdleMs),
+            `${fmtS(1000 * median(cpu.map((c) => c.qnb)))} + ${fmtS(1000 * median(cpu.map((c) => c.server)))} ` +
+              `(${fmtS(1000 * median(cpu.map((c) => c.serverMain)))})`,
+            fmtS((1000 * median(cpu.map((c) => c.qnb + c.server))) / os.cpus().length),
+            disk.length
+              ? `${fmt(median(disk.map((d) => d.mb)), 0)}, ${fmtS(median(disk.map((d) => d.busyMs)))}`
+              : '–',
+          ];
+        }),
+      ),
+      '',
+      overlapBound(timelines, cpus, disks, seq),
+      '',
+      `**overlapped / one after another = ${fmt(ratio, 2)}** (target ≤ 0.7): ${verdict(ratio <= 0.7)}. ` +
+        `Per pair of runs next to each other: ${pairs.map((x) => fmt(x, 2)).join(', ')} (median ${fmt(median(pairs), 2)}).`,
     ].join('\n');
     return {
       md,
@@ -1118,9 +1243,10 @@ async function memorySection(dir: string): Promise<Section> {
   const free = await freeBytes(dir);
   let memMb = MEM_MB_WANTED;
   let note = '';
-  if (memMb >= 2048 && free < 8 * 2 ** 30) {
+  // the collection's data file, its snapshot, the backup and the restore's upload: 4 × the size, and room
+  if (memMb >= 2048 && free < 10 * 2 ** 30) {
     memMb = 1024;
-    note = `Only ${fmt(free / 2 ** 30, 1)} GB free on the temp file system (< 8 GB), so a 1 GB snapshot was used instead of 2 GB.`;
+    note = `Only ${fmt(free / 2 ** 30, 1)} GB free on the temp file system (< 10 GB), so a 1 GB snapshot was used instead of 2 GB.`;
   }
   log(`memory: starting a server with a ${memMb} MB snapshot (free disk ${fmt(free / 2 ** 30, 1)} GB)`);
   const server = await startBenchServer({

@@ -1,6 +1,6 @@
 /** Facts about the machine the bench ran on. */
 import { execFileSync } from 'node:child_process';
-import { statfs } from 'node:fs/promises';
+import { readFile, statfs } from 'node:fs/promises';
 import os from 'node:os';
 
 export interface MachineFacts {
@@ -48,4 +48,47 @@ export function machineFacts(): MachineFacts {
 export async function freeBytes(path: string): Promise<number> {
   const s = await statfs(path);
   return s.bavail * s.bsize;
+}
+
+/**
+ * CPU seconds (user + system) a running process has used so far, all threads; with `mainThread`
+ * only its main thread (the event loop of a Node process). NaN if unknown (no /proc).
+ */
+export async function processCpuS(pid: number, mainThread = false): Promise<number> {
+  try {
+    const stat = await readFile(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
+    // fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** USER_HZ of /proc/<pid>/stat: 100 on every Linux build in practice (sysconf(_SC_CLK_TCK)). */
+const CLOCK_TICKS = 100;
+
+/** Counters of the block device holding `dir`: bytes written so far and ms it was busy (io_ticks). */
+export interface DiskCounters {
+  device: string;
+  writtenBytes: number;
+  busyMs: number;
+}
+
+export async function diskCounters(dir: string): Promise<DiskCounters | undefined> {
+  try {
+    const source = execFileSync('df', ['--output=source', dir], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop();
+    const device = (source ?? '').replace(/^\/dev\//, '');
+    for (const line of (await readFile('/proc/diskstats', 'utf8')).split('\n')) {
+      // major minor name reads … sectors-written (field 10) … io_ticks ms (field 13)
+      const f = line.trim().split(/\s+/);
+      if (f[2] === device) return { device, writtenBytes: Number(f[9]) * 512, busyMs: Number(f[12]) };
+    }
+  } catch {
+    // no df or /proc: no disk figures
+  }
+  return undefined;
 }

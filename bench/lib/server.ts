@@ -13,6 +13,8 @@ export interface ServerTiming {
   method: string;
   url: string;
   status: number;
+  /** When the request arrived (epoch ms). */
+  startMs: number;
   /** Until the request body was fully read (null: no body read). */
   recvMs: number | null;
   totalMs: number;

@@ -137,7 +137,10 @@ export async function prepareQdrantScope(
     release: deleteServerCopy,
     async run(sink) {
       try {
-        return await downloadAndCommit(api, scope, snap, before, sink, ctx, { serverVersion, startedAt });
+        // the server copy is deleted as soon as the download is checked, while the counts
+        // after and the commit run (it is deleted whatever happens, so nothing changes on failure)
+        const run = { serverVersion, startedAt, downloaded: deleteServerCopy };
+        return await downloadAndCommit(api, scope, snap, before, sink, ctx, run);
       } finally {
         await deleteServerCopy();
       }
@@ -153,7 +156,7 @@ async function downloadAndCommit(
   before: Awaited<ReturnType<typeof describeCollection>> | Awaited<ReturnType<typeof describeFull>>,
   sink: ArtifactSink,
   ctx: TargetContext,
-  run: { serverVersion: string; startedAt: Date },
+  run: { serverVersion: string; startedAt: Date; downloaded?: () => Promise<void> },
 ): Promise<ArtifactRecord> {
   const { serverVersion, startedAt } = run;
   const name = scope ?? '*';
@@ -165,6 +168,7 @@ async function downloadAndCommit(
   let committed = false;
   try {
     const got = await download(api, scope, snap, reserved.tempPath, reserved.rel, ctx);
+    void run.downloaded?.(); // never rejects (a failed delete is a warning)
     const after = scope === null ? undefined : (await countPoints(api, scope)).count;
     const points = 'points' in before ? before.points : undefined;
     const counts =

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClusterMember } from './cluster.js';
 import type { ActiveFaults, FaultRegistry } from './faults.js';
 import { sendAccepted, sendOk } from './http-util.js';
+import type { Hasher, SegmentData } from './segment-data.js';
 import type { Store } from './store.js';
 import type { FaultOp, RecoveryRecord } from './types.js';
 
@@ -26,8 +27,10 @@ export interface Env {
   recoveryDelayMs: number;
   /** `snapshots_storage`: local files, or S3 objects (see s3-storage.ts). */
   snapshotsStorage: 'local' | 's3';
-  /** Test-only padding bytes per collection. */
-  padding: Map<string, number>;
+  /** Test-only bulk data per collection (setSnapshotPadding), archived into its snapshots. */
+  padding: Map<string, SegmentData>;
+  /** The checksum pass of snapshot creation, off the thread serving requests. */
+  hasher: Hasher;
   recoveries: RecoveryRecord[];
   /** Run work after the response (wait=false / accepted); stop() waits for it. */
   background(work: Promise<unknown>): void;

@@ -23,7 +23,12 @@ import {
 } from './http-util.js';
 import { snapshotFileRoutes } from './routes-snapshot-files.js';
 import { describe, listSnapshots, storeSnapshot, tempFile, timestamp } from './snapshot-files.js';
-import { readCollectionSnapshot, type SnapshotContent, writeCollectionSnapshot } from './snapshot-format.js';
+import {
+  readCollectionSnapshot,
+  type SnapshotContent,
+  snapshotMeta,
+  writeCollectionSnapshot,
+} from './snapshot-format.js';
 import { type CollectionState, checkCollectionName } from './store.js';
 import type { StoredPoint } from './types.js';
 import { spoolUpload } from './upload.js';
@@ -113,10 +118,10 @@ async function createShardSnapshot(ctx: Ctx): Promise<void> {
     shards: [shardId],
   };
   const name = `${c.name}-shard-${shardId}-${env.peerId}-${timestamp()}.snapshot`;
+  const meta = snapshotMeta(env, c.name);
   await finishMutation(ctx, wait, async () => {
     const tmp = await tempFile(env.tmpDir, 'shard-snapshot');
     try {
-      const meta = { peerId: env.peerId, version: env.version, padding: env.padding.get(c.name) ?? 0 };
       const written = await writeCollectionSnapshot(tmp, content, meta);
       const dir = shardDir(ctx, c, shardId);
       await mkdir(dir, { recursive: true });

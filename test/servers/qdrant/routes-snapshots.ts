@@ -29,7 +29,7 @@ import {
   storeSnapshot,
   tempFile,
 } from './snapshot-files.js';
-import { writeCollectionSnapshot, writeFullSnapshot } from './snapshot-format.js';
+import { snapshotMeta, writeCollectionSnapshot, writeFullSnapshot } from './snapshot-format.js';
 import type { CollectionState } from './store.js';
 import { checkCollectionName } from './store.js';
 import { sanitizeFilename, spoolUpload } from './upload.js';
@@ -55,9 +55,9 @@ async function snapshotCollection(ctx: Ctx, c: CollectionState, dir: string, dat
   const { env } = ctx;
   const content = localContent(env, c);
   const name = collectionSnapshotName(c.name, env.peerId, date);
+  const meta = snapshotMeta(env, c.name); // the bulk data as it is now
   const tmp = await tempFile(env.tmpDir, 'snapshot');
   try {
-    const meta = { peerId: env.peerId, version: env.version, padding: env.padding.get(c.name) ?? 0 };
     const written = await writeCollectionSnapshot(tmp, content, meta);
     const target = join(dir, name);
     await storeSnapshot(tmp, target, written.sha256);
@@ -154,7 +154,7 @@ async function createFull(ctx: Ctx): Promise<void> {
       for (const c of collections)
         files.push({ ...(await snapshotCollection(ctx, c, dir, date)), collection: c.name });
       const tmp = join(dir, 'full.tar');
-      const written = await writeFullSnapshot(tmp, files, aliases);
+      const written = await writeFullSnapshot(tmp, files, aliases, env.hasher.hashFile);
       const name = fullSnapshotName(date);
       await storeSnapshot(tmp, join(snapshotStoreDir(env), name), written.sha256);
       return describe(join(snapshotStoreDir(env), name), name);

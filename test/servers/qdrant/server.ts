@@ -14,6 +14,7 @@ import { collectionRoutes } from './routes-collections.js';
 import { queryRoutes } from './routes-query.js';
 import { shardRoutes } from './routes-shards.js';
 import { snapshotRoutes } from './routes-snapshots.js';
+import { createHasher, dropSegmentData, writeSegmentData } from './segment-data.js';
 import { Store } from './store.js';
 import type {
   QdrantTestServer,
@@ -136,6 +137,7 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
     recoveryDelayMs: opts.recoveryDelayMs ?? 0,
     optimizeDelayMs: opts.optimizeDelayMs ?? 300,
     padding: new Map(),
+    hasher: createHasher(),
     recoveries,
     background(work) {
       const p = work.catch(() => {}).finally(() => pending.delete(p));
@@ -238,8 +240,14 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
     inject: (fault) => env.faults.inject(fault),
     clearFaults: () => env.faults.clear(),
     setSnapshotPadding(collection, bytes) {
-      if (bytes > 0) env.padding.set(collection, bytes);
-      else env.padding.delete(collection);
+      dropSegmentData(env.padding.get(collection));
+      if (bytes <= 0) {
+        env.padding.delete(collection);
+        return Promise.resolve();
+      }
+      const data = writeSegmentData(join(dataDir, 'segments'), collection, bytes);
+      env.padding.set(collection, data);
+      return data.file.then(() => {});
     },
     collections: () => [...env.store.collections.keys()],
     points(collection): StoredPoint[] {
@@ -253,6 +261,8 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
         server.closeAllConnections();
       });
       await Promise.allSettled([...pending]);
+      await env.hasher.close();
+      for (const data of env.padding.values()) dropSegmentData(data);
       if (ownDir) await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -5,18 +5,21 @@
  * Collection snapshot entries: `version.info`, `config.json` (CollectionConfig),
  * `collection.json` (name, peer, shard keys, points_count), `payload_index.json`,
  * `shard_key_mapping.json` (custom sharding only), `points.jsonl` (one point per line, exact),
- * optional `padding.bin` (test-only pseudo-random bytes).
+ * optional `padding.bin` (test-only bulk data, copied from the collection's segment-data file).
  * Full snapshot entries: every collection snapshot file plus `config.json`
  * `{"collections_mapping":{…},"collections_aliases":{…}}`.
+ * Like Qdrant, the archive is written first and its sha256 computed in a second pass over the
+ * file (`hashFile`, see segment-data.ts).
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
+import type { Env } from './context.js';
 import { badInput } from './http-util.js';
 import { parseId } from './points.js';
+import type { SegmentData } from './segment-data.js';
 import type { StoredPoint } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -40,13 +43,18 @@ export interface Written {
   sha256: string;
 }
 
-async function packTo(dest: string, fill: (pack: tar.Pack) => Promise<void>): Promise<Written> {
+/** sha256 hex of a finished file (Qdrant's hash_file pass). */
+export type HashFile = (path: string) => Promise<string>;
+
+async function packTo(
+  dest: string,
+  hashFile: HashFile,
+  fill: (pack: tar.Pack) => Promise<void>,
+): Promise<Written> {
   const pack = tar.pack();
-  const hash = createHash('sha256');
   let size = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
       size += chunk.length;
       cb(null, chunk);
     },
@@ -59,7 +67,7 @@ async function packTo(dest: string, fill: (pack: tar.Pack) => Promise<void>): Pr
     pack.destroy(e as Error);
   }
   await done;
-  return { size, sha256: hash.digest('hex') };
+  return { size, sha256: await hashFile(dest) };
 }
 
 function bufferEntry(pack: tar.Pack, name: string, data: Buffer | string): Promise<void> {
@@ -87,22 +95,41 @@ async function streamEntry(pack: tar.Pack, name: string, size: number, source: A
   await finished;
 }
 
-async function* randomChunks(total: number): AsyncGenerator<Buffer> {
-  let left = total;
-  while (left > 0) {
-    const n = Math.min(left, 256 * 1024);
-    yield randomBytes(n);
-    left -= n;
-  }
+/** Copies a file into the archive as `name`, 1 MiB at a time (a segment file into the tar). */
+async function fileEntry(pack: tar.Pack, name: string, path: string): Promise<void> {
+  const { size } = await stat(path);
+  await streamEntry(pack, name, size, createReadStream(path, { highWaterMark: 1024 * 1024 }));
+}
+
+/** What a collection snapshot is written with besides its content. */
+export interface SnapshotMeta {
+  peerId: number;
+  version: string;
+  /** The collection's bulk data, archived as `padding.bin` (segment-data.ts). */
+  padding?: SegmentData | undefined;
+  hashFile: HashFile;
+}
+
+/** The meta of a snapshot of `collection` taken now on the server of `env`. */
+export function snapshotMeta(
+  env: Pick<Env, 'peerId' | 'version' | 'padding' | 'hasher'>,
+  collection: string,
+): SnapshotMeta {
+  return {
+    peerId: env.peerId,
+    version: env.version,
+    padding: env.padding.get(collection),
+    hashFile: env.hasher.hashFile,
+  };
 }
 
 /** Write a collection snapshot tar to `dest`. */
 export async function writeCollectionSnapshot(
   dest: string,
   content: SnapshotContent,
-  meta: { peerId: number; version: string; padding: number },
+  meta: SnapshotMeta,
 ): Promise<Written> {
-  return packTo(dest, async (pack) => {
+  return packTo(dest, meta.hashFile, async (pack) => {
     const { config, points, shardKeys } = content;
     const info = {
       format: FORMAT,
@@ -125,7 +152,7 @@ export async function writeCollectionSnapshot(
     }
     const lines = Buffer.from(points.map((p) => `${JSON.stringify(p)}\n`).join(''));
     await bufferEntry(pack, 'points.jsonl', lines);
-    if (meta.padding > 0) await streamEntry(pack, 'padding.bin', meta.padding, randomChunks(meta.padding));
+    if (meta.padding) await fileEntry(pack, 'padding.bin', await meta.padding.file);
   });
 }
 
@@ -134,12 +161,10 @@ export async function writeFullSnapshot(
   dest: string,
   files: { name: string; path: string; collection: string }[],
   aliases: Record<string, string>,
+  hashFile: HashFile,
 ): Promise<Written> {
-  return packTo(dest, async (pack) => {
-    for (const f of files) {
-      const { size } = await stat(f.path);
-      await streamEntry(pack, f.name, size, createReadStream(f.path, { highWaterMark: 256 * 1024 }));
-    }
+  return packTo(dest, hashFile, async (pack) => {
+    for (const f of files) await fileEntry(pack, f.name, f.path);
     const config = {
       collections_mapping: Object.fromEntries(files.map((f) => [f.collection, f.name])),
       collections_aliases: aliases,

@@ -183,8 +183,13 @@ export interface QdrantTestServer {
   requests: RecordedRequest[];
   /** Extra: every upload/recover request with its priority/checksum. */
   recoveries: RecoveryRecord[];
-  /** Test-only: add a `padding.bin` entry of `bytes` pseudo-random bytes to this collection's snapshots. */
-  setSnapshotPadding(collection: string, bytes: number): void;
+  /**
+   * Test-only: give this collection `bytes` of bulk data, archived as `padding.bin` into each of
+   * its snapshots. The pseudo-random bytes are written to a file once, now (like segment data a
+   * real collection holds on disk); snapshots copy that file. Resolves once the file is written
+   * (a snapshot created before waits for it); 0 removes the padding.
+   */
+  setSnapshotPadding(collection: string, bytes: number): Promise<void>;
   /** direct state access for assertions, bypassing HTTP */
   collections(): string[];
   /** Extra: copies of the stored points of a collection, in Qdrant's id order. */
