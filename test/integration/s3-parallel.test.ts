@@ -162,3 +162,47 @@ test('a range that breaks off mid-way: the restore fails naming the object, no f
   assert.ok(ok, 'restores once the connection holds');
   assert.equal((await repo.scan()).artifacts.filter((a) => a.valid).length, 2);
 });
+
+test('a part whose bytes change on the wire is refused by the server: the copy fails, no object, no upload left', async (t) => {
+  if (!avail.ok) return t.skip(`S3 server missing — ${avail.hint}`);
+  server ??= await startS3TestServer();
+  /** Headers of the part requests, as sent. */
+  const sent: Record<string, string>[] = [];
+  const backend = await backendThrough(t, server, (real) => ({
+    handle(req, o) {
+      if (req.query?.partNumber === undefined) return real.handle(req, o);
+      sent.push({ ...req.headers });
+      if (String(req.query.partNumber) !== '2') return real.handle(req, o);
+      // one byte flipped after the request was signed, as a faulty proxy or NIC would
+      const body = Buffer.from(req.body as Uint8Array);
+      body[12_345] = (body[12_345] ?? 0) ^ 0xff;
+      return real.handle({ ...req, body }, o);
+    },
+    destroy: () => real.destroy?.(),
+  }));
+  const size = 3 * MIN_PART_SIZE + 99;
+  const data = bigStream(size, 11);
+  await assert.rejects(
+    backend.put('qdrant/flipped.snapshot', data.make(), { size, sha256: data.sha256 }),
+    (e: { code?: string; message: string }) =>
+      e.code === 'E_CHECKSUM' &&
+      /put qdrant\/flipped\.snapshot: the server received different bytes than were sent/.test(e.message),
+  );
+  // the server checked the part against its signed sha256 (x-amz-content-sha256): qnb sends no
+  // Content-MD5 and no other checksum the refusal could have come from
+  const header = (h: Record<string, string>, name: string) =>
+    Object.entries(h).find(([k]) => k.toLowerCase() === name)?.[1];
+  assert.ok(sent.length >= 2, `part requests: ${sent.length}`);
+  for (const h of sent) {
+    assert.match(
+      header(h, 'x-amz-content-sha256') ?? '',
+      /^[0-9a-f]{64}$/,
+      'each part signed with its sha256',
+    );
+    assert.equal(header(h, 'content-md5'), undefined, 'no Content-MD5');
+    const others = Object.keys(h).filter((k) => /^x-amz-(sdk-)?checksum/i.test(k));
+    assert.deepEqual(others, [], 'no x-amz-checksum-* header');
+  }
+  assert.equal(await backend.stat('qdrant/flipped.snapshot'), undefined, 'no object');
+  assert.deepEqual(await backend.incompleteUploads(), [], 'the upload was aborted');
+});

@@ -3,9 +3,11 @@
  * - qnb hashes the whole stream (sha256) while reading it and compares with the promised hash
  *   before it completes the upload, so wrong local bytes never become an object;
  * - every request carries the body's sha256 as its SigV4 signed payload hash (x-amz-content-sha256,
- *   which S3 servers check, answering XAmzContentSHA256Mismatch) and Content-MD5 (BadDigest) —
- *   both seen rejected by versitygw and Ceph radosgw; x-amz-checksum-sha256 is not sent (Ceph
- *   Pacific ignores it, and it would only make the server hash every byte once more);
+ *   which S3 servers check, answering XAmzContentSHA256Mismatch — seen with AWS, versitygw and Ceph
+ *   radosgw). No Content-MD5: MD5 proves nothing sha256 does not, and it cost the client an MD5 of
+ *   every byte (~0.8 GB/s here) and versitygw an MD5 check of every byte (bench/FINDINGS.md);
+ *   x-amz-checksum-sha256 is not sent either (Ceph Pacific ignores it, and it would only make the
+ *   server hash every byte once more);
  * - a multipart upload is invisible until CompleteMultipartUpload, so an interrupted upload leaves
  *   no object; on failure or abort qnb aborts the upload, and leftovers of a killed process are
  *   aborted by the next put of the same key;
@@ -47,11 +49,9 @@ export interface UploadSpec {
   onProgress?: (bytes: number) => void;
 }
 
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('base64');
-
-/** A request's checksums: Content-MD5 and the SigV4 payload hash (hex sha256). */
-function checksums(b: Buffer): { ContentMD5: string; payloadHash: string } {
-  return { ContentMD5: md5(b), payloadHash: createHash('sha256').update(b).digest('hex') };
+/** A request's checksums: the SigV4 payload hash (hex sha256). */
+function checksums(b: Buffer): { payloadHash: string } {
+  return { payloadHash: createHash('sha256').update(b).digest('hex') };
 }
 
 type Middleware = (
