@@ -36,13 +36,15 @@ interface Wire {
   maxRanges: number;
   /** Range headers of the GETs, in order. */
   ranges: string[];
+  /** Bytes the client has read of each range's body so far, by Range header. */
+  read: Record<string, number>;
   /** A ranged GET starting at this byte sends its first MiB, then breaks off. */
   cutAt?: number;
 }
 
 async function backendOn(t: { after(fn: () => unknown): void }): Promise<{ backend: S3Backend; wire: Wire }> {
   server ??= await startS3TestServer();
-  const wire: Wire = { maxParts: 0, maxRanges: 0, ranges: [] };
+  const wire: Wire = { maxParts: 0, maxRanges: 0, ranges: [], read: {} };
   let parts = 0;
   let ranges = 0;
   const backend = await backendThrough(t, server, (real) => ({
@@ -74,6 +76,7 @@ async function backendOn(t: { after(fn: () => unknown): void }): Promise<{ backe
                 throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
               }
               n += c.length;
+              wire.read[range] = n;
               yield c;
             }
           } finally {
@@ -123,6 +126,38 @@ test('parts go up several at a time and ranges come down several at a time; ever
     assert.deepEqual(await readAll(await backend.get(`b/${n}`)), { bytes: n, sha256 }, `${n} bytes`);
     assert.equal(wire.ranges.length, Math.max(1, Math.ceil(n / MIN_PART_SIZE)), `${n} bytes: ranges asked`);
   }
+});
+
+test('a reader that pauses: the later ranges wait unread on the server side, nothing is read ahead', async (t) => {
+  if (!avail.ok) return t.skip(`S3 server missing — ${avail.hint}`);
+  const { backend, wire } = await backendOn(t);
+  const size = 4 * MIN_PART_SIZE + 5;
+  const data = bigStream(size, 3);
+  await backend.put('qdrant/slow.snapshot', data.make(), { size, sha256: data.sha256 });
+  wire.ranges.length = 0;
+  const s = await backend.get('qdrant/slow.snapshot');
+  const it = s[Symbol.asyncIterator]();
+  const h = createHash('sha256');
+  let got = 0;
+  while (got < 1 << 20) {
+    const c = (await it.next()).value as Buffer;
+    h.update(c);
+    got += c.length;
+  }
+  // the reader stops for a while: the ranges asked after the first are open, but their bytes stay
+  // in their sockets (at most `concurrency` requests, the one being read included)
+  await new Promise((r) => setTimeout(r, 300));
+  const later = wire.ranges.filter((r) => !r.startsWith('bytes=0-'));
+  assert.ok(later.length >= 1 && wire.ranges.length <= 4, `ranges asked: ${wire.ranges.join(', ')}`);
+  for (const r of later) assert.equal(wire.read[r] ?? 0, 0, `${r}: read ahead ${wire.read[r]} bytes`);
+  // and the whole object still comes back intact
+  let bytes = 0;
+  for (let r = await it.next(); !r.done; r = await it.next()) {
+    h.update(r.value as Buffer);
+    bytes += (r.value as Buffer).length;
+  }
+  assert.deepEqual({ bytes: got + bytes, sha256: h.digest('hex') }, { bytes: size, sha256: data.sha256 });
+  assert.equal(wire.ranges.length, 5);
 });
 
 test('a range that breaks off mid-way: the restore fails naming the object, no file is left or trusted', async (t) => {
