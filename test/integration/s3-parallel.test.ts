@@ -101,12 +101,18 @@ async function readAll(s: Readable): Promise<{ bytes: number; sha256: string }> 
   return { bytes, sha256: h.digest('hex') };
 }
 
+/** A backend through the counting wrapper, holding one object of `size` bytes at `key`. */
+async function withObject(t: { after(fn: () => unknown): void }, key: string, size: number, seed: number) {
+  const { backend, wire } = await backendOn(t);
+  const data = bigStream(size, seed);
+  await backend.put(key, data.make(), { size, sha256: data.sha256 });
+  return { backend, wire, data };
+}
+
 test('parts go up several at a time and ranges come down several at a time; every boundary intact', async (t) => {
   if (!avail.ok) return t.skip(`S3 server missing — ${avail.hint}`);
-  const { backend, wire } = await backendOn(t);
   const size = 4 * MIN_PART_SIZE + 12_345;
-  const data = bigStream(size, 7);
-  await backend.put('qdrant/big.snapshot', data.make(), { size, sha256: data.sha256 });
+  const { backend, wire, data } = await withObject(t, 'qdrant/big.snapshot', size, 7);
   assert.ok(wire.maxParts > 1, `parts in flight at once: ${wire.maxParts}`);
   assert.ok(wire.maxParts <= 4, 'never more than the configured concurrency');
 
@@ -130,10 +136,8 @@ test('parts go up several at a time and ranges come down several at a time; ever
 
 test('a reader that pauses: the later ranges wait unread on the server side, nothing is read ahead', async (t) => {
   if (!avail.ok) return t.skip(`S3 server missing — ${avail.hint}`);
-  const { backend, wire } = await backendOn(t);
   const size = 4 * MIN_PART_SIZE + 5;
-  const data = bigStream(size, 3);
-  await backend.put('qdrant/slow.snapshot', data.make(), { size, sha256: data.sha256 });
+  const { backend, wire, data } = await withObject(t, 'qdrant/slow.snapshot', size, 3);
   wire.ranges.length = 0;
   const s = await backend.get('qdrant/slow.snapshot');
   const it = s[Symbol.asyncIterator]();
