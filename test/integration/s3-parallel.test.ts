@@ -202,7 +202,7 @@ test('a range that breaks off mid-way: the restore fails naming the object, no f
   assert.equal((await repo.scan()).artifacts.filter((a) => a.valid).length, 2);
 });
 
-test('a part whose bytes change on the wire is refused by the server: the copy fails, no object, no upload left', async (t) => {
+test('a part whose bytes change on the wire is refused by the server: the copy fails, no object, no upload left; each part carries its sha256 twice, no MD5', async (t) => {
   if (!avail.ok) return t.skip(`S3 server missing — ${avail.hint}`);
   server ??= await startS3TestServer();
   /** Headers of the part requests, as sent. */
@@ -227,20 +227,22 @@ test('a part whose bytes change on the wire is refused by the server: the copy f
       e.code === 'E_CHECKSUM' &&
       /put qdrant\/flipped\.snapshot: the server received different bytes than were sent/.test(e.message),
   );
-  // the server checked the part against its signed sha256 (x-amz-content-sha256): qnb sends no
-  // Content-MD5 and no other checksum the refusal could have come from
+  // each part goes with one sha256 of its bytes, twice: as its SigV4 signed payload hash
+  // (x-amz-content-sha256) and as x-amz-checksum-sha256 (which S3 requires on Object Lock
+  // buckets); no Content-MD5, no checksum trailer
   const header = (h: Record<string, string>, name: string) =>
     Object.entries(h).find(([k]) => k.toLowerCase() === name)?.[1];
   assert.ok(sent.length >= 2, `part requests: ${sent.length}`);
   for (const h of sent) {
-    assert.match(
-      header(h, 'x-amz-content-sha256') ?? '',
-      /^[0-9a-f]{64}$/,
-      'each part signed with its sha256',
-    );
+    const hex = header(h, 'x-amz-content-sha256') ?? '';
+    assert.match(hex, /^[0-9a-f]{64}$/, 'each part signed with its sha256');
+    assert.equal(header(h, 'x-amz-checksum-sha256'), Buffer.from(hex, 'hex').toString('base64'));
     assert.equal(header(h, 'content-md5'), undefined, 'no Content-MD5');
-    const others = Object.keys(h).filter((k) => /^x-amz-(sdk-)?checksum/i.test(k));
-    assert.deepEqual(others, [], 'no x-amz-checksum-* header');
+    assert.equal(header(h, 'x-amz-trailer'), undefined, 'no checksum trailer');
+    const others = Object.keys(h).filter(
+      (k) => /^x-amz-checksum-/i.test(k) && k.toLowerCase() !== 'x-amz-checksum-sha256',
+    );
+    assert.deepEqual(others, [], 'no other checksum header');
   }
   assert.equal(await backend.stat('qdrant/flipped.snapshot'), undefined, 'no object');
   assert.deepEqual(await backend.incompleteUploads(), [], 'the upload was aborted');

@@ -89,7 +89,7 @@ export function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3Backen
     location,
     storesSha256: true,
     verification:
-      'sha256 of the bytes read, checked before the upload completes; every part signed with its sha256 (x-amz-content-sha256), checked by the server; size and recorded sha256 read back with HEAD',
+      'sha256 of the bytes read, checked before the upload completes; every part signed with its sha256 (x-amz-content-sha256, also sent as x-amz-checksum-sha256), checked by the server; size and recorded sha256 read back with HEAD',
   };
 
   async function stat(key: string, opts: { signal?: AbortSignal } = {}): Promise<ObjectInfo | undefined> {
