@@ -63,7 +63,7 @@ export interface CopyBackend {
   /**
    * Stores `body` under `key`, replacing what was there. The object becomes visible only complete and
    * verified: the bytes streamed must number `size` and hash to `sha256`, and the storage must confirm
-   * them (fsync + rename for folders; server-checked Content-MD5 / sha256 per part for S3). On any
+   * them (fsync + rename for folders; server-checked sha256 per part for S3). On any
    * failure or abort nothing new is visible under `key` (an earlier object stays) and the error is a
    * QnbError (`E_CHECKSUM` when the bytes were not the ones promised). Not idempotent by itself, since
    * the stream is consumed: retry with a fresh stream.

@@ -36,13 +36,15 @@ interface Wire {
   maxRanges: number;
   /** Range headers of the GETs, in order. */
   ranges: string[];
+  /** Bytes the client has read of each range's body so far, by Range header. */
+  read: Record<string, number>;
   /** A ranged GET starting at this byte sends its first MiB, then breaks off. */
   cutAt?: number;
 }
 
 async function backendOn(t: { after(fn: () => unknown): void }): Promise<{ backend: S3Backend; wire: Wire }> {
   server ??= await startS3TestServer();
-  const wire: Wire = { maxParts: 0, maxRanges: 0, ranges: [] };
+  const wire: Wire = { maxParts: 0, maxRanges: 0, ranges: [], read: {} };
   let parts = 0;
   let ranges = 0;
   const backend = await backendThrough(t, server, (real) => ({
@@ -74,6 +76,7 @@ async function backendOn(t: { after(fn: () => unknown): void }): Promise<{ backe
                 throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
               }
               n += c.length;
+              wire.read[range] = n;
               yield c;
             }
           } finally {
@@ -98,12 +101,18 @@ async function readAll(s: Readable): Promise<{ bytes: number; sha256: string }> 
   return { bytes, sha256: h.digest('hex') };
 }
 
+/** A backend through the counting wrapper, holding one object of `size` bytes at `key`. */
+async function withObject(t: { after(fn: () => unknown): void }, key: string, size: number, seed: number) {
+  const { backend, wire } = await backendOn(t);
+  const data = bigStream(size, seed);
+  await backend.put(key, data.make(), { size, sha256: data.sha256 });
+  return { backend, wire, data };
+}
+
 test('parts go up several at a time and ranges come down several at a time; every boundary intact', async (t) => {
   if (!avail.ok) return t.skip(`S3 server missing — ${avail.hint}`);
-  const { backend, wire } = await backendOn(t);
   const size = 4 * MIN_PART_SIZE + 12_345;
-  const data = bigStream(size, 7);
-  await backend.put('qdrant/big.snapshot', data.make(), { size, sha256: data.sha256 });
+  const { backend, wire, data } = await withObject(t, 'qdrant/big.snapshot', size, 7);
   assert.ok(wire.maxParts > 1, `parts in flight at once: ${wire.maxParts}`);
   assert.ok(wire.maxParts <= 4, 'never more than the configured concurrency');
 
@@ -123,6 +132,36 @@ test('parts go up several at a time and ranges come down several at a time; ever
     assert.deepEqual(await readAll(await backend.get(`b/${n}`)), { bytes: n, sha256 }, `${n} bytes`);
     assert.equal(wire.ranges.length, Math.max(1, Math.ceil(n / MIN_PART_SIZE)), `${n} bytes: ranges asked`);
   }
+});
+
+test('a reader that pauses: the later ranges wait unread on the server side, nothing is read ahead', async (t) => {
+  if (!avail.ok) return t.skip(`S3 server missing — ${avail.hint}`);
+  const size = 4 * MIN_PART_SIZE + 5;
+  const { backend, wire, data } = await withObject(t, 'qdrant/slow.snapshot', size, 3);
+  wire.ranges.length = 0;
+  const s = await backend.get('qdrant/slow.snapshot');
+  const it = s[Symbol.asyncIterator]();
+  const h = createHash('sha256');
+  let got = 0;
+  while (got < 1 << 20) {
+    const c = (await it.next()).value as Buffer;
+    h.update(c);
+    got += c.length;
+  }
+  // the reader stops for a while: the ranges asked after the first are open, but their bytes stay
+  // in their sockets (at most `concurrency` requests, the one being read included)
+  await new Promise((r) => setTimeout(r, 300));
+  const later = wire.ranges.filter((r) => !r.startsWith('bytes=0-'));
+  assert.ok(later.length >= 1 && wire.ranges.length <= 4, `ranges asked: ${wire.ranges.join(', ')}`);
+  for (const r of later) assert.equal(wire.read[r] ?? 0, 0, `${r}: read ahead ${wire.read[r]} bytes`);
+  // and the whole object still comes back intact
+  let bytes = 0;
+  for (let r = await it.next(); !r.done; r = await it.next()) {
+    h.update(r.value as Buffer);
+    bytes += (r.value as Buffer).length;
+  }
+  assert.deepEqual({ bytes: got + bytes, sha256: h.digest('hex') }, { bytes: size, sha256: data.sha256 });
+  assert.equal(wire.ranges.length, 5);
 });
 
 test('a range that breaks off mid-way: the restore fails naming the object, no file is left or trusted', async (t) => {
@@ -161,4 +200,50 @@ test('a range that breaks off mid-way: the restore fails naming the object, no f
   const ok = await fetchSet(repo, backend, backend.name, { latest: true }, ctx);
   assert.ok(ok, 'restores once the connection holds');
   assert.equal((await repo.scan()).artifacts.filter((a) => a.valid).length, 2);
+});
+
+test('a part whose bytes change on the wire is refused by the server: the copy fails, no object, no upload left; each part carries its sha256 twice, no MD5', async (t) => {
+  if (!avail.ok) return t.skip(`S3 server missing — ${avail.hint}`);
+  server ??= await startS3TestServer();
+  /** Headers of the part requests, as sent. */
+  const sent: Record<string, string>[] = [];
+  const backend = await backendThrough(t, server, (real) => ({
+    handle(req, o) {
+      if (req.query?.partNumber === undefined) return real.handle(req, o);
+      sent.push({ ...req.headers });
+      if (String(req.query.partNumber) !== '2') return real.handle(req, o);
+      // one byte flipped after the request was signed, as a faulty proxy or NIC would
+      const body = Buffer.from(req.body as Uint8Array);
+      body[12_345] = (body[12_345] ?? 0) ^ 0xff;
+      return real.handle({ ...req, body }, o);
+    },
+    destroy: () => real.destroy?.(),
+  }));
+  const size = 3 * MIN_PART_SIZE + 99;
+  const data = bigStream(size, 11);
+  await assert.rejects(
+    backend.put('qdrant/flipped.snapshot', data.make(), { size, sha256: data.sha256 }),
+    (e: { code?: string; message: string }) =>
+      e.code === 'E_CHECKSUM' &&
+      /put qdrant\/flipped\.snapshot: the server received different bytes than were sent/.test(e.message),
+  );
+  // each part goes with one sha256 of its bytes, twice: as its SigV4 signed payload hash
+  // (x-amz-content-sha256) and as x-amz-checksum-sha256 (which S3 requires on Object Lock
+  // buckets); no Content-MD5, no checksum trailer
+  const header = (h: Record<string, string>, name: string) =>
+    Object.entries(h).find(([k]) => k.toLowerCase() === name)?.[1];
+  assert.ok(sent.length >= 2, `part requests: ${sent.length}`);
+  for (const h of sent) {
+    const hex = header(h, 'x-amz-content-sha256') ?? '';
+    assert.match(hex, /^[0-9a-f]{64}$/, 'each part signed with its sha256');
+    assert.equal(header(h, 'x-amz-checksum-sha256'), Buffer.from(hex, 'hex').toString('base64'));
+    assert.equal(header(h, 'content-md5'), undefined, 'no Content-MD5');
+    assert.equal(header(h, 'x-amz-trailer'), undefined, 'no checksum trailer');
+    const others = Object.keys(h).filter(
+      (k) => /^x-amz-checksum-/i.test(k) && k.toLowerCase() !== 'x-amz-checksum-sha256',
+    );
+    assert.deepEqual(others, [], 'no other checksum header');
+  }
+  assert.equal(await backend.stat('qdrant/flipped.snapshot'), undefined, 'no object');
+  assert.deepEqual(await backend.incompleteUploads(), [], 'the upload was aborted');
 });

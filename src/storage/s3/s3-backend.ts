@@ -45,8 +45,8 @@ export async function createS3Backend(config: S3BackendConfig): Promise<S3Backen
           },
         }
       : { profile: config.profile }),
-    // qnb sends its own Content-MD5 and sha256 checksums; the SDK's default CRC32 trailers break
-    // older S3-compatible servers
+    // qnb signs every body with its sha256 (checked by the server); the SDK's default CRC32
+    // trailers break older S3-compatible servers
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 3,
@@ -89,7 +89,7 @@ export function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3Backen
     location,
     storesSha256: true,
     verification:
-      'sha256 of the bytes read, checked before the upload completes; every part signed with its sha256 (x-amz-content-sha256) and sent with Content-MD5, both checked by the server; size and recorded sha256 read back with HEAD',
+      'sha256 of the bytes read, checked before the upload completes; every part signed with its sha256 (x-amz-content-sha256, also sent as x-amz-checksum-sha256), checked by the server; size and recorded sha256 read back with HEAD',
   };
 
   async function stat(key: string, opts: { signal?: AbortSignal } = {}): Promise<ObjectInfo | undefined> {

@@ -3,9 +3,12 @@
  * - qnb hashes the whole stream (sha256) while reading it and compares with the promised hash
  *   before it completes the upload, so wrong local bytes never become an object;
  * - every request carries the body's sha256 as its SigV4 signed payload hash (x-amz-content-sha256,
- *   which S3 servers check, answering XAmzContentSHA256Mismatch) and Content-MD5 (BadDigest) —
- *   both seen rejected by versitygw and Ceph radosgw; x-amz-checksum-sha256 is not sent (Ceph
- *   Pacific ignores it, and it would only make the server hash every byte once more);
+ *   which S3 servers check, answering XAmzContentSHA256Mismatch — seen with versitygw and Ceph
+ *   radosgw) and the same digest as x-amz-checksum-sha256 (which AWS needs on Object Lock buckets:
+ *   "Content-MD5 OR x-amz-checksum- HTTP header is required"; Ceph Pacific ignores it, versitygw
+ *   spent no measurable CPU on it). No Content-MD5: MD5 proves nothing sha256 does not, and it
+ *   cost the client an MD5 of every byte (~0.8 GB/s here) and versitygw an MD5 check of every
+ *   byte (bench/FINDINGS.md);
  * - a multipart upload is invisible until CompleteMultipartUpload, so an interrupted upload leaves
  *   no object; on failure or abort qnb aborts the upload, and leftovers of a killed process are
  *   aborted by the next put of the same key;
@@ -47,11 +50,14 @@ export interface UploadSpec {
   onProgress?: (bytes: number) => void;
 }
 
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('base64');
-
-/** A request's checksums: Content-MD5 and the SigV4 payload hash (hex sha256). */
-function checksums(b: Buffer): { ContentMD5: string; payloadHash: string } {
-  return { ContentMD5: md5(b), payloadHash: createHash('sha256').update(b).digest('hex') };
+/**
+ * A request's checksums from one sha256 of its body: the SigV4 payload hash (hex) and the same
+ * digest as `x-amz-checksum-sha256` (base64), which S3 requires on buckets with Object Lock
+ * ("Content-MD5 OR x-amz-checksum- HTTP header is required").
+ */
+function checksums(b: Buffer): { payloadHash: string; ChecksumSHA256: string } {
+  const digest = createHash('sha256').update(b).digest();
+  return { payloadHash: digest.toString('hex'), ChecksumSHA256: digest.toString('base64') };
 }
 
 type Middleware = (
@@ -161,6 +167,8 @@ async function multipart(
     new sdk.CreateMultipartUploadCommand({
       Bucket: bucket,
       Key: key,
+      // the parts carry x-amz-checksum-sha256: S3 wants the algorithm declared up front
+      ChecksumAlgorithm: 'SHA256',
       Metadata: { [SHA256_META]: spec.sha256 },
     }),
   );
@@ -176,7 +184,7 @@ async function multipart(
     graceTimer = setTimeout(() => inner.abort(), PART_GRACE_MS);
   };
   spec.signal?.addEventListener('abort', onAbort, { once: true });
-  const done: { PartNumber: number; ETag: string }[] = [];
+  const done: { PartNumber: number; ETag: string; ChecksumSHA256: string }[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
   /** A part request was cut off: the server may still store it (see abortUpload). */
@@ -203,7 +211,7 @@ async function multipart(
       const p = client
         .send(withPayloadHash(cmd, payloadHash), { abortSignal: inner.signal })
         .then((r) => {
-          done.push({ PartNumber: partNumber, ETag: r.ETag ?? '' });
+          done.push({ PartNumber: partNumber, ETag: r.ETag ?? '', ChecksumSHA256: sums.ChecksumSHA256 });
           // the request is over: its buffer can hold a later part
           if (part.length === spec.partSize) pool.push(part);
         })
