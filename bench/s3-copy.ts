@@ -44,7 +44,9 @@ import { createSetSink, finishSet, startSet } from '../src/core/set-lifecycle.js
 import { startS3TestServer } from '../test/servers/s3/s3-server.js';
 import { bigStream } from '../test/suites/copy-backend-suite.js';
 import { arg } from './lib/args.js';
+import { procCpuMs } from './lib/proc.js';
 import { loadAverage, writeSection } from './lib/results-section.js';
+import { median } from './lib/stats.js';
 
 const QNB = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const STEPS_SCRIPT = fileURLToPath(new URL('./lib/s3-steps.mjs', import.meta.url));
@@ -72,12 +74,7 @@ interface Measured {
 }
 
 /** CPU seconds (user + sys) a process has used so far. */
-async function cpuOf(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields 14 and 15 (utime, stime) are 12 and 13 after the command name; clock ticks of 10 ms
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
+const cpuOf = async (pid: number): Promise<number> => (await procCpuMs(pid)) / 1000;
 
 /** Runs a command under GNU time; returns wall time, peak RSS and CPU, and the server's CPU. */
 async function measured(
@@ -316,11 +313,8 @@ async function main() {
     }
     const mb = SIZE / 1024 ** 2;
     /** Median wall time of the rows whose tool starts with `prefix` (successful runs). */
-    const wall = (prefix: string) => {
-      const w = results.filter((r) => r.tool.startsWith(prefix) && r.code === 0).map((r) => r.wallS);
-      w.sort((p, q) => p - q);
-      return w.length ? (w[(w.length - 1) >> 1]! + w[w.length >> 1]!) / 2 : Number.NaN;
-    };
+    const wall = (prefix: string) =>
+      median(results.filter((r) => r.tool.startsWith(prefix) && r.code === 0).map((r) => r.wallS));
     /** Fastest successful row whose tool starts with `prefix` (rclone: defaults and tuned). */
     const best = (prefix: string) =>
       Math.min(...results.filter((r) => r.tool.startsWith(prefix) && r.code === 0).map((r) => r.wallS));

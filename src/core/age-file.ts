@@ -27,18 +27,12 @@ import {
   sealBatch,
   workerSource,
 } from './age-seal-worker.js';
+import { waitAsync } from './byte-ring.js';
 import { InterruptedError, ioError } from './errors.js';
 import { FILE_MODE } from './fs-safe.js';
 import type { StreamResult } from './transfer.js';
 
 type Handle = Awaited<ReturnType<typeof open>>;
-
-/** `Atomics.waitAsync` (V8, Node ≥ 16; not in TypeScript's ES2022 lib). */
-const waitAsync = (
-  Atomics as unknown as {
-    waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<unknown> | string };
-  }
-).waitAsync;
 
 /** Ciphertext bytes of a batch of `len` plaintext bytes (an empty batch is one empty chunk). */
 const sealedLength = (len: number) => len + 16 * Math.max(1, Math.ceil(len / (64 * 1024)));

@@ -55,13 +55,13 @@ for (;;) {
 `;
 
 /** Atomics.waitAsync (Node 16+; not in the TypeScript lib this project targets). */
-const waitAsync = (
+export const waitAsync = (
   Atomics as unknown as {
     waitAsync(
       a: Int32Array,
       i: number,
       v: number,
-      ms: number,
+      ms?: number,
     ): { async: false; value: string } | { async: true; value: Promise<string> };
   }
 ).waitAsync;

@@ -22,8 +22,8 @@ export const WORKER_MIN_BYTES = 8 << 20;
 /** Longest answer head read before giving up. */
 const HEAD_MAX = 64 * 1024;
 
-/** Code of the error a silent connection is destroyed with (as in qdrant-http.ts). */
-export const GET_IDLE_TIMEOUT = 'QNB_IDLE_TIMEOUT';
+/** Code of the error a silent connection is destroyed with (here and in qdrant-http.ts). */
+export const IDLE_TIMEOUT = 'QNB_IDLE_TIMEOUT';
 
 export interface GetToFileOptions {
   /** Request headers (an api-key among them); values must not contain CR or LF. */
@@ -204,7 +204,7 @@ export async function getToFile(
         socket.setTimeout(idleMs, () =>
           fail(
             Object.assign(new Error(`no data for ${Math.round(idleMs / 1000)} s`), {
-              code: GET_IDLE_TIMEOUT,
+              code: IDLE_TIMEOUT,
             }),
           ),
         );

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createByteRing, RING_SLOTS, SLOT_BYTES } from '../../src/core/byte-ring.js';
 import { QnbError } from '../../src/core/errors.js';
-import { GET_IDLE_TIMEOUT, getToFile, WORKER_MIN_BYTES } from '../../src/core/http-get-file.js';
+import { getToFile, IDLE_TIMEOUT, WORKER_MIN_BYTES } from '../../src/core/http-get-file.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -143,7 +143,7 @@ test('a connection cut mid-body, a longer body than announced and a silent serve
   );
   await assert.rejects(
     getToFile(srv.url(), join(dir, 'silent'), { headers: {}, expectedBytes: body.length, idleMs: 300 }),
-    (e: NodeJS.ErrnoException) => e.code === GET_IDLE_TIMEOUT,
+    (e: NodeJS.ErrnoException) => e.code === IDLE_TIMEOUT,
   );
 });
 

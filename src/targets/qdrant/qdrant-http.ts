@@ -7,6 +7,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { IDLE_TIMEOUT } from '../../core/http-get-file.js';
 
 /** Per-request options of QdrantHttp.send. */
 export interface HttpRequestOptions {
@@ -35,8 +36,7 @@ export interface QdrantHttp {
   close(): void;
 }
 
-/** Code of the error a silent connection is destroyed with. */
-export const IDLE_TIMEOUT = 'QNB_IDLE_TIMEOUT';
+export { IDLE_TIMEOUT };
 
 /** Reads an answer's body as text; beyond `max` bytes the rest is read and dropped. */
 export async function readText(res: IncomingMessage, max = Number.POSITIVE_INFINITY): Promise<string> {
