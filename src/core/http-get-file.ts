@@ -8,7 +8,7 @@
  * Transfer-Encoding. For anything else it resolves `undefined` before creating the file, and
  * the caller asks again through its ordinary client (errors, redirects, chunked, compressed).
  */
-import { closeSync, fdatasync, fsync, openSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fsync, openSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { createByteRing } from './byte-ring.js';
 import { ioError } from './errors.js';
@@ -93,7 +93,7 @@ export async function getToFile(
   if (url.protocol !== 'http:') return undefined;
   opts.signal?.throwIfAborted();
   const request = requestText(url, opts.headers);
-  const ring = createByteRing({ worker: (opts.expectedBytes ?? 0) >= WORKER_MIN_BYTES });
+  const ring = createByteRing({ worker: (opts.expectedBytes ?? 0) >= WORKER_MIN_BYTES, write: true });
   const progress = throttled(opts.onProgress);
   let fd: number | undefined;
   let socket: Socket | undefined;
@@ -149,6 +149,7 @@ export async function getToFile(
         length = len;
         try {
           fd = openSync(path, 'wx', FILE_MODE);
+          ring.setFile(fd);
         } catch (err) {
           throw ioError(err as NodeJS.ErrnoException, path);
         }
@@ -166,7 +167,6 @@ export async function getToFile(
           const take = n - from;
           if (bytes + take > length)
             throw new Error(`the server sent more than its Content-Length ${length}`);
-          for (let done = 0; done < take; ) done += writeSync(file, buf, from + done, take - done);
           bytes += take;
           unsynced += take;
           if (unsynced >= SYNC_EVERY && !syncing) backgroundSync(file);
