@@ -1,9 +1,12 @@
 /**
  * A ring of slots in shared memory: the receiving thread reads network bytes straight into a
- * slot and commits it; a worker thread computes the sha256 of every committed slot, in order.
- * Hashing leaves the receiving thread without a copy or a message per chunk: the two threads
- * meet through Atomics on a small control block (measured in bench/FINDINGS.md, issue 14).
- * Small transfers hash inline (`worker: false`): a worker costs ~30 ms to start.
+ * slot and commits it; one worker thread writes every committed slot to the file, in order, and
+ * another computes their sha256, in order. Writing and hashing leave the receiving thread without
+ * a copy or a message per chunk: the threads meet through Atomics on a small control block. Three
+ * threads rather than two (receive + write, hash) because on a busy machine each thread gets its
+ * share of a core: the receiving thread alone keeps pace with the network (measured in
+ * bench/FINDINGS.md, issue 14). Small transfers write and hash inline (`worker: false`): a worker
+ * costs ~30 ms to start.
  */
 import { createHash } from 'node:crypto';
 import { writeSync } from 'node:fs';
@@ -134,8 +137,7 @@ function inlineRing(): ByteRing {
       fd = file;
     },
     commit(offset, length) {
-      if (fd !== undefined)
-        for (let n = 0; n < length; ) n += writeSync(fd, mem, offset + n, length - n);
+      if (fd !== undefined) for (let n = 0; n < length; ) n += writeSync(fd, mem, offset + n, length - n);
       hash.update(mem.subarray(offset, offset + length));
       return true;
     },
@@ -200,7 +202,10 @@ function workerRing(write: boolean): ByteRing {
   // started with the ring: a worker takes ~30 ms to start, the answer's head may come sooner
   const writer = write ? startConsumer(WRITER, shared) : undefined;
   const consumers = () => (writer ? [hasher, writer] : [hasher]);
-  const failure = () => consumers().find((w) => w.failure())?.failure();
+  const failure = () =>
+    consumers()
+      .find((w) => w.failure())
+      ?.failure();
   let head = 0;
   const signal = () => {
     Atomics.add(c, SEQ, 1);

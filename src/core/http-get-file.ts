@@ -1,8 +1,8 @@
 /**
  * GET a plain-HTTP URL into a new file at the speed of the machine: bytes are read from the socket
- * straight into a shared ring (byte-ring.ts), written from there with no copy, hashed (sha256) on a
- * worker thread, flushed in the background every 32 MiB (fdatasync) and fsynced before it
- * resolves. node:http's parser costs more CPU than receiving the bytes (bench/FINDINGS.md: node:http
+ * straight into a shared ring (byte-ring.ts), written from there with no copy by one worker thread
+ * and hashed (sha256) by another, so the receiving thread only receives; flushed in the background
+ * every 32 MiB (fdatasync) and fsynced before it resolves. node:http's parser costs more CPU than receiving the bytes (bench/FINDINGS.md: node:http
  * receiving alone reached 0.85× `curl -o`, reading into the ring 2×), so this reads the answer
  * itself — and only the simplest one: `200` with a Content-Length and no Content-Encoding or
  * Transfer-Encoding. For anything else it resolves `undefined` before creating the file, and
@@ -106,11 +106,16 @@ export async function getToFile(
       let bytes = 0;
       let unsynced = 0;
       let settled = false;
+      // a failed write (here, or on the ring's writing thread) names the file
+      const named = (err: Error) => {
+        const e = err as NodeJS.ErrnoException;
+        return e.syscall === 'write' ? ioError(e, path) : e;
+      };
       const fail = (err: Error) => {
         if (settled) return;
         settled = true;
         socket?.destroy();
-        reject(err);
+        reject(named(err));
       };
       const backgroundSync = (file: number) => {
         unsynced = 0;
@@ -175,7 +180,7 @@ export async function getToFile(
           if (bytes === length) {
             settled = true;
             socket?.destroy();
-            finish(file).then(resolve, reject);
+            finish(file).then(resolve, (e: Error) => reject(named(e)));
             return false;
           }
           if (!more) {
@@ -184,8 +189,7 @@ export async function getToFile(
           }
           return true;
         } catch (err) {
-          const e = err as NodeJS.ErrnoException;
-          fail(e.syscall === 'write' ? ioError(e, path) : e);
+          fail(err as Error);
           return false;
         }
       };
