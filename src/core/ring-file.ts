@@ -1,0 +1,109 @@
+/**
+ * A new file fed from a byte ring (byte-ring.ts): each piece a socket read into the ring's current
+ * slot is written from there with no copy (`writeSync`), then committed to the hash; a background
+ * `fdatasync` every 32 MiB keeps the final `fsync` short. The receiving side (raw-http.ts) reads
+ * into `slot()` and calls `write`; one file may take the bodies of several answers in turn (the
+ * ranges of one S3 object), the hash running on across them.
+ */
+import { closeSync, fdatasync, fsync, openSync, writeSync } from 'node:fs';
+import { createByteRing } from './byte-ring.js';
+import { ioError } from './errors.js';
+import { SYNC_EVERY } from './file-writer.js';
+import { FILE_MODE } from './fs-safe.js';
+import { type StreamResult, throttled } from './transfer.js';
+
+/** Transfers at least this large hash on a worker thread; smaller ones inline. */
+export const WORKER_MIN_BYTES = 8 << 20;
+
+/** The file side of a transfer through the ring. */
+export interface RingFile {
+  /** The memory the next socket read goes into. */
+  slot(): Buffer;
+  /** Creates the file (`wx`, 0600): once the answer is known good, never before. */
+  open(): void;
+  /** True once `open()` created the file. */
+  opened(): boolean;
+  /**
+   * Writes `n` bytes of `buf` (the current slot) from `from` and hands them to the hash. Returns
+   * false when the ring is full: read nothing more until `free()` resolves.
+   */
+  write(buf: Buffer, from: number, n: number): boolean;
+  free(): Promise<void>;
+  /** Bytes written so far. */
+  bytes(): number;
+  /** Waits for the hash and the background flush, fsyncs; size and sha256 of what was written. */
+  finish(): Promise<StreamResult>;
+  /** Stops the hashing thread and closes the file (after any flush of ours); safe to repeat. */
+  close(): Promise<void>;
+}
+
+export interface RingFileOptions {
+  /** The expected size: decides worker or inline hashing. */
+  expectedBytes?: number;
+  onProgress?: (bytes: number) => void;
+  /** A background flush failed (an `E_IO` error): the transfer must stop. */
+  onError: (err: Error) => void;
+}
+
+/** A ring and a file at `path` (not created until `open()`). */
+export function createRingFile(path: string, opts: RingFileOptions): RingFile {
+  const ring = createByteRing({ worker: (opts.expectedBytes ?? 0) >= WORKER_MIN_BYTES });
+  const progress = throttled(opts.onProgress);
+  let fd: number | undefined;
+  let bytes = 0;
+  let unsynced = 0;
+  let syncing: Promise<void> | undefined;
+  const backgroundSync = (file: number) => {
+    unsynced = 0;
+    syncing = new Promise<void>((done, bad) => fdatasync(file, (e) => (e ? bad(e) : done())));
+    syncing.then(
+      () => {
+        syncing = undefined;
+      },
+      (e: Error) => opts.onError(ioError(e as NodeJS.ErrnoException, path)),
+    );
+  };
+  return {
+    slot: () => ring.slot(),
+    open() {
+      try {
+        fd = openSync(path, 'wx', FILE_MODE);
+      } catch (err) {
+        throw ioError(err as NodeJS.ErrnoException, path);
+      }
+    },
+    opened: () => fd !== undefined,
+    write(buf, from, n) {
+      if (n === 0) return true;
+      const file = fd as number;
+      try {
+        for (let done = 0; done < n; ) done += writeSync(file, buf, from + done, n - done);
+      } catch (err) {
+        throw ioError(err as NodeJS.ErrnoException, path);
+      }
+      bytes += n;
+      unsynced += n;
+      if (unsynced >= SYNC_EVERY && !syncing) backgroundSync(file);
+      progress(bytes);
+      return ring.commit(from, n);
+    },
+    free: () => ring.free(),
+    bytes: () => bytes,
+    async finish() {
+      await syncing;
+      const sha256 = await ring.digest();
+      await new Promise<void>((done, bad) =>
+        fsync(fd as number, (e) => (e ? bad(ioError(e, path)) : done())),
+      );
+      opts.onProgress?.(bytes);
+      return { bytes, sha256 };
+    },
+    async close() {
+      await ring.close();
+      // no fdatasync of ours may still run on the descriptor when it is closed
+      await syncing?.catch(() => {});
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+    },
+  };
+}
