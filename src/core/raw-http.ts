@@ -133,8 +133,16 @@ export function rawGet(o: RawGetOptions): RawGet {
     length = len;
     return end + 4 - seen;
   };
-  const onRead = (n: number, buf: Buffer): boolean => {
+  let started = false;
+  const onRead = (n: number, read: Buffer): boolean => {
     if (settled) return false;
+    // the first read of a socket lands in the parking buffer it was created with: moved into the
+    // ring's current slot, from where it is written and hashed like any other read
+    let buf = read;
+    if (read !== o.file.slot()) {
+      buf = o.file.slot();
+      read.copy(buf, 0, 0, n);
+    }
     try {
       let from = 0;
       if (head !== undefined) {
@@ -161,6 +169,7 @@ export function rawGet(o: RawGetOptions): RawGet {
   };
   const start = () => {
     if (settled || !socket) return;
+    started = true;
     if (o.idleMs !== undefined) {
       const idleMs = o.idleMs;
       socket.setTimeout(idleMs, () =>
@@ -174,7 +183,8 @@ export function rawGet(o: RawGetOptions): RawGet {
   socket = connect({
     host: o.url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: Number(o.url.port || 80),
-    onread: { buffer: () => o.file.slot(), callback: onRead },
+    // a ring slot only once it reads: until then the slots belong to the answers before it
+    onread: { buffer: () => (started ? o.file.slot() : o.file.parking), callback: onRead },
   });
   // a paused socket reads nothing, not even the head, until its turn
   socket.pause();

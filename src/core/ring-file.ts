@@ -15,10 +15,19 @@ import { type StreamResult, throttled } from './transfer.js';
 /** Transfers at least this large hash on a worker thread; smaller ones inline. */
 export const WORKER_MIN_BYTES = 8 << 20;
 
+/** Size of the buffer sockets are given before their turn. */
+const PARKING_BYTES = 64 * 1024;
+
 /** The file side of a transfer through the ring. */
 export interface RingFile {
   /** The memory the next socket read goes into. */
   slot(): Buffer;
+  /**
+   * A small buffer that is not in the ring, for sockets that are not reading yet: Node asks a
+   * socket's buffer when the socket is created, and a ring slot handed out then would be written
+   * into long after it moved on (raw-http.ts copies that first read into the current slot).
+   */
+  readonly parking: Buffer;
   /** Creates the file (`wx`, 0600): once the answer is known good, never before. */
   open(): void;
   /** True once `open()` created the file. */
@@ -65,6 +74,7 @@ export function createRingFile(path: string, opts: RingFileOptions): RingFile {
   };
   return {
     slot: () => ring.slot(),
+    parking: Buffer.allocUnsafe(PARKING_BYTES),
     open() {
       try {
         fd = openSync(path, 'wx', FILE_MODE);

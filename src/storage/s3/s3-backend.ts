@@ -9,6 +9,7 @@ import { InterruptedError, NotFoundError, QnbError } from '../../core/errors.js'
 import { type BackendProperties, type CopyBackend, checkKey, type ObjectInfo } from '../backend.js';
 import { checkCredentials, concurrencyFor, partSizeFor, type S3BackendConfig } from './s3-config.js';
 import { getRanged } from './s3-download.js';
+import { s3GetToFile } from './s3-fast-get.js';
 import { isNotFound, s3Error } from './s3-errors.js';
 import { abortLeftoverUploads, SHA256_META, uploadObject } from './s3-upload.js';
 
@@ -84,6 +85,9 @@ export function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3Backen
       );
     return bucketChecked;
   };
+  const endpoint = config.endpoint ? new URL(config.endpoint) : undefined;
+  const pathStyle = config.forcePathStyle ?? Boolean(config.endpoint);
+  const fastEndpoint = endpoint?.protocol === 'http:' && pathStyle ? endpoint : undefined;
   const props: BackendProperties = {
     kind: 's3',
     location,
@@ -181,6 +185,30 @@ export function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3Backen
           await checkBucket();
           throw new NotFoundError(`${location}: ${key} not found`);
         }
+        throw err(e, `get ${key}`, opts.signal);
+      }
+    },
+
+    async getToFile(key, path, opts = {}) {
+      const fullKey = full(key);
+      // raw sockets for plain-http path-style endpoints (local and LAN servers); the SDK otherwise
+      if (!fastEndpoint) return undefined;
+      try {
+        return await s3GetToFile(
+          {
+            endpoint: fastEndpoint,
+            bucket,
+            key: fullKey,
+            shownKey: `${location}: get ${key}`,
+            region: config.region,
+            keys: () => client.config.credentials(),
+            rangeSize: config.partSize,
+            concurrency: Math.max(config.concurrency, 2),
+          },
+          path,
+          opts,
+        );
+      } catch (e) {
         throw err(e, `get ${key}`, opts.signal);
       }
     },
