@@ -9,8 +9,8 @@ import { InterruptedError, NotFoundError, QnbError } from '../../core/errors.js'
 import { type BackendProperties, type CopyBackend, checkKey, type ObjectInfo } from '../backend.js';
 import { checkCredentials, concurrencyFor, partSizeFor, type S3BackendConfig } from './s3-config.js';
 import { getRanged } from './s3-download.js';
-import { s3GetToFile } from './s3-fast-get.js';
 import { isNotFound, s3Error } from './s3-errors.js';
+import { s3GetToFile } from './s3-fast-get.js';
 import { abortLeftoverUploads, SHA256_META, uploadObject } from './s3-upload.js';
 
 type Sdk = typeof import('@aws-sdk/client-s3');

@@ -29,7 +29,7 @@ import {
 } from '../../core/raw-http.js';
 import { createRingFile } from '../../core/ring-file.js';
 import type { StreamResult } from '../../core/transfer.js';
-import { s3Path, type SigningKeys, signGet } from './s3-sign.js';
+import { type SigningKeys, s3Path, signGet } from './s3-sign.js';
 
 /** One object to download. */
 export interface FastGet {

@@ -28,7 +28,10 @@ export function s3Path(bucket: string, key: string): string {
 
 /** `20130524T000000Z` */
 export function amzDate(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 /**
@@ -62,12 +65,9 @@ export function signGet(req: {
     EMPTY_SHA256,
   ].join('\n');
   const scope = `${day}/${req.region}/s3/aws4_request`;
-  const toSign = [
-    'AWS4-HMAC-SHA256',
-    date,
-    scope,
-    createHash('sha256').update(canonical).digest('hex'),
-  ].join('\n');
+  const toSign = ['AWS4-HMAC-SHA256', date, scope, createHash('sha256').update(canonical).digest('hex')].join(
+    '\n',
+  );
   let key = hmac(`AWS4${req.keys.secretAccessKey}`, day);
   for (const part of [req.region, 's3', 'aws4_request']) key = hmac(key, part);
   const signature = createHmac('sha256', key).update(toSign).digest('hex');
