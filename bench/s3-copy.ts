@@ -225,9 +225,13 @@ async function main() {
           file,
           `${server.endpoint}/bench/curl-${run}/big`,
         ]);
+      // before each timed row the page cache is flushed (`sync`, not timed): no row pays for the
+      // dirty pages of the uploads or of the row before it
+      const settle = () => new Promise((r) => spawn('sync', [], { stdio: 'ignore' }).on('close', r));
       if (STEPS.has('download')) {
         // restore download: qnb's fetch of the copy it made vs rclone back to a file
         const back = join(work, `restore-${run}`);
+        await settle();
         await run1('download: qnb restore fetch', process.execPath, [
           STEPS_SCRIPT,
           'fetch',
@@ -236,6 +240,7 @@ async function main() {
         ]);
         await rm(back, { recursive: true, force: true });
         if (hasRclone) {
+          await settle();
           await run1(
             'download: rclone copyto',
             '/usr/bin/rclone',
@@ -243,6 +248,7 @@ async function main() {
             rcloneEnv,
           );
           await rm(join(work, `rclone-back-${run}`), { force: true });
+          await settle();
           // the same guarantee as qnb's (the file on disk, not only in the page cache, before "done")
           const synced = join(work, `rclone-sync-${run}`);
           await run1(
@@ -261,6 +267,7 @@ async function main() {
         }
         // one request, no hash: what the server, the wire and the disk allow together
         const curlOut = join(work, `curl-back-${run}`);
+        await settle();
         await run1('download: curl GET -o FILE + sync FILE (one request)', 'sh', [
           '-c',
           'curl "$@" && sync "$0"',
@@ -277,7 +284,6 @@ async function main() {
       if (!STEPS.has('encrypt')) continue;
       // encryption alone (qnb and the CLI, in alternating order), then the whole encrypted copy
       const encOut = join(work, `enc-${run}.age`);
-      const settle = () => new Promise((r) => spawn('sync', [], { stdio: 'ignore' }).on('close', r));
       const encryptions = [
         () =>
           run1('encrypt: qnb encryptFile', process.execPath, [
@@ -325,7 +331,7 @@ async function main() {
     };
     const lines = [
       `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}; server: versitygw (posix backend) on 127.0.0.1, same disk.`,
-      `File: ${(SIZE / 1024 ** 3).toFixed(2)} GiB (${mb.toFixed(0)} MiB); ${RUNS} run(s) each; qnb ${process.env.QNB_S3_PART_SIZE_MB ?? 8} MiB parts and ranges, ${process.env.QNB_S3_CONCURRENCY ?? 3} in flight; rclone ${hasRclone ? `defaults, and with ${rcloneTuned.join(' ')}` : 'not installed'}.`,
+      `File: ${(SIZE / 1024 ** 3).toFixed(2)} GiB (${mb.toFixed(0)} MiB); ${RUNS} run(s) each; qnb ${process.env.QNB_S3_PART_SIZE_MB ?? 8} MiB parts, ${Math.max(Number(process.env.QNB_S3_PART_SIZE_MB ?? 8), 32)} MiB ranges, ${process.env.QNB_S3_CONCURRENCY ?? 3} in flight; rclone ${hasRclone ? `defaults, and with ${rcloneTuned.join(' ')}` : 'not installed'}.`,
       '',
       '| step: client | wall s | MB/s | client CPU s | server CPU s | peak RSS MB | exit |',
       '|---|---:|---:|---:|---:|---:|---:|',
@@ -352,9 +358,11 @@ async function main() {
         'same interval (/proc). When client CPU + server CPU is close to 2 × wall, the two cores are the',
         'limit; when both are well under, the disk (or waiting) is. qnb upload: reads the file once,',
         'sha256 of the whole file plus sha256 of each part (its signed payload hash, checked by the',
-        'server), 3 parts in flight, then a HEAD. qnb download: ranged GETs (If-Match the first ETag),',
-        '3 requests open, the range in its turn streamed through and the others left unread in their',
-        'sockets, written in order, sha256 + size checked against the manifest, fsync, manifest.',
+        'server), 3 parts in flight, then a HEAD. qnb download: SigV4-signed ranged GETs over raw',
+        'sockets (If-Match the first ETag, 32 MiB ranges), 3 requests open, the range in its turn read',
+        'into a shared 16 MiB ring and written from there, the others left unread in their sockets;',
+        'sha256 on a worker thread, background fdatasync, size + sha256 checked against the manifest,',
+        'fsync, manifest. Before each download row the page cache is flushed (`sync`, not timed).',
         'rclone: MD5 of the file for its metadata (checked again on download), no fsync on download',
         '(the `+ sync FILE` row adds the fsync qnb does, as coreutils `sync FILE`). At its defaults',
         'rclone waits 1 s per part: Go sends `Expect: 100-Continue`, which versitygw does not answer',

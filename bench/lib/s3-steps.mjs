@@ -8,8 +8,45 @@
  *
  * S3 endpoint and keys come from QNB_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+
 const dist = new URL('../../dist/', import.meta.url);
 const [step, ...args] = process.argv.slice(2);
+
+/**
+ * CPU seconds (user, sys) of each thread of this process, sampled every 50 ms while it runs (a
+ * thread's figures vanish from /proc when it ends): the main thread, the busiest other thread
+ * (the hashing or sealing worker) and the rest (libuv's I/O pool, V8) — what limits a step.
+ */
+function threadSampler() {
+  const last = new Map();
+  const sample = () => {
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        const st = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        last.set(tid, [Number(f[11]) / 100, Number(f[12]) / 100]);
+      } catch {}
+    }
+  };
+  const timer = setInterval(sample, 50);
+  return {
+    sample,
+    report() {
+      clearInterval(timer);
+      sample();
+      const main = last.get(String(process.pid)) ?? [0, 0];
+      last.delete(String(process.pid));
+      const rest = [...last.values()].sort((a, b) => b[0] + b[1] - a[0] - a[1]);
+      const worker = rest.shift() ?? [0, 0];
+      const sum = (xs, i) => xs.reduce((a, x) => a + x[i], 0);
+      const fmt = ([u, s]) => `${(u + s).toFixed(2)} s (user ${u.toFixed(2)}, sys ${s.toFixed(2)})`;
+      process.stderr.write(
+        `threads: main ${fmt(main)}; busiest other (worker) ${fmt(worker)}; other threads (I/O pool, V8) ${fmt([sum(rest, 0), sum(rest, 1)])}\n`,
+      );
+    },
+  };
+}
 
 if (step === 'fetch') {
   const [root, url] = args;
@@ -20,6 +57,7 @@ if (step === 'fetch') {
   const { parseS3Url } = await import(new URL('storage/s3/s3-config.js', dist));
   const repo = createRepository(root);
   await repo.init();
+  const threads = threadSampler();
   const backend = await createS3Backend({
     ...parseS3Url(url),
     endpoint: process.env.QNB_S3_ENDPOINT,
@@ -37,45 +75,22 @@ if (step === 'fetch') {
     { reporter: silentReporter, now: () => new Date() },
   );
   await backend.close();
+  threads.report();
   if (!r) process.exit(1);
 } else if (step === 'encrypt') {
   const [source, dest, recipient, size, sha256] = args;
   const { encryptFile } = await import(new URL('core/age.js', dist));
-  const { readdirSync, readFileSync } = await import('node:fs');
-  // CPU seconds (user, sys) of each thread, sampled while it runs (a thread's figures vanish from
-  // /proc when it ends): the main thread, the sealing/hashing worker, and the libuv pool (reads and
-  // writes, kernel time) — what limits the encryption
-  const last = new Map();
-  const sample = () => {
-    for (const tid of readdirSync('/proc/self/task')) {
-      try {
-        const st = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-        last.set(tid, [Number(f[11]) / 100, Number(f[12]) / 100]);
-      } catch {}
-    }
-  };
-  const timer = setInterval(sample, 50);
+  const threads = threadSampler();
   await encryptFile(
     source,
     dest,
     [recipient],
     { bytes: Number(size), sha256, what: source },
     {
-      onProgress: (n) => n === Number(size) && sample(),
+      onProgress: (n) => n === Number(size) && threads.sample(),
     },
   );
-  clearInterval(timer);
-  sample();
-  const main = last.get(String(process.pid)) ?? [0, 0];
-  last.delete(String(process.pid));
-  const rest = [...last.values()].sort((a, b) => b[0] - a[0]);
-  const worker = rest.shift() ?? [0, 0];
-  const sum = (xs, i) => xs.reduce((a, x) => a + x[i], 0);
-  const fmt = ([u, s]) => `${(u + s).toFixed(2)} s (user ${u.toFixed(2)}, sys ${s.toFixed(2)})`;
-  process.stderr.write(
-    `threads: main ${fmt(main)}; worker ${fmt(worker)}; other threads (I/O pool, V8) ${fmt([sum(rest, 0), sum(rest, 1)])}\n`,
-  );
+  threads.report();
 } else {
   console.error('usage: s3-steps.mjs fetch|encrypt …');
   process.exit(2);

@@ -10,6 +10,7 @@
 import type { Readable } from 'node:stream';
 import { QnbError } from '../core/errors.js';
 import { TEMP_PREFIX } from '../core/fs-safe.js';
+import type { StreamResult } from '../core/transfer.js';
 
 /** What kind of storage a backend writes to. */
 export type BackendKind = 'dir' | 's3' | 'memory';
@@ -44,6 +45,14 @@ export interface PutOptions extends CallOptions {
   onProgress?: (bytes: number) => void;
 }
 
+/** Options of `getToFile`. */
+export interface GetToFileOptions extends CallOptions {
+  /** The size the caller expects (decides how the bytes are hashed; the caller still checks it). */
+  expectedBytes?: number;
+  /** Bytes written so far (called at most every ~200 ms, and once at the end). */
+  onProgress?: (bytes: number) => void;
+}
+
 /** One stored object. */
 export interface ObjectInfo {
   /** Key relative to the backend's root. */
@@ -71,6 +80,13 @@ export interface CopyBackend {
   put(key: string, body: Readable, opts: PutOptions): Promise<ObjectInfo>;
   /** The object's bytes as a stream. Throws `NotFoundError` when there is no such key. Safe to retry. */
   get(key: string, opts?: CallOptions): Promise<Readable>;
+  /**
+   * Optional fast path for restores: writes the object to a new file at `path` (which must not
+   * exist), fsynced, and resolves its size and sha256, or resolves `undefined` without creating
+   * the file when this backend cannot take the fast path for it (the caller then uses `get`). On
+   * a failure the file may exist: the caller removes it. Safe to retry with a fresh path.
+   */
+  getToFile?(key: string, path: string, opts?: GetToFileOptions): Promise<StreamResult | undefined>;
   /** Size (and sha256, see `storesSha256`) of one object; `undefined` when there is none. Safe to retry. */
   stat(key: string, opts?: CallOptions): Promise<ObjectInfo | undefined>;
   /**
