@@ -154,7 +154,10 @@ export function rawGet(o: RawGetOptions): RawGet {
       const more = o.file.write(buf, from, take);
       got += take;
       if (got === length) {
-        settle(undefined, got);
+        // done only once the ring's next slot is free: the next answer read into the same ring
+        // must not write into a slot the hash has not read yet
+        if (more) settle(undefined, got);
+        else o.file.free().then(() => settle(undefined, got), settle);
         return false;
       }
       if (!more) {
