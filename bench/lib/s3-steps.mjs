@@ -4,7 +4,8 @@
  *
  *   node bench/lib/s3-steps.mjs fetch BACKUPS_DIR s3://BUCKET/PREFIX   the restore download of the
  *        newest set (fetchSet: ranged parallel GETs, sha256 + size checked, fsync, manifest)
- *   node bench/lib/s3-steps.mjs encrypt SOURCE DEST RECIPIENT SIZE SHA256   encryptFile alone
+ *   node bench/lib/s3-steps.mjs encrypt SOURCE DEST RECIPIENT SIZE SHA256   encryptFile alone (DEST
+ *        `-`: planEncryption, the first pass of an encrypted copy, which writes nothing)
  *
  * S3 endpoint and keys come from QNB_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
  */
@@ -40,7 +41,7 @@ if (step === 'fetch') {
   if (!r) process.exit(1);
 } else if (step === 'encrypt') {
   const [source, dest, recipient, size, sha256] = args;
-  const { encryptFile } = await import(new URL('core/age.js', dist));
+  const { encryptFile, planEncryption } = await import(new URL('core/age.js', dist));
   const { readdirSync, readFileSync } = await import('node:fs');
   // CPU seconds (user, sys) of each thread, sampled while it runs (a thread's figures vanish from
   // /proc when it ends): the main thread, the sealing/hashing worker, and the libuv pool (reads and
@@ -56,15 +57,11 @@ if (step === 'fetch') {
     }
   };
   const timer = setInterval(sample, 50);
-  await encryptFile(
-    source,
-    dest,
-    [recipient],
-    { bytes: Number(size), sha256, what: source },
-    {
-      onProgress: (n) => n === Number(size) && sample(),
-    },
-  );
+  const expect = { bytes: Number(size), sha256, what: source };
+  const opts = { onProgress: (n) => n === Number(size) && sample() };
+  // DEST `-`: the encrypted copy's first pass (plaintext checked, ciphertext hashed, nothing written)
+  if (dest === '-') await planEncryption(source, [recipient], expect, opts);
+  else await encryptFile(source, dest, [recipient], expect, opts);
   clearInterval(timer);
   sample();
   const main = last.get(String(process.pid)) ?? [0, 0];
