@@ -1,17 +1,17 @@
 /**
  * Encrypting a file on disk on both cores (age-seal-worker.ts has the shared-memory layout and the
- * worker), into a sink: a file (sealFile), the upload of an encrypted copy (age-copy.ts), or
- * nothing (a pass that only hashes). The main thread reads the source into a ring of 1 MiB slots
- * (the next read in flight while it works on the last one), hashes the plaintext in order
- * (checked against the manifest by age.ts), seals the even batches and hands every batch to the
- * sink in order; the worker seals the odd batches and hashes the ciphertext (header included) in
- * order. Each of the two sequential hashes costs about as much as the sealing, so the split keeps
- * both cores equally busy (bench/FINDINGS.md). A pass that hashes nothing can leave all the
- * sealing to the worker (`split: false`). Memory: two rings of 4 MiB and the worker's small heap.
+ * worker), into a file (sealFile) or into nothing (sealSource without a sink: the first pass of
+ * an encrypted copy, which only checks and hashes). The main thread reads the source into a ring
+ * of 1 MiB slots (the next read in flight while it works on the last one), hashes the plaintext
+ * in order (checked against the manifest by age.ts), seals the even batches and hands every batch
+ * to the sink in order; the worker seals the odd batches and hashes the ciphertext (header
+ * included) in order. Each of the two sequential hashes costs about as much as the sealing, so
+ * the split keeps both cores equally busy (bench/FINDINGS.md). Memory: two rings of 4 MiB and the
+ * worker's small heap.
  *
- * sealFile does no fsync: its file is one the `age` CLI could have written, for tests and the
- * bench; copies never write the ciphertext to disk. An error or an interrupt stops the worker
- * before the pass returns; sealFile's caller removes the file. */
+ * sealFile does no fsync: its file is one the `age` CLI could have written (tests, the bench);
+ * copies never write the ciphertext to disk. An error or an interrupt stops the worker before
+ * the pass returns; sealFile's caller removes the file. */
 import { createCipheriv, createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
@@ -58,12 +58,6 @@ async function readFull(fh: Handle, buf: Buffer): Promise<number> {
 export interface SealOptions {
   signal?: AbortSignal;
   onProgress?: (plainBytes: number) => void;
-  /** Hash the plaintext (main thread). @default true */
-  hashPlain?: boolean;
-  /** Hash head and ciphertext (worker). @default true */
-  hashCipher?: boolean;
-  /** The main thread seals every other batch (false: the worker seals all). @default true */
-  split?: boolean;
 }
 
 /**
@@ -99,8 +93,7 @@ export async function sealFile(
 
 /**
  * Encrypts `source` (`head` first, then the payload) into `sink` (nothing is written without
- * one); returns size and sha256 of the plaintext read and of the ciphertext (empty digests for
- * a side not hashed).
+ * one); returns size and sha256 of the plaintext read and of the ciphertext.
  */
 export async function sealSource(
   source: string,
@@ -109,8 +102,7 @@ export async function sealSource(
   sink: SealSink | undefined,
   opts: SealOptions = {},
 ): Promise<{ plain: StreamResult; cipher: StreamResult }> {
-  const split = opts.split ?? true;
-  const plainHash = (opts.hashPlain ?? true) ? createHash('sha256') : undefined;
+  const plainHash = createHash('sha256');
   let plainBytes = 0;
   const shared: SealShared = {
     ctl: new SharedArrayBuffer(CTL.SIZE * 4),
@@ -118,8 +110,6 @@ export async function sealSource(
     cipher: new SharedArrayBuffer(SLOTS * CIPHER_SLOT),
     key,
     head,
-    split,
-    hashCipher: opts.hashCipher ?? true,
     layout: {
       f: CTL,
       slots: SLOTS,
@@ -182,7 +172,7 @@ export async function sealSource(
     const publish = (b: number, len: number, last: boolean) => {
       const s = b % SLOTS;
       const plain = plainView(s).subarray(0, len);
-      plainHash?.update(plain);
+      plainHash.update(plain);
       plainBytes += len;
       opts.onProgress?.(plainBytes);
       Atomics.store(ctl, CTL.LEN + s, len);
@@ -190,7 +180,7 @@ export async function sealSource(
       Atomics.store(ctl, CTL.FILLED, b + 1);
       if (last) Atomics.store(ctl, CTL.TOTAL, b + 1);
       bump();
-      if (split && b % 2 === 0) {
+      if (b % 2 === 0) {
         sealBatch(createCipheriv, key, b, plain, last, cipherView(s));
         Atomics.store(ctl, CTL.SEALED + s, b + 1);
         bump();
@@ -201,8 +191,6 @@ export async function sealSource(
         await sink?.(cipherView(s).subarray(0, sealedLength(len)));
         written = b + 1;
         bump();
-        // a sink that copies (the upload's) leaves its garbage here when the worker seals all
-        if (!split && b % SCAVENGE_EVERY === 0) scavenge();
       });
       // a failed write stops the loop below (through `until`) and is thrown by `await writing`
       writing.catch(fail);
@@ -230,7 +218,7 @@ export async function sealSource(
     }
     await writing;
     await until(() => cipher !== undefined);
-    return { plain: { bytes: plainBytes, sha256: plainHash?.digest('hex') ?? '' }, cipher: cipher! };
+    return { plain: { bytes: plainBytes, sha256: plainHash.digest('hex') }, cipher: cipher! };
   } catch (e) {
     await writing.catch(() => {});
     await reading?.catch(() => {});

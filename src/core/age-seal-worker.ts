@@ -53,10 +53,6 @@ export interface SealShared {
   /** Bytes before the payload (header and nonce): the ciphertext hash starts with them. */
   head: Uint8Array[];
   layout: { f: typeof CTL; slots: number; plainSlot: number; cipherSlot: number; scavengeEvery: number };
-  /** true: the worker seals the odd batches (the main thread the even ones); false: all of them. */
-  split: boolean;
-  /** Hash head and ciphertext (false: only sealed, the digest posted is empty). */
-  hashCipher: boolean;
 }
 
 export const PLAIN_SLOT = BATCH_CHUNKS * CHUNK;
@@ -92,10 +88,7 @@ export function sealBatch(
   return at;
 }
 
-/**
- * The worker: seals the odd batches (or all of them, without `split`), hashes header and
- * ciphertext in order (when `hashCipher`), posts size and digest.
- */
+/** The worker: seals the odd batches, hashes header and ciphertext in order, posts the digest. */
 export function workerMain(
   shared: SealShared,
   port: MessagePort,
@@ -106,18 +99,17 @@ export function workerMain(
 ): void {
   const { f, slots, plainSlot, cipherSlot } = shared.layout;
   const ctl = new Int32Array(shared.ctl);
-  const hash = shared.hashCipher ? ch('sha256') : undefined;
+  const hash = ch('sha256');
   let bytes = 0;
   for (const h of shared.head) {
-    hash?.update(h);
+    hash.update(h);
     bytes += h.length;
   }
   const bump = () => {
     Atomics.add(ctl, f.SEQ, 1);
     Atomics.notify(ctl, f.SEQ);
   };
-  const step = shared.split ? 2 : 1;
-  let nextSeal = step - 1;
+  let nextSeal = 1;
   let nextHash = 0;
   for (;;) {
     const seen = Atomics.load(ctl, f.SEQ);
@@ -132,8 +124,8 @@ export function workerMain(
       seal(cc, shared.key, nextSeal, plain, Atomics.load(ctl, f.LAST + s) === 1, out);
       Atomics.store(ctl, f.SEALED + s, nextSeal + 1);
       bump();
-      if (Math.floor(nextSeal / step) % shared.layout.scavengeEvery === 0) scavenge();
-      nextSeal += step;
+      if ((nextSeal - 1) % (2 * shared.layout.scavengeEvery) === 0) scavenge();
+      nextSeal += 2;
       moved = true;
     }
     // hash every batch sealed so far, in order, before sealing the next odd one
@@ -142,7 +134,7 @@ export function workerMain(
       if (Atomics.load(ctl, f.SEALED + s) !== nextHash + 1) break;
       const len = Atomics.load(ctl, f.LEN + s);
       const n = len + 16 * Math.max(1, Math.ceil(len / (64 * 1024)));
-      hash?.update(Buffer.from(shared.cipher, s * cipherSlot, n));
+      hash.update(Buffer.from(shared.cipher, s * cipherSlot, n));
       bytes += n;
       nextHash++;
       Atomics.store(ctl, f.HASHED, nextHash);
@@ -151,7 +143,7 @@ export function workerMain(
     }
     const total = Atomics.load(ctl, f.TOTAL);
     if (total >= 0 && nextHash === total) {
-      port.postMessage({ bytes, sha256: hash ? hash.digest('hex') : '' });
+      port.postMessage({ bytes, sha256: hash.digest('hex') });
       return;
     }
     if (!moved) Atomics.wait(ctl, f.SEQ, seen);
