@@ -11,7 +11,8 @@
  *
  * sealFile does no fsync: its file is one the `age` CLI could have written (tests, the bench);
  * copies never write the ciphertext to disk. An error or an interrupt stops the worker before
- * the pass returns; sealFile's caller removes the file. */
+ * the pass returns; sealFile's caller removes the file.
+ */
 import { createCipheriv, createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
