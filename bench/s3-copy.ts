@@ -20,10 +20,9 @@
  * part of rclone's waits the full second (bench/FINDINGS.md). The ratio is taken against the best
  * rclone row.
  *
- * `--steps encrypt` is the encryption rows alone (encryptFile, the age CLI, the encrypted copy).
- * Before each encryption row the page cache
- * is flushed (`sync`, not timed) so no row pays for the previous one's dirty pages, and the order
- * of qnb and the age CLI alternates between runs.
+ * `--steps encrypt` is the encryption rows alone (encryptFile, the age CLI, the first pass of an
+ * encrypted copy, and the encrypted copy beside the same copy plain); see encryptionRows for how
+ * they are kept fair to each other.
  *
  * Prints a Markdown table and, with --results, writes it into that file between the markers
  * `<!-- s3-copy:begin -->` and `<!-- s3-copy:end -->` (appended when they are missing), so
@@ -120,6 +119,78 @@ async function measured(
   };
 }
 
+/** What the encryption rows need from main(). */
+interface EncryptionBench {
+  run1: (tool: string, cmd: string, args: string[], e?: NodeJS.ProcessEnv) => Promise<Measured>;
+  file: string;
+  recipient: string;
+  sha256: string;
+  env: NodeJS.ProcessEnv;
+  /** The bench's scratch folder (same disk as the backup). */
+  work: string;
+  /** Deletes every object of the bench bucket (the server's page cache is freed, see below). */
+  emptyBucket: () => Promise<void>;
+}
+
+/** Flushes the page cache (`sync`, not timed): no row pays for the dirty pages of the one before. */
+const settle = () => new Promise((r) => spawn('sync', [], { stdio: 'ignore' }).on('close', r));
+
+/**
+ * The encryption rows of one run. This VM pays ~2.3 s of kernel time per GiB the first time a
+ * memory page is touched (bench/FINDINGS.md), page-cache pages of a new file included, and a
+ * process writing right after another one's dirty gigabytes pays for their writeback. So before
+ * each row the page cache is flushed (`sync`, not timed); before the first encryption row an
+ * untimed `age` run writes and deletes the same amount (neither timed row gets the never-touched
+ * pages); qnb and the CLI alternate between runs; the two copy rows (plain and encrypted, also
+ * alternating) start from an empty bucket, so the server writes into pages freed by earlier rows.
+ */
+async function encryptionRows(run: number, b: EncryptionBench): Promise<void> {
+  const encOut = join(b.work, `enc-${run}.age`);
+  const hasAge = existsSync('/usr/bin/age');
+  const step = (dest: string) => [STEPS_SCRIPT, 'encrypt', b.file, dest, b.recipient, String(SIZE), b.sha256];
+  if (hasAge) {
+    await new Promise((r) => spawn('/usr/bin/age', ['-r', b.recipient, '-o', encOut, b.file]).on('close', r));
+    await rm(encOut, { force: true });
+  }
+  const encryptions = [
+    () => b.run1('encrypt: qnb encryptFile', process.execPath, step(encOut)),
+    async () => {
+      if (hasAge)
+        await b.run1('encrypt: age -r (CLI)', '/usr/bin/age', ['-r', b.recipient, '-o', encOut, b.file]);
+    },
+  ];
+  if (run % 2 === 0) encryptions.reverse();
+  for (const encrypt of encryptions) {
+    await settle();
+    await encrypt();
+    await rm(encOut, { force: true });
+  }
+  await settle();
+  await b.run1('encrypt: qnb first pass of an encrypted copy (nothing written)', process.execPath, step('-'));
+  const copies = [
+    () =>
+      b.run1(
+        'encrypted copy: qnb copy with QNB_AGE_RECIPIENTS',
+        process.execPath,
+        [QNB, 'copy', '--to', `s3://bench/qnb-age-${run}`],
+        { ...b.env, QNB_AGE_RECIPIENTS: b.recipient },
+      ),
+    () =>
+      b.run1('encrypted copy: the same copy, plain (beside it)', process.execPath, [
+        QNB,
+        'copy',
+        '--to',
+        `s3://bench/qnb-plain-${run}`,
+      ]),
+  ];
+  if (run % 2 === 0) copies.reverse();
+  for (const copy of copies) {
+    await b.emptyBucket();
+    await settle();
+    await copy();
+  }
+}
+
 async function main() {
   const work = await mkdtemp(join(tmpdir(), 'qnb-bench-s3-'));
   const load0 = await loadAverage();
@@ -195,6 +266,20 @@ async function main() {
     /** A row of a step not asked for still runs when a later step needs what it makes. */
     const setup = (tool: string, cmd: string, args: string[], e: NodeJS.ProcessEnv = env) =>
       measured(tool, cmd, args, e, work, pids);
+    const emptyBucket = async () => {
+      const sdk = await import('@aws-sdk/client-s3');
+      const c = await server.client();
+      try {
+        for (;;) {
+          const l = await c.send(new sdk.ListObjectsV2Command({ Bucket: 'bench' }));
+          const keys = (l.Contents ?? []).map((o) => ({ Key: o.Key! }));
+          if (!keys.length) break;
+          await c.send(new sdk.DeleteObjectsCommand({ Bucket: 'bench', Delete: { Objects: keys } }));
+        }
+      } finally {
+        c.destroy();
+      }
+    };
     const rcloneTuned = ['--expect-continue-timeout', '0'];
     for (let run = 1; run <= RUNS; run++) {
       const up = STEPS.has('upload') ? run1 : STEPS.has('download') ? setup : undefined;
@@ -227,7 +312,6 @@ async function main() {
         ]);
       // before each timed row the page cache is flushed (`sync`, not timed): no row pays for the
       // dirty pages of the uploads or of the row before it
-      const settle = () => new Promise((r) => spawn('sync', [], { stdio: 'ignore' }).on('close', r));
       if (STEPS.has('download')) {
         // restore download: qnb's fetch of the copy it made vs rclone back to a file
         const back = join(work, `restore-${run}`);
@@ -282,40 +366,7 @@ async function main() {
         await rm(curlOut, { force: true });
       }
       if (!STEPS.has('encrypt')) continue;
-      // encryption alone (qnb and the CLI, in alternating order), then the whole encrypted copy
-      const encOut = join(work, `enc-${run}.age`);
-      const encryptions = [
-        () =>
-          run1('encrypt: qnb encryptFile', process.execPath, [
-            STEPS_SCRIPT,
-            'encrypt',
-            file,
-            encOut,
-            recipient,
-            String(SIZE),
-            data.sha256,
-          ]),
-        async () => {
-          if (existsSync('/usr/bin/age'))
-            await run1('encrypt: age -r (CLI)', '/usr/bin/age', ['-r', recipient, '-o', encOut, file]);
-        },
-      ];
-      if (run % 2 === 0) encryptions.reverse();
-      for (const encrypt of encryptions) {
-        await settle();
-        await encrypt();
-        await rm(encOut, { force: true });
-      }
-      await settle();
-      await run1(
-        'encrypted copy: qnb copy with QNB_AGE_RECIPIENTS',
-        process.execPath,
-        [QNB, 'copy', '--to', `s3://bench/qnb-age-${run}`],
-        {
-          ...env,
-          QNB_AGE_RECIPIENTS: recipient,
-        },
-      );
+      await encryptionRows(run, { run1, file, recipient, sha256: data.sha256, env, work, emptyBucket });
     }
     const mb = SIZE / 1024 ** 2;
     /** Median wall time of the rows whose tool starts with `prefix` (successful runs). */
@@ -342,7 +393,7 @@ async function main() {
       '',
       ...results.flatMap((m) => (m.threads ? [`- ${m.tool}, CPU per thread: ${m.threads}`] : [])),
       '',
-      `qnb / rclone throughput (against rclone's fastest row): upload ${ratio('upload: qnb', 'upload: rclone')}×, restore download ${ratio('download: qnb', 'download: rclone copyto')}× (${ratio('download: qnb', 'download: rclone copyto + sync')}× against rclone + sync); qnb encryptFile / age CLI (medians): ${ratio('encrypt: qnb', 'encrypt: age', 'median')}×.`,
+      `qnb / rclone throughput (against rclone's fastest row): upload ${ratio('upload: qnb', 'upload: rclone')}×, restore download ${ratio('download: qnb', 'download: rclone copyto')}× (${ratio('download: qnb', 'download: rclone copyto + sync')}× against rclone + sync); qnb encryptFile / age CLI (medians): ${ratio('encrypt: qnb encryptFile', 'encrypt: age', 'median')}×, an encrypted copy's first pass / age CLI: ${ratio('encrypt: qnb first pass', 'encrypt: age', 'median')}×, encrypted copy / the same copy plain: ${ratio('encrypted copy: qnb', 'encrypted copy: the same', 'median')}×.`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     if (RESULTS) {
@@ -371,10 +422,13 @@ async function main() {
         'qnb encryptFile: the age header from age-encryption, the payload through node:crypto',
         'ChaCha20-Poly1305 on two threads (the main thread reads, hashes the plain bytes, seals the even',
         '1 MiB batches and writes; a worker seals the odd ones and hashes the encrypted bytes), sha256',
-        'of the plain bytes read (checked against the manifest) and of the encrypted bytes written (what',
-        'the upload is checked against), no fsync of the temporary file; `age -r` hashes nothing. The',
-        'page cache is flushed (`sync`) before each encryption row. The encrypted copy = encryptFile to a',
-        'temp file beside the backup + the upload of that file.',
+        'of the plain bytes read (checked against the manifest) and of the encrypted bytes written, no',
+        'fsync; `age -r` hashes nothing. An encrypted copy writes no file: its first pass (the row of',
+        'that name) checks the plain bytes and learns size and sha256 of the encrypted ones, then the',
+        'upload seals the file again on the main thread into the requests (same header, nonce and key:',
+        'the same bytes). Encryption rows: `sync` before each, an untimed `age` run before the first',
+        '(this VM charges the first touch of a page), qnb and the CLI alternating between runs; the two',
+        'copy rows of the encrypt step start from an empty bucket (bench/FINDINGS.md).',
       ].join('\n');
       await writeSection(RESULTS, 's3-copy', section);
     }

@@ -4,7 +4,8 @@
  *
  *   node bench/lib/s3-steps.mjs fetch BACKUPS_DIR s3://BUCKET/PREFIX   the restore download of the
  *        newest set (fetchSet: ranged parallel GETs, sha256 + size checked, fsync, manifest)
- *   node bench/lib/s3-steps.mjs encrypt SOURCE DEST RECIPIENT SIZE SHA256   encryptFile alone
+ *   node bench/lib/s3-steps.mjs encrypt SOURCE DEST RECIPIENT SIZE SHA256   encryptFile alone (DEST
+ *        `-`: planEncryption, the first pass of an encrypted copy, which writes nothing)
  *
  * S3 endpoint and keys come from QNB_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
  */
@@ -79,17 +80,13 @@ if (step === 'fetch') {
   if (!r) process.exit(1);
 } else if (step === 'encrypt') {
   const [source, dest, recipient, size, sha256] = args;
-  const { encryptFile } = await import(new URL('core/age.js', dist));
+  const { encryptFile, planEncryption } = await import(new URL('core/age.js', dist));
   const threads = threadSampler();
-  await encryptFile(
-    source,
-    dest,
-    [recipient],
-    { bytes: Number(size), sha256, what: source },
-    {
-      onProgress: (n) => n === Number(size) && threads.sample(),
-    },
-  );
+  const expect = { bytes: Number(size), sha256, what: source };
+  const opts = { onProgress: (n) => n === Number(size) && threads.sample() };
+  // DEST `-`: the encrypted copy's first pass (plaintext checked, ciphertext hashed, nothing written)
+  if (dest === '-') await planEncryption(source, [recipient], expect, opts);
+  else await encryptFile(source, dest, [recipient], expect, opts);
   threads.report();
 } else {
   console.error('usage: s3-steps.mjs fetch|encrypt …');

@@ -1,16 +1,17 @@
 /**
- * Encrypting a file on disk into a temporary `.age` file on both cores (age-seal-worker.ts has the
- * shared-memory layout and the worker). The main thread reads the source into a ring of 1 MiB
- * slots (the next read in flight while it works on the last one), hashes the plaintext in order
- * (checked against the manifest by age.ts), seals the even batches and writes every batch in order;
- * the worker seals the odd batches and hashes the ciphertext (header included) in order. Each of
- * the two sequential hashes costs about as much as the sealing, so the split keeps both cores
- * equally busy (bench/FINDINGS.md). Memory: two rings of 4 MiB and the worker's small heap.
+ * Encrypting a file on disk on both cores (age-seal-worker.ts has the shared-memory layout and the
+ * worker), into a file (sealFile) or into nothing (sealSource without a sink: the first pass of
+ * an encrypted copy, which only checks and hashes). The main thread reads the source into a ring
+ * of 1 MiB slots (the next read in flight while it works on the last one), hashes the plaintext
+ * in order (checked against the manifest by age.ts), seals the even batches and hands every batch
+ * to the sink in order; the worker seals the odd batches and hashes the ciphertext (header
+ * included) in order. Each of the two sequential hashes costs about as much as the sealing, so
+ * the split keeps both cores equally busy (bench/FINDINGS.md). Memory: two rings of 4 MiB and the
+ * worker's small heap.
  *
- * No fsync: the file is a temporary one that the upload reads back and checks against the sha256
- * computed here before anything trusts it, and a crash makes it a leftover either way
- * (bench/FINDINGS.md: the fsync of 2 GiB cost more than the encryption). An error or an interrupt
- * stops the worker before sealFile returns; the caller removes the temporary file.
+ * sealFile does no fsync: its file is one the `age` CLI could have written (tests, the bench);
+ * copies never write the ciphertext to disk. An error or an interrupt stops the worker before
+ * the pass returns; sealFile's caller removes the file.
  */
 import { createCipheriv, createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
@@ -54,13 +55,53 @@ async function readFull(fh: Handle, buf: Buffer): Promise<number> {
   return n;
 }
 
+/** Options of a sealing pass. */
+export interface SealOptions {
+  signal?: AbortSignal;
+  onProgress?: (plainBytes: number) => void;
+}
+
+/**
+ * Receives the head, then the ciphertext of every batch, in order. The buffer is a view of the
+ * ring: it stays valid until the returned promise settles, not after.
+ */
+export type SealSink = (bytes: Buffer) => Promise<void>;
+
 /** Encrypts `source` into a new file `dest` (created exclusively): `head` first, then the payload. */
 export async function sealFile(
   source: string,
   dest: string,
   head: Buffer[],
   key: Buffer,
-  opts: { signal?: AbortSignal; onProgress?: (plainBytes: number) => void } = {},
+  opts: SealOptions = {},
+): Promise<{ plain: StreamResult; cipher: StreamResult }> {
+  let out: Handle | undefined;
+  // created once the source opened (the head comes first)
+  const write = async (b: Buffer) => {
+    out ??= await open(dest, 'wx', FILE_MODE).catch((e) => {
+      throw ioError(e as NodeJS.ErrnoException, dest);
+    });
+    await writeFull(out, b);
+  };
+  try {
+    return await sealSource(source, head, key, write, opts).catch((e) => {
+      throw (e as NodeJS.ErrnoException).syscall === 'write' ? ioError(e, dest) : e;
+    });
+  } finally {
+    await out?.close().catch(() => {});
+  }
+}
+
+/**
+ * Encrypts `source` (`head` first, then the payload) into `sink` (nothing is written without
+ * one); returns size and sha256 of the plaintext read and of the ciphertext.
+ */
+export async function sealSource(
+  source: string,
+  head: Buffer[],
+  key: Buffer,
+  sink: SealSink | undefined,
+  opts: SealOptions = {},
 ): Promise<{ plain: StreamResult; cipher: StreamResult }> {
   const plainHash = createHash('sha256');
   let plainBytes = 0;
@@ -109,15 +150,10 @@ export async function sealFile(
   const src = await open(source, 'r').catch((e) => {
     throw ioError(e as NodeJS.ErrnoException, source);
   });
-  let out: Handle | undefined;
   let worker: Worker | undefined;
   let reading: Promise<number> | undefined;
   let writing: Promise<void> = Promise.resolve();
   try {
-    out = await open(dest, 'wx', FILE_MODE).catch((e) => {
-      throw ioError(e as NodeJS.ErrnoException, dest);
-    });
-    const fh = out;
     // no execArgv of the parent's (a loader such as tsx): the worker needs only Node's builtins
     worker = new Worker(workerSource(), { eval: true, workerData: shared, execArgv: [] });
     worker.on('message', (m: StreamResult) => {
@@ -128,7 +164,7 @@ export async function sealFile(
     worker.on('exit', (code) => {
       if (!cipher) fail(new Error(`the encryption worker stopped early (exit code ${code})`));
     });
-    await writeFull(fh, Buffer.concat(head));
+    await sink?.(Buffer.concat(head));
     let written = 0;
     /** A slot may take batch `b` once batch `b - SLOTS` was written and its ciphertext hashed. */
     const slotFree = (b: number) =>
@@ -153,7 +189,7 @@ export async function sealFile(
       }
       writing = writing.then(async () => {
         await until(() => Atomics.load(ctl, CTL.SEALED + s) === b + 1);
-        await writeFull(fh, cipherView(s).subarray(0, sealedLength(len)));
+        await sink?.(cipherView(s).subarray(0, sealedLength(len)));
         written = b + 1;
         bump();
       });
@@ -188,14 +224,12 @@ export async function sealFile(
     await writing.catch(() => {});
     await reading?.catch(() => {});
     const err = e as NodeJS.ErrnoException;
-    if (err.syscall === 'read') throw ioError(err, source);
-    throw err.syscall === 'write' ? ioError(err, dest) : err;
+    throw err.syscall === 'read' ? ioError(err, source) : err;
   } finally {
     opts.signal?.removeEventListener('abort', bump);
     Atomics.store(ctl, CTL.STOP, 1);
     bump();
     await worker?.terminate();
     await src.close().catch(() => {});
-    await out?.close().catch(() => {});
   }
 }

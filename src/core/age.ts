@@ -10,7 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { sealFile } from './age-file.js';
+import { sealFile, sealSource } from './age-file.js';
 import { releaseRings } from './age-seal-worker.js';
 import { openChunk, openStream, payloadKey } from './age-stream.js';
 import { ConfigError, QnbError } from './errors.js';
@@ -74,23 +74,21 @@ function headerLength(buf: Buffer): number {
   return eol < 0 ? -1 : eol + 1;
 }
 
-/**
- * Encrypts `source` for `recipients` into a new file `dest` (created exclusively). The plaintext is
- * hashed as it is read and must be `expect`'s bytes, or `dest` is worthless and E_CHECKSUM is
- * thrown. Returns size and sha256 of the encrypted file.
- */
-export async function encryptFile(
-  source: string,
-  dest: string,
-  recipients: readonly string[],
-  expect: { bytes: number; sha256: string; what: string },
-  opts: { signal?: AbortSignal; onProgress?: (plainBytes: number) => void } = {},
-): Promise<StreamResult> {
+/** A new header for `recipients`, a fresh payload nonce, and the payload key they give. */
+async function newPayload(recipients: readonly string[]): Promise<{ head: Buffer[]; key: Buffer }> {
   const { header, fileKey } = await newHeader(recipients);
   // a fresh payload nonce of qnb's own: the key the library used for its empty payload is not reused
   const nonce = randomBytes(NONCE);
-  const key = payloadKey(fileKey, nonce);
-  const { plain, cipher } = await sealFile(source, dest, [header, nonce], key, opts);
+  return { head: [header, nonce], key: payloadKey(fileKey, nonce) };
+}
+
+/** What the plaintext must be: the manifest's size and sha256 of the file `what`. */
+type Expect = { bytes: number; sha256: string; what: string };
+/** Options of an encryption pass. */
+type PassOptions = { signal?: AbortSignal; onProgress?: (plainBytes: number) => void };
+
+/** Throws E_CHECKSUM unless the plaintext read is `expect`'s bytes. */
+function checkPlain(plain: StreamResult, expect: Expect): void {
   // after a large file only: a full GC costs milliseconds, a copy may encrypt many small files
   if (plain.bytes >= 64 * 1024 * 1024) releaseRings();
   if (plain.bytes !== expect.bytes || plain.sha256 !== expect.sha256)
@@ -101,7 +99,53 @@ export async function encryptFile(
         hint: 'the local file is corrupt or changed: run `qnb verify`',
       },
     );
+}
+
+/**
+ * Encrypts `source` for `recipients` into a new file `dest` (created exclusively). The plaintext is
+ * hashed as it is read and must be `expect`'s bytes, or `dest` is worthless and E_CHECKSUM is
+ * thrown. Returns size and sha256 of the encrypted file.
+ */
+export async function encryptFile(
+  source: string,
+  dest: string,
+  recipients: readonly string[],
+  expect: Expect,
+  opts: PassOptions = {},
+): Promise<StreamResult> {
+  const { head, key } = await newPayload(recipients);
+  const { plain, cipher } = await sealFile(source, dest, head, key, opts);
+  checkPlain(plain, expect);
   return cipher;
+}
+
+/**
+ * One file's encryption, fixed: header, payload nonce and key chosen once, so every pass over the
+ * same plaintext makes the same bytes (age-copy.ts seals it again for each try of an upload).
+ * Holds the payload key: never logged, never written anywhere.
+ */
+export interface AgePlan {
+  source: string;
+  head: Buffer[];
+  key: Buffer;
+  /** Size and sha256 of the whole encrypted file (header included). */
+  cipher: StreamResult;
+}
+
+/**
+ * Reads `source` once, encrypting it for `recipients` without writing anything: the plaintext
+ * must be `expect`'s bytes (else E_CHECKSUM), and the ciphertext's size and sha256 are learnt.
+ */
+export async function planEncryption(
+  source: string,
+  recipients: readonly string[],
+  expect: Expect,
+  opts: PassOptions = {},
+): Promise<AgePlan> {
+  const { head, key } = await newPayload(recipients);
+  const { plain, cipher } = await sealSource(source, head, key, undefined, opts);
+  checkPlain(plain, expect);
+  return { source, head, key, cipher };
 }
 
 /** How a decryption went: the encrypted bytes read, and the plaintext written. */

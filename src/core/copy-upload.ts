@@ -1,17 +1,16 @@
 /**
  * Sending bytes to a copy destination for `qnb copy`: one backup file (plain, or encrypted with age
- * to a temporary file first), a small text object (a manifest), and proving what is already there.
+ * while it is sent), a small text object (a manifest), and proving what is already there.
  * Every put is verified by the backend and retried with a fresh stream on transient failures.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { CopyBackend } from '../storage/backend.js';
 import { withRetry } from '../storage/retry.js';
 import type { TargetContext } from '../targets/target.js';
-import { AGE_SUFFIX, encryptFile } from './age.js';
-import { tempPathFor } from './fs-safe.js';
+import { AGE_SUFFIX, planEncryption } from './age.js';
+import { encryptedStream } from './age-copy.js';
 import type { StoredObject } from './manifest.js';
 import type { RepoArtifact } from './repository.js';
 
@@ -45,11 +44,14 @@ export async function putText(
   );
 }
 
-/** Sends one local file under `key`, retrying transient failures with a fresh stream. */
+/**
+ * Sends one local file under `key` (or the stream `open` makes, a fresh one for every try),
+ * retrying transient failures.
+ */
 export async function sendFile(
   backend: CopyBackend,
   a: RepoArtifact,
-  local: { path: string; key: string; bytes: number; sha256: string },
+  local: { path: string; key: string; bytes: number; sha256: string; open?: () => Readable },
   ctx: TargetContext,
 ): Promise<void> {
   const { target, name } = a.artifact;
@@ -65,7 +67,7 @@ export async function sendFile(
   });
   await withRetry(
     () =>
-      backend.put(key, createReadStream(local.path, { highWaterMark: 1 << 20 }), {
+      backend.put(key, local.open?.() ?? createReadStream(local.path, { highWaterMark: 1 << 20 }), {
         size: bytes,
         sha256,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -99,8 +101,9 @@ export async function sendFile(
 }
 
 /**
- * Encrypts one artifact to a temporary file beside it (so the exact bytes, their size and sha256
- * are known before the upload starts, and a retry sends the same bytes), sends it, removes it.
+ * Sends one artifact encrypted: a first pass checks its plaintext against the manifest and learns
+ * the encrypted bytes' size and sha256, then each try of the upload seals the file again into the
+ * request (the same bytes every time; age-copy.ts). Nothing is written locally.
  */
 export async function sendEncrypted(
   backend: CopyBackend,
@@ -110,19 +113,15 @@ export async function sendEncrypted(
 ): Promise<StoredObject> {
   const { file, bytes, sha256, target, name } = a.artifact;
   const key = `${file}${AGE_SUFFIX}`;
-  const tmp = tempPathFor(a.path);
-  try {
-    ctx.reporter.emit({ type: 'step', target, name, message: `encrypting ${file} (age)` });
-    const enc = await encryptFile(
-      a.path,
-      tmp,
-      recipients,
-      { bytes, sha256, what: file },
-      ctx.signal ? { signal: ctx.signal } : {},
-    );
-    await sendFile(backend, a, { path: tmp, key, ...enc }, ctx);
-    return { key, bytes: enc.bytes, sha256: enc.sha256, encryption: 'age', recipients: [...recipients] };
-  } finally {
-    await rm(tmp, { force: true }).catch(() => {});
-  }
+  const signal = ctx.signal ? { signal: ctx.signal } : {};
+  ctx.reporter.emit({ type: 'step', target, name, message: `encrypting ${file} (age)` });
+  const plan = await planEncryption(a.path, recipients, { bytes, sha256, what: file }, signal);
+  const enc = plan.cipher;
+  await sendFile(
+    backend,
+    a,
+    { path: a.path, key, ...enc, open: () => encryptedStream(plan, ctx.signal) },
+    ctx,
+  );
+  return { key, bytes: enc.bytes, sha256: enc.sha256, encryption: 'age', recipients: [...recipients] };
 }

@@ -56,7 +56,7 @@ async function world(t: { after(fn: () => unknown): void }, kind: Kind): Promise
   if (kind !== 's3') {
     const root = join(cwd, 'usb');
     await mkdir(root);
-    // encrypted copies go through a temp file in the backups folder: it must not stay either
+    // no temp file in the backups folder either (encrypted copies once went through one there)
     const leftovers = async () => [
       ...(await tempFilesIn(root)),
       ...(await tempFilesIn(join(cwd, 'backups'))),

@@ -10,7 +10,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseIdentities, parseRecipients } from '../../src/config/age-keys.js';
-import { decryptToFile, encryptFile } from '../../src/core/age.js';
+import { decryptToFile, encryptFile, planEncryption } from '../../src/core/age.js';
+import { encryptedStream } from '../../src/core/age-copy.js';
 import { PLAIN_SLOT, SLOTS } from '../../src/core/age-seal-worker.js';
 import { QnbError } from '../../src/core/errors.js';
 import { requireComponent } from '../helpers/components.js';
@@ -179,4 +180,25 @@ test('recipients and identities: age file format; bad values named without echoi
     () => parseIdentities(`${secret}x!`),
     (e: Error) => /is not an age identity/.test(e.message) && !e.message.includes(secret),
   );
+});
+
+test('the age CLI decrypts what an encrypted copy streams (no temporary file)', async (t) => {
+  if (!requireComponent(t, 'age CLI', hasAge, 'apt-get install age')) return;
+  const dir = await tempDir(t);
+  const key = await keyPair(dir, 'key');
+  const data = randomBytes(3 * PLAIN_SLOT + 17);
+  const src = join(dir, 'p');
+  await writeFile(src, data);
+  const plan = await planEncryption(src, [key.recipient], {
+    bytes: data.length,
+    sha256: sha(data),
+    what: 'p',
+  });
+  const parts: Buffer[] = [];
+  for await (const c of encryptedStream(plan)) parts.push(c as Buffer);
+  const enc = join(dir, 'p.age');
+  await writeFile(enc, Buffer.concat(parts));
+  assert.equal(sha(await readFile(enc)), plan.cipher.sha256, 'the bytes the first pass promised');
+  const byCli = execFileSync('age', ['-d', '-i', key.file, enc], { maxBuffer: 64 << 20 });
+  assert.equal(sha(byCli), sha(data), 'the age CLI decrypts them');
 });
