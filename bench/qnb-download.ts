@@ -16,6 +16,8 @@ import { streamToFile } from '../src/core/transfer.js';
 import { createQdrantApi } from '../src/targets/qdrant/qdrant-api.js';
 import { DOWNLOAD_VARIANTS } from './lib/download-variants.js';
 import { startMemTrace } from './lib/memtrace.js';
+// @ts-expect-error: plain JavaScript module without types (shared with s3-steps.mjs)
+import { threadSampler } from './lib/thread-cpu.mjs';
 
 const [url, collection, snapshot, out, variant = 'exact'] = process.argv.slice(2);
 if (!url || !collection || !snapshot || !out) {
@@ -24,6 +26,8 @@ if (!url || !collection || !snapshot || !out) {
 }
 
 const stopTrace = startMemTrace();
+// per-thread CPU: the receiving and writing (main) thread, the ring's hashing worker, the rest
+const threads = threadSampler();
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 let result: { bytes: number; sha256: string; bodyEndMs?: number };
@@ -65,6 +69,8 @@ if (variant === 'exact' || variant === 'streamed') {
 const ms = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
 const trace = stopTrace();
+const perThread = threads.stop(1);
+const cpuS = (x: readonly number[] | undefined) => (x ? (x[0] ?? 0) + (x[1] ?? 0) : 0);
 console.log(
   JSON.stringify({
     variant,
@@ -75,6 +81,11 @@ console.log(
     sha256: result.sha256,
     cpuMs: (cpu.user + cpu.system) / 1000,
     maxRssKb: process.resourceUsage().maxRSS,
+    threadsS: {
+      main: cpuS(perThread.main),
+      busiest: perThread.busiest.map(cpuS),
+      rest: cpuS(perThread.rest),
+    },
     ...(trace ? { trace } : {}),
   }),
 );

@@ -17,7 +17,7 @@
  * Needs `npm run build` first (dist/cli/main.js); `npm run bench` does that.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { basename, join } from 'node:path';
@@ -55,6 +55,14 @@ const { values: flags } = parseArgs({
 });
 const env = process.env;
 const QUICK = Boolean(flags.quick);
+/** Linux shares CPU between sessions rather than threads (the hog's figure depends on it). */
+const AUTOGROUP = (() => {
+  try {
+    return readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+})();
 const SPEED_MB = Number(env.QNB_BENCH_MB ?? (QUICK ? 128 : 512));
 const MEM_MB_WANTED = Number(env.QNB_BENCH_MEM_MB ?? (QUICK ? 128 : 2048));
 const REPS = Math.max(3, Number(env.QNB_BENCH_REPS ?? (QUICK ? 3 : 4)));
@@ -534,8 +542,13 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
         sha256: string;
         cpuMs: number;
         maxRssKb: number;
+        threadsS?: { main: number; busiest: number[]; rest: number };
       }>(r);
       const receiveOnly = variant.endsWith('-discard');
+      const th = out.threadsS;
+      const threads: Record<string, number> = th
+        ? { mainS: th.main, workerS: th.busiest[0] ?? 0, restS: th.rest }
+        : {};
       if (out.bytes !== snap.size || (out.sha256 !== snap.checksum && !receiveOnly))
         throw new Error(`qnb download (${variant}) from nginx: ${out.bytes} bytes, sha256 ${out.sha256}`);
       await rm(file, { force: true });
@@ -544,7 +557,11 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
         ms: out.ms,
         bytes: out.bytes,
         clientCpuMs: out.cpuMs,
-        extra: { maxRssKb: out.maxRssKb, ...(out.tailMs === undefined ? {} : { tailMs: out.tailMs }) },
+        extra: {
+          maxRssKb: out.maxRssKb,
+          ...threads,
+          ...(out.tailMs === undefined ? {} : { tailMs: out.tailMs }),
+        },
       };
     };
     /** nginx's CPU (user + sys, /proc) over one sample: what the server side cost. */
@@ -650,8 +667,14 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
         curlCores: cpu(curl) / summarize(curl).ms,
         qnbCpuS: cpu(qnb) / 1000,
         curlCpuS: cpu(curl) / 1000,
+        // qnb's threads (CPU s, medians): receiving and writing (main), hashing (the ring's
+        // worker), the rest (libuv pool: the background fdatasync; V8)
+        qnbThreads: (['mainS', 'workerS', 'restS'] as const).map((k) =>
+          median(qnb.samples.map((x) => x.extra?.[k] ?? 0)),
+        ),
       };
     };
+    const threadsText = (t: readonly number[]) => t.map((x) => fmt(x, 2)).join(' / ');
     const fi = figures(idle);
     const fh = figures(hogged);
     const head = [
@@ -694,8 +717,12 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
       '',
       `What limits it: curl -o and nginx together used ${fmt(fi.curlCpuS, 2)} s of CPU (${fmt(fi.curlCores, 2)} cores busy on average over curl's run); ` +
         `qnb and nginx ${fmt(fi.qnbCpuS, 2)} s (${fmt(fi.qnbCores, 2)} cores): qnb does curl's receive and write plus a sha256 of every byte ` +
-        '(≈ 0.3 s per 512 MB on one core at 1.7 GB/s) and the background fdatasync. With 2 cores, the sha256 can only hide behind the ' +
-        'receive while a core is free; with the hog, client + server + hog share the same 2 cores, and the hash is paid in wall time.',
+        '(≈ 0.3 s per 512 MB on one core at 1.7 GB/s) and the background fdatasync. CPU s per thread, receiving + writing / hashing / the rest: ' +
+        `${threadsText(fi.qnbThreads)} without the hog, ${threadsText(fh.qnbThreads)} with it. ` +
+        'On an idle machine the hash runs beside the receive on the second core. The hog runs in a session of its own, as every ' +
+        `process the bench starts, and ${AUTOGROUP ? 'Linux shares the CPU between sessions, not threads (autogroup is on: /proc/sys/kernel/sched_autogroup_enabled = 1)' : 'autogroup is off here (/proc/sys/kernel/sched_autogroup_enabled ≠ 1): the CPU is shared between threads'}; ` +
+        "with autogroup and the hog busy, qnb's process as a whole gets about one core, so its wall time is its CPU time and the ratio " +
+        `to curl -o is close to the ratio of their CPU (${fmt(fh.curlCpuS, 2)} s ÷ ${fmt(fh.qnbCpuS, 2)} s, nginx included) — the sha256 that curl -o does not do sets that floor (bench/FINDINGS.md).`,
       '',
       '```sh',
       `curl -s -o "$FILE" -w '%{time_total}' "$NGINX/collections/${COLLECTION}/snapshots/$SNAP"`,

@@ -9,45 +9,10 @@
  *
  * S3 endpoint and keys come from QNB_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { threadSampler } from './thread-cpu.mjs';
 
 const dist = new URL('../../dist/', import.meta.url);
 const [step, ...args] = process.argv.slice(2);
-
-/**
- * CPU seconds (user, sys) of each thread of this process, sampled every 50 ms while it runs (a
- * thread's figures vanish from /proc when it ends): the main thread, the busiest other thread
- * (the hashing or sealing worker) and the rest (libuv's I/O pool, V8) — what limits a step.
- */
-function threadSampler() {
-  const last = new Map();
-  const sample = () => {
-    for (const tid of readdirSync('/proc/self/task')) {
-      try {
-        const st = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-        last.set(tid, [Number(f[11]) / 100, Number(f[12]) / 100]);
-      } catch {}
-    }
-  };
-  const timer = setInterval(sample, 50);
-  return {
-    sample,
-    report() {
-      clearInterval(timer);
-      sample();
-      const main = last.get(String(process.pid)) ?? [0, 0];
-      last.delete(String(process.pid));
-      const rest = [...last.values()].sort((a, b) => b[0] + b[1] - a[0] - a[1]);
-      const worker = rest.shift() ?? [0, 0];
-      const sum = (xs, i) => xs.reduce((a, x) => a + x[i], 0);
-      const fmt = ([u, s]) => `${(u + s).toFixed(2)} s (user ${u.toFixed(2)}, sys ${s.toFixed(2)})`;
-      process.stderr.write(
-        `threads: main ${fmt(main)}; busiest other (worker) ${fmt(worker)}; other threads (I/O pool, V8) ${fmt([sum(rest, 0), sum(rest, 1)])}\n`,
-      );
-    },
-  };
-}
 
 if (step === 'fetch') {
   const [root, url] = args;
