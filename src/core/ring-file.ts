@@ -1,11 +1,13 @@
 /**
  * A new file fed from a byte ring (byte-ring.ts): each piece a socket read into the ring's current
- * slot is written from there with no copy (`writeSync`), then committed to the hash; a background
- * `fdatasync` every 32 MiB keeps the final `fsync` short. The receiving side (raw-http.ts) reads
+ * slot is written from there with no copy, then committed to the hash; a background `fdatasync`
+ * every 32 MiB keeps the final `fsync` short. Large transfers (hash on the worker) write in libuv's
+ * thread pool, positioned, so receiving, writing and hashing run on three threads; small ones write
+ * with `writeSync` and hash inline. The receiving side (raw-http.ts) reads
  * into `slot()` and calls `write`; one file may take the bodies of several answers in turn (the
  * ranges of one S3 object), the hash running on across them.
  */
-import { closeSync, fdatasync, fsync, openSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fsync, openSync, write as fsWrite, writeSync } from 'node:fs';
 import { createByteRing } from './byte-ring.js';
 import { ioError } from './errors.js';
 import { SYNC_EVERY } from './file-writer.js';
@@ -54,14 +56,36 @@ export interface RingFileOptions {
   onError: (err: Error) => void;
 }
 
+/** Writes `len` bytes of `buf` from `off` at file position `pos`, continuing short writes. */
+function writeAt(fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (o: number, l: number, p: number) =>
+      fsWrite(fd, buf, o, l, p, (err, n) => {
+        if (err) reject(err);
+        else if (n < l) step(o + n, l - n, p + n);
+        else resolve();
+      });
+    step(off, len, pos);
+  });
+}
+
 /** A ring and a file at `path` (not created until `open()`). */
 export function createRingFile(path: string, opts: RingFileOptions): RingFile {
-  const ring = createByteRing({ worker: (opts.expectedBytes ?? 0) >= WORKER_MIN_BYTES });
+  const worker = (opts.expectedBytes ?? 0) >= WORKER_MIN_BYTES;
+  const ring = createByteRing({ worker });
   const progress = throttled(opts.onProgress);
   let fd: number | undefined;
   let bytes = 0;
   let unsynced = 0;
   let syncing: Promise<void> | undefined;
+  /**
+   * With the worker's ring, writes run in libuv's thread pool, positioned, one per slot: the
+   * receiving thread only reads the socket (bench/FINDINGS.md: page-cache writes were most of its
+   * time). A slot is read into again only once its write is done and its bytes are hashed.
+   */
+  const writing = new Map<Buffer, Promise<void>>();
+  let writeError: Error | undefined;
+  const nextFree = () => !writing.has(ring.slot());
   const backgroundSync = (file: number) => {
     unsynced = 0;
     syncing = new Promise<void>((done, bad) => fdatasync(file, (e) => (e ? bad(e) : done())));
@@ -85,21 +109,42 @@ export function createRingFile(path: string, opts: RingFileOptions): RingFile {
     opened: () => fd !== undefined,
     write(buf, from, n) {
       if (n === 0) return true;
+      if (writeError) throw writeError;
       const file = fd as number;
-      try {
-        for (let done = 0; done < n; ) done += writeSync(file, buf, from + done, n - done);
-      } catch (err) {
-        throw ioError(err as NodeJS.ErrnoException, path);
+      if (worker) {
+        const done = writeAt(file, buf, from, n, bytes).then(
+          () => {
+            writing.delete(buf);
+          },
+          (err: NodeJS.ErrnoException) => {
+            writing.delete(buf);
+            writeError ??= ioError(err, path);
+            opts.onError(writeError);
+          },
+        );
+        writing.set(buf, done);
+      } else {
+        try {
+          for (let done = 0; done < n; ) done += writeSync(file, buf, from + done, n - done);
+        } catch (err) {
+          throw ioError(err as NodeJS.ErrnoException, path);
+        }
       }
       bytes += n;
       unsynced += n;
       if (unsynced >= SYNC_EVERY && !syncing) backgroundSync(file);
       progress(bytes);
-      return ring.commit(from, n);
+      return ring.commit(from, n) && nextFree();
     },
-    free: () => ring.free(),
+    async free() {
+      await ring.free();
+      while (!nextFree()) await writing.get(ring.slot());
+      if (writeError) throw writeError;
+    },
     bytes: () => bytes,
     async finish() {
+      await Promise.all(writing.values());
+      if (writeError) throw writeError;
       await syncing;
       const sha256 = await ring.digest();
       await new Promise<void>((done, bad) =>
@@ -110,7 +155,8 @@ export function createRingFile(path: string, opts: RingFileOptions): RingFile {
     },
     async close() {
       await ring.close();
-      // no fdatasync of ours may still run on the descriptor when it is closed
+      // no write or fdatasync of ours may still run on the descriptor when it is closed
+      await Promise.all(writing.values());
       await syncing?.catch(() => {});
       if (fd !== undefined) closeSync(fd);
       fd = undefined;
