@@ -32,7 +32,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -191,6 +191,19 @@ async function encryptionRows(run: number, b: EncryptionBench): Promise<void> {
   }
 }
 
+/** Writes `size` bytes to `path` and removes it, untimed: pages for the next row to reuse. */
+async function warmPages(path: string, size: number): Promise<void> {
+  const chunk = Buffer.alloc(8 << 20, 1);
+  const fh = await open(path, 'w');
+  try {
+    for (let done = 0; done < size; done += chunk.length)
+      await fh.write(chunk, 0, Math.min(chunk.length, size - done));
+  } finally {
+    await fh.close();
+  }
+  await rm(path, { force: true });
+}
+
 async function main() {
   const work = await mkdtemp(join(tmpdir(), 'qnb-bench-s3-'));
   const load0 = await loadAverage();
@@ -315,6 +328,10 @@ async function main() {
       if (STEPS.has('download')) {
         // restore download: qnb's fetch of the copy it made vs rclone back to a file
         const back = join(work, `restore-${run}`);
+        // every row writes SIZE bytes into pages the row before it freed; the first one gets the
+        // same from an untimed write of SIZE bytes, removed (on this VM a page the guest touches
+        // for the first time costs ~2.3 s of kernel time per GiB, bench/FINDINGS.md)
+        await warmPages(join(work, 'warm'), SIZE);
         await settle();
         await run1('download: qnb restore fetch', process.execPath, [
           STEPS_SCRIPT,
@@ -413,7 +430,8 @@ async function main() {
         'sockets (If-Match the first ETag, 32 MiB ranges), 3 requests open, the range in its turn read',
         'into a shared 16 MiB ring and written from there, the others left unread in their sockets;',
         'sha256 on a worker thread, background fdatasync, size + sha256 checked against the manifest,',
-        'fsync, manifest. Before each download row the page cache is flushed (`sync`, not timed).',
+        'fsync, manifest. Before each download row the page cache is flushed (`sync`, not timed); before',
+        'the first, SIZE bytes are written and removed, so each row writes into pages freed just before.',
         'rclone: MD5 of the file for its metadata (checked again on download), no fsync on download',
         '(the `+ sync FILE` row adds the fsync qnb does, as coreutils `sync FILE`). At its defaults',
         'rclone waits 1 s per part: Go sends `Expect: 100-Continue`, which versitygw does not answer',

@@ -7,7 +7,7 @@
  * into `slot()` and calls `write`; one file may take the bodies of several answers in turn (the
  * ranges of one S3 object), the hash running on across them.
  */
-import { closeSync, fdatasync, fsync, openSync, write as fsWrite, writeSync } from 'node:fs';
+import { closeSync, fdatasync, write as fsWrite, fsync, openSync, writeSync } from 'node:fs';
 import { createByteRing } from './byte-ring.js';
 import { ioError } from './errors.js';
 import { SYNC_EVERY } from './file-writer.js';
