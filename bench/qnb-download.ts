@@ -26,7 +26,7 @@ if (!url || !collection || !snapshot || !out) {
 }
 
 const stopTrace = startMemTrace();
-// per-thread CPU: the receiving and writing (main) thread, the ring's hashing worker, the rest
+// per-thread CPU: the receiving (main) thread, the ring's hashing worker, the rest (libuv's pool: writes)
 const threads = threadSampler();
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();

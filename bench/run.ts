@@ -667,8 +667,8 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
         curlCores: cpu(curl) / summarize(curl).ms,
         qnbCpuS: cpu(qnb) / 1000,
         curlCpuS: cpu(curl) / 1000,
-        // qnb's threads (CPU s, medians): receiving and writing (main), hashing (the ring's
-        // worker), the rest (libuv pool: the background fdatasync; V8)
+        // qnb's threads (CPU s, medians): receiving (main), hashing (the ring's worker), the rest
+        // (libuv's pool: the writes and the background fdatasync; V8)
         qnbThreads: (['mainS', 'workerS', 'restS'] as const).map((k) =>
           median(qnb.samples.map((x) => x.extra?.[k] ?? 0)),
         ),
@@ -717,9 +717,9 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
       '',
       `What limits it: curl -o and nginx together used ${fmt(fi.curlCpuS, 2)} s of CPU (${fmt(fi.curlCores, 2)} cores busy on average over curl's run); ` +
         `qnb and nginx ${fmt(fi.qnbCpuS, 2)} s (${fmt(fi.qnbCores, 2)} cores): qnb does curl's receive and write plus a sha256 of every byte ` +
-        '(≈ 0.3 s per 512 MB on one core at 1.7 GB/s) and the background fdatasync. CPU s per thread, receiving + writing / hashing / the rest: ' +
+        "(≈ 0.3 s per 512 MB on one core at 1.7 GB/s) and the background fdatasync. CPU s per thread, receiving / hashing (the ring's worker) / the rest (libuv's pool: the writes and fdatasync; V8): " +
         `${threadsText(fi.qnbThreads)} without the hog, ${threadsText(fh.qnbThreads)} with it. ` +
-        'On an idle machine the hash runs beside the receive on the second core. The hog runs in a session of its own, as every ' +
+        'On an idle machine the hash and the writes run beside the receive on the second core. The hog runs in a session of its own, as every ' +
         `process the bench starts, and ${AUTOGROUP ? 'Linux shares the CPU between sessions, not threads (autogroup is on: /proc/sys/kernel/sched_autogroup_enabled = 1)' : 'autogroup is off here (/proc/sys/kernel/sched_autogroup_enabled ≠ 1): the CPU is shared between threads'}; ` +
         "with autogroup and the hog busy, qnb's process as a whole gets about one core, so its wall time is its CPU time and the ratio " +
         `to curl -o is close to the ratio of their CPU (${fmt(fh.curlCpuS, 2)} s ÷ ${fmt(fh.qnbCpuS, 2)} s, nginx included) — the sha256 that curl -o does not do sets that floor (bench/FINDINGS.md).`,
