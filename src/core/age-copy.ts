@@ -18,6 +18,7 @@ import { createCipheriv } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { AgePlan } from './age.js';
+import { readFull } from './age-file.js';
 import { CIPHER_SLOT, PLAIN_SLOT, SCAVENGE_EVERY, scavenger, sealBatch } from './age-seal-worker.js';
 import { InterruptedError, ioError } from './errors.js';
 
@@ -38,25 +39,18 @@ async function* sealed(plan: AgePlan, signal?: AbortSignal): AsyncGenerator<Buff
   const fh = await open(plan.source, 'r').catch((e) => {
     throw ioError(e as NodeJS.ErrnoException, plan.source);
   });
-  const readFull = async (buf: Buffer) => {
-    let n = 0;
-    while (n < buf.length) {
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, null).catch((e) => {
-        throw ioError(e as NodeJS.ErrnoException, plan.source);
-      });
-      if (bytesRead === 0) break;
-      n += bytesRead;
-    }
-    return n;
-  };
+  const read = (buf: Buffer) =>
+    readFull(fh, buf).catch((e) => {
+      throw ioError(e as NodeJS.ErrnoException, plan.source);
+    });
   try {
     let cur = Buffer.allocUnsafeSlow(PLAIN_SLOT);
     let next = Buffer.allocUnsafeSlow(PLAIN_SLOT);
-    let len = await readFull(cur);
+    let len = await read(cur);
     // batch b is the last once the read after it found the end of the file (as the first pass)
     for (let b = 0; ; b++) {
       if (signal?.aborted) throw new InterruptedError();
-      const nextLen = len === PLAIN_SLOT ? await readFull(next) : 0;
+      const nextLen = len === PLAIN_SLOT ? await read(next) : 0;
       const last = nextLen === 0;
       const out = Buffer.allocUnsafe(CIPHER_SLOT);
       yield out.subarray(0, sealBatch(createCipheriv, plan.key, b, cur.subarray(0, len), last, out));

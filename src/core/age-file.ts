@@ -45,7 +45,7 @@ async function writeFull(fh: Handle, buf: Buffer): Promise<void> {
 }
 
 /** Reads until `buf` is full or the file ends; returns the bytes read. */
-async function readFull(fh: Handle, buf: Buffer): Promise<number> {
+export async function readFull(fh: Handle, buf: Buffer): Promise<number> {
   let n = 0;
   while (n < buf.length) {
     const { bytesRead } = await fh.read(buf, n, buf.length - n, null);
