@@ -130,6 +130,12 @@ interface EncryptionBench {
   work: string;
   /** Deletes every object of the bench bucket (the server's page cache is freed, see below). */
   emptyBucket: () => Promise<void>;
+  /** The identity's key file (0600, in `work`): the encrypted restore rows decrypt with it. */
+  identityFile: string;
+  /** Where the backup lies in the backups folder (the copy's key, before `.age`). */
+  rel: string;
+  /** rclone's environment (the `bench:` remote), when rclone is installed. */
+  rclone?: NodeJS.ProcessEnv;
 }
 
 /** Flushes the page cache (`sync`, not timed): no row pays for the dirty pages of the one before. */
@@ -168,13 +174,15 @@ async function encryptionRows(run: number, b: EncryptionBench): Promise<void> {
   await settle();
   await b.run1('encrypt: qnb first pass of an encrypted copy (nothing written)', process.execPath, step('-'));
   const copies = [
-    () =>
-      b.run1(
+    async () => {
+      await b.run1(
         'encrypted copy: qnb copy with QNB_AGE_RECIPIENTS',
         process.execPath,
         [QNB, 'copy', '--to', `s3://bench/qnb-age-${run}`],
         { ...b.env, QNB_AGE_RECIPIENTS: b.recipient },
-      ),
+      );
+      await encryptedRestoreRows(run, b);
+    },
     () =>
       b.run1('encrypted copy: the same copy, plain (beside it)', process.execPath, [
         QNB,
@@ -188,6 +196,51 @@ async function encryptionRows(run: number, b: EncryptionBench): Promise<void> {
     await b.emptyBucket();
     await settle();
     await copy();
+  }
+}
+
+/**
+ * The restore of the encrypted copy just made: qnb's fetch (what `qnb restore --from` runs: the
+ * identity opens the header, the payload is decrypted as it arrives, both sides hashed, fsync)
+ * beside `rclone cat | age -d | tee FILE | sha256sum` + `sync FILE` (the age CLI checks every
+ * chunk's tag as qnb does; the sha256 of the plain bytes and the fsync are qnb's other guarantees).
+ * Alternating order between runs; `sync` before each.
+ */
+async function encryptedRestoreRows(run: number, b: EncryptionBench): Promise<void> {
+  const back = join(b.work, `restore-age-${run}`);
+  const out = join(b.work, `age-back-${run}`);
+  const rows = [
+    async () => {
+      await b.run1(
+        'encrypted restore: qnb restore fetch, decrypted',
+        process.execPath,
+        [STEPS_SCRIPT, 'fetch', back, `s3://bench/qnb-age-${run}`],
+        { ...b.env, QNB_AGE_IDENTITY_FILE: b.identityFile },
+      );
+      await rm(back, { recursive: true, force: true });
+    },
+    async () => {
+      if (!b.rclone || !existsSync('/usr/bin/age')) return;
+      await b.run1(
+        'encrypted restore: rclone cat | age -d | tee FILE | sha256sum; sync FILE',
+        'bash',
+        [
+          '-c',
+          'set -o pipefail; rclone cat "$1" | age -d -i "$2" | tee "$3" | sha256sum && sync "$3"',
+          'bash',
+          `bench:bench/qnb-age-${run}/${b.rel}.age`,
+          b.identityFile,
+          out,
+        ],
+        b.rclone,
+      );
+      await rm(out, { force: true });
+    },
+  ];
+  if (run % 2 === 0) rows.reverse();
+  for (const row of rows) {
+    await settle();
+    await row();
   }
 }
 
@@ -260,7 +313,10 @@ async function main() {
     };
     const hasRclone = existsSync('/usr/bin/rclone');
     const { generateIdentity, identityToRecipient } = await import('age-encryption');
-    const recipient = await identityToRecipient(await generateIdentity());
+    const identity = await generateIdentity();
+    const recipient = await identityToRecipient(identity);
+    const identityFile = join(work, 'bench-age.key');
+    await writeFile(identityFile, `${identity}\n`, { mode: 0o600 });
     const results: Measured[] = [];
     const pids = server.pids;
     const curlAuth = [
@@ -383,7 +439,18 @@ async function main() {
         await rm(curlOut, { force: true });
       }
       if (!STEPS.has('encrypt')) continue;
-      await encryptionRows(run, { run1, file, recipient, sha256: data.sha256, env, work, emptyBucket });
+      await encryptionRows(run, {
+        run1,
+        file,
+        recipient,
+        sha256: data.sha256,
+        env,
+        work,
+        emptyBucket,
+        identityFile,
+        rel: r.rel,
+        ...(hasRclone ? { rclone: rcloneEnv } : {}),
+      });
     }
     const mb = SIZE / 1024 ** 2;
     /** Median wall time of the rows whose tool starts with `prefix` (successful runs). */
@@ -410,7 +477,7 @@ async function main() {
       '',
       ...results.flatMap((m) => (m.threads ? [`- ${m.tool}, CPU per thread: ${m.threads}`] : [])),
       '',
-      `qnb / rclone throughput (against rclone's fastest row): upload ${ratio('upload: qnb', 'upload: rclone')}×, restore download ${ratio('download: qnb', 'download: rclone copyto')}× (${ratio('download: qnb', 'download: rclone copyto + sync')}× against rclone + sync); qnb encryptFile / age CLI (medians): ${ratio('encrypt: qnb encryptFile', 'encrypt: age', 'median')}×, an encrypted copy's first pass / age CLI: ${ratio('encrypt: qnb first pass', 'encrypt: age', 'median')}×, encrypted copy / the same copy plain: ${ratio('encrypted copy: qnb', 'encrypted copy: the same', 'median')}×.`,
+      `qnb / rclone throughput (against rclone's fastest row): upload ${ratio('upload: qnb', 'upload: rclone')}×, restore download ${ratio('download: qnb', 'download: rclone copyto')}× (${ratio('download: qnb', 'download: rclone copyto + sync')}× against rclone + sync); qnb encryptFile / age CLI (medians): ${ratio('encrypt: qnb encryptFile', 'encrypt: age', 'median')}×, an encrypted copy's first pass / age CLI: ${ratio('encrypt: qnb first pass', 'encrypt: age', 'median')}×, encrypted copy / the same copy plain: ${ratio('encrypted copy: qnb', 'encrypted copy: the same', 'median')}×; encrypted restore: qnb / the rclone + age pipeline ${ratio('encrypted restore: qnb', 'encrypted restore: rclone', 'median')}×, qnb's encrypted / plain restore ${ratio('encrypted restore: qnb', 'download: qnb', 'median')}×.`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     if (RESULTS) {

@@ -3,7 +3,8 @@
  * Node on the built dist/, no tsx):
  *
  *   node bench/lib/s3-steps.mjs fetch BACKUPS_DIR s3://BUCKET/PREFIX   the restore download of the
- *        newest set (fetchSet: ranged parallel GETs, sha256 + size checked, fsync, manifest)
+ *        newest set (fetchSet: ranged parallel GETs, sha256 + size checked, fsync, manifest; an
+ *        encrypted copy decrypted with the identities in QNB_AGE_IDENTITY_FILE)
  *   node bench/lib/s3-steps.mjs encrypt SOURCE DEST RECIPIENT SIZE SHA256   encryptFile alone (DEST
  *        `-`: planEncryption, the first pass of an encrypted copy, which writes nothing)
  *
@@ -33,12 +34,18 @@ if (step === 'fetch') {
     partSize: Number(process.env.QNB_S3_PART_SIZE_MB ?? 8) * 1024 * 1024,
     concurrency: Number(process.env.QNB_S3_CONCURRENCY ?? 3),
   });
+  // an encrypted copy: the identities of QNB_AGE_IDENTITY_FILE, as `qnb restore --from` reads them
+  const idFile = process.env.QNB_AGE_IDENTITY_FILE;
+  const identities = idFile
+    ? (await import('node:fs')).readFileSync(idFile, 'utf8').match(/AGE-SECRET-KEY-1\S+/g)
+    : undefined;
   const r = await fetchSet(
     repo,
     backend,
     url,
     { latest: true },
     { reporter: silentReporter, now: () => new Date() },
+    identities ?? undefined,
   );
   await backend.close();
   threads.report();

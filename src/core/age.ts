@@ -193,47 +193,85 @@ async function readHeader(
   }
 }
 
+/** An age error from the header or the payload as one QnbError naming `what`. */
+function explainAge(err: unknown, what: string): QnbError {
+  if (err instanceof QnbError) return err;
+  const m = (err as Error).message ?? String(err);
+  if (/no identity matched/i.test(m))
+    return new QnbError('E_AUTH', `${what}: none of the age identities can decrypt it`, {
+      hint: 'set QNB_AGE_IDENTITY_FILE to the key file whose public key the copy was encrypted to',
+    });
+  return new QnbError('E_CHECKSUM', `${what}: the encrypted copy is damaged (${m})`, {
+    hint: 'restore an older copy: `qnb list --remote TARGET`',
+  });
+}
+
+/**
+ * Reads an age file's header and payload nonce from `it` (every chunk read goes to `onChunk`) and
+ * opens the header with one of `identities`; the payload key and what was read past the nonce.
+ */
+async function readStart(
+  it: AsyncIterator<Uint8Array>,
+  identities: readonly string[],
+  onChunk: (c: Buffer) => void,
+): Promise<{ key: Buffer; rest: Buffer }> {
+  const { Decrypter } = await lib();
+  const dec = new Decrypter();
+  for (const i of identities) dec.addIdentity(i);
+  const h = await readHeader(it, onChunk);
+  const fileKey = await dec.decryptHeader(h.header);
+  let rest = h.rest;
+  while (rest.length < NONCE) {
+    const { value, done } = await it.next();
+    if (done) throw new Error('the file ends before its payload (truncated)');
+    const c = Buffer.from(value);
+    onChunk(c);
+    rest = Buffer.concat([rest, c]);
+  }
+  return { key: payloadKey(fileKey, rest.subarray(0, NONCE)), rest: rest.subarray(NONCE) };
+}
+
+/**
+ * Opens the header of the age file `source` starts with, reading no further than the chunk that
+ * holds the payload nonce, then releases `source`: the payload key, and the header's and nonce's
+ * bytes (what a later read of the same object must start with, ring-age.ts).
+ */
+export async function openHeader(
+  source: Readable,
+  identities: readonly string[],
+  what: string,
+): Promise<{ key: Buffer; head: Buffer }> {
+  const seen: Buffer[] = [];
+  try {
+    const it = source[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+    const { key, rest } = await readStart(it, identities, (c) => seen.push(c));
+    const all = Buffer.concat(seen);
+    return { key, head: all.subarray(0, all.length - rest.length) };
+  } catch (err) {
+    throw explainAge(err, what);
+  } finally {
+    source.destroy();
+  }
+}
+
 /** Decrypts `source` into a stream (for hashing without writing); `cipher()` after it ended. */
 export async function decryptStream(
   source: Readable,
   identities: readonly string[],
   what: string,
 ): Promise<{ stream: Readable; cipher(): StreamResult; explain(err: unknown): QnbError }> {
-  const { Decrypter } = await lib();
-  const dec = new Decrypter();
-  for (const i of identities) dec.addIdentity(i);
   const hash = createHash('sha256');
   let bytes = 0;
   const count = (c: Uint8Array) => {
     hash.update(c);
     bytes += c.length;
   };
-  const explain = (err: unknown) => {
-    if (err instanceof QnbError) return err;
-    const m = (err as Error).message ?? String(err);
-    if (/no identity matched/i.test(m))
-      return new QnbError('E_AUTH', `${what}: none of the age identities can decrypt it`, {
-        hint: 'set QNB_AGE_IDENTITY_FILE to the key file whose public key the copy was encrypted to',
-      });
-    return new QnbError('E_CHECKSUM', `${what}: the encrypted copy is damaged (${m})`, {
-      hint: 'restore an older copy: `qnb list --remote TARGET`',
-    });
-  };
+  const explain = (err: unknown) => explainAge(err, what);
   const it = source[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
   let key: Buffer;
   let rest: Buffer;
   try {
-    const h = await readHeader(it, count);
-    const fileKey = await dec.decryptHeader(h.header);
-    rest = h.rest;
-    while (rest.length < NONCE) {
-      const { value, done } = await it.next();
-      if (done) throw new Error('the file ends before its payload (truncated)');
-      count(value);
-      rest = Buffer.concat([rest, Buffer.from(value)]);
-    }
-    key = payloadKey(fileKey, rest.subarray(0, NONCE));
-    rest = rest.subarray(NONCE);
+    ({ key, rest } = await readStart(it, identities, count));
   } catch (err) {
     source.destroy();
     throw explain(err);

@@ -18,7 +18,7 @@ import { type StreamResult, throttled } from './transfer.js';
 export const WORKER_MIN_BYTES = 8 << 20;
 
 /** Size of the buffer sockets are given before their turn. */
-const PARKING_BYTES = 64 * 1024;
+export const PARKING_BYTES = 64 * 1024;
 
 /** The file side of a transfer through the ring. */
 export interface RingFile {
@@ -56,6 +56,12 @@ export interface RingFileOptions {
   onError: (err: Error) => void;
 }
 
+/**
+ * Makes what a ring transfer writes into: `createRingFile` (the bytes as they come), or another
+ * RingFile at the same path (ring-age.ts: an encrypted copy's plaintext).
+ */
+export type RingSinkFactory = (path: string, opts: RingFileOptions) => RingFile;
+
 /** Writes `len` bytes of `buf` from `off` at file position `pos`, continuing short writes. */
 function writeAt(fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -69,36 +75,36 @@ function writeAt(fd: number, buf: Buffer, off: number, len: number, pos: number)
   });
 }
 
-/** A ring and a file at `path` (not created until `open()`). */
-export function createRingFile(path: string, opts: RingFileOptions): RingFile {
-  const worker = (opts.expectedBytes ?? 0) >= WORKER_MIN_BYTES;
-  const ring = createByteRing({ worker });
-  const progress = throttled(opts.onProgress);
+/**
+ * The new file a ring transfer writes: created on `open()` (`wx`, 0600), written in libuv's pool
+ * at given positions (or inline), flushed with a background fdatasync every SYNC_EVERY bytes, and
+ * fsynced by `finish()`. A failed write or flush is an `E_IO` error naming the file: handed to
+ * `onError` (the transfer must stop) and thrown by the next `check()`.
+ */
+export function createTargetFile(path: string, onError: (err: Error) => void) {
   let fd: number | undefined;
-  let bytes = 0;
   let unsynced = 0;
   let syncing: Promise<void> | undefined;
-  /**
-   * With the worker's ring, writes run in libuv's thread pool, positioned, one per slot: the
-   * receiving thread only reads the socket (bench/FINDINGS.md: page-cache writes were most of its
-   * time). A slot is read into again only once its write is done and its bytes are hashed.
-   */
-  const writing = new Map<Buffer, Promise<void>>();
-  let writeError: Error | undefined;
-  const nextFree = () => !writing.has(ring.slot());
-  const backgroundSync = (file: number) => {
+  let failure: Error | undefined;
+  const writing = new Set<Promise<void>>();
+  const fail = (err: NodeJS.ErrnoException) => {
+    failure ??= ioError(err, path);
+    onError(failure);
+  };
+  const wrote = (n: number) => {
+    unsynced += n;
+    if (unsynced < SYNC_EVERY || syncing) return;
     unsynced = 0;
+    const file = fd as number;
     syncing = new Promise<void>((done, bad) => fdatasync(file, (e) => (e ? bad(e) : done())));
     syncing.then(
       () => {
         syncing = undefined;
       },
-      (e: Error) => opts.onError(ioError(e as NodeJS.ErrnoException, path)),
+      (e: Error) => fail(e),
     );
   };
   return {
-    slot: () => ring.slot(),
-    parking: Buffer.allocUnsafe(PARKING_BYTES),
     open() {
       try {
         fd = openSync(path, 'wx', FILE_MODE);
@@ -107,59 +113,105 @@ export function createRingFile(path: string, opts: RingFileOptions): RingFile {
       }
     },
     opened: () => fd !== undefined,
+    /** Throws the first failed write or flush. */
+    check() {
+      if (failure) throw failure;
+    },
+    failed: () => failure !== undefined,
+    /** Writes in the pool; the promise resolves when the write ended, failed or not. */
+    writeAt(buf: Buffer, off: number, len: number, pos: number): Promise<void> {
+      const done: Promise<void> = writeAt(fd as number, buf, off, len, pos).then(
+        () => {
+          writing.delete(done);
+        },
+        (err: NodeJS.ErrnoException) => {
+          writing.delete(done);
+          fail(err);
+        },
+      );
+      writing.add(done);
+      wrote(len);
+      return done;
+    },
+    /** Writes on this thread. */
+    writeSync(buf: Buffer, off: number, len: number) {
+      try {
+        for (let done = 0; done < len; ) done += writeSync(fd as number, buf, off + done, len - done);
+      } catch (err) {
+        throw ioError(err as NodeJS.ErrnoException, path);
+      }
+      wrote(len);
+    },
+    /** Resolves once one of the pool's writes ended (at once when none is pending). */
+    async oneWrite() {
+      if (writing.size) await Promise.race(writing);
+    },
+    /** Waits for every write and the flush, then fsyncs. */
+    async finish() {
+      await Promise.all(writing);
+      if (failure) throw failure;
+      await syncing;
+      await new Promise<void>((done, bad) =>
+        fsync(fd as number, (e) => (e ? bad(ioError(e, path)) : done())),
+      );
+    },
+    /** Closes the file once no write or fdatasync of ours runs on it; safe to repeat. */
+    async close() {
+      await Promise.all(writing);
+      await syncing?.catch(() => {});
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+    },
+  };
+}
+
+/** A ring and a file at `path` (not created until `open()`). */
+export function createRingFile(path: string, opts: RingFileOptions): RingFile {
+  const worker = (opts.expectedBytes ?? 0) >= WORKER_MIN_BYTES;
+  const ring = createByteRing({ worker });
+  const progress = throttled(opts.onProgress);
+  const file = createTargetFile(path, opts.onError);
+  let bytes = 0;
+  /**
+   * With the worker's ring, writes run in libuv's thread pool, positioned, one per slot: the
+   * receiving thread only reads the socket (bench/FINDINGS.md: page-cache writes were most of its
+   * time). A slot is read into again only once its write is done and its bytes are hashed.
+   */
+  const writing = new Map<Buffer, Promise<void>>();
+  const nextFree = () => !writing.has(ring.slot());
+  return {
+    slot: () => ring.slot(),
+    parking: Buffer.allocUnsafe(PARKING_BYTES),
+    open: () => file.open(),
+    opened: () => file.opened(),
     write(buf, from, n) {
       if (n === 0) return true;
-      if (writeError) throw writeError;
-      const file = fd as number;
+      file.check();
       if (worker) {
-        const done = writeAt(file, buf, from, n, bytes).then(
-          () => {
-            writing.delete(buf);
-          },
-          (err: NodeJS.ErrnoException) => {
-            writing.delete(buf);
-            writeError ??= ioError(err, path);
-            opts.onError(writeError);
-          },
-        );
+        const done = file.writeAt(buf, from, n, bytes).then(() => {
+          writing.delete(buf);
+        });
         writing.set(buf, done);
-      } else {
-        try {
-          for (let done = 0; done < n; ) done += writeSync(file, buf, from + done, n - done);
-        } catch (err) {
-          throw ioError(err as NodeJS.ErrnoException, path);
-        }
-      }
+      } else file.writeSync(buf, from, n);
       bytes += n;
-      unsynced += n;
-      if (unsynced >= SYNC_EVERY && !syncing) backgroundSync(file);
       progress(bytes);
       return ring.commit(from, n) && nextFree();
     },
     async free() {
       await ring.free();
       while (!nextFree()) await writing.get(ring.slot());
-      if (writeError) throw writeError;
+      file.check();
     },
     bytes: () => bytes,
     async finish() {
-      await Promise.all(writing.values());
-      if (writeError) throw writeError;
-      await syncing;
+      await file.finish();
       const sha256 = await ring.digest();
-      await new Promise<void>((done, bad) =>
-        fsync(fd as number, (e) => (e ? bad(ioError(e, path)) : done())),
-      );
       opts.onProgress?.(bytes);
       return { bytes, sha256 };
     },
     async close() {
       await ring.close();
-      // no write or fdatasync of ours may still run on the descriptor when it is closed
-      await Promise.all(writing.values());
-      await syncing?.catch(() => {});
-      if (fd !== undefined) closeSync(fd);
-      fd = undefined;
+      await file.close();
     },
   };
 }

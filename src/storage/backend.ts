@@ -10,6 +10,7 @@
 import type { Readable } from 'node:stream';
 import { QnbError } from '../core/errors.js';
 import { TEMP_PREFIX } from '../core/fs-safe.js';
+import type { RingSinkFactory } from '../core/ring-file.js';
 import type { StreamResult } from '../core/transfer.js';
 
 /** What kind of storage a backend writes to. */
@@ -51,6 +52,11 @@ export interface GetToFileOptions extends CallOptions {
   expectedBytes?: number;
   /** Bytes written so far (called at most every ~200 ms, and once at the end). */
   onProgress?: (bytes: number) => void;
+  /**
+   * What the object's bytes go into, at `path`, instead of a copy of them (an encrypted copy is
+   * decrypted as it arrives, core/ring-age.ts); the result is still the object's size and sha256.
+   */
+  sink?: RingSinkFactory;
 }
 
 /** One stored object. */

@@ -14,11 +14,14 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { generateIdentity, identityToRecipient } from 'age-encryption';
+import { openHeader } from '../../src/core/age.js';
 import { copySets } from '../../src/core/copy.js';
 import { QnbError } from '../../src/core/errors.js';
 import { silentReporter } from '../../src/core/events.js';
 import { fetchSet } from '../../src/core/remote-fetch.js';
 import { createRepository } from '../../src/core/repository.js';
+import { createRingDecrypt, type RingDecrypt } from '../../src/core/ring-age.js';
 import type { StreamResult } from '../../src/core/transfer.js';
 import type { CopyBackend } from '../../src/storage/backend.js';
 import { createS3Backend, type S3Backend } from '../../src/storage/s3/s3-backend.js';
@@ -174,6 +177,69 @@ test('restore --from takes the fast path on an http endpoint (and the SDK when i
   await restore('r2', slow);
   assert.deepEqual(slow.fast, [undefined, undefined]);
   assert.equal(slow.gets.filter((k) => /\.(snapshot|dump)/.test(k)).length, 2);
+});
+
+test('an encrypted copy comes over raw sockets and is decrypted as it arrives; a wrong identity reads only the header', async (t) => {
+  if (!avail.ok) return t.skip(`S3 server missing — ${avail.hint}`);
+  const { backend, spec, proxy } = await setup(t, { viaProxy: true });
+  const dir = await tempDir(t);
+  const bytes = 2 * MIN_PART_SIZE + 4321;
+  await syntheticRepository(join(dir, 'backups'), { sets: 1, bytes });
+  const identity = await generateIdentity();
+  const recipients = [await identityToRecipient(identity)];
+  const ctx = { reporter: silentReporter, now: () => new Date('2026-11-10T00:00:00Z') };
+  const local = createRepository(join(dir, 'backups'));
+  assert.equal((await copySets(local, backend, ctx, { recipients })).ok, true);
+  const plain = new Map((await local.scan()).artifacts.map((a) => [a.artifact.file, a.artifact.sha256]));
+  const sinks: boolean[] = [];
+  const wrapped: CopyBackend = {
+    ...backend,
+    getToFile: async (key, path, o) => {
+      const r = await backend.getToFile?.(key, path, o);
+      sinks.push(r !== undefined && o?.sink !== undefined);
+      return r;
+    },
+  };
+  const repo = createRepository(join(dir, 'back'));
+  await repo.init();
+  await fetchSet(repo, wrapped, backend.name, { latest: true }, ctx, [identity]);
+  assert.deepEqual(sinks, [true, true], 'both copies came through getToFile into the decrypting sink');
+  const back = (await repo.scan()).artifacts;
+  assert.equal(back.filter((a) => a.valid).length, 2);
+  for (const a of back) {
+    const file = await readFile(join(dir, 'back', a.artifact.file));
+    assert.equal(sha256(file), plain.get(a.artifact.file), `${a.artifact.file}: the plaintext`);
+  }
+
+  // in 1 MiB ranges, 3 open at once: every range boundary lands inside the payload's chunks
+  const key = `${back[0]!.artifact.file}.age`;
+  const stored = await readFile(join(dir, 'back', back[0]!.artifact.file));
+  const { key: payloadKey, head } = await openHeader(await backend.get(key), [identity], key);
+  const total = (await backend.stat(key))!.size;
+  let sink: RingDecrypt | undefined;
+  const out = join(dir, 'ranges.out');
+  const got = await s3GetToFile(spec(key), out, {
+    expectedBytes: total,
+    sink: (p, o) => {
+      sink = createRingDecrypt(p, { ...o, key: payloadKey, head, total, what: key });
+      return sink;
+    },
+  });
+  assert.equal(got?.bytes, total);
+  assert.deepEqual(sink!.plain(), { bytes: stored.length, sha256: sha256(stored) });
+  assert.ok((await readFile(out)).equals(stored));
+
+  // a wrong identity: refused from the header, before any range of the payload is asked
+  const before = proxy.requests.length;
+  const wrong = createRepository(join(dir, 'wrong'));
+  await wrong.init();
+  await assert.rejects(
+    fetchSet(wrong, wrapped, backend.name, { latest: true }, ctx, [await generateIdentity()]),
+    (e: unknown) =>
+      e instanceof QnbError && e.code === 'E_AUTH' && /none of the age identities/.test(e.message),
+  );
+  assert.equal(proxy.requests.slice(before).filter(isRaw).length, 0, 'no raw range request was sent');
+  assert.deepEqual((await wrong.scan()).artifacts, [], 'nothing half-fetched is left');
 });
 
 test('an object replaced while it is read: the next range fails with 412 naming the object and the range', async (t) => {

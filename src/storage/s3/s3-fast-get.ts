@@ -27,7 +27,7 @@ import {
   requestText,
   SHORT_BODY,
 } from '../../core/raw-http.js';
-import { createRingFile } from '../../core/ring-file.js';
+import { createRingFile, type RingSinkFactory } from '../../core/ring-file.js';
 import type { StreamResult } from '../../core/transfer.js';
 import { type SigningKeys, s3Path, signGet } from './s3-sign.js';
 
@@ -55,6 +55,8 @@ export interface FastGetOptions {
   onProgress?: (bytes: number) => void;
   /** The size the caller expects: decides worker or inline hashing. */
   expectedBytes?: number;
+  /** What the bytes go into instead of the file itself (an encrypted copy's decryption). */
+  sink?: RingSinkFactory;
 }
 
 /** `bytes 0-8388607/2147483648` → its numbers (total undefined when `*`). */
@@ -91,7 +93,7 @@ export async function s3GetToFile(
     stopped ??= e;
     for (const g of gets) g.destroy(e);
   };
-  const file = createRingFile(path, {
+  const file = (opts.sink ?? createRingFile)(path, {
     ...(opts.expectedBytes !== undefined ? { expectedBytes: opts.expectedBytes } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     onError: stop,

@@ -1,0 +1,189 @@
+/**
+ * An encrypted copy's restore download, decrypted as it arrives: a RingFile (ring-file.ts) that a
+ * ring transfer (S3's ranged GETs over raw sockets, s3-fast-get.ts) feeds with the age file's
+ * bytes, and that writes the plaintext into the new file instead of the ciphertext. Before the
+ * transfer, the caller read the header once (age.ts `openHeader`: one of the identities opened
+ * it) and hands its bytes and the payload key here. The header's bytes in the transfer must be
+ * those; every 64 KiB chunk of the payload is opened as soon as its bytes are in, its tag checked
+ * before its plaintext is written, and the chunk that ends at the object's recorded size is the
+ * last one (the age STREAM rules of age-stream.ts). The ciphertext is hashed on the ring's worker
+ * (checked by the caller against the copy's manifest), the plaintext here, on the receiving thread.
+ * Why (bench/FINDINGS.md): decrypting a single-stream SDK download on one thread made an encrypted
+ * restore take 5 to 6 times as long as a plain one, and half again as long as `rclone cat | age -d`.
+ *
+ * Memory: the ring (16 MiB), one pending chunk, and BATCHES buffers of plaintext gathered for
+ * their writes (libuv's pool, positioned, 1 MiB each); a background fdatasync every 32 MiB, fsync
+ * at the end.
+ */
+import { createHash } from 'node:crypto';
+import { keepFreedChunks, scavenger } from './age-seal-worker.js';
+import { openChunk, SEALED_CHUNK } from './age-stream.js';
+import { createByteRing } from './byte-ring.js';
+import { QnbError } from './errors.js';
+import {
+  createTargetFile,
+  PARKING_BYTES,
+  type RingFile,
+  type RingFileOptions,
+  WORKER_MIN_BYTES,
+} from './ring-file.js';
+import { type StreamResult, throttled } from './transfer.js';
+
+export interface RingDecryptOptions extends RingFileOptions {
+  /** The payload key (age.ts `openHeader`). */
+  key: Buffer;
+  /** The header and payload nonce as read before: the transfer's first bytes must be these. */
+  head: Buffer;
+  /** The encrypted object's size as its manifest records it. */
+  total: number;
+  /** The copy, for messages. */
+  what: string;
+}
+
+export interface RingDecrypt extends RingFile {
+  /** Size and sha256 of the plaintext written; after `finish()`. */
+  plain(): StreamResult;
+}
+
+/** The plaintext is gathered into buffers of this size, one positioned write each… */
+const BATCH_BYTES = 1 << 20;
+/** …from a pool of this many (the one being filled included): at most 3 MiB wait for writes. */
+const BATCHES = 4;
+/** Chunks opened between two minor GCs (each chunk's plaintext is a new 64 KiB buffer). */
+const SCAVENGE_CHUNKS = 16;
+
+export function createRingDecrypt(path: string, o: RingDecryptOptions): RingDecrypt {
+  const ring = createByteRing({ worker: o.total >= WORKER_MIN_BYTES });
+  const progress = throttled(o.onProgress);
+  const scavenge = scavenger();
+  keepFreedChunks();
+  const plainHash = createHash('sha256');
+  const pending = Buffer.allocUnsafe(SEALED_CHUNK);
+  const damaged = (why: string) =>
+    new QnbError('E_CHECKSUM', `${o.what}: the encrypted copy is damaged (${why})`, {
+      hint: 'restore an older copy: `qnb list --remote TARGET`',
+    });
+  const file = createTargetFile(path, o.onError);
+  let fill = 0;
+  let received = 0;
+  let counter = 0;
+  let ended = false;
+  let plainBytes = 0;
+  let plain: StreamResult | undefined;
+  const pool: Buffer[] = Array.from({ length: BATCHES }, () => Buffer.allocUnsafeSlow(BATCH_BYTES));
+  let batch = pool.pop() as Buffer;
+  let batchFill = 0;
+  let batchAt = 0;
+  /**
+   * Writes the batch being filled at its place in the file and takes the next one from the pool.
+   * One write() of the transfer (at most one 1 MiB slot of ciphertext) fills at most one batch:
+   * the pool is never empty here while write() pauses the transfer when it is (see `room`).
+   */
+  const flush = () => {
+    if (batchFill === 0) return;
+    const buf = batch;
+    file.writeAt(buf, 0, batchFill, batchAt).then(() => pool.push(buf));
+    batchAt += batchFill;
+    batchFill = 0;
+    batch = pool.pop() as Buffer;
+  };
+  const room = () => pool.length > 0;
+  /** Hashes a chunk's plaintext and gathers it into the batch. */
+  const emit = (bytes: Buffer) => {
+    plainHash.update(bytes);
+    plainBytes += bytes.length;
+    for (let off = 0; off < bytes.length; ) {
+      const k = Math.min(bytes.length - off, BATCH_BYTES - batchFill);
+      bytes.copy(batch, batchFill, off, off + k);
+      batchFill += k;
+      off += k;
+      if (batchFill === BATCH_BYTES) flush();
+    }
+    progress(plainBytes);
+  };
+  /** Opens chunk `counter` (its tag checked first); the last is the one ending at `total`. */
+  const openOne = (sealed: Buffer, last: boolean) => {
+    let bytes: Buffer;
+    try {
+      bytes = openChunk(o.key, counter, sealed, last);
+    } catch (err) {
+      throw damaged((err as Error).message);
+    }
+    if (last && counter > 0 && bytes.length === 0)
+      throw damaged('the payload ends with an empty chunk after data');
+    emit(bytes);
+    counter++;
+    if (last) ended = true;
+    if (counter % SCAVENGE_CHUNKS === 0) scavenge();
+  };
+  /** Takes `n` bytes of `buf` from `at`: the header's are compared, the payload's opened. */
+  const take = (buf: Buffer, at: number, n: number) => {
+    const end = at + n;
+    while (at < end && received < o.head.length) {
+      const k = Math.min(end - at, o.head.length - received);
+      if (!buf.subarray(at, at + k).equals(o.head.subarray(received, received + k)))
+        throw new QnbError('E_SERVER', `${o.what}: the object changed after qnb read its header`, {
+          hint: 'run the command again',
+          retryable: true,
+        });
+      at += k;
+      received += k;
+    }
+    while (at < end) {
+      if (ended) throw damaged(`longer than the ${o.total} bytes its manifest records`);
+      const start = o.head.length + counter * SEALED_CHUNK;
+      const len = Math.min(SEALED_CHUNK, o.total - start);
+      const k = Math.min(len - fill, end - at);
+      const last = start + len === o.total;
+      if (fill === 0 && k === len) openOne(buf.subarray(at, at + k), last);
+      else {
+        buf.copy(pending, fill, at, at + k);
+        fill += k;
+        if (fill === len) {
+          fill = 0;
+          openOne(pending.subarray(0, len), last);
+        }
+      }
+      at += k;
+      received += k;
+    }
+  };
+  return {
+    slot: () => ring.slot(),
+    parking: Buffer.allocUnsafe(PARKING_BYTES),
+    open: () => file.open(),
+    opened: () => file.opened(),
+    write(buf, from, n) {
+      if (n === 0) return true;
+      file.check();
+      take(buf, from, n);
+      return ring.commit(from, n) && room();
+    },
+    async free() {
+      await ring.free();
+      while (!room() && !file.failed()) await file.oneWrite();
+      file.check();
+    },
+    bytes: () => received,
+    async finish() {
+      if (ended) flush();
+      if (!ended)
+        throw damaged(
+          `it ends after ${received} of the ${o.total} bytes its manifest records, inside the payload`,
+        );
+      await file.finish();
+      const sha256 = await ring.digest();
+      plain = { bytes: plainBytes, sha256: plainHash.digest('hex') };
+      o.onProgress?.(plainBytes);
+      return { bytes: received, sha256 };
+    },
+    plain() {
+      if (!plain) throw new Error('plain() before finish()');
+      return plain;
+    },
+    async close() {
+      await ring.close();
+      await file.close();
+    },
+  };
+}
