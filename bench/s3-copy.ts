@@ -204,7 +204,7 @@ async function encryptionRows(run: number, b: EncryptionBench): Promise<void> {
  * identity opens the header, the payload is decrypted as it arrives, both sides hashed, fsync)
  * beside `rclone cat | age -d | tee FILE | sha256sum` + `sync FILE` (the age CLI checks every
  * chunk's tag as qnb does; the sha256 of the plain bytes and the fsync are qnb's other guarantees).
- * Alternating order between runs; `sync` before each.
+ * Alternating order between runs; before each, SIZE bytes written and removed (untimed), then `sync`.
  */
 async function encryptedRestoreRows(run: number, b: EncryptionBench): Promise<void> {
   const back = join(b.work, `restore-age-${run}`);
@@ -239,6 +239,8 @@ async function encryptedRestoreRows(run: number, b: EncryptionBench): Promise<vo
   ];
   if (run % 2 === 0) rows.reverse();
   for (const row of rows) {
+    // each row writes SIZE bytes into pages freed just before (see the download rows)
+    await warmPages(join(b.work, 'warm'), SIZE);
     await settle();
     await row();
   }

@@ -6,19 +6,19 @@
  * it) and hands its bytes and the payload key here. The header's bytes in the transfer must be
  * those; every 64 KiB chunk of the payload is opened as soon as its bytes are in, its tag checked
  * before its plaintext is written, and the chunk that ends at the object's recorded size is the
- * last one (the age STREAM rules of age-stream.ts). The ciphertext is hashed on the ring's worker
- * (checked by the caller against the copy's manifest), the plaintext here, on the receiving thread.
+ * last one (the age STREAM rules of age-stream.ts). The ciphertext is hashed on its ring's worker
+ * (checked by the caller against the copy's manifest), the plaintext on a second ring's worker;
+ * the receiving thread reads the sockets and opens the chunks.
  * Why (bench/FINDINGS.md): decrypting a single-stream SDK download on one thread made an encrypted
  * restore take 5 to 6 times as long as a plain one, and half again as long as `rclone cat | age -d`.
  *
- * Memory: the ring (16 MiB), one pending chunk, and BATCHES buffers of plaintext gathered for
- * their writes (libuv's pool, positioned, 1 MiB each); a background fdatasync every 32 MiB, fsync
- * at the end.
+ * Memory: two rings of 16 MiB (the ciphertext's, hashed on its worker; the plaintext's, hashed on
+ * another while libuv's pool writes it from there, positioned), one pending chunk and one batch;
+ * a background fdatasync every 32 MiB, fsync at the end.
  */
-import { createHash } from 'node:crypto';
 import { keepFreedChunks, scavenger } from './age-seal-worker.js';
 import { openChunk, SEALED_CHUNK } from './age-stream.js';
-import { createByteRing } from './byte-ring.js';
+import { createByteRing, SLOT_BYTES } from './byte-ring.js';
 import { QnbError } from './errors.js';
 import {
   createTargetFile,
@@ -45,10 +45,8 @@ export interface RingDecrypt extends RingFile {
   plain(): StreamResult;
 }
 
-/** The plaintext is gathered into buffers of this size, one positioned write each… */
-const BATCH_BYTES = 1 << 20;
-/** …from a pool of this many (the one being filled included): at most 3 MiB wait for writes. */
-const BATCHES = 4;
+/** The plaintext is gathered into batches of a slot of the plaintext's ring. */
+const BATCH_BYTES = SLOT_BYTES;
 /** Chunks opened between two minor GCs (each chunk's plaintext is a new 64 KiB buffer). */
 const SCAVENGE_CHUNKS = 16;
 
@@ -57,7 +55,6 @@ export function createRingDecrypt(path: string, o: RingDecryptOptions): RingDecr
   const progress = throttled(o.onProgress);
   const scavenge = scavenger();
   keepFreedChunks();
-  const plainHash = createHash('sha256');
   const pending = Buffer.allocUnsafe(SEALED_CHUNK);
   const damaged = (why: string) =>
     new QnbError('E_CHECKSUM', `${o.what}: the encrypted copy is damaged (${why})`, {
@@ -70,27 +67,33 @@ export function createRingDecrypt(path: string, o: RingDecryptOptions): RingDecr
   let ended = false;
   let plainBytes = 0;
   let plain: StreamResult | undefined;
-  const pool: Buffer[] = Array.from({ length: BATCHES }, () => Buffer.allocUnsafeSlow(BATCH_BYTES));
-  let batch = pool.pop() as Buffer;
+  /**
+   * The plaintext is gathered into `batch`, then copied into a slot of a second ring, whose worker
+   * hashes it while the pool writes it from there: one write() of the transfer (at most one 1 MiB
+   * slot of ciphertext) fills at most one batch, so the slot it goes to is always free (write()
+   * pauses the transfer until the next one is, see `room`).
+   */
+  const plainRing = createByteRing({ worker: o.total >= WORKER_MIN_BYTES });
+  const writing = new Map<Buffer, Promise<void>>();
+  let ringFree = true;
+  const batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
   let batchFill = 0;
   let batchAt = 0;
-  /**
-   * Writes the batch being filled at its place in the file and takes the next one from the pool.
-   * One write() of the transfer (at most one 1 MiB slot of ciphertext) fills at most one batch:
-   * the pool is never empty here while write() pauses the transfer when it is (see `room`).
-   */
   const flush = () => {
     if (batchFill === 0) return;
-    const buf = batch;
-    file.writeAt(buf, 0, batchFill, batchAt).then(() => pool.push(buf));
+    const slot = plainRing.slot();
+    batch.copy(slot, 0, 0, batchFill);
+    const done = file.writeAt(slot, 0, batchFill, batchAt).then(() => {
+      writing.delete(slot);
+    });
+    writing.set(slot, done);
     batchAt += batchFill;
+    ringFree = plainRing.commit(0, batchFill);
     batchFill = 0;
-    batch = pool.pop() as Buffer;
   };
-  const room = () => pool.length > 0;
+  const room = () => ringFree && !writing.has(plainRing.slot());
   /** Hashes a chunk's plaintext and gathers it into the batch. */
   const emit = (bytes: Buffer) => {
-    plainHash.update(bytes);
     plainBytes += bytes.length;
     for (let off = 0; off < bytes.length; ) {
       const k = Math.min(bytes.length - off, BATCH_BYTES - batchFill);
@@ -161,7 +164,11 @@ export function createRingDecrypt(path: string, o: RingDecryptOptions): RingDecr
     },
     async free() {
       await ring.free();
-      while (!room() && !file.failed()) await file.oneWrite();
+      if (!ringFree) {
+        await plainRing.free();
+        ringFree = true;
+      }
+      for (let w = writing.get(plainRing.slot()); w; w = writing.get(plainRing.slot())) await w;
       file.check();
     },
     bytes: () => received,
@@ -173,7 +180,7 @@ export function createRingDecrypt(path: string, o: RingDecryptOptions): RingDecr
         );
       await file.finish();
       const sha256 = await ring.digest();
-      plain = { bytes: plainBytes, sha256: plainHash.digest('hex') };
+      plain = { bytes: plainBytes, sha256: await plainRing.digest() };
       o.onProgress?.(plainBytes);
       return { bytes: received, sha256 };
     },
@@ -183,6 +190,7 @@ export function createRingDecrypt(path: string, o: RingDecryptOptions): RingDecr
     },
     async close() {
       await ring.close();
+      await plainRing.close();
       await file.close();
     },
   };
