@@ -7,11 +7,13 @@ import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { CopyBackend } from '../storage/backend.js';
 import type { TargetContext } from '../targets/target.js';
-import { decryptStream } from './age.js';
+import { decryptStream, openHeader } from './age.js';
 import { NotFoundError, toQnbError } from './errors.js';
 import { storedObject } from './manifest.js';
 import { scanRemote } from './remote-scan.js';
 import type { RepoArtifact } from './repository.js';
+import { createRingDecrypt, type RingDecrypt } from './ring-age.js';
+import { createRingFile } from './ring-file.js';
 import type { StreamResult } from './transfer.js';
 import type { VerifyItem, VerifyResult } from './verify.js';
 
@@ -44,6 +46,55 @@ async function hashStream(stream: AsyncIterable<unknown>): Promise<StreamResult>
     bytes += (c as Uint8Array).length;
   }
   return { bytes, sha256: hash.digest('hex') };
+}
+
+/**
+ * Size and sha256 of what the destination holds at `stored.key`: through the backend's own way
+ * (S3 over plain http: ranged GETs over raw sockets, hashed on a worker, nothing written), else
+ * its stream.
+ */
+async function readBack(
+  backend: CopyBackend,
+  stored: { key: string; bytes: number },
+  call: { signal?: AbortSignal },
+): Promise<StreamResult> {
+  const fast = await backend.getToFile?.(stored.key, '', {
+    ...call,
+    expectedBytes: stored.bytes,
+    sink: (_path, o) => createRingFile(undefined, o),
+  });
+  return fast ?? hashStream(await backend.get(stored.key, call));
+}
+
+/**
+ * An encrypted copy read back and decrypted, nothing written: both sides' size and sha256. The
+ * backend's own way when it has one (ring-age.ts, after the header opened), else its stream.
+ */
+async function readDecrypted(
+  backend: CopyBackend,
+  stored: { key: string; bytes: number },
+  identities: readonly string[],
+  what: string,
+  call: { signal?: AbortSignal },
+): Promise<{ cipher: StreamResult; plain: StreamResult }> {
+  if (backend.getToFile) {
+    const { key, head } = await openHeader(await backend.get(stored.key, call), identities, what);
+    let sink: RingDecrypt | undefined;
+    const cipher = await backend.getToFile(stored.key, '', {
+      ...call,
+      expectedBytes: stored.bytes,
+      sink: (_path, o) => {
+        sink = createRingDecrypt(undefined, { ...o, key, head, total: stored.bytes, what });
+        return sink;
+      },
+    });
+    if (cipher && sink) return { cipher, plain: sink.plain() };
+  }
+  const d = await decryptStream(await backend.get(stored.key, call), identities, what);
+  const plain = await hashStream(d.stream).catch((err) => {
+    throw d.explain(err);
+  });
+  return { cipher: d.cipher(), plain };
 }
 
 /** What is wrong with `got` against `want`, or undefined when they match. */
@@ -86,15 +137,12 @@ export async function verifyRemote(
     else {
       ctx.reporter.emit({ type: 'step', target, name, message: `reading back ${a.path}` });
       try {
-        const body = await backend.get(stored.key, call);
-        if (decrypt) {
-          const d = await decryptStream(body, opts.identities!, a.path);
-          const plain = await hashStream(d.stream).catch((err) => {
-            throw d.explain(err);
-          });
-          item.detail =
-            mismatch(d.cipher(), stored, 'stored object: ') ?? mismatch(plain, a.artifact, 'decrypted: ');
-        } else item.detail = mismatch(await hashStream(body), stored, '');
+        const sides: { cipher: StreamResult; plain?: StreamResult } = decrypt
+          ? await readDecrypted(backend, stored, opts.identities!, a.path, call)
+          : { cipher: await readBack(backend, stored, call) };
+        item.detail =
+          mismatch(sides.cipher, stored, decrypt ? 'stored object: ' : '') ??
+          (sides.plain ? mismatch(sides.plain, a.artifact, 'decrypted: ') : undefined);
         item.ok = item.detail === undefined;
       } catch (err) {
         const e = toQnbError(err, ctx.signal);

@@ -50,7 +50,7 @@ const BATCH_BYTES = SLOT_BYTES;
 /** Chunks opened between two minor GCs (each chunk's plaintext is a new 64 KiB buffer). */
 const SCAVENGE_CHUNKS = 16;
 
-export function createRingDecrypt(path: string, o: RingDecryptOptions): RingDecrypt {
+export function createRingDecrypt(path: string | undefined, o: RingDecryptOptions): RingDecrypt {
   const ring = createByteRing({ worker: o.total >= WORKER_MIN_BYTES });
   const progress = throttled(o.onProgress);
   const scavenge = scavenger();

@@ -75,13 +75,34 @@ function writeAt(fd: number, buf: Buffer, off: number, len: number, pos: number)
   });
 }
 
+/** See createTargetFile. */
+export interface TargetFile {
+  open(): void;
+  opened(): boolean;
+  /** Throws the first failed write or flush. */
+  check(): void;
+  failed(): boolean;
+  /** Writes in the pool; the promise resolves when the write ended, failed or not. */
+  writeAt(buf: Buffer, off: number, len: number, pos: number): Promise<void>;
+  /** Writes on this thread. */
+  writeSync(buf: Buffer, off: number, len: number): void;
+  /** Resolves once one of the pool's writes ended (at once when none is pending). */
+  oneWrite(): Promise<void>;
+  /** Waits for every write and the flush, then fsyncs. */
+  finish(): Promise<void>;
+  /** Closes the file once no write or fdatasync of ours runs on it; safe to repeat. */
+  close(): Promise<void>;
+}
+
 /**
  * The new file a ring transfer writes: created on `open()` (`wx`, 0600), written in libuv's pool
  * at given positions (or inline), flushed with a background fdatasync every SYNC_EVERY bytes, and
  * fsynced by `finish()`. A failed write or flush is an `E_IO` error naming the file: handed to
- * `onError` (the transfer must stop) and thrown by the next `check()`.
+ * `onError` (the transfer must stop) and thrown by the next `check()`. Without a path nothing is
+ * written anywhere (a read-back that only hashes, `verify --from`).
  */
-export function createTargetFile(path: string, onError: (err: Error) => void) {
+export function createTargetFile(path: string | undefined, onError: (err: Error) => void): TargetFile {
+  if (path === undefined) return noFile();
   let fd: number | undefined;
   let unsynced = 0;
   let syncing: Promise<void> | undefined;
@@ -113,12 +134,10 @@ export function createTargetFile(path: string, onError: (err: Error) => void) {
       }
     },
     opened: () => fd !== undefined,
-    /** Throws the first failed write or flush. */
     check() {
       if (failure) throw failure;
     },
     failed: () => failure !== undefined,
-    /** Writes in the pool; the promise resolves when the write ended, failed or not. */
     writeAt(buf: Buffer, off: number, len: number, pos: number): Promise<void> {
       const done: Promise<void> = writeAt(fd as number, buf, off, len, pos).then(
         () => {
@@ -133,7 +152,6 @@ export function createTargetFile(path: string, onError: (err: Error) => void) {
       wrote(len);
       return done;
     },
-    /** Writes on this thread. */
     writeSync(buf: Buffer, off: number, len: number) {
       try {
         for (let done = 0; done < len; ) done += writeSync(fd as number, buf, off + done, len - done);
@@ -142,11 +160,9 @@ export function createTargetFile(path: string, onError: (err: Error) => void) {
       }
       wrote(len);
     },
-    /** Resolves once one of the pool's writes ended (at once when none is pending). */
     async oneWrite() {
       if (writing.size) await Promise.race(writing);
     },
-    /** Waits for every write and the flush, then fsyncs. */
     async finish() {
       await Promise.all(writing);
       if (failure) throw failure;
@@ -155,7 +171,6 @@ export function createTargetFile(path: string, onError: (err: Error) => void) {
         fsync(fd as number, (e) => (e ? bad(ioError(e, path)) : done())),
       );
     },
-    /** Closes the file once no write or fdatasync of ours runs on it; safe to repeat. */
     async close() {
       await Promise.all(writing);
       await syncing?.catch(() => {});
@@ -165,8 +180,30 @@ export function createTargetFile(path: string, onError: (err: Error) => void) {
   };
 }
 
-/** A ring and a file at `path` (not created until `open()`). */
-export function createRingFile(path: string, opts: RingFileOptions): RingFile {
+/** The target of a transfer that writes nothing: every write done at once. */
+function noFile(): TargetFile {
+  let opened = false;
+  const done = Promise.resolve();
+  return {
+    open: () => {
+      opened = true;
+    },
+    opened: () => opened,
+    check: () => {},
+    failed: () => false,
+    writeAt: () => done,
+    writeSync: () => {},
+    oneWrite: async () => {},
+    finish: async () => {},
+    close: async () => {},
+  };
+}
+
+/**
+ * A ring and a file at `path` (not created until `open()`); without a path, a ring that only
+ * hashes what it is given.
+ */
+export function createRingFile(path: string | undefined, opts: RingFileOptions): RingFile {
   const worker = (opts.expectedBytes ?? 0) >= WORKER_MIN_BYTES;
   const ring = createByteRing({ worker });
   const progress = throttled(opts.onProgress);

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, test } from 'node:test';
@@ -20,6 +20,7 @@ import { copySets } from '../../src/core/copy.js';
 import { QnbError } from '../../src/core/errors.js';
 import { silentReporter } from '../../src/core/events.js';
 import { fetchSet } from '../../src/core/remote-fetch.js';
+import { verifyRemote } from '../../src/core/remote-verify.js';
 import { createRepository } from '../../src/core/repository.js';
 import { createRingDecrypt, type RingDecrypt } from '../../src/core/ring-age.js';
 import type { StreamResult } from '../../src/core/transfer.js';
@@ -49,7 +50,7 @@ async function setup(t: { after(fn: () => unknown): void }, opts: { viaProxy?: b
   const bucket = `qnb-fast-${process.pid}-${++n}`;
   await s.createBucket(bucket);
   const proxy = await startTcpProxy(t, s.endpoint);
-  const backend = await createS3Backend({
+  const config = {
     bucket,
     prefix: 'p',
     endpoint: opts.viaProxy ? proxy.endpoint : s.endpoint,
@@ -58,7 +59,8 @@ async function setup(t: { after(fn: () => unknown): void }, opts: { viaProxy?: b
     secretAccessKey: s.secretKey,
     partSize: MIN_PART_SIZE,
     concurrency: 3,
-  });
+  };
+  const backend = await createS3Backend(config);
   t.after(() => backend.close());
   /** The download of `key` through the proxy in 1 MiB ranges, 3 requests open. */
   const spec = (key: string, over: Partial<FastGet> = {}): FastGet => ({
@@ -75,7 +77,7 @@ async function setup(t: { after(fn: () => unknown): void }, opts: { viaProxy?: b
   const put = async (key: string, data: Buffer) => {
     await backend.put(key, Readable.from([data]), { size: data.length, sha256: sha256(data) });
   };
-  return { backend, proxy, spec, put, bucket };
+  return { backend, proxy, spec, put, bucket, config };
 }
 
 /** Waits until `cond()` holds (or fails the test after 5 s). */
@@ -240,6 +242,49 @@ test('an encrypted copy comes over raw sockets and is decrypted as it arrives; a
   );
   assert.equal(proxy.requests.slice(before).filter(isRaw).length, 0, 'no raw range request was sent');
   assert.deepEqual((await wrong.scan()).artifacts, [], 'nothing half-fetched is left');
+});
+
+test('verify --from reads copies back over raw sockets, writing nothing: plain, encrypted and decrypted, and a damaged one', async (t) => {
+  if (!avail.ok) return t.skip(`S3 server missing — ${avail.hint}`);
+  const { backend, config } = await setup(t);
+  const dir = await tempDir(t);
+  await syntheticRepository(join(dir, 'backups'), { sets: 1, bytes: MIN_PART_SIZE + 99 });
+  const identity = await generateIdentity();
+  const ctx = { reporter: silentReporter, now: () => new Date('2026-11-10T00:00:00Z') };
+  const local = createRepository(join(dir, 'backups'));
+  const plainBackend = await createS3Backend({ ...config, prefix: 'plain' });
+  t.after(() => plainBackend.close());
+  assert.equal((await copySets(local, plainBackend, ctx)).ok, true);
+  const recipients = [await identityToRecipient(identity)];
+  assert.equal((await copySets(local, backend, ctx, { recipients })).ok, true);
+  const sinks: string[] = [];
+  const spied = (b: S3Backend): CopyBackend => ({
+    ...b,
+    getToFile: async (key, path, o) => {
+      const r = await b.getToFile?.(key, path, o);
+      if (r && o?.sink) sinks.push(key);
+      return r;
+    },
+  });
+  const plain = await verifyRemote(spied(plainBackend), plainBackend.name, undefined, ctx);
+  assert.equal(plain.ok, true, JSON.stringify(plain.items));
+  const enc = await verifyRemote(spied(backend), backend.name, undefined, ctx, { identities: [identity] });
+  assert.equal(enc.ok, true, JSON.stringify(enc.items));
+  assert.equal(enc.items.length, 2);
+  assert.equal(sinks.length, 4, 'every copy came through getToFile into a sink');
+  assert.deepEqual(await readdir(dir), ['backups'], 'nothing was written');
+
+  // the same bytes with one flipped, in place of a copy: its sha256 no longer matches
+  const victim = plain.items[0]!.file;
+  const body = Buffer.from(await (await plainBackend.get(victim)).toArray().then((c) => Buffer.concat(c)));
+  body[body.length - 7]! ^= 1;
+  await plainBackend.put(victim, Readable.from([body]), { size: body.length, sha256: sha256(body) });
+  const bad = await verifyRemote(spied(plainBackend), plainBackend.name, undefined, ctx);
+  assert.equal(bad.ok, false);
+  assert.match(
+    bad.items.find((i) => i.file === victim)!.detail!,
+    /sha256 differs from the manifest \(the copy is corrupt\)/,
+  );
 });
 
 test('an object replaced while it is read: the next range fails with 412 naming the object and the range', async (t) => {
