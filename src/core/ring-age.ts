@@ -60,6 +60,9 @@ export function createRingDecrypt(path: string | undefined, o: RingDecryptOption
     new QnbError('E_CHECKSUM', `${o.what}: the encrypted copy is damaged (${why})`, {
       hint: 'restore an older copy: `qnb list --remote TARGET`',
     });
+  // at least the header and one chunk's tag, or the chunk arithmetic below has nothing to stand on
+  if (o.total < o.head.length + 16)
+    throw damaged(`its manifest records ${o.total} bytes, less than its header`);
   const file = createTargetFile(path, o.onError);
   let fill = 0;
   let received = 0;
@@ -92,7 +95,7 @@ export function createRingDecrypt(path: string | undefined, o: RingDecryptOption
     batchFill = 0;
   };
   const room = () => ringFree && !writing.has(plainRing.slot());
-  /** Hashes a chunk's plaintext and gathers it into the batch. */
+  /** Gathers a chunk's plaintext into the batch. */
   const emit = (bytes: Buffer) => {
     plainBytes += bytes.length;
     for (let off = 0; off < bytes.length; ) {

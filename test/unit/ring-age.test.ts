@@ -156,6 +156,17 @@ test('damage, truncation, extension and another header are refused; a wrong iden
   );
   // the manifest records a shorter object: the chunk that ends there is taken for the last one
   await refused(cipher, cipher.length - SEALED_CHUNK, 'cut', /damaged/, 'E_CHECKSUM');
+  assert.throws(
+    () =>
+      createRingDecrypt(join(dir, 'tiny'), {
+        key,
+        head,
+        total: head.length + 15,
+        what: 'copy.age',
+        onError: () => {},
+      }),
+    (e: unknown) => e instanceof QnbError && /records \d+ bytes, less than its header/.test(e.message),
+  );
   const longer = Buffer.concat([cipher, Buffer.alloc(40)]);
   await refused(
     longer,
