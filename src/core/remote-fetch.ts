@@ -177,7 +177,8 @@ async function download(
     }
   } else {
     // the backend's own way to a file when it has one (S3 over plain http: raw sockets into a
-    // ring, hashed on a worker); undefined when it cannot, before any file exists
+    // ring, hashed on a worker; a folder: file reads into the ring); undefined when it cannot,
+    // before any file exists
     got = await backend.getToFile?.(stored.key, tmp, { ...opts, expectedBytes: stored.bytes });
     got ??= await streamToFile(await get(), tmp, opts);
   }
@@ -188,7 +189,7 @@ async function download(
 
 /**
  * An encrypted copy through the backend's own way to a file (S3 over plain http: ranged GETs over
- * raw sockets), decrypted as it arrives (ring-age.ts): the header is read and opened first, so a
+ * raw sockets; a folder: file reads), decrypted as it arrives (ring-age.ts): the header is read and opened first, so a
  * wrong identity is refused before the payload moves. `undefined`, with no file created, when the
  * backend has no such way for it: the caller decrypts the backend's stream instead.
  */

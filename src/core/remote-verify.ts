@@ -50,8 +50,8 @@ async function hashStream(stream: AsyncIterable<unknown>): Promise<StreamResult>
 
 /**
  * Size and sha256 of what the destination holds at `stored.key`: through the backend's own way
- * (S3 over plain http: ranged GETs over raw sockets, hashed on a worker, nothing written), else
- * its stream.
+ * (S3 over plain http: ranged GETs over raw sockets; a folder: file reads; into a ring whose
+ * worker hashes, nothing written), else its stream.
  */
 async function readBack(
   backend: CopyBackend,

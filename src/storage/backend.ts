@@ -87,10 +87,12 @@ export interface CopyBackend {
   /** The object's bytes as a stream. Throws `NotFoundError` when there is no such key. Safe to retry. */
   get(key: string, opts?: CallOptions): Promise<Readable>;
   /**
-   * Optional fast path for restores: writes the object to a new file at `path` (which must not
-   * exist), fsynced, and resolves its size and sha256, or resolves `undefined` without creating
-   * the file when this backend cannot take the fast path for it (the caller then uses `get`). On
-   * a failure the file may exist: the caller removes it. Safe to retry with a fresh path.
+   * Optional fast path for restores and read-backs: the object's bytes through a ring (its worker
+   * hashing) into a new file at `path` (which must not exist), fsynced — or into `opts.sink`,
+   * which decides what happens at `path` — resolving the object's size and sha256; or `undefined`
+   * without creating anything when this backend cannot take the fast path for it (the caller then
+   * uses `get`). S3 over plain http (raw sockets) and folders have it. On a failure the file may
+   * exist: the caller removes it. Safe to retry with a fresh path.
    */
   getToFile?(key: string, path: string, opts?: GetToFileOptions): Promise<StreamResult | undefined>;
   /** Size (and sha256, see `storesSha256`) of one object; `undefined` when there is none. Safe to retry. */

@@ -36,6 +36,7 @@ async function tmpfsDir(t: { after(fn: () => unknown): void }, options: string):
 
 copyBackendSuite('dir', {
   open: async (t) => createDirBackend({ root: await tempDir(t, 'qnb-copy-dir-') }),
+  getToFile: true,
   leftovers: (b) => tempFiles(b.properties().location),
   missingContainer: async (t) => createDirBackend({ root: join(await tempDir(t), 'not-mounted') }),
   async readOnly(t) {

@@ -53,6 +53,7 @@ if (!avail.ok) {
 } else {
   copyBackendSuite(`s3 (${S3_KIND})`, {
     open: (t) => freshBackend(t),
+    getToFile: true,
     leftovers: (b: CopyBackend) => (b as S3Backend).incompleteUploads(),
     wrongCredentials: async (t) => {
       const good = await freshBackend(t);

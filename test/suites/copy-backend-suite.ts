@@ -5,9 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, type TestContext, test } from 'node:test';
 import { QnbError } from '../../src/core/errors.js';
+import { createRingFile } from '../../src/core/ring-file.js';
 import type { CopyBackend, ObjectInfo } from '../../src/storage/backend.js';
 
 /** How a backend is tested. Every hook gets a fresh, empty target. */
@@ -27,6 +31,8 @@ export interface CopyBackendHarness {
   readOnly?(t: TestContext): Promise<CopyBackend | string>;
   /** A target with almost no free space; a string skips with that reason. */
   fullDisk?(t: TestContext): Promise<{ backend: CopyBackend; freeBytes: number } | string>;
+  /** The backend has `getToFile` (its conformance test runs). */
+  getToFile?: boolean;
   /** More tests for this backend only. */
   extra?(): void;
 }
@@ -208,6 +214,32 @@ export function copyBackendSuite(name: string, h: CopyBackendHarness): void {
       await b.put('neo4j/big.dump', big.make(), { size, sha256: big.sha256 });
       assert.equal((await b.stat('neo4j/big.dump'))?.size, size);
     });
+
+    if (h.getToFile)
+      test('getToFile: a new file fsynced, the size and sha256 of the object; a sink; nothing for a missing key', async (t) => {
+        const b = await h.open(t);
+        assert.ok(b.getToFile, `${name} has getToFile`);
+        const dir = await mkdtemp(join(tmpdir(), 'qnb-gtf-'));
+        t.after(() => rm(dir, { recursive: true, force: true }));
+        const size = 9 * 1024 * 1024 + 333;
+        const big = bigStream(size, 5);
+        await b.put('qdrant/g.snapshot', big.make(), { size, sha256: big.sha256 });
+        const out = join(dir, 'g.snapshot');
+        const got = await b.getToFile('qdrant/g.snapshot', out, { expectedBytes: size });
+        assert.deepEqual(got, { bytes: size, sha256: big.sha256 });
+        assert.equal(sha(await readFile(out)), big.sha256);
+        assert.equal((await stat(out)).mode & 0o777, 0o600);
+        await rejectsWith(b.getToFile('qdrant/g.snapshot', out), ['E_IO'], /exists/);
+        // a sink without a file: the bytes are hashed, nothing is written
+        const hashed = await b.getToFile('qdrant/g.snapshot', join(dir, 'none'), {
+          sink: (_p, o) => createRingFile(undefined, o),
+        });
+        assert.deepEqual(hashed, { bytes: size, sha256: big.sha256 });
+        assert.deepEqual(await readdir(dir), ['g.snapshot']);
+        const missing = await b.getToFile('qdrant/missing.snapshot', join(dir, 'm')).catch((e: Error) => e);
+        assert.ok(missing === undefined || missing instanceof QnbError, String(missing));
+        assert.deepEqual(await readdir(dir), ['g.snapshot'], 'nothing created for a missing key');
+      });
 
     test('a large file streams through with bounded memory, both ways', async (t) => {
       const b = await h.open(t);

@@ -12,13 +12,15 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InterruptedError, isAbort, NotFoundError, QnbError } from '../../core/errors.js';
 import { DIR_MODE, FILE_MODE, fsyncDir, TEMP_PREFIX } from '../../core/fs-safe.js';
-import { hashingCounter } from '../../core/transfer.js';
+import { createRingFile } from '../../core/ring-file.js';
+import { hashingCounter, type StreamResult } from '../../core/transfer.js';
 import {
   type BackendProperties,
   type CallOptions,
   type CopyBackend,
   checkKey,
   checkStreamed,
+  type GetToFileOptions,
   type ObjectInfo,
   type PutOptions,
 } from '../backend.js';
@@ -144,6 +146,51 @@ export function createDirBackend(config: DirBackendConfig): CopyBackend {
     return fh.createReadStream({ highWaterMark: 1 << 20, ...(opts.signal ? { signal: opts.signal } : {}) });
   }
 
+  /**
+   * A stored file into a new file at `path` (or into `opts.sink`): read into the slots of a ring
+   * whose worker hashes (core/ring-file.ts, core/ring-age.ts), as a restore from S3 is. `undefined`,
+   * with nothing created, when the file cannot be opened: `get` then says why.
+   */
+  async function getToFile(
+    key: string,
+    path: string,
+    opts: GetToFileOptions = {},
+  ): Promise<StreamResult | undefined> {
+    const src = pathOf(key);
+    const fh = await open(src, 'r').catch(() => undefined);
+    if (!fh) return undefined;
+    let failure: Error | undefined;
+    try {
+      const size = (await fh.stat()).size;
+      const sink = (opts.sink ?? createRingFile)(path, {
+        expectedBytes: opts.expectedBytes ?? size,
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+        onError: (e) => {
+          failure ??= e;
+        },
+      });
+      try {
+        sink.open();
+        for (let pos = 0; ; ) {
+          if (opts.signal?.aborted) throw new InterruptedError();
+          const slot = sink.slot();
+          const { bytesRead } = await fh.read(slot, 0, slot.length, pos);
+          if (bytesRead === 0) break;
+          pos += bytesRead;
+          if (!sink.write(slot, 0, bytesRead)) await sink.free();
+          if (failure) throw failure;
+        }
+        return await sink.finish();
+      } finally {
+        await sink.close();
+      }
+    } catch (err) {
+      throw dirError(err, root, src);
+    } finally {
+      await fh.close();
+    }
+  }
+
   async function statKey(key: string): Promise<ObjectInfo | undefined> {
     const path = pathOf(key);
     try {
@@ -197,6 +244,7 @@ export function createDirBackend(config: DirBackendConfig): CopyBackend {
     properties: () => ({ ...props }),
     put,
     get,
+    getToFile,
     stat: statKey,
     list,
     async remove(key) {
