@@ -9,13 +9,13 @@ import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { CopyBackend } from '../storage/backend.js';
 import type { TargetContext } from '../targets/target.js';
-import { decryptToFile, openHeader } from './age.js';
+import { decryptToFile } from './age.js';
 import { ConfigError, NotFoundError, QnbError, VerificationError } from './errors.js';
 import { tempPathFor } from './fs-safe.js';
 import { type ArtifactKind, type SetManifest, storedObject, type TargetKind } from './manifest.js';
 import { scanRemote } from './remote-scan.js';
 import type { RepoArtifact, Repository } from './repository.js';
-import { createRingDecrypt, type RingDecrypt } from './ring-age.js';
+import { getDecrypted } from './ring-age.js';
 import { createSetSink } from './set-lifecycle.js';
 import { hashFile, type StreamResult, streamToFile } from './transfer.js';
 
@@ -168,13 +168,13 @@ async function download(
   const get = () => backend.get(stored.key, ctx.signal ? { signal: ctx.signal } : {});
   let got: StreamResult | undefined;
   if (encrypted) {
-    const differs = () => corrupt('the encrypted object differs from its manifest');
-    got = await fetchDecrypted(backend, stored, tmp, identities!, chosen.path, opts, differs);
-    if (!got) {
-      const d = await decryptToFile(await get(), tmp, identities!, chosen.path, opts);
-      if (d.cipher.bytes !== stored.bytes || d.cipher.sha256 !== stored.sha256) throw differs();
-      got = d.plain;
-    }
+    // the backend's own way (ring-age.ts), else its stream; both check every chunk's tag
+    const d =
+      (await getDecrypted(backend, stored, tmp, identities!, chosen.path, opts)) ??
+      (await decryptToFile(await get(), tmp, identities!, chosen.path, opts));
+    if (d.cipher.bytes !== stored.bytes || d.cipher.sha256 !== stored.sha256)
+      throw corrupt('the encrypted object differs from its manifest');
+    got = d.plain;
   } else {
     // the backend's own way to a file when it has one (S3 over plain http: raw sockets into a
     // ring, hashed on a worker; a folder: file reads into the ring); undefined when it cannot,
@@ -185,38 +185,6 @@ async function download(
   if (got.bytes !== a.bytes) throw corrupt(`${got.bytes} bytes, manifest ${a.bytes}`);
   if (got.sha256 !== a.sha256) throw corrupt('sha256 differs from its manifest');
   return got;
-}
-
-/**
- * An encrypted copy through the backend's own way to a file (S3 over plain http: ranged GETs over
- * raw sockets; a folder: file reads), decrypted as it arrives (ring-age.ts): the header is read and opened first, so a
- * wrong identity is refused before the payload moves. `undefined`, with no file created, when the
- * backend has no such way for it: the caller decrypts the backend's stream instead.
- */
-async function fetchDecrypted(
-  backend: CopyBackend,
-  stored: { key: string; bytes: number; sha256: string },
-  tmp: string,
-  identities: readonly string[],
-  what: string,
-  opts: { signal?: AbortSignal; onProgress: (n: number) => void },
-  differs: () => Error,
-): Promise<StreamResult | undefined> {
-  if (!backend.getToFile) return undefined;
-  const call = opts.signal ? { signal: opts.signal } : {};
-  const { key, head } = await openHeader(await backend.get(stored.key, call), identities, what);
-  let sink: RingDecrypt | undefined;
-  const got = await backend.getToFile(stored.key, tmp, {
-    ...opts,
-    expectedBytes: stored.bytes,
-    sink: (path, o) => {
-      sink = createRingDecrypt(path, { ...o, key, head, total: stored.bytes, what });
-      return sink;
-    },
-  });
-  if (!got || !sink) return undefined;
-  if (got.bytes !== stored.bytes || got.sha256 !== stored.sha256) throw differs();
-  return sink.plain();
 }
 
 /** Downloads one chosen copy (unless the same file is already local), verified, into the repository. */

@@ -5,14 +5,15 @@
  */
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { CopyBackend } from '../storage/backend.js';
 import type { TargetContext } from '../targets/target.js';
-import { decryptStream, openHeader } from './age.js';
+import { decryptStream } from './age.js';
 import { NotFoundError, toQnbError } from './errors.js';
 import { storedObject } from './manifest.js';
 import { scanRemote } from './remote-scan.js';
 import type { RepoArtifact } from './repository.js';
-import { createRingDecrypt, type RingDecrypt } from './ring-age.js';
+import { getDecrypted } from './ring-age.js';
 import { createRingFile } from './ring-file.js';
 import type { StreamResult } from './transfer.js';
 import type { VerifyItem, VerifyResult } from './verify.js';
@@ -66,31 +67,13 @@ async function readBack(
   return fast ?? hashStream(await backend.get(stored.key, call));
 }
 
-/**
- * An encrypted copy read back and decrypted, nothing written: both sides' size and sha256. The
- * backend's own way when it has one (ring-age.ts, after the header opened), else its stream.
- */
-async function readDecrypted(
-  backend: CopyBackend,
-  stored: { key: string; bytes: number },
+/** An encrypted stream decrypted and both sides hashed, nothing written. */
+async function decryptAndHash(
+  body: Readable,
   identities: readonly string[],
   what: string,
-  call: { signal?: AbortSignal },
 ): Promise<{ cipher: StreamResult; plain: StreamResult }> {
-  if (backend.getToFile) {
-    const { key, head } = await openHeader(await backend.get(stored.key, call), identities, what);
-    let sink: RingDecrypt | undefined;
-    const cipher = await backend.getToFile(stored.key, '', {
-      ...call,
-      expectedBytes: stored.bytes,
-      sink: (_path, o) => {
-        sink = createRingDecrypt(undefined, { ...o, key, head, total: stored.bytes, what });
-        return sink;
-      },
-    });
-    if (cipher && sink) return { cipher, plain: sink.plain() };
-  }
-  const d = await decryptStream(await backend.get(stored.key, call), identities, what);
+  const d = await decryptStream(body, identities, what);
   const plain = await hashStream(d.stream).catch((err) => {
     throw d.explain(err);
   });
@@ -138,7 +121,8 @@ export async function verifyRemote(
       ctx.reporter.emit({ type: 'step', target, name, message: `reading back ${a.path}` });
       try {
         const sides: { cipher: StreamResult; plain?: StreamResult } = decrypt
-          ? await readDecrypted(backend, stored, opts.identities!, a.path, call)
+          ? ((await getDecrypted(backend, stored, undefined, opts.identities!, a.path, call)) ??
+            (await decryptAndHash(await backend.get(stored.key, call), opts.identities!, a.path)))
           : { cipher: await readBack(backend, stored, call) };
         item.detail =
           mismatch(sides.cipher, stored, decrypt ? 'stored object: ' : '') ??

@@ -16,6 +16,8 @@
  * another while libuv's pool writes it from there, positioned), one pending chunk and one batch;
  * a background fdatasync every 32 MiB, fsync at the end.
  */
+import type { CopyBackend } from '../storage/backend.js';
+import { openHeader } from './age.js';
 import { keepFreedChunks, scavenger } from './age-seal-worker.js';
 import { openChunk, SEALED_CHUNK } from './age-stream.js';
 import { createByteRing, SLOT_BYTES } from './byte-ring.js';
@@ -197,4 +199,34 @@ export function createRingDecrypt(path: string | undefined, o: RingDecryptOption
       await file.close();
     },
   };
+}
+
+/**
+ * An encrypted copy through the backend's own way (`getToFile`: S3 over plain http, a folder),
+ * decrypted as it arrives into a new file at `path` (or, without one, only hashed): the header is
+ * read and opened first, so a wrong identity is refused before the payload moves. Both sides' size
+ * and sha256; `undefined`, with nothing created, when the backend has no such way for it (the
+ * caller decrypts the backend's stream instead).
+ */
+export async function getDecrypted(
+  backend: CopyBackend,
+  stored: { key: string; bytes: number },
+  path: string | undefined,
+  identities: readonly string[],
+  what: string,
+  opts: { signal?: AbortSignal; onProgress?: (plainBytes: number) => void } = {},
+): Promise<{ cipher: StreamResult; plain: StreamResult } | undefined> {
+  if (!backend.getToFile) return undefined;
+  const call = opts.signal ? { signal: opts.signal } : {};
+  const { key, head } = await openHeader(await backend.get(stored.key, call), identities, what);
+  let sink: RingDecrypt | undefined;
+  const cipher = await backend.getToFile(stored.key, path ?? '', {
+    ...opts,
+    expectedBytes: stored.bytes,
+    sink: (_path, o) => {
+      sink = createRingDecrypt(path, { ...o, key, head, total: stored.bytes, what });
+      return sink;
+    },
+  });
+  return cipher && sink ? { cipher, plain: sink.plain() } : undefined;
 }
