@@ -1,16 +1,17 @@
 /**
- * An encrypted copy's restore download, decrypted as it arrives: a RingFile (ring-file.ts) that a
- * ring transfer (S3's ranged GETs over raw sockets, s3-fast-get.ts) feeds with the age file's
- * bytes, and that writes the plaintext into the new file instead of the ciphertext. Before the
- * transfer, the caller read the header once (age.ts `openHeader`: one of the identities opened
- * it) and hands its bytes and the payload key here. The header's bytes in the transfer must be
+ * An encrypted copy's restore download (or read-back), decrypted as it arrives: a RingFile
+ * (ring-file.ts) that a ring transfer (S3's ranged GETs over raw sockets, s3-fast-get.ts; a
+ * folder's file reads, dir-backend.ts) feeds with the age file's bytes, and that writes the
+ * plaintext into the new file instead of the ciphertext (or, without a path, only hashes it).
+ * Before the transfer, `getDecrypted` read the header once (age.ts `openHeader`: one of the
+ * identities opened it) and hands its bytes and the payload key here. The header's bytes in the transfer must be
  * those; every 64 KiB chunk of the payload is opened as soon as its bytes are in, its tag checked
  * before its plaintext is written, and the chunk that ends at the object's recorded size is the
  * last one (the age STREAM rules of age-stream.ts). The ciphertext is hashed on its ring's worker
  * (checked by the caller against the copy's manifest), the plaintext on a second ring's worker;
  * the receiving thread reads the sockets and opens the chunks.
  * Why (bench/FINDINGS.md): decrypting a single-stream SDK download on one thread made an encrypted
- * restore take 5 to 6 times as long as a plain one, and half again as long as `rclone cat | age -d`.
+ * restore take 5 to 6 times as long as a plain one, and almost twice as long as `rclone cat | age -d`.
  *
  * Memory: two rings of 16 MiB (the ciphertext's, hashed on its worker; the plaintext's, hashed on
  * another while libuv's pool writes it from there, positioned), one pending chunk and one batch;

@@ -165,8 +165,9 @@ export function createTargetFile(path: string | undefined, onError: (err: Error)
     },
     async finish() {
       await Promise.all(writing);
+      // a failed background flush is `failure` by now (E_IO naming the file)
+      await syncing?.catch(() => {});
       if (failure) throw failure;
-      await syncing;
       await new Promise<void>((done, bad) =>
         fsync(fd as number, (e) => (e ? bad(ioError(e, path)) : done())),
       );
