@@ -4,8 +4,8 @@
  * folder's file reads, dir-backend.ts) feeds with the age file's bytes, and that writes the
  * plaintext into the new file instead of the ciphertext (or, without a path, only hashes it).
  * Before the transfer, `getDecrypted` read the header once (age.ts `openHeader`: one of the
- * identities opened it) and hands its bytes and the payload key here. The header's bytes in the transfer must be
- * those; every 64 KiB chunk of the payload is opened as soon as its bytes are in, its tag checked
+ * identities opened it) and hands its bytes and the payload key here. The header's bytes in the
+ * transfer must be those; every 64 KiB chunk of the payload is opened as soon as its bytes are in, its tag checked
  * before its plaintext is written, and the chunk that ends at the object's recorded size is the
  * last one (the age STREAM rules of age-stream.ts). The ciphertext is hashed on its ring's worker
  * (checked by the caller against the copy's manifest), the plaintext on a second ring's worker;
@@ -13,9 +13,9 @@
  * Why (bench/FINDINGS.md): decrypting a single-stream SDK download on one thread made an encrypted
  * restore take 5 to 6 times as long as a plain one, and almost twice as long as `rclone cat | age -d`.
  *
- * Memory: two rings of 16 MiB (the ciphertext's, hashed on its worker; the plaintext's, hashed on
- * another while libuv's pool writes it from there, positioned), one pending chunk and one batch;
- * a background fdatasync every 32 MiB, fsync at the end.
+ * Memory: two rings of 16 MiB (the ciphertext's, hashed on its worker; the plaintext's, a
+ * ring-file.ts ring file: hashed on another while libuv's pool writes it from there, flushed in
+ * the background, fsynced at the end), one pending chunk and one batch.
  */
 import type { CopyBackend } from '../storage/backend.js';
 import { openHeader } from './age.js';
@@ -23,14 +23,8 @@ import { keepFreedChunks, scavenger } from './age-seal-worker.js';
 import { openChunk, SEALED_CHUNK } from './age-stream.js';
 import { createByteRing, SLOT_BYTES } from './byte-ring.js';
 import { QnbError } from './errors.js';
-import {
-  createTargetFile,
-  PARKING_BYTES,
-  type RingFile,
-  type RingFileOptions,
-  WORKER_MIN_BYTES,
-} from './ring-file.js';
-import { type StreamResult, throttled } from './transfer.js';
+import { createRingFile, type RingFile, type RingFileOptions, WORKER_MIN_BYTES } from './ring-file.js';
+import type { StreamResult } from './transfer.js';
 
 export interface RingDecryptOptions extends RingFileOptions {
   /** The payload key (age.ts `openHeader`). */
@@ -55,7 +49,6 @@ const SCAVENGE_CHUNKS = 16;
 
 export function createRingDecrypt(path: string | undefined, o: RingDecryptOptions): RingDecrypt {
   const ring = createByteRing({ worker: o.total >= WORKER_MIN_BYTES });
-  const progress = throttled(o.onProgress);
   const scavenge = scavenger();
   keepFreedChunks();
   const pending = Buffer.allocUnsafe(SEALED_CHUNK);
@@ -66,41 +59,35 @@ export function createRingDecrypt(path: string | undefined, o: RingDecryptOption
   // at least the header and one chunk's tag, or the chunk arithmetic below has nothing to stand on
   if (o.total < o.head.length + 16)
     throw damaged(`its manifest records ${o.total} bytes, less than its header`);
-  const file = createTargetFile(path, o.onError);
+  /**
+   * The plaintext side is an ordinary ring file (ring-file.ts: hashed on its ring's worker, written
+   * from its slots by libuv's pool, flushed, fsynced; nothing written without a path). The chunks'
+   * plaintext is gathered into `batch`, then copied into its slot: one write() of the transfer (at
+   * most one 1 MiB slot of ciphertext) fills at most one batch, so the slot it goes to is always
+   * free (write() pauses the transfer until the next one is, see `outFree`).
+   */
+  const out = createRingFile(path, {
+    expectedBytes: o.total,
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    onError: o.onError,
+  });
+  let outFree = true;
+  const batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  let batchFill = 0;
   let fill = 0;
   let received = 0;
   let counter = 0;
   let ended = false;
-  let plainBytes = 0;
   let plain: StreamResult | undefined;
-  /**
-   * The plaintext is gathered into `batch`, then copied into a slot of a second ring, whose worker
-   * hashes it while the pool writes it from there: one write() of the transfer (at most one 1 MiB
-   * slot of ciphertext) fills at most one batch, so the slot it goes to is always free (write()
-   * pauses the transfer until the next one is, see `room`).
-   */
-  const plainRing = createByteRing({ worker: o.total >= WORKER_MIN_BYTES });
-  const writing = new Map<Buffer, Promise<void>>();
-  let ringFree = true;
-  const batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
-  let batchFill = 0;
-  let batchAt = 0;
   const flush = () => {
     if (batchFill === 0) return;
-    const slot = plainRing.slot();
+    const slot = out.slot();
     batch.copy(slot, 0, 0, batchFill);
-    const done = file.writeAt(slot, 0, batchFill, batchAt).then(() => {
-      writing.delete(slot);
-    });
-    writing.set(slot, done);
-    batchAt += batchFill;
-    ringFree = plainRing.commit(0, batchFill);
+    outFree = out.write(slot, 0, batchFill);
     batchFill = 0;
   };
-  const room = () => ringFree && !writing.has(plainRing.slot());
   /** Gathers a chunk's plaintext into the batch. */
   const emit = (bytes: Buffer) => {
-    plainBytes += bytes.length;
     for (let off = 0; off < bytes.length; ) {
       const k = Math.min(bytes.length - off, BATCH_BYTES - batchFill);
       bytes.copy(batch, batchFill, off, off + k);
@@ -108,7 +95,6 @@ export function createRingDecrypt(path: string | undefined, o: RingDecryptOption
       off += k;
       if (batchFill === BATCH_BYTES) flush();
     }
-    progress(plainBytes);
   };
   /** Opens chunk `counter` (its tag checked first); the last is the one ending at `total`. */
   const openOne = (sealed: Buffer, last: boolean) => {
@@ -159,36 +145,28 @@ export function createRingDecrypt(path: string | undefined, o: RingDecryptOption
   };
   return {
     slot: () => ring.slot(),
-    parking: Buffer.allocUnsafe(PARKING_BYTES),
-    open: () => file.open(),
-    opened: () => file.opened(),
+    parking: out.parking,
+    open: () => out.open(),
+    opened: () => out.opened(),
     write(buf, from, n) {
       if (n === 0) return true;
-      file.check();
       take(buf, from, n);
-      return ring.commit(from, n) && room();
+      return ring.commit(from, n) && outFree;
     },
     async free() {
       await ring.free();
-      if (!ringFree) {
-        await plainRing.free();
-        ringFree = true;
-      }
-      for (let w = writing.get(plainRing.slot()); w; w = writing.get(plainRing.slot())) await w;
-      file.check();
+      if (!outFree) await out.free();
+      outFree = true;
     },
     bytes: () => received,
     async finish() {
-      if (ended) flush();
       if (!ended)
         throw damaged(
           `it ends after ${received} of the ${o.total} bytes its manifest records, inside the payload`,
         );
-      await file.finish();
-      const sha256 = await ring.digest();
-      plain = { bytes: plainBytes, sha256: await plainRing.digest() };
-      o.onProgress?.(plainBytes);
-      return { bytes: received, sha256 };
+      flush();
+      plain = await out.finish();
+      return { bytes: received, sha256: await ring.digest() };
     },
     plain() {
       if (!plain) throw new Error('plain() before finish()');
@@ -196,8 +174,7 @@ export function createRingDecrypt(path: string | undefined, o: RingDecryptOption
     },
     async close() {
       await ring.close();
-      await plainRing.close();
-      await file.close();
+      await out.close();
     },
   };
 }

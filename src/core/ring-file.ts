@@ -18,7 +18,7 @@ import { type StreamResult, throttled } from './transfer.js';
 export const WORKER_MIN_BYTES = 8 << 20;
 
 /** Size of the buffer sockets are given before their turn. */
-export const PARKING_BYTES = 64 * 1024;
+const PARKING_BYTES = 64 * 1024;
 
 /** The file side of a transfer through the ring. */
 export interface RingFile {
@@ -76,18 +76,15 @@ function writeAt(fd: number, buf: Buffer, off: number, len: number, pos: number)
 }
 
 /** See createTargetFile. */
-export interface TargetFile {
+interface TargetFile {
   open(): void;
   opened(): boolean;
   /** Throws the first failed write or flush. */
   check(): void;
-  failed(): boolean;
   /** Writes in the pool; the promise resolves when the write ended, failed or not. */
   writeAt(buf: Buffer, off: number, len: number, pos: number): Promise<void>;
   /** Writes on this thread. */
   writeSync(buf: Buffer, off: number, len: number): void;
-  /** Resolves once one of the pool's writes ended (at once when none is pending). */
-  oneWrite(): Promise<void>;
   /** Waits for every write and the flush, then fsyncs. */
   finish(): Promise<void>;
   /** Closes the file once no write or fdatasync of ours runs on it; safe to repeat. */
@@ -101,7 +98,7 @@ export interface TargetFile {
  * `onError` (the transfer must stop) and thrown by the next `check()`. Without a path nothing is
  * written anywhere (a read-back that only hashes, `verify --from`).
  */
-export function createTargetFile(path: string | undefined, onError: (err: Error) => void): TargetFile {
+function createTargetFile(path: string | undefined, onError: (err: Error) => void): TargetFile {
   if (path === undefined) return noFile();
   let fd: number | undefined;
   let unsynced = 0;
@@ -137,7 +134,6 @@ export function createTargetFile(path: string | undefined, onError: (err: Error)
     check() {
       if (failure) throw failure;
     },
-    failed: () => failure !== undefined,
     writeAt(buf: Buffer, off: number, len: number, pos: number): Promise<void> {
       const done: Promise<void> = writeAt(fd as number, buf, off, len, pos).then(
         () => {
@@ -159,9 +155,6 @@ export function createTargetFile(path: string | undefined, onError: (err: Error)
         throw ioError(err as NodeJS.ErrnoException, path);
       }
       wrote(len);
-    },
-    async oneWrite() {
-      if (writing.size) await Promise.race(writing);
     },
     async finish() {
       await Promise.all(writing);
@@ -191,10 +184,8 @@ function noFile(): TargetFile {
     },
     opened: () => opened,
     check: () => {},
-    failed: () => false,
     writeAt: () => done,
     writeSync: () => {},
-    oneWrite: async () => {},
     finish: async () => {},
     close: async () => {},
   };
