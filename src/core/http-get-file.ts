@@ -1,5 +1,5 @@
 /**
- * GET a plain-HTTP URL into a new file at the speed of the machine: bytes are read from the socket
+ * GET an `http:` or `https:` URL into a new file at the speed of the machine: bytes are read from the socket
  * straight into a shared ring (raw-http.ts, ring-file.ts), written from there with no copy, hashed
  * (sha256) on a worker thread, flushed in the background every 32 MiB (fdatasync) and fsynced
  * before it resolves. node:http's parser costs more CPU than receiving the bytes (bench/FINDINGS.md:
@@ -28,14 +28,14 @@ export interface GetToFileOptions {
 /**
  * Writes the body of `GET url` to a new file at `path` (must not exist); resolves its size and
  * sha256 once it is fsynced, or `undefined` (no file created) when the answer is not a plain 200
- * with a Content-Length. Only `http:` URLs; network errors reject with the socket's error.
+ * with a Content-Length. `http:` and `https:` URLs; network errors reject with the socket's error.
  */
 export async function getToFile(
   url: URL,
   path: string,
   opts: GetToFileOptions,
 ): Promise<StreamResult | undefined> {
-  if (url.protocol !== 'http:') return undefined;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
   opts.signal?.throwIfAborted();
   const request = requestText(url, opts.headers);
   let get: RawGet | undefined;

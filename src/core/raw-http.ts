@@ -1,15 +1,23 @@
 /**
- * One HTTP/1.1 GET over a raw socket (`net.connect({ onread })`), its answer read straight into a
- * ring file's slots (ring-file.ts): no parser, no Buffer per read, no stream plumbing (node:http's
- * receiving cost 3× the CPU of this, bench/FINDINGS.md). Only the head is parsed here; the caller
- * judges it and says how many body bytes to take, or leaves the answer to its ordinary client.
- * Every request says `Connection: close`: one answer per socket.
+ * One HTTP/1.1 GET over a raw socket (`net.connect({ onread })`, or `tls.connect({ onread })` for
+ * `https:`), its answer read straight into a ring file's slots (ring-file.ts): no parser, no Buffer
+ * per read, no stream plumbing (node:http's receiving cost 3× the CPU of this, bench/FINDINGS.md).
+ * Only the head is parsed here; the caller judges it and says how many body bytes to take, or
+ * leaves the answer to its ordinary client. Every request says `Connection: close`: one answer
+ * per socket.
+ *
+ * `https:` is checked as node:https checks it: the system's CAs plus NODE_EXTRA_CA_CERTS, the
+ * certificate's name against the URL's host (SNI for a host name). OpenSSL decrypts each record
+ * straight into the slot.
  *
  * A GET may be sent `paused`: the request goes out but nothing is read until `start()`, so the
  * answer waits in the kernel's socket buffers and TCP's window (bounded, and not qnb's memory)
- * while the answers before it are read into the same ring.
+ * while the answers before it are read into the same ring. Over TLS the handshake must be read
+ * first: the request is sent, and the socket paused, once it is done (a TLS socket paused before
+ * its handshake reads everything anyway, measured on Node 20).
  */
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type OnReadOpts, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import type { RingFile } from './ring-file.js';
 
 /** Longest answer head read before giving up. */
@@ -134,37 +142,96 @@ export function rawGet(o: RawGetOptions): RawGet {
     return end + 4 - seen;
   };
   let started = false;
+  const tls = o.url.protocol === 'https:';
+  // Over TCP a read is as large as the kernel has (up to a slot) and is handed on at once. Over TLS
+  // a read is one record (≤ 16 KiB): reads are gathered in the current slot, body bytes
+  // [bodyAt, fill), and the slot is handed on when full or at the answer's end.
+  let fill = 0;
+  let bodyAt = 0;
+  /** The ring memory the next read goes into (undefined: the parking buffer). */
+  let given: Buffer | undefined;
+  /** Waiting for the ring's next slot; over TLS, reads still come (what OpenSSL had decrypted). */
+  let waiting = false;
+  /** Body bytes read outside the ring (the parking buffer, or while waiting), copied, in order. */
+  const pending: Buffer[] = [];
+  const nextBuffer = (): Buffer => {
+    // a ring slot only once it reads: until then the slots belong to the answers before it
+    if (!started || (waiting && tls)) {
+      given = undefined;
+      return o.file.parking;
+    }
+    const slot = o.file.slot();
+    given = fill === 0 ? slot : slot.subarray(fill);
+    return given;
+  };
+  /** Hands [bodyAt, fill) of the current slot to the file; false when the next slot is not free. */
+  const commit = (): boolean => {
+    const from = bodyAt;
+    const n = fill - bodyAt;
+    fill = 0;
+    bodyAt = 0;
+    return o.file.write(o.file.slot(), from, n);
+  };
+  /** Copies pending bytes into the ring; false when it filled before they were all in. */
+  const pour = (): boolean => {
+    while (pending.length > 0) {
+      const src = pending[0] as Buffer;
+      const slot = o.file.slot();
+      const c = Math.min(slot.length - fill, src.length);
+      src.copy(slot, fill, 0, c);
+      fill += c;
+      if (c === src.length) pending.shift();
+      else pending[0] = src.subarray(c);
+      if (fill === slot.length && !commit()) return false;
+    }
+    return true;
+  };
+  /** Hands the slot on when it is due; settles once the body is in. False: read nothing now. */
+  const advance = (): boolean => {
+    const complete = got === length;
+    if (fill === bodyAt) fill = bodyAt = 0;
+    if (fill > bodyAt && (!tls || complete || fill === o.file.slot().length) && !commit()) return wait();
+    if (complete) {
+      // done only once the ring's next slot is free (above): the next answer read into the same
+      // ring must not write into a slot the hash has not read yet
+      settle(undefined, got);
+      return false;
+    }
+    return true;
+  };
+  const wait = (): false => {
+    waiting = true;
+    o.file.free().then(() => {
+      waiting = false;
+      if (settled) return;
+      if (!pour()) wait();
+      else if (advance()) socket?.resume();
+    }, settle);
+    return false;
+  };
   const onRead = (n: number, read: Buffer): boolean => {
     if (settled) return false;
-    // the first read of a socket lands in the parking buffer it was created with: moved into the
-    // ring's current slot, from where it is written and hashed like any other read
-    let buf = read;
-    if (read !== o.file.slot()) {
-      buf = o.file.slot();
-      read.copy(buf, 0, 0, n);
-    }
+    const inRing = given !== undefined && read === given;
     try {
-      let from = 0;
+      let at = 0;
       if (head !== undefined) {
-        from = readHead(buf, n);
-        if (from < 0) return !settled;
+        at = readHead(read, n);
+        if (at < 0) return !settled;
       }
-      const take = n - from;
+      const take = n - at;
       if (got + take > length) throw new Error(`the server sent more than its Content-Length ${length}`);
-      const more = o.file.write(buf, from, take);
       got += take;
-      if (got === length) {
-        // done only once the ring's next slot is free: the next answer read into the same ring
-        // must not write into a slot the hash has not read yet
-        if (more) settle(undefined, got);
-        else o.file.free().then(() => settle(undefined, got), settle);
-        return false;
+      if (inRing) {
+        // already in the slot at `fill`; a head only comes first in an answer, when nothing waits
+        if (at > 0) bodyAt = fill + at;
+        fill += n;
+        return advance();
       }
-      if (!more) {
-        o.file.free().then(() => socket?.resume(), settle);
-        return false;
-      }
-      return true;
+      // the first read of a socket lands in the parking buffer it was created with, and over
+      // TLS the reads that come while waiting: copied, then into the ring like any other read
+      pending.push(Buffer.from(read.subarray(at, n)));
+      if (waiting) return false;
+      return pour() ? advance() : wait();
     } catch (err) {
       settle(err as Error);
       return false;
@@ -183,24 +250,39 @@ export function rawGet(o: RawGetOptions): RawGet {
     }
     socket.resume();
   };
-  socket = connect({
-    host: o.url.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: Number(o.url.port || 80),
-    // a ring slot only once it reads: until then the slots belong to the answers before it
-    onread: { buffer: () => (started ? o.file.slot() : o.file.parking), callback: onRead },
-  });
-  // a paused socket reads nothing, not even the head, until its turn
-  socket.pause();
-  socket.write(o.request);
+  const host = o.url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const onread: OnReadOpts = { buffer: nextBuffer, callback: onRead };
+  if (tls) {
+    const tls = tlsConnect({
+      host,
+      port: Number(o.url.port || 443),
+      ...(isIP(host) ? {} : { servername: host }),
+      onread,
+    } as ConnectionOptions);
+    socket = tls;
+    tls.once('secureConnect', () => {
+      // no answer before the request: paused here, it reads nothing until its turn
+      if (!started) tls.pause();
+      tls.write(o.request);
+    });
+  } else {
+    socket = connect({ host, port: Number(o.url.port || 80), onread });
+    // a paused socket reads nothing, not even the head, until its turn
+    socket.pause();
+    socket.write(o.request);
+  }
   socket.on('error', (e) => settle(e));
-  socket.on('close', () =>
+  socket.on('close', () => {
+    // every body byte read (over TLS the close can come while the last ones wait for the ring):
+    // the wait settles it
+    if (head === undefined && got === length && waiting) return;
     settle(
       Object.assign(new Error(`the connection closed after ${got} of ${length || '?'} bytes`), {
         code: SHORT_BODY,
         received: got,
       }),
-    ),
-  );
+    );
+  });
   if (!o.paused) start();
   return { done, start, destroy: (err) => settle(err ?? abortError()) };
 }

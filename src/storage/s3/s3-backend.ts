@@ -94,7 +94,7 @@ export function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3Backen
   };
   const endpoint = config.endpoint ? new URL(config.endpoint) : undefined;
   const pathStyle = config.forcePathStyle ?? Boolean(config.endpoint);
-  const fastEndpoint = endpoint?.protocol === 'http:' && pathStyle ? endpoint : undefined;
+  const fastEndpoint = endpoint && /^https?:$/.test(endpoint.protocol) && pathStyle ? endpoint : undefined;
   const props: BackendProperties = {
     kind: 's3',
     location,
@@ -198,7 +198,7 @@ export function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3Backen
 
     async getToFile(key, path, opts = {}) {
       const fullKey = full(key);
-      // raw sockets for plain-http path-style endpoints (local and LAN servers); the SDK otherwise
+      // raw sockets for path-style endpoints (http or https); the SDK for AWS's own virtual hosts
       if (!fastEndpoint) return undefined;
       try {
         return await s3GetToFile(

@@ -1,5 +1,5 @@
 /**
- * The restore download of one S3 object straight into a new file, for `http://` endpoints: signed
+ * The restore download of one S3 object straight into a new file, for path-style endpoints: signed
  * (SigV4, s3-sign.ts) ranged GETs over raw sockets, each answer read into one shared ring
  * (core/raw-http.ts, core/ring-file.ts), written in order, hashed on a worker across the ranges,
  * flushed in the background and fsynced. The SDK's GetObject body (node:http) allocates a 64 KiB
@@ -33,7 +33,7 @@ import { type SigningKeys, s3Path, signGet } from './s3-sign.js';
 
 /** One object to download. */
 export interface FastGet {
-  /** The server, `http:` only; `https:` or an endpoint with a path resolve `undefined`. */
+  /** The server, `http:` or `https:`; an endpoint with a path resolves `undefined`. */
   endpoint: URL;
   bucket: string;
   /** Full object key. */
@@ -83,7 +83,7 @@ export async function s3GetToFile(
   path: string,
   opts: FastGetOptions = {},
 ): Promise<StreamResult | undefined> {
-  if (spec.endpoint.protocol !== 'http:' || spec.endpoint.pathname !== '/') return undefined;
+  if (!/^https?:$/.test(spec.endpoint.protocol) || spec.endpoint.pathname !== '/') return undefined;
   opts.signal?.throwIfAborted();
   const url = new URL(s3Path(spec.bucket, spec.key), spec.endpoint);
   const what = (start: number, end: number) => `${spec.shownKey}: bytes ${start}–${end}`;

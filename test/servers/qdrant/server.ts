@@ -3,6 +3,7 @@
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -218,9 +219,12 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
     }
   }
 
-  const server = createServer({ requestTimeout: 0 }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     void handle(req, res);
-  });
+  };
+  const server = opts.tls
+    ? createHttpsServer({ requestTimeout: 0, cert: opts.tls.cert, key: opts.tls.key }, onRequest)
+    : createServer({ requestTimeout: 0 }, onRequest);
   server.keepAliveTimeout = 5000; // Qdrant (actix-web) closes connections idle for 5 s
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -230,7 +234,7 @@ export async function startQdrantTestServer(opts: QdrantTestServerOptions = {}):
   const host = address.includes(':') ? `[${address}]` : address;
 
   return {
-    url: `http://${host}:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://${host}:${port}`,
     port,
     dataDir,
     snapshotsDir,

@@ -43,6 +43,11 @@ export interface QdrantTestServerOptions {
   onResponse?: (record: ResponseRecord) => void;
   /** Cluster mode: join this shared cluster state (see cluster.ts, startQdrantTestCluster). */
   cluster?: import('./cluster.js').ClusterMember;
+  /**
+   * HTTPS, like `service.enable_tls: true` with `tls.cert` and `tls.key`: the PEM certificate
+   * (chain) and key. The server's `url` is then `https://…`.
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /**

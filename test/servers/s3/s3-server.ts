@@ -20,6 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { TestCert } from '../../helpers/tls-cert.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 /** The versitygw version .ci/run installs. */
@@ -36,6 +37,8 @@ export interface S3TestServer {
   secretKey: string;
   /** PIDs of the server processes (for tests that check they are gone). */
   pids: number[];
+  /** versitygw's access log (one line per request, AWS's format, user agent included). */
+  accessLog?: string;
   /** Environment for qnb: endpoint and keys. */
   env(): Record<string, string>;
   /** An SDK client with the server's keys (or other keys). */
@@ -99,12 +102,19 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-async function sdkClient(endpoint: string, accessKey: string, secretKey: string): Promise<S3Client> {
+async function sdkClient(
+  endpoint: string,
+  accessKey: string,
+  secretKey: string,
+  ca: Buffer | undefined,
+): Promise<S3Client> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { S3Client } = await import('@aws-sdk/client-s3');
+  const { Agent } = await import('node:https');
   return new S3Client({
     region: 'us-east-1',
     endpoint,
+    ...(ca ? { requestHandler: { httpsAgent: new Agent({ ca }) } } : {}),
     forcePathStyle: true,
     credentials: { accessKeyId: accessKey, secretAccessKey: secretKey },
     requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -120,8 +130,9 @@ function serverFrom(
   pids: number[],
   stop: () => Promise<void>,
   bin?: string,
+  tls?: TestCert,
 ): S3TestServer {
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   let stopped = false;
   const server: S3TestServer = {
     kind,
@@ -135,7 +146,8 @@ function serverFrom(
       AWS_ACCESS_KEY_ID: accessKey,
       AWS_SECRET_ACCESS_KEY: secretKey,
     }),
-    client: (keys) => sdkClient(endpoint, keys?.accessKey ?? accessKey, keys?.secretKey ?? secretKey),
+    client: (keys) =>
+      sdkClient(endpoint, keys?.accessKey ?? accessKey, keys?.secretKey ?? secretKey, tls?.cert),
     async createBucket(name) {
       const c = await server.client();
       const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
@@ -200,7 +212,7 @@ function serverFrom(
   return server;
 }
 
-async function startVersitygw(accessKey: string, secretKey: string): Promise<S3TestServer> {
+async function startVersitygw(accessKey: string, secretKey: string, tls?: TestCert): Promise<S3TestServer> {
   const bin = findVersitygw();
   if (!bin) throw new Error(`versitygw not found: go install ${VERSITYGW_MODULE}`);
   const dir = await mkdtemp(join(tmpdir(), 'qnb-s3-'));
@@ -219,6 +231,9 @@ async function startVersitygw(accessKey: string, secretKey: string): Promise<S3T
         '--iam-dir',
         join(dir, 'iam'),
         '--quiet',
+        '--access-log',
+        join(dir, 'access.log'),
+        ...(tls ? ['--cert', tls.certFile, '--key', tls.keyFile] : []),
         'posix',
         '--sidecar',
         join(dir, 'meta'),
@@ -249,7 +264,8 @@ async function startVersitygw(accessKey: string, secretKey: string): Promise<S3T
         clearTimeout(t);
         await rm(dir, { recursive: true, force: true });
       };
-      return serverFrom('versitygw', port, accessKey, secretKey, [child.pid!], stop, bin);
+      const server = serverFrom('versitygw', port, accessKey, secretKey, [child.pid!], stop, bin, tls);
+      return { ...server, accessLog: join(dir, 'access.log') };
     }
     child.kill('SIGKILL');
     await exited;
@@ -291,13 +307,18 @@ async function startRadosgw(accessKey: string, secretKey: string): Promise<S3Tes
   return serverFrom('radosgw', port, accessKey, secretKey, pids, stop);
 }
 
-/** Starts the S3 server (`S3_KIND` unless given) with fresh random keys unless given. */
+/**
+ * Starts the S3 server (`S3_KIND` unless given) with fresh random keys unless given; `tls` serves
+ * https with that certificate (versitygw only).
+ */
 export async function startS3TestServer(
-  opts: { kind?: S3ServerKind; accessKey?: string; secretKey?: string } = {},
+  opts: { kind?: S3ServerKind; accessKey?: string; secretKey?: string; tls?: TestCert } = {},
 ): Promise<S3TestServer> {
   const accessKey = opts.accessKey ?? `AK${randomBytes(8).toString('hex').toUpperCase()}`;
   const secretKey = opts.secretKey ?? `sk-${randomBytes(16).toString('hex')}`;
-  return (opts.kind ?? S3_KIND) === 'radosgw'
+  const kind = opts.kind ?? S3_KIND;
+  if (opts.tls && kind !== 'versitygw') throw new Error('only the versitygw test server serves https here');
+  return kind === 'radosgw'
     ? startRadosgw(accessKey, secretKey)
-    : startVersitygw(accessKey, secretKey);
+    : startVersitygw(accessKey, secretKey, opts.tls);
 }

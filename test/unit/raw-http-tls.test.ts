@@ -1,0 +1,34 @@
+/**
+ * core/raw-http.ts over TLS, in a child process that trusts a test CA through
+ * NODE_EXTRA_CA_CERTS (test/helpers/tls-get-child.ts): records gathered into ring slots, the
+ * records OpenSSL delivers after a pause kept in order, two answers into one ring, and a body
+ * longer than its Content-Length refused.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { requireComponent } from '../helpers/components.js';
+import { makeTestCert, opensslAvailable } from '../helpers/tls-cert.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const CHILD = fileURLToPath(new URL('../helpers/tls-get-child.ts', import.meta.url));
+
+test('https answers are read into the ring record by record, kept in order through waits, and checked', async (t) => {
+  if (!requireComponent(t, 'openssl', opensslAvailable(), 'apt-get install openssl')) return;
+  const dir = await tempDir(t);
+  const cert = await makeTestCert(dir);
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', CHILD, cert.certFile, cert.keyFile, dir],
+    { env: { ...process.env, NODE_EXTRA_CA_CERTS: cert.certFile }, timeout: 120_000, maxBuffer: 1 << 20 },
+  );
+  const out = JSON.parse(stdout.trim().split('\n').at(-1) as string);
+  assert.equal(out.one.ok, true, 'getToFile over TLS: the sha256 of every byte');
+  assert.equal(out.one.file, true, 'and the file holds them');
+  assert.equal(out.two.ok, true, 'two answers through a ring that made the reader wait at every slot');
+  assert.equal(out.two.file, true);
+  assert.ok(out.two.waits > 10, `the reader waited (${out.two.waits})`);
+  assert.match(out.three, /more than its Content-Length 1000/);
+});
