@@ -48,16 +48,22 @@ out.one = {
 // already decrypted keep coming after the pause and must be kept, in order
 const inner = createRingFile(join(dir, 'two'), { expectedBytes: a.length + b.length, onError: () => {} });
 let waits = 0;
+// the ring's contract: after write() says false, nothing goes into the ring until free() resolves
+let full = false;
+let violations = 0;
 const slow: RingFile = {
   ...inner,
   write(buf, from, n) {
+    if (full) violations++;
     inner.write(buf, from, n);
+    full = true;
     return false;
   },
   async free() {
     waits++;
     await new Promise((r) => setTimeout(r, 1));
     await inner.free();
+    full = false;
   },
 };
 const get = (path: string, paused: boolean) =>
@@ -82,6 +88,7 @@ out.two = {
   n1,
   n2,
   waits,
+  violations,
   ok: two.sha256 === sha256(a, b),
   file: sha256(readFileSync(join(dir, 'two'))) === sha256(a, b),
 };

@@ -30,5 +30,6 @@ test('https answers are read into the ring record by record, kept in order throu
   assert.equal(out.two.ok, true, 'two answers through a ring that made the reader wait at every slot');
   assert.equal(out.two.file, true);
   assert.ok(out.two.waits > 10, `the reader waited (${out.two.waits})`);
+  assert.equal(out.two.violations, 0, 'nothing went into the ring while it was full');
   assert.match(out.three, /more than its Content-Length 1000/);
 });
