@@ -6,6 +6,7 @@
  * User-Agent) and check every byte comes back.
  */
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
@@ -161,6 +162,35 @@ describe('https with a private CA (NODE_EXTRA_CA_CERTS)', () => {
     assert.equal(restored.code, 0, `${restored.stdout}\n${restored.stderr}`);
     assert.match(restored.stdout, /Fetched: qdrant\/docs-backup-.* \(sha256 verified/);
     assert.equal((await rawGets()).length, 6, 'restore --from read the 3 ranges over raw TLS');
+    assert.deepEqual(w.server.points('docs'), before);
+
+    // an encrypted copy comes back the same way, decrypted as it arrives
+    if (
+      !requireComponent(
+        t,
+        'age-keygen',
+        spawnSync('age-keygen', ['--version']).status === 0,
+        'apt-get install age',
+      )
+    )
+      return;
+    const keyFile = join(w.cwd, 'age.key');
+    execFileSync('age-keygen', ['-o', keyFile], { stdio: 'ignore' });
+    const recipient = execFileSync('age-keygen', ['-y', keyFile], { encoding: 'utf8' }).trim();
+    const sealed = 's3://tls-copies/sealed';
+    const enc = await w.qnb(['copy', '--to', sealed], { ...env, QNB_AGE_RECIPIENTS: recipient });
+    assert.equal(enc.code, 0, `${enc.stdout}\n${enc.stderr}`);
+    assert.equal((await callTls(w.server.url, w.cert, 'DELETE', '/collections/docs')).status, 200);
+    const back = await w.qnb(['restore-qdrant', '--from', sealed, '--latest', '--collection', 'docs'], {
+      ...env,
+      QNB_BACKUP_DIR: join(w.cwd, 'third'),
+      QNB_AGE_IDENTITY_FILE: keyFile,
+    });
+    assert.equal(back.code, 0, `${back.stdout}\n${back.stderr}`);
+    const sealedGets = (await logged()).filter(
+      (l) => / s3_GetObject sealed\/qdrant\/\S+\.snapshot\.age /.test(l) && !/aws-sdk-js/.test(l),
+    );
+    assert.ok(sealedGets.length >= 3, `the encrypted object's ranges over raw TLS (${sealedGets.length})`);
     assert.deepEqual(w.server.points('docs'), before);
   });
 });
