@@ -19,6 +19,8 @@ export const hasNginx = (): boolean => existsSync(NGINX);
 export interface StaticServer {
   /** Base URL (http://127.0.0.1:PORT), with the same paths as Qdrant's snapshot download. */
   url: string;
+  /** The same over TLS (https://127.0.0.1:PORT2) when started with a certificate. */
+  httpsUrl?: string;
   pid: number;
   stop(): Promise<void>;
 }
@@ -43,6 +45,7 @@ export async function startStaticServer(
   file: string,
   collection: string,
   name: string,
+  tls?: { certFile: string; keyFile: string },
 ): Promise<StaticServer> {
   const root = join(dir, 'root');
   const where = join(root, 'collections', collection, 'snapshots');
@@ -50,6 +53,7 @@ export async function startStaticServer(
   await mkdir(join(dir, 'logs'), { recursive: true });
   await link(file, join(where, name));
   const port = await freePort();
+  const tlsPort = tls ? await freePort() : 0;
   const conf = join(dir, 'nginx.conf');
   await writeFile(
     conf,
@@ -72,6 +76,12 @@ export async function startStaticServer(
       `  uwsgi_temp_path ${join(dir, 'tmp')};`,
       `  scgi_temp_path ${join(dir, 'tmp')};`,
       `  server { listen 127.0.0.1:${port}; root ${root}; }`,
+      ...(tls
+        ? [
+            // TLS 1.3 and nginx's defaults otherwise, as a TLS-terminating proxy in front of Qdrant serves
+            `  server { listen 127.0.0.1:${tlsPort} ssl; ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate ${tls.certFile}; ssl_certificate_key ${tls.keyFile}; root ${root}; }`,
+          ]
+        : []),
       '}',
       '',
     ].join('\n'),
@@ -103,5 +113,10 @@ export async function startStaticServer(
     }
     await sleep(50);
   }
-  return { url, pid: child.pid ?? 0, stop: () => stopChild(child) };
+  return {
+    url,
+    ...(tls ? { httpsUrl: `https://127.0.0.1:${tlsPort}` } : {}),
+    pid: child.pid ?? 0,
+    stop: () => stopChild(child),
+  };
 }
