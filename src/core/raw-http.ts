@@ -253,17 +253,17 @@ export function rawGet(o: RawGetOptions): RawGet {
   const host = o.url.hostname.replace(/^\[(.*)\]$/, '$1');
   const onread: OnReadOpts = { buffer: nextBuffer, callback: onRead };
   if (tls) {
-    const tls = tlsConnect({
+    const secure = tlsConnect({
       host,
       port: Number(o.url.port || 443),
       ...(isIP(host) ? {} : { servername: host }),
       onread,
     } as ConnectionOptions);
-    socket = tls;
-    tls.once('secureConnect', () => {
+    socket = secure;
+    secure.once('secureConnect', () => {
       // no answer before the request: paused here, it reads nothing until its turn
-      if (!started) tls.pause();
-      tls.write(o.request);
+      if (!started) secure.pause();
+      secure.write(o.request);
     });
   } else {
     socket = connect({ host, port: Number(o.url.port || 80), onread });

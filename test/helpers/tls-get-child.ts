@@ -1,10 +1,11 @@
 /**
  * Run by test/unit/raw-http-tls.test.ts as a child process with NODE_EXTRA_CA_CERTS set (Node
  * reads it only at start-up): an https server in this process, and qnb's raw TLS reader against
- * it. Prints one JSON line of results; the parent asserts. Usage: tls-get-child.ts CERT KEY DIR
+ * it. Prints one JSON line of results; the parent asserts.
+ * Usage: tls-get-child.ts DIR CERT KEY OTHER_NAME_CERT OTHER_NAME_KEY UNTRUSTED_CERT UNTRUSTED_KEY
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -13,7 +14,15 @@ import { getToFile, WORKER_MIN_BYTES } from '../../src/core/http-get-file.js';
 import { rawGet, requestText } from '../../src/core/raw-http.js';
 import { createRingFile, type RingFile } from '../../src/core/ring-file.js';
 
-const [certFile, keyFile, dir] = process.argv.slice(2) as [string, string, string];
+const [dir, ...pems] = process.argv.slice(2) as [string, ...string[]];
+const [certFile, keyFile, otherCert, otherKey, strangerCert, strangerKey] = pems as [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+];
 const sha256 = (...b: Buffer[]) => {
   const h = createHash('sha256');
   for (const x of b) h.update(x);
@@ -101,4 +110,24 @@ try {
   out.three = (e as Error).message;
 }
 server.close();
+
+// 4, 5. a certificate for another name (from a trusted CA), and one from a CA not trusted: refused
+// before a byte of the body is read, no file made
+for (const [key, cert, pem, keyPem] of [
+  ['four', 'other name', otherCert, otherKey],
+  ['five', 'untrusted', strangerCert, strangerKey],
+] as const) {
+  const srv = createServer({ cert: readFileSync(pem), key: readFileSync(keyPem) }, (_req, res) =>
+    res.end('x'),
+  );
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const target = new URL(`https://localhost:${(srv.address() as AddressInfo).port}/a`);
+  try {
+    await getToFile(target, join(dir, key), { headers: {} });
+    out[key] = `${cert}: resolved`;
+  } catch (e) {
+    out[key] = { code: (e as NodeJS.ErrnoException).code, file: existsSync(join(dir, key)) };
+  }
+  srv.close();
+}
 process.stdout.write(`${JSON.stringify(out)}\n`);
