@@ -7,8 +7,8 @@
  * per socket.
  *
  * `https:` is checked as node:https checks it: the system's CAs plus NODE_EXTRA_CA_CERTS, the
- * certificate's name against the URL's host (SNI for a host name). OpenSSL decrypts each record
- * straight into the slot.
+ * certificate's name against the URL's host (SNI for a host name). Node copies each decrypted
+ * record (≤ 16 KiB) into the buffer `onread` hands it: the ring's slot.
  *
  * A GET may be sent `paused`: the request goes out but nothing is read until `start()`, so the
  * answer waits in the kernel's socket buffers and TCP's window (bounded, and not qnb's memory)
@@ -204,8 +204,13 @@ export function rawGet(o: RawGetOptions): RawGet {
     o.file.free().then(() => {
       waiting = false;
       if (settled) return;
-      if (!pour()) wait();
-      else if (advance()) socket?.resume();
+      // a commit here may throw as in onRead (a damaged chunk of an encrypted copy, a failed hash)
+      try {
+        if (!pour()) wait();
+        else if (advance()) socket?.resume();
+      } catch (err) {
+        settle(err as Error);
+      }
     }, settle);
     return false;
   };

@@ -11,7 +11,7 @@ import { isAbort, NotFoundError, QnbError, toQnbError } from './errors.js';
 import type { ArtifactRecord, SetManifest } from './manifest.js';
 import { type FetchResult, fetchSet } from './remote-fetch.js';
 import { displayBase } from './remote-scan.js';
-import type { Repository } from './repository.js';
+import type { RepoScan, Repository } from './repository.js';
 import { checkPickedFile } from './selector.js';
 import { checkRestoredLinks, type RestoredLink } from './set-guards.js';
 import { createSetSink, finishSet, startSet } from './set-lifecycle.js';
@@ -58,8 +58,15 @@ interface Deps {
   identities?: readonly string[];
 }
 
-async function pickSet(
+/**
+ * The set to restore: the one named, or with --latest the newest backup set all of whose
+ * completed artifacts are valid by the one rule `list` uses (judgeArtifacts: complete, the file
+ * there with its size, no verification recorded as failed), preferring one that covers every
+ * target.
+ */
+function pickSet(
   repo: Repository,
+  scan: RepoScan,
   targets: readonly Target[],
   opts: RestoreSetOptions,
 ): Promise<SetManifest> {
@@ -68,15 +75,45 @@ async function pickSet(
     throw new QnbError('E_USAGE', 'restore: name a backup SET id or pass --latest', {
       hint: 'run `qnb list --json` to see set ids',
     });
-  const scan = await repo.scan();
+  const invalid = new Set(scan.artifacts.filter((a) => !a.valid).map((a) => a.set.id));
   const sets = scan.sets
     .filter((s) => s.reason === 'backup' && s.status === 'ok' && s.artifacts.some((a) => a.status === 'ok'))
+    .filter((s) => !invalid.has(s.id))
     .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
   const complete =
     sets.find((s) => targets.every((t) => s.artifacts.some((a) => a.target === t.kind))) ?? sets[0];
   if (!complete)
-    throw new NotFoundError(`no complete backup set in ${repo.root}`, 'run `qnb backup-all` first');
-  return complete;
+    throw new NotFoundError(
+      `no complete, valid backup set in ${repo.root}`,
+      'run `qnb list` to see what is there',
+    );
+  return Promise.resolve(complete);
+}
+
+/**
+ * A named set's artifacts that `list` marks NOT VALID (a failed verification, a missing or
+ * resized file): refused before anything is touched, or with --force restored with a warning.
+ */
+function refuseInvalid(
+  set: SetManifest,
+  scan: RepoScan,
+  ctx: TargetContext,
+  force: boolean | undefined,
+): void {
+  const bad = scan.artifacts.filter((a) => a.set.id === set.id && a.artifact.status === 'ok' && !a.valid);
+  if (bad.length === 0) return;
+  const what = bad.map((a) => `${a.artifact.file} (${a.problem})`).join('; ');
+  if (!force)
+    throw new QnbError('E_REFUSED', `backup set ${set.id} is not valid: ${what}; nothing was restored`, {
+      hint: 'restore an older set (`qnb list`), or pass --force to restore it anyway',
+    });
+  for (const a of bad)
+    ctx.reporter.emit({
+      type: 'warning',
+      target: a.artifact.target,
+      name: a.artifact.name,
+      message: `${a.artifact.file} is not valid (${a.problem}); restoring it anyway (--force)`,
+    });
 }
 
 /** Restores a whole backup set; with `from`, brings it back from that copy destination first. */
@@ -93,7 +130,9 @@ export async function restoreSet(
 
 async function restoreLocalSet(deps: Deps, opts: RestoreSetOptions): Promise<RestoreSetResult> {
   const { repository, ctx } = deps;
-  const set = await pickSet(repository, deps.targets, opts);
+  const scan = await repository.scan();
+  const set = await pickSet(repository, scan, deps.targets, opts);
+  refuseInvalid(set, scan, ctx, opts.force);
   const targetOf = (a: ArtifactRecord) => deps.targets.find((t) => t.kind === a.target);
   const artifacts = set.artifacts.filter(
     (a) => a.status === 'ok' && targetOf(a)?.restoreKinds.includes(a.kind),

@@ -1,8 +1,11 @@
 /**
  * `qnb backup-all` through the CLI: one set, seed output, retention only after a complete set,
- * `--keep-last`, `--no-cleanup`, and a partial set (exit 3) when a store fails.
+ * `--keep-last`, `--no-cleanup`, and a partial set (exit 3) when a store fails; `restore` of a set
+ * that `list` marks NOT VALID.
  */
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { createQnbWorld } from '../helpers/qnb-world.js';
 
@@ -62,4 +65,64 @@ test('a manual backup-all pings start and success, and fail on failure', async (
   const bad = await world.qnb(['backup-all', '--skip-neo4j'], { QNB_PING_URL: url });
   assert.notEqual(bad.code, 0);
   assert.deepEqual(hits.slice(2), ['/ping/abc/start', '/ping/abc/fail']);
+});
+
+test('restore --latest passes over a set that list marks NOT VALID; naming it is refused without --force', async (t) => {
+  const world = await createQnbWorld(t, { papers: 6, chunks: 4 });
+  const backup = async () => {
+    const r = await world.qnb(['backup-all', '--skip-neo4j', '--json']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    return (JSON.parse(r.stdout) as { setId: string }).setId;
+  };
+  const older = await backup();
+  const atOlder = world.server.points('papers');
+  await world.client.upsert('papers', {
+    wait: true,
+    points: [{ id: 999, vector: { dense: [1, 0, 0, 0] }, payload: { late: true } }],
+  });
+  await new Promise((res) => setTimeout(res, 1100)); // distinct file names
+  const newer = await backup();
+  const atNewer = world.server.points('papers');
+  assert.equal(atNewer.length, atOlder.length + 1);
+
+  // what a failed `verify --deep` records on the newest set's papers artifact
+  const manifestFile = join(world.backupDir, 'sets', `${newer}.json`);
+  const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as {
+    artifacts: { name: string; file: string; verification?: unknown }[];
+  };
+  const papers = manifest.artifacts.find((a) => a.name === 'papers')!;
+  papers.verification = {
+    at: new Date().toISOString(),
+    ok: false,
+    deep: true,
+    detail: 'drill: 6 points, manifest 7',
+  };
+  await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+  const listed = await world.listed();
+  assert.equal(listed.find((b) => b.file === papers.file)?.valid, false, 'list marks it NOT VALID');
+
+  await world.client.deleteCollection('papers');
+  const latest = await world.qnb(['restore', '--latest', '--yes']);
+  assert.equal(latest.code, 0, latest.stdout + latest.stderr);
+  assert.ok(latest.stdout.includes(older) && !latest.stdout.includes(newer), latest.stdout);
+  assert.deepEqual(world.server.points('papers'), atOlder, 'the older, valid set came back');
+
+  const named = await world.qnb(['restore', newer, '--yes']);
+  assert.equal(named.code, 2, named.stdout + named.stderr);
+  assert.equal(named.stderr.trim().split('\n').length, 1, named.stderr);
+  assert.match(
+    named.stderr,
+    new RegExp(
+      `backup set ${newer} is not valid: qdrant/papers-\\S+ \\(failed verification: drill: 6 points, manifest 7\\); nothing was restored`,
+    ),
+  );
+  assert.deepEqual(world.server.points('papers'), atOlder, 'nothing touched');
+
+  const forced = await world.qnb(['restore', newer, '--yes', '--force']);
+  assert.equal(forced.code, 0, forced.stdout + forced.stderr);
+  assert.match(
+    forced.stdout + forced.stderr,
+    /is not valid \(failed verification: .*\); restoring it anyway \(--force\)/,
+  );
+  assert.deepEqual(world.server.points('papers'), atNewer);
 });

@@ -2,8 +2,8 @@
  * core/raw-http.ts over TLS, in a child process that trusts a test CA through
  * NODE_EXTRA_CA_CERTS (test/helpers/tls-get-child.ts): records gathered into ring slots, the
  * records OpenSSL delivers after a pause kept in order, two answers into one ring, a body
- * longer than its Content-Length refused, and certificates for another name or from an untrusted
- * CA refused.
+ * longer than its Content-Length refused, certificates for another name or from an untrusted CA
+ * refused, and a commit that throws after a wait rejecting the GET.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -51,4 +51,6 @@ test('https answers are read into the ring record by record, kept in order throu
     { code: 'DEPTH_ZERO_SELF_SIGNED_CERT', file: false },
     'a certificate no trusted CA signed',
   );
+  assert.equal(out.six, 'rejected: damaged at the end', 'a commit that throws after a wait rejects the GET');
+  assert.deepEqual(out.unhandled, []);
 });
