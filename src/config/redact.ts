@@ -51,6 +51,14 @@ export function redact(text: string, secrets: readonly string[]): string {
   return out.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]+):[^@/\s]+@/gi, '$1:***@');
 }
 
+/**
+ * A URL as manifests record it: without `user:password@`, which may hold a secret (URL user info
+ * is sent as Basic auth). Manifests are written raw, not through the redactor, and travel with
+ * off-site copies.
+ */
+export const withoutUserInfo = (url: string): string =>
+  url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1');
+
 /** A redacting string function bound to a set of secrets. */
 export type Redactor = (text: string) => string;
 

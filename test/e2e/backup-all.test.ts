@@ -1,10 +1,10 @@
 /**
  * `qnb backup-all` through the CLI: one set, seed output, retention only after a complete set,
  * `--keep-last`, `--no-cleanup`, and a partial set (exit 3) when a store fails; `restore` of a set
- * that `list` marks NOT VALID.
+ * that `list` marks NOT VALID; a password in QDRANT_URL kept out of manifests.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createQnbWorld } from '../helpers/qnb-world.js';
@@ -125,4 +125,27 @@ test('restore --latest passes over a set that list marks NOT VALID; naming it is
     /is not valid \(failed verification: .*\); restoring it anyway \(--force\)/,
   );
   assert.deepEqual(world.server.points('papers'), atNewer);
+});
+
+test('a password in QDRANT_URL (user info, sent as Basic auth) stays out of manifests, copies and output', async (t) => {
+  const world = await createQnbWorld(t, { papers: 3, chunks: 3 });
+  const secret = 'url-pw-7f3a9c21';
+  const env = { QDRANT_URL: world.server.url.replace('http://', `http://backup:${secret}@`) };
+  const backup = await world.qnb(['backup-all', '--skip-neo4j'], env);
+  assert.equal(backup.code, 0, backup.stdout + backup.stderr);
+  const basic = `Basic ${Buffer.from(`backup:${secret}`).toString('base64')}`;
+  const download = world.server.requests.find((r) => r.method === 'GET' && r.path.endsWith('.snapshot'));
+  assert.equal(download?.headers.authorization, basic, 'the URL as given, its user info as Basic auth');
+  const usb = join(world.cwd, 'usb');
+  await mkdir(usb);
+  const copy = await world.qnb(['copy', '--to', usb], env);
+  assert.equal(copy.code, 0, copy.stdout + copy.stderr);
+  const manifests = async (dir: string) =>
+    Promise.all((await readdir(join(dir, 'sets'))).map((f) => readFile(join(dir, 'sets', f), 'utf8')));
+  const written = [...(await manifests(world.backupDir)), ...(await manifests(usb))];
+  assert.ok(written.length >= 2);
+  for (const text of [backup.stdout, backup.stderr, copy.stdout, copy.stderr, ...written])
+    assert.ok(!text.includes(secret), 'the password is nowhere');
+  const set = JSON.parse(written[0]!) as { artifacts: { details?: { serverUrl?: string } }[] };
+  assert.ok(set.artifacts.every((a) => a.details?.serverUrl === world.server.url));
 });

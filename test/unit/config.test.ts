@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
-import { redact, shortSecretWarning } from '../../src/config/redact.js';
+import { redact, shortSecretWarning, withoutUserInfo } from '../../src/config/redact.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -138,6 +138,18 @@ describe('invalid configuration names the key and the fix', () => {
       () => loadConfig({ env: {}, cwd, flags: { '--keep-last': '-1' } }),
       (e: ConfigError) => /^--keep-last: /.test(e.message),
     );
+  });
+});
+
+describe('withoutUserInfo (URLs as manifests record them)', () => {
+  test('drops user:password@ and keeps the rest; other URLs unchanged', () => {
+    assert.equal(
+      withoutUserInfo('https://backup:s3cret@qdrant.example:6333/prefix'),
+      'https://qdrant.example:6333/prefix',
+    );
+    assert.equal(withoutUserInfo('bolt://neo4j:pw@127.0.0.1:7687'), 'bolt://127.0.0.1:7687');
+    assert.equal(withoutUserInfo('http://user@[::1]:6333'), 'http://[::1]:6333');
+    assert.equal(withoutUserInfo('http://127.0.0.1:6333/a@b'), 'http://127.0.0.1:6333/a@b');
   });
 });
 

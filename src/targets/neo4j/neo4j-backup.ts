@@ -6,6 +6,7 @@
  */
 
 import type { Readable } from 'node:stream';
+import { withoutUserInfo } from '../../config/redact.js';
 import type { DrillConfig } from '../../config/schema.js';
 import { joinCleanupError, throwIfAborted } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
@@ -166,7 +167,7 @@ export function neo4jRecord(
 }
 
 /** The Bolt URI without credentials, for the manifest. */
-export const redactedUri = (bolt: BoltOptions) => bolt.uri.replace(/\/\/[^@/]*@/, '//');
+export const redactedUri = (bolt: BoltOptions) => withoutUserInfo(bolt.uri);
 
 /**
  * Reserves a file, lets `work` fill it and build its record, and commits it; on any failure the

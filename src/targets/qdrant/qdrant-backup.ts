@@ -4,6 +4,7 @@
  * (stream it to disk with sha256 inline, qdrant-download.ts; check size and checksum; commit;
  * delete the server copy).
  */
+import { withoutUserInfo } from '../../config/redact.js';
 import { NotFoundError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { ArtifactSink, TargetContext } from '../target.js';
@@ -213,7 +214,7 @@ async function downloadAndCommit(
       durationMs: ctx.now().getTime() - startedAt.getTime(),
       details: {
         snapshotName: snap.name,
-        serverUrl: api.baseUrl,
+        serverUrl: withoutUserInfo(api.baseUrl),
         ...before,
         sample: undefined,
         points: undefined,

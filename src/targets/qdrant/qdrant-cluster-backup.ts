@@ -9,6 +9,7 @@
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { withoutUserInfo } from '../../config/redact.js';
 import { ConfigError, QnbError, throwIfAborted } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import { streamToFile } from '../../core/transfer.js';
@@ -217,7 +218,7 @@ async function backupClusterCollection(
       peers: cluster.nodes.map((n) => ({
         peerId: n.peerId,
         uri: n.p2pUri,
-        ...(n.url ? { url: n.url } : {}),
+        ...(n.url ? { url: withoutUserInfo(n.url) } : {}),
       })),
       shardNumber: Number(params.shard_number ?? plan.shardCount),
       replicationFactor: Number(params.replication_factor ?? 1),
@@ -275,7 +276,7 @@ async function backupClusterCollection(
       finishedAt: ctx.now().toISOString(),
       durationMs: ctx.now().getTime() - startedAt.getTime(),
       details: {
-        serverUrl: entry.baseUrl,
+        serverUrl: withoutUserInfo(entry.baseUrl),
         config: before.config,
         aliases: before.aliases,
         ...('countMethod' in before ? { countMethod: before.countMethod } : {}),
