@@ -174,9 +174,18 @@ const isArtifactStatus = oneOf('pending', 'ok');
 const isChecksumSource = oneOf('server', 'self');
 const isSetStatus = oneOf('running', 'ok', 'partial', 'failed', 'interrupted');
 
+/**
+ * A path that stays where it is resolved (the backups folder, a destination folder or prefix):
+ * relative, `/`-separated, no empty, `.` or `..` segment, no backslash or NUL. A manifest is data
+ * that may come from a copy destination others can write: an entry naming `../x` would have qnb
+ * write, or delete, outside the folder.
+ */
+const isInsidePath = (v: unknown): v is string =>
+  isNonEmpty(v) && !/[\\\0]/.test(v) && v.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+
 const isStored = (v: unknown): boolean =>
   isObject(v) &&
-  isNonEmpty(v.key) &&
+  isInsidePath(v.key) &&
   isCount(v.bytes) &&
   isSha256(v.sha256) &&
   v.encryption === 'age' &&
@@ -190,7 +199,9 @@ function isArtifactRecord(a: unknown): a is ArtifactRecord {
     isTarget(a.target) &&
     isKind(a.kind) &&
     isNonEmpty(a.name) &&
-    isNonEmpty(a.file) &&
+    // in its target's folder: `qdrant/…`, `neo4j/…` (repository.ts TARGET_DIRS)
+    isInsidePath(a.file) &&
+    a.file.startsWith(`${a.target}/`) &&
     isArtifactStatus(a.status) &&
     isCount(a.bytes) &&
     isSha256(a.sha256) &&

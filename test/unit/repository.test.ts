@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { copySets } from '../../src/core/copy.js';
@@ -140,6 +140,51 @@ test('cleanupLeftovers: in the folder root, a dead lock attempt and an old atomi
   assert.deepEqual(report.removedTemp.sort(), [basename(dead), basename(oldWrite)].sort());
   const left = (await readdir(root)).filter((n) => n.startsWith('.qnb-tmp-')).sort();
   assert.deepEqual(left, [basename(live), basename(freshWrite)].sort());
+});
+
+test('entries naming a path outside the folder are never used: cleanup removes nothing there, scan lists nothing, a destination key cannot climb out', async (t) => {
+  const dir = await tempDir(t);
+  const repo = createRepository(join(dir, 'b'));
+  await repo.init();
+  await writeFile(join(dir, 'precious'), 'mine');
+  await writeFile(join(dir, 'b', 'loose'), 'mine too');
+  await writeFile(repo.resolve('neo4j/graph.dump'), 'a dump');
+  // an interrupted run whose manifest (a copy destination's, or tampered with) names such files
+  const set = await startSet(repo, 'evil', new Date());
+  for (const file of [
+    '../precious',
+    'qdrant/../../precious',
+    'qdrant//x',
+    'qdrant/./x',
+    'loose',
+    'neo4j/graph.dump',
+    'qdrant\\..\\..\\precious',
+  ])
+    set.artifacts.push(record(file, 'x', { status: 'pending' }));
+  set.artifacts.push(
+    record('qdrant/ok.snapshot', 'x', {
+      status: 'ok',
+      stored: {
+        key: 'qdrant/../../../precious.age',
+        bytes: 1,
+        sha256: 'a'.repeat(64),
+        encryption: 'age',
+        recipients: [],
+      },
+    }),
+  );
+  await repo.saveSet(set);
+  assert.deepEqual((await repo.loadSet(set.id)).artifacts, [], 'every entry refused when read');
+  const report = await repo.cleanupLeftovers();
+  assert.deepEqual(report.removedPending, []);
+  assert.equal(await readFile(join(dir, 'precious'), 'utf8'), 'mine');
+  assert.equal(await readFile(join(dir, 'b', 'loose'), 'utf8'), 'mine too');
+  assert.equal(
+    await readFile(repo.resolve('neo4j/graph.dump'), 'utf8'),
+    'a dump',
+    "a qdrant entry naming neo4j's folder",
+  );
+  assert.deepEqual((await repo.scan()).artifacts, []);
 });
 
 test('finishSet derives ok / partial / failed', async (t) => {
