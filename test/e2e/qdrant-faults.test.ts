@@ -122,7 +122,31 @@ describe('faults a careful client survives', () => {
 });
 
 describe('faults during restore', () => {
-  test('upload fails: clear error, uploaded copy removed, backup still valid', async (t) => {
+  test('the safety backup fails: nothing is dropped or uploaded, the collection stays as it was', async (t) => {
+    const { world } = await withPreviousBackup(t);
+    await world.client.upsert('papers', {
+      wait: true,
+      points: [{ id: 424242, vector: { dense: [0, 1, 0, 0] }, payload: { late: true } }],
+    });
+    const live = world.server.points('papers');
+    const requestsBefore = world.server.requests.length;
+    world.server.inject({ op: 'create-snapshot', fault: { kind: 'disk-full' } });
+    const run = await world.qnb(['restore-qdrant', '--latest', '--collection', 'papers', '--yes']);
+    assert.notEqual(run.code, 0, run.stdout);
+    assert.match(run.stderr, /safety .*failed.*nothing was restored/i);
+    assert.ok(!hasStackTrace(run));
+    const changed = world.server.requests
+      .slice(requestsBefore)
+      .filter((r) => r.method === 'DELETE' && !r.path.includes('/snapshots/'));
+    assert.deepEqual(changed, [], 'the collection was not dropped');
+    const uploads = world.server.requests
+      .slice(requestsBefore)
+      .filter((r) => r.path.endsWith('/snapshots/upload'));
+    assert.deepEqual(uploads, [], 'nothing uploaded');
+    assert.deepEqual(world.server.points('papers'), live, 'every point, the late one included');
+  });
+
+  test('upload fails: clear error, backup still valid', async (t) => {
     const { world } = await withPreviousBackup(t);
     await world.client.deleteCollection('papers');
     world.server.inject({
