@@ -244,6 +244,44 @@ describe('cluster backup and restore', () => {
     assert.deepEqual(single.points('rep'), before);
   });
 
+  test('a replica that is not Active (Partial, Dead) is never read, even on a node that answers', async (t) => {
+    const w = await world(t);
+    const c = cluster.state.store.get('rep');
+    const shard0 = cluster.state.placement(c).find((s) => s.shardId === 0)!;
+    const first = shard0.replicas[0]!;
+    const second = shard0.replicas[1]!;
+    const nodeOf = (peerId: number) => cluster.nodes[cluster.peerIds.indexOf(peerId)]!;
+    const shard0Snapshots = (peerId: number, from: number) =>
+      nodeOf(peerId)
+        .requests.slice(from)
+        .filter((r) => r.method === 'POST' && r.path === '/collections/rep/shards/0/snapshots').length;
+    try {
+      cluster.state.setReplicaState(c, 0, first.peerId, 'Partial');
+      const from = nodeOf(first.peerId).requests.length;
+      const fromOther = nodeOf(second.peerId).requests.length;
+      const run = await w.qnb(['backup-qdrant', '--collection', 'rep'], { QDRANT_NODE_URLS: allNodes() });
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.equal(shard0Snapshots(first.peerId, from), 0, 'the Partial replica was not read');
+      assert.equal(shard0Snapshots(second.peerId, fromOther), 1, 'the Active one was');
+      const art = (await manifestOf(w.backupDir)).artifacts[0]!;
+      assert.equal(
+        art.details.cluster.shards.find((s) => (s as { shardId?: number }).shardId === 0)?.peerId,
+        second.peerId,
+      );
+
+      // no Active replica of shard 0 left: refused before anything is written
+      cluster.state.setReplicaState(c, 0, second.peerId, 'Dead');
+      const before = (await w.listed()).length;
+      const none = await w.qnb(['backup-qdrant', '--collection', 'rep'], { QDRANT_NODE_URLS: allNodes() });
+      assert.notEqual(none.code, 0);
+      assert.match(none.stdout + none.stderr, /collection "rep": shard 0 has no Active replica/);
+      assert.equal((await w.listed()).length, before, 'nothing new listed');
+    } finally {
+      cluster.state.setReplicaState(c, 0, first.peerId, 'Active');
+      cluster.state.setReplicaState(c, 0, second.peerId, 'Active');
+    }
+  });
+
   test('rf 1 with one node down: clear failure, nothing listed valid', async (t) => {
     const w = await world(t);
     await cluster.down(1);
