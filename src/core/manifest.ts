@@ -181,7 +181,9 @@ const isSetStatus = oneOf('running', 'ok', 'partial', 'failed', 'interrupted');
  * write, or delete, outside the folder.
  */
 const isInsidePath = (v: unknown): v is string =>
-  isNonEmpty(v) && !/[\\\0]/.test(v) && v.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+  isNonEmpty(v) &&
+  !/[\\\0]/.test(v) &&
+  v.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
 
 const isStored = (v: unknown): boolean =>
   isObject(v) &&
