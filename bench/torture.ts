@@ -16,6 +16,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { EXIT } from '../src/cli/exit-codes.js';
 import { qnbEnv, runQnb, startQnb } from '../test/helpers/cli.js';
 import { seedTypedGraph } from '../test/helpers/neo4j-data.js';
 import { clientFor, seedCollections } from '../test/helpers/qdrant-data.js';
@@ -205,7 +206,7 @@ async function main(): Promise<number> {
       }
       // --- invariants: lock recoverable, every valid backup verifies
       const verify = await qnb(['verify']);
-      if (verify.code === 11) violate('lock not recoverable', `${tag}: ${verify.stderr}`);
+      if (verify.code === EXIT.LOCKED) violate('lock not recoverable', `${tag}: ${verify.stderr}`);
       else if (verify.code !== 0)
         violate('listed valid but does not verify', `${tag}: ${verify.stdout}${verify.stderr}`);
       // --- nothing valid lost

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type QnbRun, qnbEnv, runQnb, startQnb } from '../helpers/cli.js';
-import { IN_CI } from '../helpers/components.js';
+import { IN_CI, requireComponent } from '../helpers/components.js';
 import { graphHash, seedTypedGraph, wreckGraph } from '../helpers/neo4j-data.js';
 import { hasStackTrace } from '../helpers/qnb-world.js';
 import { createNeo4jHome, type Neo4jHome, neo4jAvailable } from '../servers/neo4j/harness.js';
@@ -143,7 +143,10 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
   });
 
   test('a failing dump (full disk) still starts Neo4j again and leaves nothing valid', async (t) => {
-    if (process.getuid?.() !== 0) return t.skip('needs root to mount a small tmpfs');
+    if (
+      !requireComponent(t, 'root (to mount a small tmpfs)', process.getuid?.() === 0, 'run the tests as root')
+    )
+      return;
     const small = await mkdtemp(join(tmpdir(), 'qnb-full-'));
     const { execFileSync } = await import('node:child_process');
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12k,mode=0700', 'tmpfs', small]);
@@ -303,6 +306,40 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
       assert.equal(run.code, 2, run.stdout + run.stderr);
       assert.match(run.stderr, /comes from Neo4j 5\.99\.0, newer than the server \(5\.26\.\d+\)/);
       assert.ok(await isUp());
+      return;
+    }
+    assert.fail('manifest of the newest dump not found');
+  });
+
+  test('restore-neo4j checks what it loaded: a sampled record or a count that differs from the manifest is exit 4, named', async () => {
+    const { readdir: rd, readFile: rf, writeFile: wf } = await import('node:fs/promises');
+    const setsDir = join(cwd, 'backups', 'sets');
+    const newest = (await listed()).filter((b) => b.valid && b.reason === 'backup')[0]!;
+    for (const f of await rd(setsDir)) {
+      const text = await rf(join(setsDir, f), 'utf8');
+      if (!text.includes(newest.file)) continue;
+      const set = JSON.parse(text);
+      const dump = set.artifacts.find((a: { file: string }) => a.file === newest.file);
+      try {
+        assert.ok(dump.sample?.length > 0, 'the dump recorded sampled records');
+        dump.sample[0].hash = '0'.repeat(64);
+        await wf(join(setsDir, f), JSON.stringify(set));
+        const sampled = await qnb(['restore-neo4j', newest.file, '--yes']);
+        assert.equal(sampled.code, 4, sampled.stdout + sampled.stderr);
+        assert.match(sampled.stderr, /sampled records differ after restore: \S+/);
+        assert.ok(await isUp());
+
+        const counted = JSON.parse(text);
+        counted.artifacts.find((a: { file: string }) => a.file === newest.file).counts.relationships += 3;
+        await wf(join(setsDir, f), JSON.stringify(counted));
+        const run = await qnb(['restore-neo4j', newest.file, '--yes']);
+        assert.equal(run.code, 4, run.stdout + run.stderr);
+        assert.match(run.stderr, /restored \d+ nodes \/ \d+ relationships, the manifest recorded \d+ \/ \d+/);
+        assert.ok(await isUp());
+      } finally {
+        await wf(join(setsDir, f), text);
+      }
+      assert.equal((await bolt()).hash, original.hash, 'the dump itself was whole: the data is the backup');
       return;
     }
     assert.fail('manifest of the newest dump not found');

@@ -4,7 +4,13 @@
  * survives (slow, null checksum, compression, 202, a dropped connection) still give a valid backup.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { requireComponent } from '../helpers/components.js';
 import { createQnbWorld, hasStackTrace, type QnbWorld } from '../helpers/qnb-world.js';
 import type { FaultKind, FaultOp } from '../servers/qdrant/index.js';
 
@@ -175,5 +181,47 @@ describe('faults during restore', () => {
     const verify = await world.qnb(['verify']);
     assert.equal(verify.code, 4);
     assert.match(verify.stdout, new RegExp(`❌ ${valid[0]!.replace(/[.]/g, '\\.')}: sha256 differs`));
+  });
+});
+
+describe('the backups folder fills up', () => {
+  test('during a download: one line naming the file system error, nothing new listed, the earlier backup intact', async (t) => {
+    if (
+      !requireComponent(t, 'root (to mount a small tmpfs)', process.getuid?.() === 0, 'run the tests as root')
+    )
+      return;
+    const world = await createQnbWorld(t, { papers: 4, chunks: 4 });
+    const small = await mkdtemp(join(tmpdir(), 'qnb-full-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', small]);
+    t.after(async () => {
+      execFileSync('umount', ['-l', small]);
+      await rm(small, { recursive: true, force: true });
+    });
+    const first = await world.qnb(['backup-qdrant', '--collection', 'chunks', '--backup-dir', small]);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    const files = async () => (await readdir(join(small, 'qdrant'))).sort();
+    const earlier = await files();
+    assert.equal(earlier.length, 1);
+    const earlierHash = createHash('sha256')
+      .update(await readFile(join(small, 'qdrant', earlier[0]!)))
+      .digest('hex');
+
+    await world.server.setSnapshotPadding('papers', 4 << 20);
+    const full = await world.qnb(['backup-qdrant', '--collection', 'papers', '--backup-dir', small]);
+    assert.equal(full.code, 1, full.stdout + full.stderr);
+    assert.match(full.stdout + full.stderr, /no space left on device/i);
+    assert.ok(!hasStackTrace(full));
+    assert.deepEqual(await files(), earlier, 'no partial or temp file left beside the earlier backup');
+    const again = createHash('sha256')
+      .update(await readFile(join(small, 'qdrant', earlier[0]!)))
+      .digest('hex');
+    assert.equal(again, earlierHash);
+    const listed = JSON.parse((await world.qnb(['list', '--json', '--backup-dir', small])).stdout) as {
+      backups: { name: string; valid: boolean }[];
+    };
+    assert.deepEqual(
+      listed.backups.map((b) => [b.name, b.valid]),
+      [['chunks', true]],
+    );
   });
 });

@@ -15,6 +15,7 @@ import { test } from 'node:test';
 import { createByteRing, RING_SLOTS, SLOT_BYTES } from '../../src/core/byte-ring.js';
 import { QnbError } from '../../src/core/errors.js';
 import { getToFile, IDLE_TIMEOUT, WORKER_MIN_BYTES } from '../../src/core/http-get-file.js';
+import { requireComponent } from '../helpers/components.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -213,7 +214,10 @@ test('the ring hashes every committed byte in order when the producer outruns th
 });
 
 test('a full disk fails the download with the file named, large (worker hash) or small (inline)', async (t) => {
-  if (process.getuid?.() !== 0) return t.skip('needs root to mount a small tmpfs');
+  if (
+    !requireComponent(t, 'root (to mount a small tmpfs)', process.getuid?.() === 0, 'run the tests as root')
+  )
+    return;
   const small = await mkdtemp(join(tmpdir(), 'qnb-full-'));
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', small]);
   t.after(async () => {
