@@ -24,9 +24,12 @@ export function register(program: Command, host: CommandHost): void {
       'restore a whole backup set: every Qdrant collection and the Neo4j database to the same point',
     )
     .argument('[set]', 'backup set id (see `qnb list --json`)')
-    .option('--latest', 'the newest complete backup set')
+    .option('--latest', 'the newest complete backup set that `qnb list` shows valid')
     .option('-y, --yes', 'allow overwriting (a safety backup set of the current state is taken first)')
-    .option('--force', 'restore files that differ from their manifest, or across versions')
+    .option(
+      '--force',
+      'restore files that differ from their manifest, a set listed not valid, or across versions',
+    )
     .option('--from <target>', 'fetch the set from a copy target (folder or s3://bucket/prefix) first')
     .action((set, opts) => host.setResult(runRestore(host.context(), set, opts)));
 }
