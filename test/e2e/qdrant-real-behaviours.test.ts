@@ -307,3 +307,30 @@ describe('deferred points (prevent_unoptimized)', () => {
     assert.match(restore.stdout, /Points: 6 \(manifest: 6\)/);
   });
 });
+
+describe('Qdrant versions', () => {
+  test('a snapshot is not restored into a server it cannot go to (older, or two minors newer): refused before any change', async (t) => {
+    const world = await createQnbWorld(t, { papers: 3, chunks: 3 });
+    assert.equal((await world.qnb(['backup-qdrant', '--collection', 'papers'])).code, 0);
+    const { startQdrantTestServer } = await import('../servers/qdrant/index.js');
+    for (const [version, why] of [
+      ['1.18.3', /snapshot from Qdrant 1\.19\.0 is newer than the server \(1\.18\.3\)/],
+      ['1.21.0', /can be restored only into 1\.19\.x or 1\.20\.x, not 1\.21\.0/],
+    ] as const) {
+      const other = await startQdrantTestServer({ version });
+      t.after(() => other.stop());
+      const run = await world.qnb(['restore-qdrant', '--latest', '--collection', 'papers'], {
+        QDRANT_URL: other.url,
+      });
+      assert.equal(run.code, 2, run.stdout + run.stderr);
+      assert.match(run.stderr, why);
+      assert.equal(run.stderr.split('\n').filter((l) => l.startsWith('✘')).length, 1, run.stderr);
+      assert.deepEqual(
+        other.requests.filter((r) => r.method !== 'GET'),
+        [],
+        'nothing sent that changes the server',
+      );
+      assert.deepEqual(other.collections(), []);
+    }
+  });
+});
