@@ -334,3 +334,28 @@ describe('Qdrant versions', () => {
     }
   });
 });
+
+describe('custom sharding on a single node', () => {
+  test('restored under a new name it would come back empty (Qdrant #10135): refused, nothing created; over itself it restores', async (t) => {
+    const world = await createQnbWorld(t, { papers: 3, chunks: 3 });
+    const c = (method: string, path: string, body?: unknown) => call(world.server, method, path, body);
+    await c('PUT', '/collections/tenants', {
+      vectors: { size: 2, distance: 'Dot' },
+      sharding_method: 'custom',
+    });
+    await c('PUT', '/collections/tenants/shards', { shard_key: 'eu' });
+    const up = await c('PUT', '/collections/tenants/points?wait=true', {
+      shard_key: 'eu',
+      points: [1, 2, 3].map((id) => ({ id, vector: [id, 1], payload: { id } })),
+    });
+    assert.equal(up.status, 200, up.text);
+    assert.equal((await world.qnb(['backup-qdrant', '--collection', 'tenants'])).code, 0);
+    const run = await world.qnb(['restore-qdrant', '--latest', '--collection', 'tenants', '--as', 'copy']);
+    assert.notEqual(run.code, 0, run.stdout);
+    assert.match(run.stderr, /"tenants" uses custom sharding; restored as "copy" it would come back empty/);
+    assert.ok(!world.server.collections().includes('copy'), 'nothing created');
+    const back = await world.qnb(['restore-qdrant', '--latest', '--collection', 'tenants', '--yes']);
+    assert.equal(back.code, 0, back.stdout + back.stderr);
+    assert.deepEqual(ids(world, 'tenants'), [1, 2, 3]);
+  });
+});
