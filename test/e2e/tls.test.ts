@@ -193,4 +193,31 @@ describe('https with a private CA (NODE_EXTRA_CA_CERTS)', () => {
     assert.ok(sealedGets.length >= 3, `the encrypted object's ranges over raw TLS (${sealedGets.length})`);
     assert.deepEqual(w.server.points('docs'), before);
   });
+
+  test('an S3 endpoint whose certificate qnb does not trust: one line naming it and NODE_EXTRA_CA_CERTS, no retries', async (t) => {
+    const w = await tlsWorld(t);
+    if (!w) return;
+    const avail = s3ServerAvailable();
+    if (!requireComponent(t, 'S3 server', avail.ok, avail.ok ? '' : avail.hint)) return;
+    const s3 = await startS3TestServer({ kind: 'versitygw', tls: w.cert });
+    t.after(() => s3.stop());
+    await s3.createBucket('tls-untrusted');
+    await seedDocs(w, 1 << 20);
+    assert.equal((await w.qnb(['backup-qdrant', '--collection', 'docs'])).code, 0);
+    const started = Date.now();
+    const copy = await w.qnb(['copy', '--to', 's3://tls-untrusted/lab'], {
+      ...s3.env(),
+      NODE_EXTRA_CA_CERTS: '',
+    });
+    assert.notEqual(copy.code, 0, copy.stdout);
+    const errors = copy.stderr.split('\n').filter((l) => l.startsWith('✘'));
+    assert.equal(errors.length, 1, copy.stderr);
+    assert.match(
+      errors[0]!,
+      /s3:\/\/tls-untrusted\/lab .*certificate.*(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED)/i,
+    );
+    assert.match(errors[0]!, /NODE_EXTRA_CA_CERTS/);
+    assert.ok(Date.now() - started < 20_000, 'not retried as a server problem');
+    assert.equal(hasStackTrace(copy), false);
+  });
 });

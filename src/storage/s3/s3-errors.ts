@@ -42,6 +42,14 @@ function networkCode(e: SdkError): string | undefined {
   return undefined;
 }
 
+/** A TLS failure's code (an untrusted or expired certificate, a name that does not match), if any. */
+function tlsCode(e: SdkError): string | undefined {
+  for (let cur: SdkError | undefined = e, i = 0; cur && i < 4; cur = cur.cause as SdkError, i++) {
+    if (cur.code && /CERT|TLS|SSL/.test(cur.code)) return cur.code;
+  }
+  return undefined;
+}
+
 /** A QnbError for anything an S3 call threw. */
 export function s3Error(err: unknown, ctx: S3ErrorContext): QnbError {
   if (err instanceof QnbError) return err;
@@ -49,6 +57,18 @@ export function s3Error(err: unknown, ctx: S3ErrorContext): QnbError {
   const e = (err ?? {}) as SdkError;
   const code = e.Code ?? e.name ?? '';
   const status = e.$metadata?.httpStatusCode;
+  const tls = tlsCode(e);
+  if (tls) {
+    // asking again cannot help: not retried, and not "the server had a problem"
+    return new QnbError(
+      'E_CONNECT',
+      `${ctx.location}: ${ctx.op}: the server's TLS certificate was refused (${tls})`,
+      {
+        hint: 'check QNB_S3_ENDPOINT; for a private CA, set NODE_EXTRA_CA_CERTS to its PEM file',
+        cause: err,
+      },
+    );
+  }
   const net = networkCode(e);
   if (net) {
     return new QnbError('E_CONNECT', `${ctx.location}: ${ctx.op}: cannot reach the server (${net})`, {
