@@ -63,6 +63,19 @@ async function tlsWorld(t: Parameters<typeof requireComponent>[0]): Promise<TlsW
   return { server, cert, cwd, qnb: (args, extra = {}) => runQnb(args, { cwd, env: { ...env, ...extra } }) };
 }
 
+/** The TLS world plus versitygw on https with the same certificate and an empty `bucket`. */
+async function tlsWorldWithS3(t: Parameters<typeof requireComponent>[0], bucket: string) {
+  const w = await tlsWorld(t);
+  if (!w) return undefined;
+  const avail = s3ServerAvailable();
+  if (!requireComponent(t, 'S3 server', avail.ok, avail.ok ? '' : avail.hint)) return undefined;
+  const s3 = await startS3TestServer({ kind: 'versitygw', tls: w.cert });
+  t.after(() => s3.stop());
+  assert.match(s3.endpoint, /^https:/);
+  await s3.createBucket(bucket);
+  return { w, s3 };
+}
+
 /** `docs`: 300 points and `padding` bytes of segment data, so its snapshot is a large download. */
 async function seedDocs(w: TlsWorld, padding = 24 << 20): Promise<void> {
   const put = (path: string, body: unknown) => callTls(w.server.url, w.cert, 'PUT', path, body);
@@ -122,14 +135,9 @@ describe('https with a private CA (NODE_EXTRA_CA_CERTS)', () => {
   });
 
   test('S3 over https: restore --from and verify --from read the ranges themselves over TLS', async (t) => {
-    const w = await tlsWorld(t);
-    if (!w) return;
-    const avail = s3ServerAvailable();
-    if (!requireComponent(t, 'S3 server', avail.ok, avail.ok ? '' : avail.hint)) return;
-    const s3 = await startS3TestServer({ kind: 'versitygw', tls: w.cert });
-    t.after(() => s3.stop());
-    assert.match(s3.endpoint, /^https:/);
-    await s3.createBucket('tls-copies');
+    const got = await tlsWorldWithS3(t, 'tls-copies');
+    if (!got) return;
+    const { w, s3 } = got;
     // 70 MiB: three ranges of ≥ 32 MiB, the later two asked while the first is read
     await seedDocs(w, 70 << 20);
     const env = { ...s3.env(), QNB_S3_PART_SIZE_MB: '5' };
@@ -195,13 +203,9 @@ describe('https with a private CA (NODE_EXTRA_CA_CERTS)', () => {
   });
 
   test('an S3 endpoint whose certificate qnb does not trust: one line naming it and NODE_EXTRA_CA_CERTS, no retries', async (t) => {
-    const w = await tlsWorld(t);
-    if (!w) return;
-    const avail = s3ServerAvailable();
-    if (!requireComponent(t, 'S3 server', avail.ok, avail.ok ? '' : avail.hint)) return;
-    const s3 = await startS3TestServer({ kind: 'versitygw', tls: w.cert });
-    t.after(() => s3.stop());
-    await s3.createBucket('tls-untrusted');
+    const got = await tlsWorldWithS3(t, 'tls-untrusted');
+    if (!got) return;
+    const { w, s3 } = got;
     await seedDocs(w, 1 << 20);
     assert.equal((await w.qnb(['backup-qdrant', '--collection', 'docs'])).code, 0);
     const started = Date.now();
