@@ -4,11 +4,11 @@
  * after both — a crash at any point leaves either no backup under that name or a durable one.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { QNB_BIN } from '../helpers/cli.js';
+import { runQnb } from '../helpers/cli.js';
 import { requireComponent } from '../helpers/components.js';
 import { createQnbWorld } from '../helpers/qnb-world.js';
 
@@ -70,38 +70,14 @@ test('backup-qdrant: fsync(file) → its name (link/rename) → fsync(folder) �
   await world.server.setSnapshotPadding('chunks', 40 << 20);
   const log = join(world.cwd, 'strace.log');
   const trace = 'trace=openat,fsync,fdatasync,link,linkat,rename,renameat,renameat2,close';
-  // spawned, not spawnSync: the Qdrant test server answers from this process's event loop
-  const child = spawn(
-    'strace',
-    [
-      '-f',
-      '-qq',
-      '-e',
-      trace,
-      '-o',
-      log,
-      process.execPath,
-      QNB_BIN,
-      'backup-qdrant',
-      '--collection',
-      'chunks',
-      '--json',
-    ],
-    { cwd: world.cwd, env: world.env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
+  // not spawnSync: the Qdrant test server answers from this process's event loop
+  const run = await runQnb(['backup-qdrant', '--collection', 'chunks', '--json'], {
+    cwd: world.cwd,
+    env: world.env,
+    timeoutMs: 180_000,
+    wrap: ['strace', '-f', '-qq', '-e', trace, '-o', log],
   });
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
-  const status = await new Promise<number | null>((r) => child.on('close', r));
-  clearTimeout(timer);
-  const run = { status, stdout, stderr };
-  assert.equal(run.status, 0, run.stdout + run.stderr);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
   const setId = (JSON.parse(run.stdout) as { setId: string }).setId;
   const listed = (await world.listed()).filter((b) => b.valid);
   assert.equal(listed.length, 1);

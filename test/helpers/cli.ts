@@ -27,12 +27,21 @@ export function qnbEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
   return env;
 }
 
+/** How to start qnb: where, with what environment, and optionally under another program. */
+export interface QnbSpawnOptions {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** A program and its arguments that run node with qnb (e.g. `strace -f -o LOG`). */
+  wrap?: string[];
+}
+
 /** Starts qnb; resolves when it exits. */
 export function startQnb(
   args: string[],
-  opts: { cwd: string; env: NodeJS.ProcessEnv },
+  opts: QnbSpawnOptions,
 ): { child: ChildProcess; done: Promise<QnbRun>; output: () => { stdout: string; stderr: string } } {
-  const child = spawn(process.execPath, [QNB_BIN, ...args], {
+  const [program = process.execPath, ...before] = opts.wrap ? [...opts.wrap, process.execPath] : [];
+  const child = spawn(program, [...before, QNB_BIN, ...args], {
     cwd: opts.cwd,
     env: opts.env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -54,7 +63,7 @@ export function startQnb(
 /** Runs qnb to completion (with a safety timeout). */
 export async function runQnb(
   args: string[],
-  opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number },
+  opts: QnbSpawnOptions & { timeoutMs?: number },
 ): Promise<QnbRun> {
   const { child, done } = startQnb(args, opts);
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
