@@ -64,7 +64,7 @@ interface Deps {
  * there with its size, no verification recorded as failed), preferring one that covers every
  * target.
  */
-function pickSet(
+async function pickSet(
   repo: Repository,
   scan: RepoScan,
   targets: readonly Target[],
@@ -87,7 +87,7 @@ function pickSet(
       `no complete, valid backup set in ${repo.root}`,
       'run `qnb list` to see what is there',
     );
-  return Promise.resolve(complete);
+  return complete;
 }
 
 /**

@@ -34,21 +34,23 @@ interface SdkError {
   cause?: unknown;
 }
 
-function networkCode(e: SdkError): string | undefined {
+/** The first non-undefined `pick` of the error or of its causes (the SDK wraps Node's errors). */
+function inCauses<T>(e: SdkError, pick: (cur: SdkError) => T | undefined): T | undefined {
   for (let cur: SdkError | undefined = e, i = 0; cur && i < 4; cur = cur.cause as SdkError, i++) {
-    if (cur.code && NETWORK_CODES.has(cur.code)) return cur.code;
-    if (cur.name === 'TimeoutError') return 'timeout';
+    const got = pick(cur);
+    if (got !== undefined) return got;
   }
   return undefined;
 }
 
+const networkCode = (e: SdkError): string | undefined =>
+  inCauses(e, (cur) =>
+    cur.code && NETWORK_CODES.has(cur.code) ? cur.code : cur.name === 'TimeoutError' ? 'timeout' : undefined,
+  );
+
 /** A TLS failure's code (an untrusted or expired certificate, a name that does not match), if any. */
-function tlsCode(e: SdkError): string | undefined {
-  for (let cur: SdkError | undefined = e, i = 0; cur && i < 4; cur = cur.cause as SdkError, i++) {
-    if (cur.code && /CERT|TLS|SSL/.test(cur.code)) return cur.code;
-  }
-  return undefined;
-}
+const tlsCode = (e: SdkError): string | undefined =>
+  inCauses(e, (cur) => (cur.code && /CERT|TLS|SSL/.test(cur.code) ? cur.code : undefined));
 
 /** A QnbError for anything an S3 call threw. */
 export function s3Error(err: unknown, ctx: S3ErrorContext): QnbError {
