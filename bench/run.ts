@@ -24,6 +24,7 @@ import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { makeTestCert } from '../test/helpers/tls-cert.js';
 import { makeBackupsFolder } from './lib/backups-fixture.js';
 import { diskCounters, freeBytes, loadAvg, machineFacts, processCpuS } from './lib/machine.js';
 import { hasNginx, NGINX, startStaticServer } from './lib/nginx.js';
@@ -482,6 +483,30 @@ async function withCpuHog<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** One `curl -o URL` into `file` (extra curl arguments first), checked: HTTP 200 and `size` bytes. */
+async function curlOSample(
+  rep: number,
+  o: { url: string; file: string; stats: string; size: number; curlArgs?: string[]; what: string },
+): Promise<Sample> {
+  await rm(o.file, { force: true });
+  const w = '%{time_total} %{size_download} %{http_code}';
+  const r = await runMeasured('curl', ['-s', ...(o.curlArgs ?? []), '-o', o.file, '-w', w, o.url], o.stats);
+  const [t, size, code] = r.stdout.trim().split(/\s+/);
+  if (r.code !== 0 || code !== '200' || Number(size) !== o.size)
+    throw new Error(`curl -o ${o.what}: exit ${r.code}, HTTP ${code}, ${size} of ${o.size} bytes`);
+  await rm(o.file, { force: true });
+  return { rep, ms: Number(t) * 1000, bytes: o.size, clientCpuMs: (r.stats.userS + r.stats.sysS) * 1000 };
+}
+
+/** A contender's run with the server process's CPU (user + sys, /proc) over that sample added. */
+const withServerCpu =
+  (pid: number, fn: (rep: number) => Promise<Sample>) =>
+  async (rep: number): Promise<Sample> => {
+    const before = await procCpuMs(pid);
+    const sample = await fn(rep);
+    return { ...sample, extra: { ...sample.extra, serverCpuMs: (await procCpuMs(pid)) - before } };
+  };
+
 /**
  * 1b. The same snapshot bytes from nginx (`sendfile on`: the server costs what Qdrant costs to
  * stream a file), so the figures are the client's own cost: plain curl, the same-guarantee shell
@@ -494,24 +519,8 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
     const url = `${nginx.url}/collections/${COLLECTION}/snapshots/${encodeURIComponent(snap.name)}`;
     const file = join(dir, 'static.snapshot');
     const stats = join(dir, 'time-static.txt');
-    const curlO = async (rep: number): Promise<Sample> => {
-      await rm(file, { force: true });
-      const r = await runMeasured(
-        'curl',
-        ['-s', '-o', file, '-w', '%{time_total} %{size_download} %{http_code}', url],
-        stats,
-      );
-      const [t, size, code] = r.stdout.trim().split(/\s+/);
-      if (r.code !== 0 || code !== '200' || Number(size) !== snap.size)
-        throw new Error(`curl -o from nginx: exit ${r.code}, HTTP ${code}, ${size} of ${snap.size} bytes`);
-      await rm(file, { force: true });
-      return {
-        rep,
-        ms: Number(t) * 1000,
-        bytes: snap.size,
-        clientCpuMs: (r.stats.userS + r.stats.sysS) * 1000,
-      };
-    };
+    const curlO = (rep: number) =>
+      curlOSample(rep, { url, file, stats, size: snap.size, what: 'from nginx' });
     const pipelineOnce = async (rep: number): Promise<Sample> => {
       await rm(file, { force: true });
       const sh = `set -o pipefail; curl -s -H 'Accept-Encoding: identity' '${url}' | tee '${file}' | sha256sum`;
@@ -564,15 +573,6 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
         },
       };
     };
-    /** nginx's CPU (user + sys, /proc) over one sample: what the server side cost. */
-    const serverCpu =
-      (fn: (rep: number) => Promise<Sample>) =>
-      async (rep: number): Promise<Sample> => {
-        const before = await procCpuMs(nginx.pid);
-        const sample = await fn(rep);
-        const after = await procCpuMs(nginx.pid);
-        return { ...sample, extra: { ...sample.extra, serverCpuMs: after - before } };
-      };
     const make = (suffix: string): Contender[] =>
       (
         [
@@ -614,7 +614,7 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
             run: (r) => qnbOnce(r, 'raw-discard'),
           },
         ] as Contender[]
-      ).map((c) => ({ ...c, run: serverCpu(c.run) }));
+      ).map((c) => ({ ...c, run: withServerCpu(nginx.pid, c.run) }));
     log('static download: warm-up');
     await curlO(0);
     await qnbOnce(0, 'exact');
@@ -762,11 +762,7 @@ async function tlsDownloadSection(snap: SnapshotInfo, dir: string, source: strin
   if (!hasNginx()) throw new Error(`${NGINX} is missing (apt-get install -y nginx)`);
   const tlsDir = join(dir, 'tls');
   await mkdir(tlsDir, { recursive: true });
-  const certFile = join(tlsDir, 'cert.pem');
-  const keyFile = join(tlsDir, 'key.pem');
-  // biome-ignore format: one openssl command
-  await runOk('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=qnb bench', '-addext', 'subjectAltName=IP:127.0.0.1']);
+  const { certFile, keyFile } = await makeTestCert(tlsDir, 'bench', ['IP:127.0.0.1']);
   const nginx = await startStaticServer(join(dir, 'nginx-tls'), source, COLLECTION, snap.name, {
     certFile,
     keyFile,
@@ -776,21 +772,15 @@ async function tlsDownloadSection(snap: SnapshotInfo, dir: string, source: strin
     const url = `${base}/collections/${COLLECTION}/snapshots/${encodeURIComponent(snap.name)}`;
     const file = join(dir, 'tls.snapshot');
     const stats = join(dir, 'time-tls.txt');
-    const curlO = async (rep: number): Promise<Sample> => {
-      await rm(file, { force: true });
-      const w = '%{time_total} %{size_download} %{http_code}';
-      const r = await runMeasured('curl', ['-s', '--cacert', certFile, '-o', file, '-w', w, url], stats);
-      const [t, size, code] = r.stdout.trim().split(/\s+/);
-      if (r.code !== 0 || code !== '200' || Number(size) !== snap.size)
-        throw new Error(`curl -o over https: exit ${r.code}, HTTP ${code}, ${size} of ${snap.size} bytes`);
-      await rm(file, { force: true });
-      return {
-        rep,
-        ms: Number(t) * 1000,
-        bytes: snap.size,
-        clientCpuMs: (r.stats.userS + r.stats.sysS) * 1000,
-      };
-    };
+    const curlO = (rep: number) =>
+      curlOSample(rep, {
+        url,
+        file,
+        stats,
+        size: snap.size,
+        curlArgs: ['--cacert', certFile],
+        what: 'over https',
+      });
     const qnbOnce = async (rep: number, variant: string): Promise<Sample> => {
       await rm(file, { force: true });
       const r = await runOk(
@@ -814,13 +804,6 @@ async function tlsDownloadSection(snap: SnapshotInfo, dir: string, source: strin
       await rm(file, { force: true });
       return { rep, ms: out.ms, bytes: out.bytes, clientCpuMs: out.cpuMs, extra: { maxRssKb: out.maxRssKb } };
     };
-    const withServerCpu =
-      (fn: (rep: number) => Promise<Sample>) =>
-      async (rep: number): Promise<Sample> => {
-        const before = await procCpuMs(nginx.pid);
-        const sample = await fn(rep);
-        return { ...sample, extra: { ...sample.extra, serverCpuMs: (await procCpuMs(nginx.pid)) - before } };
-      };
     const cs: Contender[] = (
       [
         { key: 'curl-o-tls', label: 'curl -o (https)', samples: [], run: curlO },
@@ -837,7 +820,7 @@ async function tlsDownloadSection(snap: SnapshotInfo, dir: string, source: strin
           run: (r) => qnbOnce(r, 'streamed'),
         },
       ] as Contender[]
-    ).map((c) => ({ ...c, run: withServerCpu(c.run) }));
+    ).map((c) => ({ ...c, run: withServerCpu(nginx.pid, c.run) }));
     log('https download: warm-up');
     await curlO(0);
     await qnbOnce(0, 'exact');
