@@ -1,8 +1,9 @@
 /**
  * `qnb restore-<target> [FILE|--latest] [--from DESTINATION]`: one artifact back into its
  * database. With `--from`, the artifact is first brought back from the copy destination into the
- * backups folder (verified); then it is picked, re-hashed against its manifest and handed to its
- * target, which makes its own checks and safety backup.
+ * backups folder (verified); then it is picked, the target's refusals run (names, versions,
+ * overwriting without --yes), it is re-hashed against its manifest (unless it was fetched and
+ * verified just now) and handed to its target, which makes its own checks and safety backup.
  */
 import type { CopyBackend } from '../storage/backend.js';
 import type { RestoreReport, Target, TargetContext } from '../targets/target.js';
@@ -84,13 +85,13 @@ export async function restoreArtifact(
   // --latest takes the target's default name (Neo4j: NEO4J_DATABASE, the one it restores into)
   const name = target.defaultName(sel);
   const picked = await pickArtifact(repository, { ...sel, ...(name ? { name } : {}) }, spec);
-  const { artifact, path } = await checkPickedFile(picked, ctx, req.force);
-  const out = await target.restore(
-    artifact,
-    path,
-    { as: req.as, yes: req.yes, force: req.force, dryRun: req.dryRun },
-    ctx,
-  );
+  const opts = { as: req.as, yes: req.yes, force: req.force, dryRun: req.dryRun };
+  // refusals first: a restore that would be refused does not wait for a full read of the file
+  await target.restoreRefusals?.(picked.artifact, picked.path, opts);
+  // a file fetched just now was hashed as it was written and checked against its manifest
+  const fetchedNow = fetch?.fetched === true && picked.artifact.file === fetch.file;
+  const { artifact, path } = fetchedNow ? picked : await checkPickedFile(picked, ctx, req.force);
+  const out = await target.restore(artifact, path, opts, ctx);
   return {
     report: out.report,
     artifact,

@@ -116,6 +116,31 @@ function refuseInvalid(
     });
 }
 
+/** Each target's restore plan; refuses (writes nothing) when one would overwrite data without `yes`. */
+async function planAll(
+  targets: readonly Target[],
+  artifacts: ArtifactRecord[],
+  setId: string,
+  opts: RestoreSetOptions,
+  ctx: TargetContext,
+): Promise<{ plans: Map<Target, RestorePlan>; overwrites: string[] }> {
+  const plans = new Map<Target, RestorePlan>();
+  const overwrites: string[] = [];
+  for (const t of targets) {
+    const ours = artifacts.filter((a) => a.target === t.kind);
+    if (ours.length === 0) continue;
+    const plan = await t.planRestore(ours, { force: opts.force }, ctx);
+    plans.set(t, plan);
+    overwrites.push(...plan.overwrites);
+  }
+  if (overwrites.length && !opts.yes) {
+    throw new QnbError('E_REFUSED', `restore ${setId} would overwrite: ${overwrites.join('; ')}`, {
+      hint: 're-run with --yes (a safety backup set of the current state is taken first)',
+    });
+  }
+  return { plans, overwrites };
+}
+
 /** Restores a whole backup set; with `from`, brings it back from that copy destination first. */
 export async function restoreSet(
   deps: Deps,
@@ -124,11 +149,16 @@ export async function restoreSet(
 ): Promise<RestoreSetResult> {
   if (!from) return restoreLocalSet(deps, opts);
   const got = await fetchSet(deps.repository, from, displayBase(from), opts, deps.ctx, deps.identities);
-  const result = await restoreLocalSet(deps, { ...opts, setId: got.setId, latest: false });
+  const fetchedNow = new Set(got.files.filter((f) => f.fetched).map((f) => f.file));
+  const result = await restoreLocalSet(deps, { ...opts, setId: got.setId, latest: false }, fetchedNow);
   return { ...result, fetched: got.files };
 }
 
-async function restoreLocalSet(deps: Deps, opts: RestoreSetOptions): Promise<RestoreSetResult> {
+async function restoreLocalSet(
+  deps: Deps,
+  opts: RestoreSetOptions,
+  fetchedNow?: ReadonlySet<string>,
+): Promise<RestoreSetResult> {
   const { repository, ctx } = deps;
   const scan = await repository.scan();
   const set = await pickSet(repository, scan, deps.targets, opts);
@@ -138,31 +168,17 @@ async function restoreLocalSet(deps: Deps, opts: RestoreSetOptions): Promise<Res
     (a) => a.status === 'ok' && targetOf(a)?.restoreKinds.includes(a.kind),
   );
   if (artifacts.length === 0) throw new NotFoundError(`backup set ${set.id} holds nothing restorable`);
-  // 1. every file intact before anything is touched
+  // 1. what exists now, version checks: refused before any file is read, and planned again after
+  // the files are checked, so the plan is of the state right before the safety backup
+  await planAll(deps.targets, artifacts, set.id, opts, ctx);
+  // 2. every file intact before anything is touched (a file fetched just now was checked as it came)
   const files = new Map<ArtifactRecord, string>();
   for (const a of artifacts) {
-    const checked = await checkPickedFile(
-      { artifact: a, path: repository.resolve(a.file), trusted: true },
-      ctx,
-      opts.force,
-    );
+    const picked = { artifact: a, path: repository.resolve(a.file), trusted: true };
+    const checked = fetchedNow?.has(a.file) ? picked : await checkPickedFile(picked, ctx, opts.force);
     files.set(a, checked.path);
   }
-  // 2. what exists now, version checks
-  const plans = new Map<Target, RestorePlan>();
-  const overwrites: string[] = [];
-  for (const t of deps.targets) {
-    const ours = artifacts.filter((a) => a.target === t.kind);
-    if (ours.length === 0) continue;
-    const plan = await t.planRestore(ours, { force: opts.force }, ctx);
-    plans.set(t, plan);
-    overwrites.push(...plan.overwrites);
-  }
-  if (overwrites.length && !opts.yes) {
-    throw new QnbError('E_REFUSED', `restore ${set.id} would overwrite: ${overwrites.join('; ')}`, {
-      hint: 're-run with --yes (a safety backup set of the current state is taken first)',
-    });
-  }
+  const { plans, overwrites } = await planAll(deps.targets, artifacts, set.id, opts, ctx);
   // 3. safety set of everything that will be overwritten
   let safetySetId: string | undefined;
   if (overwrites.length) {

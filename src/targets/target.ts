@@ -224,6 +224,12 @@ export interface Target {
    */
   safetyBackup(plan: RestorePlan, sink: ArtifactSink, ctx: TargetContext): Promise<void>;
   /**
+   * Optional: a single restore's refusals that read no more of the file than its header (names,
+   * versions, overwriting without `yes`). `restore-<kind>` runs them before it re-hashes the
+   * file, so a refusal does not wait for a full read; `restore` makes the same checks again.
+   */
+  restoreRefusals?(artifact: ArtifactRecord, path: string, opts: TargetRestoreOptions): Promise<void>;
+  /**
    * Restores one artifact whose file was already checked against its manifest (`path`), then
    * verifies counts and samples. Alone (no `opts.plan`), it makes its own checks, refuses to
    * overwrite without `yes` and takes its own safety set first. Failure before the first write

@@ -127,9 +127,11 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     const refused = await qnb(['restore-neo4j', '--latest']);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /would be overwritten — re-run with --yes/);
+    assert.doesNotMatch(refused.stderr, /against its manifest/, 'refused before the dump is re-hashed');
     assert.equal((await bolt()).hash, wrecked.hash, 'refusal touched nothing');
     const run = await qnb(['restore-neo4j', '--latest', '--yes']);
     assert.equal(run.code, 0, run.stderr + run.stdout);
+    assert.match(run.stderr, /checking \S+ against its manifest/);
     assert.match(run.stdout, /Nodes: [\d,]+ \(manifest: [\d,]+\) ✔/);
     const restored = await bolt();
     assert.equal(restored.hash, original.hash, 'same nodes, relationships, properties, index and constraint');

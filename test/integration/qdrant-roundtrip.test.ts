@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
+import type { QnbEvent } from '../../src/core/events.js';
 import { type BackupOptions, createBackupManager } from '../../src/core/manager.js';
+import type { CopyBackend } from '../../src/storage/backend.js';
+import { openCopyBackend } from '../../src/storage/registry.js';
 import type { QdrantRestoreReport } from '../../src/targets/qdrant/qdrant-restore.js';
 import { aliasList, clientFor, dumpCollection, seedCollections } from '../helpers/qdrant-data.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -13,13 +16,14 @@ async function world(
   t: Parameters<typeof tempDir>[0],
   serverOpts: { apiKey?: string } = {},
   env: NodeJS.ProcessEnv = {},
+  events: QnbEvent[] = [],
 ) {
   const server = await startQdrantTestServer(serverOpts);
   t.after(() => server.stop());
   const cwd = await tempDir(t);
   const client = clientFor(server.url, serverOpts.apiKey);
   const { config } = loadConfig({ env: { QDRANT_URL: server.url, ...env }, cwd });
-  const m = createBackupManager(config);
+  const m = createBackupManager(config, { onEvent: (e) => events.push(e) });
   t.after(() => m.close());
   // the manager's one backup and restore, under the names this file has always used
   const manager = {
@@ -31,17 +35,19 @@ async function world(
       collection?: string;
       as?: string;
       yes?: boolean;
+      from?: CopyBackend;
     }) => {
       const r = await m.restore({
         kind: 'qdrant',
         selector: { file: o.file, latest: o.latest, name: o.collection },
         as: o.as,
         yes: o.yes,
+        ...(o.from ? { from: o.from } : {}),
       });
       return { ...r, report: r.report as QdrantRestoreReport };
     },
   };
-  return { server, client, manager, cwd, config };
+  return { server, client, manager, cwd, config, m };
 }
 
 describe('Qdrant backup → drop → restore through the library', () => {
@@ -139,6 +145,95 @@ describe('Qdrant backup → drop → restore through the library', () => {
     await manager.restoreQdrant({ file: safety.path, yes: true });
     assert.deepEqual(await dumpCollection(client, 'chunks'), changed);
     assert.ok((await readdir(join(config.backupDir, 'qdrant'))).length >= 3);
+  });
+
+  test('a restore that would be refused is refused before its file is read', async (t) => {
+    const events: QnbEvent[] = [];
+    const { client, manager, config } = await world(t, {}, {}, events);
+    await seedCollections(client);
+    const backup = await manager.backupQdrant({ collections: ['chunks'] });
+    const file = join(config.backupDir, backup.artifacts[0]!.file);
+    // one byte changed, size kept: only a full read can tell
+    const fh = await open(file, 'r+');
+    await fh.write(Buffer.from([0x5a]), 0, 1, 1000);
+    await fh.close();
+    const before = await dumpCollection(client, 'chunks');
+    const checking = () => events.filter((e) => e.type === 'step' && /against its manifest/.test(e.message));
+    await assert.rejects(
+      manager.restoreQdrant({ latest: true, collection: 'chunks' }),
+      (e: Error & { code?: string }) => e.code === 'E_REFUSED' && /would be overwritten/.test(e.message),
+    );
+    assert.equal(checking().length, 0, 'refused without re-hashing the file');
+    await assert.rejects(
+      manager.restoreQdrant({ latest: true, collection: 'chunks', yes: true }),
+      (e: Error) => /file is corrupt/.test(e.message),
+    );
+    assert.equal(checking().length, 1, 'with --yes the file is re-hashed, and its damage found');
+    assert.deepEqual(await dumpCollection(client, 'chunks'), before, 'nothing was touched');
+  });
+
+  test('restore --from does not re-hash the file it has just fetched and checked', async (t) => {
+    const events: QnbEvent[] = [];
+    const { client, manager, m, cwd, config } = await world(t, {}, {}, events);
+    await seedCollections(client);
+    const original = await dumpCollection(client, 'papers');
+    const backup = await manager.backupQdrant({ collections: ['papers'] });
+    await mkdir(join(cwd, 'usb'));
+    const usb = await openCopyBackend({ kind: 'dir', root: join(cwd, 'usb') });
+    assert.equal((await m.copy(usb)).ok, true);
+    await rm(join(config.backupDir, backup.artifacts[0]!.file));
+    await client.deleteCollection('papers');
+    const r = await manager.restoreQdrant({ latest: true, collection: 'papers', from: usb });
+    assert.equal(r.fetch?.fetched, true);
+    assert.deepEqual(await dumpCollection(client, 'papers'), original);
+    const steps = events.filter((e) => e.type === 'step').map((e) => (e as { message: string }).message);
+    assert.ok(!steps.some((s) => /against its manifest/.test(s)), steps.join('\n'));
+    // a second restore finds the file already in the backups folder: that one is re-hashed
+    await client.deleteCollection('papers');
+    const again = await manager.restoreQdrant({ latest: true, collection: 'papers', from: usb });
+    assert.equal(again.fetch?.fetched, false);
+    assert.ok(events.some((e) => e.type === 'step' && /against its manifest/.test(e.message)));
+    assert.deepEqual(await dumpCollection(client, 'papers'), original);
+  });
+
+  test('restore SET: refused before its files are read; files fetched just now are not re-hashed', async (t) => {
+    const events: QnbEvent[] = [];
+    const { client, m, cwd, config } = await world(t, {}, {}, events);
+    await seedCollections(client);
+    const original = {
+      papers: await dumpCollection(client, 'papers'),
+      chunks: await dumpCollection(client, 'chunks'),
+    };
+    const backup = await m.backup('qdrant', {});
+    assert.equal(backup.status, 'ok');
+    const checking = () => events.filter((e) => e.type === 'step' && /against its manifest/.test(e.message));
+    // from a copy: both files fetched and checked as they came, then restored without a second read
+    await mkdir(join(cwd, 'usb'));
+    const usb = await openCopyBackend({ kind: 'dir', root: join(cwd, 'usb') });
+    assert.equal((await m.copy(usb)).ok, true);
+    for (const a of backup.artifacts) await rm(join(config.backupDir, a.file));
+    await client.deleteCollection('papers');
+    const fetched = await m.restore({ selector: { latest: true }, from: usb, yes: true });
+    assert.equal(fetched.ok, true, JSON.stringify(fetched.steps));
+    assert.deepEqual(
+      fetched.fetched?.map((f) => f.fetched),
+      [true, true],
+    );
+    assert.equal(checking().length, 0);
+    assert.deepEqual(await dumpCollection(client, 'papers'), original.papers);
+    // a damaged file (size kept): without --yes the overwrite is refused before any file is read
+    const file = join(config.backupDir, backup.artifacts[0]!.file);
+    const fh = await open(file, 'r+');
+    await fh.write(Buffer.from([0x5a]), 0, 1, 1000);
+    await fh.close();
+    await assert.rejects(
+      m.restore({ selector: { setId: backup.setId } }),
+      (e: Error & { code?: string }) => e.code === 'E_REFUSED' && /would overwrite/.test(e.message),
+    );
+    assert.equal(checking().length, 0, 'refused without re-hashing the files');
+    await assert.rejects(m.restore({ selector: { setId: backup.setId }, yes: true }), /file is corrupt/);
+    assert.ok(checking().length >= 1);
+    assert.deepEqual(await dumpCollection(client, 'chunks'), original.chunks, 'nothing was touched');
   });
 
   test('an API key is sent, never stored', async (t) => {

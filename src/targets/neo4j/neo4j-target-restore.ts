@@ -39,18 +39,25 @@ export interface Neo4jRestorePlan extends RestorePlan {
   safety?: SafetyBackup;
 }
 
+/** What `neo4jRestoreRefusals` found: the runtime of a dump restore and whether the database holds data. */
+interface Neo4jRestoreCheck {
+  runtime: Neo4jRuntime | undefined;
+  hasData: boolean;
+  /** A newer Neo4j's backup restored anyway (an export, or `force`). */
+  warning?: string;
+}
+
 /**
- * Restores the Neo4j database from a checked dump or export, chosen by the artifact's kind
- * (`restore-neo4j`).
+ * A single restore's refusals, none of which reads more of the backup file than its header: the
+ * database name, a dump from a newer Neo4j (unless `force`), a database holding data (unless
+ * `yes`). `restore-neo4j` runs them before it re-hashes the file, and `restoreNeo4j` again.
  */
-export async function restoreNeo4j(
+export async function neo4jRestoreRefusals(
   deps: RestoreDeps,
   artifact: ArtifactRecord,
   path: string,
   opts: TargetRestoreOptions,
-  ctx: TargetContext,
-): Promise<RestoreOutcome> {
-  const { repository } = deps;
+): Promise<Neo4jRestoreCheck> {
   const db = deps.opts.bolt.database;
   if (artifact.name !== db) {
     throw new QnbError(
@@ -69,14 +76,7 @@ export async function restoreNeo4j(
   const leftStopped = !isExport && (await readHalfLoaded(deps.opts.backupDir))?.loadable === false;
   const current = leftStopped ? undefined : await describeGraph(deps.opts.bolt, 0);
   const newer = current && artifact.serverVersion && isNewerVersion(artifact.serverVersion, current.version);
-  if (newer && isExport) {
-    ctx.reporter.emit({
-      type: 'warning',
-      target: 'neo4j',
-      name: db,
-      message: `${artifact.file} comes from Neo4j ${artifact.serverVersion}, newer than the server (${current?.version}); importing it anyway (an export is logical)`,
-    });
-  } else if (newer && !opts.force) {
+  if (newer && !isExport && !opts.force) {
     throw new QnbError(
       'E_REFUSED',
       `neo4j: ${artifact.file} comes from Neo4j ${artifact.serverVersion}, newer than the server (${current?.version})`,
@@ -95,6 +95,27 @@ export async function restoreNeo4j(
       },
     );
   }
+  const warning = newer
+    ? `${artifact.file} comes from Neo4j ${artifact.serverVersion}, newer than the server (${current?.version}); ${isExport ? 'importing it anyway (an export is logical)' : 'loading it anyway (--force)'}`
+    : undefined;
+  return { runtime, hasData, ...(warning ? { warning } : {}) };
+}
+
+/**
+ * Restores the Neo4j database from a checked dump or export, chosen by the artifact's kind
+ * (`restore-neo4j`).
+ */
+export async function restoreNeo4j(
+  deps: RestoreDeps,
+  artifact: ArtifactRecord,
+  path: string,
+  opts: TargetRestoreOptions,
+  ctx: TargetContext,
+): Promise<RestoreOutcome> {
+  const { repository } = deps;
+  const db = deps.opts.bolt.database;
+  const { runtime, hasData, warning } = await neo4jRestoreRefusals(deps, artifact, path, opts);
+  if (warning) ctx.reporter.emit({ type: 'warning', target: 'neo4j', name: db, message: warning });
   let safety: SafetyBackup | undefined;
   if (hasData) {
     ctx.reporter.emit({

@@ -26,6 +26,7 @@ import { createScratchNeo4j } from './neo4j-scratch.js';
 import {
   type Neo4jRestorePlan,
   neo4jKindOf,
+  neo4jRestoreRefusals,
   neo4jSafetyBackup,
   planNeo4jRestore,
   restoreNeo4j,
@@ -98,6 +99,9 @@ export function createNeo4jTarget(deps: Neo4jTargetDeps): Target {
     defaultName: () => config.database,
     planRestore: (artifacts, opts) => planNeo4jRestore(restoreDeps, artifacts, opts),
     safetyBackup: (plan, sink, ctx) => neo4jSafetyBackup(restoreDeps, plan as Neo4jRestorePlan, sink, ctx),
+    restoreRefusals: async (artifact, path, opts) => {
+      await neo4jRestoreRefusals(restoreDeps, artifact, path, opts);
+    },
     restore: (artifact, path, opts, ctx) =>
       opts.plan
         ? restorePlanned(restoreDeps, artifact, path, opts.plan as Neo4jRestorePlan, ctx)

@@ -53,6 +53,46 @@ export async function untrustedArtifact(
   return untrustedRecord(path, 'qdrant', 'qdrant-collection', name);
 }
 
+/** What `qdrantRestoreRefusals` found. */
+interface QdrantRestoreCheck {
+  serverVersion: string;
+  /** Whether the collection restored into exists now. */
+  exists: boolean;
+  /** Versions that are not compatible, restored anyway (`force`). */
+  warning?: string;
+}
+
+/**
+ * A single restore's refusals, none of which reads the snapshot file: a full-storage snapshot,
+ * versions Qdrant cannot restore across (unless `force`), an alias as the target, custom sharding
+ * restored under another name, a collection that exists (unless `yes` or `dryRun`). `restore-qdrant` runs them before it re-hashes the
+ * file, and `restoreQdrant` again.
+ */
+export async function qdrantRestoreRefusals(
+  api: QdrantApi,
+  artifact: ArtifactRecord,
+  path: string,
+  opts: TargetRestoreOptions,
+): Promise<QdrantRestoreCheck> {
+  if (artifact.kind === 'qdrant-full') throw fullSnapshotRestoreError(artifact.file, path);
+  const target = opts.as ?? artifact.name;
+  const serverVersion = await api.version();
+  const incompatible = artifact.serverVersion
+    ? restoreIncompatibility(artifact.serverVersion, serverVersion)
+    : undefined;
+  if (incompatible && !opts.force)
+    throw new QnbError('E_REFUSED', `qdrant: ${incompatible}`, { hint: 'pass --force to try anyway' });
+  await refuseAliasTarget(api, target);
+  const exists = await api.collectionExists(target);
+  checkShardingRestorable(artifact, target, exists);
+  if (exists && !opts.yes && !opts.dryRun) {
+    throw new QnbError('E_REFUSED', `qdrant: collection "${target}" exists and would be overwritten`, {
+      hint: `re-run with --yes (qnb takes a safety snapshot of "${target}" first), or restore beside it with --as NEW_NAME`,
+    });
+  }
+  return { serverVersion, exists, ...(incompatible ? { warning: incompatible } : {}) };
+}
+
 /** Restores one Qdrant collection from a checked snapshot file (`restore-qdrant`). */
 export async function restoreQdrant(
   deps: RestoreDeps,
@@ -62,28 +102,15 @@ export async function restoreQdrant(
   ctx: TargetContext,
 ): Promise<RestoreOutcome> {
   const { api } = deps;
-  if (artifact.kind === 'qdrant-full') throw fullSnapshotRestoreError(artifact.file, path);
   const target = opts.as ?? artifact.name;
-  const serverVersion = await api.version();
-  const incompatible = artifact.serverVersion
-    ? restoreIncompatibility(artifact.serverVersion, serverVersion)
-    : undefined;
-  if (incompatible && !opts.force)
-    throw new QnbError('E_REFUSED', `qdrant: ${incompatible}`, { hint: 'pass --force to try anyway' });
-  if (incompatible) ctx.reporter.emit({ type: 'warning', target: 'qdrant', message: incompatible });
-  await refuseAliasTarget(api, target);
-  const exists = await api.collectionExists(target);
+  const { serverVersion, exists, warning } = await qdrantRestoreRefusals(api, artifact, path, opts);
+  if (warning) ctx.reporter.emit({ type: 'warning', target: 'qdrant', message: warning });
   if (opts.dryRun) {
     const plan = await dryRunPlan(api, artifact, path, target, exists);
     const report = { collection: target, from: artifact.file, expectedPoints: '', points: 0 };
     return {
       report: { ...report, aliases: { applied: [], skipped: [] }, sampleChecked: 0, durationMs: 0, plan },
     };
-  }
-  if (exists && !opts.yes) {
-    throw new QnbError('E_REFUSED', `qdrant: collection "${target}" exists and would be overwritten`, {
-      hint: `re-run with --yes (qnb takes a safety snapshot of "${target}" first), or restore beside it with --as NEW_NAME`,
-    });
   }
   let safetySetId: string | undefined;
   if (exists) safetySetId = await safetyBackup(deps, target, serverVersion, ctx);

@@ -28,6 +28,7 @@ import { qdrantKeys, qdrantLinkSide } from './qdrant-links.js';
 import {
   planQdrantRestore,
   type QdrantRestorePlan,
+  qdrantRestoreRefusals,
   qdrantSafetyBackup,
   restorePlanned,
   restoreQdrant,
@@ -141,6 +142,9 @@ export function createQdrantTarget(deps: QdrantTargetDeps): Target {
     planRestore: (artifacts, opts) => planQdrantRestore(qdrant(), artifacts, opts),
     safetyBackup: (plan, sink, ctx) =>
       qdrantSafetyBackup(restoreDeps(), plan as QdrantRestorePlan, sink, ctx),
+    restoreRefusals: async (artifact, path, opts) => {
+      await qdrantRestoreRefusals(qdrant(), artifact, path, opts);
+    },
     restore: (artifact, path, opts, ctx) =>
       opts.plan
         ? restorePlanned(qdrant(), artifact, path, opts.plan as QdrantRestorePlan, ctx, threshold)
