@@ -96,12 +96,13 @@ export async function fetchSet(
   repo: Repository,
   backend: CopyBackend,
   base: string,
-  sel: { setId?: string; latest?: boolean },
+  sel: { setId?: string; latest?: boolean; force?: boolean },
   ctx: TargetContext,
   identities?: readonly string[],
 ): Promise<{ setId: string; files: FetchResult[] }> {
   const remote = await scanRemote(backend, base, ctx.signal);
-  const validOf = (id: string) => remote.artifacts.filter((a) => a.set.id === id && a.valid);
+  const ofSet = (id: string) => remote.artifacts.filter((a) => a.set.id === id && a.artifact.status === 'ok');
+  const validOf = (id: string) => ofSet(id).filter((a) => a.valid);
   let set: SetManifest | undefined;
   if (sel.setId) {
     set = remote.sets.find((s) => s.id === sel.setId);
@@ -111,13 +112,15 @@ export async function fetchSet(
         `run \`qnb list --remote ${base} --json\``,
       );
   } else if (sel.latest) {
+    // as a local --latest: a set with a copy that is missing, resized or failed its check is passed over
     const sets = remote.sets
       .filter((s) => s.reason === 'backup' && s.status === 'ok' && validOf(s.id).length > 0)
+      .filter((s) => ofSet(s.id).every((a) => a.valid))
       .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
     const both = (s: SetManifest) =>
       ['qdrant', 'neo4j'].every((t) => validOf(s.id).some((a) => a.artifact.target === t));
     set = sets.find(both) ?? sets[0];
-    if (!set) throw new NotFoundError(`no complete backup set on ${base}`, 'run `qnb copy` first');
+    if (!set) throw new NotFoundError(`no complete, valid backup set on ${base}`, 'run `qnb copy` first');
   } else {
     throw new QnbError('E_USAGE', 'restore --from: name a backup SET id or pass --latest', {
       hint: `run \`qnb list --remote ${base} --json\` to see set ids`,
@@ -125,6 +128,22 @@ export async function fetchSet(
   }
   const chosen = validOf(set.id);
   if (chosen.length === 0) throw new NotFoundError(`backup set ${set.id} on ${base} holds no valid copy`);
+  // a set restored in part would leave the other stores as they are, with nothing said
+  const bad = ofSet(set.id).filter((a) => !a.valid);
+  if (bad.length > 0) {
+    const what = bad.map((a) => `${a.artifact.file} (${a.problem})`).join('; ');
+    if (!sel.force)
+      throw new QnbError('E_REFUSED', `backup set ${set.id} on ${base} is not valid: ${what}; nothing was restored`, {
+        hint: 'restore an older set (`qnb list --remote DEST`), or pass --force to restore the rest of it',
+      });
+    for (const a of bad)
+      ctx.reporter.emit({
+        type: 'warning',
+        target: a.artifact.target,
+        name: a.artifact.name,
+        message: `${a.artifact.file} is not valid on ${base} (${a.problem}); not restored (--force)`,
+      });
+  }
   const files: FetchResult[] = [];
   for (const a of chosen) files.push(await fetchChosen(repo, backend, a, ctx, identities));
   return { setId: set.id, files };

@@ -1,0 +1,114 @@
+/**
+ * What qnb concludes from a copy destination whose copies are missing or damaged: `restore SET
+ * --from` does not restore a set in part without saying so. The stores are stand-in targets that
+ * record what they were asked to restore; the copies are real files in a memory destination.
+ */
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { copySets } from '../../src/core/copy.js';
+import type { QnbEvent } from '../../src/core/events.js';
+import type { SetManifest } from '../../src/core/manifest.js';
+import { createRepository } from '../../src/core/repository.js';
+import { restoreSet } from '../../src/core/restore-set.js';
+import { createMemoryBackend, type MemoryBackend } from '../../src/storage/memory/memory-backend.js';
+import type { Target, TargetContext } from '../../src/targets/target.js';
+import { tempDir } from '../helpers/tmp.js';
+import { syntheticRepository } from '../suites/copy-fixtures.js';
+
+function context(events: QnbEvent[] = []): TargetContext {
+  return { reporter: { emit: (e) => events.push(e) }, now: () => new Date('2026-12-01T00:00:00Z') };
+}
+
+/** A target that restores nothing but records which files it was given. */
+function recordingTarget(kind: 'qdrant' | 'neo4j', restored: string[]): Target {
+  return {
+    kind,
+    restoreKinds: kind === 'qdrant' ? ['qdrant-collection'] : ['neo4j-dump'],
+    planRestore: async () => ({ overwrites: [] }),
+    safetyBackup: async () => {},
+    restore: async (a: { file: string }) => {
+      restored.push(a.file);
+      return { report: {} };
+    },
+  } as unknown as Target;
+}
+
+/** `sets` backup sets copied to a memory destination; then the local backups folder is lost. */
+async function copiedThenLost(t: Parameters<typeof tempDir>[0], sets: number) {
+  const root = join(await tempDir(t), 'backups');
+  const made = await syntheticRepository(root, { sets, bytes: 4096 });
+  const dest = createMemoryBackend();
+  assert.equal((await copySets(createRepository(root), dest, context())).ok, true);
+  await rm(root, { recursive: true, force: true });
+  const repository = createRepository(root);
+  await repository.init();
+  return { made, dest, repository };
+}
+
+const fileOf = (set: SetManifest, target: string) => set.artifacts.find((a) => a.target === target)!.file;
+
+function restoreFrom(
+  repository: ReturnType<typeof createRepository>,
+  dest: MemoryBackend,
+  events: QnbEvent[] = [],
+) {
+  const restored: string[] = [];
+  const deps = {
+    repository,
+    ctx: context(events),
+    targets: [recordingTarget('qdrant', restored), recordingTarget('neo4j', restored)],
+  };
+  return { restored, run: (opts: Parameters<typeof restoreSet>[1]) => restoreSet(deps, opts, dest) };
+}
+
+test('restore SET --from: a set with a copy missing is refused, not restored in part', async (t) => {
+  const { made, dest, repository } = await copiedThenLost(t, 1);
+  const set = made[0]!;
+  dest.objects.delete(fileOf(set, 'neo4j'));
+  const { restored, run } = restoreFrom(repository, dest);
+  await assert.rejects(
+    run({ setId: set.id, yes: true }),
+    (e: Error & { code?: string }) =>
+      e.code === 'E_REFUSED' &&
+      e.message.includes(`backup set ${set.id}`) &&
+      e.message.includes(fileOf(set, 'neo4j')) &&
+      /nothing was restored/.test(e.message),
+  );
+  assert.deepEqual(restored, []);
+});
+
+test('restore SET --from --force: the valid copies are restored, each missing one named in a warning', async (t) => {
+  const { made, dest, repository } = await copiedThenLost(t, 1);
+  const set = made[0]!;
+  dest.objects.delete(fileOf(set, 'neo4j'));
+  const events: QnbEvent[] = [];
+  const { restored, run } = restoreFrom(repository, dest, events);
+  const r = await run({ setId: set.id, yes: true, force: true });
+  assert.deepEqual(restored, [fileOf(set, 'qdrant')]);
+  assert.ok(
+    events.some(
+      (e) =>
+        e.type === 'warning' && e.message.includes(fileOf(set, 'neo4j')) && /not restored/.test(e.message),
+    ),
+    JSON.stringify(events),
+  );
+  assert.equal(r.setId, set.id);
+});
+
+test('restore --latest --from passes over a newer set with a copy missing', async (t) => {
+  const { made, dest, repository } = await copiedThenLost(t, 2);
+  const [older, newer] = made as [SetManifest, SetManifest];
+  // the newer set also held a second collection, whose copy is gone from the destination: its
+  // Qdrant and Neo4j copies alone would still make it look complete
+  const key = `sets/${newer.id}.json`;
+  const manifest = JSON.parse(dest.objects.get(key)!.data.toString()) as SetManifest;
+  const q = manifest.artifacts.find((a) => a.target === 'qdrant')!;
+  manifest.artifacts.push({ ...q, name: 'chunks', file: q.file.replace('papers', 'chunks') });
+  dest.objects.set(key, { ...dest.objects.get(key)!, data: Buffer.from(JSON.stringify(manifest)) });
+  const { restored, run } = restoreFrom(repository, dest);
+  const r = await run({ latest: true, yes: true });
+  assert.equal(r.setId, older.id);
+  assert.deepEqual(restored.sort(), [fileOf(older, 'neo4j'), fileOf(older, 'qdrant')].sort());
+});
