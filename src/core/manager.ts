@@ -20,7 +20,7 @@ import { fetchChosen } from './remote-fetch.js';
 import { pruneRemote } from './remote-prune.js';
 import { displayBase, scanRemote } from './remote-scan.js';
 import { chooseRemote, verifyRemote } from './remote-verify.js';
-import { createRepository, type RepoScan, type Repository } from './repository.js';
+import { createRepository, type RepoArtifact, type RepoScan, type Repository } from './repository.js';
 import { type ArtifactRestoreResult, type RestoreRequest, restoreArtifact } from './restore-artifact.js';
 import { type RestoreSetResult, restoreSet } from './restore-set.js';
 import { createSetGuards } from './set-guards.js';
@@ -226,14 +226,19 @@ export function createBackupManager(
     if (!deep) return verifyRemote(from, displayBase(from), selector, ctx, { identities });
     return locked('verify --deep --from', async () => {
       const base = displayBase(from);
+      // every copy read back and hashed first: one missing, resized or damaged fails here, and a
+      // local file of the same sha256 is then the same bytes, which the drill restores
+      const read = await verifyRemote(from, base, selector, ctx, { identities });
       const remote = await scanRemote(from, base, options.signal);
-      const chosen = chooseRemote(remote.artifacts, selector, base).filter((a) => a.valid);
-      if (chosen.length === 0) throw new NotFoundError(`no valid copy to verify on ${base}`);
+      const passed = (a: RepoArtifact) =>
+        read.items.some((i) => i.ok && i.file === a.artifact.file && i.setId === a.set.id);
+      const chosen = chooseRemote(remote.artifacts, selector, base).filter(passed);
       for (const a of chosen) await fetchChosen(repository, from, a, ctx, identities);
       const local = await Promise.all(
         chosen.map((a) => verifyArtifacts(repository, a.artifact.file, ctx, targets, true)),
       );
-      const items = local.flatMap((r) => r.items);
+      const items = [...read.items.filter((i) => !i.ok), ...local.flatMap((r) => r.items)];
+      if (items.length === 0) throw new NotFoundError(`no valid copy to verify on ${base}`);
       return { ok: items.every((i) => i.ok), items };
     });
   }

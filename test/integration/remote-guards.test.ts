@@ -1,14 +1,17 @@
 /**
  * What qnb concludes from a copy destination whose copies are missing or damaged: `restore SET
- * --from` does not restore a set in part without saying so. The stores are stand-in targets that
+ * --from` does not restore a set in part without saying so; `verify --deep --from` reads every
+ * copy back before it drills. The stores are stand-in targets that
  * record what they were asked to restore; the copies are real files in a memory destination.
  */
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { defaultConfig } from '../../src/config/schema.js';
 import { copySets } from '../../src/core/copy.js';
 import type { QnbEvent } from '../../src/core/events.js';
+import { createBackupManager } from '../../src/core/manager.js';
 import type { SetManifest } from '../../src/core/manifest.js';
 import { createRepository } from '../../src/core/repository.js';
 import { restoreSet } from '../../src/core/restore-set.js';
@@ -111,4 +114,47 @@ test('restore --latest --from passes over a newer set with a copy missing', asyn
   const r = await run({ latest: true, yes: true });
   assert.equal(r.setId, older.id);
   assert.deepEqual(restored.sort(), [fileOf(older, 'neo4j'), fileOf(older, 'qdrant')].sort());
+});
+
+test('verify --deep --from fails a damaged copy and a missing one although the local files are intact', async (t) => {
+  const root = join(await tempDir(t), 'backups');
+  const [set] = (await syntheticRepository(root, { sets: 1, bytes: 4096 })) as [SetManifest];
+  const drilled: string[] = [];
+  /** A target whose drill passes and records the file it was given. */
+  const drilling = (kind: 'qdrant' | 'neo4j') =>
+    ({
+      kind,
+      restoreKinds: kind === 'qdrant' ? ['qdrant-collection'] : ['neo4j-dump'],
+      recover: async () => undefined,
+      drill: async (a: { file: string }) => {
+        drilled.push(a.file);
+        return {};
+      },
+      close: async () => {},
+    }) as unknown as Target;
+  const m = createBackupManager(
+    { ...defaultConfig(), backupDir: root },
+    { targets: [drilling('qdrant'), drilling('neo4j')] },
+  );
+  t.after(() => m.close());
+  const dest = createMemoryBackend();
+  assert.equal((await m.copy(dest)).ok, true);
+  const deep = () => m.verify(undefined, { from: dest, deep: true });
+  const clean = await deep();
+  assert.equal(clean.ok, true, JSON.stringify(clean.items));
+  assert.equal(drilled.length, 2);
+  // one copy damaged (same size), the other deleted
+  const q = dest.objects.get(fileOf(set, 'qdrant'))!;
+  const damaged = Buffer.from(q.data);
+  damaged[5] = (damaged[5] ?? 0) ^ 1;
+  dest.objects.set(fileOf(set, 'qdrant'), { ...q, data: damaged });
+  dest.objects.delete(fileOf(set, 'neo4j'));
+  drilled.length = 0;
+  const r = await deep();
+  assert.equal(r.ok, false);
+  assert.deepEqual(r.items.map((i) => [i.file, i.ok]).sort(), [
+    [fileOf(set, 'neo4j'), false],
+    [fileOf(set, 'qdrant'), false],
+  ]);
+  assert.deepEqual(drilled, [], 'no drill of a copy that failed its read-back');
 });
