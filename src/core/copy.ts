@@ -10,8 +10,8 @@ import type { TargetContext } from '../targets/target.js';
 import { AGE_SUFFIX } from './age.js';
 import { putText, remoteSha256, sendEncrypted, sendFile } from './copy-upload.js';
 import { type ErrorCode, QnbError, throwIfAborted, toQnbError } from './errors.js';
-import { type SetManifest, type StoredObject, storedObject } from './manifest.js';
-import { displayBase, scanRemote, setKey } from './remote-scan.js';
+import { parseManifest, type SetManifest, type StoredObject, storedObject } from './manifest.js';
+import { displayBase, readText, scanRemote, setKey } from './remote-scan.js';
 import type { RepoArtifact, Repository } from './repository.js';
 
 /** Options of copy. */
@@ -67,15 +67,57 @@ const FATAL: ErrorCode[] = [
   'E_INTERNAL',
 ];
 
-/** The set as the destination stores it: only the artifacts that were copied, with how each is stored. */
-function remoteManifest(set: SetManifest, copied: Map<string, StoredObject | undefined>): string {
+/**
+ * The set as the destination stores it: only the artifacts that were copied, with how each is
+ * stored. With `existing` (the destination's manifest of a set being repaired), every entry it
+ * holds stays, its `pruned` list too; the entries of the artifacts sent now replace theirs.
+ */
+function remoteManifest(
+  set: SetManifest,
+  copied: Map<string, StoredObject | undefined>,
+  existing?: SetManifest,
+): string {
   const artifacts = set.artifacts
     .filter((a) => copied.has(a.file))
     .map((a) => {
       const stored = copied.get(a.file);
       return stored ? { ...a, stored } : a;
     });
-  return `${JSON.stringify({ ...set, artifacts }, null, 2)}\n`;
+  const merged = existing
+    ? { ...existing, artifacts: [...existing.artifacts.filter((a) => !copied.has(a.file)), ...artifacts] }
+    : { ...set, artifacts };
+  return `${JSON.stringify(merged, null, 2)}\n`;
+}
+
+/**
+ * The valid local artifacts of a set whose manifest is on the destination but whose copy is not
+ * there: object missing or of another size, entry missing from that manifest (copied while the
+ * local file was not valid). An entry the destination's own prune removed is not missing. Reads
+ * that manifest only when the listing shows a gap. Returns the gaps and the manifest.
+ */
+async function gapsOf(
+  backend: CopyBackend,
+  set: SetManifest,
+  valid: RepoArtifact[],
+  remote: Map<string, number>,
+  signal?: AbortSignal,
+): Promise<{ gaps: RepoArtifact[]; existing?: SetManifest }> {
+  const listed = (a: RepoArtifact) =>
+    remote.get(a.artifact.file) === a.artifact.bytes || remote.has(`${a.artifact.file}${AGE_SUFFIX}`);
+  if (valid.every(listed)) return { gaps: [] };
+  const parsed = parseManifest(await readText(backend, setKey(set.id), signal));
+  if (typeof parsed === 'string')
+    throw new QnbError('E_REFUSED', `${setKey(set.id)} on ${backend.name} cannot be read: ${parsed}`, {
+      hint: 'move that manifest away on the destination, then run the copy again',
+    });
+  const gaps = valid.filter((a) => {
+    if (parsed.pruned?.some((p) => p.file === a.artifact.file)) return false;
+    const entry = parsed.artifacts.find((x) => x.file === a.artifact.file && x.status === 'ok');
+    if (!entry || entry.sha256 !== a.artifact.sha256) return true;
+    const obj = storedObject(entry);
+    return remote.get(obj.key) !== obj.bytes;
+  });
+  return { gaps, existing: parsed };
 }
 
 /** The set id of every object key that a manifest on the destination references (read once, lazily). */
@@ -100,6 +142,8 @@ async function copySet(
     dryRun: boolean;
     recipients?: readonly string[] | undefined;
     referencedBy: (key: string) => Promise<string | undefined>;
+    /** The destination's manifest of this set, when the run repairs its gaps. */
+    existing?: SetManifest | undefined;
   },
   result: CopySetResult,
 ): Promise<{ files: number; bytes: number }> {
@@ -140,7 +184,8 @@ async function copySet(
       // encrypted bytes differ on every run, so they cannot be compared: an object no manifest
       // references is what an interrupted copy left and is replaced; a referenced one never is
       const owner = await opts.referencedBy(key);
-      if (owner)
+      // a set being repaired replaces its own object that is of the wrong size
+      if (owner && !(opts.existing && owner === set.id))
         throw fail(
           new QnbError(
             'E_REFUSED',
@@ -169,7 +214,8 @@ async function copySet(
     files++;
     bytes += a.artifact.bytes;
   }
-  if (!opts.dryRun) await putText(backend, setKey(set.id), remoteManifest(set, copied), ctx.signal);
+  if (!opts.dryRun)
+    await putText(backend, setKey(set.id), remoteManifest(set, copied, opts.existing), ctx.signal);
   return { files, bytes };
 }
 
@@ -209,23 +255,36 @@ export async function copySets(
   for (const { set, valid } of candidates) {
     const result: CopySetResult = { id: set.id, action: 'not-tried', artifacts: [] };
     report.sets.push(result);
-    if (remote.has(setKey(set.id))) {
-      result.action = 'present';
+    if (stopped) {
+      if (remote.has(setKey(set.id))) result.action = 'present';
       continue;
     }
-    if (stopped) continue;
-    ctx.reporter.emit({
-      type: 'step',
-      message: `${dryRun ? 'would copy' : 'copying'} set ${set.id} to ${backend.name}`,
-    });
     try {
+      let send = valid;
+      let existing: SetManifest | undefined;
+      if (remote.has(setKey(set.id))) {
+        // its manifest is there: the copies it should hold are checked against the listing
+        ({ gaps: send, existing } = await gapsOf(backend, set, valid, remote, ctx.signal));
+        if (send.length === 0) {
+          result.action = 'present';
+          continue;
+        }
+        ctx.reporter.emit({
+          type: 'warning',
+          message: `set ${set.id} on ${backend.name} lacks ${send.map((a) => a.artifact.file).join(', ')}; ${dryRun ? 'would send' : 'sending'} again`,
+        });
+      }
+      ctx.reporter.emit({
+        type: 'step',
+        message: `${dryRun ? 'would copy' : 'copying'} set ${set.id} to ${backend.name}`,
+      });
       const sent = await copySet(
         backend,
         set,
-        valid,
+        send,
         remote,
         ctx,
-        { dryRun, recipients: opts.recipients, referencedBy },
+        { dryRun, recipients: opts.recipients, referencedBy, existing },
         result,
       );
       result.action = dryRun ? 'would-copy' : 'copied';

@@ -1,18 +1,21 @@
 /**
  * What qnb concludes from a copy destination whose copies are missing or damaged: `restore SET
  * --from` does not restore a set in part without saying so; `verify --deep --from` reads every
- * copy back before it drills. The stores are stand-in targets that
+ * copy back before it drills; `copy` sends again what a set already on the destination lacks. The stores are stand-in targets that
  * record what they were asked to restore; the copies are real files in a memory destination.
  */
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { defaultConfig } from '../../src/config/schema.js';
 import { copySets } from '../../src/core/copy.js';
 import type { QnbEvent } from '../../src/core/events.js';
 import { createBackupManager } from '../../src/core/manager.js';
 import type { SetManifest } from '../../src/core/manifest.js';
+import { pruneRemote } from '../../src/core/remote-prune.js';
+import { scanRemote } from '../../src/core/remote-scan.js';
 import { createRepository } from '../../src/core/repository.js';
 import { restoreSet } from '../../src/core/restore-set.js';
 import { createMemoryBackend, type MemoryBackend } from '../../src/storage/memory/memory-backend.js';
@@ -157,4 +160,66 @@ test('verify --deep --from fails a damaged copy and a missing one although the l
     [fileOf(set, 'qdrant'), false],
   ]);
   assert.deepEqual(drilled, [], 'no drill of a copy that failed its read-back');
+});
+
+test('copy sends again what a set already on the destination lacks, and keeps what it holds', async (t) => {
+  const root = join(await tempDir(t), 'backups');
+  const [set] = (await syntheticRepository(root, { sets: 1, bytes: 4096 })) as [SetManifest];
+  const repo = createRepository(root);
+  const identity = await generateIdentity();
+  const recipients = [await identityToRecipient(identity)];
+  for (const encrypted of [false, true]) {
+    const dest = createMemoryBackend();
+    const opts = encrypted ? { recipients } : {};
+    const suffix = encrypted ? '.age' : '';
+    assert.equal((await copySets(repo, dest, context(), opts)).ok, true);
+    const kept = dest.objects.get(`${fileOf(set, 'qdrant')}${suffix}`)!;
+    dest.objects.delete(`${fileOf(set, 'neo4j')}${suffix}`);
+    const before = await scanRemote(dest, 'mem');
+    assert.equal(before.artifacts.filter((a) => a.valid).length, 1, 'the listing shows the gap');
+    const events: QnbEvent[] = [];
+    const again = await copySets(repo, dest, context(events), opts);
+    assert.equal(again.ok, true);
+    assert.equal(again.sets[0]?.action, 'copied', `encrypted: ${encrypted}`);
+    assert.deepEqual(
+      again.sets[0]?.artifacts.map((a) => [a.file, a.action]),
+      [[fileOf(set, 'neo4j'), 'sent']],
+    );
+    assert.ok(events.some((e) => e.type === 'warning' && /lacks/.test(e.message)));
+    const after = await scanRemote(dest, 'mem');
+    assert.deepEqual(
+      after.artifacts.map((a) => [a.artifact.file, a.valid]).sort(),
+      [
+        [fileOf(set, 'neo4j'), true],
+        [fileOf(set, 'qdrant'), true],
+      ],
+      `encrypted: ${encrypted}`,
+    );
+    assert.equal(
+      dest.objects.get(`${fileOf(set, 'qdrant')}${suffix}`),
+      kept,
+      'the copy that was there is kept',
+    );
+    // a third run finds nothing missing
+    const third = await copySets(repo, dest, context(), opts);
+    assert.equal(third.sets[0]?.action, 'present');
+  }
+});
+
+test('copy does not send again a copy the destination’s own retention pruned', async (t) => {
+  const root = join(await tempDir(t), 'backups');
+  const made = await syntheticRepository(root, { sets: 3, bytes: 4096 });
+  const repo = createRepository(root);
+  const dest = createMemoryBackend();
+  assert.equal((await copySets(repo, dest, context())).ok, true);
+  const pruned = await pruneRemote(dest, 'mem', context(), { policy: { keepLast: 1 } });
+  assert.ok(pruned.removed.length > 0, JSON.stringify(pruned));
+  const objects = [...dest.objects.keys()].sort();
+  const again = await copySets(repo, dest, context());
+  assert.equal(again.ok, true);
+  assert.deepEqual(
+    again.sets.map((s) => s.action),
+    made.map(() => 'present'),
+  );
+  assert.deepEqual([...dest.objects.keys()].sort(), objects, 'nothing sent');
 });
