@@ -219,6 +219,13 @@ function isArtifactRecord(a: unknown): a is ArtifactRecord {
   );
 }
 
+/**
+ * A set id is one file name (`sets/<id>.json`): letters, digits, `.`, `_`, `-`, starting with a
+ * letter or digit — never a path, so a manifest from a copy destination cannot name a file
+ * outside the backups folder.
+ */
+const SET_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
 /** True when `d` has the head of a set manifest (any version). */
 function isSetHead(d: unknown): d is SetManifest {
   return (
@@ -226,7 +233,8 @@ function isSetHead(d: unknown): d is SetManifest {
     d.format === 'qnb-set' &&
     Number.isSafeInteger(d.version) &&
     (d.version as number) > 0 &&
-    isNonEmpty(d.id) &&
+    isString(d.id) &&
+    SET_ID.test(d.id) &&
     isSetStatus(d.status) &&
     isString(d.startedAt) &&
     Array.isArray(d.artifacts)

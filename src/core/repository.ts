@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { ioError, NotFoundError } from './errors.js';
 import { ensureDir, TEMP_PREFIX, writeFileAtomic } from './fs-safe.js';
 import { LOCK_FILE } from './lock.js';
@@ -155,6 +155,9 @@ export function parseManifests(entries: { file: string; text: string | { error: 
   for (const { file, text } of entries) {
     const parsed = typeof text === 'string' ? parseManifest(text) : text.error;
     if (typeof parsed === 'string') bad.push({ file, problem: parsed });
+    // a manifest is the one of the set its name says (sets/<id>.json)
+    else if (basename(file) !== `${parsed.id}.json`)
+      bad.push({ file, problem: `it holds set ${JSON.stringify(parsed.id)}, not the one its name says` });
     else sets.push(parsed);
   }
   return { sets, bad };

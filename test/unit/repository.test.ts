@@ -9,6 +9,7 @@ import { silentReporter } from '../../src/core/events.js';
 import { commitFile, tempPathFor, writeFileAtomic } from '../../src/core/fs-safe.js';
 import type { ArtifactRecord } from '../../src/core/manifest.js';
 import { parseManifest } from '../../src/core/manifest.js';
+import { fetchSet } from '../../src/core/remote-fetch.js';
 import { pruneRemote } from '../../src/core/remote-prune.js';
 import { scanRemote } from '../../src/core/remote-scan.js';
 import { createRepository, type RepoScan } from '../../src/core/repository.js';
@@ -185,6 +186,38 @@ test('entries naming a path outside the folder are never used: cleanup removes n
     "a qdrant entry naming neo4j's folder",
   );
   assert.deepEqual((await repo.scan()).artifacts, []);
+});
+
+test('a set id is a file name: a manifest from a destination cannot name a set outside sets/, nor another set', async (t) => {
+  const dir = await tempDir(t);
+  const root = join(dir, 'b');
+  await syntheticRepository(root, { sets: 1, bytes: 64 });
+  const dest = createMemoryBackend();
+  const ctx = { reporter: silentReporter, now: () => new Date('2026-12-01T00:00:00Z') };
+  assert.equal((await copySets(createRepository(root), dest, ctx)).ok, true);
+  const [key] = [...dest.objects.keys()].filter((k) => k.startsWith('sets/'));
+  const text = dest.objects.get(key!)!.data.toString();
+  const id = (JSON.parse(text) as { id: string }).id;
+  for (const evil of ['../../escaped', 'a/b', '..', '', '.hidden'])
+    assert.equal(parseManifest(text.replace(id, evil)), 'not a qnb set manifest', evil);
+  // a manifest under another set's name is not that set
+  const other = createMemoryBackend();
+  await putText(other, 'sets/20990101-000000-abcd.json', text);
+  const scan = await scanRemote(other, 'mem');
+  assert.deepEqual(scan.sets, []);
+  assert.match(scan.badManifests[0]?.problem ?? '', /not the one its name says/);
+  // restore --latest --from with such a manifest writes nothing outside the backups folder
+  const local = createRepository(join(dir, 'restore'));
+  await local.init();
+  const escaped = createMemoryBackend();
+  for (const [k, v] of dest.objects) escaped.objects.set(k, v);
+  escaped.objects.delete(key!);
+  await putText(escaped, 'sets/x.json', text.replace(id, '../../escaped'));
+  await assert.rejects(
+    fetchSet(local, escaped, 'mem', { latest: true }, ctx),
+    /no complete, valid backup set/,
+  );
+  assert.deepEqual(await readdir(dir), ['b', 'restore']);
 });
 
 test('finishSet derives ok / partial / failed', async (t) => {
