@@ -2,7 +2,8 @@
  * Parallel S3 transfers on a real S3 server (versitygw): a multipart upload sends several parts at
  * once and a download reads several ranges at once, both with bounded memory and the bytes intact
  * at every range boundary; a range that breaks off mid-way fails the restore with a clear error and
- * leaves no file in the backups folder. The client's request handler is wrapped only to count the
+ * leaves no file in the backups folder; a listing page that says more follows without a token fails
+ * the listing. The client's request handler is wrapped only to count the
  * requests on the wire and, in one test, to cut one range's body after its first MiB (as a dropped
  * connection does); the bytes come from and go to the real server.
  */
@@ -246,4 +247,42 @@ test('a part whose bytes change on the wire is refused by the server: the copy f
   }
   assert.equal(await backend.stat('qdrant/flipped.snapshot'), undefined, 'no object');
   assert.deepEqual(await backend.incompleteUploads(), [], 'the upload was aborted');
+});
+
+test('a listing page that says more follows but gives no token fails the listing instead of ending it early', async (t) => {
+  if (!avail.ok) return t.skip(`S3 server missing — ${avail.hint}`);
+  server ??= await startS3TestServer();
+  let broken = false;
+  const backend = await backendThrough(t, server, (real) => ({
+    async handle(req, o) {
+      const res = await real.handle(req, o);
+      if (!broken || req.method !== 'GET' || req.query?.['list-type'] !== '2') return res;
+      // the real server's page, with IsTruncated set and no continuation token (as a server
+      // whose paging is broken answers)
+      const chunks: Buffer[] = [];
+      for await (const c of res.response.body as AsyncIterable<Buffer>) chunks.push(Buffer.from(c));
+      const xml = Buffer.concat(chunks)
+        .toString('utf8')
+        .replace(/<IsTruncated>false<\/IsTruncated>/, '<IsTruncated>true</IsTruncated>')
+        .replace(/<NextContinuationToken>[^<]*<\/NextContinuationToken>/, '');
+      const headers = { ...(res.response as { headers?: Record<string, string> }).headers };
+      delete headers['content-length'];
+      return { response: { ...res.response, headers, body: Readable.from([Buffer.from(xml)]) } };
+    },
+    destroy: () => real.destroy?.(),
+  }));
+  const data = bigStream(1000, 3);
+  await backend.put('qdrant/a.snapshot', data.make(), { size: 1000, sha256: data.sha256 });
+  const keys: string[] = [];
+  for await (const o of backend.list('')) keys.push(o.key);
+  assert.deepEqual(keys, ['qdrant/a.snapshot']);
+  broken = true;
+  await assert.rejects(
+    (async () => {
+      for await (const _ of backend.list('')) {
+      }
+    })(),
+    (e: { code?: string; message: string }) =>
+      e.code === 'E_SERVER' && /listing goes on but gave no continuation token/.test(e.message),
+  );
 });

@@ -244,6 +244,14 @@ export function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3Backen
           if (key.split('/').some((s) => s.startsWith('.qnb-tmp-'))) continue;
           yield { key, size: o.Size ?? 0, ...(o.LastModified ? { modified: o.LastModified } : {}) };
         }
+        // a page that says more follows but gives no token would end the listing early, and a
+        // listing that misses objects makes copy and prune decide on half the facts
+        if (page.IsTruncated && !page.NextContinuationToken)
+          throw new QnbError(
+            'E_SERVER',
+            `list ${listPrefix || '/'}: the server said the listing goes on but gave no continuation token`,
+            { hint: 'the S3 server does not implement ListObjectsV2 paging; use another server or report it' },
+          );
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
     },
