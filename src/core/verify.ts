@@ -3,7 +3,7 @@
  * `--deep`, each artifact's target also restores it somewhere harmless and compares (a drill).
  */
 import type { DrillChecks, DrillOutcome, Target, TargetContext } from '../targets/target.js';
-import { NotFoundError } from './errors.js';
+import { type ErrorCode, NotFoundError, toQnbError } from './errors.js';
 import type { ArtifactRecord, SetManifest } from './manifest.js';
 import type { RepoArtifact, Repository } from './repository.js';
 import { findByFile, findBySet } from './selector.js';
@@ -47,9 +47,15 @@ async function drillArtifact(
     return await target.drill(a, path, ctx, { links });
   } catch (err) {
     if (ctx.signal?.aborted) throw err;
+    // the database could not be reached or refused qnb: that says nothing of the backup, which
+    // must not be marked failed (list, restore --latest and copy would pass over a good file)
+    if (ENVIRONMENT.includes(toQnbError(err).code)) throw err;
     return { detail: (err as Error).message };
   }
 }
+
+/** Drill errors that come from where the drill runs, not from the backup. */
+const ENVIRONMENT: ErrorCode[] = ['E_CONNECT', 'E_AUTH', 'E_CONFIG', 'E_USAGE', 'E_INTERRUPTED'];
 
 /** Result of verify. */
 export interface VerifyResult {

@@ -1,6 +1,7 @@
 /**
  * verify --deep for Qdrant: each snapshot is restored into a scratch collection, compared with
- * the manifest (exact count, sampled points), and the scratch collection is always deleted.
+ * the manifest (exact count, sampled points), and the scratch collection is always deleted. A
+ * drill that cannot reach Qdrant says so and condemns no backup.
  */
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -62,4 +63,27 @@ test('restore drill passes, records a deep verification, leaves no scratch colle
   const sampled = await manager.verify(papers.file, { deep: true });
   assert.equal(sampled.ok, false);
   assert.match(sampled.items[0]!.detail ?? '', /sampled points differ after restore: ids/);
+});
+
+test('a drill that cannot reach Qdrant fails verify with that error and marks no backup failed', async (t) => {
+  const server = await startQdrantTestServer();
+  t.after(() => server.stop());
+  const cwd = await tempDir(t);
+  await seedCollections(clientFor(server.url));
+  const { config } = loadConfig({ env: { QDRANT_URL: server.url }, cwd });
+  const manager = createBackupManager(config);
+  t.after(() => manager.close());
+  const backup = await manager.backup('qdrant');
+  assert.equal(backup.status, 'ok');
+  await server.stop();
+  await assert.rejects(
+    manager.verify(undefined, { deep: true }),
+    (e: { code?: string }) => e.code === 'E_CONNECT',
+  );
+  const scan = await manager.list();
+  assert.equal(scan.artifacts.length, 2);
+  for (const a of scan.artifacts) {
+    assert.equal(a.valid, true, `${a.artifact.file}: ${a.problem}`);
+    assert.equal(a.artifact.verification, undefined, 'nothing recorded');
+  }
 });
