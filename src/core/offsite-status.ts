@@ -14,8 +14,9 @@
  * - `stale`: the newest valid set on the destination is older than `maxAgeMs`;
  * - `not-copied`: the newest valid local set is not on the destination and is older than `maxAgeMs`
  *   (a fresh set that the next `qnb copy` will send is fine);
- * - `incomplete`: the newest valid local set is on the destination without some of its files (damage
- *   or removal on the destination: its manifest is there, so `qnb copy` will not send them again).
+ * - `incomplete`: a valid local set is on the destination without some of its files (removed or
+ *   resized there, or not valid when it was copied; `qnb copy` sends them again). A file the
+ *   destination's own retention pruned is not missing.
  */
 import type { ArtifactRecord, SetManifest } from './manifest.js';
 import type { RepoScan } from './repository.js';
@@ -130,14 +131,23 @@ function placeSet(local: Side | undefined, remote: Side | undefined, nowMs: numb
     ageMs: nowMs - Date.parse(set.finishedAt ?? set.startedAt),
     where: both ? 'both' : local ? 'local' : 'remote',
     artifacts,
-    missingRemote: both ? artifacts.filter((a) => !a.remote).map((a) => a.file) : [],
+    // a file the destination's own retention pruned is not missing there
+    missingRemote: both
+      ? artifacts
+          .filter((a) => !a.remote && !remote?.set.pruned?.some((p) => p.file === a.file))
+          .map((a) => a.file)
+      : [],
     missingLocal: both ? artifacts.filter((a) => !a.local).map((a) => a.file) : [],
   };
 }
 
+/** Sets named one by one in `incomplete` problems; the rest are counted. */
+const MAX_LISTED = 5;
+
 const ago = (ms: number, now: number) => `${formatDuration(ms)} ago (${displayTime(new Date(now - ms))})`;
 
 function problemsOf(
+  sets: PlacedSet[],
   newestLocal: PlacedSet | undefined,
   newestRemote: PlacedSet | undefined,
   opts: OffsiteOptions,
@@ -150,10 +160,16 @@ function problemsOf(
       code: 'not-copied',
       message: `newest local set ${newestLocal.id} (${ago(newestLocal.ageMs, now)}) is not on ${opts.target}, max age ${max} — run \`qnb copy --to ${opts.target}\``,
     });
-  if (newestLocal && newestLocal.missingRemote.length > 0)
+  const gaps = sets.filter((s) => s.missingRemote.length > 0);
+  for (const s of gaps.slice(0, MAX_LISTED))
     problems.push({
       code: 'incomplete',
-      message: `newest local set ${newestLocal.id} is on ${opts.target} without ${newestLocal.missingRemote.join(', ')} — run \`qnb verify --from ${opts.target}\``,
+      message: `${s === newestLocal ? 'newest local set' : 'set'} ${s.id} is on ${opts.target} without ${s.missingRemote.join(', ')} — run \`qnb copy --to ${opts.target}\` (it sends them again)`,
+    });
+  if (gaps.length > MAX_LISTED)
+    problems.push({
+      code: 'incomplete',
+      message: `and ${gaps.length - MAX_LISTED} more sets on ${opts.target} without some of their files — run \`qnb copy --to ${opts.target}\``,
     });
   if (!newestRemote)
     problems.push({
@@ -179,7 +195,7 @@ export function computeOffsite(local: RepoScan, remote: RepoScan, opts: OffsiteO
     .sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.id.localeCompare(a.id));
   const newestLocal = sets.find((s) => s.where !== 'remote');
   const newestRemote = sets.find((s) => s.where !== 'local');
-  const problems = problemsOf(newestLocal, newestRemote, opts);
+  const problems = problemsOf(sets, newestLocal, newestRemote, opts);
   const counts: Record<Placement, number> = { local: 0, remote: 0, both: 0 };
   for (const s of sets) counts[s.where]++;
   return {

@@ -122,8 +122,8 @@ for (const kind of ['dir', 's3'] as const) {
         assert.ok(!(r.stdout + r.stderr).includes(target.env.AWS_SECRET_ACCESS_KEY ?? '\u0000'));
 
       if (kind === 'dir') {
-        // a file of the newest set lost on the target: its manifest says it is there, so copy
-        // would not send it again — status names it
+        // a file of the newest set lost on the target while its manifest says it is there:
+        // status names it, and the next copy sends it again
         const lost = b.artifacts.find((x) => x.name === 'papers')!.file;
         await rm(join(world.cwd, target.arg, lost));
         const damaged = await qnb(['status', '--remote', target.arg]);
@@ -139,6 +139,14 @@ for (const kind of ['dir', 's3'] as const) {
             'm',
           ),
         );
+        const repaired = await qnb(['copy', '--to', target.arg]);
+        assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
+        assert.match(
+          repaired.stderr,
+          new RegExp(`set ${b.id} on \\S+ lacks ${lost.replace(/\./g, '\\.')}; sending again`),
+        );
+        const healthy = await qnb(['status', '--remote', target.arg]);
+        assert.equal(healthy.code, 0, healthy.stdout);
       }
     });
   });

@@ -28,6 +28,8 @@ interface SideSpec {
   files: string[];
   invalid?: string[];
   reason?: SetManifest['reason'];
+  /** Files this side's retention pruned (the manifest's `pruned` list). */
+  pruned?: string[];
 }
 
 /** A scan holding the given sets (newest artifacts first, as the repository returns them). */
@@ -68,6 +70,7 @@ function scanOf(specs: SideSpec[]): RepoScan {
       finishedAt: at,
       artifacts: records,
       errors: [],
+      ...(s.pruned ? { pruned: s.pruned.map((file) => ({ file, at })) } : {}),
     };
     sets.push(set);
     for (const artifact of records) {
@@ -188,7 +191,7 @@ test('never: nothing on the target; incomplete: the newest set lacks a file ther
   );
   assert.equal(
     part.problems[0]!.message,
-    `newest local set a is on s3://b/lab without ${N(1)} — run \`qnb verify --from s3://b/lab\``,
+    `newest local set a is on s3://b/lab without ${N(1)} — run \`qnb copy --to s3://b/lab\` (it sends them again)`,
   );
   const empty = computeOffsite(scanOf([]), scanOf([]), OPTS);
   assert.deepEqual(empty.sets, []);
@@ -221,4 +224,34 @@ test('through the real copy: copied sets are `both`, sets pruned locally are `re
   assert.equal(r.sets[1]!.artifacts.length, 2);
   assert.ok(r.sets[1]!.artifacts.every((a) => a.local && a.remote));
   assert.equal(r.newestLocal?.where, 'local');
+});
+
+test('incomplete: an older set that lacks a file counts too; a file the destination pruned does not', () => {
+  const local = scanOf([
+    { id: 'new', hoursAgo: 1, files: [P(2), N(2)] },
+    { id: 'old', hoursAgo: 25, files: [P(1), N(1)] },
+  ]);
+  const lost = computeOffsite(
+    local,
+    scanOf([
+      { id: 'new', hoursAgo: 1, files: [P(2), N(2)] },
+      { id: 'old', hoursAgo: 25, files: [P(1)], invalid: [N(1)] },
+    ]),
+    OPTS,
+  );
+  assert.equal(lost.healthy, false);
+  assert.deepEqual(
+    lost.problems.map((p) => p.message),
+    [`set old is on s3://b/lab without ${N(1)} — run \`qnb copy --to s3://b/lab\` (it sends them again)`],
+  );
+  const pruned = computeOffsite(
+    local,
+    scanOf([
+      { id: 'new', hoursAgo: 1, files: [P(2), N(2)] },
+      { id: 'old', hoursAgo: 25, files: [P(1)], pruned: [N(1)] },
+    ]),
+    OPTS,
+  );
+  assert.equal(pruned.healthy, true, JSON.stringify(pruned.problems));
+  assert.deepEqual(pruned.sets.find((x) => x.id === 'old')?.missingRemote, []);
 });
