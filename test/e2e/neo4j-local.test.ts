@@ -182,6 +182,20 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     });
   }
 
+  test('Ctrl-C of the terminal (SIGINT to qnb’s process group) right after Neo4j is back: Neo4j keeps running', async () => {
+    const proc = startQnb(['backup-neo4j'], { cwd, env, group: true });
+    const deadline = Date.now() + 300_000;
+    while (!/Neo4j is back/.test(proc.output().stderr) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.match(proc.output().stderr, /Neo4j is back/);
+    process.kill(-proc.child.pid!, 'SIGINT');
+    await proc.done;
+    // a server that got the signal shuts down within seconds
+    await new Promise((r) => setTimeout(r, 8000));
+    assert.ok(await isUp(), 'Neo4j still runs');
+    assert.equal((await bolt()).hash, original.hash);
+  });
+
   /** SIGKILL for qnb and for its guardian (which would otherwise start Neo4j within seconds). */
   const killWithGuardian = async (proc: ReturnType<typeof startQnb>) => {
     const { readFileSync } = await import('node:fs');

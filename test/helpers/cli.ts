@@ -33,6 +33,11 @@ export interface QnbSpawnOptions {
   env: NodeJS.ProcessEnv;
   /** A program and its arguments that run node with qnb (e.g. `strace -f -o LOG`). */
   wrap?: string[];
+  /**
+   * qnb leads a process group of its own, as a terminal's foreground job does: `process.kill(-pid,
+   * signal)` then reaches qnb and every child it did not put in a group of their own (a Ctrl-C).
+   */
+  group?: boolean;
 }
 
 /** Starts qnb; resolves when it exits. */
@@ -45,6 +50,7 @@ export function startQnb(
     cwd: opts.cwd,
     env: opts.env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.group ? { detached: true } : {}),
   });
   let stdout = '';
   let stderr = '';

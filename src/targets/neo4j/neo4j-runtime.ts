@@ -60,6 +60,10 @@ export function runCommand(
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
+      // a process group of its own: a Ctrl-C or hang-up of qnb's terminal reaches the whole
+      // foreground group, and would stop the server `neo4j start` launches (it stays in the
+      // group); qnb alone decides what an interrupt stops
+      detached: true,
       ...(opts.env ? { env: opts.env } : {}),
     });
     // while Neo4j is stopped by qnb, the marker names the child (a `neo4j stop` outlives a killed qnb)
@@ -122,7 +126,12 @@ export function spawnAdmin(
   /** The name `docker run --name` gives the admin container (recorded in the stopped marker). */
   container?: string,
 ): AdminProcess {
-  const child = spawn(cmd, args, { env, stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  // its own process group, as runCommand's: an interrupt stops it only through qnb (kill below)
+  const child = spawn(cmd, args, {
+    env,
+    stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   const named = container ? { name: container, docker: cmd } : undefined;
   noteChildStarted(child.pid, `${cmd} ${args.slice(0, 8).join(' ')}`, named);
   let output = '';
