@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -181,6 +181,32 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
       assert.equal((await bolt()).hash, original.hash);
     });
   }
+
+  test('a half-loaded notice left behind while Neo4j runs again does not turn off the --yes refusal', async () => {
+    if ((await listed()).length === 0) assert.equal((await qnb(['backup-neo4j'])).code, 0);
+    // an interrupted load's notice, but Neo4j was brought back (and written to) some other way
+    const notice = join(cwd, 'backups', '.qnb-neo4j-half-loaded.json');
+    await writeFile(
+      notice,
+      JSON.stringify({
+        since: new Date().toISOString(),
+        database: 'neo4j',
+        file: 'neo4j/x.dump',
+        loadable: false,
+        runtime: { kind: 'local', home: n.home },
+      }),
+    );
+    try {
+      assert.ok(await isUp());
+      const live = await bolt();
+      const refused = await qnb(['restore-neo4j', '--latest']);
+      assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+      assert.match(refused.stderr, /would be overwritten — re-run with --yes/);
+      assert.equal((await bolt()).hash, live.hash, 'nothing was loaded');
+    } finally {
+      await rm(notice, { force: true });
+    }
+  });
 
   test('Ctrl-C of the terminal (SIGINT to qnb’s process group) right after Neo4j is back: Neo4j keeps running', async () => {
     const proc = startQnb(['backup-neo4j'], { cwd, env, group: true });

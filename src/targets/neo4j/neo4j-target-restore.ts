@@ -72,8 +72,13 @@ export async function neo4jRestoreRefusals(
   if (!isExport) await checkDumpHeader(path, artifact.file); // before anything is stopped or touched
   const runtime = isExport ? undefined : deps.runtime();
   await runtime?.preflight();
-  // an interrupted load left Neo4j stopped on a store that fails its check: nothing to read or save
-  const leftStopped = !isExport && (await readHalfLoaded(deps.opts.backupDir))?.loadable === false;
+  // an interrupted load left Neo4j stopped on a store that fails its check: nothing to read or
+  // save. Only while Neo4j is in fact down: a notice left behind after Neo4j was brought back
+  // some other way must not turn off the refusal and the safety dump of what it holds now
+  const leftStopped =
+    runtime !== undefined &&
+    (await readHalfLoaded(deps.opts.backupDir))?.loadable === false &&
+    !(await runtime.isRunning());
   const current = leftStopped ? undefined : await describeGraph(deps.opts.bolt, 0);
   const newer = current && artifact.serverVersion && isNewerVersion(artifact.serverVersion, current.version);
   if (newer && !isExport && !opts.force) {
