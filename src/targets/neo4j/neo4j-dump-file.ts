@@ -51,6 +51,9 @@ async function runAdmin(
   folder: string,
   ctx: TargetContext,
 ): Promise<string> {
+  // interrupted while Neo4j was stopping: no dump to start (a listener added to a signal that
+  // has already fired is never called, so it would run to its end)
+  if (ctx.signal?.aborted) throw new InterruptedError();
   const admin = runtime.admin(args, { folder });
   const onAbort = () => admin.kill();
   ctx.signal?.addEventListener('abort', onAbort, { once: true });
