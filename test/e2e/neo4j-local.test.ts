@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { type QnbRun, qnbEnv, runQnb, startQnb } from '../helpers/cli.js';
 import { IN_CI, requireComponent } from '../helpers/components.js';
 import { graphHash, seedTypedGraph, wreckGraph } from '../helpers/neo4j-data.js';
@@ -206,6 +207,22 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     } finally {
       await rm(notice, { force: true });
     }
+  });
+
+  test('the backups folder full just as the load starts: refused with nothing loaded, Neo4j running, data intact', async () => {
+    if ((await listed()).length === 0) assert.equal((await qnb(['backup-neo4j'])).code, 0);
+    const live = await bolt();
+    const preload = fileURLToPath(new URL('../helpers/enospc-loading-marker.mjs', import.meta.url));
+    const run = await qnb(['restore-neo4j', '--latest', '--yes'], { NODE_OPTIONS: `--import ${preload}` });
+    assert.notEqual(run.code, 0, run.stdout + run.stderr);
+    assert.match(
+      run.stdout + run.stderr,
+      /cannot record the load in the backups folder \(ENOSPC\); nothing was loaded/,
+    );
+    assert.doesNotMatch(run.stdout + run.stderr, /so did putting/);
+    assert.ok(await isUp(), 'Neo4j runs');
+    assert.ok(!existsSync(marker()), 'no marker left');
+    assert.equal((await bolt()).hash, live.hash);
   });
 
   test('Ctrl-C of the terminal (SIGINT to qnb’s process group) right after Neo4j is back: Neo4j keeps running', async () => {

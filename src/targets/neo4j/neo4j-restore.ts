@@ -8,7 +8,7 @@
 
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { VerificationError } from '../../core/errors.js';
+import { QnbError, VerificationError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import { hashingCounter } from '../../core/transfer.js';
 import type { TargetContext } from '../target.js';
@@ -43,6 +43,13 @@ export interface Neo4jRestoreReport {
   schema?: number;
 }
 
+/** A load refused before neo4j-admin started: the database is as it was, nothing to roll back. */
+class NothingLoadedError extends QnbError {
+  constructor(message: string, hint: string) {
+    super('E_IO', message, { hint });
+  }
+}
+
 /** Streams a dump file into `neo4j-admin database load --from-stdin`. */
 async function loadDump(
   runtime: Neo4jRuntime,
@@ -50,13 +57,31 @@ async function loadDump(
   path: string,
   ctx: TargetContext,
   label: string,
-  mark: { backupDir: string; safety?: string },
+  mark: { backupDir: string; safety?: string; rollback?: boolean },
 ): Promise<void> {
   const { safety } = mark;
   // a kill from here on may leave a half-loaded store: the marker says so (neo4j-guardian.ts)
-  updateStoppedMarker({
-    loading: { database: db, file: label, ...(safety ? { safety } : {}), since: new Date().toISOString() },
-  });
+  try {
+    updateStoppedMarker({
+      loading: { database: db, file: label, ...(safety ? { safety } : {}), since: new Date().toISOString() },
+    });
+  } catch (err) {
+    // the backups folder is full or read-only. A first load is refused with nothing loaded; the
+    // load of a safety dump after a failed one goes on: the store may be half-loaded already,
+    // and starting Neo4j on it would be worse than a marker that lags
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    if (!mark.rollback)
+      throw new NothingLoadedError(
+        `neo4j "${db}": cannot record the load in the backups folder (${why}); nothing was loaded`,
+        'free space in the backups folder (`qnb prune`), then run the restore again',
+      );
+    ctx.reporter.emit({
+      type: 'warning',
+      target: 'neo4j',
+      name: db,
+      message: `cannot record the load in the backups folder (${why}); loading ${label} anyway`,
+    });
+  }
   const admin = runtime.admin(['database', 'load', db, '--from-stdin', '--overwrite-destination=true'], {
     stdin: true,
   });
@@ -75,9 +100,19 @@ async function loadDump(
     await admin.done.catch(() => {});
     throw err;
   }
-  // the store is whole again (this dump): no longer half-loaded
-  updateStoppedMarker({ loading: undefined });
-  await clearHalfLoaded(mark.backupDir);
+  // the store is whole again (this dump): no longer half-loaded. Best effort: a marker that still
+  // says "loading" makes a recovery check the store before it starts Neo4j, nothing worse
+  try {
+    updateStoppedMarker({ loading: undefined });
+    await clearHalfLoaded(mark.backupDir);
+  } catch (err) {
+    ctx.reporter.emit({
+      type: 'warning',
+      target: 'neo4j',
+      name: db,
+      message: `loaded, but the backups folder could not record it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    });
+  }
   ctx.reporter.emit({
     type: 'transfer-end',
     direction: 'upload',
@@ -103,15 +138,16 @@ export async function restoreNeo4jDump(
   await checkDumpHeader(path, artifact.file);
   // the marker names the safety dump while a load is in flight (half-loaded notice, neo4j-guardian.ts)
   const mark = { backupDir: opts.backupDir, ...(opts.safety ? { safety: opts.safety.file } : {}) };
-  const load = (file: string, label: string) => loadDump(runtime, db, file, ctx, label, mark);
   let failure: unknown;
   const { downtime } = await withNeo4jStopped(runtime, opts, ctx, async () => {
     try {
-      await load(path, artifact.file);
+      await loadDump(runtime, db, path, ctx, artifact.file, mark);
     } catch (err) {
-      if (!opts.safety) throw err;
+      if (!opts.safety || err instanceof NothingLoadedError) throw err;
       failure = err;
-      await loadSafetyBack(opts.safety, db, ctx, err, load);
+      await loadSafetyBack(opts.safety, db, ctx, err, (file, label) =>
+        loadDump(runtime, db, file, ctx, label, { ...mark, rollback: true }),
+      );
     }
   });
   if (failure && opts.safety) throw await checkRolledBack(opts.bolt, opts.safety, artifact.file, failure);
