@@ -233,7 +233,11 @@ export async function recoverFromMarker(
       loadable,
       runtime: m.runtime,
     };
-    await writeFileAtomic(join(backupDir, HALF_LOADED), JSON.stringify(notice));
+    // best effort: a full backups folder must not keep a store that passed its check from
+    // being started (the report below still says what happened)
+    await writeFileAtomic(join(backupDir, HALF_LOADED), JSON.stringify(notice)).catch((err: Error) =>
+      log(`could not write ${HALF_LOADED}: ${err.message}`),
+    );
     if (!loadable) {
       await clearMarkerOf(backupDir, m);
       const { message, hint } = halfLoadedMessage(notice);
