@@ -90,6 +90,18 @@ function remoteManifest(
 }
 
 /**
+ * Whether an object of `size` bytes can be the age encryption of `plain` bytes: the payload (16-byte
+ * nonce, then 64 KiB chunks of 16 bytes of tag each, at least one) after a header of up to 64 KiB
+ * (one short stanza per recipient). A copy cut short or grown does not fit; the exact size is in
+ * the destination's manifest, read when this says no.
+ */
+function ageSizeFits(size: number | undefined, plain: number): boolean {
+  if (size === undefined) return false;
+  const payload = 16 + plain + 16 * Math.max(1, Math.ceil(plain / 65536));
+  return size > payload && size - payload <= 65536;
+}
+
+/**
  * The valid local artifacts of a set whose manifest is on the destination but whose copy is not
  * there: object missing or of another size, entry missing from that manifest (copied while the
  * local file was not valid). An entry the destination's own prune removed is not missing. Reads
@@ -103,11 +115,14 @@ async function gapsOf(
   signal?: AbortSignal,
 ): Promise<{ gaps: RepoArtifact[]; existing?: SetManifest }> {
   const listed = (a: RepoArtifact) =>
-    remote.get(a.artifact.file) === a.artifact.bytes || remote.has(`${a.artifact.file}${AGE_SUFFIX}`);
+    remote.get(a.artifact.file) === a.artifact.bytes ||
+    ageSizeFits(remote.get(`${a.artifact.file}${AGE_SUFFIX}`), a.artifact.bytes);
   if (valid.every(listed)) return { gaps: [] };
   const parsed = parseManifest(await readText(backend, setKey(set.id), signal));
-  if (typeof parsed === 'string')
-    throw new QnbError('E_REFUSED', `${setKey(set.id)} on ${backend.name} cannot be read: ${parsed}`, {
+  const problem =
+    typeof parsed === 'string' ? parsed : parsed.id !== set.id ? `it holds set ${parsed.id}` : undefined;
+  if (typeof parsed === 'string' || problem)
+    throw new QnbError('E_REFUSED', `${setKey(set.id)} on ${backend.name} cannot be used: ${problem}`, {
       hint: 'move that manifest away on the destination, then run the copy again',
     });
   const gaps = valid.filter((a) => {
@@ -162,11 +177,16 @@ async function copySet(
     };
     const key = encrypt ? `${a.artifact.file}${AGE_SUFFIX}` : a.artifact.file;
     const remoteSize = remote.get(key);
+    // the destination's manifest of this set (a repair) records this very file: its object is
+    // this set's own copy, which a damaged one is replaced by
+    const ours = opts.existing?.artifacts.some(
+      (x) => x.file === a.artifact.file && x.sha256 === a.artifact.sha256 && storedObject(x).key === key,
+    );
     if (remoteSize !== undefined && !encrypt) {
       const same =
         remoteSize === a.artifact.bytes &&
         (await remoteSha256(backend, a.artifact.file, ctx.signal)) === a.artifact.sha256;
-      if (!same)
+      if (!same && !ours)
         throw fail(
           new QnbError(
             'E_REFUSED',
@@ -176,16 +196,18 @@ async function copySet(
             },
           ),
         );
-      item.action = 'present';
-      copied.set(a.artifact.file, undefined);
-      continue;
+      if (same) {
+        item.action = 'present';
+        copied.set(a.artifact.file, undefined);
+        continue;
+      }
     }
-    if (remoteSize !== undefined) {
+    if (remoteSize !== undefined && encrypt) {
       // encrypted bytes differ on every run, so they cannot be compared: an object no manifest
       // references is what an interrupted copy left and is replaced; a referenced one never is
       const owner = await opts.referencedBy(key);
       // a set being repaired replaces its own object that is of the wrong size
-      if (owner && !(opts.existing && owner === set.id))
+      if (owner && !(ours && owner === set.id))
         throw fail(
           new QnbError(
             'E_REFUSED',

@@ -223,3 +223,30 @@ test('copy does not send again a copy the destination’s own retention pruned',
   );
   assert.deepEqual([...dest.objects.keys()].sort(), objects, 'nothing sent');
 });
+
+test('copy replaces a copy of its own set cut short on the destination, plain or encrypted', async (t) => {
+  const root = join(await tempDir(t), 'backups');
+  const [set] = (await syntheticRepository(root, { sets: 1, bytes: 200_000 })) as [SetManifest];
+  const repo = createRepository(root);
+  const recipients = [await identityToRecipient(await generateIdentity())];
+  for (const encrypted of [false, true]) {
+    const dest = createMemoryBackend();
+    const opts = encrypted ? { recipients } : {};
+    const key = `${fileOf(set, 'qdrant')}${encrypted ? '.age' : ''}`;
+    assert.equal((await copySets(repo, dest, context(), opts)).ok, true);
+    const whole = dest.objects.get(key)!;
+    dest.objects.set(key, { ...whole, data: whole.data.subarray(0, whole.data.length - 70_000) });
+    const again = await copySets(repo, dest, context(), opts);
+    assert.equal(again.ok, true, JSON.stringify(again.sets));
+    assert.deepEqual(
+      again.sets[0]?.artifacts.map((a) => [a.file, a.action]),
+      [[fileOf(set, 'qdrant'), 'sent']],
+      `encrypted: ${encrypted}`,
+    );
+    const after = await scanRemote(dest, 'mem');
+    assert.ok(
+      after.artifacts.every((a) => a.valid),
+      JSON.stringify(after.artifacts.map((a) => a.problem)),
+    );
+  }
+});
