@@ -89,6 +89,24 @@ export async function verifyArtifacts(
   }
   const items: VerifyItem[] = [];
   const touched = new Set<string>();
+  try {
+    await verifyEach(chosen, items, touched, ctx, targets, drill);
+  } finally {
+    // what was found is recorded even when a drill could not reach its database and ends the run
+    for (const set of scan.sets.filter((s) => touched.has(s.id))) await repo.saveSet(set);
+  }
+  return { ok: items.every((i) => i.ok), items };
+}
+
+/** Hashes, checks and drills `chosen` in turn, into `items`; the sets of changed entries go into `touched`. */
+async function verifyEach(
+  chosen: RepoArtifact[],
+  items: VerifyItem[],
+  touched: Set<string>,
+  ctx: TargetContext,
+  targets: readonly Target[],
+  drill: boolean,
+): Promise<void> {
   for (const a of chosen) {
     const base = { file: a.artifact.file, target: a.artifact.target, name: a.artifact.name, setId: a.set.id };
     let detail: string | undefined;
@@ -132,6 +150,4 @@ export async function verifyArtifacts(
     };
     touched.add(a.set.id);
   }
-  for (const set of scan.sets.filter((s) => touched.has(s.id))) await repo.saveSet(set);
-  return { ok: items.every((i) => i.ok), items };
 }

@@ -4,7 +4,7 @@
  * drill that cannot reach Qdrant says so and condemns no backup.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
@@ -65,7 +65,7 @@ test('restore drill passes, records a deep verification, leaves no scratch colle
   assert.match(sampled.items[0]!.detail ?? '', /sampled points differ after restore: ids/);
 });
 
-test('a drill that cannot reach Qdrant fails verify with that error and marks no backup failed', async (t) => {
+test('a drill that cannot reach Qdrant fails verify with that error, marks no good backup failed, and keeps what it found', async (t) => {
   const server = await startQdrantTestServer();
   t.after(() => server.stop());
   const cwd = await tempDir(t);
@@ -75,15 +75,24 @@ test('a drill that cannot reach Qdrant fails verify with that error and marks no
   t.after(() => manager.close());
   const backup = await manager.backup('qdrant');
   assert.equal(backup.status, 'ok');
+  // the first file verify takes is damaged (size kept): that finding is recorded all the same
+  const [first, second] = (await manager.list()).artifacts;
+  const fh = await open(first!.path, 'r+');
+  await fh.write(Buffer.from([0x5a]), 0, 1, 1000);
+  await fh.close();
   await server.stop();
   await assert.rejects(
     manager.verify(undefined, { deep: true }),
     (e: { code?: string }) => e.code === 'E_CONNECT',
   );
   const scan = await manager.list();
-  assert.equal(scan.artifacts.length, 2);
-  for (const a of scan.artifacts) {
-    assert.equal(a.valid, true, `${a.artifact.file}: ${a.problem}`);
-    assert.equal(a.artifact.verification, undefined, 'nothing recorded');
-  }
+  const now = (file: string) => scan.artifacts.find((a) => a.artifact.file === file)!;
+  assert.equal(now(first!.artifact.file).valid, false, 'the damaged file is recorded as failed');
+  assert.match(now(first!.artifact.file).artifact.verification?.detail ?? '', /sha256 differs/);
+  assert.equal(now(second!.artifact.file).valid, true, now(second!.artifact.file).problem);
+  assert.equal(
+    now(second!.artifact.file).artifact.verification,
+    undefined,
+    'the failed drill records nothing',
+  );
 });
