@@ -12,7 +12,13 @@ import type { TargetContext } from '../targets/target.js';
 import { decryptToFile } from './age.js';
 import { ConfigError, NotFoundError, QnbError, VerificationError } from './errors.js';
 import { tempPathFor } from './fs-safe.js';
-import { type ArtifactKind, type SetManifest, storedObject, type TargetKind } from './manifest.js';
+import {
+  type ArtifactKind,
+  type ArtifactRecord,
+  type SetManifest,
+  storedObject,
+  type TargetKind,
+} from './manifest.js';
 import { scanRemote } from './remote-scan.js';
 import type { RepoArtifact, Repository } from './repository.js';
 import { getDecrypted } from './ring-age.js';
@@ -96,12 +102,25 @@ export async function fetchSet(
   repo: Repository,
   backend: CopyBackend,
   base: string,
-  sel: { setId?: string; latest?: boolean; force?: boolean },
+  sel: {
+    setId?: string;
+    latest?: boolean;
+    force?: boolean;
+    /** Which entries the restore would take (a configured target's kind); the others do not count. */
+    restorable?: (a: ArtifactRecord) => boolean;
+  },
   ctx: TargetContext,
   identities?: readonly string[],
 ): Promise<{ setId: string; files: FetchResult[] }> {
   const remote = await scanRemote(backend, base, ctx.signal);
-  const ofSet = (id: string) => remote.artifacts.filter((a) => a.set.id === id && a.artifact.status === 'ok');
+  // a copy that is not valid there does not count when the backups folder holds the same file valid
+  const local = (await repo.scan()).artifacts.filter((a) => a.valid);
+  const held = (a: RepoArtifact) =>
+    local.some((x) => x.artifact.file === a.artifact.file && x.artifact.sha256 === a.artifact.sha256);
+  const ofSet = (id: string) =>
+    remote.artifacts.filter(
+      (a) => a.set.id === id && a.artifact.status === 'ok' && (sel.restorable?.(a.artifact) ?? true),
+    );
   const validOf = (id: string) => ofSet(id).filter((a) => a.valid);
   let set: SetManifest | undefined;
   if (sel.setId) {
@@ -115,7 +134,7 @@ export async function fetchSet(
     // as a local --latest: a set with a copy that is missing, resized or failed its check is passed over
     const sets = remote.sets
       .filter((s) => s.reason === 'backup' && s.status === 'ok' && validOf(s.id).length > 0)
-      .filter((s) => ofSet(s.id).every((a) => a.valid))
+      .filter((s) => ofSet(s.id).every((a) => a.valid || held(a)))
       .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
     const both = (s: SetManifest) =>
       ['qdrant', 'neo4j'].every((t) => validOf(s.id).some((a) => a.artifact.target === t));
@@ -129,13 +148,17 @@ export async function fetchSet(
   const chosen = validOf(set.id);
   if (chosen.length === 0) throw new NotFoundError(`backup set ${set.id} on ${base} holds no valid copy`);
   // a set restored in part would leave the other stores as they are, with nothing said
-  const bad = ofSet(set.id).filter((a) => !a.valid);
+  const bad = ofSet(set.id).filter((a) => !a.valid && !held(a));
   if (bad.length > 0) {
     const what = bad.map((a) => `${a.artifact.file} (${a.problem})`).join('; ');
     if (!sel.force)
-      throw new QnbError('E_REFUSED', `backup set ${set.id} on ${base} is not valid: ${what}; nothing was restored`, {
-        hint: 'restore an older set (`qnb list --remote DEST`), or pass --force to restore the rest of it',
-      });
+      throw new QnbError(
+        'E_REFUSED',
+        `backup set ${set.id} on ${base} is not valid: ${what}; nothing was restored`,
+        {
+          hint: 'restore an older set (`qnb list --remote DEST`), or pass --force to restore the rest of it',
+        },
+      );
     for (const a of bad)
       ctx.reporter.emit({
         type: 'warning',

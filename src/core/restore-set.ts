@@ -148,7 +148,16 @@ export async function restoreSet(
   from?: CopyBackend,
 ): Promise<RestoreSetResult> {
   if (!from) return restoreLocalSet(deps, opts);
-  const got = await fetchSet(deps.repository, from, displayBase(from), opts, deps.ctx, deps.identities);
+  const restorable = (a: ArtifactRecord) =>
+    deps.targets.some((t) => t.kind === a.target && t.restoreKinds.includes(a.kind));
+  const got = await fetchSet(
+    deps.repository,
+    from,
+    displayBase(from),
+    { ...opts, restorable },
+    deps.ctx,
+    deps.identities,
+  );
   const fetchedNow = new Set(got.files.filter((f) => f.fetched).map((f) => f.file));
   const result = await restoreLocalSet(deps, { ...opts, setId: got.setId, latest: false }, fetchedNow);
   return { ...result, fetched: got.files };

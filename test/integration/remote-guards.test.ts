@@ -250,3 +250,17 @@ test('copy replaces a copy of its own set cut short on the destination, plain or
     );
   }
 });
+
+test('restore SET --from: a copy missing on the destination does not count when the backups folder holds the same file', async (t) => {
+  const root = join(await tempDir(t), 'backups');
+  const [set] = (await syntheticRepository(root, { sets: 1, bytes: 4096 })) as [SetManifest];
+  const dest = createMemoryBackend();
+  assert.equal((await copySets(createRepository(root), dest, context())).ok, true);
+  dest.objects.delete(fileOf(set, 'neo4j'));
+  const events: QnbEvent[] = [];
+  const { restored, run } = restoreFrom(createRepository(root), dest, events);
+  const r = await run({ setId: set.id, yes: true });
+  assert.equal(r.ok, true, JSON.stringify(r.steps));
+  assert.deepEqual(restored.sort(), [fileOf(set, 'neo4j'), fileOf(set, 'qdrant')].sort());
+  assert.ok(!events.some((e) => e.type === 'warning'), JSON.stringify(events));
+});

@@ -235,11 +235,17 @@ export async function recoverFromMarker(
     };
     // best effort: a full backups folder must not keep a store that passed its check from
     // being started (the report below still says what happened)
-    await writeFileAtomic(join(backupDir, HALF_LOADED), JSON.stringify(notice)).catch((err: Error) =>
-      log(`could not write ${HALF_LOADED}: ${err.message}`),
+    const written = await writeFileAtomic(join(backupDir, HALF_LOADED), JSON.stringify(notice)).then(
+      () => true,
+      (err: Error) => {
+        log(`could not write ${HALF_LOADED}: ${err.message}`);
+        return false;
+      },
     );
     if (!loadable) {
-      await clearMarkerOf(backupDir, m);
+      // the marker stays when the notice could not be written: with its `loading`, the next
+      // run checks the store again instead of forgetting that it may be half-loaded
+      if (written) await clearMarkerOf(backupDir, m);
       const { message, hint } = halfLoadedMessage(notice);
       return report('left-stopped', `${message} — ${hint}`);
     }

@@ -107,10 +107,18 @@ export async function writeStoppedMarker(
 }
 
 /** Updates the active marker (no-op when this process has none). */
-export function updateStoppedMarker(patch: Partial<StoppedMarker>): void {
+export function updateStoppedMarker(
+  patch: Partial<StoppedMarker>,
+  opts: { keepOnFailure?: boolean } = {},
+): void {
   if (!active) return;
-  active.marker = { ...active.marker, ...patch };
-  writeMarkerSync(active.path, active.marker);
+  const next = { ...active.marker, ...patch };
+  // by default kept only once written: a later write must not record what this one could not
+  // (a load refused because its start could not be recorded); `keepOnFailure` for what is
+  // happening anyway (a safety dump's reload), which the next write that succeeds records
+  if (opts.keepOnFailure) active.marker = next;
+  writeMarkerSync(active.path, next);
+  active.marker = next;
 }
 
 /** Records a child process in the active marker (called right after each spawn). */

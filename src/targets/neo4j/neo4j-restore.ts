@@ -62,9 +62,17 @@ async function loadDump(
   const { safety } = mark;
   // a kill from here on may leave a half-loaded store: the marker says so (neo4j-guardian.ts)
   try {
-    updateStoppedMarker({
-      loading: { database: db, file: label, ...(safety ? { safety } : {}), since: new Date().toISOString() },
-    });
+    updateStoppedMarker(
+      {
+        loading: {
+          database: db,
+          file: label,
+          ...(safety ? { safety } : {}),
+          since: new Date().toISOString(),
+        },
+      },
+      { keepOnFailure: Boolean(mark.rollback) },
+    );
   } catch (err) {
     // the backups folder is full or read-only. A first load is refused with nothing loaded; the
     // load of a safety dump after a failed one goes on: the store may be half-loaded already,
