@@ -158,7 +158,15 @@ export function spawnAdmin(
         );
     });
   });
-  return { kill: () => child.kill('SIGTERM'), stdin, done };
+  // its whole group: neo4j-admin is a script that may not exec its JVM
+  const kill = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      child.kill('SIGTERM');
+    }
+  };
+  return { kill, stdin, done };
 }
 
 /**
