@@ -57,7 +57,7 @@ export interface PlacedSet {
   where: Placement;
   /** Every artifact valid on at least one side. */
   artifacts: PlacedArtifact[];
-  /** Files valid locally that the destination lacks (only for `both`). */
+  /** Files valid locally that the destination lacks (for `both`, and for a set whose manifest is there without any valid copy). */
   missingRemote: string[];
   /** Files valid on the destination that the backups folder lacks (only for `both`; e.g. pruned locally). */
   missingLocal: string[];
@@ -110,7 +110,13 @@ function validBySet(scan: RepoScan): Map<string, Side> {
   return out;
 }
 
-function placeSet(local: Side | undefined, remote: Side | undefined, nowMs: number): PlacedSet {
+function placeSet(
+  local: Side | undefined,
+  remote: Side | undefined,
+  nowMs: number,
+  /** The destination's manifest of this set, also when none of its copies is valid there. */
+  remoteManifest?: SetManifest,
+): PlacedSet {
   const set = (local ?? remote)!.set;
   const files = new Map<string, ArtifactRecord>([...(remote?.files ?? []), ...(local?.files ?? [])]);
   const artifacts = [...files.values()]
@@ -131,12 +137,14 @@ function placeSet(local: Side | undefined, remote: Side | undefined, nowMs: numb
     ageMs: nowMs - Date.parse(set.finishedAt ?? set.startedAt),
     where: both ? 'both' : local ? 'local' : 'remote',
     artifacts,
-    // a file the destination's own retention pruned is not missing there
-    missingRemote: both
-      ? artifacts
-          .filter((a) => !a.remote && !remote?.set.pruned?.some((p) => p.file === a.file))
-          .map((a) => a.file)
-      : [],
+    // a file the destination's own retention pruned is not missing there; a set whose manifest is
+    // there while none of its copies is lacks them all
+    missingRemote:
+      both || (local && remoteManifest)
+        ? artifacts
+            .filter((a) => !a.remote && !remoteManifest?.pruned?.some((p) => p.file === a.file))
+            .map((a) => a.file)
+        : [],
     missingLocal: both ? artifacts.filter((a) => !a.local).map((a) => a.file) : [],
   };
 }
@@ -189,9 +197,10 @@ export function computeOffsite(local: RepoScan, remote: RepoScan, opts: OffsiteO
   const nowMs = opts.now.getTime();
   const here = validBySet(local);
   const there = validBySet(remote);
+  const manifests = new Map(remote.sets.map((set) => [set.id, set]));
   const ids = new Set([...here.keys(), ...there.keys()]);
   const sets = [...ids]
-    .map((id) => placeSet(here.get(id), there.get(id), nowMs))
+    .map((id) => placeSet(here.get(id), there.get(id), nowMs, manifests.get(id)))
     .sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.id.localeCompare(a.id));
   const newestLocal = sets.find((s) => s.where !== 'remote');
   const newestRemote = sets.find((s) => s.where !== 'local');

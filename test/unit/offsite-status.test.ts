@@ -254,4 +254,19 @@ test('incomplete: an older set that lacks a file counts too; a file the destinat
   );
   assert.equal(pruned.healthy, true, JSON.stringify(pruned.problems));
   assert.deepEqual(pruned.sets.find((x) => x.id === 'old')?.missingRemote, []);
+  // its manifest on the destination, none of its copies: every file is missing there
+  const gone = computeOffsite(
+    local,
+    scanOf([
+      { id: 'new', hoursAgo: 1, files: [P(2), N(2)] },
+      { id: 'old', hoursAgo: 25, files: [], invalid: [P(1), N(1)] },
+    ]),
+    OPTS,
+  );
+  assert.deepEqual(
+    gone.problems.map((p) => p.message),
+    [
+      `set old is on s3://b/lab without ${N(1)}, ${P(1)} — run \`qnb copy --to s3://b/lab\` (it sends them again)`,
+    ],
+  );
 });
