@@ -21,9 +21,10 @@ export async function withRepositoryLock<T>(
   command: string,
   reporter: Reporter,
   body: () => Promise<T>,
+  opts: { fullDiskOk?: boolean } = {},
 ): Promise<T> {
   await repo.init();
-  const lock = await acquireLock(repo.root, command);
+  const lock = await acquireLock(repo.root, command, opts);
   let result: T;
   try {
     const cleaned = await repo.cleanupLeftovers();
