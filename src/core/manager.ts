@@ -12,15 +12,15 @@ import { copyAfterBackup, copyFailure } from './backup-copy.js';
 import { type BackupResult, type BackupStep, backupSteps, runBackupSet } from './backup-run.js';
 import { type CopyOptions, type CopyReport, copySets } from './copy.js';
 import { type DoctorCheck, runDoctor } from './doctor.js';
-import { ConfigError, isAbort, NotFoundError, toQnbError } from './errors.js';
+import { ConfigError, isAbort, toQnbError } from './errors.js';
 import { type QnbEvent, type Reporter, reporterFrom, silentReporter } from './events.js';
 import type { TargetKind } from './manifest.js';
 import { type PruneOptions, type PruneResult, pruneRepository } from './prune.js';
-import { fetchChosen } from './remote-fetch.js';
 import { pruneRemote } from './remote-prune.js';
 import { displayBase, scanRemote } from './remote-scan.js';
-import { chooseRemote, verifyRemote } from './remote-verify.js';
-import { createRepository, type RepoArtifact, type RepoScan, type Repository } from './repository.js';
+import { verifyRemote } from './remote-verify.js';
+import { verifyRemoteDeep } from './remote-verify-deep.js';
+import { createRepository, type RepoScan, type Repository } from './repository.js';
 import { type ArtifactRestoreResult, type RestoreRequest, restoreArtifact } from './restore-artifact.js';
 import { type RestoreSetResult, restoreSet } from './restore-set.js';
 import { createSetGuards } from './set-guards.js';
@@ -230,23 +230,9 @@ export function createBackupManager(
         verifyArtifacts(repository, selector, ctx, targets, deep),
       );
     if (!deep) return verifyRemote(from, displayBase(from), selector, ctx, { identities });
-    return locked('verify --deep --from', async () => {
-      const base = displayBase(from);
-      // every copy read back and hashed first: one missing, resized or damaged fails here, and a
-      // local file of the same sha256 is then the same bytes, which the drill restores
-      const read = await verifyRemote(from, base, selector, ctx, { identities });
-      const remote = await scanRemote(from, base, options.signal);
-      const passed = (a: RepoArtifact) =>
-        read.items.some((i) => i.ok && i.file === a.artifact.file && i.setId === a.set.id);
-      const chosen = chooseRemote(remote.artifacts, selector, base).filter(passed);
-      for (const a of chosen) await fetchChosen(repository, from, a, ctx, identities);
-      const local = await Promise.all(
-        chosen.map((a) => verifyArtifacts(repository, a.artifact.file, ctx, targets, true)),
-      );
-      const items = [...read.items.filter((i) => !i.ok), ...local.flatMap((r) => r.items)];
-      if (items.length === 0) throw new NotFoundError(`no valid copy to verify on ${base}`);
-      return { ok: items.every((i) => i.ok), items };
-    });
+    return locked('verify --deep --from', () =>
+      verifyRemoteDeep(repository, from, selector, ctx, targets, identities),
+    );
   }
 
   return {

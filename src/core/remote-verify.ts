@@ -97,12 +97,16 @@ export async function verifyRemote(
   base: string,
   selector: string | undefined,
   ctx: TargetContext,
-  opts: { identities?: readonly string[] } = {},
+  opts: {
+    identities?: readonly string[];
+    /** Of the chosen copies, read back only these. */
+    only?: (a: RepoArtifact) => boolean;
+  } = {},
 ): Promise<VerifyResult> {
   const scan = await scanRemote(backend, base, ctx.signal);
   const call = ctx.signal ? { signal: ctx.signal } : {};
   const items: VerifyItem[] = [];
-  for (const a of chooseRemote(scan.artifacts, selector, base)) {
+  for (const a of chooseRemote(scan.artifacts, selector, base).filter(opts.only ?? (() => true))) {
     const { file, target, name } = a.artifact;
     const stored = storedObject(a.artifact);
     const encrypted = a.artifact.stored?.encryption === 'age';

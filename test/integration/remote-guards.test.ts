@@ -69,6 +69,28 @@ function restoreFrom(
   return { restored, run: (opts: Parameters<typeof restoreSet>[1]) => restoreSet(deps, opts, dest) };
 }
 
+/** A manager on `root` whose targets' drills pass and record the files they were given. */
+function drillingManager(t: { after(fn: () => unknown): void }, root: string) {
+  const drilled: string[] = [];
+  const drilling = (kind: 'qdrant' | 'neo4j') =>
+    ({
+      kind,
+      restoreKinds: kind === 'qdrant' ? ['qdrant-collection'] : ['neo4j-dump'],
+      recover: async () => undefined,
+      drill: async (a: { file: string }) => {
+        drilled.push(a.file);
+        return {};
+      },
+      close: async () => {},
+    }) as unknown as Target;
+  const m = createBackupManager(
+    { ...defaultConfig(), backupDir: root },
+    { targets: [drilling('qdrant'), drilling('neo4j')] },
+  );
+  t.after(() => m.close());
+  return { m, drilled };
+}
+
 test('restore SET --from: a set with a copy missing is refused, not restored in part', async (t) => {
   const { made, dest, repository } = await copiedThenLost(t, 1);
   const set = made[0]!;
@@ -122,24 +144,7 @@ test('restore --latest --from passes over a newer set with a copy missing', asyn
 test('verify --deep --from fails a damaged copy and a missing one although the local files are intact', async (t) => {
   const root = join(await tempDir(t), 'backups');
   const [set] = (await syntheticRepository(root, { sets: 1, bytes: 4096 })) as [SetManifest];
-  const drilled: string[] = [];
-  /** A target whose drill passes and records the file it was given. */
-  const drilling = (kind: 'qdrant' | 'neo4j') =>
-    ({
-      kind,
-      restoreKinds: kind === 'qdrant' ? ['qdrant-collection'] : ['neo4j-dump'],
-      recover: async () => undefined,
-      drill: async (a: { file: string }) => {
-        drilled.push(a.file);
-        return {};
-      },
-      close: async () => {},
-    }) as unknown as Target;
-  const m = createBackupManager(
-    { ...defaultConfig(), backupDir: root },
-    { targets: [drilling('qdrant'), drilling('neo4j')] },
-  );
-  t.after(() => m.close());
+  const { m, drilled } = drillingManager(t, root);
   const dest = createMemoryBackend();
   assert.equal((await m.copy(dest)).ok, true);
   const deep = () => m.verify(undefined, { from: dest, deep: true });
@@ -263,4 +268,35 @@ test('restore SET --from: a copy missing on the destination does not count when 
   assert.equal(r.ok, true, JSON.stringify(r.steps));
   assert.deepEqual(restored.sort(), [fileOf(set, 'neo4j'), fileOf(set, 'qdrant')].sort());
   assert.ok(!events.some((e) => e.type === 'warning'), JSON.stringify(events));
+});
+
+test('verify --deep --from on a machine without the files: each copy is read once, a damaged one fails its item', async (t) => {
+  const root = join(await tempDir(t), 'backups');
+  const [set] = (await syntheticRepository(root, { sets: 1, bytes: 4096 })) as [SetManifest];
+  const dest = createMemoryBackend();
+  assert.equal((await copySets(createRepository(root), dest, context())).ok, true);
+  await rm(root, { recursive: true, force: true });
+  await createRepository(root).init();
+  const q = dest.objects.get(fileOf(set, 'qdrant'))!;
+  const damaged = Buffer.from(q.data);
+  damaged[9] = (damaged[9] ?? 0) ^ 1;
+  dest.objects.set(fileOf(set, 'qdrant'), { ...q, data: damaged });
+  const reads: string[] = [];
+  const counted = {
+    ...dest,
+    get: (key: string, o?: Parameters<typeof dest.get>[1]) => {
+      if (!key.startsWith('sets/')) reads.push(key);
+      return dest.get(key, o);
+    },
+  };
+  const { m, drilled } = drillingManager(t, root);
+  const r = await m.verify(undefined, { from: counted, deep: true });
+  assert.equal(r.ok, false);
+  assert.deepEqual(r.items.map((i) => [i.file, i.ok]).sort(), [
+    [fileOf(set, 'neo4j'), true],
+    [fileOf(set, 'qdrant'), false],
+  ]);
+  assert.match(r.items.find((i) => !i.ok)?.detail ?? '', /sha256/);
+  assert.deepEqual(drilled, [fileOf(set, 'neo4j')]);
+  assert.deepEqual(reads.sort(), [fileOf(set, 'neo4j'), fileOf(set, 'qdrant')].sort(), 'one read per copy');
 });

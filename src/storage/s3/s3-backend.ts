@@ -250,7 +250,9 @@ export function createS3BackendWith(sdk: Sdk, client: S3Client, config: S3Backen
           throw new QnbError(
             'E_SERVER',
             `list ${listPrefix || '/'}: the server said the listing goes on but gave no continuation token`,
-            { hint: 'the S3 server does not implement ListObjectsV2 paging; use another server or report it' },
+            {
+              hint: 'the S3 server does not implement ListObjectsV2 paging; use another server or report it',
+            },
           );
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
