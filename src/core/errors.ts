@@ -118,13 +118,6 @@ export function toQnbError(err: unknown, signal?: AbortSignal): QnbError {
 }
 
 /** Maps a Node.js file system error to a QnbError naming the path and the fix. */
-/** True for a full file system (ENOSPC, EDQUOT), raw or wrapped by `ioError`. */
-export function isDiskFull(err: unknown): boolean {
-  const code = (e: unknown) => (e as NodeJS.ErrnoException | undefined)?.code;
-  const inner = (err as { cause?: unknown } | undefined)?.cause;
-  return [code(err), code(inner)].some((c) => c === 'ENOSPC' || c === 'EDQUOT');
-}
-
 export function ioError(err: NodeJS.ErrnoException, path: string): QnbError {
   switch (err.code) {
     case 'ENOSPC':

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { link, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ioError, isDiskFull, LockedError } from './errors.js';
+import { ioError, LockedError } from './errors.js';
 import { FILE_MODE, TEMP_PREFIX } from './fs-safe.js';
 import { type ProcessPlace, placeOf, processPlace } from './process-place.js';
 
@@ -88,15 +88,7 @@ function describe(info: LockInfo): string {
 export async function acquireLock(
   dir: string,
   command: string,
-  opts: {
-    refreshMs?: number;
-    staleElsewhereMs?: number;
-    /**
-     * On a full file system, take an empty lock (an inode, no data block) rather than fail: for
-     * the commands that free space (`prune`). Other runs see it as held by an unknown process.
-     */
-    fullDiskOk?: boolean;
-  } = {},
+  opts: { refreshMs?: number; staleElsewhereMs?: number } = {},
 ): Promise<Lock> {
   const path = join(dir, LOCK_FILE);
   const refreshMs = opts.refreshMs ?? REFRESH_MS;
@@ -116,28 +108,20 @@ export async function acquireLock(
     const temp = join(dir, `${TEMP_PREFIX}lock-${process.pid}-${randomBytes(3).toString('hex')}`);
     try {
       const fh = await open(temp, 'wx', FILE_MODE);
-      let empty = false;
       try {
         await fh.writeFile(JSON.stringify(info));
         await fh.sync();
-      } catch (err) {
-        if (!opts.fullDiskOk || !isDiskFull(err)) throw err;
-        await fh.truncate(0);
-        empty = true;
       } finally {
         await fh.close();
       }
       await link(temp, path);
-      // an empty lock has no token to tell it is ours: its inode does
-      const ino = empty ? (await stat(path)).ino : undefined;
-      const mine = { token: info.token, ino };
-      const refresher = setInterval(() => void refreshLock(path, mine), refreshMs);
+      const refresher = setInterval(() => void refreshLock(path, info.token), refreshMs);
       refresher.unref();
       return {
         info,
         release: () => {
           clearInterval(refresher);
-          return releaseLock(path, mine);
+          return releaseLock(path, info.token);
         },
       };
     } catch (err) {
@@ -194,16 +178,11 @@ async function notRefreshedFor(path: string, holder: LockInfo, staleMs: number):
   }
 }
 
-/** Whether the lock file at `path` is the one we took (by its token, or its inode when empty). */
-async function isOurs(path: string, mine: { token: string; ino: number | undefined }): Promise<boolean> {
-  if (mine.ino !== undefined) return (await stat(path).catch(() => undefined))?.ino === mine.ino;
-  return (await readLock(path))?.token === mine.token;
-}
-
 /** Gives our lock file a fresh mtime, if it is still ours. Best effort. */
-async function refreshLock(path: string, mine: { token: string; ino: number | undefined }): Promise<void> {
+async function refreshLock(path: string, token: string): Promise<void> {
   try {
-    if (!(await isOurs(path, mine))) return;
+    const current = await readLock(path);
+    if (current?.token !== token) return;
     const now = new Date();
     await utimes(path, now, now);
   } catch {
@@ -227,6 +206,7 @@ async function breakStaleLock(path: string, stale: LockInfo): Promise<void> {
   await rm(aside, { force: true });
 }
 
-async function releaseLock(path: string, mine: { token: string; ino: number | undefined }): Promise<void> {
-  if (await isOurs(path, mine)) await rm(path, { force: true });
+async function releaseLock(path: string, token: string): Promise<void> {
+  const current = await readLock(path);
+  if (current && current.token === token) await rm(path, { force: true });
 }

@@ -139,17 +139,11 @@ export function createBackupManager(
     return t;
   };
 
-  const locked = <T>(command: string, body: () => Promise<T>, opts: { fullDiskOk?: boolean } = {}) =>
-    withRepositoryLock(
-      repository,
-      command,
-      reporter,
-      async () => {
-        for (const t of targets) await t.recover(ctx);
-        return body();
-      },
-      opts,
-    );
+  const locked = <T>(command: string, body: () => Promise<T>) =>
+    withRepositoryLock(repository, command, reporter, async () => {
+      for (const t of targets) await t.recover(ctx);
+      return body();
+    });
 
   /** Quiesce hooks around every set; links only where every store is backed up (backup-all). */
   const guards = (linked: boolean) =>
@@ -253,11 +247,8 @@ export function createBackupManager(
         targets: targets.filter((t) => !opts.skip?.includes(t.kind)),
         ctx,
       }),
-    // prune frees space: it runs on a full backups folder too (an empty lock, files before manifests)
     prune: (opts) =>
-      locked(opts.dryRun ? 'prune --dry-run' : 'prune', () => pruneRepository(repository, ctx, opts), {
-        fullDiskOk: true,
-      }),
+      locked(opts.dryRun ? 'prune --dry-run' : 'prune', () => pruneRepository(repository, ctx, opts)),
     pruneRemote: (destination, opts) =>
       locked(opts.dryRun ? 'prune --remote --dry-run' : 'prune --remote', () =>
         pruneRemote(destination, displayBase(destination), ctx, opts),

@@ -8,7 +8,6 @@
 import { rm } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
 import type { TargetContext } from '../targets/target.js';
-import { isDiskFull } from './errors.js';
 import type { SetManifest } from './manifest.js';
 import type { RepoArtifact, Repository } from './repository.js';
 import {
@@ -83,17 +82,9 @@ export async function pruneRepository(
     const set = a.set as SetManifest & { pruned?: { file: string; at: string }[] };
     set.artifacts = set.artifacts.filter((x) => x.file !== file);
     set.pruned = [...(set.pruned ?? []), { file, at: ctx.now().toISOString() }];
-    try {
-      await repo.saveSet(set);
-      await rm(a.path, { force: true });
-    } catch (err) {
-      if (!isDiskFull(err)) throw err;
-      // a full backups folder has no room for the manifest: the file goes first (until its
-      // manifest says so it is listed as missing, NOT VALID — never restored), then the manifest
-      await rm(a.path, { force: true });
-      await repo.saveSet(set);
-    }
+    await repo.saveSet(set);
     touched.set(set.id, set);
+    await rm(a.path, { force: true });
     ctx.reporter.emit({
       type: 'step',
       target: a.artifact.target,

@@ -21,10 +21,9 @@ export async function withRepositoryLock<T>(
   command: string,
   reporter: Reporter,
   body: () => Promise<T>,
-  opts: { fullDiskOk?: boolean } = {},
 ): Promise<T> {
   await repo.init();
-  const lock = await acquireLock(repo.root, command, opts);
+  const lock = await acquireLock(repo.root, command);
   let result: T;
   try {
     const cleaned = await repo.cleanupLeftovers();
