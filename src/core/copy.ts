@@ -90,15 +90,14 @@ function remoteManifest(
 }
 
 /**
- * Whether an object of `size` bytes can be the age encryption of `plain` bytes: the payload (16-byte
- * nonce, then 64 KiB chunks of 16 bytes of tag each, at least one) after a header of up to 64 KiB
- * (one short stanza per recipient). A copy cut short or grown does not fit; the exact size is in
- * the destination's manifest, read when this says no.
+ * Whether an object of `size` bytes is exactly what qnb's age encryption of `plain` bytes to
+ * `recipients` X25519 keys is: a header of 70 + 98 bytes per recipient, a 16-byte nonce, then
+ * 64 KiB chunks with 16 bytes of tag each (at least one). Anything else — a copy cut short or
+ * grown, or one made for other recipients — is decided by the destination's manifest.
  */
-function ageSizeFits(size: number | undefined, plain: number): boolean {
-  if (size === undefined) return false;
-  const payload = 16 + plain + 16 * Math.max(1, Math.ceil(plain / 65536));
-  return size > payload && size - payload <= 65536;
+function ageSizeFits(size: number | undefined, plain: number, recipients: number): boolean {
+  if (size === undefined || recipients === 0) return false;
+  return size === 70 + 98 * recipients + 16 + plain + 16 * Math.max(1, Math.ceil(plain / 65536));
 }
 
 /**
@@ -112,11 +111,13 @@ async function gapsOf(
   set: SetManifest,
   valid: RepoArtifact[],
   remote: Map<string, number>,
+  /** How many age recipients this run encrypts to (0: plain). */
+  recipients: number,
   signal?: AbortSignal,
 ): Promise<{ gaps: RepoArtifact[]; existing?: SetManifest }> {
   const listed = (a: RepoArtifact) =>
     remote.get(a.artifact.file) === a.artifact.bytes ||
-    ageSizeFits(remote.get(`${a.artifact.file}${AGE_SUFFIX}`), a.artifact.bytes);
+    ageSizeFits(remote.get(`${a.artifact.file}${AGE_SUFFIX}`), a.artifact.bytes, recipients);
   if (valid.every(listed)) return { gaps: [] };
   const parsed = parseManifest(await readText(backend, setKey(set.id), signal));
   const problem =
@@ -286,7 +287,14 @@ export async function copySets(
       let existing: SetManifest | undefined;
       if (remote.has(setKey(set.id))) {
         // its manifest is there: the copies it should hold are checked against the listing
-        ({ gaps: send, existing } = await gapsOf(backend, set, valid, remote, ctx.signal));
+        ({ gaps: send, existing } = await gapsOf(
+          backend,
+          set,
+          valid,
+          remote,
+          opts.recipients?.length ?? 0,
+          ctx.signal,
+        ));
         if (send.length === 0) {
           result.action = 'present';
           continue;

@@ -163,7 +163,12 @@ function problemsOf(
   const problems: OffsiteProblem[] = [];
   const now = opts.now.getTime();
   const max = formatDuration(opts.maxAgeMs);
-  if (newestLocal?.where === 'local' && newestLocal.ageMs > opts.maxAgeMs)
+  // a set whose manifest is there without its copies is `incomplete` below, not "not on DEST"
+  if (
+    newestLocal?.where === 'local' &&
+    newestLocal.missingRemote.length === 0 &&
+    newestLocal.ageMs > opts.maxAgeMs
+  )
     problems.push({
       code: 'not-copied',
       message: `newest local set ${newestLocal.id} (${ago(newestLocal.ageMs, now)}) is not on ${opts.target}, max age ${max} — run \`qnb copy --to ${opts.target}\``,

@@ -3,7 +3,7 @@
  * `--deep`, each artifact's target also restores it somewhere harmless and compares (a drill).
  */
 import type { DrillChecks, DrillOutcome, Target, TargetContext } from '../targets/target.js';
-import { type ErrorCode, NotFoundError, toQnbError } from './errors.js';
+import { type ErrorCode, joinCleanupError, NotFoundError, toQnbError } from './errors.js';
 import type { ArtifactRecord, SetManifest } from './manifest.js';
 import type { RepoArtifact, Repository } from './repository.js';
 import { findByFile, findBySet } from './selector.js';
@@ -89,12 +89,22 @@ export async function verifyArtifacts(
   }
   const items: VerifyItem[] = [];
   const touched = new Set<string>();
+  let failure: unknown;
   try {
     await verifyEach(chosen, items, touched, ctx, targets, drill);
-  } finally {
-    // what was found is recorded even when a drill could not reach its database and ends the run
-    for (const set of scan.sets.filter((s) => touched.has(s.id))) await repo.saveSet(set);
+  } catch (err) {
+    failure = err;
   }
+  // what was found is recorded even when a drill could not reach its database and ended the run
+  for (const set of scan.sets.filter((s) => touched.has(s.id))) {
+    try {
+      await repo.saveSet(set);
+    } catch (err) {
+      if (failure === undefined) failure = err;
+      else joinCleanupError(failure, err);
+    }
+  }
+  if (failure !== undefined) throw failure;
   return { ok: items.every((i) => i.ok), items };
 }
 

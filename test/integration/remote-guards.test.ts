@@ -205,9 +205,18 @@ test('copy sends again what a set already on the destination lacks, and keeps wh
       kept,
       'the copy that was there is kept',
     );
-    // a third run finds nothing missing
-    const third = await copySets(repo, dest, context(), opts);
+    // a third run finds nothing missing, from the listing alone
+    const manifestReads: string[] = [];
+    const counted = {
+      ...dest,
+      get: (key: string, o?: Parameters<typeof dest.get>[1]) => {
+        manifestReads.push(key);
+        return dest.get(key, o);
+      },
+    };
+    const third = await copySets(repo, counted, context(), opts);
     assert.equal(third.sets[0]?.action, 'present');
+    assert.deepEqual(manifestReads, [], `encrypted: ${encrypted}`);
   }
 });
 
@@ -240,7 +249,7 @@ test('copy replaces a copy of its own set cut short on the destination, plain or
     const key = `${fileOf(set, 'qdrant')}${encrypted ? '.age' : ''}`;
     assert.equal((await copySets(repo, dest, context(), opts)).ok, true);
     const whole = dest.objects.get(key)!;
-    dest.objects.set(key, { ...whole, data: whole.data.subarray(0, whole.data.length - 70_000) });
+    dest.objects.set(key, { ...whole, data: whole.data.subarray(0, whole.data.length - 100) });
     const again = await copySets(repo, dest, context(), opts);
     assert.equal(again.ok, true, JSON.stringify(again.sets));
     assert.deepEqual(

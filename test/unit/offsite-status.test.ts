@@ -269,4 +269,17 @@ test('incomplete: an older set that lacks a file counts too; a file the destinat
       `set old is on s3://b/lab without ${N(1)}, ${P(1)} — run \`qnb copy --to s3://b/lab\` (it sends them again)`,
     ],
   );
+  // the newest set so, and older than the limit: incomplete, not also "not on the target"
+  const newestGone = computeOffsite(
+    scanOf([{ id: 'only', hoursAgo: 30, files: [P(1)] }]),
+    scanOf([
+      { id: 'prev', hoursAgo: 20, files: [P(0)] },
+      { id: 'only', hoursAgo: 30, files: [], invalid: [P(1)] },
+    ]),
+    OPTS,
+  );
+  assert.deepEqual(
+    newestGone.problems.map((p) => p.code),
+    ['incomplete'],
+  );
 });

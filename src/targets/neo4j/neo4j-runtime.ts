@@ -160,6 +160,8 @@ export function spawnAdmin(
   });
   // its whole group: neo4j-admin is a script that may not exec its JVM
   const kill = () => {
+    // once it has ended its process group id may be another's
+    if (child.exitCode !== null || child.signalCode !== null) return;
     try {
       if (child.pid) process.kill(-child.pid, 'SIGTERM');
     } catch {
