@@ -93,6 +93,17 @@ export class InterruptedError extends QnbError {
   }
 }
 
+/**
+ * A safety backup taken by a restore itself, right before it overwrites (a Neo4j dump: one stop
+ * for the safety dump and the load), failed: nothing was overwritten. Carries the failure's code.
+ */
+export class SafetyBackupError extends QnbError {
+  constructor(failure: QnbError) {
+    super(failure.code, failure.message, { hint: failure.hint, cause: failure });
+    this.name = 'SafetyBackupError';
+  }
+}
+
 /** Throws `InterruptedError` when the signal has fired. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new InterruptedError();

@@ -7,7 +7,7 @@
  */
 import type { CopyBackend } from '../storage/backend.js';
 import type { RestorePlan, Target, TargetContext } from '../targets/target.js';
-import { isAbort, NotFoundError, QnbError, toQnbError } from './errors.js';
+import { isAbort, NotFoundError, QnbError, SafetyBackupError, toQnbError } from './errors.js';
 import type { ArtifactRecord, SetManifest } from './manifest.js';
 import { type FetchResult, fetchSet } from './remote-fetch.js';
 import { displayBase } from './remote-scan.js';
@@ -188,8 +188,11 @@ async function restoreLocalSet(
     files.set(a, checked.path);
   }
   const { plans, overwrites } = await planAll(deps.targets, artifacts, set.id, opts, ctx);
-  // 3. safety set of everything that will be overwritten
+  // 3. safety set of everything that will be overwritten. A target may take its part within its
+  // restore, right before it overwrites (`safetyAtRestore`: a Neo4j dump and its load share one
+  // stop, so nothing written in between is lost); the set is finished once that part is in
   let safetySetId: string | undefined;
+  let openSafety: SetManifest | undefined;
   if (overwrites.length) {
     const safety = await startSet(repository, `restore ${set.id} (safety backup)`, ctx.now(), 'pre-restore');
     const sink = createSetSink(repository, safety, ctx.now);
@@ -200,15 +203,16 @@ async function restoreLocalSet(
         if (plan.overwrites.length) await t.safetyBackup(plan, sink, ctx);
       }
     } catch (err) {
-      const e = toQnbError(err, ctx.signal);
-      safety.errors.push({ target: current.kind, name: '*', code: e.code, message: e.message });
-      await finishSet(repository, safety, ctx.now(), 'failed');
-      throw new QnbError(e.code, `safety backup failed, so nothing was restored: ${e.message}`, {
-        hint: e.hint,
-        cause: e,
-      });
+      throw await safetyFailed(repository, safety, current.kind, err, ctx);
     }
-    await finishSet(repository, safety, ctx.now());
+    const pending = new Set([...plans.values()].filter((p) => p.safetyAtRestore));
+    for (const plan of pending)
+      plan.safetyTaken = async () => {
+        pending.delete(plan);
+        if (pending.size === 0) await finishSet(repository, safety, ctx.now());
+      };
+    if (pending.size === 0) await finishSet(repository, safety, ctx.now());
+    else openSafety = safety;
     safetySetId = safety.id;
   }
   // 4. restore, stopping at the first failure
@@ -218,20 +222,32 @@ async function restoreLocalSet(
     file: a.file,
     state: 'untouched',
   }));
-  for (const [i, a] of artifacts.entries()) {
-    const step = steps[i]!;
-    const t = targetOf(a)!;
-    try {
-      await t.restore(a, files.get(a)!, { plan: plans.get(t)! }, ctx);
-      step.state = 'restored';
-    } catch (err) {
-      if (isAbort(err, ctx.signal)) throw err;
-      step.state = 'failed';
-      const e = toQnbError(err, ctx.signal);
-      step.detail = e.message;
-      step.code = e.code;
-      break;
+  try {
+    for (const [i, a] of artifacts.entries()) {
+      const step = steps[i]!;
+      const t = targetOf(a)!;
+      try {
+        await t.restore(a, files.get(a)!, { plan: plans.get(t)! }, ctx);
+        step.state = 'restored';
+      } catch (err) {
+        if (isAbort(err, ctx.signal)) throw err;
+        // its safety part failed, so this store was not touched: nothing at all when it came first
+        if (err instanceof SafetyBackupError && i === 0 && openSafety) {
+          const failed = openSafety;
+          openSafety = undefined;
+          throw await safetyFailed(repository, failed, t.kind, err.cause, ctx);
+        }
+        const e = toQnbError(err, ctx.signal);
+        step.state = err instanceof SafetyBackupError ? 'untouched' : 'failed';
+        step.detail = err instanceof SafetyBackupError ? `its safety backup failed: ${e.message}` : e.message;
+        step.code = e.code;
+        break;
+      }
     }
+  } finally {
+    // a store whose restore stopped before its safety part was not touched: the set is whole
+    // without that part (it still holds what it holds)
+    if (openSafety && openSafety.status === 'running') await finishSet(repository, openSafety, ctx.now());
   }
   const restored = steps.every((s) => s.state === 'restored');
   // 5. the pair: each link's keys read again, against the manifest's
@@ -244,4 +260,21 @@ async function restoreLocalSet(
     overwrites,
     ...(safetySetId ? { safetySetId } : {}),
   };
+}
+
+/** Marks the safety set failed; returns the error the restore ends with (nothing was restored). */
+async function safetyFailed(
+  repository: Repository,
+  safety: SetManifest,
+  target: Target['kind'],
+  err: unknown,
+  ctx: TargetContext,
+): Promise<QnbError> {
+  const e = toQnbError(err, ctx.signal);
+  safety.errors.push({ target, name: '*', code: e.code, message: e.message });
+  await finishSet(repository, safety, ctx.now(), 'failed');
+  return new QnbError(e.code, `safety backup failed, so nothing was restored: ${e.message}`, {
+    hint: e.hint,
+    cause: e,
+  });
 }

@@ -111,6 +111,14 @@ export interface TargetRestoreOptions {
 export interface RestorePlan {
   /** For people: each thing that would be overwritten, with its size now and after. */
   overwrites: string[];
+  /**
+   * Set by `safetyBackup` when `restore` takes the safety backup itself, into the same sink, right
+   * before it overwrites (a Neo4j dump restore: one stop for the safety dump and the load, so
+   * nothing written in between is lost). `restore` then throws `SafetyBackupError` if it fails.
+   */
+  safetyAtRestore?: boolean;
+  /** Set by the caller with `safetyAtRestore`: awaited once the safety backup is committed, before anything is overwritten. */
+  safetyTaken?: () => Promise<void>;
 }
 
 /** What a restore did; the shape is the target's own (`QdrantRestoreReport`, `Neo4jRestoreReport`). */

@@ -10,12 +10,12 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { type QnbRun, qnbEnv, runQnb, startQnb } from '../helpers/cli.js';
 import { IN_CI, requireComponent } from '../helpers/components.js';
-import { graphHash, seedTypedGraph, wreckGraph } from '../helpers/neo4j-data.js';
+import { driverFor, graphHash, seedTypedGraph, wreckGraph } from '../helpers/neo4j-data.js';
 import { hasStackTrace } from '../helpers/qnb-world.js';
 import { createNeo4jHome, type Neo4jHome, neo4jAvailable } from '../servers/neo4j/harness.js';
 
@@ -56,6 +56,22 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     assert.ok(!exited, `qnb ended before it stopped Neo4j: ${proc.output().stderr}`);
     assert.match(proc.output().stderr, /• download neo4j/, 'qnb got to the dump');
     assert.ok(existsSync(marker()), 'the marker is written before Neo4j is stopped');
+  };
+
+  /** A backups folder with room for manifests but not for a dump (a 12 KiB tmpfs), gone after `t`. */
+  const fullFolder = async (t: TestContext): Promise<string | undefined> => {
+    if (
+      !requireComponent(t, 'root (to mount a small tmpfs)', process.getuid?.() === 0, 'run the tests as root')
+    )
+      return undefined;
+    const small = await mkdtemp(join(tmpdir(), 'qnb-full-'));
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12k,mode=0700', 'tmpfs', small]);
+    t.after(async () => {
+      execFileSync('umount', ['-l', small]);
+      await rm(small, { recursive: true, force: true });
+    });
+    return small;
   };
 
   before(async () => {
@@ -133,6 +149,9 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     const run = await qnb(['restore-neo4j', '--latest', '--yes']);
     assert.equal(run.code, 0, run.stderr + run.stdout);
     assert.match(run.stderr, /checking \S+ against its manifest/);
+    // one stop for the safety dump and the load: nothing written between them is lost
+    assert.equal(run.stderr.match(/stopping Neo4j/g)?.length, 1, run.stderr);
+    assert.match(run.stdout, /Downtime: .+ \(safety dump and load, one stop\)/);
     assert.match(run.stdout, /Nodes: [\d,]+ \(manifest: [\d,]+\) ✔/);
     const restored = await bolt();
     assert.equal(restored.hash, original.hash, 'same nodes, relationships, properties, index and constraint');
@@ -146,17 +165,8 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
   });
 
   test('a failing dump (full disk) still starts Neo4j again and leaves nothing valid', async (t) => {
-    if (
-      !requireComponent(t, 'root (to mount a small tmpfs)', process.getuid?.() === 0, 'run the tests as root')
-    )
-      return;
-    const small = await mkdtemp(join(tmpdir(), 'qnb-full-'));
-    const { execFileSync } = await import('node:child_process');
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12k,mode=0700', 'tmpfs', small]);
-    t.after(async () => {
-      execFileSync('umount', ['-l', small]);
-      await rm(small, { recursive: true, force: true });
-    });
+    const small = await fullFolder(t);
+    if (!small) return;
     const run = await runQnb(['backup-neo4j', '--backup-dir', small], { cwd, env, timeoutMs: 600_000 });
     assert.equal(run.code, 1, run.stdout + run.stderr);
     // neo4j-admin writes the dump itself (--to-path), so the reason is its "No space left on device"
@@ -166,6 +176,34 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     assert.equal((await bolt()).hash, original.hash);
     const files = await readdir(join(small, 'neo4j'));
     assert.deepEqual(files, [], 'no partial dump left');
+  });
+
+  test('a restore whose safety dump fails (full disk) loads nothing: Neo4j runs with what it held', async (t) => {
+    const small = await fullFolder(t);
+    if (!small) return;
+    const d = driverFor(n.boltUrl, password);
+    t.after(async () => {
+      await d.executeQuery('MATCH (j:Junk) DETACH DELETE j');
+      await d.close();
+    });
+    // written after the backup: the restore would remove it, and without a safety dump lose it
+    await d.executeQuery("CREATE (:Junk {note: 'written after the backup'})");
+    const now = await bolt();
+    const dump = (await listed()).find((b) => b.valid && b.reason !== 'pre-restore')!;
+    const run = await runQnb(
+      ['restore-neo4j', join(cwd, 'backups', dump.file), '--backup-dir', small, '--yes', '--force'],
+      { cwd, env, timeoutMs: 600_000 },
+    );
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(
+      run.stderr,
+      /safety backup of "neo4j" failed, so nothing was restored: .*(no space left on device|ENOSPC)/i,
+    );
+    assert.ok(!hasStackTrace(run));
+    assert.equal(run.stderr.match(/stopping Neo4j/g)?.length, 1, run.stderr);
+    assert.doesNotMatch(run.stderr, /loading \S+ into|• upload neo4j/, 'the load never started');
+    assert.ok(await isUp(), 'Neo4j was started again');
+    assert.equal((await bolt()).hash, now.hash, 'the database holds what it held');
   });
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

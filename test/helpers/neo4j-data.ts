@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import neo4j from 'neo4j-driver';
 
-function driverFor(url: string, password: string) {
+/** A driver for the test Neo4j (logging off). */
+export function driverFor(url: string, password: string) {
   return neo4j.driver(url, neo4j.auth.basic('neo4j', password), {
     logging: { level: 'error', logger: () => {} },
   });

@@ -240,9 +240,11 @@ export function renderNeo4jRestore(r: { report: Neo4jRestoreReport; safetySetId?
   ];
 }
 
-/** "12.1 s", or each outage and their sum when the restore caused several. */
+/** "12.1 s", what the one outage held, or each outage and their sum when the restore caused several. */
 function neo4jDowntime(rep: Neo4jRestoreReport): string {
   const o = rep.outages ?? [];
+  if (o.length === 1 && o[0]!.what !== 'load')
+    return `${formatDuration(rep.downtimeMs)} (${o[0]!.what}, one stop)`;
   if (o.length < 2) return formatDuration(rep.downtimeMs);
   const total = o.reduce((sum, x) => sum + x.ms, 0);
   return `${formatDuration(total)} in ${o.length} outages (${o.map((x) => `${x.what} ${formatDuration(x.ms)}`).join(', ')})`;
@@ -327,7 +329,7 @@ export function renderRestoreSet(r: RestoreSetResult): string[] {
         ? 'restored and verified'
         : s.state === 'failed'
           ? `FAILED: ${s.detail}`
-          : 'not restored (left as it was)';
+          : `not restored (left as it was)${s.detail ? `: ${s.detail}` : ''}`;
     lines.push(`${icon[s.state]} ${what}: ${state}`, `   from ${s.file}`);
   }
   for (const l of r.links ?? []) lines.push(`${l.ok ? '✅' : '❌'} Link ${l.name}: ${l.detail}`);

@@ -191,37 +191,71 @@ export async function withNeo4jFile(
   }
 }
 
-/** Dumps the database into the sink. Returns the committed record. */
+/** What a dump records of the database while it still runs: version, counts, sample, probes. */
+export interface DumpFacts {
+  startedAt: Date;
+  graph: Awaited<ReturnType<typeof describeGraph>>;
+  probes: Awaited<ReturnType<typeof recordNeo4jProbes>>;
+}
+
+/** Reads what a dump records, over Bolt, before Neo4j is stopped. */
+export async function describeForDump(
+  runtime: Neo4jRuntime,
+  ctx: TargetContext,
+  opts: Neo4jBackupOptions,
+): Promise<DumpFacts> {
+  const startedAt = ctx.now();
+  await runtime.preflight();
+  const graph = await describeGraph(opts.bolt, opts.sampleSize ?? 3);
+  const probes = await recordNeo4jProbes(opts.bolt, opts.probeQueries ?? []);
+  throwIfAborted(ctx.signal);
+  return { startedAt, graph, probes };
+}
+
+/**
+ * Dumps the database into the sink with `facts` read before, running neo4j-admin inside
+ * `stopped` (which stops Neo4j around it, or runs it as is when Neo4j is stopped already and the
+ * outage is someone else's to report). Returns the committed record.
+ */
+export async function dumpInto(
+  runtime: Neo4jRuntime,
+  sink: ArtifactSink,
+  ctx: TargetContext,
+  opts: Neo4jBackupOptions,
+  facts: DumpFacts,
+  stopped: <T>(work: () => Promise<T>) => Promise<{ result: T; downtime?: Downtime }>,
+): Promise<ArtifactRecord> {
+  const db = opts.bolt.database;
+  const { graph } = facts;
+  return withNeo4jFile(sink, db, '.dump', async (reserved) => {
+    let downtime: Downtime | undefined;
+    const got = await dumpToFile(runtime, db, reserved.tempPath, reserved.rel, ctx, async (work) => {
+      const r = await stopped(work);
+      downtime = r.downtime;
+      return r.result;
+    });
+    return neo4jRecord('neo4j-dump', db, reserved, got, facts.startedAt, ctx, {
+      serverVersion: graph.version,
+      counts: { nodes: graph.counts.nodes, relationships: graph.counts.relationships },
+      sample: graph.sample,
+      details: {
+        mode: 'dump',
+        probes: facts.probes,
+        runtime: runtime.spec,
+        ...(downtime ? { downtimeMs: downtime.ms } : {}),
+        uri: redactedUri(opts.bolt),
+      },
+    });
+  });
+}
+
+/** Dumps the database into the sink, stopping Neo4j for it. Returns the committed record. */
 export async function backupNeo4jDump(
   runtime: Neo4jRuntime,
   sink: ArtifactSink,
   ctx: TargetContext,
   opts: Neo4jBackupOptions,
 ): Promise<ArtifactRecord> {
-  const db = opts.bolt.database;
-  const startedAt = ctx.now();
-  await runtime.preflight();
-  const graph = await describeGraph(opts.bolt, opts.sampleSize ?? 3);
-  const probes = await recordNeo4jProbes(opts.bolt, opts.probeQueries ?? []);
-  throwIfAborted(ctx.signal);
-  return withNeo4jFile(sink, db, '.dump', async (reserved) => {
-    let downtime: Downtime = { ms: 0, restarted: false };
-    const got = await dumpToFile(runtime, db, reserved.tempPath, reserved.rel, ctx, async (work) => {
-      const r = await withNeo4jStopped(runtime, opts, ctx, work);
-      downtime = r.downtime;
-      return r.result;
-    });
-    return neo4jRecord('neo4j-dump', db, reserved, got, startedAt, ctx, {
-      serverVersion: graph.version,
-      counts: { nodes: graph.counts.nodes, relationships: graph.counts.relationships },
-      sample: graph.sample,
-      details: {
-        mode: 'dump',
-        probes,
-        runtime: runtime.spec,
-        downtimeMs: downtime.ms,
-        uri: redactedUri(opts.bolt),
-      },
-    });
-  });
+  const facts = await describeForDump(runtime, ctx, opts);
+  return dumpInto(runtime, sink, ctx, opts, facts, (work) => withNeo4jStopped(runtime, opts, ctx, work));
 }

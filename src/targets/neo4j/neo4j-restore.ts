@@ -8,11 +8,11 @@
 
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { QnbError, VerificationError } from '../../core/errors.js';
+import { QnbError, SafetyBackupError, toQnbError, VerificationError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import { hashingCounter } from '../../core/transfer.js';
-import type { TargetContext } from '../target.js';
-import { type Neo4jBackupOptions, withNeo4jStopped } from './neo4j-backup.js';
+import type { ArtifactSink, TargetContext } from '../target.js';
+import { type DumpFacts, dumpInto, type Neo4jBackupOptions, withNeo4jStopped } from './neo4j-backup.js';
 import { type GraphCounts, openBolt } from './neo4j-bolt.js';
 import { checkDumpHeader } from './neo4j-dump-file.js';
 import { clearHalfLoaded } from './neo4j-guardian.js';
@@ -36,8 +36,8 @@ export interface Neo4jRestoreReport {
   probesChecked?: number;
   /** The load's outage: from the stop's start to Bolt answering again. */
   downtimeMs: number;
-  /** Every outage the restore caused, in order (a safety dump's, then the load's). */
-  outages?: { what: 'safety dump' | 'load'; ms: number }[];
+  /** Every outage the restore caused, in order (one: the safety dump and the load share a stop). */
+  outages?: { what: 'safety dump' | 'load' | 'safety dump and load'; ms: number }[];
   durationMs: number;
   /** Indexes and constraints replayed (export). */
   schema?: number;
@@ -131,34 +131,81 @@ async function loadDump(
 }
 
 /**
+ * The safety dump a dump restore takes itself, once Neo4j is stopped for the load: one outage,
+ * and nothing written between the safety dump and the load (which would be lost with no copy).
+ */
+export interface SafetyAtLoad {
+  sink: ArtifactSink;
+  /** Version, counts, sample and probes, read over Bolt before the stop. */
+  facts: DumpFacts;
+  /** Awaited once the safety dump is committed, before the load (e.g. finishes its set). */
+  taken: (record: ArtifactRecord) => Promise<SafetyBackup>;
+}
+
+/** Takes the safety dump while Neo4j is stopped; any failure is a `SafetyBackupError` (nothing loaded). */
+async function takeSafetyDump(
+  runtime: Neo4jRuntime,
+  ctx: TargetContext,
+  opts: Neo4jBackupOptions,
+  at: SafetyAtLoad,
+): Promise<SafetyBackup> {
+  const db = opts.bolt.database;
+  ctx.reporter.emit({
+    type: 'step',
+    target: 'neo4j',
+    name: db,
+    message: `safety dump of "${db}" before overwriting it (Neo4j stays stopped for the load)`,
+  });
+  try {
+    const record = await dumpInto(runtime, at.sink, ctx, opts, at.facts, async (work) => ({
+      result: await work(),
+    }));
+    return await at.taken(record);
+  } catch (err) {
+    throw new SafetyBackupError(toQnbError(err, ctx.signal));
+  }
+}
+
+/**
  * Restores `artifact` (file at `path`). A file that is not a dump is refused before Neo4j is
- * touched; if the load fails, `safety` is loaded back and Neo4j started (neo4j-rollback.ts).
+ * touched. The safety dump is `safety` (taken before) or taken by `safetyAtLoad` within the same
+ * stop; if the load fails, it is loaded back and Neo4j started (neo4j-rollback.ts).
  */
 export async function restoreNeo4jDump(
   runtime: Neo4jRuntime,
   artifact: ArtifactRecord,
   path: string,
   ctx: TargetContext,
-  opts: Neo4jBackupOptions & { safety?: SafetyBackup },
+  opts: Neo4jBackupOptions & { safety?: SafetyBackup; safetyAtLoad?: SafetyAtLoad },
 ): Promise<Neo4jRestoreReport> {
   const started = Date.now();
   const db = opts.bolt.database;
   await checkDumpHeader(path, artifact.file);
-  // the marker names the safety dump while a load is in flight (half-loaded notice, neo4j-guardian.ts)
-  const mark = { backupDir: opts.backupDir, ...(opts.safety ? { safety: opts.safety.file } : {}) };
   let failure: unknown;
+  let safety = opts.safety;
   const { downtime } = await withNeo4jStopped(runtime, opts, ctx, async () => {
+    if (opts.safetyAtLoad) {
+      safety = await takeSafetyDump(runtime, ctx, opts, opts.safetyAtLoad);
+      ctx.reporter.emit({
+        type: 'step',
+        target: 'neo4j',
+        name: db,
+        message: `loading ${artifact.file} into "${db}"`,
+      });
+    }
+    // the marker names the safety dump while a load is in flight (half-loaded notice, neo4j-guardian.ts)
+    const mark = { backupDir: opts.backupDir, ...(safety ? { safety: safety.file } : {}) };
     try {
       await loadDump(runtime, db, path, ctx, artifact.file, mark);
     } catch (err) {
-      if (!opts.safety || err instanceof NothingLoadedError) throw err;
+      if (!safety || err instanceof NothingLoadedError) throw err;
       failure = err;
-      await loadSafetyBack(opts.safety, db, ctx, err, (file, label) =>
+      await loadSafetyBack(safety, db, ctx, err, (file, label) =>
         loadDump(runtime, db, file, ctx, label, { ...mark, rollback: true }),
       );
     }
   });
-  if (failure && opts.safety) throw await checkRolledBack(opts.bolt, opts.safety, artifact.file, failure);
+  if (failure && safety) throw await checkRolledBack(opts.bolt, safety, artifact.file, failure);
   const bolt = await openBolt(opts.bolt);
   try {
     const counts = await bolt.counts();
@@ -182,7 +229,7 @@ export async function restoreNeo4jDump(
         ...(opts.safety?.downtimeMs !== undefined
           ? [{ what: 'safety dump' as const, ms: opts.safety.downtimeMs }]
           : []),
-        { what: 'load' as const, ms: downtime.ms },
+        { what: opts.safetyAtLoad ? ('safety dump and load' as const) : ('load' as const), ms: downtime.ms },
       ],
       durationMs: Date.now() - started,
     };

@@ -3,7 +3,7 @@
  * start) or an export (imported over Bolt while Neo4j runs), alone with its own checks and safety
  * backup (`restore-neo4j`), or as the Neo4j part of a set restore (`restore SET`).
  */
-import { QnbError, toQnbError } from '../../core/errors.js';
+import { QnbError, SafetyBackupError, toQnbError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { Repository } from '../../core/repository.js';
 import { createSetSink, finishSet, startSet } from '../../core/set-lifecycle.js';
@@ -15,12 +15,12 @@ import type {
   TargetContext,
   TargetRestoreOptions,
 } from '../target.js';
-import { backupNeo4jDump, describeGraph, type Neo4jBackupOptions } from './neo4j-backup.js';
+import { describeForDump, describeGraph, type Neo4jBackupOptions } from './neo4j-backup.js';
 import { checkDumpHeader } from './neo4j-dump-file.js';
 import { backupNeo4jExport } from './neo4j-export.js';
 import { EXPORT_EXT } from './neo4j-export-format.js';
 import { readHalfLoaded } from './neo4j-guardian.js';
-import { restoreNeo4jDump, restoreNeo4jExport } from './neo4j-restore.js';
+import { restoreNeo4jDump, restoreNeo4jExport, type SafetyAtLoad } from './neo4j-restore.js';
 import type { SafetyBackup } from './neo4j-rollback.js';
 import type { Neo4jRuntime } from './neo4j-runtime.js';
 
@@ -37,6 +37,8 @@ export interface Neo4jRestorePlan extends RestorePlan {
   hasData: boolean;
   /** The safety backup once taken: loaded back if the restore fails after touching the database. */
   safety?: SafetyBackup;
+  /** A dump restore's safety dump, taken by the restore within the load's stop. */
+  safetyAtLoad?: SafetyAtLoad;
 }
 
 /** What `neo4jRestoreRefusals` found: the runtime of a dump restore and whether the database holds data. */
@@ -121,49 +123,65 @@ export async function restoreNeo4j(
   const db = deps.opts.bolt.database;
   const { runtime, hasData, warning } = await neo4jRestoreRefusals(deps, artifact, path, opts);
   if (warning) ctx.reporter.emit({ type: 'warning', target: 'neo4j', name: db, message: warning });
-  let safety: SafetyBackup | undefined;
-  if (hasData) {
+  if (!hasData) {
+    ctx.reporter.emit({ type: 'step', target: 'neo4j', name: db, message: loadingStep(runtime, artifact) });
+    const report = runtime
+      ? await restoreNeo4jDump(runtime, artifact, path, ctx, deps.opts)
+      : await restoreNeo4jExport(artifact, path, ctx, deps.opts);
+    return { report };
+  }
+  const set = await startSet(repository, 'restore-neo4j (safety backup)', ctx.now(), 'pre-restore');
+  const sink = createSetSink(repository, set, ctx.now);
+  let taken = false;
+  const failed = async (err: unknown) => {
+    const e = toQnbError(err, ctx.signal);
+    set.errors.push({ target: 'neo4j', name: db, code: e.code, message: e.message });
+    await finishSet(repository, set, ctx.now(), 'failed');
+    return new QnbError(e.code, `safety backup of "${db}" failed, so nothing was restored: ${e.message}`, {
+      hint: e.hint,
+      cause: e,
+    });
+  };
+  const finish = async (rec: ArtifactRecord): Promise<SafetyBackup> => {
+    await finishSet(repository, set, ctx.now());
+    taken = true;
+    return { ...safetyOf(deps, rec), setId: set.id };
+  };
+  try {
+    if (runtime) {
+      // a dump: the safety dump and the load share one stop (neo4j-restore.ts `SafetyAtLoad`)
+      const facts = await describeForDump(runtime, ctx, deps.opts);
+      const report = await restoreNeo4jDump(runtime, artifact, path, ctx, {
+        ...deps.opts,
+        safetyAtLoad: { sink, facts, taken: finish },
+      });
+      return { report, safetySetId: set.id };
+    }
     ctx.reporter.emit({
       type: 'step',
       target: 'neo4j',
       name: db,
-      message: `safety ${runtime ? 'dump' : 'export'} of "${db}" before overwriting it`,
+      message: `safety export of "${db}" before overwriting it`,
     });
-    const set = await startSet(repository, 'restore-neo4j (safety backup)', ctx.now(), 'pre-restore');
+    let safety: SafetyBackup;
     try {
-      const sink = createSetSink(repository, set, ctx.now);
-      const rec = runtime
-        ? await backupNeo4jDump(runtime, sink, ctx, deps.opts)
-        : await backupNeo4jExport(sink, ctx, deps.opts);
-      safety = { ...safetyOf(deps, rec), setId: set.id };
+      safety = await finish(await backupNeo4jExport(sink, ctx, deps.opts));
     } catch (err) {
-      const e = toQnbError(err, ctx.signal);
-      set.errors.push({ target: 'neo4j', name: db, code: e.code, message: e.message });
-      await finishSet(repository, set, ctx.now(), 'failed');
-      throw new QnbError(e.code, `safety backup of "${db}" failed, so nothing was restored: ${e.message}`, {
-        hint: e.hint,
-        cause: e,
-      });
+      throw new SafetyBackupError(toQnbError(err, ctx.signal));
     }
-    await finishSet(repository, set, ctx.now());
+    ctx.reporter.emit({ type: 'step', target: 'neo4j', name: db, message: loadingStep(runtime, artifact) });
+    const report = await restoreNeo4jExport(artifact, path, ctx, { ...deps.opts, safety });
+    return { report, safetySetId: set.id };
+  } catch (err) {
+    if (err instanceof SafetyBackupError || !taken)
+      throw await failed(err instanceof SafetyBackupError ? err.cause : err);
+    throw err;
   }
-  ctx.reporter.emit({
-    type: 'step',
-    target: 'neo4j',
-    name: db,
-    message: `${runtime ? 'loading' : 'importing'} ${artifact.file} into "${db}"`,
-  });
-  const report = runtime
-    ? await restoreNeo4jDump(runtime, artifact, path, ctx, {
-        ...deps.opts,
-        ...(safety ? { safety } : {}),
-      })
-    : await restoreNeo4jExport(artifact, path, ctx, {
-        ...deps.opts,
-        ...(safety ? { safety } : {}),
-      });
-  return { report, ...(safety ? { safetySetId: safety.setId } : {}) };
 }
+
+/** The step before a load or import. */
+const loadingStep = (runtime: Neo4jRuntime | undefined, artifact: ArtifactRecord) =>
+  `${runtime ? 'loading' : 'importing'} ${artifact.file} into "${artifact.name}"`;
 
 /** The artifact kind of a Neo4j backup file, by its name. */
 export function neo4jKindOf(path: string): 'neo4j-dump' | 'neo4j-export' {
@@ -196,7 +214,10 @@ export async function planNeo4jRestore(
   return { overwrites, artifact: neo4jArt, hasData: neo4jHasData };
 }
 
-/** The safety backup of a set restore: a dump, or an export when an export is restored. */
+/**
+ * The safety backup of a set restore: an export now when an export is restored; a dump is taken
+ * by `restorePlanned` within the load's stop (`safetyAtRestore`), with what it records read now.
+ */
 export async function neo4jSafetyBackup(
   deps: RestoreDeps,
   plan: Neo4jRestorePlan,
@@ -204,12 +225,22 @@ export async function neo4jSafetyBackup(
   ctx: TargetContext,
 ): Promise<void> {
   if (!plan.hasData) return;
-  // an export restore needs no runtime, so neither does its safety backup
-  const rec =
-    plan.artifact.kind === 'neo4j-export'
-      ? await backupNeo4jExport(sink, ctx, deps.opts)
-      : await backupNeo4jDump(deps.runtime(), sink, ctx, deps.opts);
-  plan.safety = { ...safetyOf(deps, rec), ...(sink.setId ? { setId: sink.setId } : {}) };
+  if (plan.artifact.kind === 'neo4j-export') {
+    // an export restore needs no runtime, so neither does its safety backup
+    const rec = await backupNeo4jExport(sink, ctx, deps.opts);
+    plan.safety = { ...safetyOf(deps, rec), ...(sink.setId ? { setId: sink.setId } : {}) };
+    return;
+  }
+  const facts = await describeForDump(deps.runtime(), ctx, deps.opts);
+  plan.safetyAtRestore = true;
+  plan.safetyAtLoad = {
+    sink,
+    facts,
+    taken: async (rec) => {
+      await plan.safetyTaken?.();
+      return { ...safetyOf(deps, rec), ...(sink.setId ? { setId: sink.setId } : {}) };
+    },
+  };
 }
 
 /** What a rollback needs of a safety backup's record: its file, counts and the outage it caused. */
@@ -231,7 +262,11 @@ export async function restorePlanned(
   plan: Neo4jRestorePlan,
   ctx: TargetContext,
 ): Promise<RestoreOutcome> {
-  const opts = { ...deps.opts, ...(plan.safety ? { safety: plan.safety } : {}) };
+  const opts = {
+    ...deps.opts,
+    ...(plan.safety ? { safety: plan.safety } : {}),
+    ...(plan.safetyAtLoad ? { safetyAtLoad: plan.safetyAtLoad } : {}),
+  };
   const report =
     a.kind === 'neo4j-export'
       ? await restoreNeo4jExport(a, path, ctx, opts)
