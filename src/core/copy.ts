@@ -10,7 +10,14 @@ import type { TargetContext } from '../targets/target.js';
 import { AGE_SUFFIX } from './age.js';
 import { putText, remoteSha256, sendEncrypted, sendFile } from './copy-upload.js';
 import { type ErrorCode, QnbError, throwIfAborted, toQnbError } from './errors.js';
-import { parseManifest, type SetManifest, type StoredObject, storedObject } from './manifest.js';
+import {
+  manifestText,
+  parseManifest,
+  type SetManifest,
+  type StoredObject,
+  storedObject,
+  withoutKept,
+} from './manifest.js';
 import { displayBase, readText, scanRemote, setKey } from './remote-scan.js';
 import type { RepoArtifact, Repository } from './repository.js';
 
@@ -83,10 +90,12 @@ function remoteManifest(
       const stored = copied.get(a.file);
       return stored ? { ...a, stored } : a;
     });
+  // the destination keeps what its manifest held that this qnb does not understand; a new one
+  // lists only what was copied
   const merged = existing
     ? { ...existing, artifacts: [...existing.artifacts.filter((a) => !copied.has(a.file)), ...artifacts] }
-    : { ...set, artifacts };
-  return `${JSON.stringify(merged, null, 2)}\n`;
+    : { ...withoutKept(set), artifacts };
+  return manifestText(merged);
 }
 
 /**

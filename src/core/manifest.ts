@@ -254,10 +254,35 @@ export function parseManifest(json: string): SetManifest | string {
   }
   if (!isSetHead(data)) return 'not a qnb set manifest';
   if (data.version > MANIFEST_VERSION) return `manifest version ${data.version} is newer than this qnb`;
-  const set = data;
+  const set: Kept = data;
+  const kept = set.artifacts.filter((a) => !isArtifactRecord(a));
   set.artifacts = set.artifacts.filter(isArtifactRecord);
+  if (kept.length) set[KEPT] = kept;
   set.errors ??= [];
   return set;
+}
+
+/**
+ * A manifest's entries this qnb does not understand (a newer qnb's kind under the same manifest
+ * version, or an entry it cannot read): never listed or acted on, but written back by
+ * `manifestText`, so a prune, verify or copy by this qnb does not erase a newer qnb's catalog.
+ * A symbol key: object spread carries it, JSON.stringify does not see it.
+ */
+const KEPT = Symbol('qnb.keptArtifacts');
+type Kept = SetManifest & { [KEPT]?: unknown[] };
+
+/** The manifest file's text: `set` with the entries this qnb did not understand, as read. */
+export function manifestText(set: SetManifest): string {
+  const kept = (set as Kept)[KEPT] ?? [];
+  const whole = kept.length ? { ...set, artifacts: [...set.artifacts, ...kept] } : set;
+  return `${JSON.stringify(whole, null, 2)}\n`;
+}
+
+/** `set` without the entries it was read with but did not understand (a new set made from it elsewhere). */
+export function withoutKept(set: SetManifest): SetManifest {
+  const copy: Kept = { ...set };
+  delete copy[KEPT];
+  return copy;
 }
 
 /** True when an artifact's manifest entry is complete: the run confirmed it and hashes are recorded. */

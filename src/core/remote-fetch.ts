@@ -18,6 +18,7 @@ import {
   type SetManifest,
   storedObject,
   type TargetKind,
+  withoutKept,
 } from './manifest.js';
 import { scanRemote } from './remote-scan.js';
 import type { RepoArtifact, Repository } from './repository.js';
@@ -293,6 +294,6 @@ async function localSetFor(repo: Repository, remoteSet: SetManifest): Promise<Se
     return await repo.loadSet(remoteSet.id);
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;
-    return { ...remoteSet, artifacts: [], pruned: [] };
+    return { ...withoutKept(remoteSet), artifacts: [], pruned: [] };
   }
 }

@@ -9,7 +9,7 @@ import type { CopyBackend } from '../storage/backend.js';
 import type { TargetContext } from '../targets/target.js';
 import { putText } from './copy-upload.js';
 import { throwIfAborted } from './errors.js';
-import { type SetManifest, storedObject } from './manifest.js';
+import { manifestText, type SetManifest, storedObject } from './manifest.js';
 import { type PruneOptions, type PruneResult, planFor } from './prune.js';
 import { scanRemote, setKey } from './remote-scan.js';
 
@@ -39,7 +39,7 @@ export async function pruneRemote(
     const set: SetManifest = a.set;
     set.artifacts = set.artifacts.filter((x) => x.file !== file);
     set.pruned = [...(set.pruned ?? []), { file, at: ctx.now().toISOString() }];
-    await putText(backend, setKey(set.id), `${JSON.stringify(set, null, 2)}\n`, ctx.signal);
+    await putText(backend, setKey(set.id), manifestText(set), ctx.signal);
     await backend.remove(storedObject(a.artifact).key, ctx.signal ? { signal: ctx.signal } : {});
     ctx.reporter.emit({
       type: 'step',

@@ -14,6 +14,7 @@ import { LOCK_FILE } from './lock.js';
 import {
   type ArtifactRecord,
   isCompleteArtifact,
+  manifestText,
   parseManifest,
   type SetManifest,
   type TargetKind,
@@ -237,7 +238,7 @@ export function createRepository(root: string): Repository {
     },
 
     async saveSet(set) {
-      await writeFileAtomic(setPath(set.id), `${JSON.stringify(set, null, 2)}\n`);
+      await writeFileAtomic(setPath(set.id), manifestText(set));
     },
 
     async loadSet(id) {
@@ -309,7 +310,7 @@ export function createRepository(root: string): Repository {
         set.artifacts = set.artifacts.filter((x) => x.status === 'ok');
         set.status = 'interrupted';
         set.finishedAt ??= new Date().toISOString();
-        await writeFileAtomic(setPath(set.id), `${JSON.stringify(set, null, 2)}\n`);
+        await writeFileAtomic(setPath(set.id), manifestText(set));
         report.interruptedSets.push(set.id);
       }
       return report;

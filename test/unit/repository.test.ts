@@ -9,6 +9,7 @@ import { silentReporter } from '../../src/core/events.js';
 import { commitFile, tempPathFor, writeFileAtomic } from '../../src/core/fs-safe.js';
 import type { ArtifactRecord } from '../../src/core/manifest.js';
 import { parseManifest } from '../../src/core/manifest.js';
+import { pruneRepository } from '../../src/core/prune.js';
 import { fetchSet } from '../../src/core/remote-fetch.js';
 import { pruneRemote } from '../../src/core/remote-prune.js';
 import { scanRemote } from '../../src/core/remote-scan.js';
@@ -312,4 +313,57 @@ test('a copy destination is judged by the same rules as the backups folder: a fa
   assert.ok(kept.includes(older), `the newest good Qdrant snapshot ${older} is kept: ${kept.join(', ')}`);
   assert.ok(dest.objects.has(older));
   assert.ok(dest.objects.has(bad.file), 'an invalid entry is never removed by retention');
+});
+
+test("entries a newer qnb wrote (a kind this qnb does not know) survive this qnb's prune, cleanup, copy and remote prune", async (t) => {
+  const root = join(await tempDir(t), 'backups');
+  const sets = await syntheticRepository(root, { sets: 2, bytes: 256 });
+  const repo = createRepository(root);
+  const ctx = { reporter: silentReporter, now: () => new Date('2026-11-10T00:00:00Z') };
+  const manifestOf = (id: string) => join(root, 'sets', `${id}.json`);
+  // a newer qnb's entry, under the same manifest version, in the older set
+  const newer = {
+    target: 'qdrant',
+    kind: 'qdrant-shard-delta',
+    name: 'papers',
+    file: 'qdrant/papers-delta-20261101-020000.delta',
+    status: 'ok',
+    bytes: 3,
+    sha256: 'a'.repeat(64),
+    deltaOf: 'qdrant/papers-backup-20261101-020000.snapshot',
+  };
+  const raw = JSON.parse(await readFile(manifestOf(sets[0]!.id), 'utf8'));
+  raw.artifacts.push(newer);
+  await writeFile(manifestOf(sets[0]!.id), JSON.stringify(raw));
+  const entriesIn = async (id: string) =>
+    (JSON.parse(await readFile(manifestOf(id), 'utf8')) as { artifacts: { kind: string }[] }).artifacts;
+
+  // never listed nor acted on
+  assert.ok(!(await repo.scan()).artifacts.some((a) => a.artifact.file === newer.file));
+  // the destination gets only what was copied: the entry whose file stayed behind is not listed there
+  const dest = createMemoryBackend('memory://newer');
+  assert.equal((await copySets(repo, dest, ctx)).ok, true);
+  const onDest = JSON.parse(dest.objects.get(`sets/${sets[0]!.id}.json`)!.data.toString('utf8'));
+  assert.ok(!onDest.artifacts.some((a: { kind: string }) => a.kind === newer.kind));
+  // local retention rewrites the manifest: the entry stays, as it was
+  const pruned = await pruneRepository(repo, ctx, { policy: { keepLast: 1 } });
+  assert.ok(pruned.removed.length > 0, 'the older set was pruned');
+  const after = await entriesIn(sets[0]!.id);
+  assert.deepEqual(after, [newer]);
+  // an interrupted-set cleanup rewrites it too
+  const running = { ...raw, status: 'running', pid: 1 << 22 };
+  await writeFile(manifestOf(sets[0]!.id), JSON.stringify(running));
+  await repo.cleanupLeftovers();
+  assert.deepEqual(
+    (await entriesIn(sets[0]!.id)).filter((a) => a.kind === newer.kind),
+    [newer],
+  );
+  // on the destination: a newer qnb's entry there survives this qnb's remote prune
+  const destRaw = JSON.parse(dest.objects.get(`sets/${sets[0]!.id}.json`)!.data.toString('utf8'));
+  destRaw.artifacts.push(newer);
+  await putText(dest, `sets/${sets[0]!.id}.json`, JSON.stringify(destRaw));
+  const remote = await pruneRemote(dest, 'memory://newer', ctx, { policy: { keepLast: 1 } });
+  assert.ok(remote.removed.length > 0, 'the older set was pruned on the destination');
+  const destAfter = JSON.parse(dest.objects.get(`sets/${sets[0]!.id}.json`)!.data.toString('utf8'));
+  assert.deepEqual(destAfter.artifacts, [newer]);
 });
