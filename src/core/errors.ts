@@ -151,6 +151,13 @@ export function ioError(err: NodeJS.ErrnoException, path: string): QnbError {
   }
 }
 
+/** True when `err`, or an error it was caused by, is ENOSPC (the file system is full). */
+export function isNoSpace(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 8; e = (e as Error).cause, depth++)
+    if ((e as NodeJS.ErrnoException).code === 'ENOSPC') return true;
+  return false;
+}
+
 /** Joins a cleanup failure to the main error so neither is lost. */
 export function joinCleanupError(main: unknown, cleanup: unknown): unknown {
   if (main instanceof Error && cleanup) {

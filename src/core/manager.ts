@@ -139,11 +139,17 @@ export function createBackupManager(
     return t;
   };
 
-  const locked = <T>(command: string, body: () => Promise<T>) =>
-    withRepositoryLock(repository, command, reporter, async () => {
-      for (const t of targets) await t.recover(ctx);
-      return body();
-    });
+  const locked = <T>(command: string, body: () => Promise<T>, opts: { spaceReserve?: boolean } = {}) =>
+    withRepositoryLock(
+      repository,
+      command,
+      reporter,
+      async () => {
+        for (const t of targets) await t.recover(ctx);
+        return body();
+      },
+      opts,
+    );
 
   /** Quiesce hooks around every set; links only where every store is backed up (backup-all). */
   const guards = (linked: boolean) =>
@@ -247,8 +253,11 @@ export function createBackupManager(
         targets: targets.filter((t) => !opts.skip?.includes(t.kind)),
         ctx,
       }),
+    // prune frees space: on a full disk it runs on the space reserve (set-lifecycle.ts)
     prune: (opts) =>
-      locked(opts.dryRun ? 'prune --dry-run' : 'prune', () => pruneRepository(repository, ctx, opts)),
+      locked(opts.dryRun ? 'prune --dry-run' : 'prune', () => pruneRepository(repository, ctx, opts), {
+        spaceReserve: !opts.dryRun,
+      }),
     pruneRemote: (destination, opts) =>
       locked(opts.dryRun ? 'prune --remote --dry-run' : 'prune --remote', () =>
         pruneRemote(destination, displayBase(destination), ctx, opts),

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ioError, NotFoundError } from './errors.js';
 import { ensureDir, TEMP_PREFIX, writeFileAtomic } from './fs-safe.js';
@@ -40,6 +40,16 @@ function processAlive(pid: number): boolean {
 /** Sub-folders of the backups folder. */
 export const TARGET_DIRS: Record<TargetKind, string> = { qdrant: 'qdrant', neo4j: 'neo4j' };
 const SETS_DIR = 'sets';
+
+/**
+ * Space kept for the one command that frees space: a file of zeros in the backups folder that
+ * `prune` removes when the disk is full, so it can still take the lock and rewrite manifests
+ * (an ext4 or tmpfs file system refuses every new block once full). Made again after each
+ * writing command that ends well, when there is room.
+ */
+export const RESERVE_FILE = '.qnb-reserve';
+const RESERVE_BYTES = 256 * 1024;
+const ownRootEntries = [...Object.values(TARGET_DIRS), SETS_DIR, LOCK_FILE, RESERVE_FILE];
 
 /** An artifact as found in the repository, with its validity. */
 export interface RepoArtifact {
@@ -91,6 +101,10 @@ export interface Repository {
   scan(): Promise<RepoScan>;
   /** Removes temp files and pending files of interrupted runs. Call only while holding the lock. */
   cleanupLeftovers(currentSetId?: string): Promise<CleanupReport>;
+  /** Makes the space reserve (RESERVE_FILE) when it is missing and fits; never throws. */
+  keepReserve(): Promise<void>;
+  /** Removes the space reserve; true when there was one to free. */
+  releaseReserve(): Promise<boolean>;
 }
 
 async function listDir(dir: string): Promise<string[]> {
@@ -273,10 +287,25 @@ export function createRepository(root: string): Repository {
         }
       }
       for (const n of await listDir(root)) {
-        if (![...Object.values(TARGET_DIRS), SETS_DIR, LOCK_FILE].includes(n) && !n.startsWith(TEMP_PREFIX))
-          unknownFiles.push(n);
+        if (!ownRootEntries.includes(n) && !n.startsWith(TEMP_PREFIX)) unknownFiles.push(n);
       }
       return { sets, artifacts, unknownFiles: unknownFiles.sort(), badManifests: bad };
+    },
+
+    async keepReserve() {
+      const path = join(root, RESERVE_FILE);
+      if ((await fileSize(path)) === RESERVE_BYTES) return;
+      // real blocks (zeros written and synced), not a sparse file: its removal must free space
+      await writeFileAtomic(path, Buffer.alloc(RESERVE_BYTES)).catch(() => {});
+    },
+
+    async releaseReserve() {
+      try {
+        await unlink(join(root, RESERVE_FILE));
+        return true;
+      } catch {
+        return false;
+      }
     },
 
     async cleanupLeftovers(currentSetId) {

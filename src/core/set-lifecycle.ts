@@ -7,7 +7,7 @@
 import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { ArtifactSink } from '../targets/target.js';
-import { joinCleanupError } from './errors.js';
+import { isNoSpace, joinCleanupError } from './errors.js';
 import type { Reporter } from './events.js';
 import { commitFile, tempPathFor } from './fs-safe.js';
 import { acquireLock } from './lock.js';
@@ -15,8 +15,35 @@ import { newSetManifest, type SetManifest } from './manifest.js';
 import type { Repository } from './repository.js';
 import { QNB_VERSION } from './version.js';
 
-/** Runs `body` holding the repository lock, after cleaning leftovers of interrupted runs. */
+/**
+ * Runs `body` holding the repository lock, after cleaning leftovers of interrupted runs. With
+ * `spaceReserve` (prune: the command that frees space), a full disk is met by removing the
+ * space reserve (repository.ts RESERVE_FILE) and running again; the reserve is made again after
+ * every run that ends well.
+ */
 export async function withRepositoryLock<T>(
+  repo: Repository,
+  command: string,
+  reporter: Reporter,
+  body: () => Promise<T>,
+  opts: { spaceReserve?: boolean } = {},
+): Promise<T> {
+  let result: T;
+  try {
+    result = await lockedRun(repo, command, reporter, body);
+  } catch (err) {
+    if (!opts.spaceReserve || !isNoSpace(err) || !(await repo.releaseReserve())) throw err;
+    reporter.emit({
+      type: 'warning',
+      message: `the backups folder's disk is full: ${command} runs on the space qnb kept for it`,
+    });
+    result = await lockedRun(repo, command, reporter, body);
+  }
+  await repo.keepReserve();
+  return result;
+}
+
+async function lockedRun<T>(
   repo: Repository,
   command: string,
   reporter: Reporter,

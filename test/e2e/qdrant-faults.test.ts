@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { requireComponent } from '../helpers/components.js';
 import { createQnbWorld, hasStackTrace, type QnbWorld } from '../helpers/qnb-world.js';
 import type { FaultKind, FaultOp } from '../servers/qdrant/index.js';
@@ -184,19 +184,26 @@ describe('faults during restore', () => {
   });
 });
 
+/** A 2 MiB tmpfs for a backups folder, unmounted after `t`; undefined (skipped) when not root. */
+async function smallDisk(t: TestContext): Promise<string | undefined> {
+  if (
+    !requireComponent(t, 'root (to mount a small tmpfs)', process.getuid?.() === 0, 'run the tests as root')
+  )
+    return undefined;
+  const small = await mkdtemp(join(tmpdir(), 'qnb-full-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', small]);
+  t.after(async () => {
+    execFileSync('umount', ['-l', small]);
+    await rm(small, { recursive: true, force: true });
+  });
+  return small;
+}
+
 describe('the backups folder fills up', () => {
   test('during a download: one line naming the file system error, nothing new listed, the earlier backup intact', async (t) => {
-    if (
-      !requireComponent(t, 'root (to mount a small tmpfs)', process.getuid?.() === 0, 'run the tests as root')
-    )
-      return;
+    const small = await smallDisk(t);
+    if (!small) return;
     const world = await createQnbWorld(t, { papers: 4, chunks: 4 });
-    const small = await mkdtemp(join(tmpdir(), 'qnb-full-'));
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', small]);
-    t.after(async () => {
-      execFileSync('umount', ['-l', small]);
-      await rm(small, { recursive: true, force: true });
-    });
     const first = await world.qnb(['backup-qdrant', '--collection', 'chunks', '--backup-dir', small]);
     assert.equal(first.code, 0, first.stdout + first.stderr);
     const files = async () => (await readdir(join(small, 'qdrant'))).sort();
@@ -223,5 +230,54 @@ describe('the backups folder fills up', () => {
       listed.backups.map((b) => [b.name, b.valid]),
       [['chunks', true]],
     );
+  });
+
+  test('prune runs on a full disk (on the space qnb kept for it) and frees it', async (t) => {
+    const small = await smallDisk(t);
+    if (!small) return;
+    const world = await createQnbWorld(t, { papers: 4, chunks: 4 });
+    await world.server.setSnapshotPadding('chunks', 256 << 10);
+    for (let i = 0; i < 2; i++) {
+      const r = await world.qnb(['backup-qdrant', '--collection', 'chunks', '--backup-dir', small]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+    }
+    assert.ok((await readdir(small)).includes('.qnb-reserve'), 'a backup leaves the space reserve');
+    // the rest of the file system taken by something else, to the last byte
+    const fh = await open(join(small, 'filler'), 'w');
+    const block = Buffer.alloc(4096);
+    try {
+      for (;;) await fh.write(block);
+    } catch (err) {
+      assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC');
+    } finally {
+      await fh.close();
+    }
+    const blocked = await world.qnb(['backup-qdrant', '--collection', 'chunks', '--backup-dir', small]);
+    assert.notEqual(blocked.code, 0);
+    assert.match(blocked.stdout + blocked.stderr, /no space left on device/i);
+    const pruned = await world.qnb(['prune', '--keep-last', '1', '--backup-dir', small]);
+    assert.equal(pruned.code, 0, pruned.stdout + pruned.stderr);
+    assert.match(pruned.stderr, /disk is full: prune runs on the space qnb kept for it/);
+    assert.match(pruned.stdout, /Removed 1 backup/);
+    const left = await readdir(small);
+    assert.deepEqual(
+      left.filter((f) => f.includes('lock') || f.startsWith('.qnb-tmp')),
+      [],
+      'no lock or temp file left',
+    );
+    assert.ok(left.includes('.qnb-reserve'), 'the reserve is made again once there is room');
+    const listed = JSON.parse((await world.qnb(['list', '--json', '--backup-dir', small])).stdout) as {
+      backups: { name: string; valid: boolean }[];
+      unknownFiles?: string[];
+    };
+    assert.deepEqual(
+      listed.backups.map((b) => [b.name, b.valid]),
+      [['chunks', true]],
+    );
+    const free = await statfs(small);
+    assert.ok(free.bavail * free.bsize >= 200 << 10, `free after prune: ${free.bavail * free.bsize} bytes`);
+    // and a backup fits again
+    const after = await world.qnb(['backup-qdrant', '--collection', 'papers', '--backup-dir', small]);
+    assert.equal(after.code, 0, after.stdout + after.stderr);
   });
 });
