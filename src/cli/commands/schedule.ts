@@ -59,9 +59,14 @@ export async function runSchedule(ctx: CommandContext, flags: ScheduleFlags): Pr
   let runs = 0;
   let interrupted = false;
 
+  // the recovery at start while it holds the lock: the first run waits for it instead of
+  // finding the lock taken by its own process and being skipped
+  let recovering: Promise<unknown> | undefined;
+
   async function once(n: number): Promise<void> {
     log(`run ${n}: backup-all started`);
     try {
+      await recovering?.catch(() => {});
       const r = await job.run({
         command: 'backup-all (schedule)',
         skipNeo4j: flags.skipNeo4j,
@@ -110,7 +115,8 @@ export async function runSchedule(ctx: CommandContext, flags: ScheduleFlags): Pr
   const recovery = (async () => {
     for (let attempt = 1; ; attempt++) {
       try {
-        await job.manager.recover();
+        recovering = job.manager.recover();
+        await recovering;
         return;
       } catch (err) {
         const e = toQnbError(err, ctx.io.signal);
@@ -122,6 +128,8 @@ export async function runSchedule(ctx: CommandContext, flags: ScheduleFlags): Pr
         if (e.code !== 'E_LOCKED' && e.code !== 'E_INTERRUPTED')
           log(`recovery at start failed — ${e.message}${e.hint ? ` — ${e.hint}` : ''}`);
         return;
+      } finally {
+        recovering = undefined;
       }
     }
   })();
