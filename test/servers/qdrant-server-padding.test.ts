@@ -27,9 +27,9 @@ after(async () => {
   assert.deepEqual(servers.violations, []);
 });
 
-async function hashFile(path: string, range: { start?: number; end?: number } = {}): Promise<string> {
+async function hashFile(path: string): Promise<string> {
   const h = createHash('sha256');
-  for await (const c of createReadStream(path, range)) h.update(c as Buffer);
+  for await (const c of createReadStream(path)) h.update(c as Buffer);
   return h.digest('hex');
 }
 
@@ -122,10 +122,8 @@ test('the padding is written once, like segment data, and every snapshot archive
   const files = await readdir(segments);
   assert.equal(files.length, 1, 'one data file for the collection');
   const data = join(segments, files[0] as string);
-  // the finished tar entry: a 512-byte header, the data, zero fill to a whole block
-  const bytes = 3 * MB + 123;
-  assert.equal((await stat(data)).size, 512 + Math.ceil(bytes / 512) * 512);
-  const want = await hashFile(data, { start: 512, end: 512 + bytes - 1 });
+  assert.equal((await stat(data)).size, 3 * MB + 123);
+  const want = await hashFile(data);
   for (let i = 0; i < 2; i++) {
     const created = await call(server, 'POST', '/collections/data/snapshots?wait=true');
     const desc = created.json.result as { name: string; checksum: string };

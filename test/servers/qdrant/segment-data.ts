@@ -6,9 +6,7 @@
  *   bytes are generated ONCE, when the padding is set (like filling the collection), into a file
  *   under `<dataDir>/segments/`; every snapshot copies that file into its tar (`padding.bin`),
  *   as Qdrant archives a segment's files into the snapshot (lib/collection/src/shards/
- *   local_shard/snapshot.rs: snapshot_all_segments → take_snapshot into the tar builder). The
- *   copy is the kernel's (`copyFile`): Qdrant's builder is Rust copying file to file, and a copy
- *   through JavaScript streams here cost the server several times its CPU (bench/FINDINGS.md).
+ *   local_shard/snapshot.rs: snapshot_all_segments → take_snapshot into the tar builder).
  * - The checksum is computed in a second pass over the finished archive, before the snapshot is
  *   made visible (snapshots_manager.rs store_file → common/sha_256.rs hash_file: 1 MiB reads
  *   + sha256), on another thread than the one serving requests: Qdrant runs it on its async
@@ -17,48 +15,35 @@
  *   first use.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rm, stat, truncate } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
-import tar from 'tar-stream';
 
 /** A collection's bulk data: its size and the file holding it (written once). */
 export interface SegmentData {
   bytes: number;
-  /**
-   * Resolves to the file's path once it is fully written. The file is the finished tar entry
-   * `padding.bin` (header, data, zero fill to 512 bytes): a snapshot copies it into its archive
-   * as it is, as Qdrant's tar builder copies a segment's files (snapshot-format.ts).
-   */
+  /** Resolves to the file's path once it is fully written. */
   file: Promise<string>;
 }
 
-/** Writes `bytes` pseudo-random bytes as the tar entry `padding.bin` to a new file under `dir`. */
+/** Writes `bytes` pseudo-random bytes to a new file under `dir`, 1 MiB at a time. */
 export function writeSegmentData(dir: string, collection: string, bytes: number): SegmentData {
   const path = join(dir, `${encodeURIComponent(collection)}-${randomUUID()}.bin`);
   const file = (async () => {
     await mkdir(dir, { recursive: true });
+    const fh = await open(path, 'w', 0o644);
     try {
-      const pack = tar.pack();
-      const written = pipeline(pack, createWriteStream(path, { mode: 0o644 }));
-      const entry = pack.entry({ name: 'padding.bin', size: bytes, mode: 0o644, mtime: new Date() });
       for (let left = bytes; left > 0; ) {
         const n = Math.min(left, 1024 * 1024);
-        if (!entry.write(randomBytes(n))) await once(entry, 'drain');
+        await fh.write(randomBytes(n));
         left -= n;
       }
-      entry.end(() => {});
-      pack.finalize();
-      await written;
-      // without the archive's end (two zero blocks): the snapshot's other entries follow it
-      await truncate(path, (await stat(path)).size - 1024);
     } catch (e) {
+      await fh.close().catch(() => {});
       await rm(path, { force: true });
       throw e;
     }
+    await fh.close();
     return path;
   })();
   file.catch(() => {}); // a snapshot that needs it gets the error

@@ -5,15 +5,14 @@
  * Collection snapshot entries: `version.info`, `config.json` (CollectionConfig),
  * `collection.json` (name, peer, shard keys, points_count), `payload_index.json`,
  * `shard_key_mapping.json` (custom sharding only), `points.jsonl` (one point per line, exact),
- * optional `padding.bin` (test-only bulk data, the collection's segment-data file: a finished
- * tar entry copied in first).
+ * optional `padding.bin` (test-only bulk data, copied from the collection's segment-data file).
  * Full snapshot entries: every collection snapshot file plus `config.json`
  * `{"collections_mapping":{…},"collections_aliases":{…}}`.
  * Like Qdrant, the archive is written first and its sha256 computed in a second pass over the
  * file (`hashFile`, see segment-data.ts).
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { appendFile, copyFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
@@ -124,33 +123,13 @@ export function snapshotMeta(
   };
 }
 
-/** The finished tar of `fill`'s entries, in memory (small entries only). */
-async function packToBuffer(fill: (pack: tar.Pack) => Promise<void>): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => {
-    chunks.push(c as Buffer);
-  });
-  const ended = new Promise<void>((resolve, reject) => {
-    pack.on('end', () => resolve());
-    pack.on('error', reject);
-  });
-  await fill(pack);
-  pack.finalize();
-  await ended;
-  return Buffer.concat(chunks);
-}
-
-/**
- * Write a collection snapshot tar to `dest`. With bulk data, its file is already the tar entry
- * `padding.bin` (segment-data.ts): copied first, the other entries and the archive's end after.
- */
+/** Write a collection snapshot tar to `dest`. */
 export async function writeCollectionSnapshot(
   dest: string,
   content: SnapshotContent,
   meta: SnapshotMeta,
 ): Promise<Written> {
-  const entries = async (pack: tar.Pack) => {
+  return packTo(dest, meta.hashFile, async (pack) => {
     const { config, points, shardKeys } = content;
     const info = {
       format: FORMAT,
@@ -173,12 +152,8 @@ export async function writeCollectionSnapshot(
     }
     const lines = Buffer.from(points.map((p) => `${JSON.stringify(p)}\n`).join(''));
     await bufferEntry(pack, 'points.jsonl', lines);
-  };
-  if (!meta.padding) return packTo(dest, meta.hashFile, entries);
-  await copyFile(await meta.padding.file, dest);
-  await appendFile(dest, await packToBuffer(entries));
-  const { size } = await stat(dest);
-  return { size, sha256: await meta.hashFile(dest) };
+    if (meta.padding) await fileEntry(pack, 'padding.bin', await meta.padding.file);
+  });
 }
 
 /** Write a full-storage snapshot: the given collection snapshot files plus config.json. */
