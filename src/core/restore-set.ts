@@ -7,7 +7,14 @@
  */
 import type { CopyBackend } from '../storage/backend.js';
 import type { RestorePlan, Target, TargetContext } from '../targets/target.js';
-import { isAbort, NotFoundError, QnbError, SafetyBackupError, toQnbError } from './errors.js';
+import {
+  isAbort,
+  joinCleanupError,
+  NotFoundError,
+  QnbError,
+  SafetyBackupError,
+  toQnbError,
+} from './errors.js';
 import type { ArtifactRecord, SetManifest } from './manifest.js';
 import { type FetchResult, fetchSet } from './remote-fetch.js';
 import { displayBase } from './remote-scan.js';
@@ -215,27 +222,46 @@ async function restoreLocalSet(
     else openSafety = safety;
     safetySetId = safety.id;
   }
-  // 4. restore, stopping at the first failure
-  const steps: RestoreStep[] = artifacts.map((a) => ({
+  // 4. restore, stopping at the first failure. A store whose safety part is taken at its restore
+  // goes first: if that part fails, nothing at all was restored
+  const first = (a: ArtifactRecord) => (plans.get(targetOf(a)!)?.safetyAtRestore ? 0 : 1);
+  const ordered = [...artifacts].sort((x, y) => first(x) - first(y));
+  const steps: RestoreStep[] = ordered.map((a) => ({
     target: a.target,
     name: a.name,
     file: a.file,
     state: 'untouched',
   }));
+  let stopped: { target: Target['kind']; err: unknown } | undefined;
+  // a safety part never taken (its restore stopped before it): the set holds what it holds, and
+  // says why it has no more; a failure to save it never hides the restore's own outcome
+  const finishOpenSafety = async () => {
+    if (openSafety?.status !== 'running') return;
+    const e = stopped && toQnbError(stopped.err, ctx.signal);
+    if (stopped && e)
+      openSafety.errors.push({ target: stopped.target, name: '*', code: e.code, message: e.message });
+    await finishSet(
+      repository,
+      openSafety,
+      ctx.now(),
+      e?.code === 'E_INTERRUPTED' ? 'interrupted' : undefined,
+    );
+  };
   try {
-    for (const [i, a] of artifacts.entries()) {
+    for (const [i, a] of ordered.entries()) {
       const step = steps[i]!;
       const t = targetOf(a)!;
       try {
         await t.restore(a, files.get(a)!, { plan: plans.get(t)! }, ctx);
         step.state = 'restored';
       } catch (err) {
+        stopped = { target: t.kind, err };
         if (isAbort(err, ctx.signal)) throw err;
-        // its safety part failed, so this store was not touched: nothing at all when it came first
-        if (err instanceof SafetyBackupError && i === 0 && openSafety) {
+        // its safety part failed, so this store was not touched: nothing at all when none was before
+        if (err instanceof SafetyBackupError && openSafety && steps.every((s) => s.state === 'untouched')) {
           const failed = openSafety;
           openSafety = undefined;
-          throw await safetyFailed(repository, failed, t.kind, err.cause, ctx);
+          throw await safetyFailed(repository, failed, t.kind, err, ctx);
         }
         const e = toQnbError(err, ctx.signal);
         step.state = err instanceof SafetyBackupError ? 'untouched' : 'failed';
@@ -244,11 +270,14 @@ async function restoreLocalSet(
         break;
       }
     }
-  } finally {
-    // a store whose restore stopped before its safety part was not touched: the set is whole
-    // without that part (it still holds what it holds)
-    if (openSafety && openSafety.status === 'running') await finishSet(repository, openSafety, ctx.now());
+  } catch (err) {
+    await finishOpenSafety().catch((e) => joinCleanupError(err, e));
+    throw err;
   }
+  await finishOpenSafety().catch((e) => {
+    if (!stopped) throw e;
+    joinCleanupError(stopped.err, e);
+  });
   const restored = steps.every((s) => s.state === 'restored');
   // 5. the pair: each link's keys read again, against the manifest's
   const links = restored ? await checkRestoredLinks(set, deps.targets, ctx) : [];

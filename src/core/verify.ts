@@ -3,7 +3,7 @@
  * `--deep`, each artifact's target also restores it somewhere harmless and compares (a drill).
  */
 import type { DrillChecks, DrillOutcome, Target, TargetContext } from '../targets/target.js';
-import { type ErrorCode, joinCleanupError, NotFoundError, toQnbError } from './errors.js';
+import { type ErrorCode, isNoSpace, joinCleanupError, NotFoundError, toQnbError } from './errors.js';
 import type { ArtifactRecord, SetManifest } from './manifest.js';
 import type { RepoArtifact, Repository } from './repository.js';
 import { findByFile, findBySet } from './selector.js';
@@ -49,13 +49,30 @@ async function drillArtifact(
     if (ctx.signal?.aborted) throw err;
     // the database could not be reached or refused qnb: that says nothing of the backup, which
     // must not be marked failed (list, restore --latest and copy would pass over a good file)
-    if (ENVIRONMENT.includes(toQnbError(err).code)) throw err;
+    if (
+      ENVIRONMENT.includes(toQnbError(err).code) ||
+      isNoSpace(err) ||
+      /no space left on device/i.test(String(err))
+    )
+      throw err;
     return { detail: (err as Error).message };
   }
 }
 
-/** Drill errors that come from where the drill runs, not from the backup. */
-const ENVIRONMENT: ErrorCode[] = ['E_CONNECT', 'E_AUTH', 'E_CONFIG', 'E_USAGE', 'E_INTERRUPTED'];
+/**
+ * Drill errors that come from where the drill runs, not from the backup: the database, the
+ * lock, the local file system (the file was hashed just before; a full disk under a scratch
+ * Neo4j says nothing of the dump).
+ */
+const ENVIRONMENT: ErrorCode[] = [
+  'E_CONNECT',
+  'E_AUTH',
+  'E_CONFIG',
+  'E_USAGE',
+  'E_INTERRUPTED',
+  'E_IO',
+  'E_LOCKED',
+];
 
 /** Result of verify. */
 export interface VerifyResult {

@@ -384,6 +384,18 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     assert.equal((await bolt()).hash, liveBefore.hash);
   });
 
+  test('verify --deep with no room for the scratch Neo4j: an error that names the disk; the backup stays valid', async (t) => {
+    const small = await fullFolder(t);
+    if (!small) return;
+    const before = (await listed()).filter((b) => b.valid).map((b) => b.file);
+    const run = await qnb(['verify', '--deep'], { TMPDIR: small });
+    assert.notEqual(run.code, 0, run.stdout + run.stderr);
+    assert.notEqual(run.code, 4, `not a verification failure: ${run.stdout}${run.stderr}`);
+    assert.match(run.stdout + run.stderr, /no space left on device/i);
+    const after = (await listed()).filter((b) => b.valid).map((b) => b.file);
+    assert.deepEqual(after, before, 'no backup marked failed by a full scratch disk');
+  });
+
   test('a dump from a newer Neo4j is refused before anything is touched', async () => {
     const { readdir: rd, readFile: rf, writeFile: wf } = await import('node:fs/promises');
     const setsDir = join(cwd, 'backups', 'sets');

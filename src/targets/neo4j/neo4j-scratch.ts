@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { QnbError } from '../../core/errors.js';
 import type { BoltOptions } from './neo4j-bolt.js';
 import { resolveContainer } from './neo4j-docker-host.js';
-import { type RuntimeSpec, runCommand } from './neo4j-runtime.js';
+import { adminFailure, type RuntimeSpec, runCommand } from './neo4j-runtime.js';
 import { proveScratchHome } from './neo4j-scratch-check.js';
 
 /** A throwaway Neo4j. */
@@ -54,7 +54,11 @@ function runWithStdin(
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: [file ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     let out = '';
+    // a full disk under the scratch home says nothing of the backup (verify.ts ENVIRONMENT):
+    // neo4j-admin names it only in the --verbose stack trace, maybe far above its last lines
+    let noSpace = false;
     const keep = (d: Buffer) => {
+      noSpace ||= /no space left on device/i.test(out.slice(-200) + d);
       out = (out + d).slice(-6000);
     };
     child.stdout!.on('data', keep);
@@ -66,8 +70,14 @@ function runWithStdin(
     child.on('close', (code) => {
       if (code === 0) resolve();
       else {
-        const tail = out.trim().split('\n').filter(Boolean).slice(-3).join(' | ');
-        reject(new QnbError('E_VERIFY', `${what}: neo4j-admin exited ${code}: ${tail}`));
+        const tail = adminFailure(out);
+        reject(
+          noSpace
+            ? new QnbError('E_IO', `${what}: no space left on device for the scratch Neo4j (${tmpdir()})`, {
+                hint: 'free space there, or point TMPDIR at a larger disk',
+              })
+            : new QnbError('E_VERIFY', `${what}: neo4j-admin exited ${code}: ${tail}`),
+        );
       }
     });
   });
@@ -116,7 +126,7 @@ function localScratch(liveHome: string, database: string, childEnv: NodeJS.Proce
       await ensureHome();
       await runWithStdin(
         bin('neo4j-admin'),
-        ['database', 'load', database, '--from-stdin', '--overwrite-destination=true'],
+        ['database', 'load', database, '--from-stdin', '--overwrite-destination=true', '--verbose'],
         env,
         path,
         'drill: load',
@@ -126,7 +136,7 @@ function localScratch(liveHome: string, database: string, childEnv: NodeJS.Proce
       await ensureHome();
       await runWithStdin(
         bin('neo4j-admin'),
-        ['database', 'check', database],
+        ['database', 'check', database, '--verbose'],
         env,
         undefined,
         'drill: consistency check',
@@ -199,7 +209,7 @@ function dockerScratch(
   return {
     load: (path) =>
       admin(
-        ['database', 'load', database, '--from-stdin', '--overwrite-destination=true'],
+        ['database', 'load', database, '--from-stdin', '--overwrite-destination=true', '--verbose'],
         path,
         'drill: load',
       ),

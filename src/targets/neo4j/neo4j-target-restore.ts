@@ -37,8 +37,8 @@ export interface Neo4jRestorePlan extends RestorePlan {
   hasData: boolean;
   /** The safety backup once taken: loaded back if the restore fails after touching the database. */
   safety?: SafetyBackup;
-  /** A dump restore's safety dump, taken by the restore within the load's stop. */
-  safetyAtLoad?: SafetyAtLoad;
+  /** A dump restore's safety dump goes into this sink, taken by the restore within the load's stop. */
+  safetySink?: ArtifactSink;
 }
 
 /** What `neo4jRestoreRefusals` found: the runtime of a dump restore and whether the database holds data. */
@@ -173,8 +173,8 @@ export async function restoreNeo4j(
     const report = await restoreNeo4jExport(artifact, path, ctx, { ...deps.opts, safety });
     return { report, safetySetId: set.id };
   } catch (err) {
-    if (err instanceof SafetyBackupError || !taken)
-      throw await failed(err instanceof SafetyBackupError ? err.cause : err);
+    // the SafetyBackupError itself: its message also says when Neo4j did not start again
+    if (err instanceof SafetyBackupError || !taken) throw await failed(err);
     throw err;
   }
 }
@@ -231,16 +231,9 @@ export async function neo4jSafetyBackup(
     plan.safety = { ...safetyOf(deps, rec), ...(sink.setId ? { setId: sink.setId } : {}) };
     return;
   }
-  const facts = await describeForDump(deps.runtime(), ctx, deps.opts);
+  // the dump's record (counts, sample, probes) is read right before the stop (restorePlanned)
   plan.safetyAtRestore = true;
-  plan.safetyAtLoad = {
-    sink,
-    facts,
-    taken: async (rec) => {
-      await plan.safetyTaken?.();
-      return { ...safetyOf(deps, rec), ...(sink.setId ? { setId: sink.setId } : {}) };
-    },
-  };
+  plan.safetySink = sink;
 }
 
 /** What a rollback needs of a safety backup's record: its file, counts and the outage it caused. */
@@ -262,10 +255,27 @@ export async function restorePlanned(
   plan: Neo4jRestorePlan,
   ctx: TargetContext,
 ): Promise<RestoreOutcome> {
+  const sink = plan.safetySink;
+  let safetyAtLoad: SafetyAtLoad | undefined;
+  if (sink && a.kind === 'neo4j-dump') {
+    try {
+      const facts = await describeForDump(deps.runtime(), ctx, deps.opts);
+      safetyAtLoad = {
+        sink,
+        facts,
+        taken: async (rec) => {
+          await plan.safetyTaken?.();
+          return { ...safetyOf(deps, rec), ...(sink.setId ? { setId: sink.setId } : {}) };
+        },
+      };
+    } catch (err) {
+      throw new SafetyBackupError(toQnbError(err, ctx.signal));
+    }
+  }
   const opts = {
     ...deps.opts,
     ...(plan.safety ? { safety: plan.safety } : {}),
-    ...(plan.safetyAtLoad ? { safetyAtLoad: plan.safetyAtLoad } : {}),
+    ...(safetyAtLoad ? { safetyAtLoad } : {}),
   };
   const report =
     a.kind === 'neo4j-export'
