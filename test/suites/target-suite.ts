@@ -136,12 +136,23 @@ export function targetSuite(name: string, h: TargetHarness, opts: { skip?: strin
       assert.ok(plan.overwrites.length > 0, 'the plan says what would be overwritten');
       const safety = await startSet(repository, 'target-suite (safety)', ctx.now(), 'pre-restore');
       await target.safetyBackup(plan, createSetSink(repository, safety, ctx.now), ctx);
-      await finishSet(repository, safety, ctx.now());
-      assert.ok(safety.artifacts.length > 0, 'the safety backup holds what was overwritten');
+      // a target may take its safety backup within its restore, right before it overwrites
+      // (Neo4j: the safety dump in the load's stop); it calls safetyTaken once it is in
+      let takenAtRestore = 0;
+      if (plan.safetyAtRestore)
+        plan.safetyTaken = async () => {
+          takenAtRestore++;
+          assert.ok(safety.artifacts.length > 0, 'the safety backup is in before anything is overwritten');
+          await finishSet(repository, safety, ctx.now());
+        };
+      else await finishSet(repository, safety, ctx.now());
       for (const r of records) {
         const out = await target.restore(r, repository.resolve(r.file), { plan }, ctx);
         assert.ok(out.report);
       }
+      assert.equal(takenAtRestore, plan.safetyAtRestore ? 1 : 0);
+      assert.equal(safety.status, 'ok');
+      assert.ok(safety.artifacts.length > 0, 'the safety backup holds what was overwritten');
       assert.deepEqual(await h.fingerprint(), before);
     });
 
