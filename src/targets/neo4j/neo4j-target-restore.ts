@@ -216,7 +216,7 @@ export async function planNeo4jRestore(
 
 /**
  * The safety backup of a set restore: an export now when an export is restored; a dump is taken
- * by `restorePlanned` within the load's stop (`safetyAtRestore`), with what it records read now.
+ * by `restorePlanned` within the load's stop (`safetyAtRestore`), what it records read just before.
  */
 export async function neo4jSafetyBackup(
   deps: RestoreDeps,
