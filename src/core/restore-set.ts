@@ -21,7 +21,7 @@ import { displayBase } from './remote-scan.js';
 import type { RepoScan, Repository } from './repository.js';
 import { checkPickedFile } from './selector.js';
 import { checkRestoredLinks, type RestoredLink } from './set-guards.js';
-import { createSetSink, finishSet, startSet } from './set-lifecycle.js';
+import { createSetSink, failSafetySet, finishSet, startSet } from './set-lifecycle.js';
 
 /** Options of restore SET. */
 export interface RestoreSetOptions {
@@ -210,7 +210,15 @@ async function restoreLocalSet(
         if (plan.overwrites.length) await t.safetyBackup(plan, sink, ctx);
       }
     } catch (err) {
-      throw await safetyFailed(repository, safety, current.kind, err, ctx);
+      throw await failSafetySet(
+        repository,
+        safety,
+        { target: current.kind, name: '*' },
+        'safety backup',
+        err,
+        ctx.now(),
+        ctx.signal,
+      );
     }
     const pending = new Set([...plans.values()].filter((p) => p.safetyAtRestore));
     for (const plan of pending)
@@ -261,7 +269,15 @@ async function restoreLocalSet(
         if (err instanceof SafetyBackupError && openSafety && steps.every((s) => s.state === 'untouched')) {
           const failed = openSafety;
           openSafety = undefined;
-          throw await safetyFailed(repository, failed, t.kind, err, ctx);
+          throw await failSafetySet(
+            repository,
+            failed,
+            { target: t.kind, name: '*' },
+            'safety backup',
+            err,
+            ctx.now(),
+            ctx.signal,
+          );
         }
         const e = toQnbError(err, ctx.signal);
         step.state = err instanceof SafetyBackupError ? 'untouched' : 'failed';
@@ -289,21 +305,4 @@ async function restoreLocalSet(
     overwrites,
     ...(safetySetId ? { safetySetId } : {}),
   };
-}
-
-/** Marks the safety set failed; returns the error the restore ends with (nothing was restored). */
-async function safetyFailed(
-  repository: Repository,
-  safety: SetManifest,
-  target: Target['kind'],
-  err: unknown,
-  ctx: TargetContext,
-): Promise<QnbError> {
-  const e = toQnbError(err, ctx.signal);
-  safety.errors.push({ target, name: '*', code: e.code, message: e.message });
-  await finishSet(repository, safety, ctx.now(), 'failed');
-  return new QnbError(e.code, `safety backup failed, so nothing was restored: ${e.message}`, {
-    hint: e.hint,
-    cause: e,
-  });
 }

@@ -7,7 +7,7 @@
 import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { ArtifactSink } from '../targets/target.js';
-import { isNoSpace, joinCleanupError } from './errors.js';
+import { isNoSpace, joinCleanupError, QnbError, toQnbError } from './errors.js';
 import type { Reporter } from './events.js';
 import { commitFile, tempPathFor } from './fs-safe.js';
 import { acquireLock } from './lock.js';
@@ -100,6 +100,28 @@ export async function finishSet(
     (set.errors.length === 0 ? 'ok' : set.artifacts.some((a) => a.status === 'ok') ? 'partial' : 'failed');
   set.finishedAt = now.toISOString();
   await repo.saveSet(set);
+}
+
+/**
+ * A safety backup that failed before anything was overwritten: its set is finished `failed` with
+ * the error, and the error returned says `${what} failed, so nothing was restored`.
+ */
+export async function failSafetySet(
+  repo: Repository,
+  set: SetManifest,
+  entry: { target: SetManifest['errors'][number]['target']; name: string },
+  what: string,
+  err: unknown,
+  now: Date,
+  signal?: AbortSignal,
+): Promise<QnbError> {
+  const e = toQnbError(err, signal);
+  set.errors.push({ ...entry, code: e.code, message: e.message });
+  await finishSet(repo, set, now, 'failed');
+  return new QnbError(e.code, `${what} failed, so nothing was restored: ${e.message}`, {
+    hint: e.hint,
+    cause: e,
+  });
 }
 
 /** The sink that writes artifacts of `set` into `repo`. */

@@ -6,7 +6,7 @@
 import { QnbError, SafetyBackupError, toQnbError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { Repository } from '../../core/repository.js';
-import { createSetSink, finishSet, startSet } from '../../core/set-lifecycle.js';
+import { createSetSink, failSafetySet, finishSet, startSet } from '../../core/set-lifecycle.js';
 import { isNewerVersion } from '../../core/version.js';
 import type {
   ArtifactSink,
@@ -133,15 +133,6 @@ export async function restoreNeo4j(
   const set = await startSet(repository, 'restore-neo4j (safety backup)', ctx.now(), 'pre-restore');
   const sink = createSetSink(repository, set, ctx.now);
   let taken = false;
-  const failed = async (err: unknown) => {
-    const e = toQnbError(err, ctx.signal);
-    set.errors.push({ target: 'neo4j', name: db, code: e.code, message: e.message });
-    await finishSet(repository, set, ctx.now(), 'failed');
-    return new QnbError(e.code, `safety backup of "${db}" failed, so nothing was restored: ${e.message}`, {
-      hint: e.hint,
-      cause: e,
-    });
-  };
   const finish = async (rec: ArtifactRecord): Promise<SafetyBackup> => {
     await finishSet(repository, set, ctx.now());
     taken = true;
@@ -174,7 +165,16 @@ export async function restoreNeo4j(
     return { report, safetySetId: set.id };
   } catch (err) {
     // the SafetyBackupError itself: its message also says when Neo4j did not start again
-    if (err instanceof SafetyBackupError || !taken) throw await failed(err);
+    if (err instanceof SafetyBackupError || !taken)
+      throw await failSafetySet(
+        repository,
+        set,
+        { target: 'neo4j', name: db },
+        `safety backup of "${db}"`,
+        err,
+        ctx.now(),
+        ctx.signal,
+      );
     throw err;
   }
 }

@@ -4,11 +4,11 @@
  * set restore (`restore SET`): plan, safety snapshots into the set's safety set, restore.
  */
 import { basename } from 'node:path';
-import { QnbError, toQnbError } from '../../core/errors.js';
+import { QnbError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { Repository } from '../../core/repository.js';
 import { untrustedRecord } from '../../core/selector.js';
-import { createSetSink, finishSet, startSet } from '../../core/set-lifecycle.js';
+import { createSetSink, failSafetySet, finishSet, startSet } from '../../core/set-lifecycle.js';
 import type {
   ArtifactSink,
   RestoreOutcome,
@@ -154,13 +154,14 @@ async function safetyBackup(
       keepServerSnapshot: deps.keepServerSnapshots,
     });
   } catch (err) {
-    const e = toQnbError(err, ctx.signal);
-    set.errors.push({ target: 'qdrant', name: collection, code: e.code, message: e.message });
-    await finishSet(repository, set, ctx.now(), 'failed');
-    throw new QnbError(
-      e.code,
-      `safety snapshot of "${collection}" failed, so nothing was restored: ${e.message}`,
-      { hint: e.hint, cause: e },
+    throw await failSafetySet(
+      repository,
+      set,
+      { target: 'qdrant', name: collection },
+      `safety snapshot of "${collection}"`,
+      err,
+      ctx.now(),
+      ctx.signal,
     );
   }
   await finishSet(repository, set, ctx.now());
