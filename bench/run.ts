@@ -483,10 +483,21 @@ async function withCpuHog<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A memory file system (tmpfs) for the download that shows qnb's CPU side without the disk. */
+const MEM_DIR = '/dev/shm';
+
 /** One `curl -o URL` into `file` (extra curl arguments first), checked: HTTP 200 and `size` bytes. */
 async function curlOSample(
   rep: number,
-  o: { url: string; file: string; stats: string; size: number; curlArgs?: string[]; what: string },
+  o: {
+    url: string;
+    file: string;
+    stats: string;
+    size: number;
+    curlArgs?: string[];
+    what: string;
+    keep?: boolean;
+  },
 ): Promise<Sample> {
   await rm(o.file, { force: true });
   const w = '%{time_total} %{size_download} %{http_code}';
@@ -494,7 +505,7 @@ async function curlOSample(
   const [t, size, code] = r.stdout.trim().split(/\s+/);
   if (r.code !== 0 || code !== '200' || Number(size) !== o.size)
     throw new Error(`curl -o ${o.what}: exit ${r.code}, HTTP ${code}, ${size} of ${o.size} bytes`);
-  await rm(o.file, { force: true });
+  if (!o.keep) await rm(o.file, { force: true });
   return { rep, ms: Number(t) * 1000, bytes: o.size, clientCpuMs: (r.stats.userS + r.stats.sysS) * 1000 };
 }
 
@@ -519,6 +530,11 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
     const url = `${nginx.url}/collections/${COLLECTION}/snapshots/${encodeURIComponent(snap.name)}`;
     const file = join(dir, 'static.snapshot');
     const stats = join(dir, 'time-static.txt');
+    // the same download into memory shows qnb's CPU side without the disk (skipped when tmpfs lacks room)
+    const memFile =
+      (await freeBytes(MEM_DIR).catch(() => 0)) > 2 * snap.size
+        ? join(MEM_DIR, `qnb-bench-${process.pid}.snapshot`)
+        : undefined;
     const curlO = (rep: number) =>
       curlOSample(rep, { url, file, stats, size: snap.size, what: 'from nginx' });
     const pipelineOnce = async (rep: number): Promise<Sample> => {
@@ -537,11 +553,25 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
         extra: { syncMs: s.wallMs },
       };
     };
-    const qnbOnce = async (rep: number, variant: string): Promise<Sample> => {
+    // curl -o then `sync FILE`: durable like qnb, no hash
+    const curlSyncOnce = async (rep: number): Promise<Sample> => {
+      const sample = await curlOSample(rep, {
+        url,
+        file,
+        stats,
+        size: snap.size,
+        what: 'from nginx',
+        keep: true,
+      });
+      const s = await runOk('sync', [file]);
       await rm(file, { force: true });
+      return { ...sample, ms: sample.ms + s.wallMs, extra: { syncMs: s.wallMs } };
+    };
+    const qnbOnce = async (rep: number, variant: string, into = file): Promise<Sample> => {
+      await rm(into, { force: true });
       const r = await runOk(
         NODE,
-        [...TSX, join(BENCH_DIR, 'qnb-download.ts'), nginx.url, COLLECTION, snap.name, file, variant],
+        [...TSX, join(BENCH_DIR, 'qnb-download.ts'), nginx.url, COLLECTION, snap.name, into, variant],
         { cwd: REPO_DIR, timeoutMs: 300_000 },
       );
       const out = lastJsonLine<{
@@ -560,7 +590,7 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
         : {};
       if (out.bytes !== snap.size || (out.sha256 !== snap.checksum && !receiveOnly))
         throw new Error(`qnb download (${variant}) from nginx: ${out.bytes} bytes, sha256 ${out.sha256}`);
-      await rm(file, { force: true });
+      await rm(into, { force: true });
       return {
         rep,
         ms: out.ms,
@@ -613,6 +643,22 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
             samples: [],
             run: (r) => qnbOnce(r, 'raw-discard'),
           },
+          {
+            key: `curl-sync${suffix}`,
+            label: `curl -o; sync FILE (durable, no hash)${suffix}`,
+            samples: [],
+            run: curlSyncOnce,
+          },
+          ...(memFile
+            ? [
+                {
+                  key: `qnb-mem${suffix}`,
+                  label: `qnb download (exact code) into memory (${MEM_DIR}, tmpfs: no disk)${suffix}`,
+                  samples: [],
+                  run: (r: number) => qnbOnce(r, 'exact', memFile),
+                },
+              ]
+            : []),
         ] as Contender[]
       ).map((c) => ({ ...c, run: withServerCpu(nginx.pid, c.run) }));
     log('static download: warm-up');
@@ -645,7 +691,7 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
       });
     };
     const figures = (cs: Contender[]) => {
-      const [curl, pipe, qnb, inline, streamed, receive, raw] = cs as [
+      const [curl, pipe, qnb, inline, streamed, receive, raw, curlSync, mem] = cs as [
         Contender,
         Contender,
         Contender,
@@ -653,6 +699,8 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
         Contender,
         Contender,
         Contender,
+        Contender,
+        Contender | undefined,
       ];
       const cpu = (c: Contender) => median(c.samples.map((x) => x.clientCpuMs + (x.extra?.serverCpuMs ?? 0)));
       return {
@@ -662,6 +710,14 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
         streamedVsCurl: pairedRatio(streamed, curl),
         receiveVsCurl: pairedRatio(receive, curl),
         rawVsCurl: pairedRatio(raw, curl),
+        // the disk: qnb (durable) against curl -o + sync, and qnb into memory
+        vsCurlSync: pairedRatio(qnb, curlSync),
+        qnbS: summarize(qnb).ms / 1000,
+        curlSyncS: summarize(curlSync).ms / 1000,
+        curlS: summarize(curl).ms / 1000,
+        memVsCurl: mem ? pairedRatio(mem, curl) : undefined,
+        memS: mem ? summarize(mem).ms / 1000 : undefined,
+        memCpuS: mem ? median(mem.samples.map((x) => x.clientCpuMs)) / 1000 : undefined,
         // CPU of client + server ÷ (2 cores × wall): near 1 = the cores are the limit
         qnbCores: cpu(qnb) / summarize(qnb).ms,
         curlCores: cpu(curl) / summarize(curl).ms,
@@ -715,14 +771,27 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
         `Receiving alone, bytes dropped: node:http ${fmt(fi.receiveVsCurl, 2)} / ${fmt(fh.receiveVsCurl, 2)} of curl -o, ` +
         `a socket read into one buffer ${fmt(fi.rawVsCurl, 2)} / ${fmt(fh.rawVsCurl, 2)} (why qnb reads the socket itself: core/http-get-file.ts).`,
       '',
-      `What limits it: curl -o and nginx together used ${fmt(fi.curlCpuS, 2)} s of CPU (${fmt(fi.curlCores, 2)} cores busy on average over curl's run); ` +
+      `What limits it without the hog — the disk: qnb makes the file durable before it says ok (a background fdatasync while it writes, fsync at the end); curl -o leaves the bytes in the page cache. ` +
+        `curl -o took ${fmt(fi.curlS, 2)} s (${fmt(SPEED_MB / fi.curlS, 0)} MB/s into the page cache) and ${fmt(fi.curlSyncS, 2)} s with \`sync FILE\` after it; ` +
+        `qnb took ${fmt(fi.qnbS, 2)} s (${fmt(fi.vsCurlSync, 2)}× curl -o + sync). ` +
+        (fi.memS === undefined
+          ? ''
+          : `The same qnb download into memory (${MEM_DIR}, tmpfs: nothing reaches a disk) took ${fmt(fi.memS, 2)} s (${fmt(fi.memVsCurl ?? Number.NaN, 2)} of curl -o) and ${fmt(fi.memCpuS ?? Number.NaN, 2)} CPU-s: ` +
+            `that is qnb's own cost, and the ${fmt(fi.qnbS - fi.memS, 2)} s more onto the disk is the disk taking in the bytes. `) +
+        'So ≥ 0.9 of curl -o with the same durability needs a disk that takes in data at about the rate curl -o fills the page cache (bench/FINDINGS.md, session 11).',
+      '',
+      `What limits it with the hog — the CPU: curl -o and nginx together used ${fmt(fi.curlCpuS, 2)} s of CPU (${fmt(fi.curlCores, 2)} cores busy on average over curl's run); ` +
         `qnb and nginx ${fmt(fi.qnbCpuS, 2)} s (${fmt(fi.qnbCores, 2)} cores): qnb does curl's receive and write plus a sha256 of every byte ` +
         "(≈ 0.3 s per 512 MB on one core at 1.7 GB/s) and the background fdatasync. CPU s per thread, receiving / hashing (the ring's worker) / the rest (libuv's pool: the writes and fdatasync; V8): " +
         `${threadsText(fi.qnbThreads)} without the hog, ${threadsText(fh.qnbThreads)} with it. ` +
         'On an idle machine the hash and the writes run beside the receive on the second core. The hog runs in a session of its own, as every ' +
         `process the bench starts, and ${AUTOGROUP ? 'Linux shares the CPU between sessions, not threads (autogroup is on: /proc/sys/kernel/sched_autogroup_enabled = 1)' : 'autogroup is off here (/proc/sys/kernel/sched_autogroup_enabled ≠ 1): the CPU is shared between threads'}; ` +
         "with autogroup and the hog busy, qnb's process as a whole gets about one core, so its wall time is its CPU time and the ratio " +
-        `to curl -o is close to the ratio of their CPU (${fmt(fh.curlCpuS, 2)} s ÷ ${fmt(fh.qnbCpuS, 2)} s, nginx included) — the sha256 that curl -o does not do sets that floor (bench/FINDINGS.md).`,
+        `to curl -o is close to the ratio of their CPU (${fmt(fh.curlCpuS, 2)} s ÷ ${fmt(fh.qnbCpuS, 2)} s, nginx included) — the sha256 that curl -o does not do sets that floor (bench/FINDINGS.md). ` +
+        (fh.memS === undefined
+          ? ''
+          : `Into memory with the hog qnb took ${fmt(fh.memS, 2)} s (${fmt(fh.memVsCurl ?? Number.NaN, 2)} of curl -o, ${fmt(fh.memCpuS ?? Number.NaN, 2)} CPU-s); `) +
+        `onto the disk ${fmt(fh.qnbS, 2)} s.`,
       '',
       '```sh',
       `curl -s -o "$FILE" -w '%{time_total}' "$NGINX/collections/${COLLECTION}/snapshots/$SNAP"`,
@@ -745,6 +814,12 @@ async function staticDownloadSection(snap: SnapshotInfo, dir: string, source: st
           `${fmt(fi.vsPipe, 2)}× / ${fmt(fh.vsPipe, 2)}×`,
           '≥ 1.8×',
           v(Math.min(fi.vsPipe, fh.vsPipe), 1.8),
+        ],
+        [
+          `nginx download ${SPEED_MB} MB: qnb vs curl -o; sync FILE, both durable (as is / CPU hog); qnb into memory (tmpfs) vs curl -o`,
+          `${fmt(fi.vsCurlSync, 2)}× / ${fmt(fh.vsCurlSync, 2)}×; ${fi.memVsCurl === undefined ? '–' : `${fmt(fi.memVsCurl, 2)} / ${fmt(fh.memVsCurl ?? Number.NaN, 2)}`}`,
+          '(not in the issue)',
+          '–',
         ],
       ],
     };
