@@ -240,14 +240,12 @@ export function renderNeo4jRestore(r: { report: Neo4jRestoreReport; safetySetId?
   ];
 }
 
-/** "12.1 s", what the one outage held, or each outage and their sum when the restore caused several. */
+/** "12.1 s", with what the outage held when it held more than the load. */
 function neo4jDowntime(rep: Neo4jRestoreReport): string {
-  const o = rep.outages ?? [];
-  if (o.length === 1 && o[0]!.what !== 'load')
-    return `${formatDuration(rep.downtimeMs)} (${o[0]!.what}, one stop)`;
-  if (o.length < 2) return formatDuration(rep.downtimeMs);
-  const total = o.reduce((sum, x) => sum + x.ms, 0);
-  return `${formatDuration(total)} in ${o.length} outages (${o.map((x) => `${x.what} ${formatDuration(x.ms)}`).join(', ')})`;
+  const what = rep.outages?.[0]?.what;
+  return what && what !== 'load'
+    ? `${formatDuration(rep.downtimeMs)} (${what}, one stop)`
+    : formatDuration(rep.downtimeMs);
 }
 
 /** Verify report. */

@@ -36,8 +36,8 @@ export interface Neo4jRestoreReport {
   probesChecked?: number;
   /** The load's outage: from the stop's start to Bolt answering again. */
   downtimeMs: number;
-  /** Every outage the restore caused, in order (one: the safety dump and the load share a stop). */
-  outages?: { what: 'safety dump' | 'load' | 'safety dump and load'; ms: number }[];
+  /** The restore's outage and what it held (the safety dump, when there was one, shares the load's stop). */
+  outages?: { what: 'load' | 'safety dump and load'; ms: number }[];
   durationMs: number;
   /** Indexes and constraints replayed (export). */
   schema?: number;
@@ -168,21 +168,21 @@ async function takeSafetyDump(
 
 /**
  * Restores `artifact` (file at `path`). A file that is not a dump is refused before Neo4j is
- * touched. The safety dump is `safety` (taken before) or taken by `safetyAtLoad` within the same
- * stop; if the load fails, it is loaded back and Neo4j started (neo4j-rollback.ts).
+ * touched. With `safetyAtLoad`, a safety dump is taken within the load's stop; if the load then
+ * fails, it is loaded back and Neo4j started (neo4j-rollback.ts).
  */
 export async function restoreNeo4jDump(
   runtime: Neo4jRuntime,
   artifact: ArtifactRecord,
   path: string,
   ctx: TargetContext,
-  opts: Neo4jBackupOptions & { safety?: SafetyBackup; safetyAtLoad?: SafetyAtLoad },
+  opts: Neo4jBackupOptions & { safetyAtLoad?: SafetyAtLoad },
 ): Promise<Neo4jRestoreReport> {
   const started = Date.now();
   const db = opts.bolt.database;
   await checkDumpHeader(path, artifact.file);
   let failure: unknown;
-  let safety = opts.safety;
+  let safety: SafetyBackup | undefined;
   const { downtime } = await withNeo4jStopped(runtime, opts, ctx, async () => {
     if (opts.safetyAtLoad) {
       safety = await takeSafetyDump(runtime, ctx, opts, opts.safetyAtLoad);
@@ -225,12 +225,7 @@ export async function restoreNeo4jDump(
       sampleChecked: sample.length,
       ...(probesChecked ? { probesChecked } : {}),
       downtimeMs: downtime.ms,
-      outages: [
-        ...(opts.safety?.downtimeMs !== undefined
-          ? [{ what: 'safety dump' as const, ms: opts.safety.downtimeMs }]
-          : []),
-        { what: opts.safetyAtLoad ? ('safety dump and load' as const) : ('load' as const), ms: downtime.ms },
-      ],
+      outages: [{ what: opts.safetyAtLoad ? 'safety dump and load' : 'load', ms: downtime.ms }],
       durationMs: Date.now() - started,
     };
   } finally {

@@ -21,8 +21,6 @@ export interface SafetyBackup {
   file: string;
   /** What it recorded (exact counts). */
   counts: ArtifactRecord['counts'];
-  /** The outage the safety dump caused (stop → Bolt answers again), when it was a dump. */
-  downtimeMs?: number;
 }
 
 /** "safety dump" or "safety export", for messages. */

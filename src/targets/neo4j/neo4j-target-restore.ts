@@ -236,15 +236,9 @@ export async function neo4jSafetyBackup(
   plan.safetySink = sink;
 }
 
-/** What a rollback needs of a safety backup's record: its file, counts and the outage it caused. */
+/** What a rollback needs of a safety backup's record: its file and counts. */
 function safetyOf(deps: RestoreDeps, rec: ArtifactRecord): SafetyBackup {
-  const downtimeMs = rec.details?.downtimeMs;
-  return {
-    path: deps.repository.resolve(rec.file),
-    file: rec.file,
-    counts: rec.counts,
-    ...(typeof downtimeMs === 'number' ? { downtimeMs } : {}),
-  };
+  return { path: deps.repository.resolve(rec.file), file: rec.file, counts: rec.counts };
 }
 
 /** The Neo4j artifact of a set restore, after its plan and safety backup. */
