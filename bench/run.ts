@@ -437,7 +437,7 @@ async function downloadSection(server: BenchServer, snap: SnapshotInfo, dir: str
       rows,
     ),
     '',
-    `**qnb/curl = ${fmt(ratio, 2)}** (paired per repetition: ${fmt(paired, 2)}) — target ≥ 0.95: ${verdict(ratio >= 0.95)}.`,
+    `**qnb/curl = ${fmt(ratio, 2)}** (paired per repetition: ${fmt(paired, 2)}). The download targets (SPEC.md, issue 14) are for a server that costs what Qdrant costs, a static file server with sendfile: section 1b. The test server streams the file through its JavaScript event loop on the same two cores, so its own CPU is in every row here.`,
     '',
     'Commands:',
     '',
@@ -460,10 +460,10 @@ async function downloadSection(server: BenchServer, snap: SnapshotInfo, dir: str
     md,
     verdicts: [
       [
-        `download ${SPEED_MB} MB: qnb/curl`,
+        `download ${SPEED_MB} MB from the test server: qnb/curl`,
         `${fmt(ratio, 2)} (${fmt(qs.mbps, 0)} vs ${fmt(cs.mbps, 0)} MB/s; paired ${fmt(paired, 2)})`,
-        '≥ 0.95',
-        verdict(ratio >= 0.95),
+        '(targets: the static server, 1b)',
+        '–',
       ],
     ],
   };
