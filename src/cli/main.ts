@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { createRedactor } from '../config/redact.js';
 import { QnbError, toQnbError } from '../core/errors.js';
+import { exitNotes } from '../core/exit-notes.js';
 import { QNB_VERSION } from '../core/version.js';
 import { type CommandModule, createHost } from './command.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
@@ -133,7 +134,11 @@ if (isMain()) {
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
-    if (signals > 1) process.exit(EXIT.INTERRUPTED);
+    if (signals > 1) {
+      // quitting without the cleanup: say what is left to whom (exit-notes.ts)
+      for (const note of exitNotes()) process.stderr.write(`qnb: ${note}\n`);
+      process.exit(EXIT.INTERRUPTED);
+    }
     process.stderr.write(`\n${sig}: stopping safely (press again to quit at once)…\n`);
     controller.abort();
   };

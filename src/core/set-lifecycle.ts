@@ -104,7 +104,8 @@ export async function finishSet(
 
 /**
  * A safety backup that failed before anything was overwritten: its set is finished `failed` with
- * the error, and the error returned says `${what} failed, so nothing was restored`.
+ * the error (`interrupted` when the run was), and the error returned says
+ * `${what} failed, so nothing was restored` (`was interrupted, so …`).
  */
 export async function failSafetySet(
   repo: Repository,
@@ -117,8 +118,12 @@ export async function failSafetySet(
 ): Promise<QnbError> {
   const e = toQnbError(err, signal);
   set.errors.push({ ...entry, code: e.code, message: e.message });
-  await finishSet(repo, set, now, 'failed');
-  return new QnbError(e.code, `${what} failed, so nothing was restored: ${e.message}`, {
+  const interrupted = e.code === 'E_INTERRUPTED';
+  await finishSet(repo, set, now, interrupted ? 'interrupted' : 'failed');
+  const said = interrupted
+    ? `${what} was interrupted, so nothing was restored`
+    : `${what} failed, so nothing was restored: ${e.message}`;
+  return new QnbError(e.code, said, {
     hint: e.hint,
     cause: e,
   });

@@ -233,6 +233,44 @@ describe('guardian: local Neo4j', {
     assert.doesNotMatch(after.stdout, /half-loaded/);
   });
 
+  test('a second Ctrl-C during the load: qnb quits at once, and the terminal names who takes over and the command that puts the database back', async () => {
+    const backup = await qnb(['backup-neo4j']);
+    assert.equal(backup.code, 0, backup.stderr);
+    const proc = startQnb(['restore-neo4j', '--latest', '--yes'], { cwd, env });
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const m = readMarker(dir());
+      if (m?.guardian) guardians.add(m.guardian.pid);
+      if (m?.loading && m.children?.some((c) => /neo4j-admin database load/.test(c.what) && alive(c.pid)))
+        break;
+      assert.ok(proc.child.exitCode === null, `qnb ended before the load: ${proc.output().stderr}`);
+      assert.ok(Date.now() < deadline, `no load within 300 s: ${proc.output().stderr}`);
+      await sleep(10);
+    }
+    proc.child.kill('SIGINT');
+    await sleep(100);
+    proc.child.kill('SIGINT');
+    const run = await proc.done;
+    assert.equal(run.code, 130, run.stderr);
+    assert.match(run.stderr, /stopping safely \(press again to quit at once\)/);
+    assert.match(
+      run.stderr,
+      /qnb: neo4j "neo4j": quit while neo4j\/\S+ was loading, so the database may be half-loaded: qnb's guardian \(PID \d+\) takes over and starts Neo4j only if `neo4j-admin database check` passes/,
+    );
+    const named = /`qnb (restore-neo4j neo4j\/\S+ --yes)` puts back what was there before/.exec(run.stderr);
+    assert.ok(named, run.stderr);
+    // the guardian does what the terminal said: it records what it did, and the named command puts the database back
+    const report = join(dir(), '.qnb-neo4j-guardian.json');
+    const until = Date.now() + 180_000;
+    while (!existsSync(report) && Date.now() < until) await sleep(200);
+    assert.ok(existsSync(report), 'the guardian recorded what it did');
+    const reload = await qnb(named[1]!.split(' '));
+    assert.equal(reload.code, 0, reload.stdout + reload.stderr);
+    await boltWithin(n.boltUrl, password, 5);
+    const status = await qnb(['status']);
+    assert.doesNotMatch(status.stdout, /half-loaded/);
+  });
+
   const livePid = () => readFileSync(join(n.home, 'run', 'neo4j.pid'), 'utf8').trim();
   /** A valid dump to drill on (the tests above leave some; alone, this test makes one). */
   const ensureDump = async () => {

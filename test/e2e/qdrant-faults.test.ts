@@ -10,6 +10,7 @@ import { mkdtemp, open, readdir, readFile, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { requireComponent } from '../helpers/components.js';
 import { createQnbWorld, hasStackTrace, type QnbWorld } from '../helpers/qnb-world.js';
 import type { FaultKind, FaultOp } from '../servers/qdrant/index.js';
@@ -150,6 +151,54 @@ describe('faults during restore', () => {
       .filter((r) => r.path.endsWith('/snapshots/upload'));
     assert.deepEqual(uploads, [], 'nothing uploaded');
     assert.deepEqual(world.server.points('papers'), live, 'every point, the late one included');
+  });
+
+  test('interrupted during the safety backup: its set says interrupted, nothing dropped or uploaded', async (t) => {
+    const { world } = await withPreviousBackup(t);
+    const live = world.server.points('papers');
+    const requestsBefore = world.server.requests.length;
+    // the safety backup's download is slow, so the interrupt lands in it
+    world.server.setSnapshotPadding('papers', 8 * 1024 * 1024);
+    world.server.inject({
+      op: 'download-snapshot',
+      fault: { kind: 'slow', delayMs: 100 },
+      times: Number.POSITIVE_INFINITY,
+    });
+    const proc = world.start(['restore-qdrant', '--latest', '--collection', 'papers', '--yes']);
+    const deadline = Date.now() + 30_000;
+    const downloading = async () =>
+      (await readdir(join(world.backupDir, 'qdrant'))).some((n) => n.startsWith('.qnb-tmp-'));
+    while (!(await downloading())) {
+      assert.ok(Date.now() < deadline, 'the safety backup never started downloading');
+      await sleep(50);
+    }
+    proc.child.kill('SIGINT');
+    const run = await proc.done;
+    world.server.clearFaults();
+    assert.equal(run.code, 130, run.stderr);
+    assert.match(run.stderr, /^✘ safety snapshot of "papers" was interrupted, so nothing was restored$/m);
+    const sets = await Promise.all(
+      (await readdir(join(world.backupDir, 'sets'))).map(async (f) =>
+        JSON.parse(await readFile(join(world.backupDir, 'sets', f), 'utf8')),
+      ),
+    );
+    const safety = sets.filter((s) => String(s.command).includes('safety backup'));
+    assert.deepEqual(
+      safety.map((s) => s.status),
+      ['interrupted'],
+    );
+    const after = world.server.requests.slice(requestsBefore);
+    assert.deepEqual(
+      after.filter((r) => r.method === 'DELETE' && !r.path.includes('/snapshots/')),
+      [],
+      'the collection was not dropped',
+    );
+    assert.deepEqual(
+      after.filter((r) => r.path.endsWith('/snapshots/upload')),
+      [],
+      'nothing uploaded',
+    );
+    assert.deepEqual(world.server.points('papers'), live);
   });
 
   test('upload fails: clear error, backup still valid', async (t) => {

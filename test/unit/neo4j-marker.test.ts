@@ -8,10 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { QnbEvent } from '../../src/core/events.js';
+import { exitNotes } from '../../src/core/exit-notes.js';
 import { acquireLock } from '../../src/core/lock.js';
 import { recoverAfterCrash } from '../../src/targets/neo4j/neo4j-guardian.js';
 import {
   clearStoppedMarker,
+  forcedExitNote,
   orphanedStoppedMarker,
   processAlive,
   readStoppedMarkerSync,
@@ -42,6 +44,40 @@ test('children are recorded in the marker while they run and removed when they e
   // no active marker: children are not recorded anywhere
   await runCommand('true', [], 'test');
   assert.equal(readStoppedMarkerSync(dir), undefined);
+});
+
+test('a forced exit (second Ctrl-C) while Neo4j is stopped says who takes over and, mid-load, the command that puts it back', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'qnb-marker-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  assert.deepEqual(exitNotes(), [], 'nothing to say while Neo4j runs');
+  await writeStoppedMarker(dir, { kind: 'local', home: '/nowhere' }, true);
+  updateStoppedMarker({ guardian: { pid: 4242, procStart: null } });
+  const [stopped, ...more] = exitNotes();
+  assert.deepEqual(more, []);
+  assert.match(
+    stopped ?? '',
+    /^neo4j: quit while Neo4j was stopped by qnb: qnb's guardian \(PID 4242\) takes over and starts it once/,
+  );
+  updateStoppedMarker({
+    loading: { database: 'neo4j', file: 'neo4j/new.dump', safety: 'neo4j/old.dump', since: 'now' },
+  });
+  const [loading] = exitNotes();
+  assert.match(
+    loading ?? '',
+    /neo4j "neo4j": quit while neo4j\/new\.dump was loading, so the database may be half-loaded/,
+  );
+  assert.match(loading ?? '', /starts Neo4j only if `neo4j-admin database check` passes/);
+  assert.match(loading ?? '', /`qnb restore-neo4j neo4j\/old\.dump --yes` puts back what was there before/);
+  await clearStoppedMarker(dir);
+  assert.deepEqual(exitNotes(), [], 'the note leaves with the marker');
+  // no guardian: the next run recovers; Neo4j was not running: nothing to start, nothing to say
+  const base = (await writeStoppedMarker(dir, { kind: 'local', home: '/nowhere' }, false)) as StoppedMarker;
+  assert.equal(forcedExitNote(base), undefined);
+  assert.match(
+    forcedExitNote({ ...base, wasRunning: true }) ?? '',
+    /the next qnb run \(or `qnb doctor`\) takes over/,
+  );
+  await clearStoppedMarker(dir);
 });
 
 test('processAlive: a process that ended, or a PID reused with another start time, is not alive', async () => {

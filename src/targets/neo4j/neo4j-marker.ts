@@ -11,6 +11,7 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { addExitNote } from '../../core/exit-notes.js';
 import { FILE_MODE } from '../../core/fs-safe.js';
 import { isLockHolderAlive, LOCK_FILE, type LockInfo, processStartTime } from '../../core/lock.js';
 import { type ProcessPlace, placeOf, processPlace } from '../../core/process-place.js';
@@ -51,7 +52,26 @@ export interface StoppedMarker extends ProcessPlace {
 }
 
 /** The marker this process wrote and keeps up to date, if Neo4j is stopped by it now. */
-let active: { path: string; marker: StoppedMarker } | undefined;
+let active: { path: string; marker: StoppedMarker; dropNote: () => void } | undefined;
+
+/**
+ * What the terminal is told when qnb quits at once (a second Ctrl-C) while `m` is its marker:
+ * who starts Neo4j again, and during a load, that the database may be half-loaded and which
+ * command puts back what was there before.
+ */
+export function forcedExitNote(m: StoppedMarker): string | undefined {
+  const who = m.guardian
+    ? `qnb's guardian (PID ${m.guardian.pid}) takes over`
+    : 'the next qnb run (or `qnb doctor`) takes over';
+  const after = '`qnb status` shows what it did';
+  if (m.loading) {
+    const { database, file, safety } = m.loading;
+    const back = safety ? `; \`qnb restore-neo4j ${safety} --yes\` puts back what was there before` : '';
+    return `neo4j "${database}": quit while ${file} was loading, so the database may be half-loaded: ${who} and starts Neo4j only if \`neo4j-admin database check\` passes${back}; ${after}`;
+  }
+  if (!m.wasRunning) return undefined;
+  return `neo4j: quit while Neo4j was stopped by qnb: ${who} and starts it once qnb's children (${(m.children ?? []).map((c) => c.what).join(', ') || 'none'}) have ended; ${after}`;
+}
 
 /**
  * Writes `m` at `path` synchronously (temp file + rename): a child's PID must be on disk before
@@ -102,7 +122,9 @@ export async function writeStoppedMarker(
   if (lockToken) m.lockToken = lockToken;
   const path = join(backupDir, STOPPED_MARKER);
   writeMarkerSync(path, m);
-  active = { path, marker: m };
+  active?.dropNote();
+  const dropNote = addExitNote(() => (active ? forcedExitNote(active.marker) : undefined));
+  active = { path, marker: m, dropNote };
   return m;
 }
 
@@ -147,7 +169,10 @@ export function noteChildEnded(pid: number | undefined): void {
 export async function clearStoppedMarker(backupDir: string): Promise<void> {
   const path = join(backupDir, STOPPED_MARKER);
   rmSync(path, { force: true });
-  if (active?.path === path) active = undefined;
+  if (active?.path === path) {
+    active.dropNote();
+    active = undefined;
+  }
 }
 
 /** The marker in `backupDir`, whoever wrote it. */
