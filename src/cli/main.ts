@@ -3,7 +3,7 @@
  * qnb's command line. `runCli` parses arguments and runs one command, returning its exit
  * status; the bottom of this file is the one place that calls process.exit.
  */
-import { realpathSync } from 'node:fs';
+import { realpathSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { createRedactor } from '../config/redact.js';
@@ -135,9 +135,14 @@ if (isMain()) {
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
     if (signals > 1) {
-      // quitting without the cleanup: say what is left to whom (exit-notes.ts)
-      for (const note of exitNotes()) process.stderr.write(`qnb: ${note}\n`);
-      process.exit(EXIT.INTERRUPTED);
+      // quitting without the cleanup: say what is left to whom (exit-notes.ts), written at once
+      // (a pipe's queued output would be lost at exit), and quit whatever happens
+      try {
+        for (const note of exitNotes()) writeSync(2, `qnb: ${note}\n`);
+      } catch {
+      } finally {
+        process.exit(EXIT.INTERRUPTED);
+      }
     }
     process.stderr.write(`\n${sig}: stopping safely (press again to quit at once)…\n`);
     controller.abort();

@@ -7,7 +7,7 @@
 import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { ArtifactSink } from '../targets/target.js';
-import { isNoSpace, joinCleanupError, QnbError, toQnbError } from './errors.js';
+import { InterruptedError, isNoSpace, joinCleanupError, QnbError, toQnbError } from './errors.js';
 import type { Reporter } from './events.js';
 import { commitFile, tempPathFor } from './fs-safe.js';
 import { acquireLock } from './lock.js';
@@ -120,9 +120,9 @@ export async function failSafetySet(
   set.errors.push({ ...entry, code: e.code, message: e.message });
   const interrupted = e.code === 'E_INTERRUPTED';
   await finishSet(repo, set, now, interrupted ? 'interrupted' : 'failed');
-  const said = interrupted
-    ? `${what} was interrupted, so nothing was restored`
-    : `${what} failed, so nothing was restored: ${e.message}`;
+  // an interrupt says no more than that, unless the cleanup after it failed too (Neo4j not started again)
+  const detail = interrupted && e.message === new InterruptedError().message ? '' : `: ${e.message}`;
+  const said = `${what} ${interrupted ? 'was interrupted' : 'failed'}, so nothing was restored${detail}`;
   return new QnbError(e.code, said, {
     hint: e.hint,
     cause: e,

@@ -73,6 +73,16 @@ test('a forced exit (second Ctrl-C) while Neo4j is stopped says who takes over a
   // no guardian: the next run recovers; Neo4j was not running: nothing to start, nothing to say
   const base = (await writeStoppedMarker(dir, { kind: 'local', home: '/nowhere' }, false)) as StoppedMarker;
   assert.equal(forcedExitNote(base), undefined);
+  const notRunning = forcedExitNote({
+    ...base,
+    loading: { database: 'neo4j', file: 'neo4j/new.dump', safety: 'neo4j/old.dump', since: 'now' },
+  });
+  assert.match(notRunning ?? '', /may be half-loaded; `qnb restore-neo4j neo4j\/old\.dump --yes` puts back/);
+  assert.doesNotMatch(
+    notRunning ?? '',
+    /takes over|starts Neo4j/,
+    'nobody starts a Neo4j that was not running',
+  );
   assert.match(
     forcedExitNote({ ...base, wasRunning: true }) ?? '',
     /the next qnb run \(or `qnb doctor`\) takes over/,

@@ -5,6 +5,7 @@ import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { copySets } from '../../src/core/copy.js';
 import { putText } from '../../src/core/copy-upload.js';
+import { InterruptedError } from '../../src/core/errors.js';
 import { silentReporter } from '../../src/core/events.js';
 import { commitFile, tempPathFor, writeFileAtomic } from '../../src/core/fs-safe.js';
 import type { ArtifactRecord } from '../../src/core/manifest.js';
@@ -14,7 +15,7 @@ import { fetchSet } from '../../src/core/remote-fetch.js';
 import { pruneRemote } from '../../src/core/remote-prune.js';
 import { scanRemote } from '../../src/core/remote-scan.js';
 import { createRepository, type RepoScan } from '../../src/core/repository.js';
-import { createSetSink, finishSet, startSet } from '../../src/core/set-lifecycle.js';
+import { createSetSink, failSafetySet, finishSet, startSet } from '../../src/core/set-lifecycle.js';
 import { createMemoryBackend } from '../../src/storage/memory/memory-backend.js';
 import { tempDir } from '../helpers/tmp.js';
 import { markDrillFailed, syntheticRepository } from '../suites/copy-fixtures.js';
@@ -366,4 +367,42 @@ test("entries a newer qnb wrote (a kind this qnb does not know) survive this qnb
   assert.ok(remote.removed.length > 0, 'the older set was pruned on the destination');
   const destAfter = JSON.parse(dest.objects.get(`sets/${sets[0]!.id}.json`)!.data.toString('utf8'));
   assert.deepEqual(destAfter.artifacts, [newer]);
+});
+
+test('a safety backup cut short: its set says interrupted, and the message keeps what the cleanup could not do', async (t) => {
+  const repo = createRepository(join(await tempDir(t), 'b'));
+  await repo.init();
+  const entry = { target: 'neo4j' as const, name: 'neo4j' };
+  const plain = await startSet(repo, 'restore-neo4j (safety backup)', new Date(), 'pre-restore');
+  const e1 = await failSafetySet(
+    repo,
+    plain,
+    entry,
+    'safety backup of "neo4j"',
+    new InterruptedError(),
+    new Date(),
+  );
+  assert.equal(e1.code, 'E_INTERRUPTED');
+  assert.equal(e1.message, 'safety backup of "neo4j" was interrupted, so nothing was restored');
+  const withCleanup = await startSet(repo, 'restore-neo4j (safety backup)', new Date(), 'pre-restore');
+  const cut = new InterruptedError('interrupted (cleanup also failed: neo4j start failed: exit 1)');
+  const e2 = await failSafetySet(repo, withCleanup, entry, 'safety backup of "neo4j"', cut, new Date());
+  assert.match(
+    e2.message,
+    /was interrupted, so nothing was restored: interrupted \(cleanup also failed: neo4j start failed/,
+  );
+  const failed = await startSet(repo, 'restore-neo4j (safety backup)', new Date(), 'pre-restore');
+  const e3 = await failSafetySet(
+    repo,
+    failed,
+    entry,
+    'safety backup of "neo4j"',
+    new Error('disk full'),
+    new Date(),
+  );
+  assert.match(e3.message, /failed, so nothing was restored: disk full/);
+  const statuses = new Map((await repo.scan()).sets.map((s) => [s.id, s.status] as const));
+  assert.equal(statuses.get(plain.id), 'interrupted');
+  assert.equal(statuses.get(withCleanup.id), 'interrupted');
+  assert.equal(statuses.get(failed.id), 'failed');
 });

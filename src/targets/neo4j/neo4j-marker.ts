@@ -67,7 +67,10 @@ export function forcedExitNote(m: StoppedMarker): string | undefined {
   if (m.loading) {
     const { database, file, safety } = m.loading;
     const back = safety ? `; \`qnb restore-neo4j ${safety} --yes\` puts back what was there before` : '';
-    return `neo4j "${database}": quit while ${file} was loading, so the database may be half-loaded: ${who} and starts Neo4j only if \`neo4j-admin database check\` passes${back}; ${after}`;
+    const loading = `neo4j "${database}": quit while ${file} was loading, so the database may be half-loaded`;
+    // Neo4j was not running before: nobody starts it or checks the store
+    if (!m.wasRunning) return `${loading}${back}`;
+    return `${loading}: ${who} and starts Neo4j only if \`neo4j-admin database check\` passes${back}; ${after}`;
   }
   if (!m.wasRunning) return undefined;
   return `neo4j: quit while Neo4j was stopped by qnb: ${who} and starts it once qnb's children (${(m.children ?? []).map((c) => c.what).join(', ') || 'none'}) have ended; ${after}`;

@@ -266,14 +266,18 @@ export async function restorePlanned(
       throw new SafetyBackupError(toQnbError(err, ctx.signal));
     }
   }
-  const opts = {
-    ...deps.opts,
-    ...(plan.safety ? { safety: plan.safety } : {}),
-    ...(safetyAtLoad ? { safetyAtLoad } : {}),
-  };
-  const report =
-    a.kind === 'neo4j-export'
-      ? await restoreNeo4jExport(a, path, ctx, opts)
-      : await restoreNeo4jDump(deps.runtime(), a, path, ctx, opts);
-  return { report };
+  if (a.kind === 'neo4j-export') {
+    const opts = { ...deps.opts, ...(plan.safety ? { safety: plan.safety } : {}) };
+    return { report: await restoreNeo4jExport(a, path, ctx, opts) };
+  }
+  // a dump over data loads only with its safety dump in the same stop (the plan arranged it for
+  // the set's first Neo4j artifact; a second one would have none)
+  if (plan.hasData && !safetyAtLoad)
+    throw new SafetyBackupError(
+      new QnbError('E_REFUSED', `no safety dump was arranged before loading ${a.file}`, {
+        hint: 'restore this dump on its own: `qnb restore-neo4j FILE --yes`',
+      }),
+    );
+  const opts = { ...deps.opts, ...(safetyAtLoad ? { safetyAtLoad } : {}) };
+  return { report: await restoreNeo4jDump(deps.runtime(), a, path, ctx, opts) };
 }
