@@ -372,35 +372,27 @@ test("entries a newer qnb wrote (a kind this qnb does not know) survive this qnb
 test('a safety backup cut short: its set says interrupted, and the message keeps what the cleanup could not do', async (t) => {
   const repo = createRepository(join(await tempDir(t), 'b'));
   await repo.init();
-  const entry = { target: 'neo4j' as const, name: 'neo4j' };
-  const plain = await startSet(repo, 'restore-neo4j (safety backup)', new Date(), 'pre-restore');
-  const e1 = await failSafetySet(
-    repo,
-    plain,
-    entry,
-    'safety backup of "neo4j"',
-    new InterruptedError(),
-    new Date(),
+  /** A safety set that ends with `err`: its id and the error the restore reports. */
+  const safetyFails = async (err: Error) => {
+    const set = await startSet(repo, 'restore-neo4j (safety backup)', new Date(), 'pre-restore');
+    const entry = { target: 'neo4j' as const, name: 'neo4j' };
+    return {
+      id: set.id,
+      e: await failSafetySet(repo, set, entry, 'safety backup of "neo4j"', err, new Date()),
+    };
+  };
+  const plain = await safetyFails(new InterruptedError());
+  assert.equal(plain.e.code, 'E_INTERRUPTED');
+  assert.equal(plain.e.message, 'safety backup of "neo4j" was interrupted, so nothing was restored');
+  const withCleanup = await safetyFails(
+    new InterruptedError('interrupted (cleanup also failed: neo4j start failed: exit 1)'),
   );
-  assert.equal(e1.code, 'E_INTERRUPTED');
-  assert.equal(e1.message, 'safety backup of "neo4j" was interrupted, so nothing was restored');
-  const withCleanup = await startSet(repo, 'restore-neo4j (safety backup)', new Date(), 'pre-restore');
-  const cut = new InterruptedError('interrupted (cleanup also failed: neo4j start failed: exit 1)');
-  const e2 = await failSafetySet(repo, withCleanup, entry, 'safety backup of "neo4j"', cut, new Date());
   assert.match(
-    e2.message,
+    withCleanup.e.message,
     /was interrupted, so nothing was restored: interrupted \(cleanup also failed: neo4j start failed/,
   );
-  const failed = await startSet(repo, 'restore-neo4j (safety backup)', new Date(), 'pre-restore');
-  const e3 = await failSafetySet(
-    repo,
-    failed,
-    entry,
-    'safety backup of "neo4j"',
-    new Error('disk full'),
-    new Date(),
-  );
-  assert.match(e3.message, /failed, so nothing was restored: disk full/);
+  const failed = await safetyFails(new Error('disk full'));
+  assert.match(failed.e.message, /failed, so nothing was restored: disk full/);
   const statuses = new Map((await repo.scan()).sets.map((s) => [s.id, s.status] as const));
   assert.equal(statuses.get(plain.id), 'interrupted');
   assert.equal(statuses.get(withCleanup.id), 'interrupted');
