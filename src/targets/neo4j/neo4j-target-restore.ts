@@ -273,10 +273,12 @@ export async function restorePlanned(
   // a dump over data loads only with its safety dump in the same stop (the plan arranged it for
   // the set's first Neo4j artifact; a second one would have none)
   if (plan.hasData && !safetyAtLoad)
-    throw new SafetyBackupError(
-      new QnbError('E_REFUSED', `no safety dump was arranged before loading ${a.file}`, {
-        hint: 'restore this dump on its own: `qnb restore-neo4j FILE --yes`',
-      }),
+    throw new QnbError(
+      'E_REFUSED',
+      `neo4j: no safety dump was arranged for ${a.file}, so it was not loaded`,
+      {
+        hint: `restore it on its own: \`qnb restore-neo4j ${a.file} --yes\``,
+      },
     );
   const opts = { ...deps.opts, ...(safetyAtLoad ? { safetyAtLoad } : {}) };
   return { report: await restoreNeo4jDump(deps.runtime(), a, path, ctx, opts) };
