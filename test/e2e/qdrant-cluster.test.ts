@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type QnbRun, qnbEnv, runQnb } from '../helpers/cli.js';
 import { hasStackTrace } from '../helpers/qnb-world.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -279,6 +280,48 @@ describe('cluster backup and restore', () => {
     } finally {
       cluster.state.setReplicaState(c, 0, first.peerId, 'Active');
       cluster.state.setReplicaState(c, 0, second.peerId, 'Active');
+    }
+  });
+
+  test('a replica that stops being Active during its shard snapshot is not kept: the other Active one is read', async (t) => {
+    const w = await world(t);
+    const c = cluster.state.store.get('rep');
+    const shard0 = cluster.state.placement(c).find((s) => s.shardId === 0)!;
+    // the planner reads shard 0 (the first, every node unloaded) from its lowest peer id
+    const [picked, other] = shard0.replicas.map((r) => r.peerId).sort((a, b) => a - b) as [number, number];
+    const nodeOf = (peerId: number) => cluster.nodes[cluster.peerIds.indexOf(peerId)]!;
+    const snapshotsOf = (peerId: number) =>
+      nodeOf(peerId).requests.filter(
+        (r) => r.method === 'POST' && r.path === '/collections/rep/shards/0/snapshots',
+      );
+    const from = snapshotsOf(picked).length;
+    nodeOf(picked).inject({
+      op: 'create-snapshot',
+      collection: 'rep',
+      fault: { kind: 'slow', delayMs: 1500 },
+    });
+    try {
+      const running = w.qnb(['backup-qdrant', '--collection', 'rep'], { QDRANT_NODE_URLS: allNodes() });
+      // while the picked replica's snapshot is being made, it falls behind (Dead)
+      const deadline = Date.now() + 60_000;
+      while (snapshotsOf(picked).length === from && Date.now() < deadline) await sleep(20);
+      assert.ok(snapshotsOf(picked).length > from, 'shard 0 was asked of the picked replica first');
+      cluster.state.setReplicaState(c, 0, picked, 'Dead');
+      const run = await running;
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.match(
+        run.stdout + run.stderr,
+        new RegExp(`shard 0 of "rep" on peer ${picked} was Dead after its snapshot`),
+      );
+      const art = (await manifestOf(w.backupDir)).artifacts[0]!;
+      assert.equal(
+        art.details.cluster.shards.find((s) => (s as { shardId?: number }).shardId === 0)?.peerId,
+        other,
+        'shard 0 came from the replica that stayed Active',
+      );
+    } finally {
+      nodeOf(picked).clearFaults();
+      cluster.state.setReplicaState(c, 0, picked, 'Active');
     }
   });
 

@@ -8,7 +8,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createQnbWorld, hasStackTrace, type QnbWorld } from '../helpers/qnb-world.js';
-import { call } from '../servers/qdrant/testing.js';
+import { call, seedCustomSharded } from '../servers/qdrant/testing.js';
 
 type Json = Record<string, unknown>;
 
@@ -338,17 +338,7 @@ describe('Qdrant versions', () => {
 describe('custom sharding on a single node', () => {
   test('restored under a new name it would come back empty (Qdrant #10135): refused, nothing created; over itself it restores', async (t) => {
     const world = await createQnbWorld(t, { papers: 3, chunks: 3 });
-    const c = (method: string, path: string, body?: unknown) => call(world.server, method, path, body);
-    await c('PUT', '/collections/tenants', {
-      vectors: { size: 2, distance: 'Dot' },
-      sharding_method: 'custom',
-    });
-    await c('PUT', '/collections/tenants/shards', { shard_key: 'eu' });
-    const up = await c('PUT', '/collections/tenants/points?wait=true', {
-      shard_key: 'eu',
-      points: [1, 2, 3].map((id) => ({ id, vector: [id, 1], payload: { id } })),
-    });
-    assert.equal(up.status, 200, up.text);
+    await seedCustomSharded(world.server, 'tenants', [['eu', [1, 2, 3]]]);
     assert.equal((await world.qnb(['backup-qdrant', '--collection', 'tenants'])).code, 0);
     const run = await world.qnb(['restore-qdrant', '--latest', '--collection', 'tenants', '--as', 'copy']);
     assert.notEqual(run.code, 0, run.stdout);
@@ -357,5 +347,55 @@ describe('custom sharding on a single node', () => {
     const back = await world.qnb(['restore-qdrant', '--latest', '--collection', 'tenants', '--yes']);
     assert.equal(back.code, 0, back.stdout + back.stderr);
     assert.deepEqual(ids(world, 'tenants'), [1, 2, 3]);
+  });
+});
+
+describe('custom sharding: shard ids', () => {
+  test('over a collection whose shard keys hold other shard ids: refused before anything changes (Qdrant restores by shard id); with the same ids it restores', async (t) => {
+    const world = await createQnbWorld(t, { papers: 3, chunks: 3 });
+    const c = (method: string, path: string, body?: unknown) => call(world.server, method, path, body);
+    const keyed = () =>
+      world.server
+        .points('tenants')
+        .map((p) => `${String(p.id)}:${String(p.shard_key)}`)
+        .sort();
+    await seedCustomSharded(world.server, 'tenants', [
+      ['eu', [1, 2]],
+      ['us', [3]],
+    ]);
+    assert.equal((await world.qnb(['backup-qdrant', '--collection', 'tenants'])).code, 0);
+    const backedUp = keyed();
+    assert.deepEqual(backedUp, ['1:eu', '2:eu', '3:us']);
+
+    // the collection made again with its keys in the other order: eu is shard 2 now
+    await c('DELETE', '/collections/tenants');
+    await seedCustomSharded(world.server, 'tenants', [
+      ['us', [9]],
+      ['eu', []],
+    ]);
+    const before = world.server.requests.length;
+    const run = await world.qnb(['restore-qdrant', '--latest', '--collection', 'tenants', '--yes']);
+    assert.equal(run.code, 2, run.stdout + run.stderr);
+    assert.match(
+      run.stderr,
+      /"tenants" has shard keys us \(shard 1\), eu \(shard 2\), the backup .* has eu \(shard 1\), us \(shard 2\); Qdrant restores shard by shard id/,
+    );
+    assert.match(run.stderr, /in the backup's order \(eu, us\)/);
+    assert.deepEqual(
+      world.server.requests.slice(before).filter((r) => r.method !== 'GET'),
+      [],
+      'no safety snapshot, no upload',
+    );
+    assert.deepEqual(keyed(), ['9:us'], 'the collection is as it was');
+
+    // made in the backup's order: restored, every point under its own key
+    await c('DELETE', '/collections/tenants');
+    await seedCustomSharded(world.server, 'tenants', [
+      ['eu', []],
+      ['us', []],
+    ]);
+    const back = await world.qnb(['restore-qdrant', '--latest', '--collection', 'tenants', '--yes']);
+    assert.equal(back.code, 0, back.stdout + back.stderr);
+    assert.deepEqual(keyed(), backedUp);
   });
 });

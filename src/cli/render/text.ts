@@ -183,10 +183,11 @@ export function renderRestore(r: {
   if (rep.settings === 'as backed up') lines.push('   Settings: as backed up ✔');
   else if (rep.settings === 'kept the existing collection')
     lines.push('   Settings: kept the existing (custom-sharded) collection’s own ⚠');
+  if (rep.payloadIndexes?.length) lines.push(`   Payload indexes: ${rep.payloadIndexes.join(', ')} ✔`);
   if (rep.sampleChecked) lines.push(`   Sampled points: ${rep.sampleChecked} identical ✔`);
   if (rep.probes?.recall !== undefined)
     lines.push(
-      `   Probes: ${rep.probes.checked} exact top-10 identical ✔, HNSW recall@10 ${rep.probes.recall}`,
+      `   Probes: ${rep.probes.checked} exact top-${rep.probes.top ?? 10} identical ✔, HNSW recall@${rep.probes.top ?? 10} ${rep.probes.recall}`,
     );
   else if (rep.probes?.note) lines.push(`   Probes: ${rep.probes.note}`);
   if (rep.aliases.applied.length) lines.push(`   Aliases: ${rep.aliases.applied.join(', ')}`);

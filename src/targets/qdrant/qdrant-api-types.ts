@@ -48,6 +48,12 @@ export interface CallOptions {
  */
 export type SnapshotScope = string | null | { collection: string; shard: number };
 
+/**
+ * `PayloadFieldSchema`: a payload index's type (`"keyword"`, `"integer"`, …) or its
+ * PayloadSchemaParams (`{ type: "keyword", is_tenant: true }`), as `PUT …/index` takes it.
+ */
+export type PayloadFieldSchema = string | Record<string, unknown>;
+
 /** `GET /cluster` (ClusterStatus). */
 export interface ClusterStatus {
   status: 'enabled' | 'disabled';
@@ -101,6 +107,12 @@ export interface QdrantApi {
   createCollection(name: string, body: Record<string, unknown>): Promise<void>;
   /** `PUT /collections/{c}/shards` (custom sharding). */
   createShardKey(name: string, shardKey: string | number): Promise<void>;
+  /**
+   * `PUT /collections/{c}/index?wait=true` `{field_name, field_schema}`: creates (or replaces)
+   * the payload index of one field; resolves when the server built it. Idempotent; errors as
+   * for every control call (NotFoundError when the collection is missing).
+   */
+  createPayloadIndex(name: string, field: string, schema: PayloadFieldSchema): Promise<void>;
   /** `GET /cluster`. */
   clusterStatus(): Promise<ClusterStatus>;
   /** `GET /collections/{c}/cluster`. */

@@ -243,6 +243,10 @@ export function createQdrantApi(opts: QdrantApiOptions): QdrantApi {
         shard_key: shardKey,
       });
     },
+    createPayloadIndex: async (name, field_name, field_schema) => {
+      const op = `create payload index "${field_name}" of "${name}"`;
+      await result(op, 'PUT', `${coll(name)}/index?wait=true`, { field_name, field_schema });
+    },
     clusterStatus: () => result<ClusterStatus>('read cluster status', 'GET', '/cluster'),
     collectionCluster: (name) =>
       result<CollectionClusterInfo>(`read cluster info of "${name}"`, 'GET', `${coll(name)}/cluster`),

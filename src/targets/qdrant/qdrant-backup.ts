@@ -9,9 +9,10 @@ import { NotFoundError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { ArtifactSink, TargetContext } from '../target.js';
 import { type QdrantApi, type SnapshotDescription, scopeLabel } from './qdrant-api.js';
-import { countPoints, strictModeOf } from './qdrant-count.js';
+import { countPoints, queryLimit, strictModeOf } from './qdrant-count.js';
 import { settleDeferred } from './qdrant-deferred.js';
 import { download } from './qdrant-download.js';
+import { recordPayloadSchema } from './qdrant-payload-indexes.js';
 import { recordQdrantProbes } from './qdrant-probes.js';
 import { samplePoints } from './qdrant-sample.js';
 import { createSnapshotOnce, type QdrantBackupOptions } from './qdrant-snapshot-create.js';
@@ -51,15 +52,16 @@ export async function describeCollection(
   }
   const aliases = await api.listAliases(name);
   const { count: points, method: countMethod } = await countPoints(api, name, info);
-  // strict mode's max_query_limit also caps the sample's scroll
+  // strict mode's max_query_limit also caps the sample's scroll (and the probes' queries)
   const strict = strictModeOf(info);
-  const limit = Math.min(sampleSize, strict?.max_query_limit ?? sampleSize);
+  const limit = queryLimit(sampleSize, strict);
   const timeout = Math.min(600, strict?.max_timeout ?? 600);
   const sample = limit > 0 ? samplePoints(await api.scroll(name, limit, timeout)) : [];
   const config = (info.config ?? null) as Record<string, unknown> | null;
   const probes = await recordQdrantProbes(api, name, config, probeSamples);
   return {
     config,
+    payloadSchema: recordPayloadSchema(info),
     probes,
     aliases,
     points,

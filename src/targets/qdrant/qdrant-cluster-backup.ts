@@ -23,6 +23,8 @@ import {
   fullOnClusterError,
   planClusterCollection,
   type QdrantCluster,
+  ReplicaStateError,
+  requireActive,
   type ShardSource,
 } from './qdrant-cluster.js';
 import {
@@ -33,6 +35,7 @@ import {
 } from './qdrant-cluster-details.js';
 import { countPoints } from './qdrant-count.js';
 import { download } from './qdrant-download.js';
+import { severalShardsPerKey } from './qdrant-shard-layout.js';
 import { createSnapshotOnce } from './qdrant-snapshot-create.js';
 import { type BundleInput, bundleStream } from './shard-bundle.js';
 
@@ -170,7 +173,10 @@ async function backupClusterCollection(
       for (const source of sources) {
         const api = cluster.nodes.find((n) => n.peerId === source.peerId)!.api!;
         try {
+          // Qdrant snapshots a replica whatever its state: read only one Active from start to end
+          await requireActive(api, collection, shard.shardId, source.peerId, 'before');
           const got = await shardSnapshot(api, collection, shard.shardId, path, reserved.rel, opts);
+          await requireActive(api, collection, shard.shardId, source.peerId, 'after');
           files.set(shard.shardId, {
             shardId: shard.shardId,
             ...(shard.shardKey === undefined ? {} : { shardKey: shard.shardKey }),
@@ -185,7 +191,9 @@ async function backupClusterCollection(
           lastErr = err;
           await rm(path, { force: true });
           throwIfAborted(ctx.signal);
-          if (!(err instanceof QnbError) || err.code !== 'E_CONNECT' || source === sources.at(-1)) break;
+          const next =
+            err instanceof QnbError && (err.code === 'E_CONNECT' || err instanceof ReplicaStateError);
+          if (!next || source === sources.at(-1)) break;
           ctx.reporter.emit({
             type: 'warning',
             target: 'qdrant',
@@ -226,6 +234,15 @@ async function backupClusterCollection(
       shardKeys: shards.flatMap((s) => (s.shardKey === undefined ? [] : [s.shardKey])),
       shards,
     };
+    const unrestorable = severalShardsPerKey(details);
+    if (unrestorable) {
+      ctx.reporter.emit({
+        type: 'warning',
+        target: 'qdrant',
+        name: collection,
+        message: `"${collection}" has ${unrestorable}: the backup holds every shard, but restoring it is by hand (docs/qdrant.md)`,
+      });
+    }
     const topology = Buffer.from(
       JSON.stringify(
         { collection, config: before.config, aliases: before.aliases, points: before.points, ...details },
@@ -278,6 +295,7 @@ async function backupClusterCollection(
       details: {
         serverUrl: withoutUserInfo(entry.baseUrl),
         config: before.config,
+        payloadSchema: before.payloadSchema,
         aliases: before.aliases,
         ...('countMethod' in before ? { countMethod: before.countMethod } : {}),
         ...('deferredPoints' in before ? { deferredPoints: true } : {}),

@@ -1,6 +1,7 @@
 /**
  * Restore of a cluster backup (one shard snapshot per shard, shard-bundle.ts) into a cluster or a
- * single node: create the collection with the recorded config and shard_number, read the new
+ * single node: create the collection with the recorded config, shard_number and payload indexes
+ * (which shard snapshots do not carry, qdrant-payload-indexes.ts), read the new
  * placement, upload each shard snapshot to a node holding that shard with priority=snapshot,
  * then check the exact total and the sampled points.
  */
@@ -16,8 +17,10 @@ import {
 } from './qdrant-cluster.js';
 import { type ClusterBackupDetails, clusterDetails } from './qdrant-cluster-details.js';
 import { dropThenRestore } from './qdrant-drop.js';
+import { recordedPayloadSchema, recreatePayloadIndexes } from './qdrant-payload-indexes.js';
 import { type QdrantRestoreOptions, restoreQdrantCollection } from './qdrant-restore.js';
 import { checkRestored, type QdrantRestoreReport } from './qdrant-restore-check.js';
+import { checkClusterShardsPerKey } from './qdrant-shard-layout.js';
 import { type BundleEntry, readBundleIndex, readBundleMember } from './shard-bundle.js';
 
 type Json = Record<string, unknown>;
@@ -95,6 +98,7 @@ export async function restoreClusterBackup(
   const details = clusterDetails(artifact)!;
   const target = opts.as ?? artifact.name;
   const files = members(await readBundleIndex(filePath), details, artifact.file);
+  checkClusterShardsPerKey(details, artifact.name);
   if (details.shardingMethod === 'custom' && details.shardKeys.length !== details.shards.length) {
     throw new QnbError(
       'E_UNSUPPORTED',
@@ -120,6 +124,8 @@ export async function restoreClusterBackup(
         await api.createCollection(target, createBody(config, details, peers));
         for (const key of details.shardingMethod === 'custom' ? details.shardKeys : [])
           await api.createShardKey(target, key);
+        // shard snapshots carry no payload index schema: re-created here, while the collection is empty
+        await recreatePayloadIndexes(api, target, recordedPayloadSchema(artifact), ctx);
         const plan = await planRestore(api, cluster, target, details, files);
         ctx.reporter.emit({ type: 'step', target: 'qdrant', name: target, message: describePlan(plan) });
         for (const u of plan.uploads) {
@@ -245,6 +251,8 @@ export async function dryRunPlan(
           ? `create "${target}" (custom sharding, shard keys ${details.shardKeys.join(', ')}, replication_factor ${rf})`
           : `create "${target}" with shard_number ${details.shardNumber}, replication_factor ${rf}, the recorded vectors and config`,
       );
+      const indexes = Object.keys(recordedPayloadSchema(artifact) ?? {});
+      if (indexes.length) lines.push(`create the recorded payload indexes: ${indexes.join(', ')}`);
       for (const s of details.shards) {
         const key = s.shardKey === undefined ? '' : ` (key ${s.shardKey})`;
         lines.push(

@@ -283,3 +283,24 @@ export async function otherNodesForSnapshot(
   }
   return { apis: cluster.nodes.filter((n) => n.api && n.api !== api).map((n) => n.api!), close };
 }
+
+/** A replica found not Active around its shard snapshot (another Active replica may be read). */
+export class ReplicaStateError extends QnbError {}
+
+/** Throws ReplicaStateError unless `peerId` reports its replica of the shard Active. */
+export async function requireActive(
+  api: QdrantApi,
+  collection: string,
+  shardId: number,
+  peerId: number,
+  when: 'before' | 'after',
+): Promise<void> {
+  const info = await api.collectionCluster(collection);
+  const state = info.local_shards.find((s) => s.shard_id === shardId)?.state;
+  if (state === 'Active') return;
+  throw new ReplicaStateError(
+    'E_SERVER',
+    `qdrant cluster: shard ${shardId} of "${collection}" on peer ${peerId} was ${state ?? 'gone'} ${when} its snapshot; nothing kept from it`,
+    { hint: 'back up again once every shard has an Active replica (GET /collections/NAME/cluster)' },
+  );
+}

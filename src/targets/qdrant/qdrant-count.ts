@@ -35,6 +35,14 @@ export function strictModeOf(
   return s?.enabled === true ? s : undefined;
 }
 
+/**
+ * `wanted` capped by strict mode's `max_query_limit` (Qdrant refuses a larger `limit` of scroll
+ * and query with 400 "Limit exceeded"): every limit qnb sends goes through this.
+ */
+export function queryLimit(wanted: number, strict: StrictMode | undefined): number {
+  return Math.min(wanted, strict?.max_query_limit ?? wanted);
+}
+
 /** Whether strict mode forbids exact counts. */
 export function exactCountForbidden(strict: StrictMode | undefined): boolean {
   return strict?.search_allow_exact === false;
@@ -55,7 +63,7 @@ export async function countPoints(
 ): Promise<{ count: number; method: CountMethod }> {
   const strict = strictModeOf(info ?? (await api.getCollection(name)));
   const timeout = Math.min(COUNT_TIMEOUT_S, strict?.max_timeout ?? COUNT_TIMEOUT_S);
-  const page = Math.min(SCROLL_PAGE, strict?.max_query_limit ?? SCROLL_PAGE);
+  const page = queryLimit(SCROLL_PAGE, strict);
   const scroll = async () => ({
     count: await api.countByScroll(name, Math.max(1, page), timeout),
     method: 'scroll' as const,

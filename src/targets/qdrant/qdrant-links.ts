@@ -5,6 +5,7 @@
 import type { LinkConfig } from '../../config/schema.js';
 import type { LinkSideReader } from '../target.js';
 import type { QdrantApi } from './qdrant-api.js';
+import { queryLimit, strictModeOf } from './qdrant-count.js';
 
 const PAGE = 1000;
 
@@ -14,7 +15,7 @@ function keysOf(v: unknown, out: Set<string>): void {
   else if (Array.isArray(v)) for (const x of v) keysOf(x, out);
 }
 
-/** Every distinct value of `field` in `collection`. */
+/** Every distinct value of `field` in `collection`, in pages within strict mode's max_query_limit. */
 export async function qdrantKeys(
   api: QdrantApi,
   collection: string,
@@ -22,12 +23,13 @@ export async function qdrantKeys(
   signal?: AbortSignal,
 ): Promise<string[]> {
   const keys = new Set<string>();
+  const limit = Math.max(1, queryLimit(PAGE, strictModeOf(await api.getCollection(collection))));
   let offset: unknown = null;
   do {
     signal?.throwIfAborted();
     const page: { points: { payload?: Record<string, unknown> | null }[]; next_page_offset?: unknown } =
       await api.points(collection, 'scroll', {
-        limit: PAGE,
+        limit,
         with_payload: { include: [field] },
         with_vector: false,
         ...(offset === null ? {} : { offset }),

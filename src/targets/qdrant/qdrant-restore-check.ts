@@ -1,7 +1,7 @@
 /**
  * After a collection came back (one snapshot upload, or shard by shard for a cluster backup):
- * re-apply the aliases, then verify the settings, the exact point count and the sampled points
- * against the manifest.
+ * re-apply the aliases, then verify the settings and payload indexes, the exact point count and
+ * the sampled points against the manifest.
  */
 import { VerificationError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
@@ -9,6 +9,7 @@ import type { TargetContext } from '../target.js';
 import type { AliasAction, AliasDescription, QdrantApi } from './qdrant-api.js';
 import { countPoints } from './qdrant-count.js';
 import { settleDeferred } from './qdrant-deferred.js';
+import { payloadSchemaDiff, recordedPayloadSchema } from './qdrant-payload-indexes.js';
 import { checkQdrantProbes, type QdrantProbeCheck, type QdrantProbes } from './qdrant-probes.js';
 import { compareSample } from './qdrant-sample.js';
 import { settingsDiff } from './qdrant-settings.js';
@@ -21,8 +22,13 @@ export interface QdrantRestoreReport {
   points: number;
   aliases: { applied: string[]; skipped: string[] };
   sampleChecked: number;
-  /** How the restored settings compare with the manifest's. */
+  /** How the restored settings (and payload indexes) compare with the manifest's. */
   settings: 'as backed up' | 'not recorded' | 'kept the existing collection';
+  /**
+   * The recorded payload indexes found on the restored collection with their data types
+   * (`city (keyword)`); absent when the backup recorded none (made before qnb recorded them).
+   */
+  payloadIndexes?: string[];
   /** `scroll` when strict mode forbids exact counts and the points were counted by scrolling. */
   countMethod: 'exact' | 'scroll';
   /** The semantic probes re-run on the restored collection. */
@@ -96,15 +102,19 @@ export async function checkRestored(
   const settle = await settleDeferred(api, target, await api.getCollection(target), ctx);
   const info = settle.info;
   let settings: QdrantRestoreReport['settings'] = 'not recorded';
+  const recordedSchema = recordedPayloadSchema(artifact);
+  const schema = payloadSchemaDiff(recordedSchema, info.payload_schema);
   if (recordedConfig && typeof recordedConfig === 'object') {
     const ignored = opts.ignoreSettings ?? [];
-    const diff = settingsDiff(recordedConfig, info.config).filter(
+    const diff = [...settingsDiff(recordedConfig, info.config), ...schema.missing].filter(
       (d) => !ignored.some((path) => d.startsWith(`${path}:`)),
     );
     if (diff.length && !opts.keptExisting) {
       throw new VerificationError(
         `qdrant "${target}": restored settings differ from the backup: ${diff.join('; ')}`,
-        'the server did not recreate the collection from the snapshot; check the Qdrant server log',
+        schema.missing.length
+          ? `a payload index of the backup is missing: create it (PUT /collections/${target}/index), or restore again`
+          : 'the server did not recreate the collection from the snapshot; check the Qdrant server log',
       );
     }
     if (diff.length) {
@@ -168,10 +178,11 @@ export async function checkRestored(
       type: 'step',
       target: 'qdrant',
       name: target,
-      message: `probes: ${probes.checked} exact top-10 identical, HNSW recall@10 ${probes.recall}`,
+      message: `probes: ${probes.checked} exact top-${probes.top ?? 10} identical, HNSW recall@${probes.top ?? 10} ${probes.recall}`,
     });
   return {
     ...(probes ? { probes } : {}),
+    ...(recordedSchema && schema.missing.length === 0 ? { payloadIndexes: schema.present } : {}),
     collection: target,
     from: artifact.file,
     expectedPoints,

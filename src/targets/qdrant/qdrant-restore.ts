@@ -20,6 +20,7 @@ import { dropThenRestore } from './qdrant-drop.js';
 import { mayStillRun } from './qdrant-errors.js';
 import { checkRestored, expectedRange, type QdrantRestoreReport } from './qdrant-restore-check.js';
 import { settleAfterInterruptedUpload } from './qdrant-settle.js';
+import { checkClusterShardsPerKey, checkShardIdsMatch } from './qdrant-shard-layout.js';
 
 export type { QdrantRestoreReport } from './qdrant-restore-check.js';
 
@@ -41,6 +42,8 @@ export function checkShardingRestorable(
   target: string,
   targetExists: boolean,
 ): void {
+  const cluster = clusterDetails(artifact);
+  if (cluster) checkClusterShardsPerKey(cluster, artifact.name);
   const config = (artifact.details?.config ?? {}) as { params?: { sharding_method?: string } };
   // a cluster backup creates the shard keys itself (qdrant-cluster-restore.ts)
   if (
@@ -111,6 +114,7 @@ export async function restoreQdrantCollection(
   // one is created from the snapshot's config. Custom sharding needs the user's shard keys, so
   // that collection is kept (and its settings compared below).
   const dropFirst = opts.targetExists && !custom;
+  if (custom && opts.targetExists) await checkShardIdsMatch(api, filePath, artifact.file, target);
   const keptAliases = dropFirst ? await api.listAliases(target) : [];
   // on a cluster every node recovers its own shards from the snapshot: refused before anything
   // is dropped when a node has no REST URL

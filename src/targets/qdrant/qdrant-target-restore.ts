@@ -19,9 +19,11 @@ import type {
 import type { QdrantApi } from './qdrant-api.js';
 import { backupQdrantScope, type QdrantBackupOptions } from './qdrant-backup.js';
 import { prepareClusterBackup } from './qdrant-cluster-backup.js';
+import { clusterDetails } from './qdrant-cluster-details.js';
 import { dryRunPlan, restoreCollectionFile } from './qdrant-cluster-restore.js';
 import { countPoints } from './qdrant-count.js';
 import { checkShardingRestorable, fullSnapshotRestoreError, refuseAliasTarget } from './qdrant-restore.js';
+import { checkShardIdsMatch, isCustomSharded } from './qdrant-shard-layout.js';
 import { restoreIncompatibility } from './qdrant-version.js';
 
 /** What restores need. */
@@ -85,6 +87,8 @@ export async function qdrantRestoreRefusals(
   await refuseAliasTarget(api, target);
   const exists = await api.collectionExists(target);
   checkShardingRestorable(artifact, target, exists);
+  if (exists && isCustomSharded(artifact) && !clusterDetails(artifact))
+    await checkShardIdsMatch(api, path, artifact.file, target);
   if (exists && !opts.yes && !opts.dryRun) {
     throw new QnbError('E_REFUSED', `qdrant: collection "${target}" exists and would be overwritten`, {
       hint: `re-run with --yes (qnb takes a safety snapshot of "${target}" first), or restore beside it with --as NEW_NAME`,

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DrillConfig, QdrantConfig } from '../../config/schema.js';
 import { keysDigest } from '../../core/consistency.js';
-import { NotFoundError } from '../../core/errors.js';
+import { NotFoundError, QnbError } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import type { Repository } from '../../core/repository.js';
 import type {
@@ -25,6 +25,7 @@ import { type PreparedClusterBackup, prepareClusterBackup } from './qdrant-clust
 import { clusterDoctorChecks } from './qdrant-cluster-doctor.js';
 import { restoreCollectionFile } from './qdrant-cluster-restore.js';
 import { qdrantKeys, qdrantLinkSide } from './qdrant-links.js';
+import { checkShardingRestorable } from './qdrant-restore.js';
 import {
   planQdrantRestore,
   type QdrantRestorePlan,
@@ -188,6 +189,15 @@ async function drillQdrant(
       skipped: `no restore drill for ${a.kind} (Qdrant restores full-storage snapshots only at server start)`,
     };
   const scratch = `qnb-verify-${a.name.slice(0, 40)}-${randomBytes(3).toString('hex')}`;
+  // a backup qnb cannot restore under another name (custom sharding on one node would come back
+  // empty) cannot be drilled: skipped with the reason before anything is uploaded, never failed
+  try {
+    checkShardingRestorable(a, scratch, false);
+  } catch (err) {
+    if (err instanceof QnbError && err.code === 'E_UNSUPPORTED')
+      return { skipped: `not drilled: ${err.message}` };
+    throw err;
+  }
   ctx.reporter.emit({
     type: 'step',
     target: 'qdrant',
@@ -195,8 +205,6 @@ async function drillQdrant(
     message: `drill: restoring ${a.file} into scratch collection ${scratch}`,
   });
   try {
-    // restoring under a new name: custom sharding would come back empty, so use the original
-    // collection's sharding check only as a message
     await restoreCollectionFile(api, a, path, ctx, {
       as: scratch,
       targetExists: false,

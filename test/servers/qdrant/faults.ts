@@ -21,7 +21,14 @@ const ASYNC_OPS: FaultOp[] = [
   'create-full-snapshot',
   'delete-full-snapshot',
 ];
-const MUTATING_OPS: FaultOp[] = [...ASYNC_OPS, 'create-collection', 'delete-collection', 'upsert', 'aliases'];
+const MUTATING_OPS: FaultOp[] = [
+  ...ASYNC_OPS,
+  'create-collection',
+  'delete-collection',
+  'upsert',
+  'aliases',
+  'create-index',
+];
 
 /** Which operations a fault kind can affect (others never consume it). */
 function applies(kind: Kind, op: FaultOp): boolean {

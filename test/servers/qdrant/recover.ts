@@ -16,6 +16,7 @@ import { checkShardsPresent, recoverOnClusterNode } from './routes-shards.js';
 import { tempFile } from './snapshot-files.js';
 import { readCollectionSnapshot } from './snapshot-format.js';
 import { checkCollectionName } from './store.js';
+import type { StoredPoint } from './types.js';
 
 type Json = Record<string, unknown>;
 
@@ -98,7 +99,8 @@ export async function resolveLocation(
  * created from the snapshot config; custom-sharded ones come back empty (no shard keys, #10135).
  * Existing ones must have the same vectors config and shard_number (else 400); only their shard
  * data (points) is replaced: like Qdrant's `_do_recover_from_snapshot`, the existing collection
- * keeps its own HNSW, optimizer, quantization, on-disk and strict-mode settings.
+ * keeps its own HNSW, optimizer, quantization, on-disk and strict-mode settings and its own
+ * payload indexes (a missing one gets the snapshot's, payload-index.ts).
  */
 export async function recoverFromFile(env: Env, target: string, file: string): Promise<boolean> {
   const content = await readCollectionSnapshot(file);
@@ -110,8 +112,9 @@ export async function recoverFromFile(env: Env, target: string, file: string): P
   const existing = store.find(target);
   if (!existing) {
     checkCollectionName(target);
-    // created first, recovered after: meanwhile (and after a failed recovery) it is empty
-    const c = store.create(target, content.config);
+    // created first (with the snapshot's payload indexes, if it carries them), recovered after:
+    // meanwhile (and after a failed recovery) it is empty
+    const c = store.create(target, content.config, [], content.payloadSchema);
     if (env.recoveryDelayMs > 0) await sleep(env.recoveryDelayMs);
     if (!custom) store.replace(c, content.config, [], content.points);
     pointsRecovered(env, c);
@@ -129,11 +132,30 @@ export async function recoverFromFile(env: Env, target: string, file: string): P
     );
   }
   const keys = custom ? existing.shardKeys : content.shardKeys;
-  const points = custom
-    ? content.points.filter((p) => p.shard_key !== undefined && keys.includes(p.shard_key))
-    : content.points;
+  const points = custom ? byShardId(content, keys) : content.points;
   if (env.recoveryDelayMs > 0) await sleep(env.recoveryDelayMs);
   store.replace(existing, existing.config, keys, points);
   pointsRecovered(env, existing);
   return true;
+}
+
+/**
+ * Qdrant recovers an existing collection shard by shard ID (each of the target's shards from the
+ * snapshot's shard of the same id), not by shard key: a point of the snapshot's shard N lands in
+ * the target's shard N, under whatever key that shard has here, and a shard the target lacks is
+ * not recovered. This server numbers the shards of a custom-sharded collection 1, 2, … in the
+ * order of their keys (routes-collections.ts), as Qdrant does for keys of one shard each.
+ */
+function byShardId(
+  content: { shardKeys: (string | number)[]; points: StoredPoint[] },
+  keys: (string | number)[],
+): StoredPoint[] {
+  const out: StoredPoint[] = [];
+  for (const p of content.points) {
+    if (p.shard_key === undefined) continue;
+    const id = content.shardKeys.indexOf(p.shard_key) + 1;
+    const key = keys[id - 1];
+    if (id > 0 && key !== undefined) out.push({ ...p, shard_key: key });
+  }
+  return out;
 }

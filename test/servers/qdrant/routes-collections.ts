@@ -14,6 +14,7 @@ import {
   sendText,
   validationError,
 } from './http-util.js';
+import { payloadSchemaInfo } from './payload-index.js';
 import { compareIds, idKey, matchesFilter, parseId, parseUpsert, record } from './points.js';
 import { type CollectionState, configFromCreate } from './store.js';
 import { checkCount, checkScroll } from './strict-mode.js';
@@ -30,7 +31,10 @@ export function collectionInfo(c: CollectionState): Json {
     points_count: visibleCount(c),
     segments_count: 2 * shards,
     config: c.config,
-    payload_schema: {},
+    payload_schema: payloadSchemaInfo(
+      c,
+      [...c.points.values()].filter((p) => visible(c, p)),
+    ),
   };
 }
 

@@ -18,6 +18,7 @@ import {
   validationError,
 } from './http-util.js';
 import { denseParams, idKey, matchesFilter, parseId, payloadOutput, vectorOutput } from './points.js';
+import { checkQuery } from './strict-mode.js';
 import type { StoredPoint } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -85,6 +86,7 @@ export const queryRoutes: Route[] = [
       const paramsIn = (body.params ?? {}) as Json;
       const exact = paramsIn.exact === true;
       const limit = limitOf(body.limit);
+      checkQuery(c, limit);
       const offset = typeof body.offset === 'number' ? body.offset : 0;
       const degraded = !exact && ctx.faults.main?.kind === 'degraded-index';
       const { score, asc } = scorer(p.distance, vector);

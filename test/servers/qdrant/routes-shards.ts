@@ -33,9 +33,17 @@ import { type CollectionState, checkCollectionName } from './store.js';
 import type { StoredPoint } from './types.js';
 import { spoolUpload } from './upload.js';
 
-/** What a collection snapshot through this node holds: every shard, or (cluster) the local ones. */
+/**
+ * What a collection snapshot through this node holds: every shard, or (cluster) the local ones,
+ * and the collection's payload index schema (which shard snapshots do not carry).
+ */
 export function localContent(env: Env, c: CollectionState): SnapshotContent {
-  const base = { collection: c.name, config: structuredClone(c.config), shardKeys: [...c.shardKeys] };
+  const base = {
+    collection: c.name,
+    config: structuredClone(c.config),
+    shardKeys: [...c.shardKeys],
+    payloadSchema: structuredClone(c.payloadSchema),
+  };
   const all = [...env.store.sorted(c)];
   if (!env.cluster) return { ...base, points: all };
   const shards = env.cluster.cluster.localShards(c, env.peerId);
@@ -70,7 +78,7 @@ export function recoverOnClusterNode(env: Env, target: string, content: Snapshot
   if (!c) {
     checkCollectionName(target);
     const custom = (content.config.params as Record<string, unknown>).sharding_method === 'custom';
-    c = env.store.create(target, content.config, custom ? content.shardKeys : []);
+    c = env.store.create(target, content.config, custom ? content.shardKeys : [], content.payloadSchema);
   }
   const want = (c.config.params as Record<string, unknown>).shard_number;
   const have = (content.config.params as Record<string, unknown>).shard_number;

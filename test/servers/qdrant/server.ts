@@ -11,6 +11,7 @@ import { authenticate, refuseWrite } from './auth.js';
 import { type Ctx, dropConnection, type Env, type Route } from './context.js';
 import { FaultRegistry } from './faults.js';
 import { drain, HttpError, sendError, serviceError, sleep } from './http-util.js';
+import { indexRoutes } from './payload-index.js';
 import { collectionRoutes } from './routes-collections.js';
 import { queryRoutes } from './routes-query.js';
 import { shardRoutes } from './routes-shards.js';
@@ -29,12 +30,16 @@ import { ConnectionDropped } from './upload.js';
 
 type Compiled = { route: Route; segments: string[]; literals: number };
 
-const ROUTES: Compiled[] = [...collectionRoutes, ...snapshotRoutes, ...shardRoutes, ...queryRoutes].map(
-  (route) => {
-    const segments = route.pattern.split('/').slice(1);
-    return { route, segments, literals: segments.filter((s) => !s.startsWith('{')).length };
-  },
-);
+const ROUTES: Compiled[] = [
+  ...collectionRoutes,
+  ...snapshotRoutes,
+  ...shardRoutes,
+  ...queryRoutes,
+  ...indexRoutes,
+].map((route) => {
+  const segments = route.pattern.split('/').slice(1);
+  return { route, segments, literals: segments.filter((s) => !s.startsWith('{')).length };
+});
 
 function matchRoute(
   method: string,

@@ -3,8 +3,9 @@
  * always streamed (padding and nested snapshots are never held in memory).
  *
  * Collection snapshot entries: `version.info`, `config.json` (CollectionConfig),
- * `collection.json` (name, peer, shard keys, points_count), `payload_index.json`,
- * `shard_key_mapping.json` (custom sharding only), `points.jsonl` (one point per line, exact),
+ * `collection.json` (name, peer, shard keys, points_count), `payload_index.json` (collection
+ * snapshots only, `{"schema":{field: field_schema}}` like Qdrant's PayloadIndexSchema; shard
+ * snapshots have none), `shard_key_mapping.json` (custom sharding only), `points.jsonl` (one point per line, exact),
  * optional `padding.bin` (test-only bulk data, copied from the collection's segment-data file).
  * Full snapshot entries: every collection snapshot file plus `config.json`
  * `{"collections_mapping":{…},"collections_aliases":{…}}`.
@@ -35,6 +36,8 @@ export interface SnapshotContent {
   points: StoredPoint[];
   /** Cluster mode: the shard ids this snapshot holds data of (absent: every shard). */
   shards?: number[];
+  /** The payload index schema (collection snapshots only; absent in shard snapshots). */
+  payloadSchema?: Json;
 }
 
 /** Result of writing a file: size and sha256 hex, computed inline. */
@@ -145,7 +148,8 @@ export async function writeCollectionSnapshot(
     await bufferEntry(pack, 'version.info', '0.4.2');
     await bufferEntry(pack, 'config.json', JSON.stringify(config, null, 2));
     await bufferEntry(pack, 'collection.json', JSON.stringify(info, null, 2));
-    await bufferEntry(pack, 'payload_index.json', '{}');
+    if (content.payloadSchema)
+      await bufferEntry(pack, 'payload_index.json', JSON.stringify({ schema: content.payloadSchema }));
     if (info.sharding_method === 'custom') {
       const mapping = Object.fromEntries(shardKeys.map((k, i) => [String(k), [i + 1]]));
       await bufferEntry(pack, 'shard_key_mapping.json', JSON.stringify(mapping));
@@ -194,7 +198,7 @@ export async function readCollectionSnapshot(path: string): Promise<SnapshotCont
   try {
     for await (const entry of extract) {
       const name = entry.header.name.replace(/^\.\//, '');
-      if (['config.json', 'collection.json', 'points.jsonl'].includes(name))
+      if (['config.json', 'collection.json', 'points.jsonl', 'payload_index.json'].includes(name))
         files.set(name, await collect(entry as AsyncIterable<Buffer>));
       else for await (const _ of entry) void _;
     }
@@ -207,10 +211,13 @@ export async function readCollectionSnapshot(path: string): Promise<SnapshotCont
   }
   let info: Json;
   let config: Json;
+  let payloadSchema: Json | undefined;
   const points: StoredPoint[] = [];
   try {
     info = JSON.parse(files.get('collection.json')!.toString('utf8'));
     config = JSON.parse(files.get('config.json')!.toString('utf8'));
+    const index = files.get('payload_index.json');
+    if (index) payloadSchema = (JSON.parse(index.toString('utf8')) as { schema?: Json }).schema ?? {};
     for (const line of files.get('points.jsonl')!.toString('utf8').split('\n')) {
       if (line.trim() === '') continue;
       const p = JSON.parse(line) as StoredPoint;
@@ -231,5 +238,6 @@ export async function readCollectionSnapshot(path: string): Promise<SnapshotCont
     shardKeys: (info.shard_keys as (string | number)[]) ?? [],
     points,
     ...(Array.isArray(info.shards) ? { shards: info.shards as number[] } : {}),
+    ...(payloadSchema ? { payloadSchema } : {}),
   };
 }

@@ -14,6 +14,8 @@ export interface CollectionState {
   config: Json;
   points: Map<string, StoredPoint>;
   shardKeys: (string | number)[];
+  /** Payload index schema (payload-index.ts): field -> field_schema as created. */
+  payloadSchema: Json;
   operationId: number;
   sorted?: StoredPoint[];
 }
@@ -141,12 +143,27 @@ export class Store {
     return target === undefined ? undefined : this.collections.get(target);
   }
 
-  /** Create a collection from a config; 409 if it (or an alias of that name) exists. */
-  create(name: string, config: Json, shardKeys: (string | number)[] = []): CollectionState {
+  /**
+   * Create a collection from a config (and, for a snapshot recovery, the snapshot's payload
+   * index schema); 409 if it (or an alias of that name) exists.
+   */
+  create(
+    name: string,
+    config: Json,
+    shardKeys: (string | number)[] = [],
+    payloadSchema: Json = {},
+  ): CollectionState {
     checkCollectionName(name);
     if (this.collections.has(name)) throw alreadyExists(`Collection \`${name}\` already exists!`);
     if (this.aliases.has(name)) throw alreadyExists(`Alias \`${name}\` already exists!`);
-    const c: CollectionState = { name, config, points: new Map(), shardKeys: [...shardKeys], operationId: 0 };
+    const c: CollectionState = {
+      name,
+      config,
+      points: new Map(),
+      shardKeys: [...shardKeys],
+      payloadSchema: structuredClone(payloadSchema),
+      operationId: 0,
+    };
     this.collections.set(name, c);
     return c;
   }
@@ -179,7 +196,7 @@ export class Store {
     return c.sorted;
   }
 
-  /** Replace a collection's config, shard keys and points (snapshot recovery). */
+  /** Replace a collection's config, shard keys and points (snapshot recovery; its payload schema stays). */
   replace(c: CollectionState, config: Json, shardKeys: (string | number)[], points: StoredPoint[]): void {
     c.config = config;
     c.shardKeys = [...shardKeys];

@@ -6,6 +6,7 @@
  * Modelled checks (the ones qnb's requests can meet):
  * - count: `exact` (default true) with `search_allow_exact: false` → "Exact search disabled!";
  * - scroll: `limit` (default 10) above `max_query_limit` → "Limit exceeded … for \"limit\"";
+ * - query: `limit` (default 10) above `max_query_limit` → the same refusal;
  * - count and scroll: `timeout` above `max_timeout` → "Limit exceeded … for \"timeout\"".
  */
 import { HttpError, validationError } from './http-util.js';
@@ -58,4 +59,10 @@ export function checkScroll(c: CollectionState, limit: number, query: Record<str
   if (!s) return;
   checkLimit(limit, s.max_query_limit, 'limit');
   checkLimit(timeout, s.max_timeout, 'timeout');
+}
+
+/** Strict-mode checks of `POST …/points/query` (`limit` is the effective number of results). */
+export function checkQuery(c: CollectionState, limit: number): void {
+  const s = strict(c);
+  if (s) checkLimit(limit, s.max_query_limit, 'limit');
 }

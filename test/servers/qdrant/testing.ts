@@ -168,6 +168,34 @@ export async function seed(server: QdrantTestServer, name: string): Promise<void
   });
 }
 
+/**
+ * A custom-sharded collection of 2-d vectors: its shard keys created in the order given (so
+ * numbered 1, 2, … as Qdrant numbers keys of one shard each), each holding the listed point ids
+ * (payload `{ id }`). Throws on any refusal.
+ */
+export async function seedCustomSharded(
+  server: { url: string },
+  name: string,
+  keys: [string, number[]][],
+): Promise<void> {
+  const ok = async (method: string, path: string, body: unknown) => {
+    const r = await call(server, method, path, body);
+    if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
+  };
+  await ok('PUT', `/collections/${name}`, {
+    vectors: { size: 2, distance: 'Dot' },
+    sharding_method: 'custom',
+  });
+  for (const [shard_key] of keys) await ok('PUT', `/collections/${name}/shards`, { shard_key });
+  for (const [shard_key, ids] of keys) {
+    if (ids.length === 0) continue;
+    await ok('PUT', `/collections/${name}/points?wait=true`, {
+      shard_key,
+      points: ids.map((id) => ({ id, vector: [id, 1], payload: { id } })),
+    });
+  }
+}
+
 /** Download a snapshot with Accept-Encoding: identity; asserts 200 and no Content-Encoding. */
 export async function downloadSnapshot(server: QdrantTestServer, path: string): Promise<Buffer> {
   const res = await fetch(`${server.url}${path}`, { headers: { 'accept-encoding': 'identity' } });

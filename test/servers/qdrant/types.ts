@@ -55,7 +55,7 @@ export interface QdrantTestServerOptions {
  * Mapping: root = `GET /`, `/healthz`, `/livez`, `/readyz`; get-collection = `GET /collections/{c}`,
  * `…/exists`, `GET …/shards`; aliases = all three alias routes; create-collection also covers
  * `PUT …/shards`; retrieve = `POST …/points` and `GET …/points/{id}`; cluster = `GET /cluster`,
- * `GET …/{c}/cluster`. A fault only hits operations it can apply to (e.g. `truncate` only downloads).
+ * `GET …/{c}/cluster`; create-index = `PUT …/index` and `DELETE …/index/{field}`. A fault only hits operations it can apply to (e.g. `truncate` only downloads).
  */
 export type FaultOp =
   | 'root'
@@ -81,6 +81,7 @@ export type FaultOp =
   | 'retrieve'
   | 'cluster'
   | 'query'
+  | 'create-index'
   | 'any';
 
 /** What an injected fault does. */
