@@ -41,6 +41,18 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
   };
 
   const marker = () => join(cwd, 'backups', '.qnb-neo4j-stopped.json');
+  /** The notice the guardian leaves after an interrupted load whose store failed its check. */
+  const writeHalfLoadedNotice = async () => {
+    const notice = join(cwd, 'backups', '.qnb-neo4j-half-loaded.json');
+    const body = {
+      since: new Date().toISOString(),
+      database: 'neo4j',
+      file: 'neo4j/x.dump',
+      loadable: false,
+    };
+    await writeFile(notice, JSON.stringify({ ...body, runtime: { kind: 'local', home: n.home } }));
+    return notice;
+  };
   /**
    * Waits until qnb has stopped Neo4j: the dump's transfer line is printed only after
    * `neo4j stop` returned, so from then on Neo4j is down until qnb starts it again.
@@ -224,17 +236,7 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
   test('a half-loaded notice left behind while Neo4j runs again does not turn off the --yes refusal', async () => {
     if ((await listed()).length === 0) assert.equal((await qnb(['backup-neo4j'])).code, 0);
     // an interrupted load's notice, but Neo4j was brought back (and written to) some other way
-    const notice = join(cwd, 'backups', '.qnb-neo4j-half-loaded.json');
-    await writeFile(
-      notice,
-      JSON.stringify({
-        since: new Date().toISOString(),
-        database: 'neo4j',
-        file: 'neo4j/x.dump',
-        loadable: false,
-        runtime: { kind: 'local', home: n.home },
-      }),
-    );
+    const notice = await writeHalfLoadedNotice();
     try {
       assert.ok(await isUp());
       const live = await bolt();
@@ -245,6 +247,29 @@ describe('Neo4j local install through the CLI', { skip, timeout: 40 * 60_000 }, 
     } finally {
       await rm(notice, { force: true });
     }
+  });
+
+  test('a half-loaded notice, and Neo4j stopped (started, used and stopped by hand since): refused without --yes, nothing loaded', async () => {
+    if ((await listed()).length === 0) assert.equal((await qnb(['backup-neo4j'])).code, 0);
+    const live = await bolt();
+    const notice = await writeHalfLoadedNotice();
+    try {
+      assert.equal((await n.neo4j(['stop'])).code, 0);
+      const refused = await qnb(['restore-neo4j', '--latest']);
+      assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+      assert.match(
+        refused.stderr,
+        /Neo4j is stopped since a restore was interrupted while loading neo4j\/x\.dump .*, so qnb cannot read what database "neo4j" holds now — re-run with --yes/,
+      );
+      assert.ok(!(await isUp()), 'qnb did not start or load anything');
+    } finally {
+      await rm(notice, { force: true });
+      if (!(await isUp())) assert.equal((await n.neo4j(['start'])).code, 0);
+    }
+    const deadline = Date.now() + 120_000;
+    let back: Awaited<ReturnType<typeof bolt>> | undefined;
+    while (!back && Date.now() < deadline) back = await bolt().catch(() => sleep(500).then(() => undefined));
+    assert.equal(back?.hash, live.hash, 'the data is as it was');
   });
 
   test('the backups folder full just as the load starts: refused with nothing loaded, Neo4j running, data intact', async () => {

@@ -77,10 +77,18 @@ export async function neo4jRestoreRefusals(
   // an interrupted load left Neo4j stopped on a store that fails its check: nothing to read or
   // save. Only while Neo4j is in fact down: a notice left behind after Neo4j was brought back
   // some other way must not turn off the refusal and the safety dump of what it holds now
-  const leftStopped =
-    runtime !== undefined &&
-    (await readHalfLoaded(deps.opts.backupDir))?.loadable === false &&
-    !(await runtime.isRunning());
+  const notice = runtime ? await readHalfLoaded(deps.opts.backupDir) : undefined;
+  const leftStopped = notice?.loadable === false && !(await runtime!.isRunning());
+  if (leftStopped && !opts.yes) {
+    // what the store holds cannot be read: Neo4j may have been started, used and stopped since
+    throw new QnbError(
+      'E_REFUSED',
+      `neo4j: Neo4j is stopped since a restore was interrupted while loading ${notice.file} (${notice.since}), so qnb cannot read what database "${db}" holds now`,
+      {
+        hint: 're-run with --yes to replace it (no safety dump: that store failed `neo4j-admin database check`); if Neo4j was started and used since, start it first so qnb takes a safety dump',
+      },
+    );
+  }
   const current = leftStopped ? undefined : await describeGraph(deps.opts.bolt, 0);
   const newer = current && artifact.serverVersion && isNewerVersion(artifact.serverVersion, current.version);
   if (newer && !isExport && !opts.force) {
