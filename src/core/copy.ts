@@ -4,6 +4,8 @@
  * set that is half copied has no manifest on the destination and never looks complete; the next run
  * finishes it. Objects already on the destination are proven (recorded sha256, or read back and hashed)
  * instead of being sent again; an object under the same key with other bytes is never overwritten.
+ * A set whose manifest is there is judged by that manifest, read and parsed every run; a repair
+ * marks an entry incomplete on the destination before it replaces the entry's object.
  */
 import type { CopyBackend } from '../storage/backend.js';
 import type { TargetContext } from '../targets/target.js';
@@ -11,6 +13,7 @@ import { AGE_SUFFIX } from './age.js';
 import { putText, remoteSha256, sendEncrypted, sendFile } from './copy-upload.js';
 import { type ErrorCode, QnbError, throwIfAborted, toQnbError } from './errors.js';
 import {
+  type ArtifactRecord,
   manifestText,
   parseManifest,
   type SetManifest,
@@ -42,7 +45,7 @@ export interface CopyArtifactResult {
 /** What happened to one set. */
 export interface CopySetResult {
   id: string;
-  /** `present`: its manifest was already on the destination; `copied`: completed by this run. */
+  /** `present`: its manifest on the destination was read and records every copy; `copied`: completed by this run. */
   action: 'present' | 'copied' | 'would-copy' | 'failed' | 'not-tried';
   artifacts: CopyArtifactResult[];
   error?: { code: ErrorCode; message: string; hint?: string };
@@ -99,41 +102,25 @@ function remoteManifest(
 }
 
 /**
- * Whether an object of `size` bytes is exactly what qnb's age encryption of `plain` bytes to
- * `recipients` X25519 keys is: a header of 70 + 98 bytes per recipient, a 16-byte nonce, then
- * 64 KiB chunks with 16 bytes of tag each (at least one). Anything else — a copy cut short or
- * grown, or one made for other recipients — is decided by the destination's manifest.
- */
-function ageSizeFits(size: number | undefined, plain: number, recipients: number): boolean {
-  if (size === undefined || recipients === 0) return false;
-  return size === 70 + 98 * recipients + 16 + plain + 16 * Math.max(1, Math.ceil(plain / 65536));
-}
-
-/**
  * The valid local artifacts of a set whose manifest is on the destination but whose copy is not
- * there: object missing or of another size, entry missing from that manifest (copied while the
- * local file was not valid). An entry the destination's own prune removed is not missing. Reads
- * that manifest only when the listing shows a gap. Returns the gaps and the manifest.
+ * there: entry missing or incomplete in that manifest (copied while the local file was not valid,
+ * or a replacement cut short, see copySet), of another sha256, object missing or of another size.
+ * An entry the destination's own prune removed is not missing. The manifest is always read: a set
+ * is never `present` on the strength of a manifest qnb could not parse. Returns the gaps and it.
  */
 async function gapsOf(
   backend: CopyBackend,
   set: SetManifest,
   valid: RepoArtifact[],
   remote: Map<string, number>,
-  /** How many age recipients this run encrypts to (0: plain). */
-  recipients: number,
   signal?: AbortSignal,
-): Promise<{ gaps: RepoArtifact[]; existing?: SetManifest }> {
-  const listed = (a: RepoArtifact) =>
-    remote.get(a.artifact.file) === a.artifact.bytes ||
-    ageSizeFits(remote.get(`${a.artifact.file}${AGE_SUFFIX}`), a.artifact.bytes, recipients);
-  if (valid.every(listed)) return { gaps: [] };
+): Promise<{ gaps: RepoArtifact[]; existing: SetManifest }> {
   const parsed = parseManifest(await readText(backend, setKey(set.id), signal));
   const problem =
     typeof parsed === 'string' ? parsed : parsed.id !== set.id ? `it holds set ${parsed.id}` : undefined;
   if (typeof parsed === 'string' || problem)
     throw new QnbError('E_REFUSED', `${setKey(set.id)} on ${backend.name} cannot be used: ${problem}`, {
-      hint: 'move that manifest away on the destination, then run the copy again',
+      hint: 'move that manifest away on the destination (the copies stay), then run the copy again',
     });
   const gaps = valid.filter((a) => {
     if (parsed.pruned?.some((p) => p.file === a.artifact.file)) return false;
@@ -176,6 +163,8 @@ async function copySet(
   let bytes = 0;
   const copied = new Map<string, StoredObject | undefined>();
   const encrypt = Boolean(opts.recipients?.length);
+  // the destination's manifest of this set as it is now
+  let current = opts.existing;
   for (const a of valid) {
     throwIfAborted(ctx.signal);
     const item: CopyArtifactResult = { file: a.artifact.file, bytes: a.artifact.bytes, action: 'not-tried' };
@@ -233,6 +222,15 @@ async function copySet(
       continue;
     }
     try {
+      // as remote prune does, the manifest entry that records this key leaves the complete state
+      // before the object changes: a replacement cut short is then a gap the next copy repairs,
+      // never an entry whose sha256 the new object lacks (encrypting again makes other bytes)
+      const stale = (x: ArtifactRecord) => x.status === 'ok' && storedObject(x).key === key;
+      if (current?.artifacts.some(stale)) {
+        const marked = current.artifacts.map((x) => (stale(x) ? { ...x, status: 'pending' as const } : x));
+        current = { ...current, artifacts: marked };
+        await putText(backend, setKey(set.id), manifestText(current), ctx.signal);
+      }
       if (encrypt) copied.set(a.artifact.file, await sendEncrypted(backend, a, opts.recipients!, ctx));
       else {
         const { file, bytes: size, sha256 } = a.artifact;
@@ -246,8 +244,7 @@ async function copySet(
     files++;
     bytes += a.artifact.bytes;
   }
-  if (!opts.dryRun)
-    await putText(backend, setKey(set.id), remoteManifest(set, copied, opts.existing), ctx.signal);
+  if (!opts.dryRun) await putText(backend, setKey(set.id), remoteManifest(set, copied, current), ctx.signal);
   return { files, bytes };
 }
 
@@ -287,23 +284,14 @@ export async function copySets(
   for (const { set, valid } of candidates) {
     const result: CopySetResult = { id: set.id, action: 'not-tried', artifacts: [] };
     report.sets.push(result);
-    if (stopped) {
-      if (remote.has(setKey(set.id))) result.action = 'present';
-      continue;
-    }
+    // after an error that ends the run, a set is not judged present from the listing alone
+    if (stopped) continue;
     try {
       let send = valid;
       let existing: SetManifest | undefined;
       if (remote.has(setKey(set.id))) {
-        // its manifest is there: the copies it should hold are checked against the listing
-        ({ gaps: send, existing } = await gapsOf(
-          backend,
-          set,
-          valid,
-          remote,
-          opts.recipients?.length ?? 0,
-          ctx.signal,
-        ));
+        // its manifest is there: the copies it records are checked against the listing
+        ({ gaps: send, existing } = await gapsOf(backend, set, valid, remote, ctx.signal));
         if (send.length === 0) {
           result.action = 'present';
           continue;

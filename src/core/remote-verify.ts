@@ -11,7 +11,7 @@ import type { TargetContext } from '../targets/target.js';
 import { decryptStream } from './age.js';
 import { NotFoundError, toQnbError } from './errors.js';
 import { storedObject } from './manifest.js';
-import { scanRemote } from './remote-scan.js';
+import { scanRemote, setKey } from './remote-scan.js';
 import type { RepoArtifact } from './repository.js';
 import { getDecrypted } from './ring-age.js';
 import { createRingFile } from './ring-file.js';
@@ -105,8 +105,19 @@ export async function verifyRemote(
 ): Promise<VerifyResult> {
   const scan = await scanRemote(backend, base, ctx.signal);
   const call = ctx.signal ? { signal: ctx.signal } : {};
-  const items: VerifyItem[] = [];
-  for (const a of chooseRemote(scan.artifacts, selector, base).filter(opts.only ?? (() => true))) {
+  // a manifest qnb cannot read or parse hides its set's copies: each one is a failure of its own
+  const bad = scan.badManifests.filter((b) => !selector || b.file === setKey(selector));
+  const items: VerifyItem[] = bad.map((b) => ({
+    file: b.file,
+    target: 'manifest',
+    name: basename(b.file, '.json'),
+    setId: basename(b.file, '.json'),
+    ok: false,
+    deep: false,
+    detail: `${b.problem}; the copies of this set cannot be checked or restored — move it away on ${base}, then run \`qnb copy --to ${base}\` where the set is still in the backups folder`,
+  }));
+  const chosen = selector && bad.length ? [] : chooseRemote(scan.artifacts, selector, base);
+  for (const a of chosen.filter(opts.only ?? (() => true))) {
     const { file, target, name } = a.artifact;
     const stored = storedObject(a.artifact);
     const encrypted = a.artifact.stored?.encryption === 'age';

@@ -55,3 +55,22 @@ test('a failed verification recorded on a destination: list --remote says NOT VA
   assert.ok(!files.includes(qdrantFiles[0]!), 'the older good copy goes, as keep-last 1 says');
   await readFile(join(dest, qdrantFiles[1]!));
 });
+
+test('a set manifest on the destination that is not valid JSON: copy fails that set, verify --from names it', async (t) => {
+  const cwd = await tempDir(t);
+  const backupDir = join(cwd, 'backups');
+  const [set] = await syntheticRepository(backupDir, { sets: 1, bytes: 4096 });
+  const dest = join(cwd, 'usb-drive');
+  await mkdir(dest);
+  const qnb = (args: string[]) => runQnb(args, { cwd, env: qnbEnv({ QNB_BACKUP_DIR: backupDir }) });
+  assert.equal((await qnb(['copy', '--to', dest])).code, 0);
+  const key = `sets/${set!.id}.json`;
+  await writeFile(join(dest, key), '{');
+
+  const copied = await qnb(['copy', '--to', dest]);
+  assert.notEqual(copied.code, 0, 'not "already there"');
+  assert.match(copied.stdout + copied.stderr, new RegExp(`${key}.*not valid JSON.*move that manifest away`));
+  const verified = await qnb(['verify', '--from', dest]);
+  assert.notEqual(verified.code, 0);
+  assert.match(verified.stdout, new RegExp(`❌ ${key}: not valid JSON.*qnb copy --to`));
+});
