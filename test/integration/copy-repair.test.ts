@@ -18,26 +18,13 @@ import { createRepository } from '../../src/core/repository.js';
 import { restoreSet } from '../../src/core/restore-set.js';
 import type { PutOptions } from '../../src/storage/backend.js';
 import { createMemoryBackend, type MemoryBackend } from '../../src/storage/memory/memory-backend.js';
-import type { Target, TargetContext } from '../../src/targets/target.js';
+import type { TargetContext } from '../../src/targets/target.js';
+import { recordingTarget } from '../helpers/recording-target.js';
 import { tempDir } from '../helpers/tmp.js';
 import { syntheticRepository } from '../suites/copy-fixtures.js';
 
 function context(): TargetContext {
   return { reporter: { emit: () => {} }, now: () => new Date('2026-12-01T00:00:00Z') };
-}
-
-/** A target that restores nothing but records which files it was given. */
-function recordingTarget(kind: 'qdrant' | 'neo4j', restored: string[]): Target {
-  return {
-    kind,
-    restoreKinds: kind === 'qdrant' ? ['qdrant-collection'] : ['neo4j-dump'],
-    planRestore: async () => ({ overwrites: [] }),
-    safetyBackup: async () => {},
-    restore: async (a: { file: string }) => {
-      restored.push(a.file);
-      return { report: {} };
-    },
-  } as unknown as Target;
 }
 
 /** `dest` whose `put` fails (not retryable) when `fails(key, objectsPutSoFar)` says so. */

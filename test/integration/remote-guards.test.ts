@@ -20,25 +20,12 @@ import { createRepository } from '../../src/core/repository.js';
 import { restoreSet } from '../../src/core/restore-set.js';
 import { createMemoryBackend, type MemoryBackend } from '../../src/storage/memory/memory-backend.js';
 import type { Target, TargetContext } from '../../src/targets/target.js';
+import { recordingTarget } from '../helpers/recording-target.js';
 import { tempDir } from '../helpers/tmp.js';
 import { syntheticRepository } from '../suites/copy-fixtures.js';
 
 function context(events: QnbEvent[] = []): TargetContext {
   return { reporter: { emit: (e) => events.push(e) }, now: () => new Date('2026-12-01T00:00:00Z') };
-}
-
-/** A target that restores nothing but records which files it was given. */
-function recordingTarget(kind: 'qdrant' | 'neo4j', restored: string[]): Target {
-  return {
-    kind,
-    restoreKinds: kind === 'qdrant' ? ['qdrant-collection'] : ['neo4j-dump'],
-    planRestore: async () => ({ overwrites: [] }),
-    safetyBackup: async () => {},
-    restore: async (a: { file: string }) => {
-      restored.push(a.file);
-      return { report: {} };
-    },
-  } as unknown as Target;
 }
 
 /** `sets` backup sets copied to a memory destination; then the local backups folder is lost. */
