@@ -125,7 +125,8 @@ async function gapsOf(
   const gaps = valid.filter((a) => {
     if (parsed.pruned?.some((p) => p.file === a.artifact.file)) return false;
     const entry = parsed.artifacts.find((x) => x.file === a.artifact.file && x.status === 'ok');
-    if (!entry || entry.sha256 !== a.artifact.sha256) return true;
+    // a copy `verify --from` found damaged is sent again
+    if (!entry || entry.sha256 !== a.artifact.sha256 || entry.verification?.ok === false) return true;
     const obj = storedObject(entry);
     return remote.get(obj.key) !== obj.bytes;
   });
@@ -181,8 +182,13 @@ async function copySet(
     const ours = opts.existing?.artifacts.some(
       (x) => x.file === a.artifact.file && x.sha256 === a.artifact.sha256 && storedObject(x).key === key,
     );
+    // a copy `verify --from` proved damaged is replaced even when its recorded sha256 looks right
+    const damaged = opts.existing?.artifacts.some(
+      (x) => x.file === a.artifact.file && x.verification?.ok === false,
+    );
     if (remoteSize !== undefined && !encrypt) {
       const same =
+        !damaged &&
         remoteSize === a.artifact.bytes &&
         (await remoteSha256(backend, a.artifact.file, ctx.signal)) === a.artifact.sha256;
       if (!same && !ours)

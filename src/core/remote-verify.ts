@@ -1,7 +1,11 @@
 /**
  * `qnb verify --from DEST [SET|FILE]`: reads copies back from a destination and re-hashes them against
- * the destination's manifests, without writing anything anywhere. (`--deep --from` fetches the copies
- * into the backups folder first, then runs the local restore drill: manager.verify(…, { deep, from }).)
+ * the destination's manifests. It writes nothing but the failures it proves (a copy missing, of
+ * another size or sha256, or that does not decrypt): each is recorded in its set's manifest on the
+ * destination, as local verify records its own, so the copy is NOT VALID from then on — remote
+ * prune keeps an older good copy instead of it, and the next `qnb copy` sends it again. (`--deep
+ * --from` fetches the copies into the backups folder first, then runs the local restore drill:
+ * manager.verify(…, { deep, from }).)
  */
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
@@ -9,8 +13,9 @@ import type { Readable } from 'node:stream';
 import type { CopyBackend } from '../storage/backend.js';
 import type { TargetContext } from '../targets/target.js';
 import { decryptStream } from './age.js';
+import { putText } from './copy-upload.js';
 import { NotFoundError, toQnbError } from './errors.js';
-import { storedObject } from './manifest.js';
+import { manifestText, storedObject } from './manifest.js';
 import { scanRemote, setKey } from './remote-scan.js';
 import type { RepoArtifact } from './repository.js';
 import { getDecrypted } from './ring-age.js';
@@ -117,6 +122,7 @@ export async function verifyRemote(
     detail: `${b.problem}; the copies of this set cannot be checked or restored — move it away on ${base}, then run \`qnb copy --to ${base}\` where the set is still in the backups folder`,
   }));
   const chosen = selector && bad.length ? [] : chooseRemote(scan.artifacts, selector, base);
+  const proven: { a: RepoArtifact; detail: string }[] = [];
   for (const a of chosen.filter(opts.only ?? (() => true))) {
     const { file, target, name } = a.artifact;
     const stored = storedObject(a.artifact);
@@ -143,14 +149,45 @@ export async function verifyRemote(
           mismatch(sides.cipher, stored, decrypt ? 'stored object: ' : '') ??
           (sides.plain ? mismatch(sides.plain, a.artifact, 'decrypted: ') : undefined);
         item.ok = item.detail === undefined;
+        if (!item.ok) proven.push({ a, detail: item.detail! });
       } catch (err) {
         const e = toQnbError(err, ctx.signal);
         if (e.code === 'E_INTERRUPTED' || e.code === 'E_AUTH' || e.code === 'E_CONNECT') throw e;
         item.detail = e.message;
+        // a missing object or one that does not decrypt is proven bad; a server error is not
+        if (e.code === 'E_NOT_FOUND' || e.code === 'E_CHECKSUM') proven.push({ a, detail: e.message });
       }
     }
     if (item.ok) delete item.detail;
     items.push(item);
   }
+  await recordFailures(backend, base, proven, ctx);
   return { ok: items.every((i) => i.ok), items };
+}
+
+/**
+ * Records each proven failure in its set's manifest on the destination (one write per set). A
+ * destination qnb may read but not write (read-only keys) keeps its manifests: a warning says so.
+ */
+async function recordFailures(
+  backend: CopyBackend,
+  base: string,
+  proven: { a: RepoArtifact; detail: string }[],
+  ctx: TargetContext,
+): Promise<void> {
+  const sets = new Map(proven.map(({ a }) => [a.set.id, a.set]));
+  for (const { a, detail } of proven)
+    a.artifact.verification = { at: ctx.now().toISOString(), ok: false, deep: false, detail };
+  for (const set of sets.values()) {
+    try {
+      await putText(backend, setKey(set.id), manifestText(set), ctx.signal);
+    } catch (err) {
+      const e = toQnbError(err, ctx.signal);
+      if (e.code === 'E_INTERRUPTED') throw e;
+      ctx.reporter.emit({
+        type: 'warning',
+        message: `could not record the failed verification in ${setKey(set.id)} on ${base} (${e.message}); until then list --remote and prune --remote still count that copy valid`,
+      });
+    }
+  }
 }

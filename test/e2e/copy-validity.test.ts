@@ -74,3 +74,44 @@ test('a set manifest on the destination that is not valid JSON: copy fails that 
   assert.notEqual(verified.code, 0);
   assert.match(verified.stdout, new RegExp(`❌ ${key}: not valid JSON.*qnb copy --to`));
 });
+
+test('verify --from records a damaged copy on the destination: prune --remote keeps the older good one, copy sends the damaged one again', async (t) => {
+  const cwd = await tempDir(t);
+  const backupDir = join(cwd, 'backups');
+  const sets = await syntheticRepository(backupDir, { sets: 2, bytes: 4096 });
+  const dest = join(cwd, 'usb-drive');
+  await mkdir(dest);
+  const qnb = (args: string[]) => runQnb(args, { cwd, env: qnbEnv({ QNB_BACKUP_DIR: backupDir }) });
+  assert.equal((await qnb(['copy', '--to', dest])).code, 0);
+  const [older, newest] = sets.map((s) => s.artifacts.find((a) => a.target === 'qdrant')!.file) as [
+    string,
+    string,
+  ];
+  // the newest Qdrant copy rots on the drive, its size unchanged
+  const rotten = await readFile(join(dest, newest));
+  rotten[100] = rotten[100]! ^ 0xff;
+  await writeFile(join(dest, newest), rotten);
+  const valid = async () =>
+    new Map(
+      (JSON.parse((await qnb(['list', '--remote', dest, '--json'])).stdout) as Listed).backups.map((b) => [
+        b.file,
+        b.valid,
+      ]),
+    );
+  assert.equal((await valid()).get(newest), true, 'by size alone it still looks valid');
+
+  const verified = await qnb(['verify', '--from', dest]);
+  assert.notEqual(verified.code, 0);
+  assert.match(verified.stdout, new RegExp(`❌ ${newest.replace(/[.]/g, '\\.')}.*sha256 differs`));
+  assert.equal((await valid()).get(newest), false, 'the failure is recorded on the destination');
+
+  const pruned = await qnb(['prune', '--remote', dest, '--keep-last', '1']);
+  assert.equal(pruned.code, 0, pruned.stderr + pruned.stdout);
+  assert.equal((await valid()).get(older), true, 'the older good copy is kept, not the damaged newest');
+
+  const again = await qnb(['copy', '--to', dest]);
+  assert.equal(again.code, 0, again.stderr + again.stdout);
+  assert.deepEqual(await readFile(join(dest, newest)), await readFile(join(backupDir, newest)));
+  assert.equal((await qnb(['verify', '--from', dest])).code, 0);
+  assert.equal((await valid()).get(newest), true);
+});

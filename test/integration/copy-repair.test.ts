@@ -142,3 +142,33 @@ test('a set manifest on the destination that is not valid JSON: copy fails the s
   assert.equal(repaired.sentFiles, 0, 'the plain copies there are proven by sha256, not sent again');
   assert.equal((await verifyRemote(dest, 'mem', undefined, context())).ok, true);
 });
+
+test('a copy verify --from proved damaged is sent again, although the sha256 the destination recorded still matches', async (t) => {
+  const root = join(await tempDir(t), 'backups');
+  const [made] = await syntheticRepository(root, { sets: 1, bytes: 4096 });
+  const repo = createRepository(root);
+  const dest = createMemoryBackend();
+  assert.equal((await copySets(repo, dest, context())).ok, true);
+  // bit rot on the storage: the bytes change, the sha256 recorded at put time does not
+  const file = made!.artifacts[0]!.file;
+  const o = dest.objects.get(file)!;
+  const rotten = Buffer.from(o.data);
+  rotten[10] = rotten[10]! ^ 0xff;
+  dest.objects.set(file, { ...o, data: rotten });
+  assert.equal((await copySets(repo, dest, context())).sets[0]?.action, 'present', 'unseen until read back');
+
+  const verified = await verifyRemote(dest, 'mem', undefined, context());
+  assert.equal(verified.ok, false);
+  const scan = await scanRemote(dest, 'mem');
+  assert.match(
+    scan.artifacts.find((a) => a.artifact.file === file)?.problem ?? '',
+    /failed verification: sha256/,
+  );
+
+  const again = await copySets(repo, dest, context());
+  assert.equal(again.ok, true, JSON.stringify(again.sets));
+  assert.equal(again.sentFiles, 1);
+  assert.notDeepEqual(dest.objects.get(file)!.data, rotten);
+  assert.equal((await verifyRemote(dest, 'mem', undefined, context())).ok, true);
+  assert.ok((await scanRemote(dest, 'mem')).artifacts.every((a) => a.valid));
+});
