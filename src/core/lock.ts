@@ -5,14 +5,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { link, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
-import { join } from 'node:path';
+import { link, open, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { ioError, LockedError } from './errors.js';
 import { FILE_MODE, TEMP_PREFIX } from './fs-safe.js';
 import { type ProcessPlace, placeOf, processPlace } from './process-place.js';
 
 /** Name of the lock file inside the backups folder. */
 export const LOCK_FILE = '.qnb.lock';
+/** Held (briefly) by the one run breaking a stale lock. */
+export const LOCK_BREAK_FILE = `${LOCK_FILE}.break`;
 
 /**
  * A held lock's file gets a fresh mtime this often (restic refreshes its locks the same way), so
@@ -190,20 +192,40 @@ async function refreshLock(path: string, token: string): Promise<void> {
   }
 }
 
-/** Moves a stale lock aside atomically; if another process replaced it meanwhile, puts it back. */
+/** A break file older than this was left by a run that died while breaking a lock. */
+const BREAK_STALE_MS = 60_000;
+
+/**
+ * Removes `stale` from `path` unless another run replaced it meanwhile. One breaker at a time
+ * (a `.break` file taken by link, which fails atomically when it exists), and the lock read
+ * again under it: nobody else removes a lock whose holder is dead, so what is read is what is
+ * removed. (Moving the lock aside and back, as before, could put back a lock over one that a
+ * third run had taken in between: two holders.)
+ */
 async function breakStaleLock(path: string, stale: LockInfo): Promise<void> {
-  const aside = `${path}.stale-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const breaker = join(dirname(path), LOCK_BREAK_FILE);
+  const temp = join(dirname(path), `${TEMP_PREFIX}break-${process.pid}-${randomBytes(3).toString('hex')}`);
   try {
-    await rename(path, aside);
-  } catch {
-    return; // someone else broke it first
-  }
-  const moved = await readLock(aside);
-  if (moved && moved.token !== stale.token) {
-    await rename(aside, path).catch(() => {});
+    await writeFile(temp, String(process.pid), { flag: 'wx', mode: FILE_MODE });
+    await link(temp, breaker);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+      throw ioError(err as NodeJS.ErrnoException, breaker);
+    // another run is breaking it; a break file left by a run that died is cleared for the next try
+    const age = await stat(breaker).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
+    if (age > BREAK_STALE_MS) await rm(breaker, { force: true });
     return;
+  } finally {
+    await rm(temp, { force: true });
   }
-  await rm(aside, { force: true });
+  try {
+    if ((await readLock(path))?.token === stale.token) await rm(path, { force: true });
+  } finally {
+    await rm(breaker, { force: true });
+  }
 }
 
 async function releaseLock(path: string, token: string): Promise<void> {

@@ -10,7 +10,7 @@ import { readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ioError, NotFoundError } from './errors.js';
 import { ensureDir, TEMP_PREFIX, writeFileAtomic } from './fs-safe.js';
-import { LOCK_FILE } from './lock.js';
+import { LOCK_BREAK_FILE, LOCK_FILE } from './lock.js';
 import {
   type ArtifactRecord,
   isCompleteArtifact,
@@ -49,7 +49,7 @@ const SETS_DIR = 'sets';
  */
 export const RESERVE_FILE = '.qnb-reserve';
 const RESERVE_BYTES = 256 * 1024;
-const ownRootEntries = [...Object.values(TARGET_DIRS), SETS_DIR, LOCK_FILE, RESERVE_FILE];
+const ownRootEntries = [...Object.values(TARGET_DIRS), SETS_DIR, LOCK_FILE, LOCK_BREAK_FILE, RESERVE_FILE];
 
 /** An artifact as found in the repository, with its validity. */
 export interface RepoArtifact {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { type PathLike, readFileSync, writeFileSync } from 'node:fs';
+import { readFile, utimes, writeFile } from 'node:fs/promises';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -198,4 +200,77 @@ test('taking the lock leaves no temporary file behind', async (t) => {
   assert.deepEqual(await readdir(dir), [LOCK_FILE]);
   await lock.release();
   assert.deepEqual(await readdir(dir), []);
+});
+
+test('a run breaking a stale lock never removes or replaces a lock another run took meanwhile', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, LOCK_FILE);
+  const lockOf = (token: string, pid: number): LockInfo => ({
+    pid,
+    host: hostname(),
+    procStart: processStartTime(pid),
+    startedAt: new Date().toISOString(),
+    command: 'backup-all',
+    token,
+  });
+  writeFileSync(path, JSON.stringify(lockOf('stale', deadPid())));
+  // B breaks the stale lock and takes it right after this run read it; C links its own lock as
+  // soon as the lock file is gone for a moment
+  const fsp = createRequire(import.meta.url)('node:fs/promises') as typeof import('node:fs/promises');
+  const { readFile: realRead, rename: realRename } = fsp;
+  let bTook = false;
+  let cTook = false;
+  fsp.readFile = (async (...args: Parameters<typeof realRead>) => {
+    const out = await realRead(...args);
+    if (args[0] === path && !bTook && String(out).includes('"stale"')) {
+      bTook = true;
+      writeFileSync(path, JSON.stringify(lockOf('B', process.pid)));
+    }
+    return out;
+  }) as typeof realRead;
+  fsp.rename = (async (from: PathLike, to: PathLike) => {
+    await realRename(from, to);
+    if (from === path && !cTook) {
+      try {
+        writeFileSync(path, JSON.stringify(lockOf('C', process.pid)), { flag: 'wx' });
+        cTook = true;
+      } catch {
+        // not gone: C waits
+      }
+    }
+  }) as typeof realRename;
+  syncBuiltinESMExports();
+  t.after(() => {
+    fsp.readFile = realRead;
+    fsp.rename = realRename;
+    syncBuiltinESMExports();
+  });
+  await assert.rejects(acquireLock(dir, 'prune'), LockedError);
+  assert.ok(bTook, 'the race happened');
+  const onDisk = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
+  // whoever believes it holds the lock must find its own file there
+  assert.equal(onDisk.token, cTook ? 'C' : 'B', `B took it, C ${cTook ? 'took it too' : 'did not'}`);
+});
+
+test('a break file left by a run that died while breaking a stale lock is cleared once old', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, LOCK_FILE);
+  const stale: LockInfo = {
+    pid: deadPid(),
+    host: hostname(),
+    procStart: null,
+    startedAt: new Date(0).toISOString(),
+    command: 'watch',
+    token: 'old',
+  };
+  await writeFile(path, JSON.stringify(stale));
+  await writeFile(`${path}.break`, '12345');
+  // fresh: another run may be breaking it right now, so this one does not
+  await assert.rejects(acquireLock(dir, 'prune'), LockedError);
+  assert.equal(JSON.parse(await readFile(path, 'utf8')).token, 'old');
+  const old = new Date(Date.now() - 5 * 60_000);
+  await utimes(`${path}.break`, old, old);
+  const lock = await acquireLock(dir, 'prune');
+  assert.equal(lock.info.command, 'prune');
+  await lock.release();
 });
