@@ -15,7 +15,7 @@ import type { RepoArtifact, RepoScan } from './repository.js';
 import { displayTime, formatDuration } from './time.js';
 
 /** Why a target is unhealthy. */
-export type StatusProblemCode = 'never' | 'stale' | 'failing' | 'size-drop' | 'count-drop';
+export type StatusProblemCode = 'never' | 'stale' | 'failing' | 'size-drop' | 'count-drop' | 'newest-invalid';
 
 /** One reason a target is unhealthy, with a sentence for people. */
 export interface StatusProblem {
@@ -172,6 +172,9 @@ export function computeStatus(scan: RepoScan, opts: StatusOptions): StatusReport
   const window = opts.window ?? 5;
   const nowMs = opts.now.getTime();
   const valid = new Map<string, RepoArtifact[]>();
+  // every committed backup of a target, newest first: one that was written whole and is no longer
+  // valid (file gone or changed, a failed verification) is a problem even with an older good one
+  const committed = new Map<string, RepoArtifact[]>();
   const names = new Map<string, { target: TargetKind; name: string }>();
   const remember = (target: TargetKind, name: string) => {
     const k = keyOf(target, name);
@@ -182,6 +185,7 @@ export function computeStatus(scan: RepoScan, opts: StatusOptions): StatusReport
   for (const a of scan.artifacts) {
     if (!isRegular(a.set)) continue;
     const k = remember(a.artifact.target, a.artifact.name);
+    if (a.artifact.status === 'ok') committed.set(k, [...(committed.get(k) ?? []), a]);
     if (!a.valid) continue;
     const list = valid.get(k);
     if (list) list.push(a);
@@ -226,6 +230,12 @@ export function computeStatus(scan: RepoScan, opts: StatusOptions): StatusReport
         });
       problems.push(...dropProblems(last, previous, ratio));
     }
+    const newest = committed.get(k)?.[0];
+    if (newest && !newest.valid && newest !== last)
+      problems.push({
+        code: 'newest-invalid',
+        message: `newest backup ${newest.artifact.file} is NOT VALID: ${newest.problem ?? 'not valid'}${last ? ` (the last good one is older: ${last.artifact.file})` : ''} — run \`qnb verify\`, then a new backup`,
+      });
     if (lastRun && !lastRun.ok)
       problems.push({
         code: 'failing',
@@ -240,7 +250,7 @@ export function computeStatus(scan: RepoScan, opts: StatusOptions): StatusReport
       trend.medianBytes = med;
       if (med > 0) trend.changePct = Math.round(((last.artifact.bytes - med) / med) * 1000) / 10;
     }
-    const verified = list
+    const verified = (committed.get(k) ?? [])
       .filter((a) => a.artifact.verification)
       .sort((a, b) => newestFirst(a.artifact.verification!.at, b.artifact.verification!.at))[0];
     targets.push({

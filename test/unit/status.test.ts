@@ -180,12 +180,14 @@ test('sharp size drop: below half the median of the previous 5 valid backups', (
     status(scanOf([old, ...prev, artifact({ name: 'papers', hoursAgo: 1, bytes: 600 })])).healthy,
     true,
   );
-  // invalid and pre-restore backups are not part of the trend
+  // invalid and pre-restore backups are not part of the trend (the invalid newest is its own problem)
   const broken = artifact({ name: 'papers', hoursAgo: 0.5, bytes: 10, valid: false });
   const safety = artifact({ name: 'papers', hoursAgo: 0.2, bytes: 10, reason: 'pre-restore' });
-  assert.equal(
-    status(scanOf([...prev, artifact({ name: 'papers', hoursAgo: 1, bytes: 900 }), broken, safety])).healthy,
-    true,
+  assert.deepEqual(
+    status(
+      scanOf([...prev, artifact({ name: 'papers', hoursAgo: 1, bytes: 900 }), broken, safety]),
+    ).targets[0]!.problems.map((p) => p.code),
+    ['newest-invalid'],
   );
 });
 
@@ -280,4 +282,32 @@ test('scan + status over 1,000 backups on disk: every backup found, grouped per 
   assert.equal(report.targets[0]!.validBackups, 500);
   // speed is measured by `npm run bench` (bench/RESULTS.md), not asserted here: timed tests flake
   t.diagnostic(`scan + status of 1,000 backups: ${ms.toFixed(0)} ms`);
+});
+
+test('the newest backup no longer valid (failed verification, file gone) is a problem even with an older good one', () => {
+  const bad = artifact({ name: 'papers', hoursAgo: 1, valid: false });
+  bad.problem = 'failed verification: sha256 differs from the manifest (file is corrupt)';
+  bad.artifact.verification = { at: NOW.toISOString(), ok: false, deep: false, detail: 'sha256 differs' };
+  const good = artifact({ name: 'papers', hoursAgo: 7 });
+  good.artifact.verification = { at: new Date(NOW.getTime() - 6 * H).toISOString(), ok: true, deep: false };
+  const r = status(scanOf([bad, good, artifact({ name: 'chunks', hoursAgo: 1 })]));
+  assert.equal(r.healthy, false);
+  const papers = r.targets.find((t) => t.name === 'papers')!;
+  assert.deepEqual(
+    papers.problems.map((p) => p.code),
+    ['newest-invalid'],
+  );
+  assert.match(
+    papers.problems[0]!.message,
+    new RegExp(
+      `^newest backup ${bad.artifact.file} is NOT VALID: failed verification: sha256 differs .*the last good one is older: ${good.artifact.file}`,
+    ),
+  );
+  assert.equal(papers.lastGood?.file, good.artifact.file);
+  assert.equal(papers.lastVerified?.ok, false, 'the newest verification is the failed one');
+  assert.equal(r.targets.find((t) => t.name === 'chunks')!.healthy, true);
+  // an incomplete artifact of an interrupted run is the run's failure, not this problem
+  const pending = artifact({ name: 'papers', hoursAgo: 1, valid: false });
+  pending.artifact.status = 'pending';
+  assert.equal(status(scanOf([pending, good])).healthy, true);
 });
