@@ -4,7 +4,7 @@
  * the manager wired to the CLI's reporter is in manager-for.ts.
  */
 import { loadConfig } from '../config/load.js';
-import { createRedactor, shortSecretWarning } from '../config/redact.js';
+import { createRedactor, rememberSecrets, shortSecretWarning } from '../config/redact.js';
 import type { CliIO, CommandContext, GlobalOptions } from './io.js';
 
 /** Loads config for a command; throws ConfigError before anything is touched. */
@@ -24,6 +24,8 @@ export function createContext(
       ...flags,
     },
   });
+  // the run's last error is redacted with these too (cli/main.ts)
+  rememberSecrets(io, loaded.secrets);
   const redact = createRedactor(loaded.secrets);
   const { config } = loaded;
   const weak = shortSecretWarning({

@@ -6,7 +6,7 @@
 import { realpathSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from '@commander-js/extra-typings';
-import { createRedactor } from '../config/redact.js';
+import { createRedactor, rememberedSecrets } from '../config/redact.js';
 import { QnbError, toQnbError } from '../core/errors.js';
 import { exitNotes } from '../core/exit-notes.js';
 import { QNB_VERSION } from '../core/version.js';
@@ -92,7 +92,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     }
     const e = toQnbError(err, io.signal);
     try {
-      redact = createRedactor(secretsFromEnv(io.env));
+      redact = createRedactor([...secretsFromEnv(io.env), ...rememberedSecrets(io)]);
     } catch {
       // keep identity
     }
@@ -110,7 +110,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
-/** Secrets known from the environment, for redacting errors raised before config loaded. */
+/** Secrets known from the environment, for redacting errors raised before config loaded (or while it loads). */
 function secretsFromEnv(env: NodeJS.ProcessEnv): string[] {
   return [
     env.QDRANT_API_KEY,

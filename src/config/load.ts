@@ -3,7 +3,7 @@
  * validated, frozen object that remembers where each value came from (c12-style layers).
  * `process.env` is read here and nowhere else in qnb.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { lilconfigSync } from 'lilconfig';
@@ -67,6 +67,53 @@ function unknownFileKey(data: unknown): string | undefined {
   return extra.length > 0 ? extra.join('.') : undefined;
 }
 
+/**
+ * Where a config file fails to parse, without quoting it: the parsers' own messages show the text
+ * around the error, which may be a password (an unquoted value). JSON: the line and column where
+ * a prefix of the text stops being a valid start; YAML: the parser's line, column and code.
+ */
+function parseErrorPlace(err: unknown, cwd: string, configFile: string | undefined): string {
+  const e = err as {
+    name?: string;
+    code?: string;
+    linePos?: { line: number; col: number }[];
+    filepath?: string;
+  };
+  if (e.name === 'YAMLParseError' && e.linePos?.[0])
+    return `not valid YAML (${e.code ?? 'syntax'}) at line ${e.linePos[0].line}, column ${e.linePos[0].col}`;
+  const file = configFile
+    ? resolve(cwd, configFile)
+    : FILE_NAMES.map((n) => resolve(cwd, n)).find(existsSync);
+  let text: string;
+  try {
+    text = file ? readFileSync(file, 'utf8') : '';
+  } catch {
+    return 'not valid JSON';
+  }
+  // the longest prefix JSON.parse only finds unfinished is where the error starts
+  const fine = (n: number) => {
+    try {
+      JSON.parse(text.slice(0, n));
+      return true;
+    } catch (x) {
+      // V8 says "Unexpected end", or names a position: at the end of the prefix, it is unfinished
+      const m = (x as Error).message;
+      const at = /at position (\d+)/.exec(m);
+      return /Unexpected end of JSON input/.test(m) || (at !== null && Number(at[1]) >= n);
+    }
+  };
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fine(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  if (lo >= text.length) return 'not valid JSON: the file ends before the value does';
+  const before = text.slice(0, lo + 1).split('\n');
+  return `not valid JSON at line ${before.length}, column ${before.at(-1)!.length}`;
+}
+
 function readConfigFile(opts: LoadConfigOptions): {
   data: Record<string, unknown>;
   file: string | undefined;
@@ -96,7 +143,7 @@ function readConfigFile(opts: LoadConfigOptions): {
     if (err instanceof ConfigError) throw err;
     const where = opts.configFile ?? 'qnb.config';
     throw new ConfigError(
-      `${where}: cannot parse: ${(err as Error).message.split('\n')[0]}`,
+      `${where}: cannot parse: ${parseErrorPlace(err, cwd, opts.configFile)}`,
       'fix the JSON/YAML syntax',
     );
   }

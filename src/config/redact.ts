@@ -75,3 +75,16 @@ export function shortSecretWarning(named: Record<string, string | undefined>): s
   if (!short.length) return undefined;
   return `⚠ ${short.join(', ')} ${short.length > 1 ? 'are' : 'is'} shorter than ${MIN_SECRET_LENGTH} characters: qnb hides ${short.length > 1 ? 'them' : 'it'} only where ${short.length > 1 ? 'they stand' : 'it stands'} alone (URLs, headers, settings), not inside other words — use a longer secret`;
 }
+
+/** Secrets a run's configuration held (file, `*_FILE`, environment), by the run's I/O object. */
+const remembered = new WeakMap<object, readonly string[]>();
+
+/** Remembers the secrets of the run that `owner` stands for (its CLI I/O), for its last error. */
+export function rememberSecrets(owner: object, secrets: readonly string[]): void {
+  remembered.set(owner, secrets);
+}
+
+/** The secrets remembered for `owner`; none before its configuration was loaded. */
+export function rememberedSecrets(owner: object): readonly string[] {
+  return remembered.get(owner) ?? [];
+}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
@@ -129,6 +129,28 @@ describe('invalid configuration names the key and the fix', () => {
     assert.throws(
       () => loadConfig({ env: {}, cwd }),
       (e: ConfigError) => /cannot parse/.test(e.message),
+    );
+  });
+
+  test('a config file that does not parse: the line and column, never the text (an unquoted password)', async (t) => {
+    const cwd = await tempDir(t);
+    await writeFile(
+      join(cwd, 'qnb.config.json'),
+      '{\n  "backupDir": "./b",\n  "neo4j": { "password": s3cr3t-pass-9 }\n}\n',
+    );
+    assert.throws(
+      () => loadConfig({ env: {}, cwd }),
+      (e: ConfigError) =>
+        e.message === 'qnb.config: cannot parse: not valid JSON at line 3, column 26' &&
+        !`${e.message} ${e.hint}`.includes('s3cr3t'),
+    );
+    await rm(join(cwd, 'qnb.config.json'));
+    await writeFile(join(cwd, 'qnb.config.yaml'), 'neo4j:\n  password: [s3cr3t-pass-9\n');
+    assert.throws(
+      () => loadConfig({ env: {}, cwd }),
+      (e: ConfigError) =>
+        /^qnb\.config: cannot parse: not valid YAML \(\w+\) at line \d+, column \d+$/.test(e.message) &&
+        !e.message.includes('s3cr3t'),
     );
   });
 
