@@ -4,6 +4,8 @@
  * other line alone), or a systemd service + timer pair to install by hand.
  */
 import { spawn } from 'node:child_process';
+import { accessSync, closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { QnbError } from '../core/errors.js';
 
 /** Marker comment at the end of the line qnb owns in the crontab. */
@@ -36,6 +38,33 @@ export function cronCommand(job: JobSpec, log: string): string {
 /** The whole crontab line, with the marker. */
 export function cronLine(schedule: string, job: JobSpec, log: string): string {
   return `${schedule.trim()} ${cronCommand(job, log)} ${CRON_MARKER}`;
+}
+
+/**
+ * Why this user cannot append to the job's log (`undefined` when it can): /bin/sh skips the whole
+ * command when it cannot open `>> LOG`, so cron would never run qnb. With `create`, a missing
+ * folder is made and the file opened for append; without, nothing is touched.
+ */
+export function logProblem(log: string, create: boolean): string | undefined {
+  try {
+    if (create) {
+      mkdirSync(dirname(log), { recursive: true });
+      closeSync(openSync(log, 'a'));
+      return undefined;
+    }
+    const st = statSync(log, { throwIfNoEntry: false });
+    if (st?.isDirectory()) return 'it is a folder';
+    if (!st && !statSync(dirname(log)).isDirectory()) return `${dirname(log)} is not a folder`;
+    accessSync(st ? log : dirname(log), constants.W_OK);
+    return undefined;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') return `${dirname(log)} does not exist`;
+    if (e.code === 'EISDIR') return 'it is a folder';
+    if (e.code === 'ENOTDIR' || e.code === 'EEXIST') return 'a part of its path is not a folder';
+    if (e.code === 'EACCES' || e.code === 'EPERM') return 'permission denied';
+    return e.code === 'EROFS' ? 'read-only file system' : (e.code ?? e.message);
+  }
 }
 
 /** True for a line qnb installed. */

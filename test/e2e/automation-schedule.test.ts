@@ -178,6 +178,67 @@ describe('qnb install-cron', () => {
     assert.equal((await readSets(world.backupDir)).filter((s) => s.status === 'ok').length, 1);
   });
 
+  test('a --log whose folder does not exist yet: install-cron creates it and the installed line writes a set', async (t) => {
+    const world = await createQnbWorld(t);
+    const cron = await fakeCrontab(t);
+    await writeFile(
+      join(world.cwd, 'qnb.config.json'),
+      JSON.stringify({ qdrant: { url: world.server.url } }),
+    );
+    const env = { QNB_CRONTAB: cron.bin, QDRANT_URL: undefined };
+    const run = await world.qnb(['install-cron', '--skip-neo4j', '--log', 'logs/qnb.log'], env);
+    assert.equal(run.code, 0, run.stderr);
+    const line = (await cron.read()).split('\n').find((l) => l.endsWith('# qnb-backup'))!;
+    assert.equal(await runCronLine(line, world.cwd), 0);
+    assert.match(await readFile(join(world.cwd, 'logs/qnb.log'), 'utf8'), /=== Backup Results ===/);
+    assert.equal((await readSets(world.backupDir)).filter((s) => s.status === 'ok').length, 1);
+  });
+
+  test('a --log qnb cannot append to is exit 2 naming the path, and the crontab is not touched', async (t) => {
+    const world = await createQnbWorld(t);
+    const cron = await fakeCrontab(t);
+    await writeFile(cron.store, 'keep me\n');
+    // a parent that is a regular file: fails for root too (a chmod-based folder would not)
+    await writeFile(join(world.cwd, 'not-a-folder'), 'x');
+    const bad = join(world.cwd, 'not-a-folder', 'qnb.log');
+    const run = await world.qnb(['install-cron', '--log', bad], { QNB_CRONTAB: cron.bin });
+    assert.equal(run.code, 2, run.stderr);
+    assert.equal(errorLines(run).length, 1);
+    assert.match(
+      run.stderr,
+      /^✘ --log \S+not-a-folder\/qnb\.log: cannot append to it .* — .*qnb-backup\.log/m,
+    );
+    assert.equal(await cron.read(), 'keep me\n');
+    for (const mode of ['--print', '--systemd']) {
+      const printed = await world.qnb(['install-cron', mode, '--log', bad]);
+      assert.equal(printed.code, 0, printed.stderr);
+      assert.match(printed.stderr, /⚠ --log \S+not-a-folder\/qnb\.log: cannot append to it/, mode);
+    }
+  });
+
+  test('--qdrant-node URLs (repeatable) are written into the line', async (t) => {
+    const world = await createQnbWorld(t);
+    const args = [
+      'install-cron',
+      '--print',
+      '--qdrant-node',
+      'http://n1:6333',
+      '--qdrant-node',
+      'http://n2:6333',
+    ];
+    const printed = await world.qnb(args);
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.match(
+      printed.stdout,
+      / backup-all --qdrant-node http:\/\/n1:6333 --qdrant-node http:\/\/n2:6333 >> /,
+    );
+    const systemd = await world.qnb([...args.filter((a) => a !== '--print'), '--systemd']);
+    assert.match(
+      systemd.stdout,
+      /^ExecStart=.* backup-all --qdrant-node http:\/\/n1:6333 --qdrant-node http:\/\/n2:6333$/m,
+    );
+  });
+
   test('a one-character QDRANT_API_KEY: install-cron --print keeps the line intact and warns', async (t) => {
     const world = await createQnbWorld(t);
     const printed = await world.qnb(['install-cron', '--print', '--skip-neo4j'], { QDRANT_API_KEY: 'k' });

@@ -5,15 +5,17 @@
  * prints it, `--systemd` prints a service + timer pair instead.
  */
 import { realpathSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from '@commander-js/extra-typings';
 import { KEYS } from '../../config/keys.js';
+import { ConfigError } from '../../core/errors.js';
 import { cronToOnCalendar, parseCrontabCron } from '../../schedule/cron.js';
 import { keySource } from '../../schedule/cron-source.js';
 import {
   cronLine,
   type JobSpec,
+  logProblem,
   mergeCrontab,
   readCrontab,
   systemdUnits,
@@ -47,6 +49,8 @@ function jobFor(ctx: CommandContext, flags: InstallCronFlags): JobSpec {
   if (loaded.file) args.push('--config', loaded.file);
   if (loaded.sources.backupDir === 'flag') args.push('--backup-dir', loaded.config.backupDir);
   if (loaded.sources['qdrant.url'] === 'flag') args.push('--qdrant-url', loaded.config.qdrant.url);
+  if (loaded.sources['qdrant.nodes'] === 'flag')
+    for (const url of loaded.config.qdrant.nodes) args.push('--qdrant-node', url);
   if (flags.skipNeo4j) args.push('--skip-neo4j');
   if (flags.skipQdrant) args.push('--skip-qdrant');
   if (flags.copyTo) {
@@ -62,6 +66,23 @@ function envOnly(ctx: CommandContext): string[] {
   return KEYS.filter((k) => ctx.loaded.sources[k.path] === 'env' && !k.path.startsWith('automation.')).map(
     (k) => k.env!,
   );
+}
+
+/** What is wrong with a log the job cannot append to, and the fix (`undefined` when it can). */
+function logMessage(
+  ctx: CommandContext,
+  log: string,
+  create: boolean,
+  systemd = false,
+): [string, string] | undefined {
+  const problem = logProblem(log, create);
+  if (!problem) return undefined;
+  const home = ctx.io.env.HOME ? join(ctx.io.env.HOME, 'qnb-backup.log') : undefined;
+  const instead = [join(ctx.loaded.config.backupDir, 'qnb-backup.log'), home].filter(Boolean).join(' or ');
+  return [
+    `--log ${log}: cannot append to it (${problem}), so ${systemd ? 'the service would fail to start' : 'cron would never run qnb'}`,
+    `${problem.endsWith(' does not exist') ? `create it (mkdir -p ${dirname(log)}) or ` : ''}use a path you can write, e.g. --log ${instead}`,
+  ];
 }
 
 export function register(program: Command, host: CommandHost): void {
@@ -90,7 +111,8 @@ export async function runInstallCron(ctx: CommandContext, flags: InstallCronFlag
 
   if (flags.systemd) {
     const onCalendar = cronToOnCalendar(expr, source);
-    const units = systemdUnits(job, onCalendar, expr, flags.log ? resolve(ctx.io.cwd, flags.log) : undefined);
+    const log = flags.log ? resolve(ctx.io.cwd, flags.log) : undefined;
+    const units = systemdUnits(job, onCalendar, expr, log);
     if (ctx.json) printJson(ctx, { ok: true, onCalendar, ...units });
     else {
       ctx.out('# ~/.config/systemd/user/qnb-backup.service');
@@ -100,6 +122,8 @@ export async function runInstallCron(ctx: CommandContext, flags: InstallCronFlag
       ctx.out('# then: systemctl --user daemon-reload && systemctl --user enable --now qnb-backup.timer');
       ctx.out('#       (and once: loginctl enable-linger $USER, so it runs while you are logged out)');
     }
+    const logWarning = log ? logMessage(ctx, log, false, true) : undefined;
+    if (logWarning) ctx.err(`⚠ ${logWarning.join(' — ')}`);
     if (envWarning) ctx.err(envWarning);
     return EXIT.OK;
   }
@@ -110,9 +134,13 @@ export async function runInstallCron(ctx: CommandContext, flags: InstallCronFlag
   if (flags.print) {
     if (ctx.json) printJson(ctx, { ok: true, line, installed: false });
     else ctx.out(line);
+    const logWarning = logMessage(ctx, log, false);
+    if (logWarning) ctx.err(`⚠ ${logWarning.join(' — ')}`);
     if (envWarning) ctx.err(envWarning);
     return EXIT.OK;
   }
+  const logError = logMessage(ctx, log, true);
+  if (logError) throw new ConfigError(...logError);
   const existing = await readCrontab(automation.crontab);
   const merged = mergeCrontab(existing, line);
   const changed = merged.text !== existing;
