@@ -1,7 +1,7 @@
 /**
  * The one table from outcomes to exit statuses (documented in docs/exit-codes.md).
  */
-import { copyFailure } from '../core/backup-copy.js';
+import { afterSetFailure, copyFailure } from '../core/backup-copy.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { BackupResult } from '../core/manager.js';
 import type { SetStatus } from '../core/manifest.js';
@@ -40,11 +40,15 @@ export function exitCodeFor(code: ErrorCode): number {
   }
 }
 
-/** Exit status of a backup run: its set's status, then its off-site copy's error (`--copy-to`). */
+/**
+ * Exit status of a backup run: its set's status, then its off-site copy's error (`--copy-to`),
+ * then a failed `hooks.afterSet` (partial: the set is good, resuming the writers was not).
+ */
 export function exitCodeForBackup(r: BackupResult): number {
   if (r.status !== 'ok') return exitCodeForSet(r.status);
   const failed = copyFailure(r.copy);
-  return failed ? exitCodeFor(failed.code) : EXIT.OK;
+  if (failed) return exitCodeFor(failed.code);
+  return afterSetFailure(r) ? EXIT.PARTIAL : EXIT.OK;
 }
 
 /** Exit status for a finished backup set. */

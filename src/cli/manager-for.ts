@@ -3,7 +3,7 @@
  * Kept apart from context.ts so that reading commands (`list`, `status`) do not load the
  * manager and, through it, every target.
  */
-import { backupSucceeded, copyFailure } from '../core/backup-copy.js';
+import { afterSetFailure, backupSucceeded, copyFailure } from '../core/backup-copy.js';
 import { type BackupManager, type BackupResult, createBackupManager } from '../core/manager.js';
 import type { CopyBackend } from '../storage/backend.js';
 import { printJson } from './context.js';
@@ -58,6 +58,15 @@ export function copyFailureLine(result: BackupResult): string | undefined {
   return failed && `✘ ${failed.message}${failed.hint ? ` — ${failed.hint}` : ''}`;
 }
 
+/** `✘ hooks.afterSet failed: …` with the fix (the writers may still be paused), or undefined. */
+export function afterSetFailureLine(result: BackupResult): string | undefined {
+  const failed = afterSetFailure(result);
+  return (
+    failed &&
+    `✘ hooks.afterSet failed: ${failed.detail} — the writers may still be paused: run the hooks.afterSet command by hand`
+  );
+}
+
 /**
  * Prints a backup set (with its copy, when `--copy-to` asked for one) as JSON or in the seed's
  * `=== Backup Results ===` layout; returns the exit status.
@@ -69,5 +78,7 @@ export function printBackupResult(ctx: CommandContext, manager: BackupManager, r
     const failed = copyFailureLine(result);
     if (failed) ctx.err(failed);
   }
+  const after = afterSetFailureLine(result);
+  if (after) ctx.err(after);
   return exitCodeForBackup(result);
 }

@@ -9,6 +9,7 @@ import type { CopyBackend } from '../storage/backend.js';
 import type { TargetContext } from '../targets/target.js';
 import { type CopyOptions, type CopyReport, copySets } from './copy.js';
 import { type ErrorCode, toQnbError } from './errors.js';
+import type { HookRecord } from './manifest.js';
 import type { Repository } from './repository.js';
 
 /** What the copy after a backup did. */
@@ -57,7 +58,22 @@ export function copyFailure(
   return failed?.error ?? { code: 'E_IO', message: `copy to ${copy.target} failed` };
 }
 
-/** True when the run did all it was asked: an `ok` set and, with a copy destination, a complete copy. */
-export function backupSucceeded(r: { status: string; copy?: BackupCopyOutcome | undefined }): boolean {
-  return r.status === 'ok' && copyFailure(r.copy) === undefined;
+/**
+ * The `hooks.afterSet` run that failed, or undefined. The set's data is good, but the writers that
+ * `hooks.beforeSet` paused may still be paused: the run is reported failed (docs/consistency.md).
+ */
+export function afterSetFailure(r: { hooks?: readonly HookRecord[] | undefined }): HookRecord | undefined {
+  return r.hooks?.find((h) => h.hook === 'afterSet' && !h.ok);
+}
+
+/**
+ * True when the run did all it was asked: an `ok` set, with a copy destination a complete copy,
+ * and no failed `hooks.afterSet`.
+ */
+export function backupSucceeded(r: {
+  status: string;
+  copy?: BackupCopyOutcome | undefined;
+  hooks?: readonly HookRecord[] | undefined;
+}): boolean {
+  return r.status === 'ok' && copyFailure(r.copy) === undefined && afterSetFailure(r) === undefined;
 }

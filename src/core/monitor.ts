@@ -6,16 +6,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { MonitorConfig } from '../config/schema.js';
-import { backupSucceeded, copyFailure } from './backup-copy.js';
-import { LockedError, QnbError, toQnbError } from './errors.js';
+import { backupSucceeded } from './backup-copy.js';
+import { LockedError, toQnbError } from './errors.js';
 import type { Reporter } from './events.js';
 import { acquireLock } from './lock.js';
 import type { BackupResult } from './manager.js';
 import type { Repository } from './repository.js';
 import { computeStatus, type StatusReport } from './status.js';
+import { errorBody, type RunInfo, type WebhookBody, webhookBody } from './webhook-body.js';
 
 /** What the hooks need besides the configuration. */
 export interface MonitorOptions {
@@ -30,37 +30,7 @@ export interface MonitorOptions {
   now?: () => Date;
 }
 
-/** What a run is, for the webhook. */
-export interface RunInfo {
-  /** e.g. `backup-all`, `backup-all (schedule)`, `run: make reindex`. */
-  command: string;
-}
-
-/** Body of the webhook POST. */
-export interface WebhookBody {
-  event: 'backup';
-  /** The set's status; `copy-failed` for an `ok` set whose off-site copy (`--copy-to`) failed. */
-  status: BackupResult['status'] | 'error' | 'copy-failed';
-  ok: boolean;
-  setId: string | null;
-  command: string;
-  host: string;
-  durationMs: number;
-  artifacts: { target: string; name: string; file: string; bytes: number; counts: Record<string, number> }[];
-  errors: { target?: string; name?: string; code: string; message: string }[];
-  /** With `--copy-to`: where the copy went, whether it worked, its error; or why it did not run. */
-  copy?:
-    | {
-        target: string;
-        ok: boolean;
-        sentFiles: number;
-        sentBytes: number;
-        error?: { code: string; message: string };
-      }
-    | { skipped: string };
-  /** One line for chat webhooks (Slack, Mattermost). */
-  text: string;
-}
+export type { RunInfo, WebhookBody } from './webhook-body.js';
 
 /** `https://hc-ping.com/…`: a URL without its path, query or user info. */
 export function describeUrl(url: string): string {
@@ -74,12 +44,14 @@ export function describeUrl(url: string): string {
 
 async function send(
   url: string,
-  init: { method: 'GET' | 'POST'; body?: string },
+  init: { method: 'GET' | 'POST'; body?: string; type?: string },
   timeoutMs: number,
 ): Promise<void> {
   const res = await fetch(url, {
     method: init.method,
-    ...(init.body !== undefined ? { body: init.body, headers: { 'content-type': 'application/json' } } : {}),
+    ...(init.body !== undefined
+      ? { body: init.body, headers: { 'content-type': init.type ?? 'application/json' } }
+      : {}),
     signal: AbortSignal.timeout(timeoutMs),
     redirect: 'follow',
   });
@@ -192,6 +164,7 @@ export interface Monitor {
   /**
    * Runs `backup` between the start and finish hooks and returns its result (or rethrows its
    * error). A run refused because another qnb holds the lock sends nothing: the holder reports.
+   * Any other failure, before `/start` too (a full or read-only backups folder), is a failed run.
    */
   around(info: RunInfo, backup: () => Promise<BackupResult>): Promise<BackupResult>;
 }
@@ -203,10 +176,13 @@ export function createMonitor(config: Readonly<MonitorConfig>, opts: MonitorOpti
   const redact = opts.redact ?? ((s: string) => s);
   const warn = (message: string) => opts.reporter.emit({ type: 'warning', message });
 
-  async function ping(suffix: '/start' | '' | '/fail'): Promise<void> {
+  /** `/fail` is POSTed with the reason, which healthchecks.io shows in the ping's log. */
+  async function ping(suffix: '/start' | '' | '/fail', why?: string): Promise<void> {
     if (!config.pingUrl) return;
+    const init =
+      why === undefined ? { method: 'GET' as const } : { method: 'POST' as const, body: redact(why) };
     try {
-      await send(`${config.pingUrl}${suffix}`, { method: 'GET' }, timeoutMs);
+      await send(`${config.pingUrl}${suffix}`, { ...init, type: 'text/plain; charset=utf-8' }, timeoutMs);
     } catch (err) {
       warn(
         `ping ${describeUrl(config.pingUrl)}${suffix} failed (${reason(err)}); the backup is not affected`,
@@ -248,88 +224,36 @@ export function createMonitor(config: Readonly<MonitorConfig>, opts: MonitorOpti
     active,
     async around(info, backup) {
       if (!active) return backup();
-      await probeLock(info.command);
-      const started = Date.now();
+      let started = Date.now();
+      /** A run that produced no set: `/fail` with the reason, the webhook, the textfile; then thrown. */
+      const fail = async (err: unknown): Promise<never> => {
+        const body = errorBody(info, toQnbError(err), Date.now() - started);
+        await Promise.all([ping('/fail', body.text), webhook(body), textfile(false, body.durationMs)]);
+        throw err;
+      };
+      // another run holds the lock: it reports, this one stays silent; any other failure alerts
+      await probeLock(info.command).catch((err) =>
+        err instanceof LockedError ? Promise.reject(err) : fail(err),
+      );
+      started = Date.now();
       await ping('/start');
       let result: BackupResult;
       try {
         result = await backup();
       } catch (err) {
         if (err instanceof LockedError) throw err;
-        const e = err instanceof QnbError ? err : toQnbError(err);
-        const durationMs = Date.now() - started;
-        await Promise.all([
-          ping('/fail'),
-          webhook({
-            event: 'backup',
-            status: e.code === 'E_INTERRUPTED' ? 'interrupted' : 'error',
-            ok: false,
-            setId: null,
-            command: info.command,
-            host: hostname(),
-            durationMs,
-            artifacts: [],
-            errors: [{ code: e.code, message: e.message }],
-            text: `qnb ${info.command} on ${hostname()}: ${e.message}`,
-          }),
-          textfile(false, durationMs),
-        ]);
-        throw err;
+        return fail(err);
       }
-      // a failed off-site copy fails the run: the backup did not leave the machine
+      // a failed off-site copy or hooks.afterSet fails the run: the backup did not leave the
+      // machine, or the writers may still be paused
       const ok = backupSucceeded(result);
+      const body = webhookBody(info, result);
       await Promise.all([
-        ping(ok ? '' : '/fail'),
-        webhook(webhookBody(info, result)),
+        ping(ok ? '' : '/fail', ok ? undefined : body.text),
+        webhook(body),
         textfile(ok, result.durationMs),
       ]);
       return result;
     },
-  };
-}
-
-function copySummary(copy: NonNullable<BackupResult['copy']>): NonNullable<WebhookBody['copy']> {
-  if ('skipped' in copy) return copy;
-  const failed = copyFailure(copy);
-  return {
-    target: copy.target,
-    ok: !failed,
-    sentFiles: copy.sentFiles,
-    sentBytes: copy.sentBytes,
-    ...(failed ? { error: { code: failed.code, message: failed.message } } : {}),
-  };
-}
-
-function webhookBody(info: RunInfo, r: BackupResult): WebhookBody {
-  const artifacts = r.artifacts
-    .filter((a) => a.status === 'ok')
-    .map((a) => ({
-      target: a.target,
-      name: a.name,
-      file: a.file,
-      bytes: a.bytes,
-      counts: a.counts as Record<string, number>,
-    }));
-  const failed = r.errors.map((e) => `${e.target} ${e.name}`).join(', ');
-  const copy = r.copy ? copySummary(r.copy) : undefined;
-  const copyError = copy && 'error' in copy ? copy.error : undefined;
-  const copyText =
-    !copy || 'skipped' in copy
-      ? ''
-      : copyError
-        ? `; copy to ${copy.target} FAILED: ${copyError.message}`
-        : `; copied to ${copy.target}`;
-  return {
-    event: 'backup',
-    status: r.status === 'ok' && copyError ? 'copy-failed' : r.status,
-    ok: backupSucceeded(r),
-    setId: r.setId,
-    command: info.command,
-    host: hostname(),
-    durationMs: r.durationMs,
-    artifacts,
-    errors: r.errors,
-    ...(copy ? { copy } : {}),
-    text: `qnb ${info.command} on ${hostname()}: set ${r.setId} ${r.status} (${artifacts.length} backup(s)${failed ? `; failed: ${failed}` : ''})${copyText}`,
   };
 }

@@ -79,7 +79,7 @@ describe('a failed copy keeps every local backup and fails the run', { timeout: 
     assert.ok(!hasStackTrace(run));
     assert.deepEqual(
       rx.hits.map((h) => `${h.method} ${h.path}`),
-      ['GET /hc/uuid-secret/start', 'GET /hc/uuid-secret/fail', 'POST /hook/T-secret'],
+      ['GET /hc/uuid-secret/start', 'POST /hc/uuid-secret/fail', 'POST /hook/T-secret'],
     );
     const body = JSON.parse(rx.hits[2]!.body);
     assert.equal(body.ok, false);

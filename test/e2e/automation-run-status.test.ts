@@ -249,7 +249,7 @@ describe('monitoring hooks', () => {
     assert.equal(failed.code, 1);
     assert.deepEqual(
       rx.hits.map((h) => `${h.method} ${h.path}`),
-      ['GET /ping/2f9a-secret-uuid/start', 'GET /ping/2f9a-secret-uuid/fail', 'POST /hook/T000-secret'],
+      ['GET /ping/2f9a-secret-uuid/start', 'POST /ping/2f9a-secret-uuid/fail', 'POST /hook/T000-secret'],
     );
     assert.equal(JSON.parse(rx.hits[2]!.body).status, 'failed');
     assert.match(await readFile(join(world.cwd, 'metrics', 'qnb.prom'), 'utf8'), /^qnb_last_run_success 0$/m);

@@ -54,3 +54,21 @@ test('a hook over its timeout is killed and reported', async (t) => {
   assert.match(run.stdout, /hooks\.beforeSet failed: timed out after 1 s/);
   assert.ok(Date.now() - started < 20_000, 'not waiting for the hook');
 });
+
+test('a failing afterSet: the set is ok, but the run exits 3 with one line naming the hook and the fix', async (t) => {
+  const w = await createQnbWorld(t);
+  await config(w.cwd, { afterSet: 'echo indexer will not resume >&2; exit 7' });
+  const run = await w.qnb(['backup-qdrant']);
+  assert.equal(run.code, 3, run.stdout + run.stderr);
+  assert.match(run.stdout, /✅ Qdrant/);
+  assert.match(
+    run.stderr,
+    /✘ hooks\.afterSet failed: exited with status 7: indexer will not resume — the writers may still be paused: run the hooks\.afterSet command by hand/,
+  );
+  // qnb run: the backup is good, but the run failed, so CMD does not run
+  const marker = join(w.cwd, 'cmd-ran');
+  const guarded = await w.qnb(['run', '--skip-neo4j', '--', 'touch', marker]);
+  assert.equal(guarded.code, 3, guarded.stdout + guarded.stderr);
+  assert.match(guarded.stderr, /✘ hooks\.afterSet failed: .* — not running touch/);
+  assert.ok(!existsSync(marker), 'CMD did not run');
+});

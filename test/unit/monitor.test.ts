@@ -4,15 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type BackupCopyReport, backupSucceeded, copyFailure } from '../../src/core/backup-copy.js';
-import { InterruptedError, LockedError } from '../../src/core/errors.js';
+import { InterruptedError, LockedError, QnbError } from '../../src/core/errors.js';
 import type { QnbEvent } from '../../src/core/events.js';
 import { acquireLock } from '../../src/core/lock.js';
 import type { BackupResult } from '../../src/core/manager.js';
+import type { HookRecord } from '../../src/core/manifest.js';
 import { createMonitor, describeUrl, prometheusText } from '../../src/core/monitor.js';
 import { createRepository } from '../../src/core/repository.js';
 import { computeStatus } from '../../src/core/status.js';
@@ -160,7 +161,7 @@ test('--copy-to: an ok set whose copy failed is a failed run (ping /fail, webhoo
   }));
   assert.deepEqual(
     rx.hits.map((h) => `${h.method} ${h.path}`),
-    ['GET /hc/start', 'GET /hc/fail', 'POST /hook'],
+    ['GET /hc/start', 'POST /hc/fail', 'POST /hook'],
   );
   const body = JSON.parse(rx.hits[2]!.body);
   assert.equal(body.status, 'copy-failed');
@@ -186,6 +187,90 @@ test('--copy-to: an ok set whose copy failed is a failed run (ping /fail, webhoo
   assert.deepEqual(good.copy, { target: '/mnt/usb/qnb', ok: true, sentFiles: 2, sentBytes: 4096 });
   assert.match(good.text, /; copied to \/mnt\/usb\/qnb$/);
   assert.match(await readFile(prom, 'utf8'), /^qnb_last_run_success 1$/m);
+});
+
+test('a failed hooks.afterSet fails the run: /fail with the reason, webhook ok:false naming it, textfile 0', async (t) => {
+  const rx = await startReceiver(t);
+  const { root, repository, reporter } = await setup(t);
+  const prom = join(root, 'qnb.prom');
+  const monitor = createMonitor(
+    { pingUrl: `${rx.url}/hc`, webhookUrl: `${rx.url}/hook`, prometheusFile: prom },
+    { reporter, repository },
+  );
+  const hooks: HookRecord[] = [
+    { hook: 'beforeSet', ok: true, durationMs: 5, exitCode: 0 },
+    {
+      hook: 'afterSet',
+      ok: false,
+      durationMs: 7,
+      exitCode: 7,
+      detail: 'exited with status 7: resume failed',
+    },
+  ];
+  const r = await monitor.around({ command: 'backup-all (schedule)' }, async () => ({
+    ...result('ok'),
+    hooks,
+  }));
+  assert.equal(r.status, 'ok', 'the set itself stays ok');
+  assert.equal(backupSucceeded(r), false);
+  assert.deepEqual(
+    rx.hits.map((h) => `${h.method} ${h.path}`),
+    ['GET /hc/start', 'POST /hc/fail', 'POST /hook'],
+  );
+  assert.match(rx.hits[1]!.body, /hooks\.afterSet FAILED: exited with status 7: resume failed/);
+  const body = JSON.parse(rx.hits[2]!.body);
+  assert.equal(body.ok, false);
+  assert.equal(body.status, 'hook-failed');
+  assert.deepEqual(body.hooks, [
+    { hook: 'beforeSet', ok: true, exitCode: 0 },
+    { hook: 'afterSet', ok: false, exitCode: 7, message: 'exited with status 7: resume failed' },
+  ]);
+  assert.match(body.text, /set 20260310-020000-abcd ok .*; hooks\.afterSet FAILED: exited with status 7/);
+  assert.match(await readFile(prom, 'utf8'), /^qnb_last_run_success 0$/m);
+});
+
+test('a backups folder that cannot be locked (full disk, EACCES, not a folder) is a failed run, then thrown', async (t) => {
+  const rx = await startReceiver(t);
+  const { root, repository, reporter } = await setup(t);
+  const prom = join(root, 'qnb.prom');
+  const full = new QnbError('E_IO', `${repository.root}: no space left on device`);
+  const notDir = join(root, 'a-file');
+  await writeFile(notDir, 'x');
+  const cases = [
+    { repo: { ...repository, init: () => Promise.reject(full) }, thrown: (e: unknown) => e === full },
+    {
+      // the lock's temp file cannot be written: the same path as ENOSPC/EACCES in acquireLock
+      repo: { ...createRepository(notDir), init: () => Promise.resolve() },
+      thrown: (e: unknown) => e instanceof Error && /ENOTDIR/.test(e.message),
+    },
+  ];
+  for (const { repo, thrown } of cases) {
+    rx.hits.length = 0;
+    const monitor = createMonitor(
+      { pingUrl: `${rx.url}/hc`, webhookUrl: `${rx.url}/hook`, prometheusFile: prom },
+      { reporter, repository: repo },
+    );
+    let ran = false;
+    await assert.rejects(
+      monitor.around({ command: 'backup-all (schedule)' }, async () => {
+        ran = true;
+        return result('ok');
+      }),
+      thrown,
+    );
+    assert.equal(ran, false);
+    assert.deepEqual(
+      rx.hits.map((h) => `${h.method} ${h.path}`),
+      ['POST /hc/fail', 'POST /hook'],
+    );
+    const body = JSON.parse(rx.hits[1]!.body);
+    assert.equal(body.status, 'error');
+    assert.equal(body.ok, false);
+    assert.equal(body.errors[0].code, 'E_IO');
+    assert.equal(rx.hits[0]!.body, body.text);
+    assert.match(await readFile(prom, 'utf8'), /^qnb_last_run_success 0$/m);
+  }
+  assert.match(JSON.parse(rx.hits[1]!.body).text, /a-file/);
 });
 
 test('a failing ping or webhook is a warning, never a failed backup; the URL is not shown', async (t) => {

@@ -1,8 +1,8 @@
 /**
  * `qnb run [--skip-neo4j] [--skip-qdrant] [--copy-to TARGET] -- CMD ARGS…` — back up (backup-all,
  * reason `pre-command`; with `--copy-to`, copied off-site too), then run a risky command (index
- * rebuild, migration) only if the backup set is `ok` and its copy succeeded, and exit with the
- * command's status. qnb's own output goes to stderr so the command's
+ * rebuild, migration) only if the backup set is `ok`, its copy succeeded and `hooks.afterSet` did
+ * not fail, and exit with the command's status. qnb's own output goes to stderr so the command's
  * stdout stays its own. Retention keeps the newest pre-command backup whatever the policy says.
  */
 
@@ -14,6 +14,7 @@ import { openAutomationJob } from '../automation-job.js';
 import type { CommandHost } from '../command.js';
 import { exitCodeForBackup } from '../exit-codes.js';
 import type { CommandContext } from '../io.js';
+import { afterSetFailureLine } from '../manager-for.js';
 import { renderBackup } from '../render/text.js';
 
 /** Options of run. */
@@ -74,6 +75,12 @@ export async function runRun(ctx: CommandContext, argv: string[], flags: RunFlag
     ctx.err(
       `✘ backup set ${result.setId} is only local, its copy failed: ${copyFailed.message} — not running ${cmd}`,
     );
+    return exitCodeForBackup(result);
+  }
+  // the data is good, but the writers may still be paused: the run failed, CMD does not run
+  const afterSet = afterSetFailureLine(result);
+  if (afterSet) {
+    ctx.err(`${afterSet} — not running ${cmd}`);
     return exitCodeForBackup(result);
   }
   ctx.err(`• backup set ${result.setId} ok — running ${cmd}`);
