@@ -206,24 +206,53 @@ describe('Neo4j online export through the CLI', { skip, timeout: 30 * 60_000 }, 
     assert.equal((await bolt()).hash, original.hash);
   });
 
-  test('an import that fails half-way rolls back: the safety export is imported back and checked', async () => {
+  test('a dangling relationship is refused before anything is touched; an import that fails half-way rolls back', async () => {
     const header = JSON.parse(
       gunzipSync(await readFile(join(cwd, 'backups', (await exports())[0]!.file)))
         .toString('utf8')
         .split('\n')[0]!,
     );
-    const node = { kind: 'node', id: 'a', labels: ['X'], properties: {} };
+    const gz = async (name: string, ls: unknown[]) => {
+      await writeFile(join(cwd, name), gzipSync(ls.map((l) => JSON.stringify(l)).join('\n')));
+      return join(cwd, name);
+    };
+    const node = { kind: 'node', id: 'a', labels: ['X'], properties: { k: { int: '1' } } };
     const rel = { kind: 'relationship', id: 'r', type: 'T', start: 'a', end: 'nowhere', properties: {} };
-    const end = { kind: 'end', counts: { nodes: 1, relationships: 1 } };
-    const broken = join(cwd, 'dangling.export.jsonl.gz');
-    await writeFile(broken, gzipSync([header, node, rel, end].map((l) => JSON.stringify(l)).join('\n')));
+    const dangling = await gz('dangling.export.jsonl.gz', [
+      header,
+      node,
+      rel,
+      { kind: 'end', counts: { nodes: 1, relationships: 1 } },
+    ]);
+    const refused = await qnb(['restore-neo4j', dangling, '--force', '--yes']);
+    assert.equal(refused.code, 4, refused.stdout + refused.stderr);
+    assert.match(
+      refused.stderr,
+      /dangling\.export\.jsonl\.gz: not a readable qnb Neo4j export: relationship r: its end node nowhere is not in the file/,
+    );
+    assert.doesNotMatch(refused.stderr + refused.stdout, /clearing|rolled back/);
+    assert.equal((await bolt()).hash, original.hash, 'nothing was touched');
+    // a file that checks out but fails after the data is in: its constraint does not hold
+    const unique = {
+      kind: 'constraint',
+      name: 'x_k',
+      type: 'UNIQUENESS',
+      entityType: 'NODE',
+      labelsOrTypes: ['X'],
+      properties: ['k'],
+      createStatement: 'CREATE CONSTRAINT x_k FOR (n:X) REQUIRE n.k IS UNIQUE',
+    };
+    const broken = await gz('duplicate.export.jsonl.gz', [
+      header,
+      unique,
+      node,
+      { ...node, id: 'b' },
+      { kind: 'end', counts: { nodes: 2, relationships: 0 } },
+    ]);
     const run = await qnb(['restore-neo4j', broken, '--force', '--yes']);
     assert.equal(run.code, 1, run.stdout + run.stderr);
     assert.ok(!hasStackTrace(run));
-    assert.match(
-      run.stderr,
-      /1 "T" relationship\(s\) reference nodes that are not in dangling\.export\.jsonl\.gz/,
-    );
+    assert.match(run.stderr, /constraint "x_k" \(CREATE CONSTRAINT x_k FOR \(n:X\) REQUIRE n\.k IS UNIQUE\)/);
     assert.match(
       run.stderr,
       /so qnb rolled back: "neo4j" was put back from the safety export and Neo4j runs with/,

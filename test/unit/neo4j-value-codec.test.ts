@@ -164,6 +164,22 @@ test('export file check: truncated, out of order, wrong counts and garbage are r
   };
   const ok = await checkExportFile(await file('ok', [header, node, end]), 'ok', codec);
   assert.deepEqual(ok.counts, { nodes: 1, relationships: 0 });
+  // elementId-shaped ids (kept as bits) and hand-made ones (kept as strings)
+  const ids = ['4:db-1:0', '4:db-1:9', 'a'].map((id) => ({ ...node, id }));
+  const rel = (start: string, end: string) => ({
+    kind: 'relationship',
+    id: 'r',
+    type: 'T',
+    start,
+    end,
+    properties: {},
+  });
+  const ends = (nodes: number, relationships: number) => ({ kind: 'end', counts: { nodes, relationships } });
+  const linked = [header, ...ids, rel('4:db-1:0', '4:db-1:9'), rel('a', '4:db-1:0'), ends(3, 2)];
+  assert.deepEqual((await checkExportFile(await file('linked', linked), 'linked', codec)).counts, {
+    nodes: 3,
+    relationships: 2,
+  });
   const bad: [string, unknown[], RegExp, boolean?][] = [
     ['truncated', [header, node], /no end line \(the file is truncated\)/],
     ['counts', [header, node, { ...end, counts: { nodes: 2, relationships: 0 } }], /end line says 2 nodes/],
@@ -172,6 +188,21 @@ test('export file check: truncated, out of order, wrong counts and garbage are r
     ['json', [header, '{nope', end], /line 2: /],
     ['value', [header, { ...node, properties: { n: { int: 'x' } } }, end], /node a: property "n"/],
     ['not gzip', [header, end], /not a readable qnb Neo4j export/, false],
+    [
+      'dangling',
+      [header, node, rel('a', 'nowhere'), ends(1, 1)],
+      /dangling: not a readable qnb Neo4j export: relationship r: its end node nowhere is not in the file/,
+    ],
+    [
+      'dangling-id',
+      [header, ...ids, rel('4:db-1:8', 'a'), ends(3, 1)],
+      /its start node 4:db-1:8 is not in the file/,
+    ],
+    [
+      'other-db',
+      [header, ...ids, rel('a', '4:db-2:9'), ends(3, 1)],
+      /its end node 4:db-2:9 is not in the file/,
+    ],
   ];
   for (const [name, lines, message, gzip] of bad)
     await assert.rejects(checkExportFile(await file(name, lines, gzip), name, codec), message, name);

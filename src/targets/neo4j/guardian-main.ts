@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BoltOptions } from './neo4j-bolt.js';
-import { GUARDIAN_ENV, recoverFromMarker, writeGuardianReport } from './neo4j-guardian.js';
+import { GUARDIAN_ENV, recoverFromMarker, runtimeOf, writeGuardianReport } from './neo4j-guardian.js';
 import { processAlive, readStoppedMarkerSync } from './neo4j-marker.js';
 
 const POLL_MS = 200;
@@ -18,7 +18,9 @@ function log(msg: string): void {
 async function main(): Promise<number> {
   const [backupDir, token] = process.argv.slice(2);
   const raw = process.env[GUARDIAN_ENV];
-  // the children it starts (neo4j start, neo4j-admin check) must not inherit the password
+  // the children it starts (neo4j start, neo4j-admin check) must not inherit the Bolt settings;
+  // they get the rest: qnb started this process with the environment its own runs of them had
+  // (config.neo4j.env: JAVA_HOME, PATH, NEO4J_CONF, …)
   delete process.env[GUARDIAN_ENV];
   if (!backupDir || !token || !raw) {
     log('usage: guardian-main BACKUP_DIR TOKEN (with QNB_GUARDIAN_BOLT set)');
@@ -39,7 +41,7 @@ async function main(): Promise<number> {
     if (!processAlive(m.pid, m.procStart)) {
       log(`qnb PID ${m.pid} ended while Neo4j was stopped by it; taking over`);
       try {
-        const r = await recoverFromMarker(backupDir, m, bolt, log);
+        const r = await recoverFromMarker(backupDir, m, bolt, log, runtimeOf(m.runtime, { ...process.env }));
         log(r.message);
         await writeGuardianReport(backupDir, r);
         return 0;

@@ -10,6 +10,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { QnbError } from '../../core/errors.js';
 import type { GraphCounts } from './neo4j-bolt.js';
+import { createNodeIdSet } from './neo4j-node-ids.js';
 import type { TaggedValue, ValueCodec } from './neo4j-value-codec.js';
 
 /** Format name written in every header. */
@@ -120,7 +121,8 @@ export interface ExportSummary {
 
 /**
  * Reads the whole file once and checks it before anything is touched: header and version, line
- * order (schema, nodes, relationships, end), every value decodes, and the end line's counts.
+ * order (schema, nodes, relationships, end), every value decodes, every relationship's start and
+ * end node is in the file, and the end line's counts.
  */
 export async function checkExportFile(
   path: string,
@@ -133,6 +135,7 @@ export async function checkExportFile(
   const schema: ExportSchema[] = [];
   const sampleRels: ExportSummary['sampleRels'] = new Map();
   const counts = { nodes: 0, relationships: 0 };
+  const nodeIds = createNodeIdSet();
   const order = ['header', 'index', 'node', 'relationship', 'end'];
   let stage = 0;
   for await (const line of readExportLines(path, label)) {
@@ -154,10 +157,14 @@ export async function checkExportFile(
         if (typeof line.id !== 'string' || !Array.isArray(line.labels))
           throw new Error('node without id or labels');
         codec.decodeProperties(line.properties);
+        nodeIds.add(line.id);
         counts.nodes++;
       } else if (line.kind === 'relationship') {
         if (typeof line.type !== 'string' || typeof line.start !== 'string' || typeof line.end !== 'string')
           throw new Error('relationship without type, start or end');
+        // the import clears the database first: a dangling relationship must stop it here
+        const missing = !nodeIds.has(line.start) ? 'start' : !nodeIds.has(line.end) ? 'end' : undefined;
+        if (missing) throw new Error(`its ${missing} node ${line[missing]} is not in the file`);
         codec.decodeProperties(line.properties);
         if (sampleRelIds.has(line.id))
           sampleRels.set(line.id, { start: line.start, end: line.end, type: line.type });

@@ -16,7 +16,7 @@ import {
   streamNeo4jFile,
   withNeo4jFile,
 } from './neo4j-backup.js';
-import { type BoltOptions, boltError, connectBolt, type GraphCounts, recordHash } from './neo4j-bolt.js';
+import { boltError, connectBolt, type GraphCounts, recordHash } from './neo4j-bolt.js';
 import {
   EXPORT_EXT,
   EXPORT_FORMAT,
@@ -25,6 +25,7 @@ import {
   type ExportLine,
   type ExportSchema,
 } from './neo4j-export-format.js';
+import { createNodeIdSet } from './neo4j-node-ids.js';
 import { recordNeo4jProbes } from './neo4j-probes.js';
 import { createValueCodec } from './neo4j-value-codec.js';
 
@@ -47,6 +48,8 @@ interface ExportStats {
   before?: GraphCounts;
   after?: GraphCounts;
   written: GraphCounts;
+  /** Relationships left out: an end node was created after the node scan (not in the file). */
+  skipped: number;
   schema: number;
   sample: SampleRecord[];
 }
@@ -74,13 +77,19 @@ async function schemaIn(tx: Tx): Promise<ExportSchema[]> {
   return [...(await rows('constraint', CONSTRAINTS)), ...(await rows('index', INDEXES))];
 }
 
+/** Per-call knobs of an export. */
+export interface Neo4jExportOptions extends Neo4jBackupOptions {
+  /** Test seam: awaited between the node scan and the relationship scan. */
+  afterNodeScan?: () => Promise<void>;
+}
+
 /** The file's text, in chunks, read in one transaction. */
 async function* exportText(
-  bolt: BoltOptions,
+  opts: Neo4jExportOptions,
   stats: ExportStats,
-  sampleSize: number,
   now: () => Date,
 ): AsyncGenerator<string> {
+  const { bolt, sampleSize = 3 } = opts;
   const { neo4j, driver } = await connectBolt(bolt);
   const codec = createValueCodec(neo4j);
   const session = driver.session({
@@ -116,17 +125,27 @@ async function* exportText(
       add(header);
       for (const s of schema) add(s);
       stats.schema = schema.length;
+      // reads are read-committed: the relationship scan also sees relationships created after the
+      // node scan, whose end nodes may not be in the file; those are left out, never written dangling
+      const ids = createNodeIdSet();
       for await (const r of tx.run(NODES)) {
         const labels = r.get('labels') as string[];
         const props = r.get('props') as Record<string, unknown>;
         const id = String(r.get('id'));
+        ids.add(id);
         add({ kind: 'node', id, labels, properties: codec.encodeProperties(props) });
         if (stats.written.nodes++ < sampleSize)
           stats.sample.push({ id: `node:${id}`, hash: recordHash('node', [...labels].sort(), props) });
         if (buf.length >= CHUNK) yield take();
       }
-      let rels = 0;
+      await opts.afterNodeScan?.();
       for await (const r of tx.run(RELS)) {
+        const start = String(r.get('s'));
+        const end = String(r.get('e'));
+        if (!ids.has(start) || !ids.has(end)) {
+          stats.skipped++;
+          continue;
+        }
         const props = r.get('props') as Record<string, unknown>;
         const id = String(r.get('id'));
         const type = String(r.get('type'));
@@ -134,12 +153,12 @@ async function* exportText(
           kind: 'relationship',
           id,
           type,
-          start: String(r.get('s')),
-          end: String(r.get('e')),
+          start,
+          end,
           properties: codec.encodeProperties(props),
         });
-        stats.written.relationships++;
-        if (rels++ < sampleSize) stats.sample.push({ id: `rel:${id}`, hash: recordHash('rel', type, props) });
+        if (stats.written.relationships++ < sampleSize)
+          stats.sample.push({ id: `rel:${id}`, hash: recordHash('rel', type, props) });
         if (buf.length >= CHUNK) yield take();
       }
       stats.after = await countsIn(tx);
@@ -160,7 +179,7 @@ async function* exportText(
 export async function backupNeo4jExport(
   sink: ArtifactSink,
   ctx: TargetContext,
-  opts: Neo4jBackupOptions,
+  opts: Neo4jExportOptions,
 ): Promise<ArtifactRecord> {
   const db = opts.bolt.database;
   const startedAt = ctx.now();
@@ -168,26 +187,30 @@ export async function backupNeo4jExport(
   const stats: ExportStats = {
     version: 'unknown',
     written: { nodes: 0, relationships: 0 },
+    skipped: 0,
     schema: 0,
     sample: [],
   };
   // recorded before the export: a graph changing meanwhile is reported (changedDuringExport)
   const probes = await recordNeo4jProbes(opts.bolt, opts.probeQueries ?? []);
   return withNeo4jFile(sink, db, EXPORT_EXT, async (reserved) => {
-    const source = Readable.from(exportText(opts.bolt, stats, opts.sampleSize ?? 3, ctx.now), {
+    const source = Readable.from(exportText(opts, stats, ctx.now), {
       objectMode: false,
     });
     const got = await streamNeo4jFile(source, reserved, db, ctx, true);
-    const { before, after, written } = stats;
-    const changed = [before, after].some(
-      (c) => c?.nodes !== written.nodes || c?.relationships !== written.relationships,
-    );
+    const { before, after, written, skipped } = stats;
+    const changed =
+      skipped > 0 ||
+      [before, after].some((c) => c?.nodes !== written.nodes || c?.relationships !== written.relationships);
+    const left = skipped
+      ? `; ${skipped} relationship(s) created after the node scan, to nodes not in the file, were left out`
+      : '';
     if (changed)
       ctx.reporter.emit({
         type: 'warning',
         target: 'neo4j',
         name: db,
-        message: `the graph changed while it was exported (${before?.nodes} → ${after?.nodes} nodes, ${before?.relationships} → ${after?.relationships} relationships; the file holds ${written.nodes} / ${written.relationships}); Neo4j reads are read-committed, so the file may mix states`,
+        message: `the graph changed while it was exported (${before?.nodes} → ${after?.nodes} nodes, ${before?.relationships} → ${after?.relationships} relationships; the file holds ${written.nodes} / ${written.relationships}${left}); Neo4j reads are read-committed, so the file may mix states`,
       });
     return neo4jRecord('neo4j-export', db, reserved, got, startedAt, ctx, {
       serverVersion: stats.version,

@@ -76,9 +76,11 @@ export interface GuardianHandle {
   end(): void;
 }
 
-/** The runtime a marker describes. */
-export function runtimeOf(spec: RuntimeSpec): Neo4jRuntime {
-  return spec.kind === 'docker' ? createDockerRuntime(spec.container) : createLocalRuntime(spec.home);
+/** The runtime a marker describes; `env` for its processes, as in createLocalRuntime / createDockerRuntime. */
+export function runtimeOf(spec: RuntimeSpec, env?: NodeJS.ProcessEnv): Neo4jRuntime {
+  return spec.kind === 'docker'
+    ? createDockerRuntime(spec.container, 'docker', env)
+    : createLocalRuntime(spec.home, env);
 }
 
 /** The guardian's entry script next to this module (.js when built, .ts under tsx). */
