@@ -39,7 +39,7 @@ if (files.length === 0) {
 }
 
 /** The longest Neo4j files (a lane each way takes about as long). */
-const HEAVY = /(neo4j-(local|docker)|torture)/;
+const HEAVY = /(neo4j-(local|docker|dump-writes)|torture)/;
 const lanes = serial
   ? [{ name: 'all', files }]
   : [

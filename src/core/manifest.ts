@@ -18,13 +18,21 @@ export type SetStatus = 'running' | 'ok' | 'partial' | 'failed' | 'interrupted';
 /** Artifact status: `pending` = renamed into place but the run has not confirmed it yet. */
 export type ArtifactStatus = 'pending' | 'ok';
 
-/** Counts recorded at backup time. `pointsMin/Max` differ when the collection changed during the snapshot. */
+/**
+ * Counts recorded at backup time. `pointsMin/Max` differ when the collection changed during the
+ * snapshot; `nodesMin/Max` and `relationshipsMin/Max` (instead of `nodes`, `relationships`) when
+ * the graph changed around a dump (neo4j-count-range.ts).
+ */
 export interface ArtifactCounts {
   points?: number;
   pointsMin?: number;
   pointsMax?: number;
   nodes?: number;
+  nodesMin?: number;
+  nodesMax?: number;
   relationships?: number;
+  relationshipsMin?: number;
+  relationshipsMax?: number;
 }
 
 /** A point (or node) sampled at backup time, to compare after a restore. */

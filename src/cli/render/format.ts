@@ -1,5 +1,6 @@
 /** Small formatting helpers shared by the text renderers. */
 import { isAbsolute, relative } from 'node:path';
+import type { ArtifactCounts } from '../../core/manifest.js';
 
 /** `1650.3 MB`, as in the seed (bytes / 1024²). */
 export function mb(bytes: number): string {
@@ -17,4 +18,19 @@ export function thousands(n: number): string {
 export function shownPath(abs: string, cwd: string): string {
   const rel = relative(cwd, abs);
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs;
+}
+
+/** A Neo4j count: exact, or "10–12 (changed around the dump)" (neo4j-count-range.ts). */
+export function graphCountText(
+  a: { counts: ArtifactCounts },
+  key: 'nodes' | 'relationships',
+): string | undefined {
+  const c = a.counts;
+  const exact = c[key];
+  if (typeof exact === 'number') return thousands(exact);
+  const min = c[`${key}Min`];
+  const max = c[`${key}Max`];
+  if (typeof min === 'number' && typeof max === 'number')
+    return `${thousands(min)}–${thousands(max)} (changed around the dump)`;
+  return undefined;
 }

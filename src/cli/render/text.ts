@@ -14,7 +14,7 @@ import { displayTime, formatDuration } from '../../core/time.js';
 import type { VerifyResult } from '../../core/verify.js';
 import type { Neo4jRestoreReport } from '../../targets/neo4j/neo4j-restore.js';
 import type { QdrantRestoreReport } from '../../targets/qdrant/qdrant-restore.js';
-import { mb, shownPath, thousands } from './format.js';
+import { graphCountText, mb, shownPath, thousands } from './format.js';
 import { renderCopy } from './offsite.js';
 
 function pointsText(a: ArtifactRecord): string | undefined {
@@ -52,9 +52,10 @@ function artifactLines(a: ArtifactRecord, abs: string, cwd: string): string[] {
     lines.push(`✅ Neo4j (${a.name})`);
     lines.push(`   ${online ? 'Export' : 'Dump'}: ${basename(a.file)}`);
     lines.push(`   Size: ${mb(a.bytes)}`);
-    if (typeof a.counts.nodes === 'number') lines.push(`   Nodes: ${thousands(a.counts.nodes)}`);
-    if (typeof a.counts.relationships === 'number')
-      lines.push(`   Relationships: ${thousands(a.counts.relationships)}`);
+    const nodes = graphCountText(a, 'nodes');
+    if (nodes) lines.push(`   Nodes: ${nodes}`);
+    const rels = graphCountText(a, 'relationships');
+    if (rels) lines.push(`   Relationships: ${rels}`);
     const downtime = a.details?.downtimeMs;
     if (typeof downtime === 'number')
       lines.push(`   Downtime: ${formatDuration(downtime)} (Neo4j stopped for the dump)`);
@@ -120,8 +121,8 @@ function entryLines(e: RepoArtifact): string[] {
   const pts = pointsText(a);
   if (pts) bits.push(`${pts} points`);
   if (shardCount(a) !== undefined) bits.push(`${shardCount(a)} shards (cluster)`);
-  if (typeof a.counts.nodes === 'number')
-    bits.push(`${thousands(a.counts.nodes)} nodes, ${thousands(a.counts.relationships ?? 0)} relationships`);
+  const nodes = graphCountText(a, 'nodes');
+  if (nodes) bits.push(`${nodes} nodes, ${graphCountText(a, 'relationships') ?? 0} relationships`);
   if (e.set.reason === 'pre-restore') bits.push('safety backup');
   const consistency = consistencyText(e.set.links);
   if (consistency) bits.push(consistency);
@@ -222,7 +223,8 @@ export function renderPrune(r: PruneResult, policy: string): string[] {
 /** Neo4j restore report. */
 export function renderNeo4jRestore(r: { report: Neo4jRestoreReport; safetySetId?: string }): string[] {
   const rep = r.report;
-  const exp = (n: number | undefined) => (n === undefined ? 'not recorded' : thousands(n));
+  const exp = (n: number | string | undefined) =>
+    n === undefined ? 'not recorded' : typeof n === 'string' ? `${n}, changed around the dump` : thousands(n);
   return [
     '=== Restore Results ===',
     '',
@@ -231,6 +233,7 @@ export function renderNeo4jRestore(r: { report: Neo4jRestoreReport; safetySetId?
     `   Nodes: ${thousands(rep.nodes)} (manifest: ${exp(rep.expected.nodes)}) ✔`,
     `   Relationships: ${thousands(rep.relationships)} (manifest: ${exp(rep.expected.relationships)}) ✔`,
     ...(rep.sampleChecked ? [`   Sampled records: ${rep.sampleChecked} identical ✔`] : []),
+    ...(rep.note ? [`   Note: ${rep.note}`] : []),
     ...(rep.schema !== undefined ? [`   Indexes and constraints: ${rep.schema} replayed`] : []),
     ...(r.safetySetId
       ? [

@@ -3,6 +3,8 @@
  * record version and exact counts over Bolt, write the "stopped" marker, stop cleanly, let
  * neo4j-admin write the dump file (neo4j-dump-file.ts), and — whatever happens — start Neo4j
  * again, wait for Bolt and report the downtime (guarantee 3); then check the file is a dump.
+ * The counts are read again once Bolt answers: a graph that changed between the first read and
+ * the stop is recorded as ranges (neo4j-count-range.ts).
  */
 
 import type { Readable } from 'node:stream';
@@ -12,7 +14,8 @@ import { joinCleanupError, throwIfAborted } from '../../core/errors.js';
 import type { ArtifactRecord } from '../../core/manifest.js';
 import { type StreamResult, streamToFile } from '../../core/transfer.js';
 import type { ArtifactSink, ReservedFile, TargetContext } from '../target.js';
-import { type BoltOptions, openBolt, waitForBolt } from './neo4j-bolt.js';
+import { type BoltOptions, type GraphCounts, openBolt, waitForBolt } from './neo4j-bolt.js';
+import { dumpCounts } from './neo4j-count-range.js';
 import { dumpToFile } from './neo4j-dump-file.js';
 import { readHalfLoaded, startGuardian } from './neo4j-guardian.js';
 import { clearStoppedMarker, writeStoppedMarker } from './neo4j-marker.js';
@@ -215,7 +218,9 @@ export async function describeForDump(
 /**
  * Dumps the database into the sink with `facts` read before, running neo4j-admin inside
  * `stopped` (which stops Neo4j around it, or runs it as is when Neo4j is stopped already and the
- * outage is someone else's to report). Returns the committed record.
+ * outage is someone else's to report). When `stopped` read the counts again after Neo4j's
+ * restart (`after`) and they moved, the record holds ranges (neo4j-count-range.ts). Returns the
+ * committed record.
  */
 export async function dumpInto(
   runtime: Neo4jRuntime,
@@ -223,24 +228,29 @@ export async function dumpInto(
   ctx: TargetContext,
   opts: Neo4jBackupOptions,
   facts: DumpFacts,
-  stopped: <T>(work: () => Promise<T>) => Promise<{ result: T; downtime?: Downtime }>,
+  stopped: <T>(work: () => Promise<T>) => Promise<{ result: T; downtime?: Downtime; after?: GraphCounts }>,
 ): Promise<ArtifactRecord> {
   const db = opts.bolt.database;
   const { graph } = facts;
   return withNeo4jFile(sink, db, '.dump', async (reserved) => {
     let downtime: Downtime | undefined;
+    let after: GraphCounts | undefined;
     const got = await dumpToFile(runtime, db, reserved.tempPath, reserved.rel, ctx, async (work) => {
       const r = await stopped(work);
       downtime = r.downtime;
+      after = r.after;
       return r.result;
     });
+    const { counts, changed } = dumpCounts(graph.counts, after);
+    if (changed) ctx.reporter.emit({ type: 'warning', target: 'neo4j', name: db, message: changed });
     return neo4jRecord('neo4j-dump', db, reserved, got, facts.startedAt, ctx, {
       serverVersion: graph.version,
-      counts: { nodes: graph.counts.nodes, relationships: graph.counts.relationships },
+      counts,
       sample: graph.sample,
       details: {
         mode: 'dump',
         probes: facts.probes,
+        ...(changed ? { changedDuringDump: true } : {}),
         runtime: runtime.spec,
         ...(downtime ? { downtimeMs: downtime.ms } : {}),
         uri: redactedUri(opts.bolt),
@@ -257,5 +267,19 @@ export async function backupNeo4jDump(
   opts: Neo4jBackupOptions,
 ): Promise<ArtifactRecord> {
   const facts = await describeForDump(runtime, ctx, opts);
-  return dumpInto(runtime, sink, ctx, opts, facts, (work) => withNeo4jStopped(runtime, opts, ctx, work));
+  return dumpInto(runtime, sink, ctx, opts, facts, async (work) => {
+    const r = await withNeo4jStopped(runtime, opts, ctx, work);
+    // writes committed between the description and the stop are in the dump: count again
+    return r.downtime.restarted ? { ...r, after: await countsNow(opts.bolt) } : r;
+  });
+}
+
+/** The counts over Bolt, right after Neo4j answers again. */
+async function countsNow(bolt: BoltOptions): Promise<GraphCounts> {
+  const client = await openBolt(bolt);
+  try {
+    return await client.counts();
+  } finally {
+    await client.close();
+  }
 }

@@ -4,10 +4,12 @@
  * usually means it was wiped (e.g. a failed load), and starting it must not read as "everything
  * is in place".
  */
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Neo4jConfig } from '../../config/schema.js';
+import { LockedError } from '../../core/errors.js';
+import { acquireLock, type Lock } from '../../core/lock.js';
 import { ownContainerIdSync } from '../../core/process-place.js';
 import type { RepoArtifact } from '../../core/repository.js';
 import type { DoctorCheck } from '../target.js';
@@ -48,6 +50,31 @@ export async function neo4jChecks(d: Deps): Promise<DoctorCheck[]> {
   return out;
 }
 
+/**
+ * Runs `recover` holding the backups folder lock, as every other command recovers: another qnb
+ * run holding it owns Neo4j's stop and start (and recovers itself), so then nothing is done —
+ * doctor may wait minutes on a dead run's children, and starting Neo4j in the middle of a live
+ * run's dump or load would break it. A backups folder that does not exist holds no marker.
+ */
+async function unlessLocked(
+  dir: string,
+  recover: () => Promise<string | undefined>,
+): Promise<string | undefined> {
+  if (!existsSync(dir)) return recover();
+  let lock: Lock;
+  try {
+    lock = await acquireLock(dir, 'doctor');
+  } catch (err) {
+    if (err instanceof LockedError) return undefined;
+    throw err;
+  }
+  try {
+    return await recover();
+  } finally {
+    await lock.release();
+  }
+}
+
 /** The local install or container: false when Neo4j is not configured at all. */
 async function runtimeChecks(d: Deps, out: DoctorCheck[]): Promise<boolean> {
   let runtime: Neo4jRuntime;
@@ -58,7 +85,7 @@ async function runtimeChecks(d: Deps, out: DoctorCheck[]): Promise<boolean> {
     return false;
   }
   try {
-    const recovered = await d.recoverNeo4j();
+    const recovered = await unlessLocked(d.backupDir, d.recoverNeo4j);
     if (recovered)
       out.push({
         area: 'neo4j',
@@ -173,8 +200,9 @@ export function emptyDatabaseWarning(
   const newest = artifacts.find(
     (a) => a.valid && a.artifact.target === 'neo4j' && a.artifact.name === database,
   )?.artifact;
-  const nodes = newest?.counts.nodes ?? 0;
-  const rels = newest?.counts.relationships ?? 0;
+  // a dump taken while the graph changed records ranges (neo4j-count-range.ts)
+  const nodes = newest?.counts.nodes ?? newest?.counts.nodesMax ?? 0;
+  const rels = newest?.counts.relationships ?? newest?.counts.relationshipsMax ?? 0;
   if (!newest || (nodes === 0 && rels === 0)) return undefined;
   return `database "${database}" is empty, but its newest backup ${newest.file} holds ${nodes} nodes and ${rels} relationships`;
 }

@@ -30,6 +30,19 @@ const kindOf = (safety: SafetyBackup) => `safety ${safety.file.endsWith('.dump')
 const byHand = (safety: SafetyBackup) =>
   `restore it by hand: \`qnb restore-neo4j ${safety.file} --yes\`${safety.setId ? ` (set ${safety.setId})` : ''}`;
 
+/**
+ * A restore check that failed after the load over data: the same error, its message naming the
+ * safety backup (which holds what the database held before) and the command that puts it back.
+ */
+export function namingSafety(err: unknown, safety: SafetyBackup | undefined, db: string): unknown {
+  if (!safety || !(err instanceof QnbError)) return err;
+  return new QnbError(
+    err.code,
+    `${err.message}; what "${db}" held before is in the ${kindOf(safety)} ${safety.file}${safety.setId ? ` (set ${safety.setId})` : ''}: \`qnb restore-neo4j ${safety.file} --yes\` puts it back`,
+    { ...(err.hint ? { hint: err.hint } : {}), cause: err },
+  );
+}
+
 /** Counts, for messages. */
 const described = (c: ArtifactRecord['counts']) =>
   `${c.nodes ?? '?'} nodes, ${c.relationships ?? '?'} relationships`;

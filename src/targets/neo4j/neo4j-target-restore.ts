@@ -16,6 +16,7 @@ import type {
   TargetRestoreOptions,
 } from '../target.js';
 import { describeForDump, describeGraph, type Neo4jBackupOptions } from './neo4j-backup.js';
+import { expectedText } from './neo4j-count-range.js';
 import { checkDumpHeader } from './neo4j-dump-file.js';
 import { backupNeo4jExport } from './neo4j-export.js';
 import { EXPORT_EXT } from './neo4j-export-format.js';
@@ -217,7 +218,7 @@ export async function planNeo4jRestore(
   const neo4jHasData = now.counts.nodes > 0 || now.counts.relationships > 0;
   if (neo4jHasData)
     overwrites.push(
-      `Neo4j database "${neo4jArt.name}" (${now.counts.nodes} nodes now → ${neo4jArt.counts.nodes ?? '?'})`,
+      `Neo4j database "${neo4jArt.name}" (${now.counts.nodes} nodes now → ${expectedText(neo4jArt, 'nodes') ?? '?'})`,
     );
   return { overwrites, artifact: neo4jArt, hasData: neo4jHasData };
 }

@@ -1,0 +1,43 @@
+/**
+ * doctor's Neo4j recovery (a marker left by a dead qnb) runs only while no other qnb run holds
+ * the backups folder lock: that run owns Neo4j's stop and start, and starting Neo4j in the middle
+ * of its dump or load would break it.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { defaultConfig } from '../../src/config/schema.js';
+import { acquireLock } from '../../src/core/lock.js';
+import { neo4jChecks } from '../../src/targets/neo4j/neo4j-doctor.js';
+import type { Neo4jRuntime } from '../../src/targets/neo4j/neo4j-runtime.js';
+import { tempDir } from '../helpers/tmp.js';
+
+test('doctor leaves Neo4j recovery to the run holding the lock, and recovers when none does', async (t) => {
+  const dir = await tempDir(t);
+  let recoveries = 0;
+  const deps = {
+    config: { ...defaultConfig().neo4j, mode: 'dump' as const, home: dir, uri: 'bolt://127.0.0.1:1' },
+    backupDir: dir,
+    neo4j: () =>
+      ({
+        spec: { kind: 'local', home: dir },
+        preflight: async () => {},
+        describe: () => dir,
+      }) as unknown as Neo4jRuntime,
+    recoverNeo4j: async () => {
+      recoveries++;
+      return 'started Neo4j again';
+    },
+    artifacts: async () => [],
+  };
+  const held = await acquireLock(dir, 'restore-neo4j');
+  const during = await neo4jChecks(deps);
+  assert.equal(recoveries, 0, 'nothing done while another run holds the lock');
+  assert.ok(!during.some((c) => c.name === 'left stopped by a crashed qnb'));
+  await held.release();
+  const after = await neo4jChecks(deps);
+  assert.equal(recoveries, 1);
+  assert.equal(after.find((c) => c.name === 'left stopped by a crashed qnb')?.detail, 'started Neo4j again');
+  // doctor released the lock it took
+  const again = await acquireLock(dir, 'backup-all');
+  await again.release();
+});
