@@ -77,10 +77,14 @@ function parseErrorPlace(err: unknown, cwd: string, configFile: string | undefin
     name?: string;
     code?: string;
     linePos?: { line: number; col: number }[];
-    filepath?: string;
+    syscall?: string;
   };
-  if (e.name === 'YAMLParseError' && e.linePos?.[0])
-    return `not valid YAML (${e.code ?? 'syntax'}) at line ${e.linePos[0].line}, column ${e.linePos[0].col}`;
+  // the file could not be read (EACCES, EISDIR): the system's message quotes nothing of it
+  if (e.syscall) return `cannot read: ${(err as Error).message}`;
+  if (e.name === 'YAMLParseError')
+    return e.linePos?.[0]
+      ? `cannot parse: not valid YAML (${e.code ?? 'syntax'}) at line ${e.linePos[0].line}, column ${e.linePos[0].col}`
+      : `cannot parse: not valid YAML (${e.code ?? 'syntax'})`;
   const file = configFile
     ? resolve(cwd, configFile)
     : FILE_NAMES.map((n) => resolve(cwd, n)).find(existsSync);
@@ -88,7 +92,7 @@ function parseErrorPlace(err: unknown, cwd: string, configFile: string | undefin
   try {
     text = file ? readFileSync(file, 'utf8') : '';
   } catch {
-    return 'not valid JSON';
+    return 'cannot parse: not valid JSON';
   }
   // the longest prefix JSON.parse only finds unfinished is where the error starts
   const fine = (n: number) => {
@@ -109,9 +113,9 @@ function parseErrorPlace(err: unknown, cwd: string, configFile: string | undefin
     if (fine(mid)) lo = mid;
     else hi = mid - 1;
   }
-  if (lo >= text.length) return 'not valid JSON: the file ends before the value does';
+  if (lo >= text.length) return 'cannot parse: not valid JSON: the file ends before the value does';
   const before = text.slice(0, lo + 1).split('\n');
-  return `not valid JSON at line ${before.length}, column ${before.at(-1)!.length}`;
+  return `cannot parse: not valid JSON at line ${before.length}, column ${before.at(-1)!.length}`;
 }
 
 function readConfigFile(opts: LoadConfigOptions): {
@@ -143,7 +147,7 @@ function readConfigFile(opts: LoadConfigOptions): {
     if (err instanceof ConfigError) throw err;
     const where = opts.configFile ?? 'qnb.config';
     throw new ConfigError(
-      `${where}: cannot parse: ${parseErrorPlace(err, cwd, opts.configFile)}`,
+      `${where}: ${parseErrorPlace(err, cwd, opts.configFile)}`,
       'fix the JSON/YAML syntax',
     );
   }

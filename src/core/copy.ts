@@ -8,6 +8,7 @@
  * marks an entry incomplete on the destination before it replaces the entry's object.
  */
 import type { CopyBackend } from '../storage/backend.js';
+import { withRetry } from '../storage/retry.js';
 import type { TargetContext } from '../targets/target.js';
 import { AGE_SUFFIX } from './age.js';
 import { putText, remoteSha256, sendEncrypted, sendFile } from './copy-upload.js';
@@ -115,12 +116,16 @@ async function gapsOf(
   remote: Map<string, number>,
   signal?: AbortSignal,
 ): Promise<{ gaps: RepoArtifact[]; existing: SetManifest }> {
-  const parsed = parseManifest(await readText(backend, setKey(set.id), signal));
+  // read every run for every set already there: a transient failure is retried, not fatal at once
+  const text = await withRetry(() => readText(backend, setKey(set.id), signal), signal ? { signal } : {});
+  const parsed = parseManifest(text);
   const problem =
     typeof parsed === 'string' ? parsed : parsed.id !== set.id ? `it holds set ${parsed.id}` : undefined;
   if (typeof parsed === 'string' || problem)
     throw new QnbError('E_REFUSED', `${setKey(set.id)} on ${backend.name} cannot be used: ${problem}`, {
-      hint: 'move that manifest away on the destination (the copies stay), then run the copy again',
+      hint: /is newer than this qnb/.test(problem ?? '')
+        ? 'a newer qnb wrote it: copy with that qnb (upgrade this one)'
+        : 'move that manifest away on the destination (the copies stay), then run the copy again',
     });
   const gaps = valid.filter((a) => {
     if (parsed.pruned?.some((p) => p.file === a.artifact.file)) return false;

@@ -100,11 +100,15 @@ export function prometheusText(
       'Qdrant cluster backups: shards in that backup / shards of the collection (1 = complete).',
       (t) => t.lastGood?.shards && t.lastGood.shards.inBackup / t.lastGood.shards.total,
     ],
-    ['qnb_last_nodes', 'Neo4j nodes in that backup.', (t) => t.lastGood?.counts.nodes],
+    [
+      'qnb_last_nodes',
+      'Neo4j nodes in that backup (the upper bound of a dump taken while the graph changed).',
+      (t) => t.lastGood?.counts.nodes ?? t.lastGood?.counts.nodesMax,
+    ],
     [
       'qnb_last_relationships',
-      'Neo4j relationships in that backup.',
-      (t) => t.lastGood?.counts.relationships,
+      'Neo4j relationships in that backup (the upper bound of a dump taken while the graph changed).',
+      (t) => t.lastGood?.counts.relationships ?? t.lastGood?.counts.relationshipsMax,
     ],
     [
       'qnb_target_healthy',

@@ -72,7 +72,8 @@ export async function scanRemote(
       return await readText(backend, key, signal);
     } catch (err) {
       const e = toQnbError(err, signal);
-      if (e.code === 'E_INTERRUPTED' || e.code === 'E_AUTH' || e.code === 'E_CONNECT') throw e;
+      // the destination failing to answer is its error, not a bad manifest (never "move it away")
+      if (['E_INTERRUPTED', 'E_AUTH', 'E_CONNECT', 'E_SERVER'].includes(e.code)) throw e;
       return { error: e.message };
     }
   });

@@ -1,9 +1,10 @@
 /**
  * `qnb verify --from DEST [SET|FILE]`: reads copies back from a destination and re-hashes them against
- * the destination's manifests. It writes nothing but the failures it proves (a copy missing, of
- * another size or sha256, or that does not decrypt): each is recorded in its set's manifest on the
- * destination, as local verify records its own, so the copy is NOT VALID from then on — remote
- * prune keeps an older good copy instead of it, and the next `qnb copy` sends it again. (`--deep
+ * the destination's manifests. It writes nothing but what it proves by reading a copy whole (of
+ * another size or sha256) or finding it gone: each failure is recorded in its set's manifest on
+ * the destination, as local verify records its own, so the copy is NOT VALID — remote prune keeps
+ * an older good copy instead of it, and the next `qnb copy` sends it again; a recorded failure that
+ * no longer holds is cleared the next time. (`--deep
  * --from` fetches the copies into the backups folder first, then runs the local restore drill:
  * manager.verify(…, { deep, from }).)
  */
@@ -15,8 +16,8 @@ import type { TargetContext } from '../targets/target.js';
 import { decryptStream } from './age.js';
 import { putText } from './copy-upload.js';
 import { NotFoundError, toQnbError } from './errors.js';
-import { manifestText, storedObject } from './manifest.js';
-import { scanRemote, setKey } from './remote-scan.js';
+import { manifestText, parseManifest, storedObject } from './manifest.js';
+import { readText, scanRemote, setKey } from './remote-scan.js';
 import type { RepoArtifact } from './repository.js';
 import { getDecrypted } from './ring-age.js';
 import { createRingFile } from './ring-file.js';
@@ -119,10 +120,12 @@ export async function verifyRemote(
     setId: basename(b.file, '.json'),
     ok: false,
     deep: false,
-    detail: `${b.problem}; the copies of this set cannot be checked or restored — move it away on ${base}, then run \`qnb copy --to ${base}\` where the set is still in the backups folder`,
+    detail: /is newer than this qnb/.test(b.problem)
+      ? `${b.problem}; the copies of this set can be checked and restored by that qnb — upgrade this one`
+      : `${b.problem}; the copies of this set cannot be checked or restored — move it away on ${base}, then run \`qnb copy --to ${base}\` where the set is still in the backups folder`,
   }));
   const chosen = selector && bad.length ? [] : chooseRemote(scan.artifacts, selector, base);
-  const proven: { a: RepoArtifact; detail: string }[] = [];
+  const outcomes: { a: RepoArtifact; detail?: string }[] = [];
   for (const a of chosen.filter(opts.only ?? (() => true))) {
     const { file, target, name } = a.artifact;
     const stored = storedObject(a.artifact);
@@ -137,7 +140,11 @@ export async function verifyRemote(
       deep: false,
       note: `read back from ${base}${encrypted ? (decrypt ? ', decrypted' : ', encrypted (not decrypted: no QNB_AGE_IDENTITY)') : ''}`,
     };
-    if (!a.valid) item.detail = a.problem ?? 'not valid';
+    // a copy only a recorded verification failure makes invalid is read again: a failure that no
+    // longer holds (the copy was put right) is cleared, as local verify clears its own
+    const recordedOnly =
+      !a.valid && a.artifact.verification?.ok === false && a.problem?.startsWith('failed verification');
+    if (!a.valid && !recordedOnly) item.detail = a.problem ?? 'not valid';
     else {
       ctx.reporter.emit({ type: 'step', target, name, message: `reading back ${a.path}` });
       try {
@@ -149,44 +156,56 @@ export async function verifyRemote(
           mismatch(sides.cipher, stored, decrypt ? 'stored object: ' : '') ??
           (sides.plain ? mismatch(sides.plain, a.artifact, 'decrypted: ') : undefined);
         item.ok = item.detail === undefined;
-        if (!item.ok) proven.push({ a, detail: item.detail! });
+        // proven only by a whole read: a size or sha256 that differs
+        if (!item.ok) outcomes.push({ a, detail: item.detail! });
+        else if (recordedOnly) outcomes.push({ a });
       } catch (err) {
         const e = toQnbError(err, ctx.signal);
         if (e.code === 'E_INTERRUPTED' || e.code === 'E_AUTH' || e.code === 'E_CONNECT') throw e;
         item.detail = e.message;
-        // a missing object or one that does not decrypt is proven bad; a server error is not
-        if (e.code === 'E_NOT_FOUND' || e.code === 'E_CHECKSUM') proven.push({ a, detail: e.message });
+        // a missing object is proven bad; a read cut short (a reset while decrypting reads as a
+        // damaged file too) or a server error is not recorded
+        if (e.code === 'E_NOT_FOUND') outcomes.push({ a, detail: e.message });
       }
     }
     if (item.ok) delete item.detail;
     items.push(item);
   }
-  await recordFailures(backend, base, proven, ctx);
+  await recordOutcomes(backend, base, outcomes, ctx);
   return { ok: items.every((i) => i.ok), items };
 }
 
 /**
- * Records each proven failure in its set's manifest on the destination (one write per set). A
- * destination qnb may read but not write (read-only keys) keeps its manifests: a warning says so.
+ * Records on the destination each proven failure (`detail`) and each recorded failure that no
+ * longer holds (no `detail`: cleared), in its set's manifest, read again right before it is
+ * written (a copy or prune may have changed it since the scan). A destination qnb may read but not
+ * write (read-only keys) keeps its manifests: a warning says so.
  */
-async function recordFailures(
+async function recordOutcomes(
   backend: CopyBackend,
   base: string,
-  proven: { a: RepoArtifact; detail: string }[],
+  outcomes: { a: RepoArtifact; detail?: string }[],
   ctx: TargetContext,
 ): Promise<void> {
-  const sets = new Map(proven.map(({ a }) => [a.set.id, a.set]));
-  for (const { a, detail } of proven)
-    a.artifact.verification = { at: ctx.now().toISOString(), ok: false, deep: false, detail };
-  for (const set of sets.values()) {
+  const bySet = new Map<string, { a: RepoArtifact; detail?: string }[]>();
+  for (const o of outcomes) bySet.set(o.a.set.id, [...(bySet.get(o.a.set.id) ?? []), o]);
+  for (const [id, list] of bySet) {
     try {
-      await putText(backend, setKey(set.id), manifestText(set), ctx.signal);
+      const now = parseManifest(await readText(backend, setKey(id), ctx.signal));
+      if (typeof now === 'string') continue; // unreadable now: verify reports it next time
+      for (const { a, detail } of list) {
+        const entry = now.artifacts.find((x) => x.file === a.artifact.file && x.sha256 === a.artifact.sha256);
+        if (!entry) continue; // pruned or replaced since the scan
+        if (detail === undefined) delete entry.verification;
+        else entry.verification = { at: ctx.now().toISOString(), ok: false, deep: false, detail };
+      }
+      await putText(backend, setKey(id), manifestText(now), ctx.signal);
     } catch (err) {
       const e = toQnbError(err, ctx.signal);
       if (e.code === 'E_INTERRUPTED') throw e;
       ctx.reporter.emit({
         type: 'warning',
-        message: `could not record the failed verification in ${setKey(set.id)} on ${base} (${e.message}); until then list --remote and prune --remote still count that copy valid`,
+        message: `could not record what verify found in ${setKey(id)} on ${base} (${e.message}); list --remote and prune --remote still judge that copy by what was recorded before`,
       });
     }
   }

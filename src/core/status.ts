@@ -92,8 +92,9 @@ function median(values: number[]): number | undefined {
 const size = (b: number) => (b < 1048576 ? `${Math.round(b)} bytes` : `${(b / 1048576).toFixed(1)} MB`);
 
 function countOf(c: ArtifactCounts, name: (typeof COUNT_NAMES)[number]): number | undefined {
+  // a backup taken while its data changed records a range: its upper bound
   if (name === 'points') return c.points ?? c.pointsMax;
-  return c[name];
+  return c[name] ?? c[`${name}Max`];
 }
 
 /** Shard coverage of a Qdrant cluster backup (details.cluster, docs/manifest.md). */

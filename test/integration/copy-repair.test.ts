@@ -172,3 +172,24 @@ test('a copy verify --from proved damaged is sent again, although the sha256 the
   assert.equal((await verifyRemote(dest, 'mem', undefined, context())).ok, true);
   assert.ok((await scanRemote(dest, 'mem')).artifacts.every((a) => a.valid));
 });
+
+test('a failure verify --from recorded that no longer holds is cleared by the next verify --from', async (t) => {
+  const root = join(await tempDir(t), 'backups');
+  const [made] = await syntheticRepository(root, { sets: 1, bytes: 4096 });
+  const repo = createRepository(root);
+  const dest = createMemoryBackend();
+  assert.equal((await copySets(repo, dest, context())).ok, true);
+  const file = made!.artifacts[0]!.file;
+  const good = dest.objects.get(file)!;
+  const rotten = Buffer.from(good.data);
+  rotten[9] = rotten[9]! ^ 0xff;
+  dest.objects.set(file, { ...good, data: rotten });
+  assert.equal((await verifyRemote(dest, 'mem', undefined, context())).ok, false);
+  const invalid = (await scanRemote(dest, 'mem')).artifacts.find((a) => a.artifact.file === file)!;
+  assert.equal(invalid.valid, false);
+  // the copy put right on the destination (a restored disk, a transient fault): read again, cleared
+  dest.objects.set(file, good);
+  const again = await verifyRemote(dest, 'mem', undefined, context());
+  assert.equal(again.ok, true, JSON.stringify(again.items));
+  assert.ok((await scanRemote(dest, 'mem')).artifacts.every((a) => a.valid));
+});

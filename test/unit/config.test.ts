@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
@@ -144,7 +144,14 @@ describe('invalid configuration names the key and the fix', () => {
         e.message === 'qnb.config: cannot parse: not valid JSON at line 3, column 26' &&
         !`${e.message} ${e.hint}`.includes('s3cr3t'),
     );
+    // a file that cannot be read is named with the system's error, not taken for bad syntax
     await rm(join(cwd, 'qnb.config.json'));
+    await mkdir(join(cwd, 'qnb.config.json'));
+    assert.throws(
+      () => loadConfig({ env: {}, cwd }),
+      (e: ConfigError) => /^qnb\.config: cannot read: EISDIR/.test(e.message),
+    );
+    await rm(join(cwd, 'qnb.config.json'), { recursive: true });
     await writeFile(join(cwd, 'qnb.config.yaml'), 'neo4j:\n  password: [s3cr3t-pass-9\n');
     assert.throws(
       () => loadConfig({ env: {}, cwd }),

@@ -4,6 +4,8 @@
  * of its dump or load would break it.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { defaultConfig } from '../../src/config/schema.js';
 import { acquireLock } from '../../src/core/lock.js';
@@ -40,4 +42,28 @@ test('doctor leaves Neo4j recovery to the run holding the lock, and recovers whe
   // doctor released the lock it took
   const again = await acquireLock(dir, 'backup-all');
   await again.release();
+});
+
+test('a backups folder doctor cannot lock (not a folder, full, read-only) does not stop the recovery', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'backups');
+  await writeFile(file, 'not a folder');
+  let recoveries = 0;
+  const checks = await neo4jChecks({
+    config: { ...defaultConfig().neo4j, mode: 'dump' as const, home: dir, uri: 'bolt://127.0.0.1:1' },
+    backupDir: file,
+    neo4j: () =>
+      ({
+        spec: { kind: 'local', home: dir },
+        preflight: async () => {},
+        describe: () => dir,
+      }) as unknown as Neo4jRuntime,
+    recoverNeo4j: async () => {
+      recoveries++;
+      return undefined;
+    },
+    artifacts: async () => [],
+  });
+  assert.equal(recoveries, 1);
+  assert.ok(checks.length > 0);
 });

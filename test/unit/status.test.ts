@@ -311,3 +311,17 @@ test('the newest backup no longer valid (failed verification, file gone) is a pr
   pending.artifact.status = 'pending';
   assert.equal(status(scanOf([pending, good])).healthy, true);
 });
+
+test('a Neo4j dump recorded as a range (the graph changed around it) still counts for the drop check', () => {
+  const prev = [1, 2, 3].map((i) =>
+    artifact({ name: 'neo4j', target: 'neo4j', hoursAgo: 10 + i, nodes: 1000 }),
+  );
+  const ranged = artifact({ name: 'neo4j', target: 'neo4j', hoursAgo: 1 });
+  ranged.artifact.counts = { nodesMin: 90, nodesMax: 100, relationships: 20 };
+  const r = status(scanOf([ranged, ...prev]));
+  assert.deepEqual(
+    r.targets[0]!.problems.map((p) => p.code),
+    ['count-drop'],
+  );
+  assert.match(r.targets[0]!.problems[0]!.message, /nodes dropped sharply: 100 vs a median of 1000/);
+});

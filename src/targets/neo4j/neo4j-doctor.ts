@@ -66,7 +66,8 @@ async function unlessLocked(
     lock = await acquireLock(dir, 'doctor');
   } catch (err) {
     if (err instanceof LockedError) return undefined;
-    throw err;
+    // a folder qnb cannot write (full, read-only): recover without the lock, as doctor did before
+    return recover();
   }
   try {
     return await recover();

@@ -22,6 +22,7 @@ import { createQdrantApi, type QdrantApi } from './qdrant-api.js';
 import { backupQdrantScope, prepareQdrantScope } from './qdrant-backup.js';
 import { attachNodeConfig } from './qdrant-cluster.js';
 import { type PreparedClusterBackup, prepareClusterBackup } from './qdrant-cluster-backup.js';
+import { clusterDetails } from './qdrant-cluster-details.js';
 import { clusterDoctorChecks } from './qdrant-cluster-doctor.js';
 import { restoreCollectionFile } from './qdrant-cluster-restore.js';
 import { qdrantKeys, qdrantLinkSide } from './qdrant-links.js';
@@ -192,7 +193,8 @@ async function drillQdrant(
   // a backup qnb cannot restore under another name (custom sharding on one node would come back
   // empty) cannot be drilled: skipped with the reason before anything is uploaded, never failed
   try {
-    checkShardingRestorable(a, scratch, false);
+    // a cluster backup qnb cannot restore (several shards per key) fails its drill instead
+    if (!clusterDetails(a)) checkShardingRestorable(a, scratch, false);
   } catch (err) {
     if (err instanceof QnbError && err.code === 'E_UNSUPPORTED')
       return { skipped: `not drilled: ${err.message}` };
