@@ -143,18 +143,27 @@ test('a set manifest on the destination that is not valid JSON: copy fails the s
   assert.equal((await verifyRemote(dest, 'mem', undefined, context())).ok, true);
 });
 
-test('a copy verify --from proved damaged is sent again, although the sha256 the destination recorded still matches', async (t) => {
+/**
+ * One set copied to a memory destination, then its first copy rotted there (one byte flipped;
+ * the sha256 recorded at put time unchanged). Returns what a test needs to go on.
+ */
+async function copiedThenRotted(t: Parameters<typeof tempDir>[0]) {
   const root = join(await tempDir(t), 'backups');
   const [made] = await syntheticRepository(root, { sets: 1, bytes: 4096 });
   const repo = createRepository(root);
   const dest = createMemoryBackend();
   assert.equal((await copySets(repo, dest, context())).ok, true);
-  // bit rot on the storage: the bytes change, the sha256 recorded at put time does not
   const file = made!.artifacts[0]!.file;
-  const o = dest.objects.get(file)!;
-  const rotten = Buffer.from(o.data);
+  const good = dest.objects.get(file)!;
+  const rotten = Buffer.from(good.data);
   rotten[10] = rotten[10]! ^ 0xff;
-  dest.objects.set(file, { ...o, data: rotten });
+  dest.objects.set(file, { ...good, data: rotten });
+  return { repo, dest, file, good, rotten };
+}
+
+test('a copy verify --from proved damaged is sent again, although the sha256 the destination recorded still matches', async (t) => {
+  // bit rot on the storage: the bytes change, the sha256 recorded at put time does not
+  const { repo, dest, file, rotten } = await copiedThenRotted(t);
   assert.equal((await copySets(repo, dest, context())).sets[0]?.action, 'present', 'unseen until read back');
 
   const verified = await verifyRemote(dest, 'mem', undefined, context());
@@ -174,16 +183,7 @@ test('a copy verify --from proved damaged is sent again, although the sha256 the
 });
 
 test('a failure verify --from recorded that no longer holds is cleared by the next verify --from', async (t) => {
-  const root = join(await tempDir(t), 'backups');
-  const [made] = await syntheticRepository(root, { sets: 1, bytes: 4096 });
-  const repo = createRepository(root);
-  const dest = createMemoryBackend();
-  assert.equal((await copySets(repo, dest, context())).ok, true);
-  const file = made!.artifacts[0]!.file;
-  const good = dest.objects.get(file)!;
-  const rotten = Buffer.from(good.data);
-  rotten[9] = rotten[9]! ^ 0xff;
-  dest.objects.set(file, { ...good, data: rotten });
+  const { dest, file, good } = await copiedThenRotted(t);
   assert.equal((await verifyRemote(dest, 'mem', undefined, context())).ok, false);
   const invalid = (await scanRemote(dest, 'mem')).artifacts.find((a) => a.artifact.file === file)!;
   assert.equal(invalid.valid, false);
