@@ -171,23 +171,12 @@ describe('copy: damaged copies', { timeout: 300_000 }, () => {
     const bytes = await readFile(remotePath);
     bytes[100]! ^= 0xff;
     await writeFile(remotePath, bytes);
-    const bad = await world.qnb(['verify', '--from', target.arg]);
-    assert.equal(bad.code, 4, bad.stdout + bad.stderr);
-    assert.match(
-      bad.stdout,
-      /❌ qdrant\/papers-backup-.*: sha256 differs from the manifest \(the copy is corrupt\)/,
-    );
     await rm(world.backupDir, { recursive: true, force: true });
     const before = await dumpCollection(world.client, 'papers');
-    const run = await world.qnb([
-      'restore-qdrant',
-      '--from',
-      target.arg,
-      '--latest',
-      '-c',
-      'papers',
-      '--yes',
-    ]);
+    const restoreLatest = () =>
+      world.qnb(['restore-qdrant', '--from', target.arg, '--latest', '-c', 'papers', '--yes']);
+    // not verified since it rotted: the restore finds out as it reads, before anything changes
+    const run = await restoreLatest();
     assert.equal(run.code, 4, run.stdout + run.stderr);
     assert.deepEqual(errorLines(run).length, 1);
     assert.match(
@@ -200,6 +189,17 @@ describe('copy: damaged copies', { timeout: 300_000 }, () => {
       [],
       'no partial download left',
     );
+    // verify --from proves it and records it on the destination: from then on it is not a candidate
+    const bad = await world.qnb(['verify', '--from', target.arg]);
+    assert.equal(bad.code, 4, bad.stdout + bad.stderr);
+    assert.match(
+      bad.stdout,
+      /❌ qdrant\/papers-backup-.*: sha256 differs from the manifest \(the copy is corrupt\)/,
+    );
+    const none = await restoreLatest();
+    assert.notEqual(none.code, 0);
+    assert.match(errorLines(none)[0]!, /no valid Qdrant backup of "papers" on .*usb-drive/);
+    assert.deepEqual(await dumpCollection(world.client, 'papers'), before, 'still not touched');
 
     // a new local backup whose name is taken on the target by other bytes (another machine's)
     assert.equal((await world.qnb(['backup-qdrant', '-c', 'papers'])).code, 0);
