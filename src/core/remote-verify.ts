@@ -194,8 +194,14 @@ async function recordOutcomes(
       const now = parseManifest(await readText(backend, setKey(id), ctx.signal));
       if (typeof now === 'string') continue; // unreadable now: verify reports it next time
       for (const { a, detail } of list) {
-        const entry = now.artifacts.find((x) => x.file === a.artifact.file && x.sha256 === a.artifact.sha256);
-        if (!entry) continue; // pruned or replaced since the scan
+        const read = storedObject(a.artifact);
+        const entry = now.artifacts.find(
+          (x) =>
+            x.file === a.artifact.file &&
+            x.sha256 === a.artifact.sha256 &&
+            storedObject(x).sha256 === read.sha256,
+        );
+        if (!entry) continue; // pruned, or replaced by a copy (encrypted again) since the scan
         if (detail === undefined) delete entry.verification;
         else entry.verification = { at: ctx.now().toISOString(), ok: false, deep: false, detail };
       }
